@@ -1,0 +1,92 @@
+"""Errors and warnings users see. Every one names where the problem is.
+
+* Data problems name the row (1-based row of the data table, header excluded, as a
+  spreadsheet user counts data rows; comment lines skipped by the reader are not counted),
+  the subject ID and the column.
+* Model problems name the line and column of the model text (1-based) and say what was
+  expected; several problems may be reported at once through ``diagnostics``.
+* Solver problems name the subject and the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NlmeError(Exception):
+    """Base class of every error nlme_lab raises on purpose."""
+
+
+class DataError(NlmeError, ValueError):
+    """A problem in a dataset: names the row, subject and column where known."""
+
+    def __init__(self, message: str, *, row: int | None = None, subject=None, column: str | None = None):
+        self.message = message
+        self.row = row
+        self.subject = subject
+        self.column = column
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if row := self.row:
+            where.append(f"row {row}")
+        if self.subject is not None:
+            where.append(f"ID {self.subject}")
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class DataWarning(UserWarning):
+    """Something NONMEM would go on with, but a user should know about."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in model text, located for an editor to underline."""
+
+    message: str
+    line: int
+    column: int
+    end_column: int | None = None
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        return f"line {self.line}:{self.column}: {self.message}"
+
+
+class ModelError(NlmeError, ValueError):
+    """Model text that cannot be compiled. ``diagnostics`` holds every problem found."""
+
+    def __init__(self, diagnostics):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = tuple(diagnostics)
+        first = self.diagnostics[0]
+        self.line = first.line
+        self.column = first.column
+        more = f" (and {len(self.diagnostics) - 1} more)" if len(self.diagnostics) > 1 else ""
+        super().__init__(f"{first.message} at line {first.line}:{first.column}{more}")
+
+
+class ModelWarning(UserWarning):
+    """A model that compiles but probably is not what was meant (unused eta, ...)."""
+
+
+class BindError(NlmeError, ValueError):
+    """A model and a dataset that do not fit together (missing covariate column, bad CMT)."""
+
+
+class SolverError(NlmeError, RuntimeError):
+    """The numerical solution failed for a subject at a time."""
+
+    def __init__(self, message: str, *, subject=None, time: float | None = None):
+        self.subject = subject
+        self.time = time
+        where = []
+        if subject is not None:
+            where.append(f"ID {subject}")
+        if time is not None:
+            where.append(f"time {time:g}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
