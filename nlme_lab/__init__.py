@@ -1,0 +1,36 @@
+"""nlme_lab: nonlinear mixed-effects (population PK/PD) modeling, Jupyter-native.
+
+The top-level names load their modules on first use, so ``import nlme_lab`` stays fast
+(no numba, sympy, bokeh or widgets at import time).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "read_nonmem": "nlme_lab.data",
+    "Dataset": "nlme_lab.data",
+    "Model": "nlme_lab.model",
+    "simulate": "nlme_lab.simulation",
+    "SimulationResult": "nlme_lab.simulation",
+    "bind": "nlme_lab.problem",
+    "example_path": "nlme_lab.examples",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nlme_lab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

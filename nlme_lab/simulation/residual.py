@@ -1,0 +1,42 @@
+"""Residual error: the SD of each observation and simulated observations.
+
+``add(a) + prop(b)`` has variance a^2 + b^2 f^2 (nlmixr2's combined2, NONMEM's usual
+``Y = F + F*EPS(1) + EPS(2)``). ``lnorm(s)`` is additive on the log scale:
+log DV = log f + s * eps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlme_lab.model.ir import ErrorKind
+
+
+def residual_sd(ir, values, prediction: np.ndarray, endpoint: np.ndarray) -> np.ndarray:
+    """SD of each record's residual, on the scale where the error is normal."""
+    theta = dict(zip(values.theta_names, values.theta))
+    var = np.zeros_like(prediction)
+    for k, ep in enumerate(ir.endpoints):
+        mask = endpoint == k
+        for term in ep.terms:
+            sd = theta[term.param]
+            if term.kind is ErrorKind.PROP:
+                var[mask] += (sd * prediction[mask]) ** 2
+            else:
+                var[mask] += sd**2
+    return np.sqrt(var)
+
+
+def is_log_scale(ir, endpoint: np.ndarray) -> np.ndarray:
+    """Boolean per record: the endpoint's error is log-normal."""
+    flags = np.array([any(t.kind is ErrorKind.LNORM for t in ep.terms) for ep in ir.endpoints])
+    return flags[endpoint] if flags.size else np.zeros(endpoint.shape, bool)
+
+
+def simulate_observations(ir, ipred, sd, endpoint, rng) -> np.ndarray:
+    """IPRED plus residual error on every record (callers mask non-observation records)."""
+    eps = rng.standard_normal(ipred.shape)
+    log_scale = is_log_scale(ir, endpoint)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        on_log = np.exp(np.log(ipred) + sd * eps)
+    return np.where(log_scale, on_log, ipred + sd * eps)
