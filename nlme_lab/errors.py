@@ -67,7 +67,9 @@ class ModelError(NlmeError, ValueError):
         self.line = first.line
         self.column = first.column
         more = f" (and {len(self.diagnostics) - 1} more)" if len(self.diagnostics) > 1 else ""
-        super().__init__(f"{first.message} at line {first.line}:{first.column}{more}")
+        # the location goes right after the problem, before any hint ("; did you mean exp?")
+        problem, sep, hint = first.message.partition("; ")
+        super().__init__(f"{problem} at line {first.line}:{first.column}{sep}{hint}{more}")
 
 
 class ModelWarning(UserWarning):

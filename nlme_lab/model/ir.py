@@ -3,14 +3,21 @@
 Expressions are sympy expressions built by the resolver from the checked syntax tree, never
 from the user's text directly. The only symbols that may appear in them are:
 
-* a theta, eta or kappa name (``Symbol(name)``),
-* a covariate (``Symbol(NAME)`` as written in the model; matched to a dataset column
+* a theta, eta or kappa name (``symbol(name)``),
+* a covariate (``symbol(NAME)`` as written in the model; matched to a dataset column
   case-insensitively at bind time),
-* a compartment state (``Symbol(cmt_name)``),
-* the time ``t`` (``Symbol("t")``),
+* a compartment state (``symbol(cmt_name)``),
+* the time ``t`` (``symbol("t")``),
 * an earlier assigned variable only if the resolver chose to keep it symbolic (it normally
   inlines nothing: codegen emits statements in order, so assigned names appear as symbols
   that codegen resolves through ``statements``).
+
+Every symbol is made by :func:`symbol`, i.e. ``sympy.Symbol(name, real=True)``: use it (not a
+bare ``sympy.Symbol(name)``, which is a *different* symbol) to look names up or differentiate.
+
+For ``cp = linCmt()`` the statement's expression is ``central / v`` (the central amount over
+the central volume; ``depends_on_state`` is True) and ``odes`` is empty: the linear system is
+described by ``lincmt`` (see :meth:`LinCmt.odes` for the equivalent ODEs).
 
 Functions allowed: exp, log, sqrt, Abs, Min, Max, sin, cos, Piecewise (for ``a if c else b``
 and boolean-as-number), relationals inside Piecewise conditions, And/Or/Not. ``log10``,
@@ -27,6 +34,15 @@ import hashlib
 from dataclasses import dataclass, field
 
 import sympy
+
+TIME = "t"  # the name of time in model text
+LINCMT_STATES = ("depot", "central", "periph1", "periph2")
+LINCMT_NAMES = ("cl", "v", "q", "v2", "q2", "v3", "ka")  # names that define a linCmt() system
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """The sympy symbol of a model name (every symbol in the IR is ``Symbol(name, real=True)``)."""
+    return sympy.Symbol(name, real=True)
 
 
 class ErrorKind(enum.Enum):
@@ -114,6 +130,27 @@ class LinCmt:
     n_cmt: int
     has_depot: bool
     line: int
+    variable: str = ""  # the name assigned by ``name = linCmt()``
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """State names in CMT order: (depot,) central, periph1, periph2 as present."""
+        core = LINCMT_STATES[1 : 1 + self.n_cmt]
+        return (LINCMT_STATES[0], *core) if self.has_depot else core
+
+    def odes(self) -> tuple[tuple[str, sympy.Expr], ...]:
+        """The equivalent ODE system ``d/dt(state) = rhs`` in the names cl, v, q, v2, q2, v3, ka."""
+        s = {n: symbol(n) for n in (*LINCMT_STATES, *LINCMT_NAMES)}
+        conc = s["central"] / s["v"]
+        flows = {"central": -s["cl"] * conc}
+        for periph, q, vp in (("periph1", "q", "v2"), ("periph2", "q2", "v3"))[: self.n_cmt - 1]:
+            exchange = s[q] * (conc - s[periph] / s[vp])
+            flows["central"] -= exchange
+            flows[periph] = exchange
+        if self.has_depot:
+            flows["central"] += s["ka"] * s["depot"]
+            flows["depot"] = -s["ka"] * s["depot"]
+        return tuple((name, flows[name]) for name in self.states)
 
 
 @dataclass(frozen=True)
@@ -130,6 +167,7 @@ class ModelIR:
     endpoints: tuple[Endpoint, ...]
     lincmt: LinCmt | None = None
     source: str = field(default="", compare=False)
+    covariate_lines: tuple[int, ...] = field(default=(), compare=False)  # first use of each covariate
 
     @property
     def etas(self) -> tuple[RandomEffect, ...]:

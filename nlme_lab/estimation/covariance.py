@@ -1,0 +1,101 @@
+"""The covariance step on the reported scale (thetas, omega elements, residual SDs).
+
+* R: the Hessian of the OFV, central differences of the gradient (``Objective.gradient``, each
+  at a re-solved eta-hat), symmetrized.
+* S: sum over subjects of the outer products of the per-subject OFV gradients.
+* covariance (OFV = -2 log L units): ``r,s`` R^-1 S R^-1 (NONMEM default), ``r`` 2 R^-1,
+  ``s`` 4 S^-1.
+
+A failure (R not positive definite, a singular matrix) keeps the estimates and says in words
+which parameters the offending direction involves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlme_lab.estimation.individual import SubjectEngine
+from nlme_lab.estimation.methods import CovarianceKind, MethodOptions
+from nlme_lab.estimation.objective import Objective
+from nlme_lab.estimation.parameters import ParameterSpace, ReportedScale
+from nlme_lab.estimation.results import CovarianceResult
+
+Z95 = 1.959963984540054
+
+
+def covariance_step(engine: SubjectEngine, space: ParameterSpace, z_hat: np.ndarray, etas_hat: np.ndarray,
+                    options: MethodOptions) -> CovarianceResult:
+    kind = options.covariance
+    param = ReportedScale(space).with_base(z_hat)
+    names = tuple(n for n, free in zip(space.reported_names(), param.free) if free)
+    obj = Objective(engine, param, etas_hat, options.inner, options.outer.param_step, options.outer.eta_step)
+    w0 = param.from_reported(z_hat)
+    g0 = obj.value_and_gradient(w0)
+    if not np.all(np.isfinite(g0.per_subject)):
+        return CovarianceResult(kind, names, None, None, None, "the gradient is not finite at the estimates")
+    S = g0.per_subject.T @ g0.per_subject
+    R = _r_matrix(obj, w0, etas_hat, options.covariance_step)
+    if R is None:
+        return CovarianceResult(kind, names, None, None, S, "the objective could not be evaluated near the estimates")
+    cov, message = _combine(kind, R, S, names)
+    return CovarianceResult(kind, names, cov, R, S, message)
+
+
+def _r_matrix(obj: Objective, w0, etas_hat, rel_step) -> np.ndarray | None:
+    n = len(w0)
+    R = np.empty((n, n))
+    for k in range(n):
+        h = rel_step * max(abs(w0[k]), 1e-4)
+        grads = []
+        for sign in (1.0, -1.0):
+            obj.etas = etas_hat.copy()
+            w = w0.copy()
+            w[k] += sign * h
+            g = obj.value_and_gradient(w).gradient
+            if not np.all(np.isfinite(g)):
+                return None
+            grads.append(g)
+        R[:, k] = (grads[0] - grads[1]) / (2 * h)
+    obj.etas = etas_hat.copy()
+    return 0.5 * (R + R.T)
+
+
+def _combine(kind: CovarianceKind, R, S, names) -> tuple[np.ndarray | None, str]:
+    if kind is CovarianceKind.S:
+        inv, msg = _inverse(S, names, "S")
+        return (None if inv is None else 4.0 * inv), msg
+    inv, msg = _inverse(R, names, "R")
+    if inv is None:
+        return None, msg
+    if kind is CovarianceKind.R:
+        return 2.0 * inv, ""
+    return inv @ S @ inv, ""
+
+
+def _inverse(M, names, label) -> tuple[np.ndarray | None, str]:
+    w, U = np.linalg.eigh(M)
+    if w[-1] <= 0 or w[0] <= 1e-12 * w[-1]:
+        v = U[:, 0]
+        order = np.argsort(-np.abs(v))
+        involved = ", ".join(f"{names[i]} ({v[i]:+.2f})" for i in order[:4] if abs(v[i]) > 0.1)
+        what = "not positive definite" if w[0] < 0 else "singular"
+        return None, (f"the {label} matrix is {what} (smallest eigenvalue {w[0]:.3g}, largest {w[-1]:.3g}): "
+                      f"the objective is {'curved downward' if w[0] < 0 else 'flat'} along a direction made "
+                      f"mostly of {involved}; these parameters are not identifiable from the data as the "
+                      f"model stands (or the fit has not reached a minimum). Estimates are kept, without SEs.")
+    return (U / w) @ U.T, ""
+
+
+def summarize(cov: CovarianceResult, estimates: dict[str, float]):
+    """SE, RSE%, 95% CI, correlation matrix and condition number (of the correlation matrix)."""
+    if not cov.ok:
+        return {}, {}, {}, None, None
+    se_vec = np.sqrt(np.clip(np.diag(cov.covariance), 0, None))
+    se = {n: float(s) for n, s in zip(cov.names, se_vec)}
+    rse = {n: float(100 * s / abs(estimates[n])) if estimates[n] != 0 else float("inf") for n, s in se.items()}
+    ci = {n: (estimates[n] - Z95 * s, estimates[n] + Z95 * s) for n, s in se.items()}
+    d = np.where(se_vec > 0, se_vec, np.nan)
+    corr = cov.covariance / np.outer(d, d)
+    w = np.linalg.eigvalsh(np.nan_to_num(corr))
+    cond = float(w[-1] / w[0]) if w[0] > 0 else float("inf")
+    return se, rse, ci, corr, cond

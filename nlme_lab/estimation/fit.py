@@ -1,0 +1,161 @@
+"""``fit``: estimate a population model by FO, FOCE, FOCEI or Laplace.
+
+The outer problem is scipy's BFGS over the unconstrained parameters (see ``parameters``), with
+the gradient of ``objective.Objective`` (fixed-eta differences plus the exact implicit eta-hat
+correction, no inner re-solves). Each outer iteration sends an ``IterationEvent`` to
+``callback``; ``stop`` (a ``StopToken`` or anything with ``is_set()``) or Ctrl-C ends the fit
+with the best point so far. A problem whose parameters are all fixed is evaluated.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.optimize import minimize
+
+from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.covariance import covariance_step, summarize
+from nlme_lab.estimation.individual import SubjectEngine
+from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.methods import METHODS, CovarianceKind, MethodKind, get_method, resolve_options
+from nlme_lab.estimation.objective import Objective
+from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
+from nlme_lab.estimation.problem import check_problem
+from nlme_lab.estimation.report import collect_warnings, information_criteria
+from nlme_lab.estimation.results import FitResult, HistoryEntry, IterationEvent, Termination
+from nlme_lab.estimation.shrinkage import shrinkage
+
+
+class _Stopped(Exception):
+    pass
+
+
+def fit(problem, parameters: ParameterSpace, method="focei", options=None, *, callback=None,
+        stop=None) -> FitResult:
+    """Fit ``problem`` (a ``PredictionProblem``) with the declared ``parameters``."""
+    t0 = time.perf_counter()
+    spec = get_method(method)
+    opts = resolve_options(spec, options)
+    _check_sizes(problem, parameters)
+    layout = ResidualLayout.build(parameters.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
+    engine = SubjectEngine(problem, layout, spec, hessian_step=getattr(opts, "hessian_step", 1e-4))
+    param = Unconstrained(parameters)
+    obj = Objective(engine, param, np.zeros((problem.n_subjects, problem.n_eta)), opts.inner,
+                    opts.outer.param_step, opts.outer.eta_step)
+    v0 = param.from_reported(parameters.reported_initial())
+    loop = _OuterLoop(obj, parameters, spec.kind, opts, callback, stop, t0)
+    if param.n == 0:
+        termination, message = Termination.EVALUATED, "every parameter is fixed: the objective was evaluated"
+        loop.evaluate(v0)
+    else:
+        termination, message = loop.run(v0)
+    if loop.best_v is None:
+        raise NlmeError("the objective is not finite at the initial estimates (check initial values and data)")
+    return _finish(loop, engine, layout, parameters, opts, termination, message, t0)
+
+
+def _check_sizes(problem, space: ParameterSpace):
+    check_problem(problem, space.residual)
+    if problem.n_eta != space.n_eta:
+        raise NlmeError(f"the problem has {problem.n_eta} etas, the parameters declare {space.n_eta}")
+    if problem.n_theta != len(space.thetas):
+        raise NlmeError(f"the problem has {problem.n_theta} thetas, the parameters declare "
+                        f"{len(space.thetas)} ({', '.join(t.name for t in space.thetas)})")
+
+
+class _OuterLoop:
+    def __init__(self, obj: Objective, space, kind, opts, callback, stop, t0):
+        self.obj, self.space, self.kind, self.opts = obj, space, kind, opts
+        self.callback, self.stop, self.t0 = callback, stop, t0
+        self.names = space.reported_names()
+        self.best_ofv, self.best_v, self.best_etas, self.best_grad = np.inf, None, None, None
+        self.history: list[HistoryEntry] = []
+        self.iteration = 0
+
+    def estimates(self, v) -> dict[str, float]:
+        return dict(zip(self.names, map(float, self.obj.param.to_reported(v))))
+
+    def evaluate(self, v):
+        ofv = self.obj.value(v)
+        if np.isfinite(ofv):
+            self.best_ofv, self.best_v, self.best_etas = ofv, v.copy(), self.obj.etas.copy()
+            self.history.append(HistoryEntry(0, ofv, self.estimates(v)))
+
+    def fun(self, v):
+        if self.stop is not None and self.stop.is_set():
+            raise _Stopped
+        g = self.obj.value_and_gradient(np.asarray(v, dtype=float))
+        if not (np.isfinite(g.ofv) and np.all(np.isfinite(g.gradient))):
+            return np.inf, np.zeros(len(v))
+        if g.ofv < self.best_ofv:
+            self.best_ofv, self.best_v, self.best_etas = g.ofv, np.array(v, dtype=float), self.obj.etas.copy()
+            self.best_grad = g.gradient
+        return g.ofv, g.gradient
+
+    def on_iteration(self, intermediate_result):
+        self.iteration += 1
+        self._record(intermediate_result.x, float(intermediate_result.fun))
+        if self.stop is not None and self.stop.is_set():
+            raise _Stopped
+
+    def _record(self, v, ofv):
+        est = self.estimates(v)
+        self.history.append(HistoryEntry(self.iteration, ofv, est))
+        if self.callback is not None:
+            gnorm = float(np.max(np.abs(self.best_grad))) if self.best_grad is not None else float("nan")
+            self.callback(IterationEvent(self.iteration, ofv, est, gnorm, self.obj.engine.n_evaluations,
+                                         time.perf_counter() - self.t0, self.kind))
+
+    def run(self, v0) -> tuple[Termination, str]:
+        f0, _ = self.fun(v0)
+        if not np.isfinite(f0):
+            return Termination.FAILED, "the objective is not finite at the initial estimates"
+        self._record(v0, f0)
+        outer = self.opts.outer
+        try:
+            res = minimize(self.fun, v0, jac=True, method="BFGS", callback=self.on_iteration,
+                           options={"maxiter": outer.max_iterations, "gtol": outer.gtol})
+        except (_Stopped, KeyboardInterrupt):
+            return Termination.STOPPED, f"stopped by the user after {self.iteration} iterations"
+        if res.status == 0:
+            return Termination.CONVERGED, f"converged after {self.iteration} iterations"
+        if res.status == 1:
+            return Termination.MAX_ITERATIONS, f"no convergence in {outer.max_iterations} iterations"
+        if res.status == 2:
+            gmax = float(np.max(np.abs(self.best_grad))) if self.best_grad is not None else np.nan
+            return Termination.ROUNDING_ERRORS, (f"the line search could not decrease the objective further "
+                                                 f"(largest gradient component {gmax:.3g})")
+        return Termination.FAILED, str(res.message)
+
+
+def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message, t0) -> FitResult:
+    obj, problem = loop.obj, engine.problem
+    obj.etas = loop.best_etas.copy()
+    ofv = obj.value(loop.best_v)
+    z_hat = obj.param.to_reported(loop.best_v)
+    values = space.values_from_reported(z_hat)
+    estimates = dict(zip(space.reported_names(), map(float, z_hat)))
+    etas = obj.etas.copy()
+    if engine.spec.kind is MethodKind.FO:  # FO's eta-hat is 0; report FOCEI posthoc estimates
+        posthoc = SubjectEngine(problem, layout, METHODS[MethodKind.FOCEI])
+        etas = posthoc.solve(values, etas, opts.inner, final_around=False)[0]
+    ipred = layout.to_log_scale(np.asarray(problem.evaluate(values.theta, etas, derivs=False).f, float), None)[0]
+    has_obs = engine.index.counts > 0
+    shrink = shrinkage(etas, values.omega, space.eta_labels, has_obs, layout, ipred, values.sd)
+    cov = None
+    free = ~space.reported_fixed()
+    if opts.covariance is not CovarianceKind.NONE and free.any() and termination is not Termination.STOPPED:
+        cov = covariance_step(engine, space, z_hat, obj.etas.copy(), opts)
+    se, rse, ci, corr, cond = summarize(cov, estimates) if cov is not None else ({}, {}, {}, None, None)
+    n_obs, n_free = len(problem.dv), int(free.sum())
+    loglik, aic, bic = information_criteria(ofv, layout, n_free)
+    warnings = collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination)
+    return FitResult(
+        method=engine.spec.kind, ofv=ofv, loglik=loglik, aic=aic, bic=bic, n_subjects=problem.n_subjects,
+        n_observations=n_obs, n_parameters=n_free, estimates=estimates,
+        fixed=tuple(n for n, f in zip(space.reported_names(), free) if not f), se=se, rse=rse, ci=ci,
+        correlation=corr, condition_number=cond, covariance=cov, etas=etas, eta_names=tuple(space.eta_labels),
+        shrinkage=shrink, termination=termination, message=message, history=tuple(loop.history),
+        warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0, n_evaluations=engine.n_evaluations,
+        iterations=loop.iteration)

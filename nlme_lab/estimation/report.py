@@ -1,0 +1,69 @@
+"""Fit statistics and the plain-words warnings of a fit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.results import Termination
+
+LOG_2PI = float(np.log(2 * np.pi))
+RSE_LIMIT = 50.0
+CORR_LIMIT = 0.95
+
+
+def information_criteria(ofv: float, layout: ResidualLayout, n_free: int) -> tuple[float, float, float]:
+    """loglik (with the constant), AIC and BIC (log of the number of observations).
+
+    The N log(2 pi) constant counts uncensored observations: a censored one contributes a
+    probability, which has no such constant.
+    """
+    n_obs = len(layout.y)
+    n_density = int(np.sum(~layout.censored))
+    m2ll = ofv + n_density * LOG_2PI
+    return -0.5 * m2ll, m2ll + 2 * n_free, m2ll + n_free * np.log(max(n_obs, 1))
+
+
+def collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination) -> list[str]:
+    out = []
+    if termination not in (Termination.CONVERGED, Termination.EVALUATED):
+        out.append(f"the fit did not converge: {termination.value}")
+    if cov is not None and not cov.ok:
+        out.append(f"covariance step failed: {cov.message}")
+    for name, r in rse.items():
+        if r > RSE_LIMIT:
+            out.append(f"{name} is poorly estimated: RSE {r:.0f}% (> {RSE_LIMIT:.0f}%)")
+    if corr is not None:
+        names = cov.names
+        for i in range(len(names)):
+            for j in range(i):
+                if abs(corr[i, j]) > CORR_LIMIT:
+                    out.append(f"{names[j]} and {names[i]} are strongly correlated (r = {corr[i, j]:+.3f}): "
+                               "the data hardly separate them")
+    out += _boundary_warnings(space, estimates)
+    if obj.not_converged:
+        out.append(f"the individual (eta) problem did not converge for {obj.not_converged} subject(s)")
+    if obj.last_terms is not None and obj.last_terms.n_hessian_fallback:
+        out.append(f"the eta-Hessian was not positive definite for {obj.last_terms.n_hessian_fallback} "
+                   "subject(s); the FOCEI curvature was used for them")
+    return out
+
+
+def _boundary_warnings(space, estimates) -> list[str]:
+    out = []
+    lo, hi = space.reported_bounds()
+    fixed = space.reported_fixed()
+    init = space.reported_initial()
+    for k, (name, kind) in enumerate(zip(space.reported_names(), space.reported_kinds())):
+        if fixed[k]:
+            continue
+        z = estimates[name]
+        if kind == "omega_var":
+            if z < 1e-6 or z < 1e-4 * init[k]:
+                out.append(f"the variance of {name} went to zero ({z:.3g}): the data do not support this "
+                           "random effect")
+            continue
+        for bound, side in ((lo[k], "lower"), (hi[k], "upper")):
+            if np.isfinite(bound) and abs(z - bound) <= 1e-4 * max(1.0, abs(bound), abs(z)):
+                out.append(f"{name} = {z:.6g} is at its {side} bound {bound:g}")
+    return out

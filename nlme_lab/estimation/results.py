@@ -1,0 +1,127 @@
+"""What a fit returns and what it reports while it runs.
+
+``FitResult`` is frozen; dict fields map reported parameter names (thetas by name, variances by
+eta name, covariances by ``"eta_a,eta_b"``, residual SDs by name) to numbers. ``IterationEvent``
+is sent to the ``callback`` of ``fit`` once per outer iteration; a ``StopToken`` (or Ctrl-C)
+ends a fit cleanly with the best point so far and ``Termination.STOPPED``.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nlme_lab.estimation.methods import CovarianceKind, MethodKind
+
+
+class Termination(enum.Enum):
+    CONVERGED = "converged"
+    MAX_ITERATIONS = "maximum number of iterations reached"
+    ROUNDING_ERRORS = "stopped by rounding errors (the objective cannot be decreased further along the search direction)"
+    STOPPED = "stopped by the user"
+    FAILED = "failed"
+    EVALUATED = "evaluated (every parameter fixed)"
+
+
+class StopToken(threading.Event):
+    """Set it (``stop()``) from another thread or a widget to end a running fit."""
+
+    def stop(self) -> None:
+        self.set()
+
+
+@dataclass(frozen=True)
+class IterationEvent:
+    iteration: int
+    ofv: float
+    estimates: dict[str, float]
+    gradient_norm: float  # max |dOFV/du| over the optimizer's unconstrained parameters
+    n_evaluations: int  # calls of problem.evaluate so far
+    elapsed_s: float
+    method: MethodKind
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    iteration: int
+    ofv: float
+    estimates: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Shrinkage:
+    eta_sd: dict[str, float]  # percent, 100 (1 - SD(EBE)/omega)
+    eta_variance: dict[str, float]  # percent, 100 (1 - Var(EBE)/omega^2)
+    epsilon_sd: float  # percent, 100 (1 - SD(IWRES))
+
+
+@dataclass(frozen=True)
+class CovarianceResult:
+    kind: CovarianceKind
+    names: tuple[str, ...]  # estimated parameters, reported scale
+    covariance: np.ndarray | None
+    r_matrix: np.ndarray | None
+    s_matrix: np.ndarray | None
+    message: str = ""  # empty when the step succeeded
+
+    @property
+    def ok(self) -> bool:
+        return self.covariance is not None
+
+
+@dataclass(frozen=True)
+class FitResult:
+    method: MethodKind
+    ofv: float  # -2 log-likelihood without the N log(2 pi) constant (NONMEM's OFV)
+    loglik: float  # log-likelihood with the constant
+    aic: float
+    bic: float  # log(number of observations) penalty, as nlmixr2
+    n_subjects: int
+    n_observations: int
+    n_parameters: int  # estimated (free) parameters
+    estimates: dict[str, float]
+    fixed: tuple[str, ...]
+    se: dict[str, float]
+    rse: dict[str, float]  # percent
+    ci: dict[str, tuple[float, float]]  # 95 %, estimate +- 1.96 SE
+    correlation: np.ndarray | None
+    condition_number: float | None
+    covariance: CovarianceResult | None
+    etas: np.ndarray  # (n_subjects, n_eta) empirical Bayes estimates
+    eta_names: tuple[str, ...]
+    shrinkage: Shrinkage | None
+    termination: Termination
+    message: str
+    history: tuple[HistoryEntry, ...]
+    warnings: tuple[str, ...]
+    elapsed_s: float
+    n_evaluations: int
+    iterations: int
+    extra: dict = field(default_factory=dict)
+
+    def lognormal_table(self, pairs: dict[str, str]) -> list[dict]:
+        """Log-normal parameter summaries; ``pairs`` maps a log-scale theta to its eta."""
+        return lognormal_table(self.estimates, pairs)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{n}</td><td>{v:.6g}</td><td>{self.se.get(n, float('nan')):.4g}</td>"
+            f"<td>{self.rse.get(n, float('nan')):.3g}</td></tr>" for n, v in self.estimates.items())
+        warn = "".join(f"<li>{w}</li>" for w in self.warnings)
+        return (f"<b>{self.method.value.upper()}</b>: OFV {self.ofv:.4f} ({self.termination.value})"
+                f"<table><tr><th>parameter</th><th>estimate</th><th>SE</th><th>RSE%</th></tr>{rows}</table>"
+                + (f"<ul>{warn}</ul>" if warn else ""))
+
+
+def lognormal_table(estimates: dict[str, float], pairs: dict[str, str]) -> list[dict]:
+    """median exp(theta), mean exp(theta + w^2/2), CV% 100 sqrt(exp(w^2) - 1) per pair."""
+    out = []
+    for theta, eta in pairs.items():
+        t = estimates[theta]
+        w2 = estimates[eta]
+        out.append({"theta": theta, "eta": eta, "median": float(np.exp(t)),
+                    "mean": float(np.exp(t + w2 / 2)), "cv_percent": float(100 * np.sqrt(np.expm1(w2)))})
+    return out

@@ -1,0 +1,501 @@
+"""The event engine: one subject's records -> predictions (and their sensitivities).
+
+``solve_subject`` implements NONMEM's dosing semantics as pinned down by
+``../shared/data/nmtest.csv`` (rules 1-8 of its README; docs/ARCHITECTURE.md "Event
+semantics"):
+
+* records in file order; the interval ending at record i is advanced with ``P[i]``;
+* the prediction of a record is taken after the record is processed;
+* pending events (lagged arrivals, ADDL doses, infusion ends) live in a small queue of
+  arithmetic *series* ``t0 + k step, k < n`` (one per dose record and kind), processed in
+  time order; those due at a record's time are applied before the record;
+* F scales a bolus amount and, for RATE > 0, the infusion duration; RATE = -1 / -2 take the
+  modeled rate / duration (``dose_index`` rows RATE / DUR); ALAG delays arrival; ADDL doses
+  use F, ALAG, rate and duration of their own record;
+* SS=1 resets (state, running infusions, pending events) and loads the steady state,
+  SS=2 adds it; AMT=0 with RATE>0 (or -1) and SS>0 is a constant infusion at steady state that
+  does not continue after the record (README rule 6); EVID 3 resets to ``init``, EVID 4
+  resets then doses; ALAG > II with SS reproduces NONMEM's backward propagation (rule 5,
+  see ``steady_state.ss_load``).
+
+Sensitivities along n_dir directions (``dP[i] = dp/d(direction)`` per record) propagate
+through the intervals (exactly for linear models), doses (d amount = AMT dF), steady states
+and resets; at events whose time depends on parameters (lag, modeled duration, F on an
+infusion's duration) the jump condition ``S+ = S- + (f- - f+) dtau`` is applied.
+
+Never raises: returns a ``Status`` and writes the failing record index to ``info[0]`` and a
+detail code (the ODE integrator's status) to ``info[1]``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+from numba import njit, types
+
+from . import cache_guard
+
+cache_guard.check()  # before anything below loads a (possibly stale) cached kernel
+
+from .abi import (  # noqa: E402
+    DinitFn,
+    DlinsysFn,
+    DobsFn,
+    InitFn,
+    JacFn,
+    LinsysFn,
+    ObsFn,
+    RhsFn,
+    arr3,
+    mat,
+    vec,
+)
+from .linear import LIN_WORK, contract_dK  # noqa: E402
+from .propagate import CACHE, HAVE_ODE, STATUS_NO_ODE, advance, eval_f  # noqa: E402
+from .steady_state import (  # noqa: E402
+    KIND_BOLUS,
+    KIND_INFUSION,
+    SS_NO_CONVERGENCE,
+    SS_SINGULAR,
+    ss_constant,
+    ss_load,
+)
+
+OK = 0
+ODE_FAILED = 1
+BAD_RECORD = 2
+SS_FAILED = 3
+SINGULAR = 4
+NO_ODE = 5
+NONFINITE = 6
+
+# bad-record details (info[1] when the status is BAD_RECORD)
+BAD_TIME_ORDER = 1
+BAD_CMT = 2
+BAD_LAG = 3
+BAD_II = 4
+BAD_RATE = 5
+BAD_DURATION = 6
+BAD_AMT = 7
+
+KIND_START = 1  # queue kinds: KIND_BOLUS (0) arrival, infusion start, infusion end
+KIND_END = 2
+
+i64v = types.int64[::1]
+i64m = types.int64[:, ::1]
+
+
+class Status(enum.IntEnum):
+    """Return value of ``solve_subject`` / per-subject status of ``solve_population``."""
+
+    OK = OK
+    ODE_FAILED = ODE_FAILED  # info[1] = the integrator's status
+    BAD_RECORD = BAD_RECORD  # info[1] = a BadRecord code
+    SS_FAILED = SS_FAILED  # steady state did not converge
+    SINGULAR = SINGULAR  # singular steady-state system (no elimination?)
+    NO_ODE = NO_ODE  # a non-linear model but the ODE integrator is unavailable
+    NONFINITE = NONFINITE  # a state became inf/nan
+
+
+class BadRecord(enum.IntEnum):
+    """Detail code of ``Status.BAD_RECORD`` (``info[1]``)."""
+
+    TIME_ORDER = BAD_TIME_ORDER  # time decreases
+    CMT = BAD_CMT  # dose compartment out of range
+    LAG = BAD_LAG  # negative lag time
+    II = BAD_II  # ADDL or SS without II > 0
+    RATE = BAD_RATE  # RATE -1/-2 without a modeled rate/duration, or a non-positive rate
+    DURATION = BAD_DURATION  # non-positive infusion duration
+    AMT = BAD_AMT  # AMT 0 with RATE != 0 and SS = 0 (infinite infusion)
+
+
+SOLVE_SUBJECT_SIG = types.int64(
+    vec, i64v, vec, i64v, vec, vec, i64v, i64v,  # time evid amt cmt rate ii addl ss
+    mat, i64m,  # P, dose_index
+    RhsFn, JacFn, JacFn, InitFn, DinitFn, ObsFn, DobsFn, DobsFn, LinsysFn, DlinsysFn,
+    types.boolean, arr3, mat, arr3, vec, i64v,  # linear, dP, pred, dpred, opts, info
+)
+
+
+# ---------------------------------------------------------------------------- event queue
+@njit(cache=CACHE)
+def _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da, t0, step, count, kind,
+            c, a, dt, da):
+    """Add the series t0 + k step (k < count). dt/da: per-direction d time / d amount."""
+    if count <= 0:
+        return True
+    for j in range(q_n.shape[0]):
+        if q_k[j] >= q_n[j]:
+            q_t0[j] = t0
+            q_step[j] = step
+            q_k[j] = 0
+            q_n[j] = count
+            q_kind[j] = kind
+            q_cmt[j] = c
+            q_amt[j] = a
+            for d in range(q_dt.shape[1]):
+                q_dt[j, d] = dt[d]
+                q_da[j, d] = da[d]
+            return True
+    return False
+
+
+@njit(cache=CACHE)
+def _q_next(q_t0, q_step, q_k, q_n):
+    """(index, time) of the earliest pending event (first pushed on ties), or (-1, inf)."""
+    best = -1
+    tb = np.inf
+    for j in range(q_n.shape[0]):
+        if q_k[j] < q_n[j]:
+            te = q_t0[j] + q_k[j] * q_step[j]
+            if te < tb:
+                tb = te
+                best = j
+    return best, tb
+
+
+@njit(cache=CACHE)
+def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_v, f1, f2):
+    """Apply a bolus arrival / infusion start / infusion end at time te (jump conditions)."""
+    nd = S.shape[1]
+    n = y.shape[0]
+    moving = False
+    for d in range(nd):
+        if dt[d] != 0.0:
+            moving = True
+    if kind == KIND_BOLUS:
+        if moving:
+            eval_f(linear, rhs, K, te, y, p, rate_v, f1)
+        y[c] += a
+        if moving:
+            eval_f(linear, rhs, K, te, y, p, rate_v, f2)
+            for i in range(n):
+                for d in range(nd):
+                    S[i, d] += (f1[i] - f2[i]) * dt[d]
+        for d in range(nd):
+            S[c, d] += da[d]
+    else:
+        sgn = 1.0 if kind == KIND_START else -1.0
+        old = rate_v[c]
+        rate_v[c] += sgn * a
+        if abs(rate_v[c]) <= 1e-13 * max(abs(old), abs(a)):
+            rate_v[c] = 0.0
+        for d in range(nd):
+            S[c, d] -= sgn * a * dt[d]  # f- - f+ = -sgn a e_c
+            drate_v[c, d] += sgn * da[d]
+
+
+# ---------------------------------------------------------------------------- helpers
+@njit(cache=CACHE)
+def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
+    """Zero the inputs and the queue; the state becomes init(p) (or zero)."""
+    n = y.shape[0]
+    nd = S.shape[1]
+    for j in range(q_n.shape[0]):
+        q_k[j] = 0
+        q_n[j] = 0
+    for i in range(n):
+        rate_v[i] = 0.0
+        for d in range(nd):
+            drate_v[i, d] = 0.0
+    if to_init:
+        init(p, y)
+        if nd > 0:
+            dinit(p, Y0p)
+            for i in range(n):
+                for d in range(nd):
+                    acc = 0.0
+                    for k in range(p.shape[0]):
+                        acc += Y0p[i, k] * dPr[k, d]
+                    S[i, d] = acc
+    else:
+        for i in range(n):
+            y[i] = 0.0
+            for d in range(nd):
+                S[i, d] = 0.0
+
+
+@njit(cache=CACHE)
+def _modifier(idx, p, dPr, default, dout):
+    """Value of a dose modifier p[idx] (default if idx < 0), its directions into dout."""
+    for d in range(dout.shape[0]):
+        dout[d] = dPr[idx, d] if idx >= 0 else 0.0
+    return p[idx] if idx >= 0 else default
+
+
+@njit(cache=CACHE)
+def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
+    obs(t, y, p, pred_i)
+    nd = S.shape[1]
+    if nd == 0:
+        return
+    dobs_dy(t, y, p, Oy)
+    dobs_dp(t, y, p, Op)
+    for e in range(pred_i.shape[0]):
+        for d in range(nd):
+            acc = 0.0
+            for s in range(y.shape[0]):
+                acc += Oy[e, s] * S[s, d]
+            for k in range(p.shape[0]):
+                acc += Op[e, k] * dPr[k, d]
+            dpred_i[e, d] = acc
+
+
+@njit(cache=CACHE)
+def _status_of(st, info, i):
+    """Map an advance/steady-state status to a ``Status`` and record where it happened."""
+    info[0] = i
+    info[1] = st
+    if st == STATUS_NO_ODE:
+        return NO_ODE
+    if st == SS_NO_CONVERGENCE:
+        return SS_FAILED
+    if st == SS_SINGULAR:
+        return SINGULAR
+    if st == 2006:
+        return NONFINITE
+    return ODE_FAILED
+
+
+@njit(cache=CACHE)
+def _bad(info, i, detail):
+    info[0] = i
+    info[1] = detail
+    return BAD_RECORD
+
+
+@njit(cache=CACHE)
+def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
+    """(amount, R, D, detail) of a dose; derivatives into damt/dR/dD. detail 0 = fine."""
+    nd = dF.shape[0]
+    if kind == KIND_BOLUS:
+        for d in range(nd):
+            damt[d] = a_data * dF[d]
+        return F * a_data, 0.0, 0.0, 0
+    R = 0.0
+    D = 0.0
+    if r_data > 0.0:
+        R = r_data
+        D = F * a_data / R
+        for d in range(nd):
+            dR[d] = 0.0
+            dD[d] = a_data * dF[d] / R
+    elif r_data == -1.0:
+        if iR < 0:
+            return 0.0, 0.0, 0.0, BAD_RATE
+        R = p[iR]
+        if not R > 0.0:
+            return 0.0, 0.0, 0.0, BAD_RATE
+        D = F * a_data / R
+        for d in range(nd):
+            dR[d] = dPr[iR, d]
+            dD[d] = a_data * (dF[d] / R - F * dR[d] / (R * R))
+    elif r_data == -2.0:
+        if iD < 0:
+            return 0.0, 0.0, 0.0, BAD_RATE
+        D = p[iD]
+        if not D > 0.0:
+            return 0.0, 0.0, 0.0, BAD_DURATION
+        R = F * a_data / D
+        for d in range(nd):
+            dD[d] = dPr[iD, d]
+            dR[d] = a_data * (dF[d] / D - F * dD[d] / (D * D))
+    else:
+        return 0.0, 0.0, 0.0, BAD_RATE
+    if not D > 0.0:
+        return 0.0, 0.0, 0.0, BAD_DURATION
+    for d in range(nd):
+        damt[d] = a_data * dF[d]
+    return F * a_data, R, D, 0
+
+
+@njit(SOLVE_SUBJECT_SIG, cache=CACHE)
+def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
+                  init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred, dpred,
+                  opts, info):
+    """Predictions ``pred`` (n_rec, n_endpoint) and ``dpred`` (n_rec, n_endpoint, n_dir).
+
+    Inputs are one subject's records in file order; ``cmt`` is the 0-based dose compartment;
+    ``P`` (n_rec, n_p) the individual parameters of each record and ``dP`` (n_rec, n_p, n_dir)
+    their derivatives along the directions (n_dir may be 0). ``dose_index`` (4, n_state): rows
+    F, ALAG, RATE, DUR, entry = index into p or -1. ``linear``: use the exact propagator with
+    K = linsys(p). ``opts``: the ODE integrator's options (``ode.make_opts``; rtol/atol also set
+    the steady-state Newton tolerance). Returns a ``Status`` code; ``info[0]`` = failing record.
+    """
+    n_rec = time.shape[0]
+    n = dose_index.shape[1]
+    n_p = P.shape[1]
+    nd = dP.shape[2]
+    n_end = pred.shape[1]
+    info[0] = -1
+    info[1] = 0
+    if n_rec == 0:
+        return OK
+    if not linear and not HAVE_ODE:
+        info[0] = 0
+        return NO_ODE
+    # ---- workspace (allocated once per subject)
+    y = np.zeros(n)
+    S = np.zeros((n, nd))
+    rate_v = np.zeros(n)
+    drate_v = np.zeros((n, nd))
+    K = np.zeros((n, n))
+    dK_raw = np.zeros((n, n, n_p)) if (linear and nd > 0) else np.zeros((1, 1, 1))
+    dKd = np.zeros((nd, n, n))
+    dKd0 = np.zeros((n, n, n))
+    dP0 = np.zeros((n_p, n))
+    m2 = 2 * n + 2 if nd > 0 else 1
+    lw = (np.zeros((LIN_WORK, n + 1, n + 1)), np.zeros((LIN_WORK, m2, m2)), np.zeros(n))
+    ss_w = (np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)), np.zeros(n),
+            np.zeros((n, nd)), np.zeros((n, n)))
+    yc = np.zeros(n)
+    Sc = np.zeros((n, nd))
+    rate_c = np.zeros(n)
+    drate_c = np.zeros((n, nd))
+    f1 = np.zeros(n)
+    f2 = np.zeros(n)
+    Y0p = np.zeros((n, n_p))
+    Fp = np.zeros((n, n_p))
+    Jm = np.zeros((n, n))
+    bcol = np.zeros((n, 1))
+    Oy = np.zeros((n_end, n))
+    Op = np.zeros((n_end, n_p))
+    dF = np.zeros(nd)
+    dL = np.zeros(nd)
+    damt = np.zeros(nd)
+    dR = np.zeros(nd)
+    dD = np.zeros(nd)
+    dLD = np.zeros(nd)
+    n_dose = 0
+    for i in range(n_rec):
+        if evid[i] == 1 or evid[i] == 4:
+            n_dose += 1
+    cap = 3 * n_dose + 4
+    q_t0 = np.zeros(cap)
+    q_step = np.zeros(cap)
+    q_k = np.zeros(cap, dtype=np.int64)
+    q_n = np.zeros(cap, dtype=np.int64)
+    q_kind = np.zeros(cap, dtype=np.int64)
+    q_cmt = np.zeros(cap, dtype=np.int64)
+    q_amt = np.zeros(cap)
+    q_dt = np.zeros((cap, nd))
+    q_da = np.zeros((cap, nd))
+
+    tc = time[0]
+    _reset(init, dinit, P[0], dP[0], y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
+    for i in range(n_rec):
+        ti = time[i]
+        p = P[i]
+        dPr = dP[i]
+        if ti < tc:
+            return _bad(info, i, BAD_TIME_ORDER)
+        if linear:
+            linsys(p, K)
+            if nd > 0:
+                dlinsys(p, dK_raw)
+                contract_dK(dK_raw, dPr, dKd)
+        # ---- pending events due up to (and at) this record's time
+        t_snap = 1e-12 * max(1.0, abs(ti))
+        while True:
+            j, te = _q_next(q_t0, q_step, q_k, q_n)
+            if j < 0 or te > ti + t_snap:
+                break
+            te = min(max(te, tc), ti)
+            st = advance(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v, drate_v,
+                         opts, lw)
+            if st != 0:
+                return _status_of(st, info, i)
+            tc = te
+            _apply_event(q_kind[j], q_cmt[j], q_amt[j], q_dt[j], q_da[j], linear, rhs, K, te, y,
+                         S, p, rate_v, drate_v, f1, f2)
+            q_k[j] += 1
+        st = advance(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
+                     opts, lw)
+        if st != 0:
+            return _status_of(st, info, i)
+        tc = ti
+        ev = evid[i]
+        if ev == 3 or ev == 4:
+            _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
+        if (ev == 1 or ev == 4) and (amt[i] != 0.0 or rate[i] != 0.0):
+            c = cmt[i]
+            if c < 0 or c >= n:
+                return _bad(info, i, BAD_CMT)
+            II = ii[i]
+            nadd = addl[i]
+            ssi = ss[i]
+            if (nadd > 0 or (ssi > 0 and amt[i] != 0.0)) and not II > 0.0:
+                return _bad(info, i, BAD_II)
+            F = _modifier(dose_index[0, c], p, dPr, 1.0, dF)
+            L = _modifier(dose_index[1, c], p, dPr, 0.0, dL)
+            if L < 0.0:
+                return _bad(info, i, BAD_LAG)
+            if amt[i] == 0.0:
+                # constant infusion at steady state (README rule 6): not continued afterwards
+                if ssi == 0:
+                    return _bad(info, i, BAD_AMT)
+                R = rate[i]
+                for d in range(nd):
+                    dR[d] = 0.0
+                if rate[i] == -1.0:
+                    R = _modifier(dose_index[2, c], p, dPr, -1.0, dR)
+                if not R > 0.0:
+                    return _bad(info, i, BAD_RATE)
+                if ssi == 1:
+                    _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, False)
+                for k in range(n):
+                    yc[k] = 0.0
+                st = ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
+                                 Jm, bcol, Fp, f1, opts)
+                if st != 0:
+                    return _status_of(st, info, i)
+                for k in range(n):
+                    y[k] += yc[k]
+                    for d in range(nd):
+                        S[k, d] += Sc[k, d]
+            else:
+                kind = KIND_BOLUS if rate[i] == 0.0 else KIND_INFUSION
+                a, R, D, bad = _dose_quantities(kind, amt[i], rate[i], F, dF, dose_index[2, c],
+                                                dose_index[3, c], p, dPr, damt, dR, dD)
+                if bad != 0:
+                    return _bad(info, i, bad)
+                for d in range(nd):
+                    dLD[d] = dL[d] + dD[d]
+                if ssi > 0:
+                    if ssi == 1:
+                        _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p,
+                               False)
+                    st, first_end, n_end_hist = ss_load(
+                        linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, ti, kind, c, a, damt,
+                        R, dR, D, dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ss_w, f1)
+                    if st != 0:
+                        return _status_of(st, info, i)
+                    for k in range(n):
+                        y[k] += yc[k]
+                        rate_v[k] += rate_c[k]
+                        for d in range(nd):
+                            S[k, d] += Sc[k, d]
+                            drate_v[k, d] += drate_c[k, d]
+                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
+                            first_end, II, n_end_hist, KIND_END, c, R, dLD, dR)
+                # the record's own dose (at ti + L) and its ADDL doses
+                first = 0
+                if L == 0.0:
+                    first = 1
+                    _apply_event(kind if kind == KIND_BOLUS else KIND_START, c,
+                                 a if kind == KIND_BOLUS else R, dL,
+                                 damt if kind == KIND_BOLUS else dR, linear, rhs, K, ti, y, S,
+                                 p, rate_v, drate_v, f1, f2)
+                if kind == KIND_BOLUS:
+                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
+                            ti + L + first * II, II, nadd + 1 - first, KIND_BOLUS, c, a, dL,
+                            damt)
+                else:
+                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
+                            ti + L + first * II, II, nadd + 1 - first, KIND_START, c, R, dL,
+                            dR)
+                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
+                            ti + L + D, II, nadd + 1, KIND_END, c, R, dLD, dR)
+        _predict(obs, dobs_dy, dobs_dp, ti, y, S, p, dPr, pred[i], dpred[i], Oy, Op)
+    return OK

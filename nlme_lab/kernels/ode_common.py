@@ -1,0 +1,207 @@
+"""Small numba helpers shared by the ODE steppers (``ode_rodas``, ``ode_dopri``).
+
+Dense LU with partial pivoting for the small iteration matrices, the weighted RMS error norm,
+the augmented sensitivity right-hand side and the automatic initial step. Private to the
+``ode*`` modules; the public entry point is :func:`nlme_lab.kernels.ode.ode_advance`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Status codes (mirrored by ``ode.OdeStatus``). Kept here so the steppers need not import ode.py.
+ODE_OK = 0
+ODE_MAX_STEPS = 1
+ODE_STEP_UNDERFLOW = 2
+ODE_NONFINITE = 3
+ODE_SINGULAR = 4
+# Internal: a stepper asks the driver to hand over to the other method.
+ODE_SWITCH = -1
+
+UROUND = 2.220446049250313e-16
+SQRT_UROUND = 1.4901161193847656e-08
+
+
+@njit(cache=True)
+def lu_factor(a, piv):
+    """In-place LU with partial pivoting of square ``a``; False if a pivot is 0 or not finite."""
+    n = a.shape[0]
+    for k in range(n):
+        best = k
+        amax = abs(a[k, k])
+        for i in range(k + 1, n):
+            v = abs(a[i, k])
+            if v > amax:
+                amax = v
+                best = i
+        piv[k] = best
+        if not (amax > 0.0) or not np.isfinite(amax):
+            return False
+        if best != k:
+            for j in range(n):
+                tmp = a[k, j]
+                a[k, j] = a[best, j]
+                a[best, j] = tmp
+        inv = 1.0 / a[k, k]
+        for i in range(k + 1, n):
+            m = a[i, k] * inv
+            a[i, k] = m
+            if m != 0.0:
+                for j in range(k + 1, n):
+                    a[i, j] -= m * a[k, j]
+    return True
+
+
+@njit(cache=True)
+def lu_solve(lu, piv, b):
+    """Solve in place ``A x = b`` for a vector ``b`` given ``lu_factor``'s output."""
+    n = lu.shape[0]
+    for k in range(n):
+        pk = piv[k]
+        if pk != k:
+            tmp = b[k]
+            b[k] = b[pk]
+            b[pk] = tmp
+    for i in range(1, n):
+        s = b[i]
+        for j in range(i):
+            s -= lu[i, j] * b[j]
+        b[i] = s
+    for i in range(n - 1, -1, -1):
+        s = b[i]
+        for j in range(i + 1, n):
+            s -= lu[i, j] * b[j]
+        b[i] = s / lu[i, i]
+
+
+@njit(cache=True)
+def lu_solve_mat(lu, piv, b):
+    """Solve in place ``A X = B`` for a matrix ``B`` (n x m), column by column."""
+    n = lu.shape[0]
+    m = b.shape[1]
+    for k in range(n):
+        pk = piv[k]
+        if pk != k:
+            for c in range(m):
+                tmp = b[k, c]
+                b[k, c] = b[pk, c]
+                b[pk, c] = tmp
+    for i in range(1, n):
+        for j in range(i):
+            l = lu[i, j]
+            if l != 0.0:
+                for c in range(m):
+                    b[i, c] -= l * b[j, c]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            u = lu[i, j]
+            if u != 0.0:
+                for c in range(m):
+                    b[i, c] -= u * b[j, c]
+        inv = 1.0 / lu[i, i]
+        for c in range(m):
+            b[i, c] *= inv
+
+
+@njit(cache=True)
+def sens_rhs(J, Fp, S, dP, drate, out):
+    """``out = J @ S + Fp @ dP + drate`` (the forward sensitivity right-hand side)."""
+    n = S.shape[0]
+    nd = S.shape[1]
+    npar = dP.shape[0]
+    for i in range(n):
+        for c in range(nd):
+            out[i, c] = drate[i, c]
+        for k in range(n):
+            jik = J[i, k]
+            if jik != 0.0:
+                for c in range(nd):
+                    out[i, c] += jik * S[k, c]
+        for k in range(npar):
+            fik = Fp[i, k]
+            if fik != 0.0:
+                for c in range(nd):
+                    out[i, c] += fik * dP[k, c]
+
+
+@njit(cache=True)
+def err_norm(e, y0, y1, es, s0, s1, rtol, atol, with_sens):
+    """Weighted RMS norm of the error estimate ``e`` (states) and ``es`` (sensitivities)."""
+    n = e.shape[0]
+    acc = 0.0
+    for i in range(n):
+        sc = atol + rtol * max(abs(y0[i]), abs(y1[i]))
+        v = e[i] / sc
+        acc += v * v
+    count = n
+    if with_sens:
+        nd = es.shape[1]
+        for i in range(n):
+            for c in range(nd):
+                sc = atol + rtol * max(abs(s0[i, c]), abs(s1[i, c]))
+                v = es[i, c] / sc
+                acc += v * v
+        count += n * nd
+    if count == 0:
+        return 0.0
+    return np.sqrt(acc / count)
+
+
+@njit(cache=True)
+def all_finite(x):
+    """True if every entry of the vector ``x`` is finite."""
+    for i in range(x.shape[0]):
+        if not np.isfinite(x[i]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def all_finite2(x):
+    """True if every entry of the matrix ``x`` is finite."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if not np.isfinite(x[i, j]):
+                return False
+    return True
+
+
+@njit(cache=True)
+def initial_step(rhs, t, t1, y, p, rate, f0, order, rtol, atol, ytmp, f1):
+    """Hairer-Wanner starting step (one explicit Euler probe). Returns (signed h, rhs calls)."""
+    n = y.shape[0]
+    span = abs(t1 - t)
+    direction = 1.0 if t1 > t else -1.0
+    d0 = 0.0
+    d1 = 0.0
+    for i in range(n):
+        sc = atol + rtol * abs(y[i])
+        d0 += (y[i] / sc) ** 2
+        d1 += (f0[i] / sc) ** 2
+    if n > 0:
+        d0 = np.sqrt(d0 / n)
+        d1 = np.sqrt(d1 / n)
+    if d0 < 1e-5 or d1 < 1e-5:
+        h0 = 1e-6 * max(span, 1e-300)
+    else:
+        h0 = 0.01 * d0 / d1
+    h0 = min(h0, span)
+    for i in range(n):
+        ytmp[i] = y[i] + direction * h0 * f0[i]
+    rhs(t + direction * h0, ytmp, p, f1)
+    d2 = 0.0
+    for i in range(n):
+        sc = atol + rtol * abs(y[i])
+        d2 += ((f1[i] + rate[i] - f0[i]) / sc) ** 2
+    if n > 0:
+        d2 = np.sqrt(d2 / n) / h0
+    dmax = max(d1, d2)
+    if not np.isfinite(dmax):
+        return direction * h0 * 1e-3, 1
+    if dmax <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / dmax) ** (1.0 / (order + 1.0))
+    h = min(100.0 * h0, h1, span)
+    return direction * h, 1

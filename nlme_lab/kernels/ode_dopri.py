@@ -1,0 +1,199 @@
+"""Dormand-Prince 5(4): the non-stiff half of :func:`nlme_lab.kernels.ode.ode_advance`.
+
+The classical 7-stage explicit Runge-Kutta pair (FSAL, order 5 solution, order 4 embedded
+error estimate; Hairer, Norsett & Wanner, *Solving ODEs I*, section II.5). Sensitivities
+``S' = J S + Fp dP + drate`` are integrated with the same stages (``jac``/``dfdp`` at each
+stage). Stiffness is detected as in Hairer's DOPRI5: ``h * |lambda|`` estimated from the last
+two stages (both at ``t + h``) exceeding 3.25 on 15 accepted steps makes the driver switch to
+Rodas4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from nlme_lab.kernels.ode_common import (
+    ODE_MAX_STEPS,
+    ODE_NONFINITE,
+    ODE_OK,
+    ODE_STEP_UNDERFLOW,
+    ODE_SWITCH,
+    UROUND,
+    all_finite,
+    all_finite2,
+    err_norm,
+    sens_rhs,
+)
+
+A = np.array([
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0, 0.0],
+    [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0, 0.0],
+    [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0, 0.0],
+    [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
+    [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
+])
+CNODE = np.array([0.0, 0.2, 0.3, 0.8, 8.0 / 9.0, 1.0, 1.0])
+# Difference between the 5th-order weights (row 6 of A, 0 for stage 7) and the 4th-order ones.
+E = np.array([71.0 / 57600.0, 0.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0,
+              22.0 / 525.0, -1.0 / 40.0])
+
+FAC_MIN = 0.2
+FAC_MAX = 10.0
+SAFETY = 0.9
+STIFF_LIMIT = 3.25
+STIFF_STEPS = 15
+
+
+@njit(cache=True)
+def _stage_sens(jac, dfdp, ts, ys, Ss, p, dP, drate, Jw, Fw, gs, KS, s, stats):
+    """KS[s] = J(ts, ys) Ss + Fp(ts, ys) dP + drate (gs is scratch; no views in the loop)."""
+    jac(ts, ys, p, Jw)
+    dfdp(ts, ys, p, Fw)
+    stats[2] += 1
+    sens_rhs(Jw, Fw, Ss, dP, drate, gs)
+    for i in range(gs.shape[0]):
+        for c in range(gs.shape[1]):
+            KS[s, i, c] = gs[i, c]
+
+
+@njit(cache=True)
+def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, with_sens,
+              may_switch, max_attempts, stats):
+    """Integrate from t towards t1 with DOPRI5; update y, S in place.
+
+    Same contract as ``ode_rodas.rodas_run``; ODE_SWITCH means stiffness was detected.
+    """
+    n = y.shape[0]
+    nd = S.shape[1]
+    npar = p.shape[0]
+    ns = n if nd > 0 else 0
+    direction = 1.0 if t1 > t else -1.0
+    K = np.empty((7, n))
+    fs = np.empty(n)
+    ytmp = np.empty(n)
+    ynew = np.empty(n)
+    yerr = np.empty(n)
+    KS = np.empty((7, ns, nd))
+    Stmp = np.empty((ns, nd))
+    Snew = np.empty((ns, nd))
+    Serr = np.empty((ns, nd))
+    Jw = np.empty((ns, ns))
+    Fw = np.empty((ns, npar))
+    gs = np.empty((ns, nd))
+
+    rhs(t, y, p, fs)
+    stats[1] += 1
+    for i in range(n):
+        K[0, i] = fs[i] + rate[i]
+    if not all_finite(fs):
+        return ODE_NONFINITE, t, h, abs(h)
+    if nd > 0:
+        _stage_sens(jac, dfdp, t, y, S, p, dP, drate, Jw, Fw, gs, KS, 0, stats)
+    n_stiff = 0
+    n_nonstiff = 0
+    reject = False
+    last_nonfinite = False
+    h_last = abs(h)
+    while True:
+        rem = t1 - t
+        if rem * direction <= 0.0:
+            return ODE_OK, t, h, h_last
+        if stats[3] >= max_attempts:
+            return ODE_MAX_STEPS, t, h, h_last
+        if abs(h) < 16.0 * UROUND * max(abs(t), abs(t1) * 1e-3, 1e-300):
+            return (ODE_NONFINITE if last_nonfinite else ODE_STEP_UNDERFLOW), t, h, h_last
+        h_planned = h
+        last = False
+        if abs(h) >= abs(rem) * (1.0 - 1e-12):
+            h = rem
+            last = True
+        stats[3] += 1
+        for s in range(1, 7):
+            for i in range(n):
+                acc = 0.0
+                for j in range(s):
+                    acc += A[s, j] * K[j, i]
+                ytmp[i] = y[i] + h * acc
+            ts = t + CNODE[s] * h
+            rhs(ts, ytmp, p, fs)
+            stats[1] += 1
+            for i in range(n):
+                K[s, i] = fs[i] + rate[i]
+            if nd > 0:
+                for i in range(n):
+                    for c in range(nd):
+                        acc = 0.0
+                        for j in range(s):
+                            acc += A[s, j] * KS[j, i, c]
+                        Stmp[i, c] = S[i, c] + h * acc
+                _stage_sens(jac, dfdp, ts, ytmp, Stmp, p, dP, drate, Jw, Fw, gs, KS, s, stats)
+            if s == 5:
+                # Stage 6's argument is kept for the stiffness test; stage 7's is y_new.
+                for i in range(n):
+                    yerr[i] = ytmp[i]
+        # The argument of stage 7 (row 6 of A) is the 5th-order solution.
+        for i in range(n):
+            ynew[i] = ytmp[i]
+        for i in range(n):
+            acc = 0.0
+            for j in range(7):
+                acc += E[j] * K[j, i]
+            ytmp[i] = yerr[i]  # stage-6 argument, for the stiffness test
+            yerr[i] = h * acc
+        if nd > 0:
+            for i in range(n):
+                for c in range(nd):
+                    Snew[i, c] = Stmp[i, c]
+                    acc = 0.0
+                    for j in range(7):
+                        acc += E[j] * KS[j, i, c]
+                    Serr[i, c] = h * acc
+        err = err_norm(yerr, y, ynew, Serr, S, Snew, rtol, atol, with_sens and nd > 0)
+        if not np.isfinite(err) or not all_finite(ynew) or not all_finite(fs):
+            last_nonfinite = True
+            reject = True
+            h = h * 0.25
+            continue
+        last_nonfinite = False
+        if err <= 1.0:
+            stats[0] += 1
+            if may_switch:
+                num = 0.0
+                den = 0.0
+                for i in range(n):
+                    num += (K[6, i] - K[5, i]) ** 2
+                    den += (ynew[i] - ytmp[i]) ** 2
+                if den > 0.0 and abs(h) * np.sqrt(num / den) > STIFF_LIMIT:
+                    n_nonstiff = 0
+                    n_stiff += 1
+                else:
+                    n_nonstiff += 1
+                    if n_nonstiff >= 6:
+                        n_stiff = 0
+            t = t1 if last else t + h
+            for i in range(n):
+                y[i] = ynew[i]
+                K[0, i] = K[6, i]
+            if nd > 0:
+                for i in range(n):
+                    for c in range(nd):
+                        S[i, c] = Snew[i, c]
+                        KS[0, i, c] = KS[6, i, c]
+            h_last = abs(h)
+            fac = SAFETY * max(err, 1e-10) ** -0.2
+            fac = min(FAC_MAX, max(FAC_MIN, fac))
+            if reject:
+                fac = min(fac, 1.0)
+            reject = False
+            h_new = h * fac
+            if last and abs(h_planned) > abs(h_new):
+                h_new = h_planned
+            h = h_new
+            if may_switch and n_stiff >= STIFF_STEPS and not last:
+                return ODE_SWITCH, t, h, h_last
+        else:
+            reject = True
+            h = h * max(FAC_MIN, SAFETY * err ** -0.2)

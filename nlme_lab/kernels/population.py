@@ -1,0 +1,98 @@
+"""Population drivers: individual parameters per record, and all subjects' predictions.
+
+* ``compute_p`` / ``compute_dp``: call the model's ``pk`` / ``dpk`` on every record.
+* ``solve_population``: ``events.solve_subject`` for each subject, in parallel over subjects
+  (``numba.prange``); ``solve_population_serial`` is the same loop without threads. Subjects
+  are independent (each gets its own copy of ``opts``), so both give identical results.
+
+``offsets`` (n_subject + 1,): the records of subject s are ``offsets[s]:offsets[s + 1]``.
+"""
+
+from __future__ import annotations
+
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import numpy as np  # noqa: E402
+from numba import njit, prange, types  # noqa: E402
+
+from .abi import (  # noqa: E402
+    DinitFn,
+    DlinsysFn,
+    DobsFn,
+    DpkFn,
+    InitFn,
+    JacFn,
+    LinsysFn,
+    ObsFn,
+    PkFn,
+    RhsFn,
+    arr3,
+    mat,
+    vec,
+)
+from .events import i64m, i64v, solve_subject  # noqa: E402
+from .propagate import CACHE  # noqa: E402
+
+COMPUTE_P_SIG = types.void(PkFn, vec, vec, mat, mat, mat)
+COMPUTE_DP_SIG = types.void(DpkFn, vec, vec, mat, mat, mat, arr3, arr3)
+SOLVE_POPULATION_SIG = types.void(
+    i64v, vec, i64v, vec, i64v, vec, vec, i64v, i64v,  # offsets, record columns
+    mat, i64m,  # P, dose_index
+    RhsFn, JacFn, JacFn, InitFn, DinitFn, ObsFn, DobsFn, DobsFn, LinsysFn, DlinsysFn,
+    types.boolean, arr3, vec, mat, arr3, i64v, i64v,  # linear dP opts pred dpred status fail
+)
+
+
+@njit(COMPUTE_P_SIG, cache=True)
+def compute_p(pk, t, theta, eta_rec, cov, P_out):
+    """P_out[i] = pk(t[i], theta, eta_rec[i], cov[i]) for every record i."""
+    for i in range(t.shape[0]):
+        pk(t[i], theta, eta_rec[i], cov[i], P_out[i])
+
+
+@njit(COMPUTE_DP_SIG, cache=True)
+def compute_dp(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta):
+    """P_out[i] and its Jacobians dp_deta[i] (n_p, n_re), dp_dtheta[i] (n_p, n_theta)."""
+    for i in range(t.shape[0]):
+        dpk(t[i], theta, eta_rec[i], cov[i], P_out[i], dp_deta[i], dp_dtheta[i])
+
+
+@njit(cache=CACHE)
+def _solve_one(s, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
+               dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts, pred,
+               dpred, status, fail_rec):
+    a = offsets[s]
+    b = offsets[s + 1]
+    info = np.zeros(2, np.int64)
+    my_opts = opts.copy()
+    st = solve_subject(time[a:b], evid[a:b], amt[a:b], cmt[a:b], rate[a:b], ii[a:b], addl[a:b],
+                       ss[a:b], P[a:b], dose_index, rhs, jac, dfdp, init, dinit, obs, dobs_dy,
+                       dobs_dp, linsys, dlinsys, linear, dP[a:b], pred[a:b], dpred[a:b], my_opts,
+                       info)
+    status[s] = st
+    fail_rec[s] = a + info[0] if st != 0 else -1
+
+
+@njit(SOLVE_POPULATION_SIG, parallel=True, cache=CACHE)
+def solve_population(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
+                     dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
+                     pred, dpred, status, fail_rec):
+    """All subjects in parallel. ``status[s]``: an ``events.Status``; ``fail_rec[s]``: the
+    global index of the failing record (-1 when fine). Arguments as ``solve_subject``."""
+    for s in prange(offsets.shape[0] - 1):
+        _solve_one(s, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
+                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
+                   pred, dpred, status, fail_rec)
+
+
+@njit(SOLVE_POPULATION_SIG, cache=CACHE)
+def solve_population_serial(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
+                            rhs, jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys,
+                            linear, dP, opts, pred, dpred, status, fail_rec):
+    """``solve_population`` on one thread (reference twin; also cheaper for tiny problems)."""
+    for s in range(offsets.shape[0] - 1):
+        _solve_one(s, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
+                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
+                   pred, dpred, status, fail_rec)

@@ -1,0 +1,82 @@
+"""One interval without events: the exact linear propagator or the ODE integrator.
+
+``advance`` is what the event engine and the steady-state solver call between events. For
+linear models it uses ``linear.lin_advance`` with the current ``K = linsys(p)`` (and the
+direction-contracted ``dKd``); otherwise ``ode.ode_advance``.
+
+If ``ode.py`` cannot be imported, a stub returning ``STATUS_NO_ODE`` stands in and
+``HAVE_ODE`` is False; the engine then refuses ODE models (linear ones still work). Kernels
+that call ``advance`` are compiled with ``cache=HAVE_ODE`` so a stub never lands in the cache.
+Note numba's cache tracks only a function's own source file: after changing ``ode*.py``,
+clear ``nlme_lab/kernels/__pycache__`` (the cached engine would keep the old integrator).
+"""
+
+from __future__ import annotations
+
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+from numba import njit  # noqa: E402
+
+from .linear import lin_advance  # noqa: E402
+
+#: returned when the ODE integrator module is missing
+STATUS_NO_ODE = -1000
+
+try:  # pragma: no cover - depends on the other engineer's module
+    from .ode import ode_advance
+
+    HAVE_ODE = True
+except ImportError:  # pragma: no cover
+    HAVE_ODE = False
+
+    @njit
+    def ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
+        return STATUS_NO_ODE
+
+
+CACHE = HAVE_ODE
+
+
+@njit(cache=CACHE)
+def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, opts, lw):
+    """Move (y, S) from t0 to t1 (either direction) with constant inputs ``rate``.
+
+    ``lw`` is the linear workspace tuple ``(Wm, W2, tmp)`` of ``linear.make_workspace``.
+    Returns 0 or the integrator's non-zero status.
+    """
+    if t1 == t0:
+        return 0
+    if linear:
+        lin_advance(K, dKd, t1 - t0, y, S, rate, drate, lw[0], lw[1], lw[2])
+        for i in range(y.shape[0]):
+            if not (abs(y[i]) < 1e308):
+                return 2006  # non-finite state (see events._status_of)
+        return 0
+    h = t1 - t0
+    if abs(h) <= 1e-12 * max(1.0, abs(t0), abs(t1)):
+        # a rounding-size interval (e.g. an infusion ending 1e-15 h after a record): one Euler
+        # step for y (error O(h^2)); S changes by O(h), below rounding of the times themselves
+        f = lw[2]
+        rhs(t0, y, p, f)
+        for i in range(y.shape[0]):
+            y[i] += h * (f[i] + rate[i])
+        return 0
+    return ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dPr, rate, drate, opts)
+
+
+@njit(cache=CACHE)
+def eval_f(linear, rhs, K, t, y, p, rate, out):
+    """out = f(t, y, p) + rate (the full right-hand side including zero-order inputs)."""
+    n = y.shape[0]
+    if linear:
+        for i in range(n):
+            acc = rate[i]
+            for j in range(n):
+                acc += K[i, j] * y[j]
+            out[i] = acc
+    else:
+        rhs(t, y, p, out)
+        for i in range(n):
+            out[i] += rate[i]

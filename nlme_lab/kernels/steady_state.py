@@ -1,0 +1,318 @@
+"""Steady states: periodic (SS=1/2 with II > 0) and constant infusion (AMT 0, RATE > 0).
+
+Periodic steady state. Phase coordinates: phase 0 is a dose arrival, ``y0+`` the state just
+after it (bolus added, or the new infusion started). The one-cycle map G takes ``y0+`` to the
+state just after the next arrival (phase II). Infusions of duration D overlap: with
+``m = floor(D / II)`` and ``r = D - m II``, ``n0 = m + (r > 0)`` infusions run at phase 0+ and
+one of them ends at phase r (at phase II when r == 0). The steady state is the fixed point
+``y0+ = G(y0+)``:
+
+* Newton on G(y) - y with dG/dy from the variational equations (the cycle run with S0 = I
+  and no parameter directions). For linear models G is affine, so one step from y = 0 solves
+  (I - Phi) y = c exactly (Phi = exp(K II) to rounding).
+* ODE models iterate Newton to the integrator tolerance and fall back to the fixed-point
+  iteration y <- G(y) if Newton fails.
+* Sensitivities: run the cycle once more from the fixed point with S0 = 0 and the parameter
+  directions (event-time derivatives included: the infusion end at phase r moves with dD),
+  giving g; then dy0+ = (I - dG/dy)^{-1} g.
+
+``ss_load`` then places that periodic trajectory on the time axis of the SS record at time t
+(NONMEM's rule, README rule 5): the last arrival is at ``a0 = t + ALAG - II`` and the state at
+t is y0+ propagated from a0 to t, forwards (ALAG <= II, passing the history infusions' ends)
+or backwards (ALAG > II, with the inputs running at phase 0+ kept on). The history infusions
+running at t keep running after it: they end at ``a0 + D - k II``.
+"""
+
+from __future__ import annotations
+
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from .expm import solve_into  # noqa: E402
+from .propagate import CACHE, advance, eval_f  # noqa: E402
+
+KIND_BOLUS = 0
+KIND_INFUSION = 1
+
+SS_OK = 0
+SS_SINGULAR = 1004
+SS_NO_CONVERGENCE = 1003
+
+NEWTON_MAX_IT = 50
+FIXED_POINT_MAX_IT = 2000
+
+
+@njit(cache=CACHE)
+def infusion_phases(D, II):
+    """(m, r, n0) for an infusion of duration D repeated every II."""
+    m = int(np.floor(D / II))
+    r = D - m * II
+    if r < 0.0:
+        m -= 1
+        r += II
+    elif r >= II:
+        m += 1
+        r -= II
+    n0 = m + 1 if r > 0.0 else m
+    return m, r, n0
+
+
+@njit(cache=CACHE)
+def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, cmt, amt,
+             damt, R, dR, dD, II, n0, r, rate, drate, opts, lw):
+    """One dosing cycle in place: (y, S) at phase 0+ -> phase II+ (after the next arrival).
+
+    With ``pdirs`` False the columns of S are pure state directions (no dose derivatives);
+    ``dKd``/``dPr``/``drate`` must then be zero arrays with S's number of columns.
+    """
+    n = y.shape[0]
+    nd = S.shape[1]
+    for i in range(n):
+        rate[i] = 0.0
+        for d in range(nd):
+            drate[i, d] = 0.0
+    if kind == KIND_INFUSION:
+        rate[cmt] = n0 * R
+        if pdirs:
+            for d in range(nd):
+                drate[cmt, d] = n0 * dR[d]
+    if kind == KIND_INFUSION and r > 0.0:
+        st = advance(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + r, y, S, p, dPr,
+                     rate, drate, opts, lw)
+        if st != 0:
+            return st
+        if pdirs:
+            for d in range(nd):
+                S[cmt, d] += R * dD[d]  # one infusion ends at phase r (moves with D)
+                drate[cmt, d] -= dR[d]
+        rate[cmt] -= R
+        st = advance(linear, rhs, jac, dfdp, K, dKd, t_base + r, t_base + II, y, S, p, dPr,
+                     rate, drate, opts, lw)
+    else:
+        st = advance(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + II, y, S, p, dPr,
+                     rate, drate, opts, lw)
+        if kind == KIND_INFUSION and pdirs:
+            for d in range(nd):
+                S[cmt, d] += R * dD[d]  # D a multiple of II: the end coincides with phase II
+    if st != 0:
+        return st
+    if kind == KIND_BOLUS:
+        y[cmt] += amt
+        if pdirs:
+            for d in range(nd):
+                S[cmt, d] += damt[d]
+    return 0
+
+
+@njit(cache=CACHE)
+def _converged(dy, y, opts):
+    rtol = opts[0] if opts[0] > 0.0 else 1e-6
+    atol = opts[1] if opts[1] > 0.0 else 1e-9
+    for i in range(y.shape[0]):
+        if abs(dy[i]) > 0.01 * (atol + rtol * abs(y[i])):
+            return False
+    return True
+
+
+@njit(cache=CACHE)
+def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind, cmt, amt,
+                damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w):
+    """Fixed point y0+ of the cycle map into ``y`` (start value in ``y``) and dy0+ into S.
+
+    ``dKd0`` (n, n, n) / ``dP0`` (n_p, n) are zeros; ``ss_w`` is the tuple
+    (ycyc (n,), Sid (n, n), Jm (n, n), b (n, 1), rate (n,), drate (n, nd), drate0 (n, n)).
+    """
+    ycyc, Sid, Jm, b, rate, drate, drate0 = ss_w
+    n = y.shape[0]
+    nd = S.shape[1]
+    done = False
+    for it in range(NEWTON_MAX_IT):
+        for i in range(n):
+            ycyc[i] = y[i]
+            for j in range(n):
+                Sid[i, j] = 1.0 if i == j else 0.0
+        st = ss_cycle(linear, rhs, jac, dfdp, K, dKd0, p, dP0, t_base, ycyc, Sid, False, kind,
+                      cmt, amt, damt, R, dR, dD, II, n0, r, rate, drate0, opts, lw)
+        if st != 0:
+            return st
+        for i in range(n):
+            b[i, 0] = ycyc[i] - y[i]
+            for j in range(n):
+                Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
+        if not solve_into(Jm, b):
+            if linear:
+                return SS_SINGULAR
+            break
+        for i in range(n):
+            y[i] += b[i, 0]
+        if linear or _converged(b[:, 0], y, opts):
+            done = True
+            break
+    if not done:
+        for i in range(n):
+            y[i] = 0.0
+        for it in range(FIXED_POINT_MAX_IT):
+            for i in range(n):
+                ycyc[i] = y[i]
+                for j in range(n):
+                    Sid[i, j] = 1.0 if i == j else 0.0
+            st = ss_cycle(linear, rhs, jac, dfdp, K, dKd0, p, dP0, t_base, ycyc, Sid, False,
+                          kind, cmt, amt, damt, R, dR, dD, II, n0, r, rate, drate0, opts, lw)
+            if st != 0:
+                return st
+            for i in range(n):
+                b[i, 0] = ycyc[i] - y[i]
+                y[i] = ycyc[i]
+            if _converged(b[:, 0], y, opts):
+                done = True
+                break
+        if not done:
+            return SS_NO_CONVERGENCE
+    if nd > 0:
+        for i in range(n):
+            ycyc[i] = y[i]
+            for d in range(nd):
+                S[i, d] = 0.0
+        st = ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, ycyc, S, True, kind, cmt,
+                      amt, damt, R, dR, dD, II, n0, r, rate, drate, opts, lw)
+        if st != 0:
+            return st
+        for i in range(n):
+            for j in range(n):
+                Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
+        if not solve_into(Jm, S):
+            return SS_SINGULAR
+    return SS_OK
+
+
+@njit(cache=CACHE)
+def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt, damt, R,
+            dR, D, dD, L, dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
+    """The SS component at the record time t into (y, S, rate_c, drate_c).
+
+    Returns (status, first_end, n_end): the history infusions still running after t end at
+    first_end + k II, k = 0 .. n_end - 1 (each removes rate R; their times move with dL + dD).
+    """
+    n = y.shape[0]
+    nd = S.shape[1]
+    m, r, n0 = 0, 0.0, 0
+    if kind == KIND_INFUSION:
+        m, r, n0 = infusion_phases(D, II)
+    a0 = t + L - II
+    for i in range(n):
+        y[i] = 0.0
+    st = ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, a0, kind, cmt, amt,
+                     damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w)
+    if st != 0:
+        return st, 0.0, 0
+    for i in range(n):
+        rate_c[i] = 0.0
+        for d in range(nd):
+            drate_c[i, d] = 0.0
+    if kind == KIND_INFUSION:
+        rate_c[cmt] = n0 * R
+        for d in range(nd):
+            drate_c[cmt, d] = n0 * dR[d]
+    # the arrival time a0 moves with dL: S(a0+) = dy0+ - f(a0+) dL
+    if nd > 0:
+        eval_f(linear, rhs, K, a0, y, p, rate_c, ftmp)
+        for i in range(n):
+            for d in range(nd):
+                S[i, d] -= ftmp[i] * dL[d]
+    k = n0 - 1
+    if a0 <= t:
+        t_cur = a0
+        while k >= 0:
+            te = a0 + D - k * II
+            if te > t:
+                break
+            st = advance(linear, rhs, jac, dfdp, K, dKd, t_cur, te, y, S, p, dPr, rate_c,
+                         drate_c, opts, lw)
+            if st != 0:
+                return st, 0.0, 0
+            t_cur = te
+            rate_c[cmt] -= R
+            for d in range(nd):
+                S[cmt, d] += R * (dL[d] + dD[d])
+                drate_c[cmt, d] -= dR[d]
+            k -= 1
+        st = advance(linear, rhs, jac, dfdp, K, dKd, t_cur, t, y, S, p, dPr, rate_c, drate_c,
+                     opts, lw)
+    else:
+        st = advance(linear, rhs, jac, dfdp, K, dKd, a0, t, y, S, p, dPr, rate_c, drate_c,
+                     opts, lw)
+    if st != 0:
+        return st, 0.0, 0
+    if k < 0:
+        return SS_OK, 0.0, 0
+    return SS_OK, a0 + D - k * II, k + 1
+
+
+@njit(cache=CACHE)
+def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, Fp,
+                ftmp, opts):
+    """Steady state of a constant infusion R into ``cmt``: f(y) + R e_cmt = 0, into (y, S).
+
+    ``y`` holds the Newton start. Sensitivities: J dy = -(Fp dP + dR e_cmt).
+    """
+    n = y.shape[0]
+    nd = S.shape[1]
+    n_p = p.shape[0]
+    if linear:
+        for i in range(n):
+            b[i, 0] = 0.0
+            for j in range(n):
+                Jm[i, j] = K[i, j]
+        b[cmt, 0] = -R
+        if not solve_into(Jm, b):
+            return SS_SINGULAR
+        for i in range(n):
+            y[i] = b[i, 0]
+    else:
+        done = False
+        for it in range(NEWTON_MAX_IT):
+            rhs(t, y, p, ftmp)
+            ftmp[cmt] += R
+            jac(t, y, p, Jm)
+            for i in range(n):
+                b[i, 0] = ftmp[i]
+            if not solve_into(Jm, b):
+                return SS_SINGULAR
+            for i in range(n):
+                y[i] -= b[i, 0]
+            if _converged(b[:, 0], y, opts):
+                done = True
+                break
+        if not done:
+            return SS_NO_CONVERGENCE
+    if nd == 0:
+        return SS_OK
+    # right-hand side -(Fp dP + dR e) into S, then solve with J
+    if linear:
+        for d in range(nd):
+            for i in range(n):
+                acc = 0.0
+                for j in range(n):
+                    acc += dKd[d, i, j] * y[j]
+                S[i, d] = -acc
+        for i in range(n):
+            for j in range(n):
+                Jm[i, j] = K[i, j]
+    else:
+        dfdp(t, y, p, Fp)
+        for i in range(n):
+            for d in range(nd):
+                acc = 0.0
+                for k in range(n_p):
+                    acc += Fp[i, k] * dPr[k, d]
+                S[i, d] = -acc
+        jac(t, y, p, Jm)
+    for d in range(nd):
+        S[cmt, d] -= dR[d]
+    if not solve_into(Jm, S):
+        return SS_SINGULAR
+    return SS_OK

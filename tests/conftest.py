@@ -1,0 +1,39 @@
+"""Shared fixtures: paths to the shared datasets and models, and compiled models reused
+across the whole session (compilation is the suite's bottleneck)."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data"
+MODELS = SHARED / "models"
+
+# every shared model with the dataset it describes
+MODEL_DATA = {
+    "nmtest": "nmtest.csv",
+    "pheno": "pheno.csv",
+    "theo_sd": "theo_sd.csv",
+    "theo_sd_ode": "theo_sd.csv",
+    "wang2007_add": "wang2007.csv",
+    "wang2007_prop": "wang2007.csv",
+    "warfarin_pk": "warfarin_pk.csv",
+    "warfarin_pkpd": "warfarin.csv",
+}
+
+
+@pytest.fixture(scope="session")
+def shared_models():
+    """name -> nl.Model for every shared model file (parsed once per session)."""
+    import nlme_lab as nl
+
+    return {name: nl.Model.from_file(MODELS / f"{name}.nlm") for name in MODEL_DATA}
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """file name -> nl.Dataset for every shared dataset (read once per session)."""
+    import nlme_lab as nl
+
+    return {name: nl.read_nonmem(DATA / name) for name in sorted(set(MODEL_DATA.values()))}

@@ -1,0 +1,115 @@
+"""The code cache: one file per source text, never rewritten; numba's cache reused by a new process."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import test_codegen_models as M
+from nlme_lab import config
+from nlme_lab.errors import NlmeError
+from nlme_lab.model.codegen import clear_memory_cache, compile_model, generate_source
+from nlme_lab.model.codegen.emit import FUNCTION_NAMES
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.CACHE_ENV, str(tmp_path))
+    assert config.cache_dir() == tmp_path
+    monkeypatch.delenv(config.CACHE_ENV)
+    assert config.cache_dir() == Path.home() / ".cache" / "nlme_lab"
+
+
+def test_same_ir_same_file_never_rewritten(fresh_cache):
+    first = compile_model(M.wang2007())
+    path = first.module_path
+    assert path.parent == fresh_cache / "models" and path.name.startswith("m_") and path.suffix == ".py"
+    assert path.read_text() == first.source
+    before = os.stat(path)
+    assert compile_model(M.wang2007()) is first  # equal IR, in-process cache
+    clear_memory_cache()
+    again = compile_model(M.wang2007())
+    assert again is not first and again.module_path == path
+    after = os.stat(path)
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
+    assert sorted(p.name for p in path.parent.glob("*.py")) == [path.name]  # no temporary left over
+
+
+def test_file_name_is_the_hash_of_the_source(fresh_cache):
+    add, prop = compile_model(M.wang2007()), compile_model(M.wang2007(M.ErrorKind.PROP))
+    assert add is not prop and add.ir.key() != prop.ir.key()
+    assert add.source != prop.source  # the theta names (add_sd, prop_sd) are in the header
+    clean = M.wang2007(M.ErrorKind.ADD)
+    lnorm = dataclasses.replace(clean, endpoints=(dataclasses.replace(
+        clean.endpoints[0], terms=(M.ErrorTerm(M.ErrorKind.LNORM, "add_sd"),)),))
+    # the residual error model is not part of the generated code: one file, one numba cache
+    assert compile_model(lnorm).module_path == add.module_path and lnorm.key() != add.ir.key()
+    assert add.module_path.name == f"m_{hashlib.sha256(add.source.encode()).hexdigest()[:24]}.py"
+    assert generate_source(M.wang2007()) == add.source  # deterministic
+    assert compile_model(M.theo_sd()).module_path != add.module_path
+
+
+def test_a_damaged_cache_file_is_reported_not_used(fresh_cache):
+    path = compile_model(M.wang2007()).module_path
+    clear_memory_cache()
+    path.write_text(path.read_text() + "\n# edited\n")
+    with pytest.raises(NlmeError, match="does not hold the code"):
+        compile_model(M.wang2007())
+    clear_memory_cache()
+
+
+def test_functions_compile_on_first_use(fresh_cache):
+    m = compile_model(M.wang2007())
+    assert not any(m.is_compiled(n) for n in FUNCTION_NAMES)
+    m.evaluate_pk([0.5, 0.3], [0.0], [])
+    assert [n for n in FUNCTION_NAMES if m.is_compiled(n)] == ["pk"]
+    assert compile_model(M.wang2007(), eager=True) is m and all(m.is_compiled(n) for n in FUNCTION_NAMES)
+
+
+_CHILD = """
+import json, sys, time
+sys.path.insert(0, {here!r})
+t0 = time.perf_counter()
+import test_codegen_models as M
+from nlme_lab.model.codegen import compile_model
+t1 = time.perf_counter()
+m = compile_model(M.{model}(), eager=True)
+t2 = time.perf_counter()
+stats = {{name: fn.stats for name, fn in m.functions.items()}}
+print(json.dumps({{
+    "hits": sum(sum(s.cache_hits.values()) for s in stats.values()),
+    "misses": sum(sum(s.cache_misses.values()) for s in stats.values()),
+    "path": str(m.module_path), "import_s": t1 - t0, "compile_s": t2 - t1,
+}}))
+"""
+
+
+def run_child(model: str, cache: Path) -> dict:
+    env = {**os.environ, config.CACHE_ENV: str(cache)}
+    code = _CHILD.format(here=str(HERE), model=model)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_process_loads_the_compiled_code_from_numba_cache(tmp_path):
+    cold = run_child("theo_sd", tmp_path)
+    warm = run_child("theo_sd", tmp_path)
+    assert cold["path"] == warm["path"]
+    assert (cold["hits"], cold["misses"]) == (0, 12)
+    assert (warm["hits"], warm["misses"]) == (12, 0)
+    index_files = list((Path(cold["path"]).parent / "__pycache__").glob("*.nbi"))
+    assert len(index_files) == 12
