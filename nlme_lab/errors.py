@@ -1,7 +1,7 @@
 """Errors and warnings users see. Every one names where the problem is.
 
-* Data problems name the row (1-based row of the data table, header excluded, as a
-  spreadsheet user counts data rows; comment lines skipped by the reader are not counted),
+* Data problems name the row (for a file: its 1-based line number, so the header is line 1
+  and a user can jump straight to it in an editor; for a DataFrame: the 1-based position),
   the subject ID and the column.
 * Model problems name the line and column of the model text (1-based) and say what was
   expected; several problems may be reported at once through ``diagnostics``.

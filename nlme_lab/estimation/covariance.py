@@ -21,6 +21,7 @@ from nlme_lab.estimation.parameters import ParameterSpace, ReportedScale
 from nlme_lab.estimation.results import CovarianceResult
 
 Z95 = 1.959963984540054
+SINGULAR = 1e-5
 
 
 def covariance_step(engine: SubjectEngine, space: ParameterSpace, z_hat: np.ndarray, etas_hat: np.ndarray,
@@ -73,17 +74,29 @@ def _combine(kind: CovarianceKind, R, S, names) -> tuple[np.ndarray | None, str]
 
 
 def _inverse(M, names, label) -> tuple[np.ndarray | None, str]:
-    w, U = np.linalg.eigh(M)
-    if w[-1] <= 0 or w[0] <= 1e-12 * w[-1]:
+    """Inverse of R or S, judged on the unit-free scaled matrix D^-1/2 M D^-1/2 (D = diag M).
+
+    Differences leave relative noise of ~1e-7 in R, so a scaled eigenvalue below
+    ``SINGULAR`` means the direction is not determined by the data.
+    """
+    d = np.diag(M)
+    if np.any(d <= 0):
+        bad = ", ".join(n for n, x in zip(names, d) if x <= 0)
+        return None, (f"the {label} matrix is not positive definite: the objective does not curve upward "
+                      f"in {bad} (the fit may not be at a minimum, or {bad} does not affect the data). "
+                      "Estimates are kept, without SEs.")
+    scale = 1.0 / np.sqrt(d)
+    w, U = np.linalg.eigh(M * np.outer(scale, scale))
+    if w[0] <= SINGULAR:
         v = U[:, 0]
         order = np.argsort(-np.abs(v))
         involved = ", ".join(f"{names[i]} ({v[i]:+.2f})" for i in order[:4] if abs(v[i]) > 0.1)
         what = "not positive definite" if w[0] < 0 else "singular"
-        return None, (f"the {label} matrix is {what} (smallest eigenvalue {w[0]:.3g}, largest {w[-1]:.3g}): "
+        return None, (f"the {label} matrix is {what} (smallest eigenvalue of the scaled matrix {w[0]:.3g}): "
                       f"the objective is {'curved downward' if w[0] < 0 else 'flat'} along a direction made "
                       f"mostly of {involved}; these parameters are not identifiable from the data as the "
                       f"model stands (or the fit has not reached a minimum). Estimates are kept, without SEs.")
-    return (U / w) @ U.T, ""
+    return (U / w) @ U.T * np.outer(scale, scale), ""
 
 
 def summarize(cov: CovarianceResult, estimates: dict[str, float]):

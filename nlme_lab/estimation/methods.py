@@ -45,7 +45,7 @@ class OuterOptions:
 
     max_iterations: int = 500
     gtol: float = 1e-4  # on the gradient of the OFV w.r.t. the unconstrained parameters
-    param_step: float = 1e-4  # relative central-difference step at fixed eta-hat
+    param_step: float = 1e-5  # relative central-difference step at fixed eta-hat
     eta_step: float = 1e-4  # central-difference step in eta (Hessian of L, d log det A / d eta)
 
 

@@ -45,7 +45,7 @@ class GradientResult:
 
 class Objective:
     def __init__(self, engine: SubjectEngine, param: Parameterization, etas0: np.ndarray,
-                 inner: InnerOptions, param_step: float = 1e-4, eta_step: float = 1e-4):
+                 inner: InnerOptions, param_step: float = 1e-5, eta_step: float = 1e-4):
         self.engine = engine
         self.param = param
         self.etas = np.array(etas0, dtype=float)

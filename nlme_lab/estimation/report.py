@@ -10,6 +10,8 @@ from nlme_lab.estimation.results import Termination
 LOG_2PI = float(np.log(2 * np.pi))
 RSE_LIMIT = 50.0
 CORR_LIMIT = 0.95
+OMEGA_CORR_LIMIT = 0.99
+ZERO_SHRINKAGE = 95.0  # SD-based eta shrinkage (%) above which an omega counts as vanishing
 
 
 def information_criteria(ofv: float, layout: ResidualLayout, n_free: int) -> tuple[float, float, float]:
@@ -40,7 +42,8 @@ def collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination)
                 if abs(corr[i, j]) > CORR_LIMIT:
                     out.append(f"{names[j]} and {names[i]} are strongly correlated (r = {corr[i, j]:+.3f}): "
                                "the data hardly separate them")
-    out += _boundary_warnings(space, estimates)
+    out += _boundary_warnings(space, estimates, shrink)
+    out += _omega_correlation_warnings(space, estimates)
     if obj.not_converged:
         out.append(f"the individual (eta) problem did not converge for {obj.not_converged} subject(s)")
     if obj.last_terms is not None and obj.last_terms.n_hessian_fallback:
@@ -49,7 +52,7 @@ def collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination)
     return out
 
 
-def _boundary_warnings(space, estimates) -> list[str]:
+def _boundary_warnings(space, estimates, shrink) -> list[str]:
     out = []
     lo, hi = space.reported_bounds()
     fixed = space.reported_fixed()
@@ -59,11 +62,30 @@ def _boundary_warnings(space, estimates) -> list[str]:
             continue
         z = estimates[name]
         if kind == "omega_var":
-            if z < 1e-6 or z < 1e-4 * init[k]:
-                out.append(f"the variance of {name} went to zero ({z:.3g}): the data do not support this "
-                           "random effect")
+            sh = shrink.eta_sd.get(name, np.nan) if shrink is not None else np.nan
+            if z < 1e-3 * init[k] or sh > ZERO_SHRINKAGE:
+                out.append(f"the variance of {name} went to zero ({z:.3g}, from {init[k]:.3g}; eta shrinkage "
+                           f"{sh:.0f}%): the data do not support this random effect")
             continue
         for bound, side in ((lo[k], "lower"), (hi[k], "upper")):
             if np.isfinite(bound) and abs(z - bound) <= 1e-4 * max(1.0, abs(bound), abs(z)):
                 out.append(f"{name} = {z:.6g} is at its {side} bound {bound:g}")
+    return out
+
+
+def _omega_correlation_warnings(space, estimates) -> list[str]:
+    """An estimated omega block whose correlation reaches +-1 is (near) singular."""
+    out = []
+    for block in space.omega:
+        if block.fixed or block.size < 2:
+            continue
+        for i in range(block.size):
+            for j in range(i):
+                a, b = block.names[j], block.names[i]
+                cov = estimates[f"{a},{b}"]
+                denom = np.sqrt(max(estimates[a] * estimates[b], 0.0))
+                r = cov / denom if denom > 0 else np.nan
+                if not abs(r) < OMEGA_CORR_LIMIT:
+                    out.append(f"the correlation of {a} and {b} reached {r:+.4f}: the omega block is (nearly) "
+                               "singular; the two random effects move as one (consider one shared eta)")
     return out

@@ -37,6 +37,16 @@ Rosenbrock method of order 4(3) using the exact Jacobian, for stiff problems; Do
 bit 0, switches to Rodas4 when DOPRI5's stiffness test (h |lambda| > 3.25 on 15 steps) fires and
 back to DOPRI5 when ``h ||J||_inf < 2`` on 10 consecutive Rodas4 steps. Sensitivities are
 integrated as part of the augmented system by the same steps (error-controlled unless bit 2).
+
+Accuracy (tests/kernels/test_ode.py, rtol 1e-8): states agree with solve_ivp (Radau / DOP853 at
+rtol 1e-12) to <= 2e-8 relative on 1-cmt oral, 2-cmt, Michaelis-Menten, Robertson and TMDD;
+sensitivities agree with analytic ones (1-cmt) and central differences to 1e-5 relative.
+Speed: see benchmarks/bench_ode.py. Calling from Python costs ~0.1-0.2 ms per call for
+converting the dispatchers to first-class functions; call it from numba in hot loops.
+
+Cache note: ``ode_advance`` embeds code from ``ode_common``, ``ode_rodas`` and ``ode_dopri``;
+numba's cache checks only this file, so after editing those modules clear the ``ode*`` files in
+``kernels/__pycache__`` (``cache_guard`` does so for the engine modules it lists).
 """
 
 from __future__ import annotations

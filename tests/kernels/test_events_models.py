@@ -272,16 +272,17 @@ def run_subject(model: HandModel, rec: dict, P: np.ndarray, *, linear: bool = Tr
     from nlme_lab.kernels.ode import make_opts
 
     n = len(rec["time"])
-    P = np.ascontiguousarray(np.broadcast_to(P, (n, model.n_p)), dtype=float)
+    P = np.array(np.broadcast_to(P, (n, model.n_p)), dtype=float, order="C")  # writable
     if dP is None:
         dP = np.zeros((n, model.n_p, 0))
-    dP = np.ascontiguousarray(dP, dtype=float)
+    dP = np.array(dP, dtype=float, order="C")
     pred = np.zeros((n, 1))
     dpred = np.zeros((n, 1, dP.shape[2]))
     info = np.zeros(2, np.int64)
     if opts is None:
         opts = make_opts(rtol=1e-10, atol=1e-12)
-    f = np.asarray
+    def f(x, dtype):
+        return np.array(x, dtype=dtype)  # writable copies: the kernel signature rejects readonly
     st = solve_subject(
         f(rec["time"], float), f(rec["evid"], np.int64), f(rec["amt"], float),
         f(rec["cmt"], np.int64), f(rec["rate"], float), f(rec["ii"], float),

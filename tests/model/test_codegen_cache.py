@@ -113,3 +113,12 @@ def test_a_second_process_loads_the_compiled_code_from_numba_cache(tmp_path):
     assert (warm["hits"], warm["misses"]) == (12, 0)
     index_files = list((Path(cold["path"]).parent / "__pycache__").glob("*.nbi"))
     assert len(index_files) == 12
+
+
+def test_an_ir_differing_only_in_initial_values_shares_the_functions(fresh_cache):
+    base = compile_model(M.wang2007())
+    moved = M.wang2007()
+    moved = dataclasses.replace(moved, thetas=(dataclasses.replace(moved.thetas[0], init=0.9),) + moved.thetas[1:])
+    other = compile_model(moved)
+    assert other.ir is moved and other.ir.thetas[0].init == 0.9  # the caller's IR, not a stale one
+    assert other.kernels is base.kernels and other.module_path == base.module_path

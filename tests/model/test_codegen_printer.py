@@ -225,3 +225,18 @@ def test_compiled_derivatives_at_kinks_take_one_side():
         left = (z(1.0, 0.0) - z(1.0 - dz, -dw)) / h
         assert min(abs(dp[0, k] - left), abs(dp[0, k] - right)) < 1e-6, (k, dp[0, k], left, right)
     assert dp[0, 1] == 2.0  # abs'(0) = 1 (the tw >= 0 side) plus 1 from min(tz, tw) = tw
+
+
+def test_domain_errors_give_nan_or_inf_and_never_raise():
+    """Generated code runs inside engine kernels (as first-class functions): no exceptions."""
+    ir = _ir(thetas=[("a", -1.0), ("b", 0.0), ("sd", 1.0)],
+             statements=[("l", sympy.log(S("a")), 1), ("r", sympy.sqrt(S("a")), 2), ("d", 1 / S("b"), 3),
+                         ("w", S("a") ** sympy.Rational(1, 3), 4), ("e", sympy.exp(1000 * S("sd")), 5),
+                         ("f", S("t") * S("l"), 6)], endpoints=("f",))
+    m = compile_model(ir)
+    got = m.evaluate_pk([-1.0, 0.0, 1.0])
+    assert math.isnan(got["l"]) and math.isnan(got["r"]) and math.isnan(got["w"])
+    assert got["d"] == math.inf and got["e"] == math.inf
+    dp = np.zeros((5, 3))
+    m.dpk(0.0, np.array([-1.0, 0.0, 1.0]), np.zeros(0), np.zeros(0), np.zeros(5), np.zeros((5, 0)), dp)
+    assert dp[0, 0] == -1.0 and dp[2, 1] == -math.inf and dp[4, 2] == math.inf

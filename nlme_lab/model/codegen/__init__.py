@@ -13,6 +13,7 @@ imported once per process; numba caches its machine code beside it).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from nlme_lab import config
@@ -60,6 +61,9 @@ def compile_model(ir: ModelIR, eager: bool = False):
         made = build_compiled(ir)
         with _LOCK:
             compiled = _MEMORY.setdefault(key, made)
+    elif compiled.ir != ir:
+        # same code, other initial values/bounds/labels: share the functions, keep this IR
+        compiled = dataclasses.replace(compiled, ir=ir)
     return compiled.compile_all() if eager else compiled
 
 

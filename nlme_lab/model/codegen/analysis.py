@@ -228,7 +228,7 @@ def build_plan(ir: ModelIR) -> Plan:
     odes = _odes(ir, r, K)
     obs = _observations(ir, r)
     inits = _initials(ir, r, full_dyn)
-    slots = _slots(r, stmts, full_base, modifiers, odes, obs, inits, K, ir)
+    slots = _slots(r, stmts, full_base, modifiers, odes, obs, inits)
     if lincmt is not None:
         index = {s.sym: i for i, s in enumerate(slots)}
         lincmt = LinCmtInfo(lincmt[0], lincmt[1], lincmt[2], lincmt[3],
@@ -355,11 +355,8 @@ def _initials(ir: ModelIR, r: _Resolver, full_dyn: dict) -> tuple:
     return tuple(inits.get(name) for name in r.state_names)
 
 
-def _slots(r, stmts, full_base, modifiers, odes, obs, inits, K, ir) -> tuple[Slot, ...]:
-    finals = {sym for sym in r.env.values()}
-    count = {}
-    for s in stmts:
-        count[s.name] = count.get(s.name, 0) + 1
+def _slots(r, stmts, full_base, modifiers, odes, obs, inits) -> tuple[Slot, ...]:
+    finals = set(r.env.values())
     slots = []
     seen = {}
     for s in stmts:

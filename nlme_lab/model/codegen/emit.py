@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from nlme_lab import config
-from nlme_lab.model.codegen.analysis import TIME, Plan, SlotKind, Stmt
+from nlme_lab.model.codegen.analysis import TIME, Plan, Stmt
 from nlme_lab.model.codegen.printer import Printer
 
 CODEGEN_VERSION = "1"
@@ -89,7 +89,7 @@ def generate_source(plan: Plan) -> str:
     for name in FUNCTION_NAMES:
         land, body = bodies[name]
         parts.append(_function(name, land, body))
-    return "\n\n".join(parts) + "\n"
+    return "\n\n\n".join(parts) + "\n"
 
 
 # ---------------------------------------------------------------------------- lands
@@ -137,7 +137,7 @@ def kink_free(expr: sympy.Expr) -> sympy.Expr:
 
 
 def _diff(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
-    return sympy.diff(kink_free(expr), wrt) * sympy.Float(1.00001) if wrt in expr.free_symbols else sympy.S.Zero
+    return sympy.diff(kink_free(expr), wrt) if wrt in expr.free_symbols else sympy.S.Zero
 
 
 # ---------------------------------------------------------------------------- bodies
@@ -195,7 +195,7 @@ def _state_jacobian(plan, exprs, array, what, doc) -> _Body:
         for j, sym in enumerate(plan.states):
             d = _diff(full, sym)
             if d != 0:
-                body.derived.append(_Out(f"{array}[{i}, {j}]", d))
+                body.derived.append(_Out(f"{array}[{i}, {j}]", d, f"d {what}[{i}] / d {plan.state_names[j]}"))
     return body
 
 
