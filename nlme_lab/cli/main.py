@@ -74,7 +74,7 @@ def cmd_check(args) -> int:
     model = nl.Model.from_file(args.model)
     for diag in model.warnings:
         print(f"warning: {args.model}:{diag.line}:{diag.column}: {diag.message}")
-    compiled = model.compiled
+    compiled = model.compiled.compile_all()  # surface every compilation problem now
     print(f"model {args.model}: OK ({time.perf_counter() - t0:.2f} s to parse and compile)")
     print(_describe(model, compiled))
     if args.data:

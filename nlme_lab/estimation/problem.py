@@ -106,6 +106,9 @@ class ResidualModel:
             if not (s.lower <= s.init <= s.upper) or s.init < 0:
                 raise NlmeError(f"residual SD {s.name}: initial value {s.init} is outside "
                                 f"({s.lower}, {s.upper}) or negative")
+            if not s.fixed and s.init in (s.lower, s.upper):
+                raise NlmeError(f"residual SD {s.name}: an estimated SD must start inside its bounds "
+                                f"({s.lower}, {s.upper}), not at {s.init}")
 
 
 def check_problem(problem: PredictionProblem, residual: ResidualModel) -> None:

@@ -272,7 +272,7 @@ def test_a_singular_omega_block_is_reported_in_words():
     from nlme_lab.estimation.report import _omega_correlation_warnings
 
     space = theo_space(block=True)
-    est = {"eta_ka": 0.4, "eta_cl": 0.0606, "eta_cl,eta_v": 0.03026, "eta_v": 0.0151}
+    est = {"eta_ka": 0.4, "eta_cl": 0.0606, "eta_cl,eta_v": 0.0300, "eta_v": 0.0151}
     text = _omega_correlation_warnings(space, est)
     assert len(text) == 1 and "eta_cl and eta_v reached +0.99" in text[0]
     est["eta_cl,eta_v"] = 0.01

@@ -174,7 +174,8 @@ def test_syntax_errors_are_located(line, col, needle):
 def test_several_broken_lines_are_reported_at_once():
     err = _error("[ini]\na = 1\n[model]\nx = exq(1)\ny = (2\nz = 3 +\ncp = x\n")
     assert [(d.line, d.column) for d in err.diagnostics] == [(4, 5), (5, 7), (6, 8)]
-    assert str(err).endswith("at line 4:5 (and 2 more)")
+    assert str(err).startswith("unknown function 'exq' at line 4:5; did you mean exp?")
+    assert str(err).endswith("(and 2 more)")
 
 
 def test_structure_errors():

@@ -1,0 +1,89 @@
+"""Latency from model text to first prediction (cold / warm), and simulation throughput.
+
+Run: ``.venv/bin/python benchmarks/bench_compile_simulate.py``. Not a test: it prints times.
+
+* cold: empty numba cache and empty generated-code cache, as on a fresh machine (the engine
+  compiles too);
+* new model: the engine is cached, the model's own kernels compile (what a user pays when
+  editing a model);
+* warm: both cached (a second session with the same model).
+
+Each scenario runs in its own process so import and JIT costs are real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+PROBE = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import nlme_lab as nl
+t_import = time.perf_counter()
+model = nl.Model(open(sys.argv[1]).read())
+data = nl.read_nonmem(sys.argv[2])
+t_parse = time.perf_counter()
+source = model.source()
+t_codegen = time.perf_counter()
+nl.simulate(model, data, n=1, seed=1)
+t_first = time.perf_counter()
+nl.simulate(model, data, n=1, seed=2)
+t_second = time.perf_counter()
+print(json.dumps({"import": t_import - t0, "parse+read": t_parse - t_import,
+                  "codegen": t_codegen - t_parse, "first_prediction": t_first - t_codegen,
+                  "total_to_first": t_first - t0, "second_simulate": t_second - t_first}))
+"""
+
+
+def run_probe(model: Path, data: Path, numba_dir: str, model_dir: str) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=numba_dir, NLME_LAB_CACHE=model_dir)
+    out = subprocess.run([sys.executable, "-c", PROBE, str(model), str(data)], env=env,
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def latency(name: str, data_name: str) -> None:
+    model, data = SHARED / "models" / f"{name}.nlm", SHARED / "data" / data_name
+    with tempfile.TemporaryDirectory() as numba_dir, tempfile.TemporaryDirectory() as m1, \
+            tempfile.TemporaryDirectory() as m2:
+        cold = run_probe(model, data, numba_dir, m1)
+        new_model = run_probe(model, data, numba_dir, m2)
+        warm = run_probe(model, data, numba_dir, m2)
+    print(f"\n{name} on {data_name}: seconds from process start")
+    print(f"  {'':18s} {'cold':>8s} {'new model':>10s} {'warm':>8s}")
+    for key in cold:
+        print(f"  {key:18s} {cold[key]:8.3f} {new_model[key]:10.3f} {warm[key]:8.3f}")
+
+
+def throughput() -> None:
+    import time
+
+    import nlme_lab as nl
+
+    print("\nsimulation, warm (in process):")
+    for name, data_name, n in (("theo_sd", "theo_sd.csv", 100), ("theo_sd_ode", "theo_sd.csv", 100),
+                               ("pheno", "pheno.csv", 100), ("warfarin_pkpd", "warfarin.csv", 20)):
+        model = nl.Model.from_file(SHARED / "models" / f"{name}.nlm")
+        data = nl.read_nonmem(SHARED / "data" / data_name)
+        nl.simulate(model, data, n=1, seed=0)  # compile / load caches
+        t0 = time.perf_counter()
+        nl.simulate(model, data, n=n, seed=1)
+        dt = time.perf_counter() - t0
+        per = dt / (n * data.n_subjects) * 1e6
+        print(f"  {name:14s} {n:4d} replicates x {data.n_subjects:3d} subjects: {dt:7.3f} s "
+              f"({per:7.1f} us per subject-replicate)")
+
+
+if __name__ == "__main__":
+    for name, data_name in (("theo_sd", "theo_sd.csv"), ("theo_sd_ode", "theo_sd.csv"),
+                            ("warfarin_pkpd", "warfarin.csv")):
+        latency(name, data_name)
+    throughput()

@@ -1,0 +1,126 @@
+"""Population drivers: compute_p/compute_dp and solve_population (parallel == serial)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from nlme_lab.kernels import abi
+from nlme_lab.kernels.population import (
+    compute_dp,
+    compute_p,
+    solve_population,
+    solve_population_serial,
+)
+from test_events_models import ADVAN2, run_subject
+
+
+@njit(abi.PK_SIG, cache=True)
+def theo_pk(t, theta, eta, cov, p):
+    """cl = theta0 exp(eta0) (WT/70)^0.75, v = theta1 exp(eta1), ka = theta2 exp(eta2)."""
+    p[0] = theta[0] * np.exp(eta[0]) * (cov[0] / 70.0) ** 0.75
+    p[1] = theta[1] * np.exp(eta[1])
+    p[2] = theta[2] * np.exp(eta[2])
+    p[3] = 1.0
+    p[4] = 1.0
+    p[5] = 0.0
+    p[6] = 0.0
+
+
+@njit(abi.DPK_SIG, cache=True)
+def theo_dpk(t, theta, eta, cov, p, dp_deta, dp_dtheta):
+    theo_pk(t, theta, eta, cov, p)
+    dp_deta[:, :] = 0.0
+    dp_dtheta[:, :] = 0.0
+    for k in range(3):
+        dp_deta[k, k] = p[k]
+        dp_dtheta[k, k] = p[k] / theta[k]
+
+
+THETA = np.array([2.8, 32.0, 1.5])
+OBS_T = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 7.0, 9.0, 12.0, 24.0])
+
+
+def theo_like_population(n_sub, seed=0):
+    """Single oral dose + 11 observations per subject, random etas and weights."""
+    rng = np.random.default_rng(seed)
+    n_rec = n_sub * 12
+    time = np.tile(np.concatenate([[0.0], OBS_T]), n_sub)
+    evid = np.tile(np.r_[1, np.zeros(11, np.int64)], n_sub).astype(np.int64)
+    amt = np.tile(np.r_[320.0, np.zeros(11)], n_sub)
+    zi = np.zeros(n_rec, np.int64)
+    cmt = np.where(evid == 1, 0, 1).astype(np.int64)
+    eta = np.repeat(rng.normal(0, 0.3, (n_sub, 3)), 12, axis=0)
+    cov = np.repeat(rng.uniform(50, 90, (n_sub, 1)), 12, axis=0)
+    offsets = np.arange(0, n_rec + 1, 12, dtype=np.int64)
+    recs = dict(time=time, evid=evid, amt=amt, cmt=cmt, rate=np.zeros(n_rec), ii=np.zeros(n_rec),
+                addl=zi.copy(), ss=zi.copy())
+    return offsets, recs, np.ascontiguousarray(eta), np.ascontiguousarray(cov)
+
+
+def _run(fn, offsets, recs, P, dP, linear=True):
+    from nlme_lab.kernels.ode import make_opts
+
+    n = P.shape[0]
+    pred = np.zeros((n, 1))
+    dpred = np.zeros((n, 1, dP.shape[2]))
+    n_sub = offsets.shape[0] - 1
+    status = np.full(n_sub, -1, np.int64)
+    fail = np.zeros(n_sub, np.int64)
+    r = recs
+    fn(offsets, r["time"], r["evid"], r["amt"], r["cmt"], r["rate"], r["ii"], r["addl"], r["ss"],
+       P, ADVAN2.dose_index, *ADVAN2.funcs, linear, dP, make_opts(rtol=1e-10, atol=1e-12),
+       pred, dpred, status, fail)
+    return pred, dpred, status, fail
+
+
+def test_compute_p_and_dp_per_record():
+    offsets, recs, eta, cov = theo_like_population(3)
+    n = recs["time"].shape[0]
+    P = np.zeros((n, 7))
+    compute_p(theo_pk, recs["time"], THETA, eta, cov, P)
+    np.testing.assert_allclose(P[:, 0], 2.8 * np.exp(eta[:, 0]) * (cov[:, 0] / 70) ** 0.75)
+    np.testing.assert_allclose(P[:, 2], 1.5 * np.exp(eta[:, 2]))
+    P2 = np.zeros((n, 7))
+    de = np.zeros((n, 7, 3))
+    dt = np.zeros((n, 7, 3))
+    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P2, de, dt)
+    np.testing.assert_array_equal(P, P2)
+    np.testing.assert_allclose(de[:, 1, 1], P[:, 1])
+    np.testing.assert_allclose(dt[:, 2, 2], P[:, 2] / 1.5)
+
+
+@pytest.mark.parametrize("n_dir", [0, 3])
+def test_parallel_equals_serial_and_per_subject_calls(n_dir):
+    offsets, recs, eta, cov = theo_like_population(40, seed=n_dir)
+    n = recs["time"].shape[0]
+    P = np.zeros((n, 7))
+    dP = np.zeros((n, 7, n_dir))
+    if n_dir:
+        compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P, dP, np.zeros((n, 7, 3)))
+    else:
+        compute_p(theo_pk, recs["time"], THETA, eta, cov, P)
+    par = _run(solve_population, offsets, recs, P, dP)
+    ser = _run(solve_population_serial, offsets, recs, P, dP)
+    for a, b in zip(par, ser):
+        np.testing.assert_array_equal(a, b)
+    assert np.all(par[2] == 0) and np.all(par[3] == -1)
+    # and equal to one call per subject
+    s = 7
+    a, b = offsets[s], offsets[s + 1]
+    sub = {k: v[a:b] for k, v in recs.items()}
+    _, _, pred, dpred = run_subject(ADVAN2, sub, P[a:b], dP=dP[a:b])
+    np.testing.assert_array_equal(par[0][a:b], pred)
+    np.testing.assert_array_equal(par[1][a:b], dpred)
+
+
+def test_failing_subject_reports_global_record_index():
+    offsets, recs, eta, cov = theo_like_population(5)
+    recs["cmt"][offsets[3]] = 9  # dose of subject 3 into a compartment that does not exist
+    n = recs["time"].shape[0]
+    P = np.zeros((n, 7))
+    compute_p(theo_pk, recs["time"], THETA, eta, cov, P)
+    _, _, status, fail = _run(solve_population, offsets, recs, P, np.zeros((n, 7, 0)))
+    assert list(status) == [0, 0, 0, 2, 0]
+    assert fail[3] == offsets[3] and fail[0] == -1
