@@ -15,8 +15,8 @@ FORBIDDEN = {
     "model": {"problem", "kernels", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
     "kernels": {"data", "model", "problem", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
     "problem": {"estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
-    "simulation": {"estimation", "diagnostics", "plots", "widgets", "session", "cli"},
-    "estimation": {"diagnostics", "plots", "widgets", "session", "cli"},
+    "estimation": {"simulation", "diagnostics", "plots", "widgets", "session", "cli"},
+    "simulation": {"diagnostics", "plots", "widgets", "session", "cli"},
     "diagnostics": {"plots", "widgets", "session", "cli"},
     "plots": {"widgets", "session", "cli"},
 }

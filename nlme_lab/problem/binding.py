@@ -47,25 +47,17 @@ def bind(model, dataset) -> BoundModel:
     return BoundModel(model, dataset, covariates, cmt_index, endpoint, occasion, n_occ)
 
 
-def _statement_line(ir, name: str) -> int:
-    lowered = name.lower()
-    for stmt in ir.statements:
-        if any(str(s).lower() == lowered for s in stmt.expr.free_symbols):
-            return stmt.line
-    for _, _, expr, line in ir.dose_modifiers:
-        if any(str(s).lower() == lowered for s in expr.free_symbols):
-            return line
-    for _, expr, line in ir.odes:
-        if any(str(s).lower() == lowered for s in expr.free_symbols):
-            return line
-    return 0
+def _covariate_line(ir, k: int) -> int:
+    """The model line where covariate ``k`` is first used (0 when unknown)."""
+    lines = ir.covariate_lines
+    return lines[k] if k < len(lines) else 0
 
 
 def _gather_covariates(ir, dataset) -> np.ndarray:
     out = np.empty((dataset.n_records, len(ir.covariates)))
     table_cols = {c.lower(): c for c in dataset.table.columns}
     for k, name in enumerate(ir.covariates):
-        line = _statement_line(ir, name)
+        line = _covariate_line(ir, k)
         if dataset.has_column(name):
             values = dataset.covariates[:, dataset.column(name)]
         elif name.lower() in table_cols:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nlme_lab.problem import ParameterSet, bind
-from nlme_lab.simulation.predict import Predictor
+from nlme_lab.problem.predict import Predictor
 from nlme_lab.simulation.residual import residual_sd, simulate_observations
 
 
