@@ -17,6 +17,8 @@ _LAZY = {
     "simulate": "nlme_lab.simulation",
     "SimulationResult": "nlme_lab.simulation",
     "bind": "nlme_lab.problem",
+    "fit": "nlme_lab.estimation",
+    "FitResult": "nlme_lab.estimation",
     "example_path": "nlme_lab.examples",
 }
 

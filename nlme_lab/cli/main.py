@@ -24,7 +24,10 @@ examples:
   nlme-lab check theo_sd.nlm                 parse and compile a model, list its parameters
   nlme-lab check theo_sd.nlm theo_sd.csv     also check it against a dataset
   nlme-lab simulate theo_sd.nlm theo_sd.csv --n 100 --seed 1 --out sim.csv
+  nlme-lab fit theo_sd.nlm theo_sd.csv --method focei --json fit.json
 """
+
+METHODS = ("fo", "foce", "focei", "laplace")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n", type=int, default=1, metavar="N", help="number of replicates (default 1)")
     sim.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (same seed, same numbers)")
     sim.add_argument("--out", metavar="FILE.csv", help="output CSV (default: print a summary only)")
+
+    fit = sub.add_parser(
+        "fit", help="estimate a model's parameters from a dataset",
+        description="Estimate MODEL's parameters from DATA by maximum likelihood (FO, FOCE, FOCEI or "
+        "Laplace) and print the estimates table: estimates on the scale declared in [ini], SE, "
+        "RSE%, 95% CI, typical values and CV% of log-normal parameters, shrinkage. The OFV is "
+        "-2 log-likelihood without the N log(2 pi) constant (NONMEM's convention). A model whose "
+        "parameters are all fixed is evaluated, not estimated. With --json, also writes method, "
+        "ofv, loglik, aic, bic, n_subjects, n_observations, converged, termination, estimates, "
+        "se, rse_percent, ci95, shrinkage_sd_percent, warnings and elapsed_s.",
+    )
+    fit.add_argument("model", metavar="MODEL", help="model file (.nlm)")
+    fit.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
+    fit.add_argument("--method", choices=METHODS, default="focei", help="estimation method (default focei)")
+    fit.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (recorded; the methods are deterministic)")
+    fit.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+    fit.add_argument("--no-cov", action="store_true", help="skip the covariance step (no SEs)")
     return parser
 
 
@@ -121,7 +141,44 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "simulate": cmd_simulate}
+def cmd_fit(args) -> int:
+    import json
+
+    import nlme_lab as nl
+
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    result = nl.fit(args.model, args.data, args.method, seed=args.seed,
+                    covariance=None if args.no_cov else "sandwich", callback=progress)
+    if progress is not None:
+        progress.close()
+    print(result.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(result.to_dict(), out, indent=2)
+        print(f"results written to {args.json}")
+    return 0
+
+
+class _Progress:
+    """One line per outer iteration, rewritten in place on a terminal."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.used = False
+
+    def __call__(self, event) -> None:
+        self.used = True
+        self.stream.write(f"\r{event.method.value.upper()} iteration {event.iteration:3d}  OFV {event.ofv:.4f}  "
+                          f"gradient {event.gradient_norm:.2e}  {event.elapsed_s:.1f} s ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.used:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+COMMANDS = {"check": cmd_check, "simulate": cmd_simulate, "fit": cmd_fit}
 
 
 def main(argv: list[str] | None = None) -> int:

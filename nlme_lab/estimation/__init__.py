@@ -1,4 +1,7 @@
-"""Estimation: FO, FOCE, FOCEI and Laplace fits of a batched ``PredictionProblem``."""
+"""Estimation: FO, FOCE, FOCEI and Laplace fits.
+
+``fit(model, data, method)`` fits a model to a dataset (``nlme_lab.fit``); ``fit_problem`` fits
+any batched ``PredictionProblem`` (``KernelProblem`` is the engine's)."""
 
 from nlme_lab.estimation.problem import (
     EndpointError,
@@ -29,11 +32,15 @@ from nlme_lab.estimation.results import (
     Termination,
     lognormal_table,
 )
-from nlme_lab.estimation.fit import fit
+from nlme_lab.estimation.fit import fit_problem
+from nlme_lab.estimation.kernel_problem import KernelProblem
+from nlme_lab.estimation.model_space import parameter_space
+from nlme_lab.estimation.api import fit
 
 __all__ = [
     "CovarianceKind", "CovarianceResult", "EndpointError", "Evaluation", "FitResult", "FOCEIOptions",
     "FOCEOptions", "FOOptions", "HistoryEntry", "InnerOptions", "IterationEvent", "LaplaceOptions",
     "MethodKind", "OmegaBlock", "OuterOptions", "ParameterSpace", "PredictionProblem", "ResidualModel",
-    "ResidualSD", "Shrinkage", "StopToken", "Termination", "Theta", "fit", "get_method", "lognormal_table",
+    "ResidualSD", "Shrinkage", "StopToken", "Termination", "Theta", "fit", "fit_problem",
+    "KernelProblem", "parameter_space", "get_method", "lognormal_table",
 ]

@@ -1,4 +1,4 @@
-"""``fit``: estimate a population model by FO, FOCE, FOCEI or Laplace.
+"""``fit_problem``: estimate a population model by FO, FOCE, FOCEI or Laplace.
 
 The outer problem is scipy's BFGS over the unconstrained parameters (see ``parameters``), with
 the gradient of ``objective.Objective`` (fixed-eta differences plus the exact implicit eta-hat
@@ -31,7 +31,7 @@ class _Stopped(Exception):
     pass
 
 
-def fit(problem, parameters: ParameterSpace, method="focei", options=None, *, callback=None,
+def fit_problem(problem, parameters: ParameterSpace, method="focei", options=None, *, callback=None,
         stop=None) -> FitResult:
     """Fit ``problem`` (a ``PredictionProblem``) with the declared ``parameters``."""
     t0 = time.perf_counter()
@@ -158,4 +158,4 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
         correlation=corr, condition_number=cond, covariance=cov, etas=etas, eta_names=tuple(space.eta_labels),
         shrinkage=shrink, termination=termination, message=message, history=tuple(loop.history),
         warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0, n_evaluations=engine.n_evaluations,
-        iterations=loop.iteration)
+        iterations=loop.iteration, kinds=dict(zip(space.reported_names(), space.reported_kinds())))

@@ -101,19 +101,40 @@ class FitResult:
     n_evaluations: int
     iterations: int
     extra: dict = field(default_factory=dict)
+    kinds: dict = field(default_factory=dict)  # reported name -> theta, omega_var, omega_cov or sd
+    # filled by ``nlme_lab.fit`` (a model fitted to a dataset); empty for a bare PredictionProblem
+    subject_ids: tuple = ()
+    individual: object = None  # pandas DataFrame: ID, EBEs, individual parameters (first record)
+    predictions: object = None  # pandas DataFrame, one row per record: PRED, IPRED, IRES, IWRES
+    lognormal: tuple = ()  # dicts: parameter, eta, theta, median, mean, cv_percent
+    model_name: str = ""
+    data_name: str = ""
+    seed: int | None = None
+
+    @property
+    def converged(self) -> bool:
+        return self.termination in (Termination.CONVERGED, Termination.EVALUATED)
+
+    def table(self) -> str:
+        """The estimates as plain text (the CLI prints this)."""
+        from nlme_lab.estimation.tables import text_table
+
+        return text_table(self)
+
+    def to_dict(self) -> dict:
+        """JSON-ready values (the CLI's ``--json``)."""
+        from nlme_lab.estimation.tables import fit_to_dict
+
+        return fit_to_dict(self)
 
     def lognormal_table(self, pairs: dict[str, str]) -> list[dict]:
         """Log-normal parameter summaries; ``pairs`` maps a log-scale theta to its eta."""
         return lognormal_table(self.estimates, pairs)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{n}</td><td>{v:.6g}</td><td>{self.se.get(n, float('nan')):.4g}</td>"
-            f"<td>{self.rse.get(n, float('nan')):.3g}</td></tr>" for n, v in self.estimates.items())
-        warn = "".join(f"<li>{w}</li>" for w in self.warnings)
-        return (f"<b>{self.method.value.upper()}</b>: OFV {self.ofv:.4f} ({self.termination.value})"
-                f"<table><tr><th>parameter</th><th>estimate</th><th>SE</th><th>RSE%</th></tr>{rows}</table>"
-                + (f"<ul>{warn}</ul>" if warn else ""))
+        from nlme_lab.estimation.tables import html_table
+
+        return html_table(self)
 
 
 def lognormal_table(estimates: dict[str, float], pairs: dict[str, str]) -> list[dict]:

@@ -87,12 +87,25 @@ def solve_population(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_
                    pred, dpred, status, fail_rec)
 
 
-@njit(SOLVE_POPULATION_SIG, cache=CACHE)
-def solve_population_serial(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
-                            rhs, jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys,
-                            linear, dP, opts, pred, dpred, status, fail_rec):
+def _serial_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
+               init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts, pred, dpred,
+               status, fail_rec):
     """``solve_population`` on one thread (reference twin; also cheaper for tiny problems)."""
     for s in range(offsets.shape[0] - 1):
         _solve_one(s, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                    dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
                    pred, dpred, status, fail_rec)
+
+
+_serial = None
+
+
+def __getattr__(name):
+    """``solve_population_serial`` compiles on first use only: compiling the engine is the
+    costliest step of a cold start, and most sessions never need the serial twin."""
+    global _serial
+    if name == "solve_population_serial":
+        if _serial is None:
+            _serial = njit(SOLVE_POPULATION_SIG, cache=CACHE)(_serial_py)
+        return _serial
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

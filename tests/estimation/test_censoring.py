@@ -14,7 +14,7 @@ from problems import Wang2007Censored
 from scipy import integrate, special, stats
 from scipy.optimize import minimize_scalar
 
-from nlme_lab.estimation import EndpointError, ResidualModel, ResidualSD, fit
+from nlme_lab.estimation import EndpointError, ResidualModel, ResidualSD, fit_problem
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 
 METHODS = ["fo", "foce", "focei", "laplace"]
@@ -102,7 +102,7 @@ def test_censored_terms_equal_scipy_probabilities_and_their_derivatives():
 
 @pytest.mark.parametrize("error", ["prop", "add"])
 def test_laplace_equals_independent_laplace_with_censoring(censored, error):
-    ours = fit(censored, wang_space(error), "laplace").ofv
+    ours = fit_problem(censored, wang_space(error), "laplace").ofv
     assert ours == pytest.approx(independent_laplace_ofv(censored, error, 0.04), abs=2e-5)
 
 
@@ -110,7 +110,7 @@ def test_laplace_equals_independent_laplace_with_censoring(censored, error):
 def test_laplace_reaches_quadrature_when_the_posterior_is_gaussian(censored, error):
     omega = 1e-4
     exact = quadrature_ofv(error, omega)
-    assert fit(censored, wang_space(error, omega=omega), "laplace").ofv == pytest.approx(exact, abs=1e-4)
+    assert fit_problem(censored, wang_space(error, omega=omega), "laplace").ofv == pytest.approx(exact, abs=1e-4)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -119,13 +119,13 @@ def test_every_method_converges_to_quadrature_as_omega_shrinks(censored, method,
     errs = []
     for omega in (0.04, 2.5e-3, 1e-4):
         exact = quadrature_ofv(error, omega)
-        errs.append(abs(fit(censored, wang_space(error, omega=omega), method).ofv - exact))
+        errs.append(abs(fit_problem(censored, wang_space(error, omega=omega), method).ofv - exact))
     print(method, error, errs)
     assert errs[0] < 0.6  # a first-order approximation, not the integral, at omega = 0.04
     assert errs[2] < 0.01 and errs[2] < 0.1 * errs[1] + 1e-4
 
 
 def test_censored_observations_do_not_count_in_the_likelihood_constant(censored):
-    r = fit(censored, wang_space("prop"), "focei")
+    r = fit_problem(censored, wang_space("prop"), "focei")
     assert -2 * r.loglik == pytest.approx(r.ofv + 16 * np.log(2 * np.pi))
     assert r.bic == pytest.approx(-2 * r.loglik)  # nothing estimated

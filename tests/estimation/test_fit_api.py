@@ -22,7 +22,7 @@ from nlme_lab.estimation import (
     StopToken,
     Termination,
     Theta,
-    fit,
+    fit_problem,
     get_method,
     lognormal_table,
 )
@@ -31,7 +31,7 @@ from nlme_lab.estimation.parameters import ReportedScale, Unconstrained
 
 def test_callback_receives_typed_events_and_history_records_every_iteration(wang):
     events = []
-    r = fit(wang, wang_space("prop", fixed=False), "focei", callback=events.append)
+    r = fit_problem(wang, wang_space("prop", fixed=False), "focei", callback=events.append)
     assert r.termination is Termination.CONVERGED
     assert all(isinstance(e, IterationEvent) for e in events)
     assert [e.iteration for e in events] == list(range(len(events)))
@@ -50,7 +50,7 @@ def test_stop_token_ends_the_fit_with_the_best_point_so_far(theo):
         if event.iteration == 3:
             token.stop()
 
-    r = fit(theo, theo_space(), "focei", callback=on_event, stop=token)
+    r = fit_problem(theo, theo_space(), "focei", callback=on_event, stop=token)
     assert r.termination is Termination.STOPPED
     assert r.iterations == 3
     assert r.ofv == pytest.approx(min(seen), abs=1e-8)
@@ -62,9 +62,9 @@ def test_keyboard_interrupt_ends_the_fit_cleanly(theo):
         if event.iteration == 2:
             raise KeyboardInterrupt
 
-    r = fit(theo, theo_space(), "foce", callback=interrupt)
+    r = fit_problem(theo, theo_space(), "foce", callback=interrupt)
     assert r.termination is Termination.STOPPED
-    assert np.isfinite(r.ofv) and r.ofv < fit(theo, _all_fixed(theo_space()), "foce").ofv
+    assert np.isfinite(r.ofv) and r.ofv < fit_problem(theo, _all_fixed(theo_space()), "foce").ofv
 
 
 def _all_fixed(space):
@@ -77,7 +77,7 @@ def _all_fixed(space):
 
 def test_a_model_with_every_parameter_fixed_is_evaluated(wang):
     calls = wang.n_calls
-    r = fit(wang, wang_space("add"), "focei")
+    r = fit_problem(wang, wang_space("add"), "focei")
     assert r.termination is Termination.EVALUATED and r.n_parameters == 0
     assert r.covariance is None and r.iterations == 0
     assert wang.n_calls - calls < 30
@@ -86,7 +86,7 @@ def test_a_model_with_every_parameter_fixed_is_evaluated(wang):
 
 @pytest.mark.parametrize("kind", [CovarianceKind.R, CovarianceKind.S, CovarianceKind.SANDWICH])
 def test_covariance_kinds_follow_nonmem_scaling(wang, kind):
-    r = fit(wang, wang_space("prop", fixed=False), "focei", FOCEIOptions(covariance=kind))
+    r = fit_problem(wang, wang_space("prop", fixed=False), "focei", FOCEIOptions(covariance=kind))
     R, S = r.covariance.r_matrix, r.covariance.s_matrix
     expected = {CovarianceKind.R: 2 * np.linalg.inv(R), CovarianceKind.S: 4 * np.linalg.inv(S),
                 CovarianceKind.SANDWICH: np.linalg.inv(R) @ S @ np.linalg.inv(R)}[kind]
@@ -102,12 +102,12 @@ def test_covariance_kinds_follow_nonmem_scaling(wang, kind):
 
 
 def test_r_matrix_equals_brute_force_hessian_of_the_objective(wang):
-    r = fit(wang, wang_space("add", fixed=False), "focei")
+    r = fit_problem(wang, wang_space("add", fixed=False), "focei")
     space = wang_space("add", fixed=False)
     z = np.array([r.estimates[n] for n in space.reported_names()])
 
     def ofv(zz):
-        return fit(wang, _fixed_at(space, zz), "focei").ofv
+        return fit_problem(wang, _fixed_at(space, zz), "focei").ofv
 
     n = len(z)
     H = np.empty((n, n))
@@ -142,12 +142,12 @@ class ProductWang(Wang2007):
 def test_unidentifiable_parameters_are_named_when_the_covariance_step_fails():
     base = wang_space("prop", fixed=False)
     space = ParameterSpace((Theta("k1", 0.7, lower=0), Theta("k2", 0.7, lower=0)), base.omega, base.residual, 1)
-    r = fit(ProductWang(), space, "focei")
+    r = fit_problem(ProductWang(), space, "focei")
     assert r.covariance is not None and not r.covariance.ok
     msg = r.covariance.message
     assert "k1" in msg and "k2" in msg and "R matrix" in msg
     assert r.se == {} and r.estimates["k1"] * r.estimates["k2"] == pytest.approx(
-        fit(Wang2007(), wang_space("prop", fixed=False), "focei").estimates["tke"], rel=1e-3)
+        fit_problem(Wang2007(), wang_space("prop", fixed=False), "focei").estimates["tke"], rel=1e-3)
     assert any("covariance step failed" in w for w in r.warnings)
 
 
@@ -155,7 +155,7 @@ def test_warnings_name_bounds_vanishing_variances_and_poor_precision(wang):
     res = ResidualModel((ResidualSD("sd", 0.3),), (EndpointError(prop=0),))
     space = ParameterSpace((Theta("tke", 0.44, lower=0.0, upper=0.45),),
                            (OmegaBlock(("eta_ke",), (0.04,)),), res, 1)
-    r = fit(wang, space, "focei")
+    r = fit_problem(wang, space, "focei")
     text = " | ".join(r.warnings)
     print(text)
     assert "tke" in text and "upper bound" in text
@@ -214,8 +214,8 @@ def test_lnorm_equals_additive_error_on_log_transformed_data(wang):
     add = ResidualModel((ResidualSD("sd", 0.2, fixed=True),), (EndpointError(add=0),))
     base = wang_space("add")
     for method in ("fo", "foce", "focei", "laplace"):
-        a = fit(wang, ParameterSpace(base.thetas, base.omega, ln, 1), method).ofv
-        b = fit(LogWang(), ParameterSpace(base.thetas, base.omega, add, 1), method).ofv
+        a = fit_problem(wang, ParameterSpace(base.thetas, base.omega, ln, 1), method).ofv
+        b = fit_problem(LogWang(), ParameterSpace(base.thetas, base.omega, add, 1), method).ofv
         assert a == pytest.approx(b, abs=1e-9)
 
 
@@ -228,7 +228,7 @@ def test_two_endpoints_use_their_own_error_models(wang):
     res = ResidualModel((ResidualSD("p", float(np.sqrt(0.1)), fixed=True), ResidualSD("a", 0.5, fixed=True)),
                         (EndpointError(prop=0), EndpointError(add=1)))
     pb = TwoEndpoints()
-    r = fit(pb, ParameterSpace(wang_space("add").thetas, wang_space("add").omega, res, 1), "fo")
+    r = fit_problem(pb, ParameterSpace(wang_space("add").thetas, wang_space("add").omega, res, 1), "fo")
     total = 0.0
     for i in range(pb.n_subjects):
         rows = pb.obs_subject == i
@@ -253,7 +253,7 @@ def test_registry_and_input_errors_say_what_is_wrong(wang):
     with pytest.raises(NlmeError, match="available: fo, foce, focei, laplace"):
         get_method("saem2")
     with pytest.raises(NlmeError, match="the parameters declare 2"):
-        fit(wang, ParameterSpace(wang_space("add").thetas, (OmegaBlock(("a", "b"), (0.1, 0, 0.1)),),
+        fit_problem(wang, ParameterSpace(wang_space("add").thetas, (OmegaBlock(("a", "b"), (0.1, 0, 0.1)),),
                                  wang_space("add").residual, 2), "fo")
     with pytest.raises(NlmeError, match="not inside its bounds"):
         Theta("x", 2.0, lower=0, upper=1) and ParameterSpace((Theta("x", 2.0, 0, 1),), (), wang_space("add").residual, 0)
@@ -262,7 +262,7 @@ def test_registry_and_input_errors_say_what_is_wrong(wang):
 
 
 def test_max_iterations_is_reported(theo):
-    r = fit(theo, theo_space(), "focei", FOCEIOptions(outer=OuterOptions(max_iterations=2),
+    r = fit_problem(theo, theo_space(), "focei", FOCEIOptions(outer=OuterOptions(max_iterations=2),
                                                     covariance=CovarianceKind.NONE))
     assert r.termination is Termination.MAX_ITERATIONS
     assert any("did not converge" in w for w in r.warnings)

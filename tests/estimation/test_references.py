@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from conftest import digits, pheno_space, theo_space
 
-from nlme_lab.estimation import OmegaBlock, ParameterSpace, Termination, Theta, fit
+from nlme_lab.estimation import OmegaBlock, ParameterSpace, Termination, Theta, fit_problem
 
 
 @pytest.fixture(scope="module")
 def theo_focei(theo):
-    return fit(theo, theo_space(), "focei")
+    return fit_problem(theo, theo_space(), "focei")
 
 
 @pytest.fixture(scope="module")
 def pheno_focei(pheno):
-    return fit(pheno, pheno_space(), "focei")
+    return fit_problem(pheno, pheno_space(), "focei")
 
 
 def _report(label, value, ref):
@@ -52,20 +52,20 @@ def test_theophylline_sandwich_se_match_nlmixr2_rs_render(theo_focei):
 
 
 def test_theophylline_foce_equals_focei_for_additive_error(theo, theo_focei):
-    r = fit(theo, theo_space(), "foce")
+    r = fit_problem(theo, theo_space(), "foce")
     assert r.ofv == pytest.approx(theo_focei.ofv, abs=1e-6)
 
 
 def test_fo_matches_nlmixr2_ladder_on_theophylline(theo):
     """nlmixr2 prints 128.011 for fo: the FOCEi objective at the FO estimates. The FO objective
     itself (NONMEM's, checked on Wang 2007) is lower; both are checked."""
-    r = fit(theo, theo_space(), "fo")
+    r = fit_problem(theo, theo_space(), "fo")
     assert r.termination is Termination.CONVERGED
     _report("FO ka", np.exp(r.estimates["tka"]), 2.901)
     assert np.exp(r.estimates["tka"]) == pytest.approx(2.901, abs=0.001)
     assert r.estimates["eta_ka"] == pytest.approx(0.841, abs=0.001)
     at_fo = _fixed_copy(theo_space(), r.estimates)
-    focei_at_fo = fit(theo, at_fo, "focei").ofv
+    focei_at_fo = fit_problem(theo, at_fo, "focei").ofv
     _report("FOCEI objective at FO estimates", focei_at_fo, 128.011)
     assert abs(focei_at_fo - 128.011) < 0.01
     print(f"FO objective {r.ofv:.4f}")

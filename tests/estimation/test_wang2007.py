@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import digits, wang_space
 
-from nlme_lab.estimation import Termination, fit
+from nlme_lab.estimation import Termination, fit_problem
 
 # (method, error) -> (reference, tolerance); refs README section 4
 REFERENCE = {
@@ -18,7 +18,7 @@ REFERENCE = {
 @pytest.mark.parametrize("method,error", list(REFERENCE))
 def test_objective_matches_wang2007_table(wang, method, error):
     ref, tol = REFERENCE[(method, error)]
-    result = fit(wang, wang_space(error), method)
+    result = fit_problem(wang, wang_space(error), method)
     assert result.termination is Termination.EVALUATED
     print(f"{method} {error}: {result.ofv:.6f} vs {ref} ({digits(result.ofv, ref):.1f} digits)")
     assert abs(result.ofv - ref) < tol
@@ -27,7 +27,7 @@ def test_objective_matches_wang2007_table(wang, method, error):
 @pytest.mark.parametrize("error", ["prop", "add"])
 def test_focei_with_constant_matches_reference(wang, error):
     ref = {"prop": 76.2151, "add": 34.6987}[error]
-    result = fit(wang, wang_space(error), "focei")
+    result = fit_problem(wang, wang_space(error), "focei")
     assert abs(-2 * result.loglik - ref) < 1e-3
     assert result.n_parameters == 0 and result.aic == pytest.approx(-2 * result.loglik)
 
@@ -62,5 +62,5 @@ def _naive_nonmem(wang, error, method):
 @pytest.mark.parametrize("method", ["fo", "foce"])
 @pytest.mark.parametrize("error", ["prop", "add"])
 def test_fo_foce_equal_naive_full_matrix_formula(wang, method, error):
-    result = fit(wang, wang_space(error), method)
+    result = fit_problem(wang, wang_space(error), method)
     assert result.ofv == pytest.approx(_naive_nonmem(wang, error, method), abs=1e-7)

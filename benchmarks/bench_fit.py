@@ -1,0 +1,159 @@
+"""Estimation speed: warm and cold fits on the shared models, and scaling in subjects.
+
+* warm: the second ``nl.fit(model, data)`` with its defaults (FOCEI, sandwich covariance step)
+  on already parsed model and dataset objects (compiled code in memory);
+* cold: a fresh process running ``import nlme_lab; nl.fit(path, path)`` (numba's on-disk cache
+  warm, as after the first run on a machine);
+* scaling: theo-like simulated populations (one 320 mg oral dose, 10 samples each) of 100, 500
+  and 2000 subjects, 1- and 2-compartment, closed form and ODE, FOCEI with covariance step.
+
+Prints numbers only (no assertions). ``python benchmarks/bench_fit.py [--quick | --full]``
+(the default plan leaves out the slowest combinations: ODE models above 100 subjects and the
+2-compartment closed form at 2000; ``--full`` runs them all).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+import nlme_lab as nl  # noqa: E402
+
+SHARED_FITS = [("theo_sd", "theo_sd.csv"), ("theo_sd_ode", "theo_sd.csv"), ("pheno", "pheno.csv"),
+               ("warfarin_pk", "warfarin_pk.csv")]
+TIMES = [0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24]
+
+ONE_CMT = """
+[ini]
+tka = log(1.5)
+tcl = log(2.7)
+tv  = log(31)
+eta_ka ~ 0.4
+eta_cl ~ 0.07
+eta_v  ~ 0.02
+add_sd = 0.7
+[model]
+ka = exp(tka + eta_ka)
+cl = exp(tcl + eta_cl)
+v  = exp(tv + eta_v)
+{body}
+cp ~ add(add_sd)
+"""
+TWO_CMT = """
+[ini]
+tka = log(1.5)
+tcl = log(2.7)
+tv  = log(31)
+tq  = log(1.5)
+tv2 = log(20)
+eta_ka ~ 0.4
+eta_cl ~ 0.07
+eta_v  ~ 0.02
+add_sd = 0.5
+prop_sd = 0.05
+[model]
+ka = exp(tka + eta_ka)
+cl = exp(tcl + eta_cl)
+v  = exp(tv + eta_v)
+q  = exp(tq)
+v2 = exp(tv2)
+{body}
+cp ~ add(add_sd) + prop(prop_sd)
+"""
+BODIES = {
+    "1-cmt closed form": (ONE_CMT, "cp = linCmt()"),
+    "1-cmt ODE": (ONE_CMT, "d/dt(depot) = -ka * depot\nd/dt(center) = ka * depot - cl / v * center\ncp = center / v"),
+    "2-cmt closed form": (TWO_CMT, "cp = linCmt()"),
+    "2-cmt ODE": (TWO_CMT, "d/dt(depot) = -ka * depot\n"
+                           "d/dt(center) = ka * depot - cl / v * center - q / v * center + q / v2 * periph\n"
+                           "d/dt(periph) = q / v * center - q / v2 * periph\ncp = center / v"),
+}
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def warm_fits() -> None:
+    print("warm fits (second nl.fit, FOCEI, covariance step included)")
+    for name, data in SHARED_FITS:
+        model = nl.Model.from_file(SHARED / "models" / f"{name}.nlm")
+        ds = nl.read_nonmem(SHARED / "data" / data)
+        _, first = timed(lambda: nl.fit(model, ds))
+        r, warm = timed(lambda: nl.fit(model, ds))
+        print(f"  {name:12s} first {first:6.2f} s   warm {warm:6.3f} s   OFV {r.ofv:.4f}  "
+              f"{r.iterations} iterations, {r.n_evaluations} model evaluations "
+              f"({1e3 * warm / max(r.n_evaluations, 1):.2f} ms each)")
+
+
+def cold_fit(name: str = "theo_sd", data: str = "theo_sd.csv") -> None:
+    code = ("import time; t0 = time.perf_counter(); import nlme_lab as nl; "
+            f"r = nl.fit({str(SHARED / 'models' / (name + '.nlm'))!r}, {str(SHARED / 'data' / data)!r}); "
+            "print(f'{time.perf_counter() - t0:.3f} {r.ofv:.4f}')")
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    inner = out.stdout.split()[0] if out.returncode == 0 else "failed: " + out.stderr[-300:]
+    print(f"cold fit of {name} in a fresh process: {inner} s from import to result ({wall:.2f} s with "
+          "interpreter start)")
+
+
+def design(n_sub: int) -> pd.DataFrame:
+    rows = []
+    for i in range(1, n_sub + 1):
+        rows.append((i, 0.0, 0.0, 320.0, 1, 1, 1))
+        rows += [(i, t, 0.0, 0.0, 0, 0, 2) for t in TIMES]
+    return pd.DataFrame(rows, columns=["ID", "TIME", "DV", "AMT", "EVID", "MDV", "CMT"])
+
+
+def simulated(model, n_sub: int, seed: int):
+    frame = design(n_sub)
+    sim = nl.simulate(model, nl.read_nonmem(frame), n=1, seed=seed).table
+    frame["DV"] = np.where(frame["EVID"] == 0, sim["SIMDV"].to_numpy(), 0.0)
+    return nl.read_nonmem(frame)
+
+
+def scaling(sizes, kinds) -> None:
+    print("scaling (simulated theo-like populations, 10 samples per subject, FOCEI + covariance step)")
+    for kind in kinds:
+        template, body = BODIES[kind]
+        model = nl.Model(template.format(body=body), name=kind)
+        for n_sub in sizes:
+            data = simulated(model, n_sub, seed=n_sub)
+            nl.fit(model, simulated(model, 20, seed=1), covariance=None)  # compile / warm up
+            r, dt = timed(lambda: nl.fit(model, data))
+            print(f"  {kind:18s} {n_sub:5d} subjects  {dt:7.2f} s  ({1e3 * dt / n_sub:.2f} ms/subject)  "
+                  f"OFV {r.ofv:.2f}  {r.termination.name.lower()}, {r.iterations} iterations, "
+                  f"{r.n_evaluations} evaluations")
+
+
+DEFAULT_PLAN = {"1-cmt closed form": (100, 500, 2000), "2-cmt closed form": (100, 500),
+                "1-cmt ODE": (100,), "2-cmt ODE": (100,)}  # the rest takes tens of minutes: --full
+
+
+def main(argv) -> None:
+    warm_fits()
+    cold_fit()
+    if "--quick" in argv:
+        plan = {"1-cmt closed form": (100, 500)}
+    elif "--full" in argv:
+        plan = {kind: (100, 500, 2000) for kind in BODIES}
+    else:
+        plan = DEFAULT_PLAN
+    for kind, sizes in plan.items():
+        scaling(sizes, (kind,))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,183 @@
+"""``fit(model, data, method)``: the public entry point (``nlme_lab.fit``).
+
+It binds the model to the data, wraps the engine as a ``KernelProblem``, builds the
+``ParameterSpace`` from ``[ini]`` and runs ``fit_problem``; then it adds what only a model and a
+dataset can give: subject IDs, EBEs and individual parameters per subject, PRED / IPRED /
+IWRES per record and the log-normal summaries. The model and the dataset are immutable and are
+never modified; a fit that cannot start raises an ``NlmeError`` saying why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.fit import fit_problem
+from nlme_lab.estimation.kernel_problem import KernelProblem
+from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, resolve_options
+from nlme_lab.estimation.model_space import lognormal_pairs, parameter_space
+from nlme_lab.estimation.results import FitResult
+
+COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, None: CovarianceKind.NONE, False: CovarianceKind.NONE}
+
+
+def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="sandwich",
+        seed: int | None = None, parallel: bool | None = None) -> FitResult:
+    """Fit ``model`` (a ``Model`` or a ``.nlm`` path) to ``data`` (a ``Dataset``, a path or a
+    DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"``.
+
+    ``options``: the method's options dataclass (``FOCEIOptions(...)``). ``covariance``:
+    ``"sandwich"`` (R^-1 S R^-1, NONMEM's default), ``"r"``, ``"s"`` or ``None`` (no covariance
+    step); it overrides ``options.covariance``. ``callback`` receives an ``IterationEvent`` per
+    outer iteration; ``stop`` (a ``StopToken``) or Ctrl-C ends the fit with the best point so
+    far. ``seed`` is recorded in the result (every method here is deterministic).
+    ``parallel``: solve subjects on several threads (default: when there are many subjects).
+    A model whose parameters are all fixed is evaluated, not estimated.
+    """
+    t0 = time.perf_counter()
+    model, data = _as_model(model), _as_dataset(data)
+    spec = get_method(method)
+    opts = replace(resolve_options(spec, options), covariance=_covariance(covariance))
+    from nlme_lab.problem import bind
+
+    bound = bind(model, data)
+    problem = KernelProblem(bound, parallel=parallel)
+    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    try:
+        core = fit_problem(problem, space, spec.kind, opts, callback=callback, stop=stop)
+    except NlmeError as err:
+        if problem.last_failure:
+            raise type(err)(f"{err}; {problem.last_failure}") from err
+        raise
+    return _complete(core, model, data, problem, space, seed, t0)
+
+
+def _covariance(value) -> CovarianceKind:
+    if isinstance(value, str) and value.lower() in COVARIANCE_ALIASES:
+        return COVARIANCE_ALIASES[value.lower()]
+    if value is None or value is False:
+        return CovarianceKind.NONE
+    return covariance_kind(value)
+
+
+def _as_model(model):
+    from nlme_lab.model import Model
+
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, (str, Path)):
+        return Model.from_file(model)
+    raise TypeError(f"model must be a Model or a path to a .nlm file, got {type(model).__name__}")
+
+
+def _as_dataset(data):
+    from nlme_lab.data import Dataset, read_nonmem
+
+    if isinstance(data, Dataset):
+        return data
+    return read_nonmem(data)
+
+
+def _complete(core: FitResult, model, data, problem: KernelProblem, space, seed, t0) -> FitResult:
+    values = space.values_from_reported(np.array([core.estimates[n] for n in space.reported_names()]))
+    etas = np.asarray(core.etas, dtype=float)
+    order = [n for n in model.parameter_names() if n in core.estimates]
+    pairs = _lognormal(model.ir, core.estimates)
+    return replace(
+        core,
+        estimates={n: core.estimates[n] for n in order},
+        shrinkage=_pool_kappa_shrinkage(core.shrinkage, problem, etas, values.omega, core.eta_names),
+        subject_ids=tuple(data.ids.tolist()),
+        individual=_individual_table(problem, values.theta, etas, core.eta_names, data),
+        predictions=_prediction_table(problem, space, values, etas, data),
+        lognormal=pairs, model_name=model.name, data_name=_data_name(data), seed=seed,
+        elapsed_s=time.perf_counter() - t0,
+    )
+
+
+def _pool_kappa_shrinkage(shrink, problem: KernelProblem, etas, omega, eta_names):
+    """One shrinkage per kappa, pooled over the (subject, occasion) pairs with observations
+    (the engine's per-copy values would count occasions a subject does not have)."""
+    from nlme_lab.estimation.results import Shrinkage
+
+    if shrink is None or not problem.n_kappa:
+        return shrink
+    n_e, n_k = problem.n_subject_eta, problem.n_kappa
+    occ = np.asarray(problem.bound.occasion)[problem.obs_rec]
+    seen = np.zeros((problem.n_subjects, problem.n_occasions), dtype=bool)
+    seen[problem.obs_subject, occ] = True
+    sd, var = dict(list(shrink.eta_sd.items())[:n_e]), dict(list(shrink.eta_variance.items())[:n_e])
+    for k in range(n_k):
+        name = eta_names[n_e + k].split("#")[0]
+        cols = n_e + np.arange(problem.n_occasions) * n_k + k
+        values = etas[:, cols][seen]
+        w = omega[cols[0], cols[0]]
+        ddof = 1 if values.size > 1 else 0
+        sd[name] = float(100 * (1 - np.std(values, ddof=ddof) / np.sqrt(w)))
+        var[name] = float(100 * (1 - np.var(values, ddof=ddof) / w))
+    return Shrinkage(sd, var, shrink.epsilon_sd)
+
+
+def _data_name(data) -> str:
+    try:
+        return Path(data.summary().source).name
+    except Exception:  # a DataFrame-built dataset has no file name
+        return ""
+
+
+def _lognormal(ir, estimates) -> tuple[dict, ...]:
+    out = []
+    for p in lognormal_pairs(ir):
+        w2 = estimates.get(p.eta)
+        if w2 is None:
+            continue
+        row = {"parameter": p.parameter, "eta": p.eta, "theta": p.theta,
+               "cv_percent": float(100 * np.sqrt(np.expm1(w2))), "median": None, "mean": None}
+        if p.theta is not None and p.theta in estimates:
+            row["median"] = float(np.exp(estimates[p.theta]))
+            row["mean"] = float(np.exp(estimates[p.theta] + w2 / 2))
+        out.append(row)
+    return tuple(out)
+
+
+def _individual_table(problem: KernelProblem, theta, etas, eta_names, data):
+    """One row per subject: ID, EBEs, individual parameters on the subject's first record."""
+    import pandas as pd
+
+    cm = problem.compiled
+    P = problem.individual_parameters(theta, etas)
+    first = np.asarray(data.offsets[:-1])
+    frame = {"ID": data.ids}
+    for k, name in enumerate(eta_names):
+        frame[name] = etas[:, k]
+    for k, (name, kind) in enumerate(zip(cm.p_names, cm.p_kinds)):
+        if kind != "input" and name not in frame:
+            frame[name] = P[first, k]
+    return pd.DataFrame(frame)
+
+
+def _prediction_table(problem: KernelProblem, space, values, etas, data):
+    """One row per record: ID, TIME, EVID, DV, PRED (etas 0), IPRED (EBEs), IRES, IWRES.
+
+    IWRES = (DV - IPRED) / SD(IPRED) on the error model's scale (log scale for lnorm) on
+    uncensored observations; missing elsewhere.
+    """
+    import pandas as pd
+
+    pred = problem.predict_records(values.theta, np.zeros_like(etas))
+    ipred = problem.predict_records(values.theta, etas)
+    rows = problem.obs_rec
+    layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
+    f_scale, _ = layout.to_log_scale(ipred[rows], None)
+    V, _ = layout.variance(values.sd, f_scale)
+    iwres = np.full(problem.n_records, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iwres[rows] = np.where(layout.censored, np.nan, (layout.y - f_scale) / np.sqrt(V))
+    dv = np.where(problem.bound.observed, data.dv, np.nan)
+    return pd.DataFrame({"ID": np.repeat(data.ids, np.diff(data.offsets)), "TIME": data.time, "EVID": data.evid,
+                         "DV": dv, "PRED": pred, "IPRED": ipred, "IRES": dv - ipred, "IWRES": iwres})

@@ -1,0 +1,229 @@
+"""``KernelProblem``: a model bound to a dataset, seen by the estimation engine as a
+``PredictionProblem``.
+
+* Observations: the records with EVID 0 and MDV 0, in dataset order (sorted by subject).
+* ``f``: each observation's own endpoint prediction from the engine (``kernels.population``).
+* ``df_deta``: exact sensitivities from the engine. The directions are the subject's random
+  effects: its etas, then the occasion kappas expanded per occasion (column
+  ``n_eta + occasion * n_kappa + k``, tied to one variance by ``OmegaBlock(placements=...)``).
+  On a record, ``dP[:, :, j]`` is the ``dp_deta`` column of random effect ``j`` if it applies
+  to the record's occasion, else 0.
+* ``df_dtheta`` (on request): the structural thetas as further directions (``dp_dtheta``).
+* The model's theta vector also holds the residual SDs (the ABI); the problem's ``theta`` is
+  the structural part only, the SDs stay at their initial values in the kernel's vector (the
+  model equations may not use them; ``parameter_space`` checks).
+
+Buffers are allocated once per shape and reused; the arrays handed back are fresh (the engine
+keeps them). Model functions are passed to the kernels through cached wrapper addresses
+(numba's first-class function protocol), which avoids re-resolving them on every call.
+A subject whose solution fails numerically (ODE failure, non-finite state) gets NaN
+predictions, so the engine's line searches back off; a bad record raises ``SolverError``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlme_lab.errors import SolverError
+
+DEFAULT_RTOL = 1e-8
+DEFAULT_ATOL = 1e-10
+PARALLEL_MIN_SUBJECTS = 64  # below this, one thread is faster than starting the pool
+
+
+def _owned(values, dtype) -> np.ndarray:
+    return np.array(values, dtype=dtype, order="C")
+
+
+class _Address:
+    """A compiled model function as numba's wrapper-address protocol object.
+
+    The address and the numba type are resolved once: passing the dispatcher itself makes
+    numba re-resolve both on every call (~0.1 ms per function per call). ``_numba_type_`` is
+    what ``numba.typeof`` returns for it; ``__wrapper_address__`` is read when unboxing.
+    """
+
+    def __init__(self, dispatcher, sig):
+        from numba import types
+        from numba.experimental.function_type import _get_wrapper_address
+
+        self._dispatcher = dispatcher  # keeps the compiled code alive
+        self._sig = sig
+        self._addr = _get_wrapper_address(dispatcher, sig)
+        self._numba_type_ = types.FunctionType(sig)
+
+    def __wrapper_address__(self):
+        return self._addr
+
+    def signature(self):
+        return self._sig
+
+
+def _addresses(compiled) -> dict[str, _Address]:
+    from nlme_lab.kernels import abi
+
+    sigs = {"pk": abi.PK_SIG, "dpk": abi.DPK_SIG, "rhs": abi.RHS_SIG, "jac": abi.JAC_SIG,
+            "dfdp": abi.JAC_SIG, "init": abi.INIT_SIG, "dinit": abi.DINIT_SIG, "obs": abi.OBS_SIG,
+            "dobs_dy": abi.DOBS_SIG, "dobs_dp": abi.DOBS_SIG, "linsys": abi.LINSYS_SIG,
+            "dlinsys": abi.DLINSYS_SIG}
+    return {name: _Address(getattr(compiled, name), sig) for name, sig in sigs.items()}
+
+
+def residual_sd_names(ir) -> list[str]:
+    """Names of the thetas used as residual SDs, in theta declaration order."""
+    used = {term.param for ep in ir.endpoints for term in ep.terms}
+    return [t.name for t in ir.thetas if t.name in used]
+
+
+class KernelProblem:
+    """The ``PredictionProblem`` of a ``BoundModel`` (see the module docstring)."""
+
+    def __init__(self, bound, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                 parallel: bool | None = None):
+        from nlme_lab.kernels import ode, population
+
+        self._population = population
+        self.bound = bound
+        ir = bound.model.ir
+        cm = self.compiled = bound.model.compiled
+        ds = bound.dataset
+        self.n_subjects = int(ds.n_subjects)
+        self.n_records = n_rec = int(ds.n_records)
+        sd_names = set(residual_sd_names(ir))
+        self.theta_full = np.array([t.init for t in ir.thetas], dtype=np.float64)
+        self.structural = np.array([k for k, t in enumerate(ir.thetas) if t.name not in sd_names], dtype=np.int64)
+        self.theta_names = tuple(ir.thetas[k].name for k in self.structural)
+        self.n_theta = len(self.structural)
+
+        self.record_subject = np.repeat(np.arange(self.n_subjects), np.diff(ds.offsets))
+        self.obs_rec = np.flatnonzero(bound.observed)
+        self.obs_subject = self.record_subject[self.obs_rec].copy()
+        self.dv = _owned(ds.dv[self.obs_rec], np.float64)
+        self.cens = _owned(ds.cens[self.obs_rec], np.int64)
+        self.limit = _owned(ds.limit[self.obs_rec], np.float64)
+        self.endpoint = _owned(bound.endpoint[self.obs_rec], np.int64)
+
+        self.n_subject_eta = len(ir.etas)
+        self.n_kappa = len(ir.kappas)
+        self.n_occasions = int(bound.n_occasions) if self.n_kappa else 0
+        self.n_eta = self.n_subject_eta + self.n_kappa * self.n_occasions
+        self._columns = self._direction_columns(np.asarray(bound.occasion, dtype=np.int64))
+        self._flat = (self.record_subject[:, None] * self.n_eta + self._columns) if self.n_eta else None
+
+        self._records = (
+            _owned(ds.offsets, np.int64), _owned(ds.time, np.float64), _owned(ds.evid, np.int64),
+            _owned(ds.amt, np.float64), _owned(bound.cmt_index, np.int64), _owned(ds.rate, np.float64),
+            _owned(ds.ii, np.float64), _owned(ds.addl, np.int64), _owned(ds.ss, np.int64),
+        )
+        self._cov = _owned(bound.covariates, np.float64)
+        self._dose_index = _owned(cm.dose_index, np.int64)
+        self._opts = ode.make_opts(rtol=rtol, atol=atol)
+        self._fn = _addresses(cm)
+        self._solver_fns = tuple(self._fn[n] for n in ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy",
+                                                       "dobs_dp", "linsys", "dlinsys"))
+        if parallel is None:
+            parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
+        self._solve = population.solve_population if parallel else population.solve_population_serial
+        n_p, n_re, n_end = cm.n_p, cm.n_re, cm.n_endpoint
+        self._eta_rec = np.zeros((n_rec, n_re))
+        self._P = np.zeros((n_rec, n_p))
+        self._dp_deta = np.zeros((n_rec, n_p, n_re))
+        self._dp_dtheta = np.zeros((n_rec, n_p, len(ir.thetas)))
+        self._pred = np.zeros((n_rec, n_end))
+        self._status = np.zeros(self.n_subjects, dtype=np.int64)
+        self._fail = np.zeros(self.n_subjects, dtype=np.int64)
+        self._by_dirs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._obs_endpoint = (self.obs_rec, self.endpoint)
+        self.last_failure: str = ""
+        self.n_calls = 0
+
+    def _direction_columns(self, occasion: np.ndarray) -> np.ndarray:
+        """Direction column of each record's random effect j (etas, then its occasion's kappas)."""
+        n_e, n_k = self.n_subject_eta, self.n_kappa
+        cols = np.empty((self.n_records, n_e + n_k), dtype=np.int64)
+        cols[:, :n_e] = np.arange(n_e)
+        if n_k:
+            cols[:, n_e:] = n_e + occasion[:, None] * n_k + np.arange(n_k)
+        return cols
+
+    def _buffers(self, n_dir: int) -> tuple[np.ndarray, np.ndarray]:
+        if n_dir not in self._by_dirs:
+            n_p, n_end = self.compiled.n_p, self.compiled.n_endpoint
+            self._by_dirs[n_dir] = (np.zeros((self.n_records, n_p, n_dir)),
+                                    np.zeros((self.n_records, n_end, n_dir)))
+        return self._by_dirs[n_dir]
+
+    # ------------------------------------------------------------------ evaluation
+    def record_effects(self, etas: np.ndarray) -> np.ndarray:
+        """Per-record random effects (the kernel's ``eta`` vectors) from per-subject etas."""
+        if self.n_eta:
+            np.take(np.ascontiguousarray(etas, dtype=np.float64).reshape(-1), self._flat, out=self._eta_rec)
+        return self._eta_rec
+
+    def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
+        from nlme_lab.estimation.problem import Evaluation
+
+        self.n_calls += 1
+        self.theta_full[self.structural] = theta
+        eta_rec = self.record_effects(etas)
+        n_dir = (self.n_eta if derivs else 0) + (self.n_theta if theta_derivs else 0)
+        dP, dpred = self._buffers(n_dir)
+        if n_dir:
+            self._population.compute_dp(self._fn["dpk"], self._records[1], self.theta_full, eta_rec, self._cov,
+                                        self._P, self._dp_deta, self._dp_dtheta)
+            self._fill_directions(dP, derivs, theta_derivs)
+        else:
+            self._population.compute_p(self._fn["pk"], self._records[1], self.theta_full, eta_rec, self._cov, self._P)
+        self._solve(*self._records, self._P, self._dose_index, *self._solver_fns, bool(self.compiled.is_linear),
+                    dP, self._opts.copy(), self._pred, dpred, self._status, self._fail)
+        rows, ep = self._obs_endpoint
+        f = self._pred[rows, ep]
+        g = dpred[rows, ep, :self.n_eta] if derivs else None
+        dth = dpred[rows, ep, n_dir - self.n_theta:] if theta_derivs else None
+        if self._status.any():
+            self._mark_failures(f, g, dth)
+        return Evaluation(f, g, dth)
+
+    def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool) -> None:
+        n_eta = self.n_eta if derivs else 0
+        if derivs and self.n_kappa == 0 and not theta_derivs:
+            dP[...] = self._dp_deta
+            return
+        dP.fill(0.0)
+        if derivs and self.n_eta:
+            rows = np.arange(self.n_records)[:, None]
+            dP[rows, :, self._columns] = self._dp_deta.transpose(0, 2, 1)
+        if theta_derivs:
+            dP[:, :, n_eta:] = self._dp_dtheta[:, :, self.structural]
+
+    def _mark_failures(self, f, g, dth) -> None:
+        from nlme_lab.kernels.events import Status
+
+        ds = self.bound.dataset
+        bad = np.flatnonzero(self._status)
+        s = int(bad[0])
+        rec = int(self._fail[s]) if self._fail[s] >= 0 else int(ds.offsets[s])
+        status = Status(int(self._status[s]))
+        what = status.name.lower().replace("_", " ")
+        message = f"the solution failed: {what}, at data row {int(ds.rows[rec])}"
+        if status in (Status.BAD_RECORD, Status.NO_ODE):
+            raise SolverError(message, subject=ds.ids[s], time=float(ds.time[rec]))
+        self.last_failure = f"{message} (subject {ds.ids[s]}, time {float(ds.time[rec]):g})"
+        rows = np.isin(self.obs_subject, bad)
+        for arr in (f, g, dth):
+            if arr is not None:
+                arr[rows] = np.nan
+
+    # ------------------------------------------------------------------ reporting helpers
+    def predict_records(self, theta, etas) -> np.ndarray:
+        """Each record's own-endpoint prediction (all records), for PRED/IPRED tables."""
+        self.evaluate(theta, etas, derivs=False)
+        return self._pred[np.arange(self.n_records), np.asarray(self.bound.endpoint)].copy()
+
+    def individual_parameters(self, theta, etas) -> np.ndarray:
+        """``P`` (n_records, n_p) at the given per-subject etas."""
+        self.theta_full[self.structural] = theta
+        P = np.zeros_like(self._P)
+        self._population.compute_p(self._fn["pk"], self._records[1], self.theta_full, self.record_effects(etas),
+                                    self._cov, P)
+        return P

@@ -1,0 +1,172 @@
+"""Real-browser tests: Playwright (Python) drives Debian's chromium against a real
+``jupyter lab`` on 127.0.0.1, with every Jupyter folder in a temporary directory.
+
+No browser can be downloaded here: Playwright launches ``/usr/bin/chromium`` (``make test``
+installs it with apt when missing). Without chromium or playwright these tests skip.
+Screenshots go to ``tests/ui/artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT = 60.0
+
+
+def _chromium() -> str | None:
+    found = os.environ.get("NLME_LAB_CHROMIUM") or shutil.which("chromium")
+    if found:
+        return found
+    return next((path for path in CHROMIUM_CANDIDATES if Path(path).is_file()), None)
+
+
+@dataclass(frozen=True)
+class JupyterLab:
+    """A running ``jupyter lab``: its base URL, token and notebook folder."""
+
+    url: str
+    token: str
+    root: Path
+
+    def api(self, path: str):
+        """GET a server REST endpoint as JSON."""
+        with urllib.request.urlopen(f"{self.url}{path}?token={self.token}", timeout=5) as response:
+            return json.load(response)
+
+    def lab_url(self, notebook: str) -> str:
+        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _quiet_lab_settings(settings: Path) -> None:
+    """No news or update checks (no network here), no notification asking about them."""
+    folder = settings / "@jupyterlab" / "apputils-extension"
+    folder.mkdir(parents=True)
+    (folder / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+
+
+def _wait_until_up(lab: JupyterLab, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            lab.api("/api/status")
+            return
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError(f"jupyter lab did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
+    path = _chromium()
+    if path is None:
+        pytest.skip("chromium is not installed (`apt-get install -y chromium`; `make test` does it when run as root)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory, chromium_path) -> JupyterLab:
+    """``jupyter lab`` on 127.0.0.1 with runtime, data, config, settings and workspaces in a
+    temporary folder; stopped (with its kernels) at the end, also after an interruption."""
+    pytest.importorskip("jupyterlab", reason="the jupyter extra is not installed")
+    base = tmp_path_factory.mktemp("jupyter")
+    root = base / "notebooks"
+    settings = base / "settings"
+    for folder in (root, base / "runtime", base / "data", base / "config", base / "workspaces", base / "ipython"):
+        folder.mkdir()
+    _quiet_lab_settings(settings)
+    token = uuid.uuid4().hex
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTER_DATA_DIR": str(base / "data"),
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "IPYTHONDIR": str(base / "ipython"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    command = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands from the test
+    ]  # fmt: skip
+    log = base / "jupyter.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root)
+    try:
+        _wait_until_up(lab, process, log)
+        yield lab
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server and its kernels (its own process group, started above)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
