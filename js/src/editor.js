@@ -8,6 +8,14 @@
 //   status: string           status_kind: "empty" | "error" | "parses" | "compiled"
 // Custom messages: to the kernel {type: "compile", text} and {type: "frontend_error", ...};
 // from the kernel {type: "compiled", ok, message}.
+
+/**
+ * @typedef {{line: number, column: number, end_column: number | null, message: string,
+ *            severity: "error" | "warning"}} Diagnostic
+ * @typedef {{value: string, diagnostics: Diagnostic[], model_ok: boolean, compiled_text: string,
+ *            status: string, status_kind: "empty" | "error" | "parses" | "compiled"}} EditorTraits
+ * @typedef {import("@anywidget/types").AnyModel<EditorTraits>} EditorModel  (for editors; not a dependency)
+ */
 import { basicSetup } from "codemirror";
 import { Annotation, EditorState, Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
@@ -45,6 +53,7 @@ function element(tag, className, text) {
   return node;
 }
 
+/** @param {{model: EditorModel, el: HTMLElement}} context */
 function render({ model, el }) {
   const guard = makeGuard(model);
   el.classList.add("nlme-editor");
@@ -54,6 +63,8 @@ function render({ model, el }) {
   const button = element("button", "nlme-editor-compile jp-mod-styled", "Compile");
   button.title = "Compile this text; it becomes the working model only if it compiles (Ctrl/Cmd+Enter)";
   const status = element("span", "nlme-editor-status");
+  status.setAttribute("role", "status"); // read out by screen readers when it changes
+  status.setAttribute("aria-live", "polite");
   bar.append(button, status);
   el.append(style, host, bar);
 

@@ -1,21 +1,11 @@
-import sys
-from pathlib import Path
+"""Session fixtures of the estimation tests: the hand-written numpy prediction problems.
 
-import numpy as np
+Helpers live in ``spaces.py`` and ``problems.py`` (imported as ``tests.estimation.*``, never as
+``conftest``: several test folders have a conftest)."""
+
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from problems import Phenobarbital, Theophylline, Wang2007  # noqa: E402
-
-from nlme_lab.estimation import (  # noqa: E402
-    EndpointError,
-    OmegaBlock,
-    ParameterSpace,
-    ResidualModel,
-    ResidualSD,
-    Theta,
-)
+from tests.estimation.problems import Phenobarbital, Theophylline, Wang2007
 
 
 @pytest.fixture(scope="session")
@@ -31,37 +21,3 @@ def theo():
 @pytest.fixture(scope="session")
 def pheno():
     return Phenobarbital()
-
-
-def wang_space(error: str, fixed: bool = True, omega: float = 0.04) -> ParameterSpace:
-    ep = EndpointError(prop=0) if error == "prop" else EndpointError(add=0)
-    res = ResidualModel((ResidualSD("sd", float(np.sqrt(0.1)), fixed=fixed),), (ep,))
-    return ParameterSpace((Theta("tke", 0.5, lower=0.0, fixed=fixed),),
-                          (OmegaBlock(("eta_ke",), (omega,), fixed=fixed),), res, 1)
-
-
-def theo_space(block: bool = False, **init) -> ParameterSpace:
-    v = {"tka": 0.45, "tcl": 1.0, "tv": 3.45, "eta_ka": 0.6, "eta_cl": 0.3, "eta_v": 0.1, "add_sd": 0.7}
-    v.update(init)
-    res = ResidualModel((ResidualSD("add_sd", v["add_sd"]),), (EndpointError(add=0),))
-    thetas = (Theta("tka", v["tka"]), Theta("tcl", v["tcl"]), Theta("tv", v["tv"]))
-    if block:
-        omega = (OmegaBlock(("eta_ka",), (v["eta_ka"],)),
-                 OmegaBlock(("eta_cl", "eta_v"), (v["eta_cl"], 0.05, v["eta_v"])))
-    else:
-        omega = tuple(OmegaBlock((n,), (v[n],)) for n in ("eta_ka", "eta_cl", "eta_v"))
-    return ParameterSpace(thetas, omega, res, 3)
-
-
-def pheno_space() -> ParameterSpace:
-    res = ResidualModel((ResidualSD("prop_sd", 0.114396),), (EndpointError(prop=0),))
-    return ParameterSpace(
-        (Theta("tvcl", 0.00469307, lower=0), Theta("tvv", 1.00916, lower=0), Theta("apgr_v", 0.1, lower=-0.99)),
-        (OmegaBlock(("eta_cl",), (0.0309626,)), OmegaBlock(("eta_v",), (0.031128,))), res, 2)
-
-
-def digits(value: float, reference: float) -> float:
-    """Number of agreeing significant digits, -log10 of the relative difference."""
-    if value == reference:
-        return 16.0
-    return float(-np.log10(abs(value - reference) / abs(reference)))

@@ -9,8 +9,8 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import wang_space
-from problems import Wang2007Censored
+from tests.estimation.spaces import wang_space
+from tests.estimation.problems import Wang2007Censored
 from scipy import integrate, special, stats
 from scipy.optimize import minimize_scalar
 

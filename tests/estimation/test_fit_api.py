@@ -3,8 +3,8 @@ warnings, parameter scales, residual model variants and input checks."""
 
 import numpy as np
 import pytest
-from conftest import theo_space, wang_space
-from problems import Wang2007
+from tests.estimation.spaces import theo_space, wang_space
+from tests.estimation.problems import Wang2007
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation import (

@@ -3,8 +3,8 @@ central differences of the whole objective, inner problems re-solved at every po
 
 import numpy as np
 import pytest
-from conftest import theo_space, wang_space
-from problems import Wang2007Censored
+from tests.estimation.spaces import theo_space, wang_space
+from tests.estimation.problems import Wang2007Censored
 
 from nlme_lab.estimation.individual import SubjectEngine
 from nlme_lab.estimation.likelihood import ResidualLayout

@@ -5,8 +5,8 @@ kappas, censoring from the dataset, and failed fits that leave their inputs alon
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import wang_space
-from problems import Wang2007Censored
+from tests.estimation.spaces import wang_space
+from tests.estimation.problems import Wang2007Censored
 
 import nlme_lab as nl
 from nlme_lab.errors import NlmeError

@@ -6,7 +6,7 @@ measured value and the digits of agreement.
 
 import numpy as np
 import pytest
-from conftest import digits, pheno_space, theo_space
+from tests.estimation.spaces import digits, pheno_space, theo_space
 
 from nlme_lab.estimation import OmegaBlock, ParameterSpace, Termination, Theta, fit_problem
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import digits, wang_space
+from tests.estimation.spaces import digits, wang_space
 
 from nlme_lab.estimation import Termination, fit_problem
 

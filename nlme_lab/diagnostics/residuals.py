@@ -1,0 +1,184 @@
+"""Per-record residuals and per-subject EBEs: ``residuals(fit)`` -> ``ResidualTable``.
+
+On the scale of the error model (the log scale for ``lnorm`` endpoints; y = DV or log DV),
+with f(eta) the prediction, G = df/deta from the engine, V(f) the residual variance,
+Omega the random-effect covariance, and for a subject's uncensored observations:
+
+* PRED = f(0); IPRED = f(eta-hat) (natural scale, like DV); RES = DV - PRED; IRES = DV - IPRED.
+* WRES (FO linearisation, etas 0): C = G0 Omega G0' + diag V(f(0)); WRES = C^-1/2 (y - f(0)).
+* CWRES (Hooker et al., Pharm Res 2007: the FOCE linearisation at the EBEs):
+  E = f(eta-hat) - G(eta-hat) eta-hat; C = G Omega G' + diag V(f(eta-hat)); CWRES = C^-1/2 (y - E).
+  The residual variance is taken at the individual prediction (NONMEM's CWRESI; for additive
+  error both coincide).
+* IWRES = (y - f(eta-hat)) / sqrt(V(f(eta-hat))).
+* C^-1/2 is the symmetric inverse square root (eigen-decomposition) by default, or the inverse
+  Cholesky factor (``weighting="cholesky"``); both give identical values for one observation.
+* EPRED, NPD, NPDE: from simulations (``nlme_lab.diagnostics.npde``: decorrelation, ties and
+  censored records are documented there), on the natural scale of DV.
+
+Censored observations (CENS != 0) have no WRES, CWRES or IWRES (NaN) and are left out of their
+subject's vectors; they keep an (imputed) NPD/NPDE. Non-observation records are not in the table.
+EBEs are the fit's (``fit.etas``) or, for a model with given parameters, the FOCEI modes;
+their conditional SDs are from the inverse FOCEI curvature at the EBEs.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nlme_lab.diagnostics.inputs import resolve
+from nlme_lab.diagnostics.linearization import LinearizedModel
+from nlme_lab.diagnostics.npde import Decorrelation, discrepancies
+
+RECORD_COLUMNS = ("ID", "TIME", "RECORD", "ENDPOINT", "CENS", "DV", "PRED", "IPRED", "RES", "WRES", "CWRES",
+                  "IRES", "IWRES", "EPRED", "NPD", "NPDE")
+
+
+class Weighting(enum.Enum):
+    SYMMETRIC = "symmetric"
+    CHOLESKY = "cholesky"
+
+
+@dataclass(frozen=True)
+class ResidualTable:
+    """Residuals per observation record and EBEs per subject.
+
+    ``records`` columns: ID, TIME, RECORD (0-based index of the record in the dataset),
+    ENDPOINT (the endpoint's variable), CENS, DV, PRED, IPRED, RES, WRES, CWRES, IRES, IWRES,
+    EPRED, NPD, NPDE (the last three NaN without simulations), then the dataset's covariates.
+    ``subjects`` columns: ID, one column per random effect (EBE), ``<eta>_csd`` (conditional
+    SD), then the individual parameters on the subject's first record.
+    """
+
+    records: pd.DataFrame
+    subjects: pd.DataFrame
+    eta_names: tuple[str, ...]
+    shrinkage: object  # nlme_lab.estimation.Shrinkage
+    omega: np.ndarray  # (n_eta, n_eta)
+    covariate_names: tuple[str, ...]
+    n_simulations: int
+    seed: int | None
+
+    def _repr_html_(self) -> str:
+        return (f"<b>Residuals</b>: {len(self.records)} observations, {len(self.subjects)} subjects"
+                + self.records.head(10).to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def residuals(fit_or_model, data=None, *, model=None, params: dict | None = None, etas=None,
+              npde: bool = True, n_sim: int = 1000, seed: int | None = None, weighting="symmetric",
+              decorrelation="cholesky") -> ResidualTable:
+    """Residuals of a fit (or of a model with ``params`` on ``data``); see the module docstring.
+
+    ``etas``: EBEs to use instead of the fit's (or of the FOCEI modes). ``npde``: also run
+    ``n_sim`` simulations for EPRED, NPD and NPDE (reproducible by ``seed``).
+    """
+    inputs = resolve(fit_or_model, data, model=model, params=params)
+    lin = LinearizedModel(inputs.model, inputs.data, inputs.params)
+    if etas is None:
+        etas = inputs.etas if inputs.etas is not None else lin.ebes()
+    etas = lin.check_etas(etas)
+    weighting = Weighting(weighting.lower() if isinstance(weighting, str) else weighting.value)
+    base, cond = lin.at(lin.zero_etas()), lin.at(etas)
+    wres, cwres = weighted_residuals(lin, base, cond, etas, weighting)
+    records = _record_table(inputs, lin, base, cond, wres, cwres)
+    n_done = 0
+    if npde:
+        _add_discrepancies(records, inputs, lin, n_sim, seed, Decorrelation(str(getattr(decorrelation, "value", decorrelation)).lower()))
+        n_done = int(n_sim)
+    subjects = _subject_table(inputs, lin, etas)
+    return ResidualTable(records, subjects, tuple(lin.eta_labels), _shrinkage(inputs, lin, etas, cond),
+                         lin.values.omega.copy(), tuple(inputs.data.covariate_names), n_done, seed)
+
+
+def weighted_residuals(lin: LinearizedModel, base, cond, etas, weighting: Weighting):
+    """WRES and CWRES of every observation (NaN when censored)."""
+    pb, layout = lin.problem, lin.layout
+    y, ok = layout.y, ~layout.censored
+    omega = lin.values.omega
+    wres, cwres = np.full(y.size, np.nan), np.full(y.size, np.nan)
+    starts = np.searchsorted(pb.obs_subject, np.arange(pb.n_subjects + 1))
+    for i in range(pb.n_subjects):
+        rows = np.arange(starts[i], starts[i + 1])
+        rows = rows[ok[rows]]
+        if rows.size == 0:
+            continue
+        wres[rows] = _weighted(y[rows] - base.f[rows], base.g[rows], omega, base.variance[rows], weighting)
+        expect = cond.f[rows] - cond.g[rows] @ etas[i]
+        cwres[rows] = _weighted(y[rows] - expect, cond.g[rows], omega, cond.variance[rows], weighting)
+    return wres, cwres
+
+
+def _weighted(r, G, omega, V, weighting: Weighting) -> np.ndarray:
+    C = G @ omega @ G.T + np.diag(V)
+    try:
+        if weighting is Weighting.CHOLESKY:
+            return np.linalg.solve(np.linalg.cholesky(C), r)
+        w, U = np.linalg.eigh(C)
+        if w.min() <= 0:
+            return np.full(r.size, np.nan)
+        return U @ ((U.T @ r) / np.sqrt(w))
+    except np.linalg.LinAlgError:
+        return np.full(r.size, np.nan)
+
+
+def _record_table(inputs, lin: LinearizedModel, base, cond, wres, cwres) -> pd.DataFrame:
+    data, pb, layout = inputs.data, lin.problem, lin.layout
+    rows = pb.obs_rec
+    nat = lambda f: np.where(layout.log_scale, np.exp(f), f)  # noqa: E731
+    pred, ipred = nat(base.f), nat(cond.f)
+    dv = np.asarray(data.dv, dtype=float)[rows]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iwres = np.where(layout.censored, np.nan, (layout.y - cond.f) / np.sqrt(cond.variance))
+    names = [e.variable for e in inputs.model.ir.endpoints]
+    frame = {
+        "ID": np.repeat(data.ids, np.diff(data.offsets))[rows], "TIME": np.asarray(data.time, dtype=float)[rows],
+        "RECORD": rows, "ENDPOINT": np.array(names, dtype=object)[pb.endpoint], "CENS": pb.cens, "DV": dv,
+        "PRED": pred, "IPRED": ipred, "RES": dv - pred, "WRES": wres, "CWRES": cwres, "IRES": dv - ipred,
+        "IWRES": iwres, "EPRED": np.nan, "NPD": np.nan, "NPDE": np.nan,
+    }
+    for k, name in enumerate(data.covariate_names):
+        if name not in frame:
+            frame[name] = np.asarray(data.covariates[:, k], dtype=float)[rows]
+    return pd.DataFrame(frame)
+
+
+def _add_discrepancies(records: pd.DataFrame, inputs, lin: LinearizedModel, n_sim: int, seed, decorrelation):
+    from nlme_lab.diagnostics.simulated import simulate_observations
+
+    sim = simulate_observations(inputs, n_sim, seed)
+    pb, layout = lin.problem, lin.layout
+    lo, hi = layout.lo, layout.hi
+    lo_nat = np.where(layout.log_scale, np.exp(lo), lo)  # the layout keeps log-scale limits for lnorm
+    hi_nat = np.where(layout.log_scale, np.exp(hi), hi)
+    rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+    d = discrepancies(records["DV"].to_numpy(), sim.dv, pb.obs_subject, pb.cens, lo_nat, hi_nat, rng, decorrelation)
+    records["EPRED"], records["NPD"], records["NPDE"] = d.epred, d.npd, d.npde
+
+
+def _subject_table(inputs, lin: LinearizedModel, etas) -> pd.DataFrame:
+    cov = lin.conditional_covariance(etas)
+    frame = {"ID": inputs.data.ids}
+    labels = lin.eta_labels
+    for k, name in enumerate(labels):
+        frame[name] = etas[:, k]
+    for k, name in enumerate(labels):
+        with np.errstate(invalid="ignore"):
+            frame[f"{name}_csd"] = np.sqrt(cov[:, k, k])
+    names, values = lin.individual_parameters(etas)
+    for k, name in enumerate(names):
+        if name not in frame:
+            frame[name] = values[:, k]
+    return pd.DataFrame(frame)
+
+
+def _shrinkage(inputs, lin: LinearizedModel, etas, cond):
+    if inputs.fit is not None and inputs.fit.shrinkage is not None and inputs.etas is not None:
+        return inputs.fit.shrinkage
+    from nlme_lab.estimation.shrinkage import shrinkage
+
+    has_obs = np.bincount(lin.problem.obs_subject, minlength=lin.problem.n_subjects) > 0
+    return shrinkage(etas, lin.values.omega, lin.eta_labels, has_obs, lin.layout, cond.f, lin.values.sd)
