@@ -35,40 +35,6 @@ def _owned(values, dtype) -> np.ndarray:
     return np.array(values, dtype=dtype, order="C")
 
 
-class _Address:
-    """A compiled model function as numba's wrapper-address protocol object.
-
-    The address and the numba type are resolved once: passing the dispatcher itself makes
-    numba re-resolve both on every call (~0.1 ms per function per call). ``_numba_type_`` is
-    what ``numba.typeof`` returns for it; ``__wrapper_address__`` is read when unboxing.
-    """
-
-    def __init__(self, dispatcher, sig):
-        from numba import types
-        from numba.experimental.function_type import _get_wrapper_address
-
-        self._dispatcher = dispatcher  # keeps the compiled code alive
-        self._sig = sig
-        self._addr = _get_wrapper_address(dispatcher, sig)
-        self._numba_type_ = types.FunctionType(sig)
-
-    def __wrapper_address__(self):
-        return self._addr
-
-    def signature(self):
-        return self._sig
-
-
-def _addresses(compiled) -> dict[str, _Address]:
-    from nlme_lab.kernels import abi
-
-    sigs = {"pk": abi.PK_SIG, "dpk": abi.DPK_SIG, "rhs": abi.RHS_SIG, "jac": abi.JAC_SIG,
-            "dfdp": abi.JAC_SIG, "init": abi.INIT_SIG, "dinit": abi.DINIT_SIG, "obs": abi.OBS_SIG,
-            "dobs_dy": abi.DOBS_SIG, "dobs_dp": abi.DOBS_SIG, "linsys": abi.LINSYS_SIG,
-            "dlinsys": abi.DLINSYS_SIG}
-    return {name: _Address(getattr(compiled, name), sig) for name, sig in sigs.items()}
-
-
 def residual_sd_names(ir) -> list[str]:
     """Names of the thetas used as residual SDs, in theta declaration order."""
     used = {term.param for ep in ir.endpoints for term in ep.terms}
@@ -81,6 +47,7 @@ class KernelProblem:
     def __init__(self, bound, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool | None = None):
         from nlme_lab.kernels import ode, population
+        from nlme_lab.kernels.function_refs import function_refs
 
         self._population = population
         self.bound = bound
@@ -118,7 +85,7 @@ class KernelProblem:
         self._cov = _owned(bound.covariates, np.float64)
         self._dose_index = _owned(cm.dose_index, np.int64)
         self._opts = ode.make_opts(rtol=rtol, atol=atol)
-        self._fn = _addresses(cm)
+        self._fn = function_refs(cm)
         self._solver_fns = tuple(self._fn[n] for n in ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy",
                                                        "dobs_dp", "linsys", "dlinsys"))
         if parallel is None:

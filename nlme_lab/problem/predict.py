@@ -29,6 +29,7 @@ class Predictor:
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool = True):
         from nlme_lab.kernels import ode, population
+        from nlme_lab.kernels.function_refs import function_refs
 
         self._population = population
         self.bound = bound
@@ -49,8 +50,8 @@ class Predictor:
         self._cov = _owned(bound.covariates, dtype=np.float64)
         self._opts = ode.make_opts(rtol=rtol, atol=atol)
         self._solve = population.solve_population if parallel else population.solve_population_serial
-        cm = self.compiled
-        self._fns = tuple(getattr(cm, name) for name in (
+        self._refs = refs = function_refs(self.compiled)
+        self._fns = tuple(refs[name] for name in (
             "rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy", "dobs_dp", "linsys", "dlinsys"))
 
     # ------------------------------------------------------------------ random effects
@@ -73,7 +74,7 @@ class Predictor:
     def individual_parameters(self, theta: np.ndarray, eta_rec: np.ndarray) -> np.ndarray:
         """``P`` (n_records, n_p): the model's individual parameters on every record."""
         P = np.zeros((self.n_records, self.compiled.n_p))
-        self._population.compute_p(self.compiled.pk, self._records[1],
+        self._population.compute_p(self._refs["pk"], self._records[1],
                                    np.ascontiguousarray(theta, dtype=np.float64), eta_rec, self._cov, P)
         return P
 
