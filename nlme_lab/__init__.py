@@ -20,6 +20,7 @@ _LAZY = {
     "fit": "nlme_lab.estimation",
     "FitResult": "nlme_lab.estimation",
     "example_path": "nlme_lab.examples",
+    "ModelEditor": "nlme_lab.widgets",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -12,11 +12,17 @@ THEO = {"tka": 0.4663, "tcl": 1.012, "tv": 3.460, "add_sd": 0.6947, "eta_ka": 0.
         "eta_v": 0.01908}
 
 
+_FITS = {}
+
+
 @pytest.fixture(scope="session")
 def theo_focei(shared_models, shared_data):
+    """A FOCEI fit of theo_sd (computed once even when tests/plots imports this fixture too)."""
     import nlme_lab as nl
 
-    return nl.fit(shared_models["theo_sd"], shared_data["theo_sd.csv"], "focei", covariance=None)
+    if "theo" not in _FITS:
+        _FITS["theo"] = nl.fit(shared_models["theo_sd"], shared_data["theo_sd.csv"], "focei", covariance=None)
+    return _FITS["theo"]
 
 
 def simulated_dataset(model, data, params, seed):

@@ -52,6 +52,10 @@ class JupyterLab:
     url: str
     token: str
     root: Path
+    log: Path  # the server's output
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-n:]
 
     def api(self, path: str):
         """GET a server REST endpoint as JSON."""
@@ -134,7 +138,7 @@ def jupyter_lab(tmp_path_factory, chromium_path) -> JupyterLab:
     log = base / "jupyter.log"
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root)
+    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, log)
     try:
         _wait_until_up(lab, process, log)
         yield lab

@@ -31,20 +31,39 @@ CELLS = [
 ]
 KA_LINE = "ka = exp(tka + eta_ka)"
 TIMEOUT_MS = 30_000
+# the page's own view: the app is exposed, the notebook is the current widget, its kernel connected
+NOTEBOOK_CONNECTED = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+    && panel.sessionContext.session.kernel;
+  return Boolean(panel && panel.content && kernel && kernel.connectionStatus === "connected"
+    && kernel.status === "idle");
+}"""
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser):
+def page(jupyter_lab, browser, artifacts):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, jupyter_lab.root / "editor.ipynb")
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(jupyter_lab.lab_url("editor.ipynb"))
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-    _wait_for_kernel_connection(jupyter_lab)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    console = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    try:
+        page.goto(jupyter_lab.lab_url("editor.ipynb"))
+        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+        _wait_for_kernel_connection(jupyter_lab)
+        page.wait_for_function(NOTEBOOK_CONNECTED)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    except Exception as err:
+        page.screenshot(path=artifacts / "editor_0_setup_failed.png")
+        messages = "\n".join(console[-30:])
+        raise AssertionError(
+            f"opening the notebook failed: {err}\n--- browser console ---\n{messages}\n"
+            f"--- jupyter lab ---\n{jupyter_lab.log_tail()}"
+        ) from err
     yield page
     context.close()
 
@@ -54,7 +73,10 @@ def _wait_for_kernel_connection(lab, timeout: float = 60.0) -> None:
     wait until the server reports a connected, idle kernel."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        kernels = lab.api("/api/kernels")
+        try:
+            kernels = lab.api("/api/kernels")
+        except OSError:  # the server is busy starting the kernel: ask again
+            kernels = []
         if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
             return
         time.sleep(0.25)

@@ -1,0 +1,216 @@
+"""VPC numbers: observed percentiles, binning, prediction correction, stratification, BLQ,
+time after dose, reproducibility, and coverage when the data come from the model itself."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nlme_lab as nl
+from nlme_lab.diagnostics import BinningKind, XAxis, prediction_correct, time_after_dose, variability_correct, vpc
+from nlme_lab.errors import NlmeError
+from tests.diagnostics.conftest import THEO, WARFARIN_PK, simulated_dataset
+
+
+@pytest.fixture(scope="module")
+def theo_vpc(shared_models, shared_data):
+    return vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=200, seed=11)
+
+
+def _theo_obs():
+    from tests.conftest import DATA
+
+    df = pd.read_csv(DATA / "theo_sd.csv")
+    return df[(df.EVID == 0) & (df.MDV == 0)]
+
+
+def test_observed_percentiles_are_numpy_percentiles_of_each_bin(theo_vpc):
+    obs = _theo_obs()
+    edges = np.unique(np.quantile(obs.TIME, np.linspace(0, 1, 9)))
+    np.testing.assert_allclose(theo_vpc.bins[["LOWER", "UPPER"]].to_numpy(), np.column_stack([edges[:-1], edges[1:]]))
+    for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        last = b == len(edges) - 2
+        in_bin = (obs.TIME >= lo) & ((obs.TIME <= hi) if last else (obs.TIME < hi))
+        dv = obs.DV[in_bin].to_numpy()
+        got = theo_vpc.percentiles[theo_vpc.percentiles.BIN == b].set_index("PERCENTILE")["OBSERVED"]
+        np.testing.assert_allclose(got.loc[[5.0, 50.0, 95.0]], np.percentile(dv, [5, 50, 95]), rtol=1e-12)
+        assert theo_vpc.bins.N_OBS[b] == in_bin.sum()
+        assert theo_vpc.bins.X_MEDIAN[b] == pytest.approx(np.median(obs.TIME[in_bin]))
+    assert theo_vpc.bins.N_OBS.sum() == 132 and theo_vpc.n_excluded == 0
+
+
+def test_simulated_summaries_are_percentiles_over_replicates(theo_vpc, shared_models, shared_data):
+    """Recomputed from an independent nl.simulate call with the same seed."""
+    sim = nl.simulate(shared_models["theo_sd"], shared_data["theo_sd.csv"], n=200, seed=11, params=THEO).table
+    sim = sim[(sim.EVID == 0) & (sim.MDV == 0)]
+    b = 3
+    row = theo_vpc.bins.iloc[b]
+    in_bin = (sim.TIME >= row.LOWER) & (sim.TIME < row.UPPER)
+    per_rep = sim[in_bin].groupby("REP")["SIMDV"].apply(lambda v: np.percentile(v, 95)).to_numpy()
+    got = theo_vpc.percentiles[(theo_vpc.percentiles.BIN == b) & (theo_vpc.percentiles.PERCENTILE == 95)].iloc[0]
+    assert got.SIM_MEDIAN == pytest.approx(np.median(per_rep), rel=1e-12)
+    assert got.SIM_LOWER == pytest.approx(np.percentile(per_rep, 2.5), rel=1e-12)
+    assert got.SIM_UPPER == pytest.approx(np.percentile(per_rep, 97.5), rel=1e-12)
+
+
+def test_same_seed_same_vpc_and_a_fit_result_is_accepted(theo_vpc, theo_focei, shared_models, shared_data):
+    again = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=200, seed=11)
+    pd.testing.assert_frame_equal(again.percentiles, theo_vpc.percentiles)
+    by_fit = vpc(theo_focei, shared_data["theo_sd.csv"], model=shared_models["theo_sd"], n=50, seed=2)
+    by_params = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=theo_focei.estimates, n=50, seed=2)
+    pd.testing.assert_frame_equal(by_fit.percentiles, by_params.percentiles)
+    with pytest.raises(NlmeError, match="model="):
+        vpc(theo_focei, shared_data["theo_sd.csv"], n=5, seed=1)
+
+
+def test_simulated_interval_covers_the_observed_median_for_data_from_the_model(shared_models, warfarin_simulated):
+    r = vpc(shared_models["warfarin_pk"], warfarin_simulated, params=WARFARIN_PK, n=300, seed=5, n_bins=8)
+    med = r.percentiles[r.percentiles.PERCENTILE == 50]
+    inside = (med.OBSERVED >= med.SIM_LOWER) & (med.OBSERVED <= med.SIM_UPPER)
+    assert inside.sum() >= len(med) - 1, med
+
+
+def test_equal_and_explicit_bins(shared_models, shared_data):
+    model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
+    eq = vpc(model, data, params=THEO, n=20, seed=1, bins="equal", n_bins=4)
+    edges = np.linspace(0, 24.65, 5)  # no sample between 12.3 h and 18.5 h: that bin is dropped
+    np.testing.assert_allclose(eq.bins.LOWER, edges[[0, 1, 3]])
+    np.testing.assert_allclose(eq.bins.UPPER, edges[[1, 2, 4]])
+    assert eq.bins.BIN.tolist() == [0, 1, 3]
+    assert eq.binning is BinningKind.EQUAL
+    ex = vpc(model, data, params=THEO, n=20, seed=1, bins=[0.5, 3, 10])
+    assert ex.bins.N_OBS.tolist() == [((_theo_obs().TIME >= 0.5) & (_theo_obs().TIME < 3)).sum(),
+                                      ((_theo_obs().TIME >= 3) & (_theo_obs().TIME <= 10)).sum()]
+    assert ex.n_excluded == 132 - ex.bins.N_OBS.sum() and "outside the bin edges" in ex.exclusions
+
+
+def test_prediction_correction_formula_by_hand():
+    y_obs = np.array([4.0, 6.0, 9.0])
+    y_sim = np.array([[3.0, 5.0, 10.0]])
+    pred = np.array([2.0, 4.0, 8.0])
+    pred_bin = np.full(3, 4.0)  # median PRED of the bin
+    o, s = prediction_correct(y_obs, y_sim, pred, pred_bin)
+    np.testing.assert_allclose(o, [8.0, 6.0, 4.5])
+    np.testing.assert_allclose(s, [[6.0, 5.0, 5.0]])
+    o, _ = prediction_correct(y_obs, y_sim, pred, pred_bin, lb=1.0)  # lb + (Y - lb)(PREDbin - lb)/(PRED - lb)
+    np.testing.assert_allclose(o, [1 + 3 * 3 / 1, 6.0, 1 + 8 * 3 / 7])
+    # log-normal data: the proportional rule is additive on the log scale
+    np.testing.assert_allclose(np.log(prediction_correct(y_obs, y_sim, pred, pred_bin)[0]),
+                               np.log(y_obs) + np.log(pred_bin) - np.log(pred))
+
+
+def test_variability_correction_by_hand():
+    y_sim = np.array([[1.0, 2.0], [3.0, 6.0]])  # SDs over replicates: sqrt(2), 2 sqrt(2)
+    y_obs = np.array([2.0, 5.0])
+    pred_bin = np.array([2.0, 2.0])
+    o, s = variability_correct(y_obs, y_sim, pred_bin, np.array([0, 0]))
+    sd_bin = np.median([np.sqrt(2), 2 * np.sqrt(2)])
+    np.testing.assert_allclose(o, [2.0, 2 + 3 * sd_bin / (2 * np.sqrt(2))])
+    np.testing.assert_allclose(np.std(s, axis=0, ddof=1), [sd_bin, sd_bin])
+
+
+def test_pcvpc_end_to_end_on_wang2007(shared_models, shared_data):
+    """One bin holding t = 0 (PRED 10) and t = 1 (PRED 10 e^-0.5): pcDV = DV * PRED_bin / PRED."""
+    data = shared_data["wang2007.csv"]
+    r = vpc(shared_models["wang2007_add"], data, n=50, seed=1, bins=[0, 2], pred_corrected=True)
+    pred = 10 * np.exp(-0.5 * data.time)
+    pred_bin = np.median(pred)
+    np.testing.assert_allclose(r.observations.DV, data.dv * pred_bin / pred, rtol=1e-9)
+    assert r.bins.PRED_BIN[0] == pytest.approx(pred_bin)
+    np.testing.assert_allclose(r.percentiles.OBSERVED, np.percentile(data.dv * pred_bin / pred, [5, 50, 95]))
+
+
+def test_pcvpc_leaves_out_records_with_zero_pred(shared_models, shared_data):
+    r = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=20, seed=1, pred_corrected=True)
+    assert r.n_excluded == 12 and "PRED <= 0" in r.exclusions  # the 12 samples at the dose time
+    assert r.bins.N_OBS.sum() == 120 and r.pred_corrected
+
+
+def test_stratification_by_dvid_gives_one_stratum_per_endpoint(shared_models, shared_data):
+    r = vpc(shared_models["warfarin_pkpd"], shared_data["warfarin.csv"], n=10, seed=1, stratify_by="DVID")
+    assert r.strata == ("DVID 1 (cp)", "DVID 2 (effect)")
+    counts = r.bins.groupby("STRATUM").N_OBS.sum()
+    assert counts["DVID 1 (cp)"] == 251 and counts["DVID 2 (effect)"] == 232
+    assert r.stratum("DVID 2 (effect)").bins.N_OBS.sum() == 232
+
+
+def test_stratification_by_a_covariate(shared_models, shared_data):
+    data = shared_data["pheno.csv"]
+    frame = data.table
+    frame["LOWAPGR"] = (frame["APGR"] < 5).astype(int)
+    d2 = nl.read_nonmem(frame)
+    r = vpc(shared_models["pheno"], d2, n=10, seed=1, stratify_by="LOWAPGR", n_bins=4)
+    assert set(r.strata) == {"LOWAPGR=0", "LOWAPGR=1"}
+    low = frame[(frame.EVID == 0) & (frame.MDV == 0) & (frame.LOWAPGR == 1)]
+    assert r.stratum("LOWAPGR=1").bins.N_OBS.sum() == len(low)
+    with pytest.raises(NlmeError, match="WT.*distinct values"):
+        vpc(shared_models["pheno"], data, n=2, seed=1, stratify_by="WT")
+
+
+def test_blq_fraction_with_a_censored_dataset(shared_models, theo_censored):
+    model = shared_models["theo_sd"]
+    r = vpc(model, theo_censored, params=THEO, n=100, seed=3, n_bins=6)
+    assert r.lloq == 2.0 and r.blq is not None
+    obs = theo_censored.table
+    obs = obs[(obs.EVID == 0) & (obs.MDV == 0)]
+    sim = nl.simulate(model, theo_censored, n=100, seed=3, params=THEO).table
+    sim = sim[(sim.EVID == 0) & (sim.MDV == 0)]
+    for _, row in r.bins.iterrows():
+        last = row.BIN == r.bins.BIN.max()
+        sel = lambda t: (t >= row.LOWER) & ((t <= row.UPPER) if last else (t < row.UPPER))  # noqa: E731
+        o = obs[sel(obs.TIME)]
+        blq = r.blq[r.blq.BIN == row.BIN].iloc[0]
+        assert blq.OBSERVED == pytest.approx(o.CENS.mean())
+        frac = sim[sel(sim.TIME)].groupby("REP").SIMDV.apply(lambda v: np.mean(v < 2.0)).to_numpy()
+        assert blq.SIM_MEDIAN == pytest.approx(np.median(frac))
+        assert blq.SIM_UPPER == pytest.approx(np.percentile(frac, 97.5))
+        p = r.percentiles[r.percentiles.BIN == row.BIN].set_index("PERCENTILE").OBSERVED
+        # percentiles inside the BLQ part of the bin are unknown; the others use BLQ = LLOQ
+        for level in (5.0, 50.0, 95.0):
+            if 0 < blq.OBSERVED >= level / 100:
+                assert np.isnan(p[level])
+            else:
+                assert p[level] == pytest.approx(np.percentile(o.DV, level))
+    assert r.blq.OBSERVED.max() > 0.3
+
+
+def test_lloq_argument_without_cens_column(shared_models, shared_data):
+    r = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=20, seed=3, lloq=1.0)
+    obs = _theo_obs()
+    assert r.blq.OBSERVED.mul(r.blq.N_OBS).sum() == pytest.approx((obs.DV < 1.0).sum())
+
+
+def test_time_after_dose_expands_addl():
+    frame = pd.DataFrame({
+        "ID": [1, 1, 1, 1, 1, 2, 2, 2],
+        "TIME": [0, 0, 5, 30, 49, 0, 1, 3],
+        "AMT": [100, 0, 0, 0, 0, 0, 50, 0],
+        "EVID": [1, 0, 0, 0, 0, 0, 1, 0],
+        "MDV": [1, 0, 0, 0, 0, 0, 1, 0],
+        "II": [12, 0, 0, 0, 0, 0, 0, 0],
+        "ADDL": [3, 0, 0, 0, 0, 0, 0, 0],
+        "DV": [0, 1, 1, 1, 1, 1, 0, 1],
+    })
+    tad = time_after_dose(nl.read_nonmem(frame))
+    # doses of ID 1 at 0, 12, 24, 36; ID 2's first sample precedes its dose
+    np.testing.assert_allclose(tad, [0, 0, 5, 6, 13, np.nan, 0, 2])
+
+
+def test_vpc_on_time_after_dose(shared_models, shared_data):
+    data = shared_data["pheno.csv"]
+    r = vpc(shared_models["pheno"], data, n=20, seed=1, x="tad", n_bins=5)
+    assert r.x is XAxis.TAD
+    tad = time_after_dose(data)[data.observed]
+    np.testing.assert_allclose(np.sort(r.observations.X), np.sort(tad))
+    assert r.observations.X.max() < data.time.max()
+    with pytest.raises(NlmeError, match="dose records"):
+        vpc(shared_models["wang2007_add"], shared_data["wang2007.csv"], n=2, seed=1, x="tad")
+
+
+def test_bad_arguments_are_explained(shared_models, shared_data):
+    model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
+    with pytest.raises(NlmeError, match="percentiles"):
+        vpc(model, data, n=2, seed=1, percentiles=(5, 150))
+    with pytest.raises(NlmeError, match="increasing"):
+        vpc(model, data, n=2, seed=1, bins=[3, 1])
+    with pytest.raises(NlmeError, match="quantile"):
+        vpc(model, data, n=2, seed=1, bins="weird")
