@@ -21,6 +21,8 @@ _LAZY = {
     "FitResult": "nlme_lab.estimation",
     "example_path": "nlme_lab.examples",
     "ModelEditor": "nlme_lab.widgets",
+    "vpc": "nlme_lab.diagnostics",
+    "residuals": "nlme_lab.diagnostics",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -33,6 +33,7 @@ import pandas as pd
 from nlme_lab.diagnostics.inputs import resolve
 from nlme_lab.diagnostics.linearization import LinearizedModel
 from nlme_lab.diagnostics.npde import Decorrelation, discrepancies
+from nlme_lab.errors import NlmeError
 
 RECORD_COLUMNS = ("ID", "TIME", "RECORD", "ENDPOINT", "CENS", "DV", "PRED", "IPRED", "RES", "WRES", "CWRES",
                   "IRES", "IWRES", "EPRED", "NPD", "NPDE")
@@ -62,9 +63,24 @@ class ResidualTable:
     covariate_names: tuple[str, ...]
     n_simulations: int
     seed: int | None
+    notes: tuple[str, ...] = ()  # e.g. shrinkage above 30 %
+
+    def to_dict(self) -> dict:
+        """JSON-ready: records and subjects as columns, shrinkage in percent (NaN -> None)."""
+        from dataclasses import asdict
+
+        from nlme_lab.diagnostics.export import plain
+
+        shrink = asdict(self.shrinkage) if self.shrinkage is not None else None
+        return {"records": plain(self.records), "subjects": plain(self.subjects), "eta_names": list(self.eta_names),
+                "shrinkage": plain(shrink), "omega": plain(self.omega), "covariate_names": list(self.covariate_names),
+                "n_simulations": self.n_simulations, "seed": self.seed, "notes": list(self.notes)}
 
     def _repr_html_(self) -> str:
-        return (f"<b>Residuals</b>: {len(self.records)} observations, {len(self.subjects)} subjects"
+        import html
+
+        notes = "".join(f"<br><i>{html.escape(n)}</i>" for n in self.notes)
+        return (f"<b>Residuals</b>: {len(self.records)} observations, {len(self.subjects)} subjects{notes}"
                 + self.records.head(10).to_html(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
@@ -81,17 +97,40 @@ def residuals(fit_or_model, data=None, *, model=None, params: dict | None = None
     if etas is None:
         etas = inputs.etas if inputs.etas is not None else lin.ebes()
     etas = lin.check_etas(etas)
-    weighting = Weighting(weighting.lower() if isinstance(weighting, str) else weighting.value)
+    weighting = _enum(Weighting, weighting, "weighting")
     base, cond = lin.at(lin.zero_etas()), lin.at(etas)
     wres, cwres = weighted_residuals(lin, base, cond, etas, weighting)
     records = _record_table(inputs, lin, base, cond, wres, cwres)
     n_done = 0
     if npde:
-        _add_discrepancies(records, inputs, lin, n_sim, seed, Decorrelation(str(getattr(decorrelation, "value", decorrelation)).lower()))
+        _add_discrepancies(records, inputs, lin, n_sim, seed, _enum(Decorrelation, decorrelation, "decorrelation"))
         n_done = int(n_sim)
     subjects = _subject_table(inputs, lin, etas)
-    return ResidualTable(records, subjects, tuple(lin.eta_labels), _shrinkage(inputs, lin, etas, cond),
-                         lin.values.omega.copy(), tuple(inputs.data.covariate_names), n_done, seed)
+    shrink = _shrinkage(inputs, lin, etas, cond)
+    return ResidualTable(records, subjects, tuple(lin.eta_labels), shrink, lin.values.omega.copy(),
+                         tuple(inputs.data.covariate_names), n_done, seed, shrinkage_notes(shrink))
+
+
+def _enum(kind, value, what: str):
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(str(value).lower())
+    except ValueError:
+        options = ", ".join(repr(k.value) for k in kind)
+        raise NlmeError(f"{what}={value!r}: expected one of {options}") from None
+
+
+SHRINKAGE_LIMIT = 30.0  # percent
+
+
+def shrinkage_notes(shrink) -> tuple[str, ...]:
+    """A note per random effect whose SD-based shrinkage exceeds 30 %."""
+    if shrink is None:
+        return ()
+    return tuple(f"{name}: eta shrinkage {value:.1f}% > {SHRINKAGE_LIMIT:g}%: its EBEs are pulled towards 0, so "
+                 f"EBE-versus-covariate plots may hide a real relation (use a covariate model test instead)"
+                 for name, value in shrink.eta_sd.items() if np.isfinite(value) and value > SHRINKAGE_LIMIT)
 
 
 def weighted_residuals(lin: LinearizedModel, base, cond, etas, weighting: Weighting):

@@ -29,7 +29,7 @@ def loess(x, y, *, span: float = 2 / 3, iterations: int = 2, n_grid: int = 50) -
     grid = np.linspace(x.min(), x.max(), int(n_grid))
     q = max(2, min(x.size, int(np.ceil(span * x.size))))
     robust = np.ones_like(y)
-    for _ in range(int(iterations) + 1):
+    for _ in range(int(iterations)):
         fitted = _local_linear(x, y, robust, x, q)
         r = y - fitted
         s = np.median(np.abs(r))

@@ -101,6 +101,14 @@ class VPCResult:
         return replace(self, bins=keep(self.bins), percentiles=keep(self.percentiles), blq=keep(self.blq),
                        observations=keep(self.observations), strata=(label,))
 
+    def to_dict(self) -> dict:
+        """JSON-ready: every table as columns, the settings as values (NaN -> None)."""
+        from dataclasses import fields
+
+        from nlme_lab.diagnostics.export import plain
+
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+
     def _repr_html_(self) -> str:
         kind = "pvcVPC" if self.variability_corrected else "pcVPC" if self.pred_corrected else "VPC"
         head = (f"<b>{kind}</b>: {self.n_replicates} replicates (seed {self.seed}), x = {self.x.value}, "
@@ -125,7 +133,8 @@ def vpc(fit_or_model, data=None, *, model=None, params: dict | None = None, n: i
     """A VPC of a fit (its estimates) or of a model with ``params`` on ``data``.
 
     ``bins``: ``"quantile"``, ``"equal"`` (``n_bins`` of them) or an array of edges.
-    ``stratify_by``: a covariate column or ``"DVID"``. ``x``: ``"time"`` or ``"tad"``.
+    ``stratify_by``: a covariate column or ``"DVID"`` (the default for a model with several
+    endpoints, which are never pooled). ``x``: ``"time"`` or ``"tad"``.
     ``variability_corrected`` implies ``pred_corrected``. See the module docstring.
     """
     t0 = time.perf_counter()
@@ -133,6 +142,8 @@ def vpc(fit_or_model, data=None, *, model=None, params: dict | None = None, n: i
     levels = _levels(percentiles, ci)
     xkind = XAxis(x.lower()) if isinstance(x, str) else XAxis(x)
     pred_corrected = bool(pred_corrected or variability_corrected)
+    if stratify_by is None and len(inputs.model.ir.endpoints) > 1:
+        stratify_by = "DVID"  # never pool different endpoints in one percentile
     obs = _observations(inputs, xkind, stratify_by)
     limits = _lloq(inputs.data, obs, lloq)
     sim = simulate_observations(inputs, n, seed)

@@ -16,12 +16,11 @@ from nlme_lab.plots.common import LINE, PALETTE, POINT, figure, hover, source
 
 def individual_fits(table, curves=None, *, page: int = 0, per_page: int = 12, ncols: int = 4, endpoint=None,
                     log: bool = False):
-    """Page ``page`` (0-based) of the individual fit panels, ``per_page`` subjects per page."""
+    """Page ``page`` (0-based) of the individual fit panels, ``per_page`` subjects per page, for
+    ``endpoint`` (default: the first endpoint of a model with several)."""
     from bokeh.layouts import gridplot
 
-    rec = table.records
-    if endpoint is not None:
-        rec = rec[rec["ENDPOINT"] == endpoint]
+    rec, endpoint = _endpoint_records(table, endpoint)
     ids = list(dict.fromkeys(rec["ID"].tolist()))
     n_pages = max(1, -(-len(ids) // per_page))
     if not 0 <= page < n_pages:
@@ -30,15 +29,25 @@ def individual_fits(table, curves=None, *, page: int = 0, per_page: int = 12, nc
     return gridplot(figs, ncols=ncols)
 
 
+def _endpoint_records(table, endpoint):
+    """The records of one endpoint: ``endpoint``, or the first when the model has several."""
+    rec = table.records
+    names = list(dict.fromkeys(rec["ENDPOINT"].tolist()))
+    if endpoint is None and len(names) > 1:
+        endpoint = names[0]
+    if endpoint is not None:
+        if endpoint not in names:
+            raise KeyError(f"no endpoint {endpoint!r}; the table has {', '.join(map(str, names))}")
+        rec = rec[rec["ENDPOINT"] == endpoint]
+    return rec, endpoint
+
+
 def _panel(rec, curves, sid, endpoint, log):
     sub = rec[rec["ID"] == sid]
     fig = figure(f"ID {sid}", "TIME", "DV", log=False, y_axis_type="log" if log else "linear", width=260, height=220)
     if curves is not None:
         c = curves[curves["ID"] == sid]
-        if endpoint is not None:
-            c = c[c["ENDPOINT"] == endpoint]
-        elif "ENDPOINT" in c and c["ENDPOINT"].nunique() > 1:
-            c = c[c["ENDPOINT"] == sub["ENDPOINT"].iloc[0]]
+        c = c[c["ENDPOINT"] == (endpoint if endpoint is not None else sub["ENDPOINT"].iloc[0])]
         line = {"TIME": c["TIME"].to_numpy(float), "IPRED": c["IPRED"].to_numpy(float),
                 "PRED": c["PRED"].to_numpy(float)}
     else:
@@ -59,9 +68,7 @@ def _panel(rec, curves, sid, endpoint, log):
 
 def spaghetti(table, *, endpoint=None, log: bool = False):
     """DV against TIME, one line per subject (source ``spaghetti_lines``)."""
-    rec = table.records
-    if endpoint is not None:
-        rec = rec[rec["ENDPOINT"] == endpoint]
+    rec, endpoint = _endpoint_records(table, endpoint)
     ids = list(dict.fromkeys(rec["ID"].tolist()))
     xs, ys = [], []
     for sid in ids:

@@ -58,7 +58,8 @@ def _main(result, s, label, log, show_observations, width, height):
 def _draw_level(fig, s, level, p, bins):
     color = BAND_COLORS["median"] if level == 50 else BAND_COLORS["outer"]
     x = bins.loc[p["BIN"].to_numpy(), "X_MEDIAN"].to_numpy(float)
-    src = source(f"vpc_{s}_p{level:g}", {"X": x, "BIN": p["BIN"].to_numpy(), "SIM_LOWER": p["SIM_LOWER"].to_numpy(float),
+    src = source(f"vpc_{s}_p{level:g}", {"X": x, "BIN": p["BIN"].to_numpy(),
+                                        "SIM_LOWER": p["SIM_LOWER"].to_numpy(float),
                                         "SIM_MEDIAN": p["SIM_MEDIAN"].to_numpy(float),
                                         "SIM_UPPER": p["SIM_UPPER"].to_numpy(float),
                                         "OBSERVED": p["OBSERVED"].to_numpy(float)})

@@ -99,3 +99,23 @@ def test_npde_is_reproducible_by_seed(shared_models, shared_data):
     c = residuals(model, data, n_sim=200, seed=4).records
     np.testing.assert_array_equal(a["NPDE"], b["NPDE"])
     assert not np.array_equal(a["NPDE"], c["NPDE"])
+
+
+def test_censored_records_get_imputed_discrepancies_end_to_end(shared_models, theo_censored):
+    from tests.diagnostics.conftest import THEO
+    import nlme_lab as nl
+
+    model = shared_models["theo_sd"]
+    r = residuals(model, theo_censored, params=THEO, n_sim=400, seed=9).records
+    cens = r["CENS"].to_numpy() == 1
+    assert np.isfinite(r["NPD"]).all() and np.isfinite(r["NPDE"][r["TIME"] > 0]).all()
+    # NPD of a censored record is Phi^-1 of a pd drawn below the simulated fraction under the LLOQ
+    sim = nl.simulate(model, theo_censored, n=400, seed=9, params=THEO).table
+    sim = sim[(sim.EVID == 0) & (sim.MDV == 0)]
+    frac_below = sim.groupby(np.tile(np.arange(132), 400))["SIMDV"].apply(lambda v: np.mean(v <= 2.0)).to_numpy()
+    pd_cens = norm_cdf(r["NPD"].to_numpy()[cens])
+    assert np.all(pd_cens <= np.maximum(frac_below[cens], 0.5 / 400) + 1e-12)
+
+
+def norm_cdf(x):
+    return stats.norm.cdf(x)

@@ -157,6 +157,8 @@ def test_pheno_shrinkage_matches_nonmem(shared_models, shared_data):
     assert r.shrinkage.eta_sd["eta_cl"] == pytest.approx(47.1, abs=1.0)
     assert r.shrinkage.eta_sd["eta_v"] == pytest.approx(12.8, abs=1.0)
     assert r.shrinkage.epsilon_sd == pytest.approx(21.2, abs=1.0)
+    # eta_cl's 47 % is above 30 %: the table says its EBE-covariate plots may hide a relation
+    assert len(r.notes) == 1 and r.notes[0].startswith("eta_cl: eta shrinkage 47.1%")
 
 
 def test_censored_records_have_no_weighted_residuals(theo_censored, shared_models):
@@ -167,8 +169,69 @@ def test_censored_records_have_no_weighted_residuals(theo_censored, shared_model
     assert r.records.loc[~cens, ["WRES", "CWRES", "IWRES"]].notna().all().all()
 
 
-def test_wrong_eta_shape_names_the_random_effects(shared_models, shared_data):
+def test_wrong_arguments_are_explained(shared_models, shared_data):
     from nlme_lab.errors import NlmeError
 
+    model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
     with pytest.raises(NlmeError, match="eta_ka, eta_cl, eta_v"):
-        residuals(shared_models["theo_sd"], shared_data["theo_sd.csv"], etas=np.zeros((12, 2)), npde=False)
+        residuals(model, data, etas=np.zeros((12, 2)), npde=False)
+    with pytest.raises(NlmeError, match="'symmetric', 'cholesky'"):
+        residuals(model, data, weighting="qr", npde=False)
+    with pytest.raises(NlmeError, match="unknown parameter 'tk'"):
+        residuals(model, data, params={"tk": 1.0}, npde=False)
+    with pytest.raises(NlmeError, match="needs its dataset"):
+        residuals(model, npde=False)
+
+
+PHENO_LNORM = """
+[ini]
+tvcl = (0, 0.0047)
+tvv = (0, 1.0)
+apgr_v = (-0.99, 0.16)
+eta_cl ~ 0.03
+eta_v ~ 0.028
+ln_sd = (0, 0.11)
+[model]
+cl = tvcl * WT * exp(eta_cl)
+v = tvv * WT * (1 + apgr_v * (APGR < 5)) * exp(eta_v)
+cp = linCmt()
+cp ~ lnorm(ln_sd)
+"""
+
+
+def test_lnorm_residuals_live_on_the_log_scale(shared_data):
+    """pheno with log-normal error: EBEs, CWRES and IWRES from an independent superposition of
+    IV boluses, on log DV (EBEs by scipy BFGS, log f derivatives by central differences)."""
+    import nlme_lab as nl
+    from scipy.optimize import minimize
+
+    model = nl.Model(PHENO_LNORM, name="pheno_lnorm")
+    r = residuals(model, shared_data["pheno.csv"], npde=False)
+    df = pd.read_csv(DATA / "pheno.csv")
+    omega_inv, s2 = np.diag([1 / 0.03, 1 / 0.028]), 0.11**2
+    cwres, iwres, etas = [], [], []
+    for _, sub in df.groupby("ID", sort=False):
+        assert sub.WT.nunique() == 1 and sub.APGR.nunique() == 1
+        wt, low = sub.WT.iloc[0], float(sub.APGR.iloc[0] < 5)
+        doses = sub[sub.EVID == 1]
+        obs = sub[sub.EVID == 0]
+        t, y = obs.TIME.to_numpy(float), np.log(obs.DV.to_numpy(float))
+
+        def logf(eta):
+            cl = 0.0047 * wt * np.exp(eta[0])
+            v = 1.0 * wt * (1 + 0.16 * low) * np.exp(eta[1])
+            dt = t[:, None] - doses.TIME.to_numpy(float)[None, :]
+            return np.log(np.sum(np.where(dt >= 0, doses.AMT.to_numpy(float) / v * np.exp(-cl / v * dt), 0), 1))
+
+        eta = minimize(lambda e: np.sum((y - logf(e)) ** 2) / s2 + e @ omega_inv @ e, np.zeros(2), method="BFGS",
+                       options={"gtol": 1e-10}).x
+        g = np.column_stack([(logf(eta + 1e-6 * e) - logf(eta - 1e-6 * e)) / 2e-6 for e in np.eye(2)])
+        C = g @ np.linalg.inv(omega_inv) @ g.T + s2 * np.eye(len(t))
+        cwres += list(_inv_sqrt(C) @ (y - logf(eta) + g @ eta))
+        iwres += list((y - logf(eta)) / np.sqrt(s2))
+        etas.append(eta)
+    np.testing.assert_allclose(r.subjects[["eta_cl", "eta_v"]], np.array(etas), atol=1e-5)
+    np.testing.assert_allclose(r.records["CWRES"], cwres, atol=1e-5)
+    np.testing.assert_allclose(r.records["IWRES"], iwres, atol=1e-5)
+    assert (r.records["IPRED"] > 0).all()  # IPRED is reported on DV's natural scale
+    np.testing.assert_allclose(r.records["IRES"], r.records["DV"] - r.records["IPRED"], rtol=1e-12)

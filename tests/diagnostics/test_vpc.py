@@ -131,6 +131,9 @@ def test_stratification_by_dvid_gives_one_stratum_per_endpoint(shared_models, sh
     counts = r.bins.groupby("STRATUM").N_OBS.sum()
     assert counts["DVID 1 (cp)"] == 251 and counts["DVID 2 (effect)"] == 232
     assert r.stratum("DVID 2 (effect)").bins.N_OBS.sum() == 232
+    # several endpoints are never pooled: without stratify_by the VPC is stratified by DVID
+    default = vpc(shared_models["warfarin_pkpd"], shared_data["warfarin.csv"], n=10, seed=1)
+    pd.testing.assert_frame_equal(default.percentiles, r.percentiles)
 
 
 def test_stratification_by_a_covariate(shared_models, shared_data):
@@ -214,3 +217,45 @@ def test_bad_arguments_are_explained(shared_models, shared_data):
         vpc(model, data, n=2, seed=1, bins=[3, 1])
     with pytest.raises(NlmeError, match="quantile"):
         vpc(model, data, n=2, seed=1, bins="weird")
+
+
+def test_a_fit_result_carrying_its_model_and_data_needs_no_arguments(theo_focei, shared_models, shared_data):
+    """When FitResult gains ``model``/``data`` fields, diagnostics use them (here: a subclass)."""
+    from dataclasses import dataclass, fields
+
+    from nlme_lab.diagnostics import residuals
+    from nlme_lab.estimation import FitResult
+
+    @dataclass(frozen=True)
+    class FitWithInputs(FitResult):
+        model: object = None
+        data: object = None
+
+    model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
+    carried = FitWithInputs(**{f.name: getattr(theo_focei, f.name) for f in fields(theo_focei)}, model=model,
+                            data=data)
+    pd.testing.assert_frame_equal(vpc(carried, n=20, seed=3).percentiles,
+                                  vpc(theo_focei, data, model=model, n=20, seed=3).percentiles)
+    pd.testing.assert_frame_equal(residuals(carried, npde=False).records,
+                                  residuals(theo_focei, data, model=model, npde=False).records)
+
+
+def test_a_fit_with_another_dataset_is_refused(theo_focei, shared_models, shared_data):
+    with pytest.raises(NlmeError, match="12 subjects but the dataset has 59"):
+        vpc(theo_focei, shared_data["pheno.csv"], model=shared_models["theo_sd"], n=2, seed=1)
+
+
+def test_results_export_to_json(theo_vpc, shared_models, theo_censored):
+    import json
+
+    from nlme_lab.diagnostics import residuals
+
+    d = json.loads(json.dumps(theo_vpc.to_dict(), allow_nan=False))
+    assert d["x"] == "time" and d["binning"] == "quantile" and d["n_replicates"] == 200
+    np.testing.assert_allclose(d["percentiles"]["SIM_MEDIAN"], theo_vpc.percentiles["SIM_MEDIAN"])
+    blq = vpc(shared_models["theo_sd"], theo_censored, params=THEO, n=20, seed=3).to_dict()
+    assert None in json.loads(json.dumps(blq, allow_nan=False))["percentiles"]["OBSERVED"]  # hidden under LLOQ
+    table = residuals(shared_models["theo_sd"], theo_censored, params=THEO, npde=False)
+    r = json.loads(json.dumps(table.to_dict(), allow_nan=False))
+    assert r["records"]["CWRES"].count(None) == int((table.records["CENS"] != 0).sum())
+    assert r["shrinkage"]["eta_sd"].keys() == table.shrinkage.eta_sd.keys()

@@ -186,3 +186,19 @@ def test_stratified_vpc_draws_one_column_per_stratum(shared_models, shared_data)
     for s, label in enumerate(r.strata):
         p = r.percentiles[(r.percentiles["STRATUM"] == label) & (r.percentiles["PERCENTILE"] == 50)]
         assert_col(cds(lay, f"vpc_{s}_p50"), "SIM_MEDIAN", p["SIM_MEDIAN"])
+
+
+@pytest.mark.filterwarnings("ignore:the EBEs of")  # the model's rough initial values
+def test_individual_fits_of_a_two_endpoint_model_show_one_endpoint(shared_models, shared_data):
+    model, data = shared_models["warfarin_pkpd"], shared_data["warfarin.csv"]
+    table = residuals(model, data, npde=False)
+    curves = prediction_curves(model, data, etas=table.subjects[list(table.eta_names)].to_numpy(), n_points=20)
+    for endpoint in (None, "effect"):
+        lay = plots.individual_fits(table, curves, per_page=4, endpoint=endpoint)
+        want = endpoint or "cp"
+        rec = table.records[(table.records["ID"] == 1) & (table.records["ENDPOINT"] == want)]
+        assert_col(cds(lay, "indiv_1_obs"), "DV", rec["DV"])
+        c = curves[(curves["ID"] == 1) & (curves["ENDPOINT"] == want)]
+        assert_col(cds(lay, "indiv_1_curve"), "IPRED", c["IPRED"])
+    with pytest.raises(KeyError, match="cp, effect"):
+        plots.spaghetti(table, endpoint="pca")
