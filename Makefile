@@ -49,8 +49,8 @@ demo: venv
 	$(VENV)/bin/nlme-lab check nlme_lab/examples/theo_sd.nlm nlme_lab/examples/theo_sd.csv
 	$(VENV)/bin/nlme-lab simulate nlme_lab/examples/theo_sd.nlm nlme_lab/examples/theo_sd.csv \
 		--n 100 --seed 1 --out $(OUT)/theo_sd_sim.csv
-	$(VENV)/bin/nlme-lab fit nlme_lab/examples/theo_sd.nlm nlme_lab/examples/theo_sd.csv \
-		--method focei --json $(OUT)/theo_sd_fit.json
+	$(VENV)/bin/nlme-lab report nlme_lab/examples/theo_sd.nlm nlme_lab/examples/theo_sd.csv \
+		--method focei --json $(OUT)/theo_sd_fit.json --out $(OUT)/theo_sd_report.html
 
 test: venv browser
 	$(PY) -m pytest -q

@@ -25,6 +25,8 @@ examples:
   nlme-lab check theo_sd.nlm theo_sd.csv     also check it against a dataset
   nlme-lab simulate theo_sd.nlm theo_sd.csv --n 100 --seed 1 --out sim.csv
   nlme-lab fit theo_sd.nlm theo_sd.csv --method focei --json fit.json
+  nlme-lab report theo_sd.nlm theo_sd.csv --method focei --out report.html
+  nlme-lab fit theo_sd.nlm theo_sd.csv --method focei --json fit.json
 """
 
 METHODS = ("fo", "foce", "focei", "laplace")
@@ -78,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (recorded; the methods are deterministic)")
     fit.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     fit.add_argument("--no-cov", action="store_true", help="skip the covariance step (no SEs)")
+
+    report = sub.add_parser(
+        "report", help="fit a model and write a self-contained HTML report",
+        description="Fit MODEL to DATA (as 'fit' does), then write one HTML page that works "
+        "offline (BokehJS inlined): the model text, the estimates table (estimate, SE, RSE%, CI, "
+        "CV%, shrinkage), goodness-of-fit plots, eta plots, individual fits and a VPC.",
+    )
+    report.add_argument("model", metavar="MODEL", help="model file (.nlm)")
+    report.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
+    report.add_argument("--method", choices=METHODS, default="focei", help="estimation method (default focei)")
+    report.add_argument("--seed", type=int, default=1, metavar="S", help="seed of the VPC and NPDE simulations (default 1)")
+    report.add_argument("--n-vpc", type=int, default=500, metavar="N", help="VPC replicates (default 500)")
+    report.add_argument("--out", metavar="FILE.html", default="report.html", help="output file (default report.html)")
+    report.add_argument("--json", metavar="OUT.json", help="also write the fit results as JSON (as 'fit --json')")
     return parser
 
 
@@ -142,8 +158,6 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    import json
-
     import nlme_lab as nl
 
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
@@ -152,11 +166,17 @@ def cmd_fit(args) -> int:
     if progress is not None:
         progress.close()
     print(result.table())
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(result.to_dict(), out, indent=2)
-        print(f"results written to {args.json}")
+    _write_json(result, args.json)
     return 0
+
+
+def _write_json(result, path) -> None:
+    import json
+
+    if path:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(result.to_dict(), out, indent=2)
+        print(f"results written to {path}")
 
 
 class _Progress:
@@ -178,7 +198,23 @@ class _Progress:
             self.stream.flush()
 
 
-COMMANDS = {"check": cmd_check, "simulate": cmd_simulate, "fit": cmd_fit}
+def cmd_report(args) -> int:
+    import nlme_lab as nl
+    from nlme_lab.plots.report import write_report
+
+    model, data = nl.Model.from_file(args.model), nl.read_nonmem(args.data)
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    result = nl.fit(model, data, args.method, seed=args.seed, callback=progress)
+    if progress is not None:
+        progress.close()
+    print(result.table())
+    _write_json(result, args.json)
+    path = write_report(result, args.out, model=model, data=data, n_vpc=args.n_vpc, seed=args.seed)
+    print(f"report written to {path}")
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "simulate": cmd_simulate, "fit": cmd_fit, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

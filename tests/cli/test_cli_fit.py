@@ -85,3 +85,21 @@ def test_fit_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["fit", str(MODELS / "theo_sd.nlm"), str(DATA / "theo_sd.csv"), "--method", "saem"])
     assert exc.value.code == 2
+
+
+def test_report_writes_an_offline_html_page_and_the_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import DATA, MODELS
+
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    out = subprocess.run([sys.executable, "-m", "nlme_lab.cli.main", "report", str(MODELS / "theo_sd.nlm"),
+                          str(DATA / "theo_sd.csv"), "--n-vpc", "50", "--out", str(html), "--json", str(js)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    page = html.read_text()
+    assert "cdn.bokeh.org" not in page and "Bokeh" in page  # BokehJS inlined: works offline
+    assert "116.80" in page  # the estimates table with the OFV
+    assert abs(json.loads(js.read_text())["ofv"] - 116.804) < 0.01
