@@ -7,6 +7,10 @@
 * scaling: theo-like simulated populations (one 320 mg oral dose, 10 samples each) of 100, 500
   and 2000 subjects, 1- and 2-compartment, closed form and ODE, FOCEI with covariance step.
 
+Every line reports the kernel evaluations (``FitResult.n_evaluations``: calls of the engine,
+with or without sensitivities) and the time per evaluation, so a change in the number of
+evaluations (estimation) can be told from a change in their cost (kernels).
+
 Prints numbers only (no assertions). ``python benchmarks/bench_fit.py [--quick | --full]``
 (the default plan leaves out the slowest combinations: ODE models above 100 subjects and the
 2-compartment closed form at 2000; ``--full`` runs them all).
@@ -93,7 +97,7 @@ def warm_fits() -> None:
         _, first = timed(lambda: nl.fit(model, ds))
         r, warm = timed(lambda: nl.fit(model, ds))
         print(f"  {name:12s} first {first:6.2f} s   warm {warm:6.3f} s   OFV {r.ofv:.4f}  "
-              f"{r.iterations} iterations, {r.n_evaluations} model evaluations "
+              f"{r.termination.name.lower()}, {r.iterations} iterations, {r.n_evaluations} model evaluations "
               f"({1e3 * warm / max(r.n_evaluations, 1):.2f} ms each)")
 
 

@@ -43,13 +43,16 @@ def covariance_step(engine: SubjectEngine, space: ParameterSpace, z_hat: np.ndar
 
 
 def _r_matrix(obj: Objective, w0, etas_hat, rel_step) -> np.ndarray | None:
+    """Central differences of the gradient; each point re-solves eta-hat, warm-started from the
+    eta-hat predicted at it from the estimates (``Objective.anchor``)."""
     n = len(w0)
     R = np.empty((n, n))
+    anchor = obj.anchor
     for k in range(n):
         h = rel_step * max(abs(w0[k]), 1e-4)
         grads = []
         for sign in (1.0, -1.0):
-            obj.etas = etas_hat.copy()
+            obj.etas, obj.anchor = etas_hat.copy(), anchor
             w = w0.copy()
             w[k] += sign * h
             g = obj.value_and_gradient(w).gradient
@@ -57,7 +60,7 @@ def _r_matrix(obj: Objective, w0, etas_hat, rel_step) -> np.ndarray | None:
                 return None
             grads.append(g)
         R[:, k] = (grads[0] - grads[1]) / (2 * h)
-    obj.etas = etas_hat.copy()
+    obj.etas, obj.anchor = etas_hat.copy(), anchor
     return 0.5 * (R + R.T)
 
 

@@ -1,8 +1,8 @@
 """``fit_problem``: estimate a population model by FO, FOCE, FOCEI or Laplace.
 
-The outer problem is scipy's BFGS over the unconstrained parameters (see ``parameters``), with
-the gradient of ``objective.Objective`` (fixed-eta differences plus the exact implicit eta-hat
-correction, no inner re-solves). Each outer iteration sends an ``IterationEvent`` to
+The outer problem is a BFGS over the unconstrained parameters (``outer.QuasiNewton``; see
+``parameters`` for the scales), with the gradient of ``objective.Objective`` (exact
+sensitivities and the implicit eta-hat correction, no inner re-solves). Each outer iteration sends an ``IterationEvent`` to
 ``callback``; ``stop`` (a ``StopToken`` or anything with ``is_set()``) or Ctrl-C ends the fit
 with the best point so far. A problem whose parameters are all fixed is evaluated.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.optimize import minimize
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.covariance import covariance_step, summarize
@@ -20,6 +19,7 @@ from nlme_lab.estimation.individual import SubjectEngine
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.methods import METHODS, CovarianceKind, MethodKind, get_method, resolve_options
 from nlme_lab.estimation.objective import Objective
+from nlme_lab.estimation.outer import Point, QuasiNewton
 from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
 from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.report import collect_warnings, information_criteria
@@ -82,22 +82,16 @@ class _OuterLoop:
             self.best_ofv, self.best_v, self.best_etas = ofv, v.copy(), self.obj.etas.copy()
             self.history.append(HistoryEntry(0, ofv, self.estimates(v)))
 
-    def fun(self, v):
+    def check_stop(self):
         if self.stop is not None and self.stop.is_set():
             raise _Stopped
-        g = self.obj.value_and_gradient(np.asarray(v, dtype=float))
-        if not (np.isfinite(g.ofv) and np.all(np.isfinite(g.gradient))):
-            return np.inf, np.zeros(len(v))
-        if g.ofv < self.best_ofv:
-            self.best_ofv, self.best_v, self.best_etas = g.ofv, np.array(v, dtype=float), self.obj.etas.copy()
-            self.best_grad = g.gradient
-        return g.ofv, g.gradient
 
-    def on_iteration(self, intermediate_result):
-        self.iteration += 1
-        self._record(intermediate_result.x, float(intermediate_result.fun))
-        if self.stop is not None and self.stop.is_set():
-            raise _Stopped
+    def on_iteration(self, iteration: int, point: Point):
+        self.iteration = iteration
+        self.best_ofv, self.best_v, self.best_etas = point.ofv, point.v.copy(), self.obj.etas.copy()
+        self.best_grad = point.g.gradient
+        self._record(point.v, point.ofv)
+        self.check_stop()
 
     def _record(self, v, ofv):
         est = self.estimates(v)
@@ -108,25 +102,11 @@ class _OuterLoop:
                                          time.perf_counter() - self.t0, self.kind))
 
     def run(self, v0) -> tuple[Termination, str]:
-        f0, _ = self.fun(v0)
-        if not np.isfinite(f0):
-            return Termination.FAILED, "the objective is not finite at the initial estimates"
-        self._record(v0, f0)
-        outer = self.opts.outer
+        qn = QuasiNewton(self.obj, self.opts.outer, self.on_iteration, self.check_stop)
         try:
-            res = minimize(self.fun, v0, jac=True, method="BFGS", callback=self.on_iteration,
-                           options={"maxiter": outer.max_iterations, "gtol": outer.gtol})
+            return qn.run(v0)
         except (_Stopped, KeyboardInterrupt):
             return Termination.STOPPED, f"stopped by the user after {self.iteration} iterations"
-        if res.status == 0:
-            return Termination.CONVERGED, f"converged after {self.iteration} iterations"
-        if res.status == 1:
-            return Termination.MAX_ITERATIONS, f"no convergence in {outer.max_iterations} iterations"
-        if res.status == 2:
-            gmax = float(np.max(np.abs(self.best_grad))) if self.best_grad is not None else np.nan
-            return Termination.ROUNDING_ERRORS, (f"the line search could not decrease the objective further "
-                                                 f"(largest gradient component {gmax:.3g})")
-        return Termination.FAILED, str(res.message)
 
 
 def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message, t0) -> FitResult:

@@ -3,8 +3,14 @@
 ``SubjectEngine`` turns (theta, etas) into predictions on the error scale for the chosen method
 (``predictions``), predictions plus omega and SDs into per-subject terms (``terms``: the inner
 objective L_i, its exact eta-gradient, the curvature A_i and OFV_i), and solves for eta-hat with
-a damped Newton iteration that uses A as Hessian (``solve``). All subjects move at once; a
-subject whose Newton decrement is below tolerance stops moving.
+a damped Newton iteration (``solve``). All subjects move at once; a subject whose Newton step is
+below tolerance stops moving. ``batch_terms`` evaluates the same terms at a batch of points at
+once (a leading axis), which the outer gradient uses for its directional differences.
+
+Newton's Hessian: the FOCE-type curvature 2 A (exact for the Gauss-Newton part), or a
+``chord`` Hessian handed in by the caller (the exact eta-Hessian at the previous outer point,
+which the outer gradient computes anyway); without one, the exact Hessian is computed once near
+the mode (central differences of the exact gradient) and reused.
 
 Laplace: A_i is half the Hessian of L_i obtained by central differences of the *exact* eta
 gradient (which uses the kernels' exact df/deta) at eta-hat +- h e_m; a subject whose Hessian is
@@ -21,6 +27,8 @@ from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import InnerOptions, MethodSpec
 from nlme_lab.estimation.parameters import ModelValues
 
+BLIND_STEPS = 3  # Newton steps taken below the line search's resolution before a subject counts as done
+
 
 class SubjectIndex:
     """Sums over the observations of each subject (observations sorted by subject)."""
@@ -32,11 +40,18 @@ class SubjectIndex:
         self.counts = counts
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.nonempty = counts > 0
+        self._all = bool(self.nonempty.all())
+        self._starts_nonempty = self.starts[self.nonempty]
 
-    def sum(self, x: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n,) + x.shape[1:])
-        if x.shape[0]:
-            out[self.nonempty] = np.add.reduceat(x, self.starts[self.nonempty], axis=0)
+    def sum(self, x: np.ndarray, axis: int = 0) -> np.ndarray:
+        """Per-subject sums along ``axis`` (the observation axis) of ``x``."""
+        if self._all and x.shape[axis]:
+            return np.add.reduceat(x, self._starts_nonempty, axis=axis)
+        shape = x.shape[:axis] + (self.n,) + x.shape[axis + 1:]
+        out = np.zeros(shape)
+        if x.shape[axis]:
+            idx = (slice(None),) * axis + (self.nonempty,)
+            out[idx] = np.add.reduceat(x, self._starts_nonempty, axis=axis)
         return out
 
 
@@ -63,6 +78,18 @@ class SubjectTerms:
     n_hessian_fallback: int = 0
 
 
+@dataclass(frozen=True)
+class BatchTerms:
+    """``SubjectTerms`` at B points (leading axis); ``A`` only when asked for."""
+
+    inner: np.ndarray  # (B, n_sub)
+    grad: np.ndarray  # (B, n_sub, n_eta)
+    logdet_A: np.ndarray  # (B, n_sub)
+    A: np.ndarray | None
+    l_f: np.ndarray  # (B, n_obs)
+    l_fv: np.ndarray  # (B, n_obs)
+
+
 class SubjectEngine:
     def __init__(self, problem, layout: ResidualLayout, spec: MethodSpec, hessian_step: float = 1e-4):
         self.problem = problem
@@ -79,6 +106,19 @@ class SubjectEngine:
         self.n_evaluations += 1
         ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=False)
         return self.layout.to_log_scale(np.asarray(ev.f, dtype=float), np.asarray(ev.df_deta, dtype=float))
+
+    def evaluate_with_theta(self, theta, etas):
+        """(f, df/deta, df/dtheta) on the error scale, or None when the problem gives no
+        theta derivatives."""
+        self.n_evaluations += 1
+        ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=True)
+        if ev.df_dtheta is None:
+            return None
+        n_e = self.n_eta
+        d = np.concatenate([np.asarray(ev.df_deta, dtype=float).reshape(len(ev.f), n_e),
+                            np.asarray(ev.df_dtheta, dtype=float)], axis=1)
+        f, d = self.layout.to_log_scale(np.asarray(ev.f, dtype=float), d)
+        return f, d[:, :n_e], d[:, n_e:]
 
     def base(self, theta) -> Predictions:
         """Predictions at eta = 0 (cached per theta): the FO expansion point, FOCE's variance basis."""
@@ -111,48 +151,70 @@ class SubjectEngine:
         return p
 
     # --- terms ------------------------------------------------------------------------------
-    def _gradient(self, p: Predictions, values: ModelValues, etas, omega_inv):
-        V, dV_dfv = self.layout.variance(values.sd, p.fv)
-        t = observation_terms(self.layout, p.f, V)
-        per_obs = t.l_f[:, None] * p.g
+    def batch_terms(self, f, g, fv, gv, etas, sd, omega_inv, logdet_omega=None, with_A: bool = False) -> BatchTerms:
+        """Terms at B points: ``f``, ``fv`` (B, n_obs); ``g``, ``gv`` (B, n_obs, n_eta) (``gv``
+        None: the variance basis does not move with eta); ``etas`` (B, n_sub, n_eta); ``sd``
+        (B, n_sd); ``omega_inv`` (B, n_eta, n_eta)."""
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite points are rejected by the callers
+            return self._batch_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
+
+    def _batch_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
+        V, dV_dfv = self.layout.variance(sd, fv)
+        t = observation_terms(self.layout, f, V)
+        per_obs = t.l_f[..., None] * g
         dV = None
-        if p.gv is not None:
-            dV = dV_dfv[:, None] * p.gv
-            per_obs = per_obs + t.l_V[:, None] * dV
-        grad = self.index.sum(per_obs) + 2.0 * etas @ omega_inv
-        inner = self.index.sum(t.l) + np.einsum("ne,ef,nf->n", etas, omega_inv, etas)
-        return inner, grad, t, dV, t.l_V * dV_dfv
+        if gv is not None:
+            dV = dV_dfv[..., None] * gv
+            per_obs = per_obs + t.l_V[..., None] * dV
+        eo = np.matmul(etas, omega_inv)  # (B, n_sub, n_eta)
+        grad = self.index.sum(per_obs, axis=1) + 2.0 * eo
+        inner = self.index.sum(t.l, axis=1) + np.einsum("bse,bse->bs", eo, etas)
+        curv = t.M[..., 0, 0, None, None] * (g[..., :, None] * g[..., None, :])
+        if dV is not None:
+            gd = g[..., :, None] * dV[..., None, :]
+            curv += t.M[..., 0, 1, None, None] * (gd + np.swapaxes(gd, -1, -2))
+            curv += t.M[..., 1, 1, None, None] * (dV[..., :, None] * dV[..., None, :])
+        A = omega_inv[:, None] + self.index.sum(curv, axis=1)
+        with np.errstate(invalid="ignore"):
+            sign, logdet = np.linalg.slogdet(A)
+        logdet = np.where(sign > 0, logdet, np.inf)
+        return BatchTerms(inner, grad, logdet, A if with_A else None, t.l_f, t.l_V * dV_dfv)
 
     def terms(self, p: Predictions, values: ModelValues, etas, omega_inv=None, logdet_omega=None) -> SubjectTerms:
         if omega_inv is None:
             omega_inv, logdet_omega = omega_inverse(values.omega)
-        inner, grad, t, dV, l_fv = self._gradient(p, values, etas, omega_inv)
-        g = p.g
-        curv = t.M[:, 0, 0][:, None, None] * np.einsum("ne,nf->nef", g, g)
-        if dV is not None:
-            gd = np.einsum("ne,nf->nef", g, dV)
-            curv += t.M[:, 0, 1][:, None, None] * (gd + gd.transpose(0, 2, 1))
-            curv += t.M[:, 1, 1][:, None, None] * np.einsum("ne,nf->nef", dV, dV)
-        A = omega_inv[None] + self.index.sum(curv)
-        fallback = 0
+        gv = None if p.gv is None else p.gv[None]
+        b = self.batch_terms(p.f[None], p.g[None], p.fv[None], gv, etas[None], values.sd[None], omega_inv[None],
+                             with_A=True)
+        A, logdet, fallback = b.A[0], b.logdet_A[0], 0
         if p.around:
             A, fallback = self._exact_curvature(p, values, etas, omega_inv, A)
-        with np.errstate(invalid="ignore"):
-            sign, logdet = np.linalg.slogdet(A)
-        logdet = np.where(sign > 0, logdet, np.inf)
-        ofv = inner + logdet_omega + logdet
-        return SubjectTerms(inner, grad, A, ofv, logdet, t.l_f, l_fv, fallback)
+            with np.errstate(invalid="ignore"):
+                sign, logdet = np.linalg.slogdet(A)
+            logdet = np.where(sign > 0, logdet, np.inf)
+        ofv = b.inner[0] + logdet_omega + logdet
+        return SubjectTerms(b.inner[0], b.grad[0], A, ofv, logdet, b.l_f[0], b.l_fv[0], fallback)
+
+    def _stacked_grad(self, preds, etas_list, values, omega_inv):
+        """The exact eta-gradient at several (prediction, eta) points in one batch."""
+        gv = None if preds[0].gv is None else np.stack([p.gv for p in preds])
+        n = len(preds)
+        b = self.batch_terms(np.stack([p.f for p in preds]), np.stack([p.g for p in preds]),
+                             np.stack([p.fv for p in preds]), gv, np.stack(etas_list),
+                             np.broadcast_to(values.sd, (n,) + values.sd.shape),
+                             np.broadcast_to(omega_inv, (n,) + omega_inv.shape))
+        return b.grad
 
     def _exact_curvature(self, p, values, etas, omega_inv, A_gn):
         h = self.hessian_step
-        H = np.empty_like(A_gn)
+        pts = []
         for m in range(self.n_eta):
-            e_plus, e_minus = etas.copy(), etas.copy()
-            e_plus[:, m] += h
-            e_minus[:, m] -= h
-            gp = self._gradient(p.around[2 * m], values, e_plus, omega_inv)[1]
-            gm = self._gradient(p.around[2 * m + 1], values, e_minus, omega_inv)[1]
-            H[:, :, m] = (gp - gm) / (2 * h)
+            for sign in (1.0, -1.0):
+                e = etas.copy()
+                e[:, m] += sign * h
+                pts.append(e)
+        G = self._stacked_grad(p.around, pts, values, omega_inv)
+        H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
         A = 0.25 * (H + H.transpose(0, 2, 1))
         bad = np.linalg.eigvalsh(A)[:, 0] <= 0
         A[bad] = A_gn[bad]
@@ -165,24 +227,26 @@ class SubjectEngine:
         (Forward differences, half the cost, were tried: their O(h) error left eta-hat too
         imprecise for the outer gradient near the optimum of warfarin_pk.)
         """
-        H = np.empty((etas.shape[0], self.n_eta, self.n_eta))
+        preds, pts = [], []
         for m in range(self.n_eta):
-            grads = []
             for sign in (1.0, -1.0):
                 e = etas.copy()
                 e[:, m] += sign * h
-                grads.append(self._gradient(self.predictions(values.theta, e), values, e, omega_inv)[1])
-            H[:, :, m] = (grads[0] - grads[1]) / (2 * h)
+                preds.append(self.predictions(values.theta, e))
+                pts.append(e)
+        G = self._stacked_grad(preds, pts, values, omega_inv)
+        H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
         return 0.5 * (H + H.transpose(0, 2, 1))
 
-    def solve(self, values: ModelValues, etas0: np.ndarray, opts: InnerOptions, final_around: bool = True):
+    def solve(self, values: ModelValues, etas0: np.ndarray, opts: InnerOptions, final_around: bool = True,
+              chord: np.ndarray | None = None):
         """eta-hat for every subject; returns (etas, predictions, terms, n_not_converged).
 
-        Damped Newton with A (FOCE-type curvature) as Hessian until the Newton decrement is
-        below ``opts.switch``, then Newton steps with the exact Hessian (central differences of
-        the exact gradient, computed once there and reused: near the mode it barely changes,
-        so the steps shrink by orders of magnitude each time) until the largest step is below
-        ``opts.step_tolerance``.
+        Damped Newton until the largest step is below ``opts.step_tolerance``. The Hessian:
+        ``chord`` (n_sub, n_eta, n_eta) where it is positive definite; otherwise the FOCE-type
+        curvature 2 A until the Newton decrement is below ``opts.switch``, then the exact
+        Hessian (central differences of the exact gradient, computed once there and reused:
+        near the mode it barely changes, so the steps shrink by orders of magnitude each time).
         """
         omega_inv, logdet_omega = omega_inverse(values.omega)
         etas = np.array(etas0, dtype=float, copy=True)
@@ -195,62 +259,103 @@ class SubjectEngine:
         state = (etas, p, T)
         stuck = np.zeros(self.problem.n_subjects, dtype=bool)
         converged = np.zeros(self.problem.n_subjects, dtype=bool)
-        exact_H = None  # computed once, near the mode, then reused (chord Newton)
+        exact_H = None if chord is None else _positive_definite(chord)
+        dec_prev, refreshed = None, 0
+        rounded = np.zeros(self.problem.n_subjects, dtype=bool)  # stopped at the rounding level of L_i
+        blind = np.zeros(self.problem.n_subjects, dtype=int)
         for it in range(opts.max_iterations):
             etas, p, T = state
             H = 2.0 * T.A
-            if exact_H is None and it >= 1 and np.any(~converged) and self._near(T, opts):
-                He = self.hessian(values, etas, omega_inv, opts.hessian_step)
-                pd = np.linalg.eigvalsh(He)[:, 0] > 0
-                exact_H = np.where(pd[:, None, None], He, H)
-            if exact_H is not None:
-                H = exact_H
-            step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
-            slope = np.einsum("ne,ne->n", T.grad, step)
-            converged = (np.max(np.abs(step), axis=1) < opts.step_tolerance) | (-slope < 1e-24)
+            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
+            dec = -np.einsum("ne,ne->n", T.grad, gn_step)  # Newton decrement (Gauss-Newton)
+            # converged: the Gauss-Newton step (a scaled gradient, whatever matrix moves eta)
+            converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
             active = ~converged & ~stuck
             if not active.any():
                 break
-            state, failed = self._line_search(values, state, step, slope, active, opts, omega_inv, logdet_omega)
-            stuck |= failed
+            if exact_H is not None and dec_prev is not None:  # a chord that does not contract: drop it
+                slow = active & exact_H[1] & (dec > 0.1 * dec_prev) & (dec > 1e-20)
+                exact_H = (exact_H[0], exact_H[1] & ~slow)
+            need = active if exact_H is None else active & ~exact_H[1]
+            if refreshed < 2 and it >= 1 and need.any() and np.max(dec[need]) < opts.switch:
+                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step))
+                refreshed += 1
+            step = gn_step
+            if exact_H is not None:
+                step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
+            slope = np.einsum("ne,ne->n", T.grad, step)
+            state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
+                                                               omega_inv, logdet_omega)
+            blind = np.where(stalled, blind + 1, 0)
+            done = blind >= BLIND_STEPS  # no measurable progress left: converged to rounding
+            stuck |= failed | done
+            rounded |= done
+            if exact_H is not None and damped.any():  # the Hessian did not fit there: Gauss-Newton
+                exact_H = (exact_H[0], exact_H[1] & ~damped)
+            dec_prev = dec
         etas, p, T = state
-        not_converged = int(np.sum(~converged))
+        not_converged = int(np.sum(~(converged | rounded)))
         if final_around and self.spec.exact_hessian:
             p = self.predictions(values.theta, etas, around=True)
             T = self.terms(p, values, etas, omega_inv, logdet_omega)
         return etas, p, T, not_converged
 
-    @staticmethod
-    def _near(T: SubjectTerms, opts: InnerOptions) -> bool:
-        step = -np.linalg.solve(2.0 * T.A, T.grad[..., None])[..., 0]
-        return bool(np.max(-np.einsum("ne,ne->n", T.grad, step)) < opts.switch)
-
     def _line_search(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
+        """Armijo backtracking per subject. Returns the new state, the subjects whose search
+        failed, those that needed a shorter step and those stalled at rounding (the decrease
+        to verify is below the resolution of L_i: the Newton step is then taken unchecked,
+        and halving stops there)."""
         etas, p, T = state
         t = np.where(active, 1.0, 0.0)
         todo = active.copy()
+        damped = np.zeros_like(active)
         noise = 1e-13 * (1.0 + np.abs(T.inner))
+        stalled = todo & (-slope < noise)  # below resolution: the Newton step is taken unchecked
         for _ in range(opts.max_halvings):
+            if not todo.any():
+                break
             trial = etas + t[:, None] * step
             pt = self.predictions(values.theta, trial)
             Tt = self.terms(pt, values, trial, omega_inv, logdet_omega)
             ok = (todo & np.isfinite(Tt.inner) & np.all(np.isfinite(Tt.grad), axis=1)
-                  & (Tt.inner <= T.inner + 1e-4 * t * slope + noise))
+                  & ((Tt.inner <= T.inner + 1e-4 * t * slope + noise) | stalled))
             if ok.any():
                 etas = np.where(ok[:, None], trial, etas)
-                p = _merge(p, pt, ok[self.index.obs_subject])
-                T = self.terms(p, values, etas, omega_inv, logdet_omega)
+                if ok.all():
+                    p, T = pt, Tt
+                else:
+                    p = _merge(p, pt, ok[self.index.obs_subject])
+                    T = _merge_terms(T, Tt, ok, ok[self.index.obs_subject])
                 todo &= ~ok
-            if not todo.any():
-                break
             t = np.where(todo, 0.5 * t, 0.0)
-        return (etas, p, T), todo
+            damped |= todo
+            tiny = todo & (-t * slope < noise)
+            stalled |= tiny
+            todo &= ~tiny
+        return (etas, p, T), todo, damped, stalled
+
+
+def _positive_definite(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, mask of the subjects where H is finite and positive definite)."""
+    pd = np.all(np.isfinite(H), axis=(1, 2))
+    if pd.any():
+        pd[pd] = np.linalg.eigvalsh(H[pd])[:, 0] > 0
+    return H, pd
 
 
 def _merge(old: Predictions, new: Predictions, rows: np.ndarray) -> Predictions:
     gv = None if old.gv is None else np.where(rows[:, None], new.gv, old.gv)
     return Predictions(np.where(rows, new.f, old.f), np.where(rows[:, None], new.g, old.g),
                        np.where(rows, new.fv, old.fv), gv)
+
+
+def _merge_terms(old: SubjectTerms, new: SubjectTerms, subjects: np.ndarray, rows: np.ndarray) -> SubjectTerms:
+    """Per-subject terms are independent of other subjects: take ``new`` where ``subjects``."""
+    s1, s2, s3 = subjects, subjects[:, None], subjects[:, None, None]
+    return SubjectTerms(np.where(s1, new.inner, old.inner), np.where(s2, new.grad, old.grad),
+                        np.where(s3, new.A, old.A), np.where(s1, new.ofv, old.ofv),
+                        np.where(s1, new.logdet_A, old.logdet_A), np.where(rows, new.l_f, old.l_f),
+                        np.where(rows, new.l_fv, old.l_fv), new.n_hessian_fallback)
 
 
 def omega_inverse(omega: np.ndarray) -> tuple[np.ndarray, float]:

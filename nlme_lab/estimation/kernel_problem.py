@@ -13,26 +13,20 @@
   the structural part only, the SDs stay at their initial values in the kernel's vector (the
   model equations may not use them; ``parameter_space`` checks).
 
-Buffers are allocated once per shape and reused; the arrays handed back are fresh (the engine
-keeps them). Model functions are passed to the kernels through cached wrapper addresses
-(numba's first-class function protocol), which avoids re-resolving them on every call.
-A subject whose solution fails numerically (ODE failure, non-finite state) gets NaN
-predictions, so the engine's line searches back off; a bad record raises ``SolverError``.
+The engine is reached through ``problem.predict.Predictor`` (the record arrays, ODE options,
+the solver call and the failure messages live there once). Buffers are allocated once per
+shape and reused; the arrays handed back are fresh (the engine keeps them). A subject whose
+solution fails numerically (ODE failure, non-finite state) gets NaN predictions, so the
+engine's line searches back off; a bad record raises ``SolverError``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nlme_lab.errors import SolverError
+from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
-DEFAULT_RTOL = 1e-8
-DEFAULT_ATOL = 1e-10
 PARALLEL_MIN_SUBJECTS = 64  # below this, one thread is faster than starting the pool
-
-
-def _owned(values, dtype) -> np.ndarray:
-    return np.array(values, dtype=dtype, order="C")
 
 
 def residual_sd_names(ir) -> list[str]:
@@ -46,16 +40,15 @@ class KernelProblem:
 
     def __init__(self, bound, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool | None = None):
-        from nlme_lab.kernels import ode, population
-        from nlme_lab.kernels.function_refs import function_refs
-
-        self._population = population
         self.bound = bound
         ir = bound.model.ir
         cm = self.compiled = bound.model.compiled
         ds = bound.dataset
         self.n_subjects = int(ds.n_subjects)
         self.n_records = n_rec = int(ds.n_records)
+        if parallel is None:
+            parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
+        self.predictor = Predictor(bound, rtol=rtol, atol=atol, parallel=parallel)
         sd_names = set(residual_sd_names(ir))
         self.theta_full = np.array([t.init for t in ir.thetas], dtype=np.float64)
         self.structural = np.array([k for k, t in enumerate(ir.thetas) if t.name not in sd_names], dtype=np.int64)
@@ -77,28 +70,12 @@ class KernelProblem:
         self._columns = self._direction_columns(np.asarray(bound.occasion, dtype=np.int64))
         self._flat = (self.record_subject[:, None] * self.n_eta + self._columns) if self.n_eta else None
 
-        self._records = (
-            _owned(ds.offsets, np.int64), _owned(ds.time, np.float64), _owned(ds.evid, np.int64),
-            _owned(ds.amt, np.float64), _owned(bound.cmt_index, np.int64), _owned(ds.rate, np.float64),
-            _owned(ds.ii, np.float64), _owned(ds.addl, np.int64), _owned(ds.ss, np.int64),
-        )
-        self._cov = _owned(bound.covariates, np.float64)
-        self._dose_index = _owned(cm.dose_index, np.int64)
-        self._opts = ode.make_opts(rtol=rtol, atol=atol)
-        self._fn = function_refs(cm)
-        self._solver_fns = tuple(self._fn[n] for n in ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy",
-                                                       "dobs_dp", "linsys", "dlinsys"))
-        if parallel is None:
-            parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
-        self._solve = population.solve_population if parallel else population.solve_population_serial
         n_p, n_re, n_end = cm.n_p, cm.n_re, cm.n_endpoint
         self._eta_rec = np.zeros((n_rec, n_re))
         self._P = np.zeros((n_rec, n_p))
         self._dp_deta = np.zeros((n_rec, n_p, n_re))
         self._dp_dtheta = np.zeros((n_rec, n_p, len(ir.thetas)))
         self._pred = np.zeros((n_rec, n_end))
-        self._status = np.zeros(self.n_subjects, dtype=np.int64)
-        self._fail = np.zeros(self.n_subjects, dtype=np.int64)
         self._by_dirs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._obs_endpoint = (self.obs_rec, self.endpoint)
         self.last_failure: str = ""
@@ -136,19 +113,17 @@ class KernelProblem:
         n_dir = (self.n_eta if derivs else 0) + (self.n_theta if theta_derivs else 0)
         dP, dpred = self._buffers(n_dir)
         if n_dir:
-            self._population.compute_dp(self._fn["dpk"], self._records[1], self.theta_full, eta_rec, self._cov,
-                                        self._P, self._dp_deta, self._dp_dtheta)
+            self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
             self._fill_directions(dP, derivs, theta_derivs)
         else:
-            self._population.compute_p(self._fn["pk"], self._records[1], self.theta_full, eta_rec, self._cov, self._P)
-        self._solve(*self._records, self._P, self._dose_index, *self._solver_fns, bool(self.compiled.is_linear),
-                    dP, self._opts.copy(), self._pred, dpred, self._status, self._fail)
+            self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
+        failure = self.predictor.solve(self._P, dP, self._pred, dpred)
         rows, ep = self._obs_endpoint
         f = self._pred[rows, ep]
         g = dpred[rows, ep, :self.n_eta] if derivs else None
         dth = dpred[rows, ep, n_dir - self.n_theta:] if theta_derivs else None
-        if self._status.any():
-            self._mark_failures(f, g, dth)
+        if failure is not None:
+            self._mark_failures(failure, f, g, dth)
         return Evaluation(f, g, dth)
 
     def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool) -> None:
@@ -163,20 +138,11 @@ class KernelProblem:
         if theta_derivs:
             dP[:, :, n_eta:] = self._dp_dtheta[:, :, self.structural]
 
-    def _mark_failures(self, f, g, dth) -> None:
-        from nlme_lab.kernels.events import Status
-
-        ds = self.bound.dataset
-        bad = np.flatnonzero(self._status)
-        s = int(bad[0])
-        rec = int(self._fail[s]) if self._fail[s] >= 0 else int(ds.offsets[s])
-        status = Status(int(self._status[s]))
-        what = status.name.lower().replace("_", " ")
-        message = f"the solution failed: {what}, at data row {int(ds.rows[rec])}"
-        if status in (Status.BAD_RECORD, Status.NO_ODE):
-            raise SolverError(message, subject=ds.ids[s], time=float(ds.time[rec]))
-        self.last_failure = f"{message} (subject {ds.ids[s]}, time {float(ds.time[rec]):g})"
-        rows = np.isin(self.obs_subject, bad)
+    def _mark_failures(self, failure, f, g, dth) -> None:
+        if failure.is_data_error:
+            raise failure.error()
+        self.last_failure = f"{failure.message} (subject {failure.subject}, time {failure.time:g})"
+        rows = np.isin(self.obs_subject, failure.subjects)
         for arr in (f, g, dth):
             if arr is not None:
                 arr[rows] = np.nan
@@ -190,7 +156,4 @@ class KernelProblem:
     def individual_parameters(self, theta, etas) -> np.ndarray:
         """``P`` (n_records, n_p) at the given per-subject etas."""
         self.theta_full[self.structural] = theta
-        P = np.zeros_like(self._P)
-        self._population.compute_p(self._fn["pk"], self._records[1], self.theta_full, self.record_effects(etas),
-                                    self._cov, P)
-        return P
+        return self.predictor.individual_parameters(self.theta_full, self.record_effects(etas))

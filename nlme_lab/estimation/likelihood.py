@@ -67,10 +67,13 @@ class ResidualLayout:
         return cls(add[endpoint], prop[endpoint], log_scale, y, lo, hi, cens != 0)
 
     def variance(self, sd: np.ndarray, fv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """V and dV/dfv for the variance-basis prediction ``fv`` (on the error scale)."""
-        sd_ext = np.append(sd, 0.0)  # index -1 -> 0
-        a = sd_ext[self.add]
-        p = sd_ext[self.prop]
+        """V and dV/dfv for the variance-basis prediction ``fv`` (on the error scale).
+
+        Batched: ``sd`` (..., n_sd) and ``fv`` (..., n_obs) broadcast over leading axes."""
+        sd = np.asarray(sd, dtype=float)
+        sd_ext = np.concatenate([sd, np.zeros(sd.shape[:-1] + (1,))], axis=-1)  # index -1 -> 0
+        a = sd_ext[..., self.add]
+        p = sd_ext[..., self.prop]
         fv_nat = np.where(self.log_scale, 0.0, fv)
         return a * a + p * p * fv_nat * fv_nat, 2.0 * p * p * fv_nat
 
@@ -97,7 +100,8 @@ def observation_terms(layout: ResidualLayout, f: np.ndarray, V: np.ndarray, exac
     """``l`` and its derivatives for every observation (censored or not).
 
     With ``exact`` the observed-value curvature is the exact second derivative (used only by
-    tests); otherwise the expected information (FOCE-type).
+    tests); otherwise the expected information (FOCE-type). ``f`` and ``V`` may carry leading
+    batch axes (observations last).
     """
     r = layout.y - f
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -105,17 +109,18 @@ def observation_terms(layout: ResidualLayout, f: np.ndarray, V: np.ndarray, exac
         l_f = -2.0 * r / V
         l_V = 1.0 / V - r * r / (V * V)
     M = np.zeros(f.shape + (2, 2))
-    if exact:
-        M[:, 0, 0] = 1.0 / V
-        M[:, 0, 1] = M[:, 1, 0] = r / (V * V)
-        M[:, 1, 1] = 0.5 * (-1.0 / (V * V) + 2.0 * r * r / V**3)
-    else:
-        M[:, 0, 0] = 1.0 / V
-        M[:, 1, 1] = 0.5 / (V * V)
+    with np.errstate(divide="ignore", invalid="ignore"):  # V = 0: non-finite terms, rejected upstream
+        if exact:
+            M[..., 0, 0] = 1.0 / V
+            M[..., 0, 1] = M[..., 1, 0] = r / (V * V)
+            M[..., 1, 1] = 0.5 * (-1.0 / (V * V) + 2.0 * r * r / V**3)
+        else:
+            M[..., 0, 0] = 1.0 / V
+            M[..., 1, 1] = 0.5 / (V * V)
     c = layout.censored
     if c.any():
-        lc, lfc, lVc, Mc = _censored_terms(layout.lo[c], layout.hi[c], f[c], V[c], exact)
-        l[c], l_f[c], l_V[c], M[c] = lc, lfc, lVc, Mc
+        lc, lfc, lVc, Mc = _censored_terms(layout.lo[c], layout.hi[c], f[..., c], V[..., c], exact)
+        l[..., c], l_f[..., c], l_V[..., c], M[..., c, :, :] = lc, lfc, lVc, Mc
     return ObsTerms(l, l_f, l_V, M)
 
 
@@ -147,9 +152,9 @@ def _censored_terms(lo, hi, f, V, exact):
     l = -2.0 * logP
     l_f, l_V = -2.0 * Pf, -2.0 * PV
     M = np.empty(f.shape + (2, 2))
-    M[:, 0, 0] = -(Pff - Pf * Pf)
-    M[:, 0, 1] = M[:, 1, 0] = -(PfV - Pf * PV)
-    M[:, 1, 1] = -(PVV - PV * PV)
+    M[..., 0, 0] = -(Pff - Pf * Pf)
+    M[..., 0, 1] = M[..., 1, 0] = -(PfV - Pf * PV)
+    M[..., 1, 1] = -(PVV - PV * PV)
     return l, l_f, l_V, (M if exact else _psd(M))
 
 
@@ -157,4 +162,4 @@ def _psd(M):
     """Project symmetric 2x2 matrices on the PSD cone (clip negative eigenvalues)."""
     w, U = np.linalg.eigh(M)
     w = np.clip(w, 0.0, None)
-    return np.einsum("nij,nj,nkj->nik", U, w, U)
+    return np.einsum("...ij,...j,...kj->...ik", U, w, U)

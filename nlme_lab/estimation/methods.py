@@ -41,10 +41,13 @@ class CovarianceKind(enum.Enum):
 
 @dataclass(frozen=True)
 class OuterOptions:
-    """The outer quasi-Newton (scipy BFGS on unconstrained parameters)."""
+    """The outer quasi-Newton (BFGS on unconstrained parameters, see ``estimation.outer``)."""
 
     max_iterations: int = 500
-    gtol: float = 1e-4  # on the gradient of the OFV w.r.t. the unconstrained parameters
+    ofv_tolerance: float = 1e-7  # converged when the predicted OFV decrease is below this
+    relative_tolerance: float = 1e-12  # ... or below this times |OFV| (rounding of large objectives)
+    max_step: float = 0.5  # largest change of an unconstrained parameter in one step (a log-scale
+    # theta or log sqrt(omega): a factor e^0.5 / e); larger first steps let BHHH collapse an omega
     param_step: float = 1e-5  # relative central-difference step at fixed eta-hat
     eta_step: float = 1e-4  # central-difference step in eta (Hessian of L, d log det A / d eta)
 

@@ -1,28 +1,30 @@
 """The population objective as a function of a free parameter vector, and its gradient.
 
-``Objective.value(v)`` solves the individual problems (warm-started from the last eta-hat) and
-sums OFV_i. ``Objective.gradient(v)`` returns the total derivative without re-solving the inner
+``Objective.value(v)`` solves the individual problems and sums OFV_i. The inner solve starts
+from eta-hat predicted at ``v`` (the last gradient point's eta-hat plus d eta-hat/dv times the
+move, first order in the move) and uses the exact eta-Hessian of that point as its Newton
+matrix. ``Objective.gradient(v)`` returns the total derivative without re-solving the inner
 problems (per subject, so the covariance step's S matrix comes for free):
 
     dOFV_i/dp = dQ_i/dp |_(eta fixed at eta-hat)  +  dQ_i/deta . d eta-hat_i/dp
     d eta-hat_i/dp = -H_i^-1  d(grad_eta L_i)/dp          (implicit function theorem)
 
 where Q_i = L_i + log det Omega + log det A_i, L_i the inner objective and H_i its exact
-Hessian in eta. The pieces, all per subject and at fixed eta:
+Hessian in eta.
 
-* theta: dL_i/dtheta by the chain rule, sum_j dl/df df_j/dtheta (+ the variance-basis term),
-  with df/dtheta from central differences of the predictions (smooth; differencing L itself
-  would pick up its large curvature); d log det A_i/dtheta and d(grad_eta L_i)/dtheta by
-  central differences. Two kernel evaluations per theta.
-* omega and residual SDs: central differences of Q_i and grad_eta L_i on cached predictions
-  (no kernel call).
-* eta: dQ_i/deta = grad_eta L_i (exact, from the kernels' df/deta; ~0 at eta-hat) plus central
-  differences of log det A_i; H_i from differences of the exact gradient. All subjects are
-  perturbed at once: two kernel evaluations per eta.
+Sensitivity gradient (FO, FOCE, FOCEI on problems that give df/dtheta): one evaluation at
+eta-hat with eta and theta directions gives f, df/deta and df/dtheta exactly; 2 n_eta more at
+eta-hat +- h e_m give the second derivatives d2f/deta2 and d2f/deta dtheta (central
+differences of exact first derivatives). Every term is then a smooth function of these
+predictions: the derivatives of Q_i and grad_eta L_i along each free parameter and each eta
+are central differences of ``SubjectEngine.batch_terms`` on predictions moved along their
+first-order Taylor expansion (no kernel call; exact to O(h^2)), all points in one batch; the
+dominant dL_i/dtheta is the chain rule sum_j dl/df df_j/dtheta exactly. Cost per gradient:
+1 + 2 n_eta kernel evaluations (FO: at eta = 0, cached per theta; FOCE: + 1 at eta = 0).
 
-Cost per gradient: 2 (n_eta + n_free_theta) kernel evaluations (times 2 n_eta + 1 for Laplace,
-whose A is itself a difference of exact gradients), against 2 n_free x (inner iterations) for
-brute-force differences of the whole objective, and with no inner-tolerance noise.
+Difference gradient (Laplace, whose A is itself a difference of exact gradients, and problems
+without df/dtheta): df/dtheta from central differences of the predictions, two kernel
+evaluations per theta plus two per eta (times 2 n_eta + 1 for Laplace).
 """
 
 from __future__ import annotations
@@ -43,6 +45,33 @@ class GradientResult:
     per_subject: np.ndarray  # (n_sub, n_free)
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """The last gradient point: eta-hat, d eta-hat/dv (n_sub, n_eta, n_free) and the exact
+    eta-Hessian of L (n_sub, n_eta, n_eta); it predicts eta-hat near ``v`` for warm starts."""
+
+    v: np.ndarray
+    etas: np.ndarray
+    jac: np.ndarray
+    H: np.ndarray
+
+    def predict(self, v: np.ndarray) -> np.ndarray:
+        return self.etas + np.einsum("sek,k->se", self.jac, np.asarray(v, dtype=float) - self.v)
+
+
+@dataclass(frozen=True)
+class Sensitivities:
+    """Predictions at eta-hat for the method, with their first and second derivatives."""
+
+    f: np.ndarray  # (n_obs,)
+    g: np.ndarray  # (n_obs, n_eta) df/deta
+    f_th: np.ndarray  # (n_obs, n_theta)
+    g_eta: np.ndarray  # (n_obs, n_eta, n_eta) d2f/deta2
+    g_th: np.ndarray  # (n_obs, n_eta, n_theta) d2f/deta dtheta
+    fv: np.ndarray  # variance basis and its theta derivative
+    fv_th: np.ndarray
+
+
 class Objective:
     def __init__(self, engine: SubjectEngine, param: Parameterization, etas0: np.ndarray,
                  inner: InnerOptions, param_step: float = 1e-5, eta_step: float = 1e-4):
@@ -54,8 +83,11 @@ class Objective:
         self.eta_step = eta_step
         self.last_terms: SubjectTerms | None = None
         self.last_v: np.ndarray | None = None
+        self.anchor: Anchor | None = None
         self.not_converged = 0
         self.n_value = 0
+        self._theta_derivs: bool | None = None  # does the problem give df/dtheta? (known after one call)
+        self._zero_cache: dict[bytes, tuple] = {}
 
     def value(self, v: np.ndarray) -> float:
         self.n_value += 1
@@ -63,7 +95,10 @@ class Objective:
         _, logdet = omega_inverse(values.omega)
         if not np.isfinite(logdet):
             return np.inf
-        etas, _, T, nc = self.engine.solve(values, self.etas, self.inner)
+        start, chord = self.etas, None
+        if self.anchor is not None:
+            start, chord = self.anchor.predict(v), self.anchor.H
+        etas, _, T, nc = self.engine.solve(values, start, self.inner, chord=chord)
         ofv = float(np.sum(T.ofv))
         if np.isfinite(ofv):
             self.etas = etas
@@ -81,6 +116,152 @@ class Objective:
 
     def gradient(self, v: np.ndarray, ofv: float) -> GradientResult:
         """Gradient at ``v`` with eta held at the eta-hat of the last ``value(v)``."""
+        if not self.engine.spec.exact_hessian and self._theta_derivs is not False:
+            out = self._sensitivity_gradient(np.asarray(v, dtype=float), ofv)
+            if out is not None:
+                return out
+        return self._difference_gradient(v, ofv)
+
+    # --- sensitivity gradient ---------------------------------------------------------------
+    def _second_order(self, theta, etas):
+        """f, g, df/dtheta at ``etas`` and the second derivatives (central differences of the
+        exact first derivatives at etas +- h e_m); None without theta derivatives."""
+        eng, h = self.engine, self.eta_step
+        base = eng.evaluate_with_theta(theta, etas)
+        self._theta_derivs = base is not None
+        if base is None:
+            return None
+        f, g, f_th = base
+        n_obs, n_e = g.shape
+        g_eta = np.empty((n_obs, n_e, n_e))
+        g_th = np.empty((n_obs, n_e, f_th.shape[1]))
+        for m in range(n_e):
+            e_p, e_m = etas.copy(), etas.copy()
+            e_p[:, m] += h
+            e_m[:, m] -= h
+            _, gp, tp = eng.evaluate_with_theta(theta, e_p)
+            _, gm, tm = eng.evaluate_with_theta(theta, e_m)
+            g_eta[:, :, m] = (gp - gm) / (2 * h)
+            g_th[:, m, :] = (tp - tm) / (2 * h)
+        return f, g, f_th, 0.5 * (g_eta + g_eta.transpose(0, 2, 1)), g_th
+
+    def _sensitivities(self, theta, etas) -> Sensitivities | None:
+        spec = self.engine.spec
+        obs_subject = self.engine.index.obs_subject
+        if spec.linearized or not spec.interaction:
+            zero = self._at_zero(theta)
+            if zero is None:
+                return None
+            f0, g0, f0_th, g0_th = zero
+        if spec.linearized:  # FO: f0 + G0 eta, expanded at eta = 0
+            e_obs = etas[obs_subject]
+            f = f0 + np.einsum("oe,oe->o", g0, e_obs)
+            f_th = f0_th + np.einsum("oek,oe->ok", g0_th, e_obs)
+            n_e = g0.shape[1]
+            return Sensitivities(f, g0, f_th, np.zeros((len(f), n_e, n_e)), g0_th, f0, f0_th)
+        so = self._second_order(theta, etas)
+        if so is None:
+            return None
+        f, g, f_th, g_eta, g_th = so
+        if spec.interaction:
+            return Sensitivities(f, g, f_th, g_eta, g_th, f, f_th)
+        return Sensitivities(f, g, f_th, g_eta, g_th, f0, f0_th)  # FOCE: variance at f(eta = 0)
+
+    def _at_zero(self, theta):
+        """FO's expansion (f, G, their theta derivatives) and FOCE's variance basis at eta = 0,
+        cached per theta (FOCE needs only f and df/dtheta: one evaluation)."""
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key not in self._zero_cache:
+            zeros = np.zeros((self.engine.problem.n_subjects, self.engine.n_eta))
+            if self.engine.spec.linearized:
+                so = self._second_order(theta, zeros)
+                out = None if so is None else (so[0], so[1], so[2], so[4])
+            else:
+                base = self.engine.evaluate_with_theta(theta, zeros)
+                self._theta_derivs = base is not None
+                out = None if base is None else (base[0], base[1], base[2], None)
+            if len(self._zero_cache) > 8:
+                self._zero_cache.clear()
+            self._zero_cache[key] = out
+        return self._zero_cache[key]
+
+    def _sensitivity_gradient(self, v: np.ndarray, ofv: float) -> GradientResult | None:
+        eng, etas = self.engine, self.etas
+        values = self.param.values(v)
+        s = self._sensitivities(values.theta, etas)
+        if s is None:
+            return None
+        n, n_e = len(v), eng.n_eta
+        batch = self._perturbed_batch(v, values, etas, s)
+        F, FV = batch[0], batch[2]
+        bt = eng.batch_terms(*batch)
+        Q = bt.inner + batch[7][:, None] + bt.logdet_A
+        h, he = self.steps(v), self.eta_step
+        dQ = np.empty((etas.shape[0], n))
+        dG = np.empty((etas.shape[0], n, n_e))
+        l_f0, l_fv0 = bt.l_f[0], bt.l_fv[0]
+        for k in range(n):
+            p, m = 1 + 2 * k, 2 + 2 * k
+            if self.param.affects_theta[k]:
+                dL = eng.index.sum(l_f0 * (F[p] - F[m]) + l_fv0 * (FV[p] - FV[m]))
+                dQ[:, k] = (dL + bt.logdet_A[p] - bt.logdet_A[m]) / (2 * h[k])
+            else:
+                dQ[:, k] = (Q[p] - Q[m]) / (2 * h[k])
+            dG[:, k, :] = (bt.grad[p] - bt.grad[m]) / (2 * h[k])
+        r = 1 + 2 * n
+        dlogdet = (bt.logdet_A[r::2] - bt.logdet_A[r + 1::2]).T / (2 * he)  # (n_sub, n_eta)
+        H = np.moveaxis(bt.grad[r::2] - bt.grad[r + 1::2], 0, -1) / (2 * he)
+        H = 0.5 * (H + H.transpose(0, 2, 1))
+        return self._combine(v, ofv, dQ, dG, bt.grad[0] + dlogdet, H)
+
+    def _perturbed_batch(self, v, values, etas, s: Sensitivities):
+        """Arguments of ``batch_terms`` at: the point; v +- h_k e_k (predictions moved along
+        df/dtheta, omega or SDs changed); eta +- h e_m (predictions moved along df/deta)."""
+        spec = self.engine.spec
+        n, n_e = len(v), self.engine.n_eta
+        B = 1 + 2 * n + 2 * n_e
+        F = np.repeat(s.f[None], B, 0)
+        G = np.repeat(s.g[None], B, 0)
+        FV = F if spec.interaction else np.repeat(s.fv[None], B, 0)
+        E = np.repeat(etas[None], B, 0)
+        SD = np.repeat(values.sd[None], B, 0)
+        oi, ldo = omega_inverse(values.omega)
+        OI = np.repeat(oi[None], B, 0)
+        LDO = np.full(B, ldo)
+        h = self.steps(v)
+        for k in range(n):
+            for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
+                w = v.copy()
+                w[k] += sign * h[k]
+                val = self.param.values(w)
+                if self.param.affects_theta[k]:
+                    dth = val.theta - values.theta
+                    F[j] += s.f_th @ dth
+                    G[j] += s.g_th @ dth
+                    if not spec.interaction:
+                        FV[j] += s.fv_th @ dth
+                else:
+                    SD[j] = val.sd
+                    OI[j], LDO[j] = omega_inverse(val.omega)
+        he = self.eta_step
+        for m in range(n_e):
+            for j, sign in ((1 + 2 * n + 2 * m, 1.0), (2 + 2 * n + 2 * m, -1.0)):
+                E[j, :, m] += sign * he
+                F[j] += sign * he * s.g[:, m]
+                G[j] += sign * he * s.g_eta[:, :, m]
+        return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
+
+    def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:
+        """Total derivative: dQ + dQ/deta . d eta-hat/dv, d eta-hat/dv = -H^-1 dG'; keeps the
+        anchor for the next warm start."""
+        deta = -np.linalg.solve(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
+        per_subject = dQ + np.einsum("ne,nek->nk", dQ_deta, deta)
+        if np.all(np.isfinite(deta)):
+            self.anchor = Anchor(np.array(v, dtype=float), self.etas.copy(), deta, H)
+        return GradientResult(ofv, per_subject.sum(axis=0), per_subject)
+
+    # --- difference gradient ----------------------------------------------------------------
+    def _difference_gradient(self, v: np.ndarray, ofv: float) -> GradientResult:
         eng, etas = self.engine, self.etas
         values = self.param.values(v)
         around = eng.spec.exact_hessian
@@ -106,9 +287,7 @@ class Objective:
                 dQ[:, k] = (Tp.ofv - Tm.ofv) / (2 * h[k])
             dG[:, k, :] = (Tp.grad - Tm.grad) / (2 * h[k])
         dlogdet_eta, H = self._eta_derivatives(values, etas, around)
-        deta = -np.linalg.solve(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
-        per_subject = dQ + np.einsum("ne,nek->nk", T0.grad + dlogdet_eta, deta)
-        return GradientResult(ofv, per_subject.sum(axis=0), per_subject)
+        return self._combine(v, ofv, dQ, dG, T0.grad + dlogdet_eta, H)
 
     def _eta_derivatives(self, values, etas, around):
         """d log det A_i / d eta (differences) and the Hessian of L_i (differences of its exact gradient)."""

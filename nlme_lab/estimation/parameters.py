@@ -16,6 +16,7 @@ Three scales:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import expit, logit
@@ -55,8 +56,10 @@ class OmegaBlock:
         v = np.asarray(self.values if values is None else values, dtype=float)
         n = self.size
         m = np.zeros((n, n))
-        m[np.tril_indices(n)] = v
-        return m + np.tril(m, -1).T
+        rows, cols = _tril(n)
+        m[rows, cols] = v
+        m[cols, rows] = v
+        return m
 
     def element_names(self) -> list[str]:
         rows, cols = np.tril_indices(self.size)
@@ -169,7 +172,8 @@ class ParameterSpace:
             blocks.append(v)
             m = b.matrix(v)
             for p in places:
-                omega[np.ix_(p, p)] = m
+                idx = np.asarray(p)
+                omega[idx[:, None], idx[None, :]] = m
         return ModelValues(theta, omega, np.array(z[k:], dtype=float), tuple(blocks))
 
 
@@ -282,11 +286,19 @@ def _to_unbounded(z, lo, hi):
     return out
 
 
+@lru_cache(maxsize=None)
+def _tril(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(n)
+
+
 def _cholesky_to_values(u, n):
+    if n == 1:
+        return np.exp(2.0 * np.asarray(u, dtype=float))
     L = np.zeros((n, n))
-    L[np.tril_indices(n)] = u
-    L[np.diag_indices(n)] = np.exp(np.diag(L))
-    return (L @ L.T)[np.tril_indices(n)]
+    L[_tril(n)] = u
+    d = np.arange(n)
+    L[d, d] = np.exp(L[d, d])
+    return (L @ L.T)[_tril(n)]
 
 
 def _values_to_cholesky(v, block: OmegaBlock):

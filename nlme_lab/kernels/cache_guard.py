@@ -19,7 +19,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 #: modules whose cached kernels embed code from other modules (their caches get dropped)
-ENGINE_MODULES = ("expm", "linear", "propagate", "steady_state", "events", "population")
+ENGINE_MODULES = (
+    "expm", "spectral", "linear", "propagate", "steady_state", "events", "population",
+)
 STAMP_NAME = "engine_sources.sha256"
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 
 import numpy as np
-from numba import njit, types
+from numba import njit, typeof, types
 
 from . import cache_guard
 
@@ -51,7 +51,14 @@ from .abi import (  # noqa: E402
     mat,
     vec,
 )
-from .linear import LIN_WORK, contract_dK  # noqa: E402
+from .linear import (  # noqa: E402
+    METHOD_EXPM,
+    OPT_LINEAR_METHOD,
+    contract_dK,
+    forget,
+    lin_prepare,
+    make_workspace,
+)
 from .propagate import CACHE, HAVE_ODE, STATUS_NO_ODE, advance, eval_f  # noqa: E402
 from .steady_state import (  # noqa: E402
     KIND_BOLUS,
@@ -310,91 +317,153 @@ def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
     return F * a_data, R, D, 0
 
 
-@njit(SOLVE_SUBJECT_SIG, cache=CACHE)
-def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
-                  init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred, dpred,
-                  opts, info):
-    """Predictions ``pred`` (n_rec, n_endpoint) and ``dpred`` (n_rec, n_endpoint, n_dir).
+# ---------------------------------------------------------------------------- workspace
+@njit(cache=CACHE)
+def queue_capacity(evid, a, b):
+    """Event-queue slots the records a:b need (3 series per dose record, + 4)."""
+    n_dose = 0
+    for i in range(a, b):
+        if evid[i] == 1 or evid[i] == 4:
+            n_dose += 1
+    return 3 * n_dose + 4
 
-    Inputs are one subject's records in file order; ``cmt`` is the 0-based dose compartment;
-    ``P`` (n_rec, n_p) the individual parameters of each record and ``dP`` (n_rec, n_p, n_dir)
-    their derivatives along the directions (n_dir may be 0). ``dose_index`` (4, n_state): rows
-    F, ALAG, RATE, DUR, entry = index into p or -1. ``linear``: use the exact propagator with
-    K = linsys(p). ``opts``: the ODE integrator's options (``ode.make_opts``; rtol/atol also set
-    the steady-state Newton tolerance). Returns a ``Status`` code; ``info[0]`` = failing record.
-    """
-    n_rec = time.shape[0]
+
+@njit(cache=CACHE)
+def make_subject_workspace(n, n_p, nd, n_end, cap):
+    """All scratch of ``solve_records`` for n states, n_p parameters, nd directions, n_end
+    endpoints and a queue of ``cap`` slots (allocate once per thread, reuse per subject)."""
+    lw = make_workspace(n, nd)
+    ss_w = (np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)), np.zeros(n),
+            np.zeros((n, nd)), np.zeros((n, n)))
+    return (np.zeros((6, n)),  # 0 y, rate_v, yc, rate_c, f1, f2
+            np.zeros((4, n, nd)),  # 1 S, drate_v, Sc, drate_c
+            np.zeros((2, n, n)),  # 2 K, Jm
+            np.zeros((6, nd)),  # 3 dF, dL, damt, dR, dD, dLD
+            np.zeros((n, n, n_p)),  # 4 dK_raw
+            np.zeros((nd, n, n)),  # 5 dKd
+            np.zeros((n, n, n)),  # 6 dKd0 (always zero)
+            np.zeros((n_p, n)),  # 7 dP0 (always zero)
+            np.zeros((2, n, n_p)),  # 8 Y0p, Fp
+            np.zeros((n, 1)),  # 9 bcol
+            np.zeros((n_end, n)),  # 10 Oy
+            np.zeros((n_end, n_p)),  # 11 Op
+            np.zeros(n_p),  # 12 p (the record's row of P)
+            np.zeros((n_p, nd)),  # 13 dPr
+            np.zeros(n_end),  # 14 pred_i
+            np.zeros((n_end, nd)),  # 15 dpred_i
+            np.zeros((3, cap)),  # 16 queue t0, step, amt
+            np.zeros((4, cap), np.int64),  # 17 queue k, n, kind, cmt
+            np.zeros((cap, nd)),  # 18 queue dt
+            np.zeros((cap, nd)),  # 19 queue da
+            lw, ss_w)
+
+
+@njit(cache=CACHE)
+def _clear(ws):
+    """Zero a reused workspace, so a subject's results never depend on the previous one."""
+    ws[0][:] = 0.0
+    ws[1][:] = 0.0
+    ws[2][:] = 0.0
+    ws[3][:] = 0.0
+    ws[4][:] = 0.0
+    ws[5][:] = 0.0
+    ws[8][:] = 0.0
+    ws[9][:] = 0.0
+    ws[10][:] = 0.0
+    ws[11][:] = 0.0
+    ws[12][:] = 0.0
+    ws[13][:] = 0.0
+    ws[14][:] = 0.0
+    ws[15][:] = 0.0
+    ws[16][:] = 0.0
+    ws[17][:] = 0
+    ws[18][:] = 0.0
+    ws[19][:] = 0.0
+    ssw = ws[21]
+    ssw[0][:] = 0.0
+    ssw[1][:] = 0.0
+    ssw[2][:] = 0.0
+    ssw[3][:] = 0.0
+    ssw[4][:] = 0.0
+    ssw[5][:] = 0.0
+    ssw[6][:] = 0.0
+    forget(ws[20])
+
+
+@njit(cache=CACHE)
+def _load_row(P, dP, g, p, dPr, first):
+    """Copy record g's parameters into p, dPr; True if they differ from what was there."""
+    changed = first
+    for k in range(p.shape[0]):
+        v = P[g, k]
+        if v != p[k] or v != v:
+            changed = True
+        p[k] = v
+        for d in range(dPr.shape[1]):
+            v = dP[g, k, d]
+            if v != dPr[k, d] or v != v:
+                changed = True
+            dPr[k, d] = v
+    return changed
+
+
+#: the type of ``make_subject_workspace``'s tuple (for the explicit signature below)
+WORKSPACE_TYPE = typeof(make_subject_workspace.py_func(1, 1, 1, 1, 1))
+SOLVE_RECORDS_SIG = types.int64(
+    types.int64, types.int64, *SOLVE_SUBJECT_SIG.args, WORKSPACE_TYPE,  # a, b, ..., ws
+)
+
+
+@njit(SOLVE_RECORDS_SIG, cache=CACHE)
+def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
+                  dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
+                  dpred, opts, info, ws):
+    """``solve_subject`` on the records a:b of the (population's) arrays, with the workspace
+    ``ws`` of ``make_subject_workspace`` (cleared here; its queue needs
+    ``queue_capacity(evid, a, b)`` slots). ``info[0]`` is relative to a."""
+    n_rec = b - a
     n = dose_index.shape[1]
-    n_p = P.shape[1]
     nd = dP.shape[2]
     n_end = pred.shape[1]
     info[0] = -1
     info[1] = 0
-    if n_rec == 0:
+    if n_rec <= 0:
         return OK
     if not linear and not HAVE_ODE:
         info[0] = 0
         return NO_ODE
-    # ---- workspace (allocated once per subject)
-    y = np.zeros(n)
-    S = np.zeros((n, nd))
-    rate_v = np.zeros(n)
-    drate_v = np.zeros((n, nd))
-    K = np.zeros((n, n))
-    dK_raw = np.zeros((n, n, n_p)) if (linear and nd > 0) else np.zeros((1, 1, 1))
-    dKd = np.zeros((nd, n, n))
-    dKd0 = np.zeros((n, n, n))
-    dP0 = np.zeros((n_p, n))
-    m2 = 2 * n + 2 if nd > 0 else 1
-    lw = (np.zeros((LIN_WORK, n + 1, n + 1)), np.zeros((LIN_WORK, m2, m2)), np.zeros(n))
-    ss_w = (np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)), np.zeros(n),
-            np.zeros((n, nd)), np.zeros((n, n)))
-    yc = np.zeros(n)
-    Sc = np.zeros((n, nd))
-    rate_c = np.zeros(n)
-    drate_c = np.zeros((n, nd))
-    f1 = np.zeros(n)
-    f2 = np.zeros(n)
-    Y0p = np.zeros((n, n_p))
-    Fp = np.zeros((n, n_p))
-    Jm = np.zeros((n, n))
-    bcol = np.zeros((n, 1))
-    Oy = np.zeros((n_end, n))
-    Op = np.zeros((n_end, n_p))
-    dF = np.zeros(nd)
-    dL = np.zeros(nd)
-    damt = np.zeros(nd)
-    dR = np.zeros(nd)
-    dD = np.zeros(nd)
-    dLD = np.zeros(nd)
-    n_dose = 0
-    for i in range(n_rec):
-        if evid[i] == 1 or evid[i] == 4:
-            n_dose += 1
-    cap = 3 * n_dose + 4
-    q_t0 = np.zeros(cap)
-    q_step = np.zeros(cap)
-    q_k = np.zeros(cap, dtype=np.int64)
-    q_n = np.zeros(cap, dtype=np.int64)
-    q_kind = np.zeros(cap, dtype=np.int64)
-    q_cmt = np.zeros(cap, dtype=np.int64)
-    q_amt = np.zeros(cap)
-    q_dt = np.zeros((cap, nd))
-    q_da = np.zeros((cap, nd))
+    _clear(ws)
+    cap = queue_capacity(evid, a, b)
+    V1, V2, VN, Vd = ws[0], ws[1], ws[2], ws[3]
+    y, rate_v, yc, rate_c, f1, f2 = V1[0], V1[1], V1[2], V1[3], V1[4], V1[5]
+    S, drate_v, Sc, drate_c = V2[0], V2[1], V2[2], V2[3]
+    K, Jm = VN[0], VN[1]
+    dF, dL, damt, dR, dD, dLD = Vd[0], Vd[1], Vd[2], Vd[3], Vd[4], Vd[5]
+    dK_raw, dKd, dKd0, dP0 = ws[4], ws[5], ws[6], ws[7]
+    Y0p, Fp, bcol, Oy, Op = ws[8][0], ws[8][1], ws[9], ws[10], ws[11]
+    p, dPr, pred_i, dpred_i = ws[12], ws[13], ws[14], ws[15]
+    q_t0, q_step, q_amt = ws[16][0][:cap], ws[16][1][:cap], ws[16][2][:cap]
+    q_k, q_n, q_kind, q_cmt = ws[17][0][:cap], ws[17][1][:cap], ws[17][2][:cap], ws[17][3][:cap]
+    q_dt, q_da = ws[18][:cap], ws[19][:cap]
+    lw, ss_w = ws[20], ws[21]
+    expm_only = opts.shape[0] > OPT_LINEAR_METHOD and opts[OPT_LINEAR_METHOD] == METHOD_EXPM
 
-    tc = time[0]
-    _reset(init, dinit, P[0], dP[0], y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
+    tc = time[a]
+    _load_row(P, dP, a, p, dPr, True)
+    _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
     for i in range(n_rec):
-        ti = time[i]
-        p = P[i]
-        dPr = dP[i]
+        g = a + i
+        ti = time[g]
+        changed = _load_row(P, dP, g, p, dPr, i == 0)
         if ti < tc:
             return _bad(info, i, BAD_TIME_ORDER)
-        if linear:
+        if linear and changed:
             linsys(p, K)
             if nd > 0:
                 dlinsys(p, dK_raw)
                 contract_dK(dK_raw, dPr, dKd)
+            if not expm_only:
+                lin_prepare(K, dKd, nd, lw)
         # ---- pending events due up to (and at) this record's time
         t_snap = 1e-12 * max(1.0, abs(ti))
         while True:
@@ -415,30 +484,30 @@ def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, 
         if st != 0:
             return _status_of(st, info, i)
         tc = ti
-        ev = evid[i]
+        ev = evid[g]
         if ev == 3 or ev == 4:
             _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
-        if (ev == 1 or ev == 4) and (amt[i] != 0.0 or rate[i] != 0.0):
-            c = cmt[i]
+        if (ev == 1 or ev == 4) and (amt[g] != 0.0 or rate[g] != 0.0):
+            c = cmt[g]
             if c < 0 or c >= n:
                 return _bad(info, i, BAD_CMT)
-            II = ii[i]
-            nadd = addl[i]
-            ssi = ss[i]
-            if (nadd > 0 or (ssi > 0 and amt[i] != 0.0)) and not II > 0.0:
+            II = ii[g]
+            nadd = addl[g]
+            ssi = ss[g]
+            if (nadd > 0 or (ssi > 0 and amt[g] != 0.0)) and not II > 0.0:
                 return _bad(info, i, BAD_II)
             F = _modifier(dose_index[0, c], p, dPr, 1.0, dF)
             L = _modifier(dose_index[1, c], p, dPr, 0.0, dL)
             if L < 0.0:
                 return _bad(info, i, BAD_LAG)
-            if amt[i] == 0.0:
+            if amt[g] == 0.0:
                 # constant infusion at steady state (README rule 6): not continued afterwards
                 if ssi == 0:
                     return _bad(info, i, BAD_AMT)
-                R = rate[i]
+                R = rate[g]
                 for d in range(nd):
                     dR[d] = 0.0
-                if rate[i] == -1.0:
+                if rate[g] == -1.0:
                     R = _modifier(dose_index[2, c], p, dPr, -1.0, dR)
                 if not R > 0.0:
                     return _bad(info, i, BAD_RATE)
@@ -455,9 +524,9 @@ def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, 
                     for d in range(nd):
                         S[k, d] += Sc[k, d]
             else:
-                kind = KIND_BOLUS if rate[i] == 0.0 else KIND_INFUSION
-                a, R, D, bad = _dose_quantities(kind, amt[i], rate[i], F, dF, dose_index[2, c],
-                                                dose_index[3, c], p, dPr, damt, dR, dD)
+                kind = KIND_BOLUS if rate[g] == 0.0 else KIND_INFUSION
+                am, R, D, bad = _dose_quantities(kind, amt[g], rate[g], F, dF, dose_index[2, c],
+                                                 dose_index[3, c], p, dPr, damt, dR, dD)
                 if bad != 0:
                     return _bad(info, i, bad)
                 for d in range(nd):
@@ -467,7 +536,7 @@ def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, 
                         _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p,
                                False)
                     st, first_end, n_end_hist = ss_load(
-                        linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, ti, kind, c, a, damt,
+                        linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, ti, kind, c, am, damt,
                         R, dR, D, dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ss_w, f1)
                     if st != 0:
                         return _status_of(st, info, i)
@@ -484,12 +553,12 @@ def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, 
                 if L == 0.0:
                     first = 1
                     _apply_event(kind if kind == KIND_BOLUS else KIND_START, c,
-                                 a if kind == KIND_BOLUS else R, dL,
+                                 am if kind == KIND_BOLUS else R, dL,
                                  damt if kind == KIND_BOLUS else dR, linear, rhs, K, ti, y, S,
                                  p, rate_v, drate_v, f1, f2)
                 if kind == KIND_BOLUS:
                     _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
-                            ti + L + first * II, II, nadd + 1 - first, KIND_BOLUS, c, a, dL,
+                            ti + L + first * II, II, nadd + 1 - first, KIND_BOLUS, c, am, dL,
                             damt)
                 else:
                     _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
@@ -497,5 +566,31 @@ def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, 
                             dR)
                     _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
                             ti + L + D, II, nadd + 1, KIND_END, c, R, dLD, dR)
-        _predict(obs, dobs_dy, dobs_dp, ti, y, S, p, dPr, pred[i], dpred[i], Oy, Op)
+        _predict(obs, dobs_dy, dobs_dp, ti, y, S, p, dPr, pred_i, dpred_i, Oy, Op)
+        for e in range(n_end):
+            pred[g, e] = pred_i[e]
+            for d in range(nd):
+                dpred[g, e, d] = dpred_i[e, d]
     return OK
+
+
+@njit(SOLVE_SUBJECT_SIG, cache=CACHE)
+def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
+                  init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred, dpred,
+                  opts, info):
+    """Predictions ``pred`` (n_rec, n_endpoint) and ``dpred`` (n_rec, n_endpoint, n_dir).
+
+    Inputs are one subject's records in file order; ``cmt`` is the 0-based dose compartment;
+    ``P`` (n_rec, n_p) the individual parameters of each record and ``dP`` (n_rec, n_p, n_dir)
+    their derivatives along the directions (n_dir may be 0). ``dose_index`` (4, n_state): rows
+    F, ALAG, RATE, DUR, entry = index into p or -1. ``linear``: use the exact propagator with
+    K = linsys(p). ``opts``: the ODE integrator's options (``ode.make_opts``; rtol/atol also set
+    the steady-state Newton tolerance), optionally extended by the linear method
+    (``linear.with_linear_method``). Returns a ``Status`` code; ``info[0]`` = failing record.
+    """
+    n_rec = time.shape[0]
+    ws = make_subject_workspace(dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1],
+                                queue_capacity(evid, 0, n_rec))
+    return solve_records(0, n_rec, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs,
+                         jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear,
+                         dP, pred, dpred, opts, info, ws)

@@ -2,7 +2,8 @@
 
 ``advance`` is what the event engine and the steady-state solver call between events. For
 linear models it uses ``linear.lin_advance`` with the current ``K = linsys(p)`` (and the
-direction-contracted ``dKd``); otherwise ``ode.ode_advance``.
+direction-contracted ``dKd``): the cached eigendecomposition, or Padé exponentials where that
+is not reliable or ``opts`` asks for them; otherwise ``ode.ode_advance``.
 
 If ``ode.py`` cannot be imported, a stub returning ``STATUS_NO_ODE`` stands in and
 ``HAVE_ODE`` is False; the engine then refuses ODE models (linear ones still work). Kernels
@@ -19,7 +20,7 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 
 from numba import njit  # noqa: E402
 
-from .linear import lin_advance  # noqa: E402
+from .linear import METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
 
 #: returned when the ODE integrator module is missing
 STATUS_NO_ODE = -1000
@@ -43,13 +44,16 @@ CACHE = HAVE_ODE
 def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, opts, lw):
     """Move (y, S) from t0 to t1 (either direction) with constant inputs ``rate``.
 
-    ``lw`` is the linear workspace tuple ``(Wm, W2, tmp)`` of ``linear.make_workspace``.
-    Returns 0 or the integrator's non-zero status.
+    ``lw`` is the linear workspace of ``linear.make_workspace``; ``opts[OPT_LINEAR_METHOD]``
+    (when present) selects the linear method. Returns 0 or the integrator's non-zero status.
     """
     if t1 == t0:
         return 0
     if linear:
-        lin_advance(K, dKd, t1 - t0, y, S, rate, drate, lw[0], lw[1], lw[2])
+        method = METHOD_AUTO
+        if opts.shape[0] > OPT_LINEAR_METHOD:
+            method = int(opts[OPT_LINEAR_METHOD])
+        lin_advance(K, dKd, t1 - t0, y, S, rate, drate, lw, method)
         for i in range(y.shape[0]):
             if not (abs(y[i]) < 1e308):
                 return 2006  # non-finite state (see events._status_of)

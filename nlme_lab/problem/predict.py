@@ -1,12 +1,17 @@
 """Predictions of every record for given thetas and random effects, through the engine.
 
 ``Predictor`` holds a bound model's arrays in the layout the kernels want and calls
-``kernels.population``: ``compute_p`` (individual parameters per record) then
-``solve_population`` (doses, infusions, steady states; closed form or ODE). It turns the
-engine's status codes into a ``SolverError`` naming the subject and time.
+``kernels.population``: ``compute_p`` / ``compute_dp`` (individual parameters per record, and
+their Jacobians) then ``solve_population`` (doses, infusions, steady states; closed form or
+ODE; with forward sensitivities along given parameter directions). It turns the engine's
+status codes into a ``Failure`` naming the subject, data row and time (``SolverError`` for
+the callers that raise). It is the one place that calls the solver: simulation, diagnostics
+and the estimation problem (``estimation.KernelProblem``) all go through it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,6 +28,28 @@ def _owned(values, dtype) -> np.ndarray:
     return np.array(values, dtype=dtype, order="C")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """The first subject whose solution failed, in words."""
+
+    status: object  # kernels.events.Status
+    message: str  # "the solution failed: <what>, at data row <row>"
+    subject: object  # the subject's ID
+    time: float
+    subjects: np.ndarray  # indices of every failed subject
+
+    @property
+    def is_data_error(self) -> bool:
+        """A bad record or a missing ODE: no parameter value can fix it."""
+        from nlme_lab.kernels.events import Status
+
+        return self.status in (Status.BAD_RECORD, Status.NO_ODE)
+
+    def error(self) -> SolverError:
+        more = f" ({self.subjects.size - 1} other subject(s) too)" if self.subjects.size > 1 else ""
+        return SolverError(self.message + more, subject=self.subject, time=self.time)
+
+
 class Predictor:
     """Predictions of a bound model; reusable across parameter values (no recompilation)."""
 
@@ -33,9 +60,10 @@ class Predictor:
 
         self._population = population
         self.bound = bound
-        self.compiled = bound.model.compiled
+        self.compiled = cm = bound.model.compiled
         ds = bound.dataset
         self.n_records = ds.n_records
+        self.n_subjects = ds.n_subjects
         self._records = (
             _owned(ds.offsets, dtype=np.int64),
             _owned(ds.time, dtype=np.float64),
@@ -48,11 +76,15 @@ class Predictor:
             _owned(ds.ss, dtype=np.int64),
         )
         self._cov = _owned(bound.covariates, dtype=np.float64)
-        self._opts = ode.make_opts(rtol=rtol, atol=atol)
+        self._dose_index = _owned(cm.dose_index, dtype=np.int64)
+        self._opts = ode.make_opts(rtol=rtol, atol=atol)  # the kernel copies it per subject
+        self.parallel = bool(parallel)
         self._solve = population.solve_population if parallel else population.solve_population_serial
-        self._refs = refs = function_refs(self.compiled)
+        self._refs = refs = function_refs(cm)
         self._fns = tuple(refs[name] for name in (
             "rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy", "dobs_dp", "linsys", "dlinsys"))
+        self._status = np.zeros(self.n_subjects, dtype=np.int64)
+        self._fail = np.zeros(self.n_subjects, dtype=np.int64)
 
     # ------------------------------------------------------------------ random effects
     def zero_effects(self) -> np.ndarray:
@@ -70,27 +102,52 @@ class Predictor:
             per_record.append(np.asarray(kappas)[subject, self.bound.occasion])
         return np.ascontiguousarray(np.hstack(per_record), dtype=np.float64)
 
-    # ------------------------------------------------------------------ predictions
-    def individual_parameters(self, theta: np.ndarray, eta_rec: np.ndarray) -> np.ndarray:
+    # ------------------------------------------------------------------ engine calls
+    def individual_parameters(self, theta: np.ndarray, eta_rec: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``P`` (n_records, n_p): the model's individual parameters on every record."""
-        P = np.zeros((self.n_records, self.compiled.n_p))
-        self._population.compute_p(self._refs["pk"], self._records[1],
-                                   np.ascontiguousarray(theta, dtype=np.float64), eta_rec, self._cov, P)
+        P = np.zeros((self.n_records, self.compiled.n_p)) if out is None else out
+        self._population.compute_p(self._refs["pk"], self._records[1], np.ascontiguousarray(theta, dtype=np.float64),
+                                   eta_rec, self._cov, P)
         return P
 
+    def parameter_jacobians(self, theta: np.ndarray, eta_rec: np.ndarray, P: np.ndarray, dp_deta: np.ndarray,
+                            dp_dtheta: np.ndarray) -> None:
+        """Fills ``P`` and its Jacobians ``dp_deta`` (n_rec, n_p, n_re), ``dp_dtheta`` (n_rec, n_p, n_theta)."""
+        self._population.compute_dp(self._refs["dpk"], self._records[1], np.ascontiguousarray(theta, dtype=np.float64),
+                                    eta_rec, self._cov, P, dp_deta, dp_dtheta)
+
+    def solve(self, P: np.ndarray, dP: np.ndarray, pred: np.ndarray, dpred: np.ndarray) -> Failure | None:
+        """Predictions ``pred`` (n_rec, n_endpoint) and sensitivities ``dpred`` (n_rec, n_endpoint,
+        n_dir) along the parameter directions ``dP`` (n_rec, n_p, n_dir), written in place; the
+        failure of the first failed subject, if any (its predictions are not meaningful)."""
+        self._solve(*self._records, P, self._dose_index, *self._fns, bool(self.compiled.is_linear), dP, self._opts,
+                    pred, dpred, self._status, self._fail)
+        return self.failure() if self._status.any() else None
+
+    def failure(self) -> Failure | None:
+        """The last ``solve``'s failure in words (None when every subject was solved)."""
+        bad = np.flatnonzero(self._status)
+        if not bad.size:
+            return None
+        from nlme_lab.kernels.events import Status
+
+        s = int(bad[0])
+        ds = self.bound.dataset
+        rec = int(self._fail[s]) if self._fail[s] >= 0 else int(ds.offsets[s])
+        status = Status(int(self._status[s]))
+        what = status.name.lower().replace("_", " ")
+        return Failure(status, f"the solution failed: {what}, at data row {int(ds.rows[rec])}", ds.ids[s],
+                       float(ds.time[rec]), bad)
+
+    # ------------------------------------------------------------------ predictions
     def predict_all(self, theta: np.ndarray, eta_rec: np.ndarray) -> np.ndarray:
         """Predictions of every endpoint on every record, (n_records, n_endpoint)."""
         cm = self.compiled
         P = self.individual_parameters(theta, eta_rec)
-        n_sub = self.bound.dataset.n_subjects
         pred = np.zeros((self.n_records, cm.n_endpoint))
-        dP = np.zeros((self.n_records, cm.n_p, 0))
-        dpred = np.zeros((self.n_records, cm.n_endpoint, 0))
-        status = np.zeros(n_sub, dtype=np.int64)
-        fail = np.full(n_sub, -1, dtype=np.int64)
-        self._solve(*self._records, P, np.ascontiguousarray(cm.dose_index, dtype=np.int64), *self._fns,
-                    bool(cm.is_linear), dP, self._opts.copy(), pred, dpred, status, fail)
-        self._raise_on_failure(status, fail)
+        failure = self.solve(P, np.zeros((self.n_records, cm.n_p, 0)), pred, np.zeros((self.n_records, cm.n_endpoint, 0)))
+        if failure is not None:
+            raise failure.error()
         return pred
 
     def predict(self, theta: np.ndarray, eta_rec: np.ndarray) -> np.ndarray:
@@ -98,16 +155,20 @@ class Predictor:
         pred = self.predict_all(theta, eta_rec)
         return pred[np.arange(self.n_records), self.bound.endpoint]
 
-    def _raise_on_failure(self, status: np.ndarray, fail: np.ndarray) -> None:
-        bad = np.flatnonzero(status)
-        if not bad.size:
-            return
-        from nlme_lab.kernels.events import Status
-
-        s = int(bad[0])
-        ds = self.bound.dataset
-        rec = int(fail[s]) if fail[s] >= 0 else int(ds.offsets[s])
-        what = Status(int(status[s])).name.lower().replace("_", " ")
-        more = f" ({bad.size - 1} other subject(s) too)" if bad.size > 1 else ""
-        raise SolverError(f"the solution failed: {what}, at data row {int(ds.rows[rec])}{more}",
-                          subject=ds.ids[s], time=float(ds.time[rec]))
+    def sensitivities(self, theta: np.ndarray, eta_rec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predictions (n_rec, n_endpoint) and their exact derivatives with respect to each record's
+        random effects (n_rec, n_endpoint, n_re: column j is the effect in force on the record, as
+        in ``eta_rec``) and to every theta (n_rec, n_endpoint, n_theta)."""
+        cm = self.compiled
+        n_re, n_th = cm.n_re, len(theta)
+        P = np.zeros((self.n_records, cm.n_p))
+        dp_deta = np.zeros((self.n_records, cm.n_p, n_re))
+        dp_dtheta = np.zeros((self.n_records, cm.n_p, n_th))
+        self.parameter_jacobians(theta, eta_rec, P, dp_deta, dp_dtheta)
+        dP = np.ascontiguousarray(np.concatenate([dp_deta, dp_dtheta], axis=2))
+        pred = np.zeros((self.n_records, cm.n_endpoint))
+        dpred = np.zeros((self.n_records, cm.n_endpoint, n_re + n_th))
+        failure = self.solve(P, dP, pred, dpred)
+        if failure is not None:
+            raise failure.error()
+        return pred, dpred[:, :, :n_re], dpred[:, :, n_re:]

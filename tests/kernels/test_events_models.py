@@ -266,9 +266,13 @@ CMT3 = HandModel(
 
 
 def run_subject(model: HandModel, rec: dict, P: np.ndarray, *, linear: bool = True, dP=None,
-                opts=None):
-    """Call ``solve_subject`` on one subject's records; returns (status, info, pred, dpred)."""
+                opts=None, method=None):
+    """Call ``solve_subject`` on one subject's records; returns (status, info, pred, dpred).
+
+    ``method``: a ``linear.LinearMethod`` (default: the engine's default, the eigen path).
+    """
     from nlme_lab.kernels.events import solve_subject
+    from nlme_lab.kernels.linear import with_linear_method
     from nlme_lab.kernels.ode import make_opts
 
     n = len(rec["time"])
@@ -281,6 +285,8 @@ def run_subject(model: HandModel, rec: dict, P: np.ndarray, *, linear: bool = Tr
     info = np.zeros(2, np.int64)
     if opts is None:
         opts = make_opts(rtol=1e-10, atol=1e-12)
+    if method is not None:
+        opts = with_linear_method(opts, method)
     def f(x, dtype):
         return np.array(x, dtype=dtype)  # writable copies: the kernel signature rejects readonly
     st = solve_subject(

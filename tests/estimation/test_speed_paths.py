@@ -1,0 +1,95 @@
+"""The fast paths of the estimation engine give the results of the slow ones: subjects in
+parallel equal serial bit for bit, warm-started inner solves equal fresh ones, the sensitivity
+gradient equals the difference gradient, ``Predictor.sensitivities`` equals the problem's, and
+the evaluation counts stay within their budget."""
+
+import numpy as np
+import pytest
+from tests.estimation.spaces import theo_space
+
+import nlme_lab as nl
+from nlme_lab.estimation import KernelProblem
+from nlme_lab.estimation.individual import SubjectEngine
+from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.methods import InnerOptions, get_method
+from nlme_lab.estimation.objective import Objective
+from nlme_lab.estimation.parameters import Unconstrained
+from nlme_lab.problem import bind
+
+
+@pytest.fixture(scope="module")
+def theo_bound(shared_models, shared_data):
+    return bind(shared_models["theo_sd"], shared_data["theo_sd.csv"])
+
+
+def test_parallel_subjects_equal_serial_bit_for_bit(theo_bound):
+    rng = np.random.default_rng(7)
+    theta, etas = np.array([0.45, 1.0, 3.45]), rng.normal(0, 0.3, (12, 3))
+    par = KernelProblem(theo_bound, parallel=True).evaluate(theta, etas, derivs=True, theta_derivs=True)
+    ser = KernelProblem(theo_bound, parallel=False).evaluate(theta, etas, derivs=True, theta_derivs=True)
+    for a, b in ((par.f, ser.f), (par.df_deta, ser.df_deta), (par.df_dtheta, ser.df_dtheta)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_parallel_fit_equals_the_serial_fit(shared_models, shared_data):
+    model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
+    a = nl.fit(model, data, parallel=True)
+    b = nl.fit(model, data, parallel=False)
+    assert a.ofv == b.ofv and a.estimates == b.estimates and a.se == b.se
+    np.testing.assert_array_equal(a.etas, b.etas)
+
+
+def test_predictor_sensitivities_are_the_problems(theo_bound):
+    problem = KernelProblem(theo_bound, parallel=False)
+    rng = np.random.default_rng(8)
+    theta, etas = np.array([0.45, 1.0, 3.45]), rng.normal(0, 0.3, (12, 3))
+    ev = problem.evaluate(theta, etas, derivs=True, theta_derivs=True)
+    pr = problem.predictor
+    full = np.append(theta, 0.7)  # + add_sd, unused by the equations
+    pred, d_eta, d_theta = pr.sensitivities(full, pr.record_effects(etas, np.zeros((12, 1, 0))))
+    rows, ep = problem.obs_rec, problem.endpoint
+    np.testing.assert_array_equal(pred[rows, ep], ev.f)
+    np.testing.assert_array_equal(d_eta[rows, ep], ev.df_deta)
+    np.testing.assert_array_equal(d_theta[rows, ep][:, problem.structural], ev.df_dtheta)
+    assert np.all(d_theta[rows, ep][:, 3] == 0.0)
+
+
+def _objective(problem, method):
+    space = theo_space()
+    layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
+    param = Unconstrained(space)
+    obj = Objective(SubjectEngine(problem, layout, get_method(method)), param,
+                    np.zeros((problem.n_subjects, problem.n_eta)), InnerOptions())
+    return obj, param.from_reported(space.reported_initial())
+
+
+@pytest.mark.parametrize("method", ["fo", "foce", "focei"])
+def test_sensitivity_gradient_equals_the_difference_gradient(theo, method):
+    obj, v = _objective(theo, method)
+    ofv = obj.value(v)
+    fast = obj.gradient(v, ofv)
+    slow = obj._difference_gradient(v, ofv)
+    np.testing.assert_allclose(fast.per_subject, slow.per_subject, rtol=1e-6, atol=1e-7)
+
+
+def test_warm_started_inner_solves_equal_fresh_ones(theo):
+    """The anchor's predicted eta-hat and chord Hessian change the path, not the answer."""
+    obj, v = _objective(theo, "focei")
+    obj.value_and_gradient(v)
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        w = v + rng.normal(0, 0.05, len(v))
+        warm = obj.value(w)
+        warm_etas = obj.etas.copy()
+        obj.anchor, obj.etas = None, np.zeros_like(obj.etas)
+        fresh = obj.value(w)
+        assert warm == pytest.approx(fresh, abs=1e-7)  # eta-hat to the inner step tolerance (1e-9)
+        np.testing.assert_allclose(warm_etas, obj.etas, atol=1e-7)
+        obj.value_and_gradient(v)  # back to the anchor at v
+
+
+def test_theo_sd_focei_fits_within_its_evaluation_budget(shared_models, shared_data):
+    """928 kernel evaluations before the sensitivity gradient, the BFGS with a BHHH start and
+    the warm starts; 335 after (covariance step included)."""
+    r = nl.fit(shared_models["theo_sd"], shared_data["theo_sd.csv"])
+    assert r.converged and r.n_evaluations < 400, r.n_evaluations
