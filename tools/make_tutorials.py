@@ -26,10 +26,10 @@ QUICK_START = [
              "from bokeh.resources import INLINE\n"
              "from nlme_lab import plots\n"
              "output_notebook(INLINE, hide_banner=True)  # works offline\n"
-             "show(plots.vpc_plot(nl.vpc(fit, model=model, data=data, n=200, seed=1)))"),
+             "show(plots.vpc_plot(nl.vpc(fit, n=200, seed=1)))"),
     ("md", "Goodness of fit: observations against population and individual predictions, "
            "conditional weighted residuals and their QQ plot."),
-    ("code", "table = nl.residuals(fit, model=model, data=data, seed=1)\n"
+    ("code", "table = nl.residuals(fit, seed=1)\n"
              "show(plots.gof_panel(table))"),
     ("md", "The model text is compiled to numba kernels; `model.source()` shows the generated "
            "Python (the model text itself never runs as Python)."),

@@ -96,7 +96,7 @@ def _complete(core: FitResult, model, data, problem: KernelProblem, space, seed,
         individual=_individual_table(problem, values.theta, etas, core.eta_names, data),
         predictions=_prediction_table(problem, space, values, etas, data),
         lognormal=pairs, model_name=model.name, data_name=_data_name(data), seed=seed,
-        elapsed_s=time.perf_counter() - t0,
+        model=model, data=data, elapsed_s=time.perf_counter() - t0,
     )
 
 

@@ -110,6 +110,9 @@ class FitResult:
     model_name: str = ""
     data_name: str = ""
     seed: int | None = None
+    # the fitted Model and Dataset (both immutable), so diagnostics need nothing else
+    model: object = field(default=None, repr=False, compare=False)
+    data: object = field(default=None, repr=False, compare=False)
 
     @property
     def converged(self) -> bool:
@@ -135,6 +138,18 @@ class FitResult:
         from nlme_lab.estimation.tables import html_table
 
         return html_table(self)
+
+    def report(self, path="report.html", **options):
+        """Write the self-contained HTML report of this fit (see ``nlme_lab.plots.report``).
+
+        A convenience hook in the spirit of pandas' ``DataFrame.plot``: the figures live in the
+        plots layer, which this layer must not import statically, so the writer is looked up
+        by name at call time. Options: ``n_vpc``, ``n_sim``, ``seed``, ``vpc_options``.
+        """
+        import importlib
+
+        writer = importlib.import_module("nlme_lab.plots.report").write_report
+        return writer(self, path, model=self.model, data=self.data, **options)
 
 
 def lognormal_table(estimates: dict[str, float], pairs: dict[str, str]) -> list[dict]:
