@@ -26,7 +26,6 @@ import numpy as np
 
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
-PARALLEL_MIN_SUBJECTS = 64  # below this, one thread is faster than starting the pool
 
 
 def residual_sd_names(ir) -> list[str]:
@@ -46,8 +45,6 @@ class KernelProblem:
         ds = bound.dataset
         self.n_subjects = int(ds.n_subjects)
         self.n_records = n_rec = int(ds.n_records)
-        if parallel is None:
-            parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
         self.predictor = Predictor(bound, rtol=rtol, atol=atol, parallel=parallel)
         sd_names = set(residual_sd_names(ir))
         self.theta_full = np.array([t.init for t in ir.thetas], dtype=np.float64)

@@ -50,11 +50,18 @@ class Failure:
         return SolverError(self.message + more, subject=self.subject, time=self.time)
 
 
+PARALLEL_MIN_SUBJECTS = 64  # below this, one thread is faster than waking the thread pool
+
+
 class Predictor:
-    """Predictions of a bound model; reusable across parameter values (no recompilation)."""
+    """Predictions of a bound model; reusable across parameter values (no recompilation).
+
+    ``parallel``: solve subjects on several threads; ``None`` decides by the number of
+    subjects (results are identical either way).
+    """
 
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                 parallel: bool = True):
+                 parallel: bool | None = None):
         from nlme_lab.kernels import ode, population
         from nlme_lab.kernels.function_refs import function_refs
 
@@ -78,6 +85,8 @@ class Predictor:
         self._cov = _owned(bound.covariates, dtype=np.float64)
         self._dose_index = _owned(cm.dose_index, dtype=np.int64)
         self._opts = ode.make_opts(rtol=rtol, atol=atol)  # the kernel copies it per subject
+        if parallel is None:
+            parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
         self.parallel = bool(parallel)
         self._solve = population.solve_population if parallel else population.solve_population_serial
         self._refs = refs = function_refs(cm)

@@ -61,18 +61,19 @@ def simulate(model, data, n: int = 1, seed: int | None = None, params: dict | No
     rng = np.random.default_rng(seed)
 
     pred = predictor.predict(values.theta, predictor.zero_effects())
-    frames, all_etas = [], []
-    for rep in range(int(n)):
+    n = int(n)
+    ipred = np.empty((n, data.n_records))
+    simdv = np.empty((n, data.n_records))
+    all_etas = []
+    for rep in range(n):
         etas, kappas = _draw_effects(rng, values, data.n_subjects, bound.n_occasions)
-        ipred = predictor.predict(values.theta, predictor.record_effects(etas, kappas))
-        sd = residual_sd(model.ir, values, ipred, bound.endpoint)
-        simdv = simulate_observations(model.ir, ipred, sd, bound.endpoint, rng)
-        simdv = np.where(data.evid == 0, simdv, np.nan)
-        frames.append(_frame(data, rep + 1, pred, ipred, simdv))
+        ipred[rep] = predictor.predict(values.theta, predictor.record_effects(etas, kappas))
+        sd = residual_sd(model.ir, values, ipred[rep], bound.endpoint)
+        simdv[rep] = simulate_observations(model.ir, ipred[rep], sd, bound.endpoint, rng)
         all_etas.append(etas)
-    table = pd.concat(frames, ignore_index=True)
-    eta_names = values.eta_names
-    return SimulationResult(table, np.asarray(all_etas), eta_names, seed)
+    simdv[:, data.evid != 0] = np.nan
+    table = _table(data, n, pred, ipred, simdv)
+    return SimulationResult(table, np.asarray(all_etas), values.eta_names, seed)
 
 
 def _draw_effects(rng, values: ParameterSet, n_sub: int, n_occ: int):
@@ -92,10 +93,11 @@ def _mvnormal(rng, cov: np.ndarray, size: int) -> np.ndarray:
     return z @ root.T
 
 
-def _frame(data, rep: int, pred, ipred, simdv) -> pd.DataFrame:
-    frame = data.table.copy()
-    frame["REP"] = rep
-    frame["PRED"] = pred
-    frame["IPRED"] = ipred
-    frame["SIMDV"] = simdv
-    return frame
+def _table(data, n: int, pred, ipred, simdv) -> pd.DataFrame:
+    """The input table repeated once per replicate, with REP, PRED, IPRED and SIMDV."""
+    table = pd.concat([data.table] * n, ignore_index=True)
+    table["REP"] = np.repeat(np.arange(1, n + 1), data.n_records)
+    table["PRED"] = np.tile(pred, n)
+    table["IPRED"] = ipred.ravel()
+    table["SIMDV"] = simdv.ravel()
+    return table
