@@ -41,8 +41,9 @@ def resolve(fit_or_model, data=None, *, model=None, params: dict | None = None) 
     """The model, dataset and parameter values of a diagnostic (see the module docstring)."""
     if is_fit_result(fit_or_model):
         fit = fit_or_model
-        model = as_model(_first(getattr(fit, "model", None), model), "the FitResult carries no model: pass model=")
-        data = as_dataset(_first(getattr(fit, "data", None), data), "the FitResult carries no dataset: pass data=")
+        # explicit arguments win over what the fit carries (and are checked against the fit)
+        model = as_model(_first(model, getattr(fit, "model", None)), "the FitResult carries no model: pass model=")
+        data = as_dataset(_first(data, getattr(fit, "data", None)), "the FitResult carries no dataset: pass data=")
         _check_fit_matches(fit, data)
         values = dict(fit.estimates)
         values.update(params or {})

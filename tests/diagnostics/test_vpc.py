@@ -58,8 +58,10 @@ def test_same_seed_same_vpc_and_a_fit_result_is_accepted(theo_vpc, theo_focei, s
     by_fit = vpc(theo_focei, shared_data["theo_sd.csv"], model=shared_models["theo_sd"], n=50, seed=2)
     by_params = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=theo_focei.estimates, n=50, seed=2)
     pd.testing.assert_frame_equal(by_fit.percentiles, by_params.percentiles)
+    from dataclasses import replace
+
     with pytest.raises(NlmeError, match="model="):
-        vpc(theo_focei, shared_data["theo_sd.csv"], n=5, seed=1)
+        vpc(replace(theo_focei, model=None), shared_data["theo_sd.csv"], n=5, seed=1)
 
 
 def test_simulated_interval_covers_the_observed_median_for_data_from_the_model(shared_models, warfarin_simulated):
@@ -220,23 +222,14 @@ def test_bad_arguments_are_explained(shared_models, shared_data):
 
 
 def test_a_fit_result_carrying_its_model_and_data_needs_no_arguments(theo_focei, shared_models, shared_data):
-    """When FitResult gains ``model``/``data`` fields, diagnostics use them (here: a subclass)."""
-    from dataclasses import dataclass, fields
-
+    """A FitResult carries its model and dataset: diagnostics need no further arguments."""
     from nlme_lab.diagnostics import residuals
-    from nlme_lab.estimation import FitResult
-
-    @dataclass(frozen=True)
-    class FitWithInputs(FitResult):
-        model: object = None
-        data: object = None
 
     model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
-    carried = FitWithInputs(**{f.name: getattr(theo_focei, f.name) for f in fields(theo_focei)}, model=model,
-                            data=data)
-    pd.testing.assert_frame_equal(vpc(carried, n=20, seed=3).percentiles,
+    assert theo_focei.model is model and theo_focei.data is data
+    pd.testing.assert_frame_equal(vpc(theo_focei, n=20, seed=3).percentiles,
                                   vpc(theo_focei, data, model=model, n=20, seed=3).percentiles)
-    pd.testing.assert_frame_equal(residuals(carried, npde=False).records,
+    pd.testing.assert_frame_equal(residuals(theo_focei, npde=False).records,
                                   residuals(theo_focei, data, model=model, npde=False).records)
 
 
