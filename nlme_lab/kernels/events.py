@@ -25,6 +25,13 @@ infusion's duration) the jump condition ``S+ = S- + (f- - f+) dtau`` is applied.
 
 Never raises: returns a ``Status`` and writes the failing record index to ``info[0]`` and a
 detail code (the ODE integrator's status) to ``info[1]``.
+
+Speed (linear models): ``solve_records`` works on a range of a population's arrays with a
+reusable workspace (``make_subject_workspace``; ``population`` allocates one per chunk of
+subjects), copies each record's parameters into it (no views of shared arrays, whose refcount
+atomics would contend between threads), recomputes K, dK and their eigendecomposition
+(``linear.lin_prepare``) only when the record's parameters differ from the previous record's,
+and calls the linear propagator directly rather than through ``propagate.advance``.
 """
 
 from __future__ import annotations
@@ -52,14 +59,28 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .linear import (  # noqa: E402
+    LW_A,
+    LW_STATS,
     METHOD_EXPM,
     OPT_LINEAR_METHOD,
+    STAT_EIGEN_INTERVALS,
+    STAT_EXPM_INTERVALS,
     contract_dK,
     forget,
+    lin_advance_eigen,
+    lin_advance_expm,
     lin_prepare,
     make_workspace,
 )
-from .propagate import CACHE, HAVE_ODE, STATUS_NO_ODE, advance, eval_f  # noqa: E402
+from .spectral import make_decomp_workspace  # noqa: E402
+from .propagate import (  # noqa: E402
+    CACHE,
+    HAVE_ODE,
+    NONFINITE_STATE,
+    STATUS_NO_ODE,
+    advance,
+    eval_f,
+)
 from .steady_state import (  # noqa: E402
     KIND_BOLUS,
     KIND_INFUSION,
@@ -260,9 +281,17 @@ def _status_of(st, info, i):
         return SS_FAILED
     if st == SS_SINGULAR:
         return SINGULAR
-    if st == 2006:
+    if st == NONFINITE_STATE:
         return NONFINITE
     return ODE_FAILED
+
+
+@njit(cache=CACHE)
+def _finite(y):
+    for i in range(y.shape[0]):
+        if not (abs(y[i]) < 1e308):
+            return False
+    return True
 
 
 @njit(cache=CACHE)
@@ -355,7 +384,7 @@ def make_subject_workspace(n, n_p, nd, n_end, cap):
             np.zeros((4, cap), np.int64),  # 17 queue k, n, kind, cmt
             np.zeros((cap, nd)),  # 18 queue dt
             np.zeros((cap, nd)),  # 19 queue da
-            lw, ss_w)
+            lw, ss_w, make_decomp_workspace(n))
 
 
 @njit(cache=CACHE)
@@ -445,7 +474,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
     q_t0, q_step, q_amt = ws[16][0][:cap], ws[16][1][:cap], ws[16][2][:cap]
     q_k, q_n, q_kind, q_cmt = ws[17][0][:cap], ws[17][1][:cap], ws[17][2][:cap], ws[17][3][:cap]
     q_dt, q_da = ws[18][:cap], ws[19][:cap]
-    lw, ss_w = ws[20], ws[21]
+    lw, ss_w, dw = ws[20], ws[21], ws[22]
+    LA, lst = lw[LW_A], lw[LW_STATS]
     expm_only = opts.shape[0] > OPT_LINEAR_METHOD and opts[OPT_LINEAR_METHOD] == METHOD_EXPM
 
     tc = time[a]
@@ -463,7 +493,7 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 dlinsys(p, dK_raw)
                 contract_dK(dK_raw, dPr, dKd)
             if not expm_only:
-                lin_prepare(K, dKd, nd, lw)
+                lin_prepare(K, dKd, nd, lw, dw)
         # ---- pending events due up to (and at) this record's time
         t_snap = 1e-12 * max(1.0, abs(ti))
         while True:
@@ -471,16 +501,35 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             if j < 0 or te > ti + t_snap:
                 break
             te = min(max(te, tc), ti)
-            st = advance(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v, drate_v,
-                         opts, lw)
+            if linear and te != tc:  # propagate.advance's linear branch, without the call
+                if expm_only or not lin_advance_eigen(K, dKd, te - tc, y, S, rate_v, drate_v,
+                                                      LA, lst):
+                    lst[STAT_EXPM_INTERVALS] += 1
+                    lin_advance_expm(K, dKd, te - tc, y, S, rate_v, drate_v, lw[0], lw[1],
+                                     lw[2])
+                else:
+                    lst[STAT_EIGEN_INTERVALS] += 1
+                st = 0 if _finite(y) else NONFINITE_STATE
+            else:
+                st = advance(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v,
+                             drate_v, opts, lw)
             if st != 0:
                 return _status_of(st, info, i)
             tc = te
             _apply_event(q_kind[j], q_cmt[j], q_amt[j], q_dt[j], q_da[j], linear, rhs, K, te, y,
                          S, p, rate_v, drate_v, f1, f2)
             q_k[j] += 1
-        st = advance(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
-                     opts, lw)
+        if linear and ti != tc:
+            if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, LA,
+                                                  lst):
+                lst[STAT_EXPM_INTERVALS] += 1
+                lin_advance_expm(K, dKd, ti - tc, y, S, rate_v, drate_v, lw[0], lw[1], lw[2])
+            else:
+                lst[STAT_EIGEN_INTERVALS] += 1
+            st = 0 if _finite(y) else NONFINITE_STATE
+        else:
+            st = advance(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
+                         opts, lw)
         if st != 0:
             return _status_of(st, info, i)
         tc = ti
@@ -574,10 +623,9 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
     return OK
 
 
-@njit(SOLVE_SUBJECT_SIG, cache=CACHE)
-def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
-                  init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred, dpred,
-                  opts, info):
+def _solve_subject_py(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
+                      init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
+                      dpred, opts, info):
     """Predictions ``pred`` (n_rec, n_endpoint) and ``dpred`` (n_rec, n_endpoint, n_dir).
 
     Inputs are one subject's records in file order; ``cmt`` is the 0-based dose compartment;
@@ -594,3 +642,19 @@ def solve_subject(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, 
     return solve_records(0, n_rec, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs,
                          jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear,
                          dP, pred, dpred, opts, info, ws)
+
+
+_solve_subject = None
+
+
+def __getattr__(name):
+    """``solve_subject`` compiles on first use only (signature ``SOLVE_SUBJECT_SIG``): the
+    population drivers call ``solve_records`` directly, and every compiled entry point costs a
+    full optimisation of the engine's code on a cold start."""
+    global _solve_subject
+    if name == "solve_subject":
+        if _solve_subject is None:
+            _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=CACHE)(_solve_subject_py)
+            _solve_subject.__doc__ = _solve_subject_py.__doc__
+        return _solve_subject
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,8 +39,9 @@ of ``ode.make_opts``; absent or 0 = ``LinearMethod.AUTO``, 1 = ``LinearMethod.EX
 Padé path everywhere). ``with_linear_method`` makes such an ``opts``.
 
 Workspace: the tuple of ``make_workspace(n_state, n_dir)`` (``n_dir``: the most columns of S
-any call will pass; the steady-state solver passes n_state columns). Its slot ``LW_STATS``
-counts decompositions and intervals per path (``STAT_*``), for tests and benchmarks.
+any call will pass; the steady-state solver passes n_state columns), plus
+``spectral.make_decomp_workspace(n_state)`` for ``lin_prepare``. Slot ``LW_STATS`` counts
+decompositions and intervals per path (``STAT_*``), for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
 from .expm import EXPM_WORK, expm_into, norm1  # noqa: E402
-from .spectral import EIG_OK, decompose, dd1, dd2_0, make_decomp_workspace, phi1  # noqa: E402
+from .spectral import EIG_OK, decompose, dd1, dd2_0, phi1  # noqa: E402
 
 #: scratch matrices needed per workspace (expm's plus the augmented matrix and its exponential)
 LIN_WORK = EXPM_WORK + 2
@@ -85,23 +86,31 @@ def with_linear_method(opts: np.ndarray, method: LinearMethod | int | str) -> np
     return out
 
 
-# workspace tuple slots
+# workspace tuple ``lw`` slots (few arrays: every array a kernel binds costs refcount atomics)
 LW_EXPM = 0  # (LIN_WORK, n + 1, n + 1) Padé scratch
 LW_EXPM2 = 1  # (LIN_WORK, 2 n + 2, 2 n + 2) (or 1 x 1 without directions)
 LW_TMP = 2  # (n,)
-LW_MAT = 3  # (5, n, n): cached K, V, W, Phi, M
-LW_VEC = 4  # (8, n): lam, a, e^a, g, ^y, ^r, scratch x2
-LW_DIR = 5  # (2, n_dir, n, n): cached dK per direction, G = W dK V
-LW_SH = 6  # (n, n_dir): ^S
-LW_STATS = 7  # int64 (8,): see STAT_*
-LW_DZERO = 8  # int64 (n_dir,): 1 where dK_d == 0
-LW_DECOMP = 9  # the scratch of spectral.decompose
+LW_A = 3  # float (A_SLOTS + 2 ndm, n, w): the eigen path's matrices, see A_*
+LW_STATS = 4  # int64 (8 + ndm,): STAT_* counters, then 1 where dK_d == 0
+
+# slabs of lw[LW_A] (each n x w, w = max(ndm, N_VEC))
+A_K = 0  # the K of the cached decomposition
+A_V = 1  # right eigenvectors (columns)
+A_W = 2  # left eigenvectors (rows), W = V^-1
+A_P = 3  # Phi, then Gam (and scratch)
+A_M = 4  # M_ij = Phi_ij ^y_j + Gam_ij ^r_j
+A_VEC = 5  # columns: C_LAM, C_A, C_E, C_G, C_YH, C_RH, C_T
+A_SH = 6  # ^S (n x nd)
+A_SLOTS = 7  # then ndm slabs of cached dK_d, then ndm slabs of G_d = W dK_d V
+C_LAM, C_A, C_E, C_G, C_YH, C_RH, C_T = 0, 1, 2, 3, 4, 5, 6
+N_VEC = 8
 
 STAT_EIG = 0  # decompose's status for the cached K (-1: nothing cached)
 STAT_ND = 1  # number of directions G is cached for (-1: none)
 STAT_DECOMPOSITIONS = 2
 STAT_EXPM_INTERVALS = 3
 STAT_EIGEN_INTERVALS = 4
+STAT_DZERO = 8  # first of the ndm zero flags
 
 
 @njit(cache=True)
@@ -111,19 +120,19 @@ def make_workspace(n_state, n_dir):
     m = n + 1
     m2 = 2 * m if n_dir > 0 else 1
     ndm = max(n_dir, n, 1)
-    st = np.zeros(8, np.int64)
+    st = np.zeros(STAT_DZERO + ndm, np.int64)
     st[STAT_EIG] = -1
     st[STAT_ND] = -1
     return (np.zeros((LIN_WORK, m, m)), np.zeros((LIN_WORK, m2, m2)), np.zeros(n),
-            np.zeros((5, n, n)), np.zeros((8, n)), np.zeros((2, ndm, n, n)), np.zeros((n, ndm)),
-            st, np.zeros(ndm, np.int64), make_decomp_workspace(n))
+            np.zeros((A_SLOTS + 2 * ndm, n, max(ndm, N_VEC))), st)
 
 
 @njit(cache=True)
 def forget(lw):
     """Drop the cached decomposition (results never depend on it; this only frees reuse)."""
-    lw[LW_STATS][STAT_EIG] = -1
-    lw[LW_STATS][STAT_ND] = -1
+    st = lw[LW_STATS]
+    st[STAT_EIG] = -1
+    st[STAT_ND] = -1
 
 
 @njit(cache=True)
@@ -254,127 +263,114 @@ def contract_dK(dK, dPr, dKd):
 
 # ---------------------------------------------------------------------------- eigen path
 @njit(cache=True)
-def lin_prepare(K, dKd, nd, lw):
+def lin_prepare(K, dKd, nd, lw, dw):
     """Decompose K and cache ``G_d = W dK_d V`` (d < nd) for ``lin_advance``; each is kept
-    when K (dK) equals the cached one. Call whenever K or dKd changes: ``lin_advance`` never
-    decomposes (that keeps the decomposition out of the code compiled into every caller of
-    ``propagate.advance``); it takes the Padé path where no decomposition of its K is cached."""
+    when K (dK) equals the cached one. ``dw``: ``spectral.make_decomp_workspace(n)``.
+
+    Call whenever K or dKd changes: ``lin_advance`` never decomposes (that keeps the
+    decomposition out of the code compiled into every caller of ``propagate.advance``); it
+    takes the Padé path where no decomposition of its K is cached.
+    """
     st = lw[LW_STATS]
-    Kc = lw[LW_MAT][0]
+    LA = lw[LW_A]
     n = K.shape[0]
     same = st[STAT_EIG] >= 0
     if same:
         for i in range(n):
             for j in range(n):
-                if K[i, j] != Kc[i, j]:
+                if K[i, j] != LA[A_K, i, j]:
                     same = False
     if not same:
         for i in range(n):
             for j in range(n):
-                Kc[i, j] = K[i, j]
-        F, Fv, I, R = lw[LW_DECOMP]
-        st[STAT_EIG] = decompose(Kc, lw[LW_MAT][1], lw[LW_MAT][2], lw[LW_VEC][0], F, Fv, I, R)
+                LA[A_K, i, j] = K[i, j]
+        F, Fv, I, R = dw
+        lam = Fv[2]
+        st[STAT_EIG] = decompose(K, LA[A_V], LA[A_W], lam, F, Fv, I, R)
+        for i in range(n):
+            LA[A_VEC, i, C_LAM] = lam[i]
         st[STAT_ND] = -1
         st[STAT_DECOMPOSITIONS] += 1
-    if st[STAT_EIG] == EIG_OK and nd > 0:
-        _directions_ready(dKd, nd, lw)
-
-
-@njit(cache=True)
-def _usable(K, dKd, nd, lw):
-    """How the cached decomposition serves (K, dKd): 0 not at all (no decomposition of this
-    K, or other directions), 1 with the cached G, 2 with all directions zero."""
-    st = lw[LW_STATS]
-    if st[STAT_EIG] != EIG_OK:
-        return 0
-    Kc = lw[LW_MAT][0]
-    n = K.shape[0]
-    for i in range(n):
-        for j in range(n):
-            if K[i, j] != Kc[i, j]:
-                return 0
-    if nd == 0:
-        return 1
-    dKc = lw[LW_DIR][0]
-    if st[STAT_ND] == nd:
-        same = True
+    if st[STAT_EIG] == EIG_OK and nd > 0 and st[STAT_ND] != nd:
+        _directions_ready(dKd, nd, LA, st)
+    elif st[STAT_EIG] == EIG_OK and nd > 0:
         for d in range(nd):
             for i in range(n):
                 for j in range(n):
-                    if dKd[d, i, j] != dKc[d, i, j]:
-                        same = False
-        if same:
-            return 1
-    for d in range(nd):
-        for i in range(n):
-            for j in range(n):
-                if dKd[d, i, j] != 0.0:
-                    return 0
-    return 2
+                    if dKd[d, i, j] != LA[A_SLOTS + d, i, j]:
+                        _directions_ready(dKd, nd, LA, st)
+                        return
 
 
 @njit(cache=True)
-def _directions_ready(dKd, nd, lw):
-    """G_d = W dK_d V for d < nd, unless cached for the same dK (and the current K)."""
-    st = lw[LW_STATS]
-    dKc = lw[LW_DIR][0]
-    G = lw[LW_DIR][1]
-    dz = lw[LW_DZERO]
+def _directions_ready(dKd, nd, LA, st):
+    """Cache dK_d and G_d = W dK_d V for d < nd."""
     n = dKd.shape[1]
-    if st[STAT_ND] == nd:
-        same = True
-        for d in range(nd):
-            for i in range(n):
-                for j in range(n):
-                    if dKd[d, i, j] != dKc[d, i, j]:
-                        same = False
-        if same:
-            return
-    V = lw[LW_MAT][1]
-    W = lw[LW_MAT][2]
-    T = lw[LW_MAT][3]
+    ndm = (LA.shape[0] - A_SLOTS) // 2
     for d in range(nd):
         zero = 1
         for i in range(n):
             for j in range(n):
                 v = dKd[d, i, j]
-                dKc[d, i, j] = v
+                LA[A_SLOTS + d, i, j] = v
                 if v != 0.0:
                     zero = 0
-        dz[d] = zero
+        st[STAT_DZERO + d] = zero
         if zero:
             continue
-        for i in range(n):  # T = dK_d V
+        for i in range(n):  # P = dK_d V
             for j in range(n):
                 acc = 0.0
                 for k in range(n):
-                    acc += dKd[d, i, k] * V[k, j]
-                T[i, j] = acc
-        for i in range(n):  # G_d = W T
+                    acc += dKd[d, i, k] * LA[A_V, k, j]
+                LA[A_P, i, j] = acc
+        g = A_SLOTS + ndm + d
+        for i in range(n):  # G_d = W P
             for j in range(n):
                 acc = 0.0
                 for k in range(n):
-                    acc += W[i, k] * T[k, j]
-                G[d, i, j] = acc
+                    acc += LA[A_W, i, k] * LA[A_P, k, j]
+                LA[g, i, j] = acc
     st[STAT_ND] = nd
 
 
 @njit(cache=True)
-def lin_advance_eigen(K, dKd, h, y, S, rate, drate, lw):
-    """The eigen path (module docstring). False, with y and S untouched, if ``lin_prepare``
-    left no reliable eigendecomposition of this K (then use ``lin_advance_expm``)."""
+def lin_advance_eigen(K, dKd, h, y, S, rate, drate, LA, st):
+    """The eigen path (module docstring) with the slabs ``LA`` and counters ``st`` of the
+    workspace. False, with y and S untouched, if ``lin_prepare`` left no reliable
+    decomposition of this K (or cached other directions): then use ``lin_advance_expm``.
+
+    Written without array views: each array a kernel binds costs refcount atomics, which
+    dominated this step before (~0.3 us of ~0.05 us of arithmetic).
+    """
     n = y.shape[0]
     nd = S.shape[1]
-    mode = _usable(K, dKd, nd, lw)
-    if mode == 0:
+    if st[STAT_EIG] != EIG_OK:
         return False
-    V = lw[LW_MAT][1]
-    W = lw[LW_MAT][2]
-    P = lw[LW_MAT][3]  # Phi, then Gam
-    M = lw[LW_MAT][4]
-    ev = lw[LW_VEC]
-    lam, a, e, g, yh, rh, tv = ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]
-    Sh = lw[LW_SH]
+    for i in range(n):
+        for j in range(n):
+            if K[i, j] != LA[A_K, i, j]:
+                return False
+    # mode 1: the cached G; mode 2: all directions zero (the steady-state solver's state-only
+    # directions); else the Padé path
+    mode = 1
+    if nd > 0:
+        if st[STAT_ND] != nd:
+            mode = 0
+        else:
+            for d in range(nd):
+                for i in range(n):
+                    for j in range(n):
+                        if dKd[d, i, j] != LA[A_SLOTS + d, i, j]:
+                            mode = 0
+        if mode == 0:
+            mode = 2
+            for d in range(nd):
+                for i in range(n):
+                    for j in range(n):
+                        if dKd[d, i, j] != 0.0:
+                            return False
+    ndm = (LA.shape[0] - A_SLOTS) // 2
     inp = False
     for i in range(n):
         if rate[i] != 0.0:
@@ -385,70 +381,74 @@ def lin_advance_eigen(K, dKd, h, y, S, rate, drate, lw):
             if drate[i, d] != 0.0:
                 dinp = True
     for i in range(n):
-        a[i] = lam[i] * h
-        e[i] = math.exp(a[i])
+        a = LA[A_VEC, i, C_LAM] * h
+        LA[A_VEC, i, C_A] = a
+        LA[A_VEC, i, C_E] = math.exp(a)
         acc = 0.0
         for j in range(n):
-            acc += W[i, j] * y[j]
-        yh[i] = acc
+            acc += LA[A_W, i, j] * y[j]
+        LA[A_VEC, i, C_YH] = acc
         acc = 0.0
         if inp:
             for j in range(n):
-                acc += W[i, j] * rate[j]
-        rh[i] = acc
-        g[i] = h * phi1(a[i]) if (inp or dinp) else 0.0
+                acc += LA[A_W, i, j] * rate[j]
+        LA[A_VEC, i, C_RH] = acc
+        LA[A_VEC, i, C_G] = h * phi1(a) if (inp or dinp) else 0.0
     if nd > 0:
-        G = lw[LW_DIR][1]
-        dz = lw[LW_DZERO]
         for i in range(n):  # M_ij = Phi_ij ^y_j (+ Gam_ij ^r_j)
-            P[i, i] = h * e[i]
+            LA[A_P, i, i] = h * LA[A_VEC, i, C_E]
             for j in range(i + 1, n):
-                P[i, j] = h * dd1(a[i], a[j], e[i], e[j])
-                P[j, i] = P[i, j]
+                v = h * dd1(LA[A_VEC, i, C_A], LA[A_VEC, j, C_A], LA[A_VEC, i, C_E],
+                            LA[A_VEC, j, C_E])
+                LA[A_P, i, j] = v
+                LA[A_P, j, i] = v
         for i in range(n):
             for j in range(n):
-                M[i, j] = P[i, j] * yh[j]
+                LA[A_M, i, j] = LA[A_P, i, j] * LA[A_VEC, j, C_YH]
         if inp:
             for i in range(n):
                 for j in range(i, n):
-                    P[i, j] = h * h * dd2_0(a[i], a[j])
-                    P[j, i] = P[i, j]
+                    v = h * h * dd2_0(LA[A_VEC, i, C_A], LA[A_VEC, j, C_A])
+                    LA[A_P, i, j] = v
+                    LA[A_P, j, i] = v
             for i in range(n):
                 for j in range(n):
-                    M[i, j] += P[i, j] * rh[j]
+                    LA[A_M, i, j] += LA[A_P, i, j] * LA[A_VEC, j, C_RH]
         for d in range(nd):
+            use_g = mode == 1 and st[STAT_DZERO + d] == 0
+            g = A_SLOTS + ndm + d
+            nzr = False
+            if dinp:
+                for j in range(n):
+                    if drate[j, d] != 0.0:
+                        nzr = True
             for i in range(n):
                 acc = 0.0
                 for j in range(n):
-                    acc += W[i, j] * S[j, d]
-                acc *= e[i]
-                if mode == 1 and dz[d] == 0:
+                    acc += LA[A_W, i, j] * S[j, d]
+                acc *= LA[A_VEC, i, C_E]
+                if use_g:
                     for j in range(n):
-                        acc += G[d, i, j] * M[i, j]
-                Sh[i, d] = acc
-            if dinp:
-                nz = False
-                for j in range(n):
-                    if drate[j, d] != 0.0:
-                        nz = True
-                if nz:
-                    for i in range(n):
-                        acc = 0.0
-                        for j in range(n):
-                            acc += W[i, j] * drate[j, d]
-                        Sh[i, d] += g[i] * acc
+                        acc += LA[g, i, j] * LA[A_M, i, j]
+                if nzr:
+                    acc2 = 0.0
+                    for j in range(n):
+                        acc2 += LA[A_W, i, j] * drate[j, d]
+                    acc += LA[A_VEC, i, C_G] * acc2
+                LA[A_SH, i, d] = acc
         for i in range(n):
             for d in range(nd):
                 acc = 0.0
                 for j in range(n):
-                    acc += V[i, j] * Sh[j, d]
+                    acc += LA[A_V, i, j] * LA[A_SH, j, d]
                 S[i, d] = acc
     for i in range(n):
-        tv[i] = e[i] * yh[i] + g[i] * rh[i]
+        LA[A_VEC, i, C_T] = (LA[A_VEC, i, C_E] * LA[A_VEC, i, C_YH]
+                             + LA[A_VEC, i, C_G] * LA[A_VEC, i, C_RH])
     for i in range(n):
         acc = 0.0
         for j in range(n):
-            acc += V[i, j] * tv[j]
+            acc += LA[A_V, i, j] * LA[A_VEC, j, C_T]
         y[i] = acc
     return True
 
@@ -464,7 +464,7 @@ def lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
     if h == 0.0:
         return
     st = lw[LW_STATS]
-    if method != METHOD_EXPM and lin_advance_eigen(K, dKd, h, y, S, rate, drate, lw):
+    if method != METHOD_EXPM and lin_advance_eigen(K, dKd, h, y, S, rate, drate, lw[LW_A], st):
         st[STAT_EIGEN_INTERVALS] += 1
         return
     st[STAT_EXPM_INTERVALS] += 1

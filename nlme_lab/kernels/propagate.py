@@ -24,6 +24,8 @@ from .linear import METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
 
 #: returned when the ODE integrator module is missing
 STATUS_NO_ODE = -1000
+#: returned by ``advance`` when a linear propagation gives a non-finite state
+NONFINITE_STATE = 2006
 
 try:  # pragma: no cover - depends on the other engineer's module
     from .ode import ode_advance
@@ -56,7 +58,7 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
         lin_advance(K, dKd, t1 - t0, y, S, rate, drate, lw, method)
         for i in range(y.shape[0]):
             if not (abs(y[i]) < 1e308):
-                return 2006  # non-finite state (see events._status_of)
+                return NONFINITE_STATE
         return 0
     h = t1 - t0
     if abs(h) <= 1e-12 * max(1.0, abs(t0), abs(t1)):

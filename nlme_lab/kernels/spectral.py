@@ -74,8 +74,9 @@ class EigStatus(enum.IntEnum):
 
 @njit(cache=True)
 def make_decomp_workspace(n):
-    """Scratch of ``decompose``: F (DECOMP_WORK, n, n), Fv (2, n), I (4, n + 1), R (n, n)."""
-    return (np.zeros((DECOMP_WORK, n, n)), np.zeros((2, n)), np.zeros((4, n + 1), np.int64),
+    """Scratch of ``decompose``: F (DECOMP_WORK, n, n), Fv (3, n) (row 2 free for the caller's
+    eigenvalues), I (4, n + 1), R (n, n)."""
+    return (np.zeros((DECOMP_WORK, n, n)), np.zeros((3, n)), np.zeros((4, n + 1), np.int64),
             np.zeros((n, n), np.int64))
 
 

@@ -8,6 +8,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from nlme_lab.kernels.events import BadRecord, Status
+from nlme_lab.kernels.linear import LinearMethod
 from test_events_models import CMT2, CMT3, M_NP, mam_params, records, run_subject
 
 I_F1, I_F2, I_AL1, I_AL2, I_R2, I_D2 = 7, 8, 9, 10, 11, 12
@@ -100,9 +101,10 @@ OBS = [0.0, 0.7, 2.9, 6.2, 11.1, 15.3, 21.7, 26.4, 33.3, 47.9]
 DIRS = [0, 1, 2, 3, 6, I_F1, I_F2, I_AL1, I_AL2, I_D2]  # cl v q v2 ka F1 F2 ALAG1 ALAG2 D2
 
 
-@pytest.mark.parametrize("linear", [True, False], ids=["exact", "ode"])
+@pytest.mark.parametrize("linear, method", [(True, LinearMethod.AUTO), (True, LinearMethod.EXPM),
+                                            (False, None)], ids=["exact", "exact-expm", "ode"])
 @pytest.mark.parametrize("name", list(SENS_DESIGNS))
-def test_sensitivities_match_central_differences(name, linear):
+def test_sensitivities_match_central_differences(name, linear, method):
     rows, over = SENS_DESIGNS[name]
     p = mam_params(three=False, **over)
     rec = records(rows, OBS)
@@ -112,19 +114,41 @@ def test_sensitivities_match_central_differences(name, linear):
     dP = np.zeros((n, M_NP, len(dirs)))
     for d, k in enumerate(dirs):
         dP[:, k, d] = 1.0
-    st, info, pred, dpred = run_subject(CMT2, rec, p, linear=linear, dP=dP)
+    st, info, pred, dpred = run_subject(CMT2, rec, p, linear=linear, dP=dP, method=method)
     assert st == 0, info
     for d, k in enumerate(dirs):
         h = 1e-5 * max(1.0, abs(p[k]))
         pp, pm = p.copy(), p.copy()
         pp[k] += h
         pm[k] -= h
-        fd = (run_subject(CMT2, rec, pp, linear=linear)[2]
-              - run_subject(CMT2, rec, pm, linear=linear)[2])[:, 0] / (2 * h)
+        fd = (run_subject(CMT2, rec, pp, linear=linear, method=method)[2]
+              - run_subject(CMT2, rec, pm, linear=linear, method=method)[2])[:, 0] / (2 * h)
         tol = 1e-6 if linear else 2e-4
         np.testing.assert_allclose(dpred[:, 0, d], fd, rtol=tol,
                                    atol=tol * max(np.abs(pred).max(), 1.0),
                                    err_msg=f"direction p[{k}] ({name})")
+
+
+@pytest.mark.parametrize("model", [CMT2, CMT3], ids=["2cmt", "3cmt"])
+def test_eigen_and_pade_paths_agree_on_every_design(model):
+    """Predictions and all sensitivities of every design above (SS, lags > II backwards,
+    infusions, EVID 4 ...) by both exact linear paths: equal to 1e-10 relative."""
+    worst = 0.0
+    for name, (rows, over) in SENS_DESIGNS.items():
+        p = mam_params(three=model is CMT3, **over)
+        rec = records(rows, OBS)
+        n = len(rec["time"])
+        dP = np.zeros((n, M_NP, len(DIRS)))
+        for d, k in enumerate(DIRS):
+            dP[:, k, d] = 1.0
+        e = run_subject(model, rec, p, dP=dP, method=LinearMethod.AUTO)
+        x = run_subject(model, rec, p, dP=dP, method=LinearMethod.EXPM)
+        assert e[0] == x[0] == 0
+        for a, b in ((e[2], x[2]), (e[3], x[3])):
+            err = np.abs(a - b).max() / np.abs(b).max()
+            assert err <= 1e-10, (name, err)
+            worst = max(worst, err)
+    print(f"{model.name}: eigen vs Pade worst relative difference {worst:.2e}")
 
 
 def test_values_only_path_equals_values_of_sensitivity_path():

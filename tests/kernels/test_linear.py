@@ -6,7 +6,7 @@
   inputs, values and sensitivities, including nearly repeated eigenvalues (where it must hand
   over to the Padé path);
 * both against a 50-digit reference (mpmath) of the augmented exponentials;
-* the divided differences of exp against 50-digit values; the decomposition's declines.
+* the divided differences of exp against high-precision values; the decomposition's declines.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def advance(K, dKd, h, y, S, r, dr, method=lin.METHOD_AUTO):
     n, nd = S.shape
     lw = lin.make_workspace(n, nd)
     if method == lin.METHOD_AUTO:
-        lin.lin_prepare(K, dKd, nd, lw)
+        lin.lin_prepare(K, dKd, nd, lw, sp.make_decomp_workspace(n))
     y, S = y.copy(), S.copy()
     lin.lin_advance(K, dKd, h, y, S, r, dr, lw, method)
     return y, S, lw[lin.LW_STATS].copy()
@@ -118,7 +118,7 @@ def test_eigen_path_matches_pade_path_on_random_systems(n_cmt, depot):
     print(f"{n_cmt}-cmt depot={depot}: worst relative difference {worst:.2e}")
 
 
-@pytest.mark.parametrize("rel_gap", [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 0.0])
+@pytest.mark.parametrize("rel_gap", [1e-1, 1e-2, 1e-4, 1e-6, 1e-9, 0.0])
 @pytest.mark.parametrize("h", [0.5, 24.0, -3.0])
 def test_nearly_repeated_eigenvalues_stay_exact(rel_gap, h):
     """ka = k (1 + gap): the eigen path while the eigenbasis is well conditioned, then the
@@ -137,7 +137,7 @@ def test_nearly_repeated_eigenvalues_stay_exact(rel_gap, h):
     assert rel_err(ye, yx) <= 1e-10 and rel_err(Se, Sx) <= 1e-10
     assert rel_err(ye, ym) <= 1e-12 and rel_err(Se, Sm) <= 1e-11
     used_eigen = st[lin.STAT_EIGEN_INTERVALS] == 1
-    assert used_eigen == (rel_gap >= 1e-3)  # kappa ~ 1 / gap against KAPPA_MAX = 1e3
+    assert used_eigen == (rel_gap >= 1e-2)  # kappa ~ 1 / gap against KAPPA_MAX = 1e3
 
 
 def mp_reference(K, dKd, h, y, S, r, dr, dps=50):
@@ -208,8 +208,9 @@ def test_empty_depot_stays_exactly_empty_backwards():
 
 def test_decompose_declines_what_it_cannot_do_reliably():
     def status(K):
+        K = np.array(K, float)
         n = K.shape[0]
-        return sp.decompose(np.array(K, float), np.zeros((n, n)), np.zeros((n, n)), np.zeros(n),
+        return sp.decompose(K, np.zeros((n, n)), np.zeros((n, n)), np.zeros(n),
                             *sp.make_decomp_workspace(n))
 
     assert status([[-1.0, -2.0], [2.0, -1.0]]) == sp.EIG_NOT_SYMMETRIZABLE  # complex pair
@@ -245,21 +246,29 @@ def test_identical_peripheral_compartments_are_no_special_case():
     assert rel_err(ye, ym) <= 1e-12 and rel_err(Se, Sm) <= 1e-11
 
 
-def test_divided_differences_match_50_digit_values():
+def _mp_dd2_0(a, b):
+    """exp[a, b, 0] at 700 digits (enough for the cancellations at points 1e-300 apart)."""
+    with mp.workdps(700):
+        A, B = mp.mpf(a), mp.mpf(b)
+        f = lambda x: mp.expm1(x) / x if x != 0 else mp.mpf(1)  # noqa: E731 (exp[x, 0])
+        if A == B:
+            return 0.5 if A == 0 else (A * mp.e**A - mp.expm1(A)) / A**2
+        return (f(A) - f(B)) / (A - B)
+
+
+def test_divided_differences_match_high_precision_values():
     pts = [0.0, 1e-300, 1e-12, -1e-8, 0.3, -0.3, -1.0, -1.0000001, -0.999, 2.0, -5.0, -30.0,
            -30.0000001, 40.0]
-    with mp.workdps(50):
-        for a in pts:
-            for b in pts:
+    worst1 = worst2 = 0.0
+    for a in pts:
+        for b in pts:
+            with mp.workdps(700):
                 A, B = mp.mpf(a), mp.mpf(b)
-                r1 = mp.e**A if A == B else (mp.e**A - mp.e**B) / (A - B)
-                v1 = sp.dd1(a, b, np.exp(a), np.exp(b))
-                assert abs(v1 - float(r1)) <= 4e-16 * abs(float(r1)) or (a, b) in (
-                    (0.0, 1e-300), (1e-300, 0.0))  # mp's own difference quotient fails there
-                # exp[a, b, 0] by Hermite-Genocchi: the integral over the simplex
-                r2 = mp.quad(lambda s: mp.quad(lambda t: mp.e**(s * A + t * B), [0, 1 - s]),
-                             [0, 1])
-                assert abs(sp.dd2_0(a, b) - float(r2)) <= 1e-15 * abs(float(r2)), (a, b)
+                r1 = float(mp.e**A if A == B else (mp.e**A - mp.e**B) / (A - B))
+            r2 = float(_mp_dd2_0(a, b))
+            worst1 = max(worst1, abs(sp.dd1(a, b, np.exp(a), np.exp(b)) - r1) / r1)
+            worst2 = max(worst2, abs(sp.dd2_0(a, b) - r2) / r2)
+    assert worst1 <= 4e-16 and worst2 <= 1e-15, (worst1, worst2)
 
 
 # ---------------------------------------------------------------- values and sensitivities
@@ -335,7 +344,7 @@ def test_lin_advance_without_prepare_takes_the_pade_path():
     K1 = mammillary(2, False, 3.0, 20.0, 2.0, 40.0)
     K2 = mammillary(2, False, 3.5, 20.0, 2.0, 40.0)
     lw = lin.make_workspace(2, 0)
-    lin.lin_prepare(K1, np.zeros((0, 2, 2)), 0, lw)
+    lin.lin_prepare(K1, np.zeros((0, 2, 2)), 0, lw, sp.make_decomp_workspace(2))
     y = np.array([5.0, 1.0])
     lin.lin_advance(K2, np.zeros((0, 2, 2)), 3.0, y, np.zeros((2, 0)), np.zeros(2),
                     np.zeros((2, 0)), lw, lin.METHOD_AUTO)

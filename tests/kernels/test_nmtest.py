@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nlme_lab.kernels.linear import LinearMethod
 from test_events_models import ADVAN2, run_subject
 
 NMTEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "nmtest.csv"
@@ -44,13 +45,14 @@ def _digits(pred, cp):
     return (err / np.abs(cp[nz])).max(), (err / half_unit).max()
 
 
-@pytest.mark.parametrize("linear", [True, False], ids=["exact", "ode"])
-def test_nmtest_all_54_cases_match_nonmem_row_by_row(nmtest, linear):
+@pytest.mark.parametrize("linear, method", [(True, LinearMethod.AUTO), (True, LinearMethod.EXPM),
+                                            (False, None)], ids=["exact", "exact-expm", "ode"])
+def test_nmtest_all_54_cases_match_nonmem_row_by_row(nmtest, linear, method):
     worst = worst_units = 0.0
     n_cases = 0
     for case_id, g in nmtest.groupby("ID", sort=False):
         rec, P = _case(g)
-        st, info, pred, _ = run_subject(ADVAN2, rec, P, linear=linear)
+        st, info, pred, _ = run_subject(ADVAN2, rec, P, linear=linear, method=method)
         assert st == 0, f"ID {case_id}: status {st} at record {info[0]}"
         cp = g.CP.values
         err = np.abs(pred[:, 0] - cp)
@@ -66,17 +68,39 @@ def test_nmtest_all_54_cases_match_nonmem_row_by_row(nmtest, linear):
     assert n_cases == 54
     # CP is printed with 5 significant digits: every row within rounding of the print
     assert worst_units <= 1.0 + 1e-6
-    print(f"nmtest ({'exact' if linear else 'ode'}): max relative error {worst:.3g}, "
+    label = "ode" if not linear else f"exact, {method.name.lower()}"
+    print(f"nmtest ({label}): max relative error {worst:.3g}, "
           f"max |pred - CP| = {worst_units:.4f} x half a unit of CP's 5th digit")
 
 
-def test_nmtest_rule5_negative_and_overshooting_cases(nmtest):
+@pytest.mark.parametrize("method", list(LinearMethod), ids=lambda m: m.name.lower())
+def test_nmtest_rule5_negative_and_overshooting_cases(nmtest, method):
     """Spot values quoted in the README (rule 5): ID 415 at t=0 and ID 809's minimum."""
     g = nmtest[nmtest.ID == 415]
     rec, P = _case(g)
-    _, _, pred, _ = run_subject(ADVAN2, rec, P)
+    _, _, pred, _ = run_subject(ADVAN2, rec, P, method=method)
     assert pred[0, 0] == pytest.approx(3502.6, rel=5e-5)
     g = nmtest[nmtest.ID == 809]
     rec, P = _case(g)
-    _, _, pred, _ = run_subject(ADVAN2, rec, P)
+    _, _, pred, _ = run_subject(ADVAN2, rec, P, method=method)
     assert pred[:, 0].min() == pytest.approx(-94452, rel=5e-5)
+
+
+def test_nmtest_eigen_and_pade_paths_agree_on_every_row_and_sensitivity(nmtest):
+    """The two exact linear paths on all 54 cases, with sensitivities along cl, v, ka, F2,
+    ALAG2 and D2: the same numbers to 1e-10 relative (per case, to the largest value)."""
+    worst = 0.0
+    for case_id, g in nmtest.groupby("ID", sort=False):
+        rec, P = _case(g)
+        dP = np.zeros((len(g), ADVAN2.n_p, 6))
+        for d, k in enumerate((0, 1, 2, 4, 5, 6)):
+            dP[:, k, d] = 1.0
+        out = {m: run_subject(ADVAN2, rec, P, dP=dP, method=m) for m in LinearMethod}
+        (st_e, _, pe, de), (st_x, _, px, dx) = out[LinearMethod.AUTO], out[LinearMethod.EXPM]
+        assert st_e == st_x == 0
+        for a, b in ((pe, px), (de, dx)):
+            scale = max(np.abs(b).max(), 1e-300)
+            err = np.abs(a - b).max() / scale
+            assert err <= 1e-10, f"ID {case_id}: {err:.2e}"
+            worst = max(worst, err)
+    print(f"nmtest eigen vs Pade path: worst relative difference {worst:.2e}")

@@ -124,3 +124,71 @@ def test_failing_subject_reports_global_record_index():
     _, _, status, fail = _run(solve_population, offsets, recs, P, np.zeros((n, 7, 0)))
     assert list(status) == [0, 0, 0, 2, 0]
     assert fail[3] == offsets[3] and fail[0] == -1
+
+
+# ------------------------------------------------------- workspace reuse across subjects
+HETERO_DESIGNS = [
+    [(0.0, 0, 100.0, 0.0, 12.0, 3, 0)],  # oral ADDL
+    [(0.0, 1, 100.0, 10.0, 12.0, 1, 1)],  # SS infusion
+    [(0.0, 1, 40.0, 0.0, 0.0, 0, 0), (5.0, 0, 100.0, 0.0, 12.0, 1, 2)],  # SS=2 on a bolus
+    [(0.0, 1, 0.0, 15.0, 0.0, 0, 1)],  # constant infusion at steady state
+    [(0.0, 1, 100.0, -2.0, 24.0, 2, 0), (30.0, 0, 50.0, 0.0, 0.0, 0, 0)],  # modeled duration
+    [(0.0, 0, 80.0, 0.0, 0.0, 0, 0)],  # one oral dose
+]
+
+
+def hetero_population(n_sub, seed):
+    """CMT2 subjects with different designs, dose counts and parameters (incl. ka == k)."""
+    from test_events_models import CMT2, mam_params, records
+
+    rng = np.random.default_rng(seed)
+    parts, Ps = [], []
+    for s in range(n_sub):
+        rows = HETERO_DESIGNS[rng.integers(len(HETERO_DESIGNS))]
+        obs = np.round(np.sort(rng.uniform(0, 60, rng.integers(1, 15))), 2)
+        rec = records(rows, obs)
+        ka = float(rng.uniform(0.3, 2.0)) if s % 5 else 3.0 / 20.0  # every 5th: ka == cl / v
+        p = mam_params(three=False, ka=ka, cl=3.0, ALAG1=float(rng.uniform(0, 2)),
+                       ALAG2=float(rng.uniform(0, 14)), F2=0.8, D2=6.0)
+        parts.append(rec)
+        Ps.append(np.tile(p, (len(rec["time"]), 1)))
+    recs = {k: np.concatenate([r[k] for r in parts]) for k in parts[0]}
+    sizes = [len(r["time"]) for r in parts]
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    return CMT2, offsets, recs, np.ascontiguousarray(np.vstack(Ps)), parts
+
+
+@pytest.mark.parametrize("method", ["auto", "expm"])
+@pytest.mark.parametrize("n_dir", [0, 4])
+def test_reused_workspaces_give_each_subject_its_own_solve(method, n_dir):
+    """Parallel == serial == one ``solve_subject`` per subject, bit for bit, on subjects whose
+    designs (SS, infusions, lags, dose counts) and eigen/Padé paths differ from their
+    neighbours' (the chunks reuse one workspace for consecutive subjects)."""
+    from nlme_lab.kernels.linear import LinearMethod, with_linear_method
+    from nlme_lab.kernels.ode import make_opts
+
+    model, offsets, recs, P, parts = hetero_population(50, seed=n_dir)
+    n = P.shape[0]
+    dP = np.zeros((n, P.shape[1], n_dir))
+    for d, k in enumerate((0, 1, 6, 10)[:n_dir]):  # cl, v, ka, ALAG2
+        dP[:, k, d] = 1.0
+    opts = with_linear_method(make_opts(rtol=1e-10, atol=1e-12), LinearMethod[method.upper()])
+    outs = []
+    for fn in (solve_population, solve_population_serial):
+        pred = np.zeros((n, 1))
+        dpred = np.zeros((n, 1, n_dir))
+        status = np.full(offsets.size - 1, -1, np.int64)
+        fail = np.zeros(offsets.size - 1, np.int64)
+        r = recs
+        fn(offsets, r["time"], r["evid"], r["amt"], r["cmt"], r["rate"], r["ii"], r["addl"],
+           r["ss"], P, model.dose_index, *model.funcs, True, dP, opts, pred, dpred, status, fail)
+        assert np.all(status == 0)
+        outs.append((pred, dpred))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    for s, rec in enumerate(parts):
+        a, b = offsets[s], offsets[s + 1]
+        st, _, pred, dpred = run_subject(model, rec, P[a:b], dP=dP[a:b], opts=opts)
+        assert st == 0
+        np.testing.assert_array_equal(outs[0][0][a:b], pred)
+        np.testing.assert_array_equal(outs[0][1][a:b], dpred)
