@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.fit import fit_problem
 from nlme_lab.estimation.kernel_problem import KernelProblem
 from nlme_lab.estimation.likelihood import ResidualLayout
-from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, resolve_options
+from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, load_runner, resolve_options
 from nlme_lab.estimation.model_space import lognormal_pairs, parameter_space
 from nlme_lab.estimation.results import FitResult
 
@@ -49,7 +48,7 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     problem = KernelProblem(bound, parallel=parallel)
     space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
     try:
-        core = fit_problem(problem, space, spec.kind, opts, callback=callback, stop=stop)
+        core = load_runner(spec)(problem, space, spec, opts, callback=callback, stop=stop, seed=seed)
     except NlmeError as err:
         if problem.last_failure:
             raise type(err)(f"{err}; {problem.last_failure}") from err

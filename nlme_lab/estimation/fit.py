@@ -55,6 +55,12 @@ def fit_problem(problem, parameters: ParameterSpace, method="focei", options=Non
     return _finish(loop, engine, layout, parameters, opts, termination, message, t0)
 
 
+def run_laplace_family(problem, space: ParameterSpace, spec, options, *, callback=None, stop=None,
+                       seed=None) -> FitResult:
+    """The registry's runner for FO, FOCE, FOCEI and Laplace (deterministic: ``seed`` unused)."""
+    return fit_problem(problem, space, spec.kind, options, callback=callback, stop=stop)
+
+
 def _check_sizes(problem, space: ParameterSpace):
     check_problem(problem, space.residual)
     if problem.n_eta != space.n_eta:

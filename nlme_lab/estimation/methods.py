@@ -100,6 +100,10 @@ class MethodSpec:
     exact_hessian: bool
     description: str
     supports_censoring: bool = True
+    # "module:function" that runs the method: ``runner(problem, space, spec, options, *, callback,
+    # stop, seed) -> FitResult`` (see ``estimation.fit.run_laplace_family``). Looked up at call
+    # time so a method's module (SAEM, NUTS, ...) loads only when it is used.
+    runner: str = "nlme_lab.estimation.fit:run_laplace_family"
 
 
 METHODS: dict[MethodKind, MethodSpec] = {
@@ -112,6 +116,14 @@ METHODS: dict[MethodKind, MethodSpec] = {
     MethodKind.LAPLACE: MethodSpec(MethodKind.LAPLACE, LaplaceOptions, True, False, True,
                                    "Laplace with the exact Hessian in eta"),
 }
+
+
+def load_runner(spec: MethodSpec):
+    """The function that runs ``spec``'s method (imported on first use)."""
+    import importlib
+
+    module, _, name = spec.runner.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def get_method(method) -> MethodSpec:
