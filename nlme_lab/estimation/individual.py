@@ -37,8 +37,8 @@ class SubjectIndex:
         self.obs_subject = np.asarray(obs_subject, dtype=int)
         self.n = n_subjects
         counts = np.bincount(self.obs_subject, minlength=n_subjects)
-        self.counts = counts
-        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.counts = counts.astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.nonempty = counts > 0
         self._all = bool(self.nonempty.all())
         self._starts_nonempty = self.starts[self.nonempty]
@@ -159,25 +159,42 @@ class SubjectEngine:
             return self._batch_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
 
     def _batch_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
+        """The per-subject sums in the compiled kernel (``kernels.subject_terms``); the numpy
+        twin ``batch_terms_reference`` is the same computation, kept for the tests."""
+        from nlme_lab.kernels.subject_terms import accumulate_terms
+
         V, dV_dfv = self.layout.variance(sd, fv)
         t = observation_terms(self.layout, f, V)
-        per_obs = t.l_f[..., None] * g
-        dV = None
-        if gv is not None:
-            dV = dV_dfv[..., None] * gv
-            per_obs = per_obs + t.l_V[..., None] * dV
-        eo = np.matmul(etas, omega_inv)  # (B, n_sub, n_eta)
-        grad = self.index.sum(per_obs, axis=1) + 2.0 * eo
-        inner = self.index.sum(t.l, axis=1) + np.einsum("bse,bse->bs", eo, etas)
-        curv = t.M[..., 0, 0, None, None] * (g[..., :, None] * g[..., None, :])
-        if dV is not None:
-            gd = g[..., :, None] * dV[..., None, :]
-            curv += t.M[..., 0, 1, None, None] * (gd + np.swapaxes(gd, -1, -2))
-            curv += t.M[..., 1, 1, None, None] * (dV[..., :, None] * dV[..., None, :])
-        A = omega_inv[:, None] + self.index.sum(curv, axis=1)
-        with np.errstate(invalid="ignore"):
+        n_b, n_sub, n_e = etas.shape
+        inner, logdet = np.empty((n_b, n_sub)), np.empty((n_b, n_sub))
+        grad, A = np.empty((n_b, n_sub, n_e)), np.empty((n_b, n_sub, n_e, n_e))
+        g = _writable(g)
+        accumulate_terms(t.l, t.l_f, t.l_V, t.M, _writable(dV_dfv), g, g if gv is None else _writable(gv),
+                         gv is not None, _writable(etas), _writable(omega_inv), self.index.starts,
+                         self.index.counts, inner, grad, A, logdet)
+        return BatchTerms(inner, grad, logdet, A if with_A else None, t.l_f, t.l_V * dV_dfv)
+
+    def batch_terms_reference(self, f, g, fv, gv, etas, sd, omega_inv, with_A: bool = False) -> BatchTerms:
+        """``batch_terms`` in numpy (the reference twin of the compiled kernel)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            V, dV_dfv = self.layout.variance(sd, fv)
+            t = observation_terms(self.layout, f, V)
+            per_obs = t.l_f[..., None] * g
+            dV = None
+            if gv is not None:
+                dV = dV_dfv[..., None] * gv
+                per_obs = per_obs + t.l_V[..., None] * dV
+            eo = np.matmul(etas, omega_inv)  # (B, n_sub, n_eta)
+            grad = self.index.sum(per_obs, axis=1) + 2.0 * eo
+            inner = self.index.sum(t.l, axis=1) + np.einsum("bse,bse->bs", eo, etas)
+            curv = t.M[..., 0, 0, None, None] * (g[..., :, None] * g[..., None, :])
+            if dV is not None:
+                gd = g[..., :, None] * dV[..., None, :]
+                curv += t.M[..., 0, 1, None, None] * (gd + np.swapaxes(gd, -1, -2))
+                curv += t.M[..., 1, 1, None, None] * (dV[..., :, None] * dV[..., None, :])
+            A = omega_inv[:, None] + self.index.sum(curv, axis=1)
             sign, logdet = np.linalg.slogdet(A)
-        logdet = np.where(sign > 0, logdet, np.inf)
+            logdet = np.where(sign > 0, logdet, np.inf)
         return BatchTerms(inner, grad, logdet, A if with_A else None, t.l_f, t.l_V * dV_dfv)
 
     def terms(self, p: Predictions, values: ModelValues, etas, omega_inv=None, logdet_omega=None) -> SubjectTerms:
@@ -333,6 +350,11 @@ class SubjectEngine:
             stalled |= tiny
             todo &= ~tiny
         return (etas, p, T), todo, damped, stalled
+
+
+def _writable(x: np.ndarray) -> np.ndarray:
+    """``x`` as a writable float64 array (the kernels' signatures; broadcast views are copied)."""
+    return np.require(x, dtype=np.float64, requirements=["W"])
 
 
 def _positive_definite(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,113 @@
+"""Per-subject sums of the FOCE-type objective terms, batched over points (a leading axis).
+
+``accumulate_terms`` is the reduction behind ``estimation.individual.SubjectEngine.batch_terms``
+(its numpy twin there is the reference): from the per-observation pieces of the -2 log-likelihood
+(``l``, ``l_f``, ``l_V``, the 2x2 curvature ``M``, computed by ``estimation.likelihood``) and the
+eta-derivatives of the prediction ``g`` and of the variance ``dV = dV/dfv * gv``, for every point
+b and subject s (observations ``starts[s]:starts[s] + counts[s]``):
+
+* ``inner[b, s] = sum_o l + eta' Omega^-1 eta``
+* ``grad[b, s]  = sum_o (l_f g + l_V dV) + 2 Omega^-1 eta``
+* ``A[b, s]     = Omega^-1 + sum_o (M00 g g' + M01 (g dV' + dV g') + M11 dV dV')``
+* ``logdet[b, s] = log det A`` (Cholesky; +inf when A is not positive definite or not finite).
+
+Without ``has_gv`` the variance does not move with eta (``gv`` is ignored, dV = 0). Serial on
+purpose: the work is a few flops per observation, less than waking a thread pool costs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+
+f2 = types.Array(types.float64, 2, "A")
+f3 = types.Array(types.float64, 3, "A")
+f4 = types.Array(types.float64, 4, "A")
+i1 = types.Array(types.int64, 1, "A")
+
+ACCUMULATE_SIG = types.void(f2, f2, f2, f4, f2, f3, f3, types.boolean, f3, f3, i1, i1,
+                            f2, f3, f4, f2)
+
+
+@njit(cache=True)
+def _logdet_chol(a, L):
+    """log det of the symmetric matrix ``a`` by Cholesky (``L`` workspace); +inf unless
+    positive definite."""
+    n = a.shape[0]
+    out = 0.0
+    for j in range(n):
+        d = a[j, j]
+        for k in range(j):
+            d -= L[j, k] * L[j, k]
+        if not d > 0.0:  # also catches NaN
+            return np.inf
+        ljj = math.sqrt(d)
+        L[j, j] = ljj
+        out += 2.0 * math.log(ljj)
+        for i in range(j + 1, n):
+            x = a[i, j]
+            for k in range(j):
+                x -= L[i, k] * L[j, k]
+            L[i, j] = x / ljj
+    if not np.isfinite(out):
+        return np.inf
+    return out
+
+
+@njit(ACCUMULATE_SIG, cache=True)
+def accumulate_terms(l, l_f, l_V, M, dv_dfv, g, gv, has_gv, etas, omega_inv, starts, counts,
+                     inner, grad, A, logdet):
+    """See the module docstring. Shapes: ``l, l_f, l_V, dv_dfv`` (B, n_obs); ``M`` (B, n_obs,
+    2, 2); ``g``, ``gv`` (B, n_obs, E); ``etas`` (B, n_sub, E); ``omega_inv`` (B, E, E);
+    outputs ``inner``, ``logdet`` (B, n_sub), ``grad`` (B, n_sub, E), ``A`` (B, n_sub, E, E)."""
+    n_b, n_sub, n_e = etas.shape
+    gsum = np.empty(n_e)
+    csum = np.empty((n_e, n_e))
+    dV = np.empty(n_e)
+    L = np.empty((n_e, n_e))
+    for b in range(n_b):
+        for s in range(n_sub):
+            lsum = 0.0
+            for i in range(n_e):
+                gsum[i] = 0.0
+                for j in range(n_e):
+                    csum[i, j] = 0.0
+            o0 = starts[s]
+            for o in range(o0, o0 + counts[s]):
+                lsum += l[b, o]
+                lf = l_f[b, o]
+                m00 = M[b, o, 0, 0]
+                if has_gv:
+                    lv = l_V[b, o]
+                    m01 = M[b, o, 0, 1]
+                    m11 = M[b, o, 1, 1]
+                    for i in range(n_e):
+                        dV[i] = dv_dfv[b, o] * gv[b, o, i]
+                        gsum[i] += lf * g[b, o, i] + lv * dV[i]
+                    for i in range(n_e):
+                        gi = g[b, o, i]
+                        for j in range(n_e):
+                            gj = g[b, o, j]
+                            csum[i, j] += (m00 * (gi * gj) + m01 * (gi * dV[j] + dV[i] * gj)
+                                           + m11 * (dV[i] * dV[j]))
+                else:
+                    for i in range(n_e):
+                        gsum[i] += lf * g[b, o, i]
+                    for i in range(n_e):
+                        gi = g[b, o, i]
+                        for j in range(n_e):
+                            csum[i, j] += m00 * (gi * g[b, o, j])
+            quad = 0.0
+            for j in range(n_e):
+                eo = 0.0
+                for i in range(n_e):
+                    eo += etas[b, s, i] * omega_inv[b, i, j]
+                grad[b, s, j] = gsum[j] + 2.0 * eo
+                quad += eo * etas[b, s, j]
+            inner[b, s] = lsum + quad
+            for i in range(n_e):
+                for j in range(n_e):
+                    A[b, s, i, j] = omega_inv[b, i, j] + csum[i, j]
+            logdet[b, s] = _logdet_chol(A[b, s], L)
