@@ -10,6 +10,7 @@ uses for this protocol; it is experimental API, kept behind this one module.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import types
 
 from . import abi
@@ -37,6 +38,11 @@ class FunctionRef:
     def __wrapper_address__(self):
         return self._addr
 
+    @property
+    def address(self) -> int:
+        """Address of the compiled C wrapper (valid while this object lives)."""
+        return self._addr
+
     def signature(self):
         return self._sig
 
@@ -46,3 +52,11 @@ def function_refs(functions) -> dict[str, FunctionRef]:
     them as attributes, like ``CompiledModel``)."""
     get = functions.get if isinstance(functions, dict) else (lambda name: getattr(functions, name))
     return {name: FunctionRef(get(name), sig) for name, sig in SIGNATURES.items()}
+
+
+def engine_addresses(refs: dict[str, FunctionRef]) -> np.ndarray:
+    """The C-wrapper addresses of the engine's ten model functions, in ``population.FN_ORDER``
+    (for ``population.solve_population_at``; ``refs`` must outlive every call using them)."""
+    from .population import FN_ORDER
+
+    return np.array([refs[name].address for name in FN_ORDER], dtype=np.int64)

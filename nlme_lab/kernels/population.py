@@ -7,6 +7,15 @@
   ``solve_population_serial`` is the same loop without threads. Subjects are independent (each
   gets its own copy of ``opts``; nothing carries over in the workspace), so both give
   bit-identical results.
+* ``solve_population_at`` / ``solve_population_at_serial``: the same, with the ten model
+  functions given by the addresses of their C wrappers (an int64 array in ``FN_ORDER``, see
+  ``function_refs.engine_addresses``) instead of as first-class function arguments: numba
+  unboxes a function argument through Python on every call (~4 us each, 40 us per call, the
+  largest fixed cost of a small fit's evaluations), an int64 array in nanoseconds. The
+  functions are rebuilt inside the kernel (``_as_function``), so the compiled engine below
+  is the same code.
+
+All four entry points compile on first use (module ``__getattr__``).
 
 ``offsets`` (n_subject + 1,): the records of subject s are ``offsets[s]:offsets[s + 1]``.
 """
@@ -19,6 +28,8 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 
 import numpy as np  # noqa: E402
 from numba import get_num_threads, njit, prange, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 from .abi import (  # noqa: E402
     DinitFn,
@@ -52,6 +63,9 @@ SOLVE_POPULATION_SIG = types.void(
     RhsFn, JacFn, JacFn, InitFn, DinitFn, ObsFn, DobsFn, DobsFn, LinsysFn, DlinsysFn,
     types.boolean, arr3, vec, mat, arr3, i64v, i64v,  # linear dP opts pred dpred status fail
 )
+#: order of the model functions in ``SOLVE_POPULATION_SIG`` and in the address array
+FN_ORDER = ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy", "dobs_dp", "linsys", "dlinsys")
+SOLVE_AT_SIG = types.void(*SOLVE_POPULATION_SIG.args[:11], i64v, *SOLVE_POPULATION_SIG.args[21:])
 
 
 @njit(COMPUTE_P_SIG, cache=True)
@@ -91,13 +105,12 @@ def _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, d
         fail_rec[s] = a + info[0] if st != 0 else -1
 
 
-@njit(SOLVE_POPULATION_SIG, parallel=True, cache=CACHE)
-def solve_population(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
+def _parallel_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                      dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
                      pred, dpred, status, fail_rec):
-    """All subjects, in parallel over contiguous chunks of subjects (one workspace each).
-    ``status[s]``: an ``events.Status``; ``fail_rec[s]``: the global index of the
-    failing record (-1 when fine). Arguments as ``solve_subject``."""
+    """``solve_population``: all subjects, in parallel over contiguous chunks of subjects (one
+    workspace each). ``status[s]``: an ``events.Status``; ``fail_rec[s]``: the global index of
+    the failing record (-1 when fine). Arguments as ``solve_subject``."""
     n_sub = offsets.shape[0] - 1
     n_chunk = min(n_sub, max(MIN_CHUNKS, n_sub // SUBJECTS_PER_CHUNK))
     for c in prange(n_chunk):
@@ -116,20 +129,78 @@ def _serial_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                  linear, dP, opts, pred, dpred, status, fail_rec)
 
 
+def _caster(fn_type):
+    """An intrinsic ``(c_addr: int64) -> fn_type``: the first-class function whose C wrapper is
+    at ``c_addr`` (no Python object, no jit address: calls go through the C wrapper, as they do
+    for a ``FunctionRef`` passed as an argument)."""
+
+    @intrinsic
+    def as_function(typingctx, c_addr):
+        def codegen(context, builder, signature, args):
+            fn = cgutils.create_struct_proxy(fn_type)(context, builder)
+            voidptr = context.get_value_type(types.voidptr)
+            fn.c_addr = builder.inttoptr(args[0], voidptr)
+            fn.py_addr = context.get_constant_null(types.voidptr)
+            fn.jit_addr = context.get_constant_null(types.voidptr)
+            return fn._getvalue()
+
+        return fn_type(types.int64), codegen
+
+    return as_function
+
+
+_as_rhs, _as_jac, _as_init, _as_dinit = _caster(RhsFn), _caster(JacFn), _caster(InitFn), _caster(DinitFn)
+_as_obs, _as_dobs, _as_linsys, _as_dlinsys = _caster(ObsFn), _caster(DobsFn), _caster(LinsysFn), _caster(DlinsysFn)
+
+
+@njit(types.void(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=CACHE)
+def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
+                    linear, dP, opts, pred, dpred, status, fail_rec):
+    """``_solve_range`` with the model functions at the addresses ``fn`` (``FN_ORDER``)."""
+    _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
+                 _as_rhs(fn[0]), _as_jac(fn[1]), _as_jac(fn[2]), _as_init(fn[3]), _as_dinit(fn[4]),
+                 _as_obs(fn[5]), _as_dobs(fn[6]), _as_dobs(fn[7]), _as_linsys(fn[8]),
+                 _as_dlinsys(fn[9]), linear, dP, opts, pred, dpred, status, fail_rec)
+
+
+def _parallel_at_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear,
+                    dP, opts, pred, dpred, status, fail_rec):
+    """``solve_population_at``: ``solve_population`` with the functions by address."""
+    n_sub = offsets.shape[0] - 1
+    n_chunk = min(n_sub, max(MIN_CHUNKS, n_sub // SUBJECTS_PER_CHUNK))
+    for c in prange(n_chunk):
+        _solve_range_at(c * n_sub // n_chunk, (c + 1) * n_sub // n_chunk, offsets, time, evid,
+                        amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear, dP, opts, pred,
+                        dpred, status, fail_rec)
+
+
+def _serial_at_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear,
+                  dP, opts, pred, dpred, status, fail_rec):
+    """``solve_population_at_serial``: one thread, functions by address."""
+    _solve_range_at(0, offsets.shape[0] - 1, offsets, time, evid, amt, cmt, rate, ii, addl, ss,
+                    P, dose_index, fn, linear, dP, opts, pred, dpred, status, fail_rec)
+
+
 def numba_threads() -> int:
     """Threads ``solve_population`` runs on (``numba.get_num_threads()``)."""
     return get_num_threads()
 
 
-_serial = None
+_LAZY = {  # name: (python function, signature, parallel)
+    "solve_population": (_parallel_py, SOLVE_POPULATION_SIG, True),
+    "solve_population_serial": (_serial_py, SOLVE_POPULATION_SIG, False),
+    "solve_population_at": (_parallel_at_py, SOLVE_AT_SIG, True),
+    "solve_population_at_serial": (_serial_at_py, SOLVE_AT_SIG, False),
+}
+_compiled: dict = {}
 
 
 def __getattr__(name):
-    """``solve_population_serial`` compiles on first use only: compiling the engine is the
-    costliest step of a cold start, and most sessions never need the serial twin."""
-    global _serial
-    if name == "solve_population_serial":
-        if _serial is None:
-            _serial = njit(SOLVE_POPULATION_SIG, cache=CACHE)(_serial_py)
-        return _serial
+    """The population entry points compile on first use only: compiling the engine is the
+    costliest step of a cold start, and a session needs one or two of the four."""
+    if name in _LAZY:
+        if name not in _compiled:
+            fn, sig, parallel = _LAZY[name]
+            _compiled[name] = njit(sig, parallel=parallel, cache=CACHE)(fn)
+        return _compiled[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

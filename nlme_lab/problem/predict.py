@@ -63,7 +63,7 @@ class Predictor:
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool | None = None):
         from nlme_lab.kernels import ode, population
-        from nlme_lab.kernels.function_refs import function_refs
+        from nlme_lab.kernels.function_refs import engine_addresses, function_refs
 
         self._population = population
         self.bound = bound
@@ -88,10 +88,9 @@ class Predictor:
         if parallel is None:
             parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
         self.parallel = bool(parallel)
-        self._solve = population.solve_population if parallel else population.solve_population_serial
-        self._refs = refs = function_refs(cm)
-        self._fns = tuple(refs[name] for name in (
-            "rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy", "dobs_dp", "linsys", "dlinsys"))
+        self._solve = population.solve_population_at if parallel else population.solve_population_at_serial
+        self._refs = refs = function_refs(cm)  # kept alive: the kernels get their addresses
+        self._fn_addresses = engine_addresses(refs)
         self._status = np.zeros(self.n_subjects, dtype=np.int64)
         self._fail = np.zeros(self.n_subjects, dtype=np.int64)
 
@@ -129,8 +128,8 @@ class Predictor:
         """Predictions ``pred`` (n_rec, n_endpoint) and sensitivities ``dpred`` (n_rec, n_endpoint,
         n_dir) along the parameter directions ``dP`` (n_rec, n_p, n_dir), written in place; the
         failure of the first failed subject, if any (its predictions are not meaningful)."""
-        self._solve(*self._records, P, self._dose_index, *self._fns, bool(self.compiled.is_linear), dP, self._opts,
-                    pred, dpred, self._status, self._fail)
+        self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear), dP,
+                    self._opts, pred, dpred, self._status, self._fail)
         return self.failure() if self._status.any() else None
 
     def failure(self) -> Failure | None:

@@ -192,3 +192,37 @@ def test_reused_workspaces_give_each_subject_its_own_solve(method, n_dir):
         assert st == 0
         np.testing.assert_array_equal(outs[0][0][a:b], pred)
         np.testing.assert_array_equal(outs[0][1][a:b], dpred)
+
+
+# ------------------------------------------------------- functions by address
+def _run_at(fn, offsets, recs, P, dP, addresses):
+    from nlme_lab.kernels.ode import make_opts
+
+    n = P.shape[0]
+    pred, dpred = np.zeros((n, 1)), np.zeros((n, 1, dP.shape[2]))
+    status, fail = np.full(offsets.size - 1, -1, np.int64), np.zeros(offsets.size - 1, np.int64)
+    r = recs
+    fn(offsets, r["time"], r["evid"], r["amt"], r["cmt"], r["rate"], r["ii"], r["addl"], r["ss"],
+       P, ADVAN2.dose_index, addresses, True, dP, make_opts(rtol=1e-10, atol=1e-12), pred, dpred,
+       status, fail)
+    return pred, dpred, status, fail
+
+
+def test_functions_by_address_equal_functions_as_arguments():
+    """``solve_population_at(_serial)`` rebuild the model functions from their C-wrapper
+    addresses: the same predictions and sensitivities, bit for bit, as passing them."""
+    from nlme_lab.kernels import population
+    from nlme_lab.kernels.function_refs import SIGNATURES, FunctionRef, engine_addresses
+
+    refs = {name: FunctionRef(f, SIGNATURES[name]) for name, f in zip(population.FN_ORDER, ADVAN2.funcs)}
+    addresses = engine_addresses(refs)
+    offsets, recs, eta, cov = theo_like_population(70, seed=3)
+    n = recs["time"].shape[0]
+    P, dP = np.zeros((n, 7)), np.zeros((n, 7, 3))
+    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P, dP, np.zeros((n, 7, 3)))
+    ref = _run(solve_population_serial, offsets, recs, P, dP)
+    assert np.all(ref[2] == 0) and np.all(np.isfinite(ref[1])) and np.ptp(ref[0]) > 1.0
+    for fn in (population.solve_population_at, population.solve_population_at_serial):
+        out = _run_at(fn, offsets, recs, P, dP, addresses)
+        for a, b in zip(out, ref):
+            np.testing.assert_array_equal(a, b)
