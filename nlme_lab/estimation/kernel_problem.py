@@ -125,8 +125,11 @@ class KernelProblem:
 
     def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool) -> None:
         n_eta = self.n_eta if derivs else 0
-        if derivs and self.n_kappa == 0 and not theta_derivs:
-            dP[...] = self._dp_deta
+        if self.n_kappa == 0:  # every direction column is written: no clearing, no fancy indexing
+            if derivs:
+                dP[:, :, :n_eta] = self._dp_deta
+            if theta_derivs:
+                dP[:, :, n_eta:] = self._dp_dtheta[:, :, self.structural]
             return
         dP.fill(0.0)
         if derivs and self.n_eta:

@@ -229,18 +229,19 @@ class Objective:
         OI = np.repeat(oi[None], B, 0)
         LDO = np.full(B, ldo)
         h = self.steps(v)
+        n_th = len(values.theta)
         for k in range(n):
             for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
                 w = v.copy()
                 w[k] += sign * h[k]
-                val = self.param.values(w)
-                if self.param.affects_theta[k]:
-                    dth = val.theta - values.theta
+                if self.param.affects_theta[k]:  # only theta moves: skip building omega
+                    dth = self.param.to_reported(w)[:n_th] - values.theta
                     F[j] += s.f_th @ dth
                     G[j] += s.g_th @ dth
                     if not spec.interaction:
                         FV[j] += s.fv_th @ dth
                 else:
+                    val = self.param.values(w)
                     SD[j] = val.sd
                     OI[j], LDO[j] = omega_inverse(val.omega)
         he = self.eta_step

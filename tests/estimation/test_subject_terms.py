@@ -16,8 +16,10 @@ from nlme_lab.estimation.methods import get_method
 N_SUB, N_ETA, B = 6, 3, 5
 
 
-@pytest.fixture(scope="module")
-def engine_and_batch():
+@pytest.fixture(scope="module", params=[True, False], ids=["censored", "uncensored"])
+def engine_and_batch(request):
+    """With censoring the pieces per observation come from numpy; without, from the compiled
+    ``gaussian_pieces``."""
     rng = np.random.default_rng(11)
     counts = np.array([4, 7, 0, 5, 3, 6])  # subject 2 has no observation
     obs_subject = np.repeat(np.arange(N_SUB), counts)
@@ -27,11 +29,14 @@ def engine_and_batch():
     cens = np.where(rng.random(n_obs) < 0.25, rng.choice([1, -1], n_obs), 0)
     limit = np.where((cens != 0) & (rng.random(n_obs) < 0.4), dv + 1.0, np.nan)  # some M4 intervals
     cens[(endpoint == 2) & np.isnan(limit)] = 0  # (ResidualLayout gives M3 on lnorm endpoints a NaN bound)
+    if not request.param:
+        cens[:] = 0
     residual = ResidualModel((ResidualSD("a", 0.3), ResidualSD("p", 0.2), ResidualSD("l", 0.25)),
                              (EndpointError(add=0, prop=1), EndpointError(prop=1), EndpointError(lnorm=2)))
     layout = ResidualLayout.build(residual, endpoint, dv, cens, limit)
     problem = SimpleNamespace(obs_subject=obs_subject, n_subjects=N_SUB, n_eta=N_ETA)
     engine = SubjectEngine(problem, layout, get_method("focei"))
+    assert engine._gaussian is not request.param
     f = rng.uniform(0.5, 5.0, (B, n_obs))
     f[1, obs_subject == 4] = np.nan  # a failed subject at one point
     g = rng.normal(0, 1, (B, n_obs, N_ETA))
