@@ -50,14 +50,28 @@ class Failure:
         return SolverError(self.message + more, subject=self.subject, time=self.time)
 
 
-PARALLEL_MIN_SUBJECTS = 64  # below this, one thread is faster than waking the thread pool
+#: When ``parallel=None``, threads are used only where the serial work of one engine call dwarfs
+#: what waking numba's thread pool costs. On a busy 2-core machine a parallel call stalls ~8 ms
+#: (measured: 1-cmt closed form, 200 subjects, FOCEI fit 0.47 s serial vs 1.84 s threaded; 64
+#: subjects 0.21 s vs 2.0 s), and the closed form costs ~0.3-1 us per record, so a linear model
+#: needs tens of thousands of records before two threads can win; an ODE model (~30 us per
+#: record) reaches that at a few dozen subjects.
+PARALLEL_MIN_SUBJECTS = 64  # ODE models
+PARALLEL_MIN_RECORDS_LINEAR = 50_000  # closed-form (linCmt) models
+
+
+def default_parallel(n_subjects: int, n_records: int, linear: bool) -> bool:
+    """Whether ``Predictor(parallel=None)`` solves subjects on threads (see the constants above)."""
+    if n_subjects < PARALLEL_MIN_SUBJECTS:
+        return False
+    return not linear or n_records >= PARALLEL_MIN_RECORDS_LINEAR
 
 
 class Predictor:
     """Predictions of a bound model; reusable across parameter values (no recompilation).
 
-    ``parallel``: solve subjects on several threads; ``None`` decides by the number of
-    subjects (results are identical either way).
+    ``parallel``: solve subjects on several threads; ``None`` decides by the amount of work
+    per call (``default_parallel``; results are identical either way).
     """
 
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
@@ -86,7 +100,7 @@ class Predictor:
         self._dose_index = _owned(cm.dose_index, dtype=np.int64)
         self._opts = ode.make_opts(rtol=rtol, atol=atol)  # the kernel copies it per subject
         if parallel is None:
-            parallel = self.n_subjects >= PARALLEL_MIN_SUBJECTS
+            parallel = default_parallel(self.n_subjects, self.n_records, bool(cm.is_linear))
         self.parallel = bool(parallel)
         self._solve = population.solve_population_at if parallel else population.solve_population_at_serial
         self._refs = refs = function_refs(cm)  # kept alive: the kernels get their addresses
