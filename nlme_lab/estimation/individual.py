@@ -5,7 +5,9 @@
 objective L_i, its exact eta-gradient, the curvature A_i and OFV_i), and solves for eta-hat with
 a damped Newton iteration (``solve``). All subjects move at once; a subject whose Newton step is
 below tolerance stops moving. ``batch_terms`` evaluates the same terms at a batch of points at
-once (a leading axis), which the outer gradient uses for its directional differences.
+once (a leading axis), which the outer gradient uses for its directional differences; its
+per-subject sums (and, without censoring, the per-observation pieces) run in the compiled
+``kernels.subject_terms``, with ``batch_terms_reference`` as the numpy twin.
 
 Newton's Hessian: the FOCE-type curvature 2 A (exact for the Gauss-Newton part), or a
 ``chord`` Hessian handed in by the caller (the exact eta-Hessian at the previous outer point,

@@ -243,7 +243,8 @@ class Objective:
                 else:
                     val = self.param.values(w)
                     SD[j] = val.sd
-                    OI[j], LDO[j] = omega_inverse(val.omega)
+                    if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
+                        OI[j], LDO[j] = omega_inverse(val.omega)
         he = self.eta_step
         for m in range(n_e):
             for j, sign in ((1 + 2 * n + 2 * m, 1.0), (2 + 2 * n + 2 * m, -1.0)):
