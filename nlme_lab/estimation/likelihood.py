@@ -62,7 +62,8 @@ class ResidualLayout:
         hi[interval] = np.maximum(dv, limit)[interval]
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.where(log_scale, np.log(dv), dv)
-            lo = np.where(log_scale, np.log(lo), lo)
+            # a positive quantity below the limit lies in (0, LLOQ): log 0 = -inf, not log(-inf)
+            lo = np.where(log_scale, np.log(np.maximum(lo, 0.0)), lo)
             hi = np.where(log_scale, np.log(hi), hi)
         return cls(add[endpoint], prop[endpoint], log_scale, y, lo, hi, cens != 0)
 

@@ -129,3 +129,23 @@ def test_censored_observations_do_not_count_in_the_likelihood_constant(censored)
     r = fit_problem(censored, wang_space("prop"), "focei")
     assert -2 * r.loglik == pytest.approx(r.ofv + 16 * np.log(2 * np.pi))
     assert r.bic == pytest.approx(-2 * r.loglik)  # nothing estimated
+
+
+def test_lnorm_left_censored_term_is_the_log_scale_probability_below_the_limit():
+    """M3 on a log-normal endpoint: P(DV < LLOQ) = Phi((log LLOQ - log f) / sd); the open lower
+    end must stay -inf on the log scale (log of a -inf bound would be NaN)."""
+    res = ResidualModel((ResidualSD("lsd", 0.3),), (EndpointError(lnorm=0),))
+    dv = np.array([0.5, 2.0, 0.8])
+    cens = np.array([1, 0, -1])
+    lay = ResidualLayout.build(res, np.zeros(3, int), dv, cens, np.full(3, np.nan))
+    f = np.array([1.2, 1.5, 0.6])
+    fl, _ = lay.to_log_scale(f, None)
+    V, _ = lay.variance(np.array([0.3]), fl)
+    terms = observation_terms(lay, fl, V)
+    below = stats.norm.cdf((np.log(0.5) - np.log(1.2)) / 0.3)
+    above = stats.norm.sf((np.log(0.8) - np.log(0.6)) / 0.3)
+    assert np.all(np.isfinite(terms.l))
+    np.testing.assert_allclose(terms.l[0], -2 * np.log(below), rtol=1e-12)
+    np.testing.assert_allclose(terms.l[2], -2 * np.log(above), rtol=1e-12)
+    r = np.log(2.0) - np.log(1.5)
+    np.testing.assert_allclose(terms.l[1], np.log(0.09) + r * r / 0.09, rtol=1e-12)
