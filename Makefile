@@ -39,7 +39,7 @@ browser:
 $(STAMP): pyproject.toml | $(JS_BUNDLE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[jupyter,test]"
+	$(PY) -m pip install -q -e ".[jupyter,test,bayes]"
 	touch $(STAMP)
 
 venv: $(STAMP) $(JS_BUNDLE)

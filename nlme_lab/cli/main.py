@@ -29,7 +29,7 @@ examples:
   nlme-lab fit theo_sd.nlm theo_sd.csv --method focei --json fit.json
 """
 
-METHODS = ("fo", "foce", "focei", "laplace")
+METHODS = ("fo", "foce", "focei", "laplace", "saem", "nuts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("model", metavar="MODEL", help="model file (.nlm)")
     fit.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
     fit.add_argument("--method", choices=METHODS, default="focei", help="estimation method (default focei)")
-    fit.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (recorded; the methods are deterministic)")
+    fit.add_argument("--seed", type=int, default=None, metavar="S", help="random seed of the stochastic methods (saem, nuts); recorded for the others")
+    fit.add_argument("--draws", type=int, default=None, metavar="N", help="nuts: kept draws per chain (default 1000)")
+    fit.add_argument("--tune", type=int, default=None, metavar="N", help="nuts: tuning draws per chain (default 1000)")
+    fit.add_argument("--chains", type=int, default=None, metavar="N", help="nuts: number of chains (default 4)")
     fit.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     fit.add_argument("--no-cov", action="store_true", help="skip the covariance step (no SEs)")
 
@@ -157,11 +160,23 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _nuts_options(args):
+    """NUTSOptions from --draws/--tune/--chains (None: the method's defaults); errors for other methods."""
+    given = {k: getattr(args, k) for k in ("draws", "tune", "chains") if getattr(args, k, None) is not None}
+    if not given:
+        return None
+    if args.method != "nuts":
+        raise SystemExit(f"nlme-lab fit: --{', --'.join(given)} apply only to --method nuts")
+    from nlme_lab.estimation import NUTSOptions
+
+    return NUTSOptions(**given)
+
+
 def cmd_fit(args) -> int:
     import nlme_lab as nl
 
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    result = nl.fit(args.model, args.data, args.method, seed=args.seed,
+    result = nl.fit(args.model, args.data, args.method, seed=args.seed, options=_nuts_options(args),
                     covariance=None if args.no_cov else "sandwich", callback=progress)
     if progress is not None:
         progress.close()

@@ -20,6 +20,8 @@ from nlme_lab.estimation.methods import (
     LaplaceOptions,
     MethodKind,
     OuterOptions,
+    NUTSOptions,
+    SAEMOptions,
     get_method,
 )
 from nlme_lab.estimation.results import (
@@ -44,3 +46,5 @@ __all__ = [
     "ResidualSD", "Shrinkage", "StopToken", "Termination", "Theta", "fit", "fit_problem",
     "KernelProblem", "parameter_space", "get_method", "lognormal_table",
 ]
+__all__ += ["SAEMOptions"]
+__all__ += ["NUTSOptions"]

@@ -26,9 +26,10 @@ COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, None: CovarianceKind.
 
 
 def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="sandwich",
-        seed: int | None = None, parallel: bool | None = None) -> FitResult:
+        seed: int | None = None, parallel: bool | None = None, priors: dict | None = None) -> FitResult:
     """Fit ``model`` (a ``Model`` or a ``.nlm`` path) to ``data`` (a ``Dataset``, a path or a
-    DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"``.
+    DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"`` (or a sampling
+    method: ``"saem"``, ``"nuts"``; see ``estimation.methods``).
 
     ``options``: the method's options dataclass (``FOCEIOptions(...)``). ``covariance``:
     ``"sandwich"`` (R^-1 S R^-1, NONMEM's default), ``"r"``, ``"s"`` or ``None`` (no covariance
@@ -37,11 +38,14 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     far. ``seed`` is recorded in the result (every method here is deterministic).
     ``parallel``: solve subjects on several threads (default: when there are many subjects).
     A model whose parameters are all fixed is evaluated, not estimated.
+    ``priors`` (``method="nuts"`` only): parameter name -> ``Normal`` / ``HalfNormal`` / ``LKJ``
+    (``nlme_lab.estimation.bayes``); the others keep the printed weakly informative defaults.
     """
     t0 = time.perf_counter()
     model, data = _as_model(model), _as_dataset(data)
     spec = get_method(method)
     opts = replace(resolve_options(spec, options), covariance=_covariance(covariance))
+    opts = _with_priors(spec, opts, priors)
     from nlme_lab.problem import bind
 
     bound = bind(model, data)
@@ -54,6 +58,16 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
             raise type(err)(f"{err}; {problem.last_failure}") from err
         raise
     return _complete(core, model, data, problem, space, seed, t0)
+
+
+def _with_priors(spec, opts, priors):
+    if priors is None:
+        return opts
+    if not hasattr(opts, "priors"):
+        raise NlmeError(f"priors are used only by method='nuts', not by {spec.kind.value}")
+    if not isinstance(priors, dict):
+        raise NlmeError(f"priors must be a dict of parameter name -> prior, got {type(priors).__name__}")
+    return replace(opts, priors=dict(priors))
 
 
 def _covariance(value) -> CovarianceKind:

@@ -30,6 +30,8 @@ class MethodKind(enum.Enum):
     FOCE = "foce"
     FOCEI = "focei"
     LAPLACE = "laplace"
+    SAEM = "saem"
+    NUTS = "nuts"
 
 
 class CovarianceKind(enum.Enum):
@@ -92,6 +94,48 @@ class LaplaceOptions(MethodOptions):
 
 
 @dataclass(frozen=True)
+class SAEMOptions(MethodOptions):
+    """SAEM (``estimation.saem``): ``n_burn`` iterations with step 1 (annealing of the variances
+    during the first ``n_anneal``), then ``n_em`` with step 1/k. ``n_chains`` None: enough chains
+    for 50 subject-chains. ``n_kernel``: MH passes per iteration of the prior, all-component and
+    single-component kernels. ``mu_reference``: eta column -> theta index (-1 none), None = from
+    the model (``saem.mu``). ``is_samples``: importance samples per subject for the final OFV
+    (0: skip; then ``ofv`` is the linearized one)."""
+
+    n_burn: int = 200
+    n_em: int = 300
+    n_anneal: int = 100
+    anneal: float = 0.95
+    n_pure_mh: int = 5
+    n_chains: int | None = None
+    n_kernel: tuple[int, int, int] = (2, 2, 2)
+    mu_reference: tuple[int, ...] | None = None
+    is_samples: int = 2000
+    is_df: float = 5.0
+
+
+@dataclass(frozen=True)
+class NUTSOptions(MethodOptions):
+    """NUTS (``estimation.bayes``, sampled by nutpie): ``chains`` chains of ``tune`` adaptation and
+    ``draws`` kept draws each; ``cores`` None: min(chains, CPUs). ``priors``: name -> ``Normal`` /
+    ``HalfNormal`` / ``LKJ`` (``estimation.bayes.priors``; None: the printed defaults).
+    ``jitter``: half-width of the uniform start jitter on the unconstrained scale.
+    ``is_samples``: importance samples per subject for ``ofv`` at the posterior medians (0: the
+    linearized FOCEI objective there)."""
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int | None = None
+    target_accept: float = 0.8
+    max_depth: int = 10
+    priors: dict | None = None
+    jitter: float = 0.1
+    is_samples: int = 2000
+    is_df: float = 5.0
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     kind: MethodKind
     options_type: type
@@ -115,6 +159,12 @@ METHODS: dict[MethodKind, MethodSpec] = {
                                  "first-order conditional estimation with interaction"),
     MethodKind.LAPLACE: MethodSpec(MethodKind.LAPLACE, LaplaceOptions, True, False, True,
                                    "Laplace with the exact Hessian in eta"),
+    MethodKind.SAEM: MethodSpec(MethodKind.SAEM, SAEMOptions, True, False, False,
+                                "stochastic approximation EM (Metropolis-Hastings E-step)",
+                                runner="nlme_lab.estimation.saem.run:run_saem"),
+    MethodKind.NUTS: MethodSpec(MethodKind.NUTS, NUTSOptions, True, False, False,
+                                "full Bayesian posterior by the No-U-Turn sampler (nutpie)",
+                                runner="nlme_lab.estimation.bayes.run:run_nuts"),
 }
 
 

@@ -139,6 +139,21 @@ class FitResult:
 
         return html_table(self)
 
+    def importance_sampling_ofv(self, n: int = 2000, seed=None, df: float = 5.0):
+        """The -2LL of this fit by importance sampling (``estimation.importance``): an
+        ``ImportanceResult`` with ``ofv`` and its Monte-Carlo ``se`` (loaded on first use)."""
+        import importlib
+
+        return importlib.import_module("nlme_lab.estimation.importance").fit_importance_sampling(
+            self, n=n, seed=seed, df=df)
+
+    def to_arviz(self):
+        """The posterior draws of a NUTS fit as an ``arviz.InferenceData`` (``posterior``: every
+        estimated parameter and ``eta``; ``sample_stats``); arviz is loaded on first use."""
+        import importlib
+
+        return importlib.import_module("nlme_lab.estimation.bayes.draws").to_inference_data(self)
+
     def report(self, path="report.html", **options):
         """Write the self-contained HTML report of this fit (see ``nlme_lab.plots.report``).
 

@@ -68,7 +68,17 @@ def header_lines(fit) -> list[str]:
         f"parameters; {fit.elapsed_s:.2f} s",
         f"OFV {fit.ofv:.4f} (-2LL without N log 2pi)   log-likelihood {fit.loglik:.4f}   "
         f"AIC {fit.aic:.3f}   BIC {fit.bic:.3f}",
-    ]
+    ] + _ofv_method_line(fit)
+
+
+def _ofv_method_line(fit) -> list[str]:
+    """How a sampling method's OFV was computed (nothing for FO/FOCE/FOCEI/Laplace)."""
+    if "ofv_method" not in fit.extra:
+        return []
+    se = fit.extra.get("ofv_mc_se")
+    mc = f" +- {se:.3f} (Monte-Carlo SE)" if se is not None else ""
+    return [f"OFV by {fit.extra['ofv_method']}{mc}; by linearization (FOCEI objective at these estimates) "
+            f"{fit.extra['ofv_linearization']:.4f}"]
 
 
 def text_table(fit) -> str:
@@ -142,4 +152,24 @@ def fit_to_dict(fit) -> dict:
         "covariance": None if cov is None else {"kind": cov.kind.value, "ok": cov.ok, "message": cov.message,
                                                  "condition_number": _num(fit.condition_number)},
         "warnings": list(fit.warnings), "seed": fit.seed, "elapsed_s": _num(fit.elapsed_s),
-    }
+    } | _stochastic_fields(fit) | _posterior_fields(fit)
+
+
+def _stochastic_fields(fit) -> dict:
+    """SAEM (and other sampling methods) say how ``ofv`` was computed; FOCEI writes nothing here."""
+    if "ofv_method" not in fit.extra:
+        return {}
+    return {"ofv_linearization": _num(fit.extra.get("ofv_linearization")), "ofv_method": fit.extra["ofv_method"],
+            "ofv_mc_se": _num(fit.extra.get("ofv_mc_se"))}
+
+
+def _posterior_fields(fit) -> dict:
+    """NUTS: the convergence diagnostics and priors of the posterior summaries."""
+    if "rhat" not in fit.extra:
+        return {}
+    e = fit.extra
+    return {"posterior": {"rhat": {k: _num(v) for k, v in e["rhat"].items()},
+                          "ess_bulk": {k: _num(v) for k, v in e["ess_bulk"].items()},
+                          "ess_tail": {k: _num(v) for k, v in e["ess_tail"].items()},
+                          "divergences": int(e["divergences"]), "chains": e["chains"],
+                          "draws_per_chain": e["draws_per_chain"], "tune": e["tune"], "priors": e["priors"]}}

@@ -83,7 +83,7 @@ def test_fit_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("nlme-lab: error:") and err.count("\n") == 1
     with pytest.raises(SystemExit) as exc:
-        main(["fit", str(MODELS / "theo_sd.nlm"), str(DATA / "theo_sd.csv"), "--method", "saem"])
+        main(["fit", str(MODELS / "theo_sd.nlm"), str(DATA / "theo_sd.csv"), "--method", "no_such_method"])
     assert exc.value.code == 2
 
 

@@ -195,4 +195,4 @@ def test_a_failed_fit_raises_in_words_and_leaves_its_inputs_untouched(shared_dat
         nl.fit(model, data, "focei")
     assert model.text == text and np.array_equal(data.dv, dv) and not data.dv.flags.writeable
     with pytest.raises(NlmeError, match="unknown estimation method"):
-        nl.fit(model, data, "saem")
+        nl.fit(model, data, "no_such_method")

@@ -1,0 +1,189 @@
+"""SAEM M-steps: closed form through sufficient statistics, numerical for the rest.
+
+* ``Statistics``: stochastic approximations ``s <- s + gamma (S(eta_k) - s)`` of
+  ``s1 = mean_i phi_i`` and ``s2 = mean_i phi_i phi_i'`` (phi = eta + mu, averaged over chains),
+  and of the residual statistics ``mean r^2`` (additive / lnorm SD) or ``mean (r/f)^2``
+  (proportional SD) for SDs that have a closed form.
+* mu-referenced thetas: ``theta = s1`` (the mean of the individual parameters);
+  omega blocks: ``s2 - m s1' - s1 m' + m m'`` with m the block's mean (mu, or 0 for an eta
+  without a theta), pooled over the occasion copies of a kappa block.
+* residual SDs without a closed form (combined error, censored data): the minimiser of the
+  current sample's -2 log-likelihood, then ``sd <- sd + gamma (argmin - sd)``.
+* other thetas (not mu-referenced): a Fisher-scoring step on the current sample's
+  -2 log-likelihood, damped by gamma (a stochastic-gradient M-step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+
+from nlme_lab.estimation.likelihood import observation_terms
+
+
+def block_columns(space) -> list[tuple[object, list[np.ndarray]]]:
+    """(block, eta columns of each copy) in declaration order."""
+    return [(b, [np.asarray(p) for p in places]) for b, places in zip(space.omega, space._placements)]
+
+
+class Statistics:
+    def __init__(self, n_eta: int, n_sd: int):
+        self.s1 = np.zeros(n_eta)
+        self.s1_subject = None  # (n_sub, n_eta): per-subject mean of phi over chains
+        self.s2 = np.zeros((n_eta, n_eta))
+        self.res = np.full(n_sd, np.nan)
+        self.started = False
+
+    def update(self, phi: np.ndarray, res: np.ndarray, gamma: float) -> None:
+        """``phi`` (C, n_sub, n_eta); ``res`` the current residual statistics (nan: none)."""
+        flat = phi.reshape(-1, phi.shape[-1])
+        s1 = flat.mean(axis=0)
+        s2 = flat.T @ flat / len(flat)
+        g = 1.0 if not self.started else gamma
+        per_subject = phi.mean(axis=0)
+        if self.s1_subject is None:
+            self.s1_subject = per_subject.copy()
+        self.s1_subject += g * (per_subject - self.s1_subject)
+        self.s1 += g * (s1 - self.s1)
+        self.s2 += g * (s2 - self.s2)
+        self.res = np.where(np.isnan(self.res), res, self.res + g * (res - self.res))
+        self.started = True
+
+
+def omega_from_statistics(stats: Statistics, space, means: np.ndarray, omega_old: np.ndarray,
+                          anneal: float | None) -> np.ndarray:
+    """The expanded omega from the statistics, ``mean_i E[(phi_i - m_i)(phi_i - m_i)']`` with
+    ``means`` the prior means m_i of phi (n_eta,) or per subject (n_sub, n_eta); fixed blocks keep
+    their values. ``anneal``: the diagonal may shrink at most to ``anneal`` times its old value
+    (simulated annealing)."""
+    omega = omega_old.copy()
+    S1 = stats.s1_subject
+    M = np.broadcast_to(means, S1.shape)
+    n_sub = S1.shape[0]
+    for block, copies in block_columns(space):
+        if block.fixed:
+            continue
+        acc = np.zeros((block.size, block.size))
+        for p in copies:
+            cross = M[:, p].T @ S1[:, p] / n_sub
+            acc += stats.s2[np.ix_(p, p)] - cross - cross.T + M[:, p].T @ M[:, p] / n_sub
+        new = 0.5 * (acc + acc.T) / len(copies)
+        old = omega_old[np.ix_(copies[0], copies[0])]
+        d = np.arange(block.size)
+        floor = 1e-10 * max(1.0, float(np.max(np.diag(old))))
+        new[d, d] = np.maximum(new[d, d], floor)
+        if anneal is not None:
+            new[d, d] = np.maximum(new[d, d], anneal * old[d, d])
+        for p in copies:
+            omega[np.ix_(p, p)] = new
+    return omega
+
+
+class ResidualStep:
+    """Closed-form SD statistics where they exist, a numerical minimiser elsewhere."""
+
+    def __init__(self, lik, space):
+        self.lik, self.layout = lik, lik.layout
+        sds = space.residual.sds
+        self.free = np.array([not s.fixed for s in sds])
+        self.lower = np.array([max(s.lower, 1e-12) for s in sds])
+        self.upper = np.array([s.upper for s in sds])
+        add, prop, cens = self.layout.add, self.layout.prop, self.layout.censored
+        self.kind = []  # per SD: ("add", rows), ("prop", rows) or ("numeric", None)
+        for k in range(len(sds)):
+            as_add, as_prop = add == k, prop == k
+            if as_add.any() and not (prop[as_add] >= 0).any() and not cens[as_add].any() and not as_prop.any():
+                self.kind.append(("add", as_add))
+            elif as_prop.any() and not (add[as_prop] >= 0).any() and not cens[as_prop].any() and not as_add.any():
+                self.kind.append(("prop", as_prop))
+            else:
+                self.kind.append(("numeric", None))
+        self.numeric = np.array([k[0] == "numeric" for k in self.kind]) & self.free
+
+    def statistics(self, f: np.ndarray) -> np.ndarray:
+        """Current mean r^2 / (r/f)^2 per closed-form SD (nan for the others)."""
+        out = np.full(len(self.kind), np.nan)
+        r = self.layout.y - f  # (C, n_obs)
+        for k, (kind, rows) in enumerate(self.kind):
+            if kind == "add":
+                out[k] = np.mean(r[:, rows] ** 2)
+            elif kind == "prop":
+                out[k] = np.mean((r[:, rows] / f[:, rows]) ** 2)
+        return out
+
+    def update(self, sd, stats: Statistics, f, gamma: float, anneal: float | None) -> np.ndarray:
+        new = sd.copy()
+        closed = self.free & ~self.numeric
+        new[closed] = np.sqrt(stats.res[closed])
+        if self.numeric.any():
+            target = self._argmin(sd, f)
+            new[self.numeric] = sd[self.numeric] + gamma * (target[self.numeric] - sd[self.numeric])
+        if anneal is not None:
+            new[self.free] = np.maximum(new[self.free], anneal * sd[self.free])
+        return np.clip(new, self.lower, self.upper)
+
+    def _argmin(self, sd, f):
+        idx = np.flatnonzero(self.numeric)
+
+        def q(u):
+            s = sd.copy()
+            s[idx] = np.exp(u)
+            v = float(np.sum(self.lik.per_observation(f, s)))
+            return v if np.isfinite(v) else 1e300
+
+        res = minimize(q, np.log(np.maximum(sd[idx], 1e-8)), method="Nelder-Mead" if len(idx) > 1 else "Powell",
+                       options={"xatol": 1e-6, "fatol": 1e-8} if len(idx) > 1 else {"xtol": 1e-6})
+        out = sd.copy()
+        out[idx] = np.exp(res.x)
+        return out
+
+
+def theta_scoring_step(problem, layout, theta, etas, sd, free_idx: np.ndarray, lower, upper) -> np.ndarray:
+    """A Fisher-scoring step for the thetas ``free_idx`` on sum_c -2 log p(y | eta_c, theta)."""
+    n = len(free_idx)
+    grad, H = np.zeros(n), np.zeros((n, n))
+    for c in range(etas.shape[0]):
+        ev = problem.evaluate(theta, etas[c], derivs=False, theta_derivs=True)
+        if ev.df_dtheta is None:
+            raise ValueError("the problem gives no theta derivatives")
+        f = np.asarray(ev.f, dtype=float)
+        d = np.asarray(ev.df_dtheta, dtype=float)[:, free_idx]
+        f, d = layout.to_log_scale(f, d)
+        V, dV = layout.variance(sd, f)
+        t = observation_terms(layout, f, V)
+        ok = np.isfinite(t.l)
+        w = (t.l_f + t.l_V * dV)[ok]
+        grad += d[ok].T @ w
+        curv = (2.0 * (t.M[:, 0, 0] + 2 * t.M[:, 0, 1] * dV + t.M[:, 1, 1] * dV * dV))[ok]
+        H += (d[ok] * curv[:, None]).T @ d[ok]
+    H += 1e-10 * np.eye(n) * max(1.0, float(np.max(np.abs(np.diag(H)))))
+    step = -np.linalg.solve(H, grad)
+    cur = theta[free_idx]
+    scale = 0.5 * np.maximum(np.abs(cur), 0.1)
+    step = np.clip(step, -scale, scale)
+    new = cur + step
+    lo, hi = lower[free_idx], upper[free_idx]
+    new = np.where(new <= lo, 0.5 * (cur + lo), new)
+    new = np.where(new >= hi, 0.5 * (cur + hi), new)
+    return new - cur
+
+
+def covariate_mean_step(theta, idx: np.ndarray, means_of, s1_subject, omega, cols, lower, upper) -> np.ndarray:
+    """The thetas ``idx`` of subject-specific prior means: weighted least squares of
+    ``means_of(theta)[:, cols]`` to the stochastic-approximated individual phi's
+    (``sum_i r_i' Omega_cc^-1 r_i``), no model prediction needed."""
+    W = np.linalg.inv(omega[np.ix_(cols, cols)])
+    target = s1_subject[:, cols]
+
+    def q(x):
+        t = theta.copy()
+        t[idx] = x
+        with np.errstate(all="ignore"):
+            r = target - means_of(t)[:, cols]
+        v = float(np.einsum("si,ij,sj->", r, W, r))
+        return v if np.isfinite(v) else 1e300
+
+    lo = np.where(lower[idx] >= 0, np.maximum(lower[idx], 1e-12), lower[idx])
+    bounds = [(a if np.isfinite(a) else None, b if np.isfinite(b) else None) for a, b in zip(lo, upper[idx])]
+    res = minimize(q, theta[idx], method="L-BFGS-B", bounds=bounds)
+    return res.x if res.fun <= q(theta[idx]) else theta[idx]

@@ -1,0 +1,211 @@
+"""``run_saem``: the SAEM runner of the method registry (``MethodKind.SAEM``).
+
+Iteration k: one sweep of the MH kernels (``sampler``) on every chain; then, after
+``n_pure_mh`` sampling-only iterations, the stochastic approximation with step gamma_k = 1 for
+the first ``n_burn`` iterations and 1 / (k - n_burn + 1) afterwards, and the M-steps
+(``mstep``). During the first ``n_anneal`` iterations the variances may shrink by at most a
+factor ``anneal`` per iteration (simulated annealing), which keeps the chains exploring.
+
+After the SA phase: conditional means and SDs of the etas (averaged over the 1/k phase),
+the -2LL by importance sampling (``estimation.importance``) and by linearization (the FOCEI
+objective at the SAEM estimates, labelled as such), and the covariance step of the FOCEI
+objective at the SAEM estimates (the linearized Fisher information).
+
+The ``ofv`` of each ``IterationEvent`` / ``HistoryEntry`` is the complete-data -2 log p(y, eta)
+averaged over the chains (a convergence trace, not a marginal -2LL); ``gradient_norm`` is nan.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.problem import check_problem
+from nlme_lab.estimation.results import HistoryEntry, IterationEvent, Termination
+from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, covariate_mean_step,
+                                            omega_from_statistics, theta_scoring_step)
+from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood
+
+
+def mu_reference(problem, space, options) -> tuple[np.ndarray, np.ndarray]:
+    """Eta column -> mu-referenced theta index (-1 none) and log-scale flag: from the options
+    (additive references), else from the model."""
+    if options.mu_reference is not None:
+        mu = np.asarray(options.mu_reference, dtype=int)
+        if mu.shape != (problem.n_eta,) or np.any(mu >= len(space.thetas)):
+            raise NlmeError(f"SAEMOptions.mu_reference must give one theta index (or -1) per eta column "
+                            f"({problem.n_eta}), got {options.mu_reference}")
+        return mu, np.zeros(problem.n_eta, dtype=bool)
+    bound = getattr(problem, "bound", None)
+    if bound is None:
+        return np.full(problem.n_eta, -1, dtype=int), np.zeros(problem.n_eta, dtype=bool)
+    from nlme_lab.estimation.saem.mu import mu_reference_from_ir
+
+    return mu_reference_from_ir(bound.model.ir, tuple(t.name for t in space.thetas), problem.n_eta)
+
+
+class SAEMState:
+    """Parameters, chains and statistics of a running SAEM."""
+
+    def __init__(self, problem, space, options, rng):
+        self.problem, self.space, self.opts = problem, space, options
+        values = space.values_from_reported(space.reported_initial())
+        self.theta, self.omega, self.sd = values.theta.copy(), values.omega.copy(), values.sd.copy()
+        self.layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
+        self.lik = SubjectLikelihood(problem, self.layout)
+        self.mu, self.mu_log = mu_reference(problem, space, options)
+        fixed_theta = np.array([t.fixed for t in space.thetas], dtype=bool)
+        self.mu_free = np.array([m >= 0 and not fixed_theta[m] for m in self.mu])
+        mu_thetas = set(int(m) for m in self.mu if m >= 0)
+        self.other = np.array([k for k in range(len(space.thetas)) if k not in mu_thetas and not fixed_theta[k]],
+                              dtype=int)
+        self.lower = np.array([t.lower for t in space.thetas])
+        self.upper = np.array([t.upper for t in space.thetas])
+        self._covariate_setup(problem, options, fixed_theta)
+        self.residual = ResidualStep(self.lik, space)
+        self.stats = Statistics(problem.n_eta, len(self.sd))
+        n_chains = options.n_chains or max(1, int(np.ceil(50 / max(problem.n_subjects, 1))))
+        self.sampler = Sampler(self.lik, tuple(options.n_kernel), rng)
+        self.chains = self.sampler.start(self.theta, self.sd, self.omega, n_chains)
+        self.phi_sum = np.zeros(self.chains.etas.shape[1:])
+        self.phi_sq = np.zeros_like(self.phi_sum)
+        self.n_avg = 0
+
+    def _covariate_setup(self, problem, options, fixed_theta) -> None:
+        """Columns with subject-specific prior means ``log P_i(theta, eta = 0)`` (``mu.covariate_columns``)."""
+        self.cov_cols, self.cov_thetas = np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        bound = getattr(problem, "bound", None)
+        if bound is None or options.mu_reference is not None or not self.other.size:
+            return
+        from nlme_lab.estimation.saem.mu import covariate_columns
+
+        found = covariate_columns(bound.model.ir, tuple(t.name for t in self.space.thetas), self.mu)
+        found = {c: (n, tuple(k for k in ks if k in self.other)) for c, (n, ks) in found.items()}
+        found = {c: v for c, v in found.items() if v[1]}
+        if not found:
+            return
+        self.cov_cols = np.array(sorted(found), dtype=int)
+        self.cov_p = np.array([problem.compiled.p_names.index(found[c][0]) for c in self.cov_cols])
+        ks = sorted({k for c in found for k in found[c][1]})
+        ks += [int(self.mu[c]) for c in self.cov_cols if self.mu_free[c]]
+        self.cov_thetas = np.array(sorted(set(ks)), dtype=int)
+        self.other = np.array([k for k in self.other if k not in self.cov_thetas], dtype=int)
+        self.first_record = np.asarray(bound.dataset.offsets[:-1])
+
+    def mu_vector(self, theta=None) -> np.ndarray:
+        t = (self.theta if theta is None else theta)[np.maximum(self.mu, 0)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.mu >= 0, np.where(self.mu_log, np.log(t), t), 0.0)
+
+    def means(self, theta=None) -> np.ndarray:
+        """Prior means of phi: (n_eta,), or (n_sub, n_eta) with covariate columns."""
+        theta = self.theta if theta is None else theta
+        mu = self.mu_vector(theta)
+        if not self.cov_cols.size:
+            return mu
+        M = np.repeat(mu[None], self.problem.n_subjects, axis=0)
+        P = self.problem.individual_parameters(theta, np.zeros((self.problem.n_subjects, self.problem.n_eta)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            M[:, self.cov_cols] = np.log(P[self.first_record][:, self.cov_p])
+        return M
+
+    def iterate(self, k: int) -> None:
+        o = self.opts
+        self.sampler.sweep(self.chains, self.theta, self.sd, self.omega)
+        if k < o.n_pure_mh:
+            return
+        j = k - o.n_pure_mh
+        gamma = 1.0 if j < o.n_burn else 1.0 / (j - o.n_burn + 2)
+        anneal = o.anneal if j < o.n_anneal else None
+        self._m_step(gamma, anneal)
+        if j >= o.n_burn:
+            phi = self.chains.etas + self.means()
+            self.phi_sum += phi.sum(axis=0)
+            self.phi_sq += (phi * phi).sum(axis=0)
+            self.n_avg += phi.shape[0]
+
+    def _m_step(self, gamma: float, anneal) -> None:
+        ch = self.chains
+        phi = ch.etas + self.means()
+        self.stats.update(phi, self.residual.statistics(ch.f), gamma)
+        closed = self.mu_free.copy()
+        closed[self.cov_cols] = False
+        cols = np.flatnonzero(closed)
+        new = np.where(self.mu_log[cols], np.exp(self.stats.s1[cols]), self.stats.s1[cols])
+        self.theta[self.mu[cols]] = np.clip(new, self.lower[self.mu[cols]], self.upper[self.mu[cols]])
+        if self.cov_thetas.size:
+            self.theta[self.cov_thetas] = covariate_mean_step(
+                self.theta, self.cov_thetas, self.means, self.stats.s1_subject, self.omega, self.cov_cols,
+                self.lower, self.upper)
+        mu_new = self.means()
+        ch.etas[:] = phi - mu_new  # phi kept: the likelihood of every chain is unchanged
+        self.omega = omega_from_statistics(self.stats, self.space, mu_new, self.omega, anneal)
+        if self.other.size:
+            step = theta_scoring_step(self.problem, self.layout, self.theta, ch.etas, self.sd, self.other,
+                                      self.lower, self.upper)
+            self.theta[self.other] += gamma * step
+            ch.f[:] = np.stack([self.lik.predict(self.theta, ch.etas[c]) for c in range(ch.etas.shape[0])])
+        self.sd = self.residual.update(self.sd, self.stats, ch.f, gamma, anneal)
+        ch.l[:] = self.lik.per_subject(ch.f, self.sd)
+
+    def reported(self) -> np.ndarray:
+        z = list(self.theta)
+        for block, places in zip(self.space.omega, self.space._placements):
+            p = np.asarray(places[0])
+            z += list(self.omega[np.ix_(p, p)][np.tril_indices(block.size)])
+        return np.array(z + list(self.sd), dtype=float)
+
+    def complete_ofv(self) -> float:
+        """Mean over chains of -2 log p(y, eta) (no constant): the convergence trace's value."""
+        sign, logdet = np.linalg.slogdet(self.omega) if self.omega.size else (1.0, 0.0)
+        inv = np.linalg.inv(self.omega) if self.omega.size else self.omega
+        q = np.einsum("cse,ef,csf->cs", self.chains.etas, inv, self.chains.etas)
+        return float(np.mean(np.sum(self.chains.l + q, axis=1)) + self.problem.n_subjects * logdet)
+
+    def conditional(self) -> tuple[np.ndarray, np.ndarray]:
+        """Conditional means and SDs of the etas (the 1/k phase; the last sample if none)."""
+        if self.n_avg == 0:
+            return self.chains.etas.mean(axis=0), np.zeros_like(self.chains.etas[0])
+        mean = self.phi_sum / self.n_avg
+        var = np.maximum(self.phi_sq / self.n_avg - mean * mean, 0.0)
+        return mean - self.means(), np.sqrt(var)
+
+
+def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=None):
+    """The registry's runner for SAEM (``seed``: the random stream; the same seed gives the same
+    numbers)."""
+    t0 = time.perf_counter()
+    check_problem(problem, space.residual)
+    if problem.n_eta != space.n_eta or problem.n_eta == 0:
+        raise NlmeError(f"SAEM needs random effects: the problem has {problem.n_eta} etas, "
+                        f"the parameters declare {space.n_eta}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    state = SAEMState(problem, space, options, rng)
+    bad = np.flatnonzero(~np.isfinite(state.chains.l[0]))
+    if bad.size:
+        raise NlmeError(f"the objective is not finite at the initial estimates for subject index {bad[0]} "
+                        f"({bad.size} subject(s)); check initial values and data")
+    names = space.reported_names()
+    history, n_iter = [], options.n_pure_mh + options.n_burn + options.n_em
+    termination, message, k = Termination.CONVERGED, "", 0
+    try:
+        for k in range(n_iter):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
+            state.iterate(k)
+            ofv = state.complete_ofv()
+            est = dict(zip(names, map(float, state.reported())))
+            history.append(HistoryEntry(k + 1, ofv, est))
+            if callback is not None:
+                callback(IterationEvent(k + 1, ofv, est, float("nan"), state.lik.n_evaluations,
+                                        time.perf_counter() - t0, spec.kind))
+        message = (f"SAEM completed {n_iter} iterations ({options.n_burn} burn-in with step 1, "
+                   f"{options.n_em} with step 1/k), {state.chains.etas.shape[0]} chain(s)")
+    except KeyboardInterrupt:
+        termination, message = Termination.STOPPED, f"stopped by the user after {k} SAEM iterations"
+    from nlme_lab.estimation.saem.finish import finish
+
+    return finish(state, spec, options, termination, message, tuple(history), seed, t0)
