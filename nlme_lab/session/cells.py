@@ -1,0 +1,114 @@
+"""A ``SessionState`` as notebook code cells, and session notebooks written and read with nbformat.
+
+``session_cells(state)``: import, read the data, the model text (initial estimates in force), the
+fit call (method, seed, covariance) and the diagnostics calls; run in order they give the same OFV
+as the session's fit (every method is deterministic given its seed). ``write_session_notebook``
+puts the state itself in the notebook's metadata (``metadata["nlme_lab"]``), which
+``read_session`` reads back (or a ``.json`` written by ``SessionState.to_json``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+from nlme_lab.session.state import SessionError, SessionState
+
+METADATA_KEY = "nlme_lab"
+
+
+def _string_literal(text: str) -> str:
+    """A readable triple-quoted literal when that is exact, else ``repr``."""
+    if '"""' not in text and "\\" not in text and not text.endswith('"'):
+        return '"""\\\n' + text + '"""'
+    return repr(text)
+
+
+def session_cells(state: SessionState) -> list[str]:
+    """Code cells that reproduce ``state``: import, data, model, fit, diagnostics."""
+    cells = [
+        "import nlme_lab as nl",
+        f"data = nl.read_nonmem({state.data_path!r})\ndata",
+        f"model = nl.Model({_string_literal(state.model_text)})",
+    ]
+    if state.fit is None:
+        return cells
+    f = state.fit
+    cells.append(f"fit = nl.fit(model, data, method={f.method!r}, seed={f.seed!r}, covariance={f.covariance!r})\n"
+                 "fit")
+    diag = ["from bokeh.io import output_notebook, show",
+            "from bokeh.resources import INLINE",
+            "from nlme_lab import plots",
+            "output_notebook(INLINE, hide_banner=True)  # BokehJS inline: works offline",
+            f"table = nl.residuals(fit, seed={f.seed if f.seed is not None else 1!r})",
+            "show(plots.gof_panel(table))"]
+    cells.append("\n".join(diag))
+    if state.vpc is not None:
+        v = state.vpc
+        cells.append(f"vpc = nl.vpc(fit, n={v.n!r}, seed={v.seed!r}, bins={v.bins!r}, "
+                     f"pred_corrected={v.pred_corrected!r}, stratify_by={v.stratify_by!r})\n"
+                     "show(plots.vpc_plot(vpc))")
+    return cells
+
+
+def session_notebook(state: SessionState):
+    """The session as an ``nbformat`` v4 notebook (a heading, the cells, the state in metadata)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata[METADATA_KEY] = state.to_dict()
+    what = f"a {state.fit.method.upper()} fit" if state.fit is not None else "the model (not fitted)"
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        f"# nlme_lab session\n\nData `{state.data_path}`, {what}. Run all cells to reproduce the "
+        "session; `nl.Lab.from_session(this_file)` reopens it in the Lab."))
+    nb.cells.extend(nbformat.v4.new_code_cell(code) for code in session_cells(state))
+    return nb
+
+
+def default_session_path(directory=None, now=None) -> Path:
+    """``session_<YYYYmmdd-HHMMSS>.ipynb`` in ``directory`` (default: the working directory),
+    with ``-2``, ``-3``, ... appended when that file exists already."""
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(directory or Path.cwd())
+    path, k = base / f"session_{stamp}.ipynb", 2
+    while path.exists():
+        path, k = base / f"session_{stamp}-{k}.ipynb", k + 1
+    return path
+
+
+def write_session_notebook(state: SessionState, path=None) -> Path:
+    """Write the session notebook to ``path`` (default ``default_session_path()``); its path."""
+    import nbformat
+
+    path = default_session_path() if path is None else Path(path).expanduser()
+    if path.suffix != ".ipynb":
+        raise SessionError(f"{path}: a session notebook's name must end in .ipynb")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(session_notebook(state), path)
+    return path.resolve()
+
+
+def read_session(path) -> SessionState:
+    """The ``SessionState`` of a session ``.ipynb`` (its metadata) or ``.json`` file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SessionError(f"{path}: no such session file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SessionError(f"{path}: cannot be read as text ({err})") from err
+    if path.suffix == ".json":
+        return SessionState.from_json(text, where=str(path))
+    if path.suffix != ".ipynb":
+        raise SessionError(f"{path}: a session file ends in .ipynb or .json")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SessionError(f"{path}: not a notebook (invalid JSON: {err})") from err
+    meta = raw.get("metadata", {}) if isinstance(raw, dict) else {}
+    if METADATA_KEY not in meta:
+        raise SessionError(f"{path}: not an nlme_lab session notebook (no metadata field "
+                           f"{METADATA_KEY!r}; write one with lab.export() or write_session_notebook)")
+    return SessionState.from_dict(meta[METADATA_KEY], where=f"{path}: metadata.{METADATA_KEY}")
