@@ -21,6 +21,7 @@ _LAZY = {
     "FitResult": "nlme_lab.estimation",
     "example_path": "nlme_lab.examples",
     "ModelEditor": "nlme_lab.widgets",
+    "Lab": "nlme_lab.widgets",
     "vpc": "nlme_lab.diagnostics",
     "residuals": "nlme_lab.diagnostics",
 }

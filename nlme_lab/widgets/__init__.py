@@ -10,6 +10,7 @@ import importlib
 
 _LAZY = {
     "ModelEditor": "nlme_lab.widgets.editor",
+    "Lab": "nlme_lab.widgets.lab",
 }
 
 __all__ = sorted(_LAZY)

@@ -174,3 +174,59 @@ def browser(chromium_path):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# The page's own view: the app is exposed, the notebook is the current widget, its kernel connected.
+NOTEBOOK_CONNECTED = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+    && panel.sessionContext.session.kernel;
+  return Boolean(panel && panel.content && kernel && kernel.connectionStatus === "connected"
+    && kernel.status === "idle");
+}"""
+# Run All was taken: some cell shows "[*]" (queued or running) or an execution count.
+RUN_ALL_TAKEN = """() => Array.from(document.querySelectorAll(
+  '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt')).some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+
+
+def _wait_for_notebook_kernel(lab: JupyterLab, notebook: str, timeout: float = 60.0) -> None:
+    """The toolbar says idle before the kernel is connected, and a Run All then is lost: wait
+    until the server reports this notebook's kernel connected and idle (another notebook's
+    kernel, open from an earlier test file, does not count)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            sessions = {s["path"]: s["kernel"]["id"] for s in lab.api("/api/sessions")}
+            kernels = {k["id"]: k for k in lab.api("/api/kernels")}
+        except (OSError, KeyError, TypeError):  # the server is busy starting the kernel: ask again
+            sessions, kernels = {}, {}
+        kernel = kernels.get(sessions.get(notebook, ""), {})
+        if kernel.get("connections", 0) >= 1 and kernel.get("execution_state") == "idle":
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the kernel of {notebook} was not connected within {timeout:.0f} s: "
+                         f"{lab.api('/api/sessions')}")
+
+
+def open_and_run_all(page, lab: JupyterLab, notebook: str, attempts: int = 3) -> None:
+    """Open ``notebook`` in the page and run all its cells. A Run All sent in the moment between
+    the kernel's connection and the notebook's readiness is dropped without a trace, so it is
+    sent again when no cell has started within 15 s."""
+    page.goto(lab.lab_url(notebook))
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    _wait_for_notebook_kernel(lab, notebook)
+    page.wait_for_function(NOTEBOOK_CONNECTED)
+    for attempt in range(attempts):
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        try:
+            page.wait_for_function(RUN_ALL_TAKEN, timeout=15_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
+@pytest.fixture(scope="session")
+def run_all():
+    """``run_all(page, jupyter_lab, notebook)``: open a notebook in the page and run all its cells."""
+    return open_and_run_all

@@ -9,7 +9,6 @@ Screenshots of every stage: tests/ui/artifacts/editor_*.png.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -31,18 +30,10 @@ CELLS = [
 ]
 KA_LINE = "ka = exp(tka + eta_ka)"
 TIMEOUT_MS = 30_000
-# the page's own view: the app is exposed, the notebook is the current widget, its kernel connected
-NOTEBOOK_CONNECTED = """() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
-    && panel.sessionContext.session.kernel;
-  return Boolean(panel && panel.content && kernel && kernel.connectionStatus === "connected"
-    && kernel.status === "idle");
-}"""
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts):
+def page(jupyter_lab, browser, artifacts, run_all):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, jupyter_lab.root / "editor.ipynb")
@@ -52,11 +43,7 @@ def page(jupyter_lab, browser, artifacts):
     console = []
     page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
     try:
-        page.goto(jupyter_lab.lab_url("editor.ipynb"))
-        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-        _wait_for_kernel_connection(jupyter_lab)
-        page.wait_for_function(NOTEBOOK_CONNECTED)
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        run_all(page, jupyter_lab, "editor.ipynb")
     except Exception as err:
         page.screenshot(path=artifacts / "editor_0_setup_failed.png")
         messages = "\n".join(console[-30:])
@@ -66,21 +53,6 @@ def page(jupyter_lab, browser, artifacts):
         ) from err
     yield page
     context.close()
-
-
-def _wait_for_kernel_connection(lab, timeout: float = 60.0) -> None:
-    """The toolbar says idle before the kernel is connected, and a Run All then is lost:
-    wait until the server reports a connected, idle kernel."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            kernels = lab.api("/api/kernels")
-        except OSError:  # the server is busy starting the kernel: ask again
-            kernels = []
-        if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"no kernel connected within {timeout:.0f} s: {lab.api('/api/kernels')}")
 
 
 def _editor(page):

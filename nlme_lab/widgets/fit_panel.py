@@ -1,0 +1,118 @@
+"""``FitPanel``: method, Start/Stop, the streamed OFV and parameter traces, the results.
+
+The panel only shows things: the Lab runs ``nl.fit`` in a background thread and feeds
+``add_iteration(event)`` from the fit's callback (each outer iteration streams one row into
+the ``lab_trace`` source), then ``show_result(fit)`` or ``show_error(message)``.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import time
+
+import ipywidgets as w
+import numpy as np
+
+from nlme_lab.plots.lab import fit_trace
+
+FLUSH_S = 0.1  # the trace is sent to the browser at most this often
+
+
+class FitStatus(str, enum.Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def available_methods() -> list[str]:
+    """The estimation methods the registry has right now (names for ``nl.fit``)."""
+    from nlme_lab.estimation.methods import METHODS
+
+    return [kind.value for kind in METHODS]
+
+
+class FitPanel(w.VBox):
+    def __init__(self, parameter_names, method: str = "focei"):
+        from jupyter_bokeh import BokehModel
+
+        methods = available_methods()
+        self.method = w.Dropdown(options=methods, value=method if method in methods else methods[0],
+                                 description="method")
+        self.seed = w.IntText(value=1, description="seed", layout=w.Layout(width="160px"))
+        self.covariance = w.Dropdown(options=["sandwich", "r", "s", "none"], value="sandwich",
+                                     description="covariance")
+        self.start_button = w.Button(description="Start", icon="play", button_style="success")
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
+        for widget, css in ((self.method, "nlme-fit-method"), (self.start_button, "nlme-fit-start"),
+                            (self.stop_button, "nlme-fit-stop")):
+            widget.add_class(css)
+        self.status = w.HTML("<i>no fit yet</i>")
+        self.status.add_class("nlme-fit-status")
+        self.status_kind = FitStatus.IDLE
+        self.names = tuple(parameter_names)
+        layout, self.trace_source = fit_trace(self.names)
+        self.trace = BokehModel(layout)
+        self.results = w.HTML("")
+        self._pending: list[dict] = []
+        self._flushed_at = 0.0
+        self._last_event = None
+        controls = w.HBox([self.method, self.seed, self.covariance, self.start_button, self.stop_button])
+        super().__init__([controls, self.status, self.trace, self.results])
+
+    def reset_trace(self, parameter_names=None) -> None:
+        self._pending, self._flushed_at = [], 0.0
+        if parameter_names is not None and tuple(parameter_names) != self.names:
+            from jupyter_bokeh import BokehModel
+
+            self.names = tuple(parameter_names)  # another model: new trace figures, one per parameter
+            layout, self.trace_source = fit_trace(self.names)
+            self.trace = BokehModel(layout)
+            self.children = [self.children[0], self.status, self.trace, self.results]
+            return
+        self.trace_source.data = {c: [] for c in ["ITERATION", "OFV", *self.names]}
+
+    def set_running(self, running: bool, message: str = "") -> None:
+        self.start_button.disabled = running
+        self.stop_button.disabled = not running
+        self.status_kind = FitStatus.RUNNING if running else self.status_kind
+        if message:
+            self.status.value = message
+
+    def add_iteration(self, event) -> None:
+        """Stream one iteration (an ``IterationEvent``) into the traces; rows are sent at most
+        every ``FLUSH_S`` seconds (hundreds of tiny messages a second leave the browser behind)."""
+        row = {"ITERATION": event.iteration, "OFV": event.ofv}
+        for name in self.names:
+            row[name] = float(event.estimates.get(name, np.nan))
+        self._pending.append(row)
+        self._last_event = event
+        if time.monotonic() - self._flushed_at >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the buffered iterations to the trace source and the status line."""
+        rows, self._pending = self._pending, []
+        self._flushed_at = time.monotonic()
+        if not rows:
+            return
+        self.trace_source.stream({c: [r.get(c, np.nan) for r in rows] for c in self.trace_source.data})
+        event = self._last_event
+        self.status.value = (f"<b>{html.escape(event.method.value)}</b> iteration {event.iteration}: "
+                             f"OFV {event.ofv:.4f}, {event.elapsed_s:.1f} s")
+
+    def show_result(self, fit) -> None:
+        self.flush()
+        self.status_kind = FitStatus.DONE
+        self.set_running(False, f"<b>done</b>: {html.escape(fit.termination.value)}, OFV {fit.ofv:.4f} "
+                                f"in {fit.elapsed_s:.1f} s")
+        notes = "".join(f"<li>{html.escape(str(m))}</li>" for m in fit.warnings)
+        self.results.value = fit._repr_html_() + (f"<b>Warnings</b><ul>{notes}</ul>" if notes else "")
+
+    def show_error(self, message: str) -> None:
+        self.flush()
+        self.status_kind = FitStatus.FAILED
+        self.set_running(False, f"<span style='color:#b00'>✗ the fit failed: {html.escape(message)}; "
+                                "the previous results are kept</span>")

@@ -1,0 +1,365 @@
+"""``Lab``: the live modelling environment (``nl.Lab(data=..., model=...)``).
+
+A thin container: the state is the dataset, the working model (the last that compiled in the
+editor), the parameter values of the sliders and the fits. Numbers come from the engine's
+``Predictor`` (bound once per working model, so a slider move is one kernel call), ``nl.fit``
+(in a background thread, streaming its ``IterationEvent``s) and the diagnostics layer.
+
+Constructing a Lab works in a plain Python process; nothing renders until it is displayed.
+
+Live predictions: PRED uses etas = 0; IPRED uses the last fit's EBEs (zeros before the first
+fit, so IPRED = PRED then), both at the current slider values.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+
+from nlme_lab.widgets.data_view import DataView
+from nlme_lab.widgets.diagnostics_panel import DiagnosticsPanel
+from nlme_lab.widgets.editor import ModelEditor
+from nlme_lab.widgets.fit_panel import FitPanel
+from nlme_lab.widgets.parameter_panel import ParameterPanel
+
+log = logging.getLogger(__name__)
+
+N_PANELS = 12  # individual panels drawn live (the first subjects)
+
+
+def _as_dataset(data):
+    from nlme_lab.data import Dataset, read_nonmem
+
+    if isinstance(data, Dataset):
+        return data, str(data.source)
+    path = Path(data).expanduser()
+    return read_nonmem(path), str(path.resolve())
+
+
+def _as_model(model):
+    from nlme_lab.model import Model
+
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, Path) or (isinstance(model, str) and "\n" not in model and model.endswith(".nlm")):
+        return Model.from_file(model)
+    if isinstance(model, str):
+        return Model(model)
+    raise TypeError(f"Lab(model=...) takes a Model, a .nlm path or model text, got {type(model).__name__}")
+
+
+class LivePredictions:
+    """PRED and IPRED of every record for given parameter values, through one bound Predictor."""
+
+    def __init__(self, model, dataset):
+        from nlme_lab.problem import ParameterSet, bind
+        from nlme_lab.problem.predict import Predictor
+
+        self.model = model
+        self.bound = bind(model, dataset)
+        self.predictor = Predictor(self.bound)
+        self.base = ParameterSet.from_ir(model.ir)
+        self.zero = self.predictor.zero_effects()
+        self.n_kappa = len(self.base.kappa_names)
+        self.set_etas(None)
+
+    def set_etas(self, etas) -> None:
+        """The subjects' etas for IPRED (n_subjects, n_eta); None for zeros."""
+        ds = self.bound.dataset
+        n_eta = len(self.base.eta_names)
+        etas = np.zeros((ds.n_subjects, n_eta)) if etas is None else np.asarray(etas, dtype=float)
+        kappas = np.zeros((ds.n_subjects, max(self.bound.n_occasions, 1), self.n_kappa))
+        self.eta_rec = self.predictor.record_effects(etas, kappas)
+
+    def theta(self, values: dict) -> np.ndarray:
+        return self.base.with_values(values).theta
+
+    def __call__(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(PRED, IPRED), each (n_records,), each record's own endpoint."""
+        theta = self.theta(values)
+        return self.predictor.predict(theta, self.zero), self.predictor.predict(theta, self.eta_rec)
+
+
+class Lab(w.VBox):
+    """Data view, model editor, parameter sliders, fit, diagnostics, history and export.
+
+    >>> lab = nl.Lab(data="theo_sd.csv", model="theo_sd.nlm")
+    >>> lab                      # in a notebook: renders the environment
+    >>> lab.fit("focei")         # as the Start button; lab.last_fit, lab.history
+    """
+
+    def __init__(self, data, model, *, method: str = "focei"):
+        self.dataset, self.data_path = _as_dataset(data)
+        model = _as_model(model)
+        model.compiled.compile_all()
+        self.model = model
+        self.last_fit = None
+        self.last_fit_spec = None
+        self.history = _new_history()
+        self._stop_token = None
+        self._thread: threading.Thread | None = None
+        self.timings: dict[str, float] = {}
+        self.live = LivePredictions(model, self.dataset)
+        self.editor = ModelEditor(model)
+        self.editor.on_model(self._on_new_model)
+        self.parameter_panel = ParameterPanel(model)
+        self.parameter_panel.on_change(self._on_values)
+        self.parameter_panel.set_initial_button.on_click(lambda _b: self.set_as_initial())
+        pred, ipred = self.live(self.parameters)
+        self.data_view = DataView(self.dataset, self._observed_lists(self.dataset.time, self.dataset.dv),
+                                  *self._per_subject(ipred, pred))
+        self.individual = w.GridBox(layout=w.Layout(grid_template_columns="repeat(auto-fill, 250px)"))
+        self._build_individual(pred, ipred)
+        self.fit_panel = FitPanel(model.parameter_names(), method)
+        self.fit_panel.start_button.on_click(lambda _b: self.fit(wait=False))
+        self.fit_panel.stop_button.on_click(lambda _b: self.stop())
+        self.diagnostics = DiagnosticsPanel(self.dataset.covariate_names)
+        self.history_view = self._history_view()
+        self.export_button = self._export_button()
+        super().__init__([self._layout()])
+
+    # ------------------------------------------------------------------ display
+    def _repr_mimebundle_(self, **kwargs):
+        _ensure_bokehjs()
+        return super()._repr_mimebundle_(**kwargs)
+
+    # ------------------------------------------------------------------ layout
+    def _layout(self):
+        model_tab = w.HBox([w.VBox([w.HTML("<b>Model</b>"), self.editor], layout=w.Layout(width="50%")),
+                            w.VBox([w.HTML("<b>Parameters</b>"), self.parameter_panel])])
+        tabs = w.Tab(children=[self.data_view, w.VBox([model_tab, self.individual]), self.fit_panel,
+                               self.diagnostics, self.history_view])
+        for k, title in enumerate(["Data", "Model & parameters", "Fit", "Diagnostics", "History"]):
+            tabs.set_title(k, title)
+        self.tabs = tabs
+        header = w.HBox([w.HTML(f"<b>nlme_lab Lab</b>: {self.dataset.n_subjects} subjects, "
+                                f"{self.dataset.n_observations} observations"), self.export_button])
+        return w.VBox([header, tabs])
+
+    def _history_view(self):
+        try:
+            from nlme_lab.widgets.history_view import HistoryView
+        except ImportError:  # engineer B's module (nlme_lab/widgets/history_view.py) not there yet
+            return w.HTML("<i>run history: nlme_lab.widgets.history_view is not available</i>")
+        return HistoryView(self.history)
+
+    def _export_button(self):
+        try:
+            from nlme_lab.widgets.export import ExportButton
+        except ImportError:  # engineer B's module (nlme_lab/widgets/export.py) not there yet
+            return w.HTML("<i>export: nlme_lab.widgets.export is not available</i>")
+        return ExportButton(self.to_cells, self.state)
+
+    # ------------------------------------------------------------------ live predictions
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The current slider values, by reported parameter name."""
+        return self.parameter_panel.values
+
+    def _observed_lists(self, *columns):
+        """Per-subject arrays of each column at the observations of the first endpoint."""
+        ds, mask = self.dataset, self.live.bound.observed & (self.live.bound.endpoint == 0)
+        out = []
+        for col in columns:
+            col = np.asarray(col, dtype=float)
+            out.append([col[s:e][mask[s:e]] for s, e in zip(ds.offsets[:-1], ds.offsets[1:])])
+        return out
+
+    def _per_subject(self, ipred, pred):
+        return self._observed_lists(ipred, pred)
+
+    def _build_individual(self, pred, ipred) -> None:
+        from jupyter_bokeh import BokehModel
+
+        from nlme_lab.plots.lab import lab_individual
+
+        times, dv, ip, pr = self._observed_lists(self.dataset.time, self.dataset.dv, ipred, pred)
+        self.individual_figures = [lab_individual(self.dataset.ids[i], times[i], dv[i], ip[i], pr[i])
+                                   for i in range(min(N_PANELS, self.dataset.n_subjects))]
+        self._individual_sources = [f.select_one({"name": f"lab_indiv_{sid}"}) for f, sid in
+                                    zip(self.individual_figures, self.dataset.ids)]  # looked up once
+        self.individual.children = [BokehModel(f) for f in self.individual_figures]
+
+    def individual_sources(self) -> list:
+        """The ``lab_indiv_<ID>`` sources of the live individual panels."""
+        return list(self._individual_sources)
+
+    def refresh_predictions(self, values: dict | None = None) -> None:
+        """Recompute PRED/IPRED at ``values`` (default: the sliders') and update every plot."""
+        pred, ipred = self.live(self.parameters if values is None else values)
+        ip, pr = self._observed_lists(ipred, pred)
+        self.data_view.set_predictions(ip, pr)
+        for src, a, b in zip(self.individual_sources(), ip, pr):
+            src.data = {**src.data, "IPRED": np.asarray(a).tolist(), "PRED": np.asarray(b).tolist()}
+
+    def _on_values(self, values: dict) -> None:
+        t0 = time.perf_counter()
+        self.refresh_predictions(values)
+        self.timings["slider_to_data_s"] = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ model changes
+    def _on_new_model(self, model) -> None:
+        """A model compiled in the editor: it becomes the working model (rebind once)."""
+        t0 = time.perf_counter()
+        live = LivePredictions(model, self.dataset)  # raises (e.g. a covariate missing) before anything changes
+        self.model, self.live = model, live
+        if self.last_fit is not None and tuple(self.last_fit.eta_names) == live.base.eta_names:
+            live.set_etas(self.last_fit.etas)
+        self.parameter_panel.set_model(model)
+        self.fit_panel.reset_trace(model.parameter_names())
+        pred, ipred = live(self.parameters)
+        self._build_individual(pred, ipred)
+        self.data_view.set_predictions(*self._observed_lists(ipred, pred))
+        self.timings["model_to_prediction_s"] = time.perf_counter() - t0
+
+    def set_as_initial(self) -> None:
+        """Write the slider values into the model text's ``[ini]`` and make it the working model."""
+        values = self.parameters
+        model = self.model.with_initial(**values)
+        self.editor.compile(model.text)
+        self.parameter_panel.set_values(values)
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def fit(self, method: str | None = None, *, seed: int | None = None, wait: bool = True):
+        """Fit the working model from the current slider values, as the Start button does.
+
+        The fit runs in a background thread, streaming each iteration into the traces; with
+        ``wait`` this call joins it and returns the ``FitResult`` (None if it failed: the
+        error is shown and ``last_fit`` is unchanged). Without ``wait`` it returns None."""
+        from nlme_lab.estimation.results import StopToken
+
+        if self.running:
+            raise RuntimeError("a fit is running already: stop it (lab.stop()) or wait for it")
+        panel = self.fit_panel
+        method = method or panel.method.value
+        seed = int(panel.seed.value) if seed is None else int(seed)
+        covariance = None if panel.covariance.value == "none" else panel.covariance.value
+        model = self.model.with_initial(**self.parameters)
+        self._stop_token = StopToken()
+        self.fit_error: str | None = None
+        panel.reset_trace()
+        panel.set_running(True, f"<i>starting {method}…</i>")
+        spec = (method, seed, covariance)
+        self._fit_started = time.perf_counter()
+        self.timings.pop("fit_start_to_first_iteration_s", None)
+        self._thread = threading.Thread(target=self._run_fit, args=(model, spec), daemon=True, name="nlme_lab-fit")
+        self._thread.start()
+        if wait:
+            self._thread.join()
+            return self.last_fit if self.fit_error is None else None
+        return None
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Join a running fit (and nothing else)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def stop(self) -> None:
+        """End a running fit cleanly; it keeps the best estimates so far."""
+        if self._stop_token is not None and self.running:
+            self._stop_token.stop()
+            self.fit_panel.status.value = "<i>stopping…</i>"
+
+    def _on_iteration(self, event) -> None:
+        self.timings.setdefault("fit_start_to_first_iteration_s", time.perf_counter() - self._fit_started)
+        self.fit_panel.add_iteration(event)
+
+    def _run_fit(self, model, spec) -> None:
+        from nlme_lab.estimation import fit
+
+        method, seed, covariance = spec
+        try:
+            result = fit(model, self.dataset, method, callback=self._on_iteration, stop=self._stop_token,
+                         seed=seed, covariance=covariance)
+        except Exception as err:  # shown in the panel; the previous results stay
+            log.exception("the fit failed")
+            self.fit_error = f"{type(err).__name__}: {err}"
+            self.fit_panel.show_error(self.fit_error)
+            return
+        try:
+            self._fit_done(result, spec)
+        except Exception as err:
+            log.exception("showing the fit failed")
+            self.fit_error = f"{type(err).__name__}: {err}"
+            self.fit_panel.show_error(self.fit_error)
+
+    def _fit_done(self, result, spec) -> None:
+        self.last_fit = result
+        self.last_fit_spec = spec
+        if self.history is not None:
+            self.history.add(result)
+            refresh = getattr(self.history_view, "refresh", None)
+            if refresh is not None:
+                refresh()
+        self.fit_panel.show_result(result)
+        self.live.set_etas(result.etas)
+        self.parameter_panel.set_values({k: v for k, v in result.estimates.items() if k in self.parameters})
+        self.diagnostics.refresh(result)
+
+    # ------------------------------------------------------------------ sessions (engineer B's layer)
+    def state(self):
+        """The ``SessionState`` that reproduces this Lab: data path, model text with the
+        current slider values as initial estimates, the last fit's call and VPC."""
+        from nlme_lab.session.state import FitSpec, SessionState, VPCSpec
+
+        text = self.model.with_initial(**self.parameters).text if self.last_fit is None else \
+            self.last_fit.model.text
+        fit_spec = None
+        if self.last_fit_spec is not None:
+            method, seed, covariance = self.last_fit_spec
+            fit_spec = FitSpec(method=method, seed=seed, covariance=covariance)
+        vpc_spec = VPCSpec(**self.diagnostics.vpc_options()) if self.diagnostics.vpc_result is not None else None
+        return SessionState(data_path=self.data_path, model_text=text, fit=fit_spec, vpc=vpc_spec)
+
+    def to_cells(self) -> list[str]:
+        """The code cells that reproduce the current state (``session_cells(self.state())``)."""
+        from nlme_lab.session.cells import session_cells
+
+        return session_cells(self.state())
+
+    def export(self, path=None) -> Path:
+        """Write the session notebook (``write_session_notebook``) and return its path."""
+        from nlme_lab.session.cells import write_session_notebook
+
+        return write_session_notebook(self.state(), path)
+
+    @classmethod
+    def from_session(cls, path) -> "Lab":
+        """A Lab reopened from a session ``.ipynb`` or ``.json`` (``read_session``)."""
+        from nlme_lab.session.cells import read_session
+
+        state = read_session(path)
+        return cls(data=state.data_path, model=state.model_text,
+                   method=state.fit.method if state.fit is not None else "focei")
+
+
+_BOKEHJS_LOADED = False
+
+
+def _ensure_bokehjs() -> None:
+    """Put BokehJS on the page once per kernel (inline: works offline), before the first Lab."""
+    global _BOKEHJS_LOADED
+    if _BOKEHJS_LOADED:
+        return
+    from bokeh.io import output_notebook
+    from bokeh.resources import INLINE
+
+    output_notebook(resources=INLINE, hide_banner=True)
+    _BOKEHJS_LOADED = True
+
+
+def _new_history():
+    try:
+        from nlme_lab.session.history import RunHistory
+    except ImportError:  # engineer B's module (nlme_lab/session/history.py) not there yet
+        return None
+    return RunHistory()

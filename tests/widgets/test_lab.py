@@ -1,0 +1,184 @@
+"""The Lab in a plain Python process: sliders against an independent computation, a background
+fit streamed and stopped, the working model protected from typos and from failed fits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nlme_lab as nl
+
+pytest.importorskip("anywidget")
+pytest.importorskip("jupyter_bokeh")
+from nlme_lab.widgets.data_view import covariate_summary, subject_events  # noqa: E402
+from nlme_lab.widgets.parameter_panel import parameter_bounds, slider_range  # noqa: E402
+
+SHARED = Path("/work/shared")
+ROOT = Path(__file__).resolve().parents[2]
+THEO_DATA = ROOT / "nlme_lab" / "examples" / "theo_sd.csv"
+THEO_MODEL = ROOT / "nlme_lab" / "examples" / "theo_sd.nlm"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return nl.Lab(data=THEO_DATA, model=THEO_MODEL)
+
+
+def _plotted(lab, column: str) -> np.ndarray:
+    """What the spaghetti overlay source holds, concatenated over subjects."""
+    key = "ipred" if column == "IPRED" else "pred"
+    return np.concatenate([np.asarray(v, float) for v in lab.data_view.sources[key].data[column]])
+
+
+def _observed(lab, frame_column) -> np.ndarray:
+    table = lab.dataset.table
+    mask = (table["EVID"] == 0).to_numpy() & (table["MDV"] == 0).to_numpy()
+    return np.asarray(frame_column, float)[mask]
+
+
+def test_a_slider_move_redraws_pred_equal_to_nl_simulate(lab):
+    lab.parameter_panel.set_values(nl.Model.from_file(THEO_MODEL).initial_values())
+    lab.parameter_panel.slider("tcl").value = 1.3
+    lab.parameter_panel.box("tv").value = 3.2  # the typed box moves the slider too
+    assert lab.parameter_panel.slider("tv").value == pytest.approx(3.2)
+    assert lab.parameters["tcl"] == pytest.approx(1.3)
+    sim = nl.simulate(THEO_MODEL, THEO_DATA, n=1, seed=3, params={"tcl": 1.3, "tv": 3.2})
+    expected = _observed(lab, sim.table["PRED"])
+    np.testing.assert_allclose(_plotted(lab, "PRED"), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(_plotted(lab, "IPRED"), expected, rtol=1e-10, atol=1e-12)  # no fit: etas 0
+    first = lab.individual_sources()[0].data
+    np.testing.assert_allclose(first["PRED"], expected[: len(first["PRED"])], rtol=1e-10)
+    assert lab.timings["slider_to_data_s"] > 0
+
+
+def test_a_typed_value_survives_the_slider_snapping_it_to_its_grid(lab):
+    panel = lab.parameter_panel
+    panel.box("tcl").value = 1.6
+    slider = panel.slider("tcl")
+    snapped = slider.min + round((1.6 - slider.min) / slider.step) * slider.step
+    assert snapped != 1.6
+    slider.value = snapped  # what the browser's slider sends back
+    assert lab.parameters["tcl"] == 1.6
+    slider.value = 1.6 + 3 * slider.step  # a real move is taken
+    assert lab.parameters["tcl"] == pytest.approx(1.6 + 3 * slider.step)
+
+
+def test_parameter_bounds_come_from_ini():
+    model = nl.Model("[ini]\ntcl = (0.1, 1, 10)\neta_cl ~ 0.1\nsd = 0.5\n[model]\ncl = tcl*exp(eta_cl)\nv = 10\n"
+                     "cp = linCmt()\ncp ~ add(sd)\n")
+    bounds = parameter_bounds(model)
+    assert bounds["tcl"] == (0.1, 10.0)
+    assert bounds["eta_cl"][0] == 0.0
+    assert slider_range(1.0, 0.1, 10.0) == (0.1, 10.0)
+    assert slider_range(0.5, float("-inf"), float("inf")) == (-1.5, 2.5)
+
+
+def test_a_typo_never_replaces_the_working_model(lab):
+    working = lab.model
+    broken = working.text.replace("cl = exp(tcl + eta_cl)", "cl = exp(tcl + eta_cl")
+    assert not lab.editor.compile(broken)
+    assert lab.model is working
+    assert lab.editor.diagnostics and lab.editor.diagnostics[0]["severity"] == "error"
+    lab.editor.value = working.text
+
+
+def test_set_as_initial_writes_the_values_into_the_model_text(lab):
+    lab.parameter_panel.set_values({"tka": 0.25, "add_sd": 0.9})
+    values = lab.parameters
+    lab.set_as_initial()
+    assert lab.model.initial_values() == pytest.approx(values)
+    assert "tka = 0.25" in lab.model.text and lab.editor.compiled_text == lab.model.text
+    sim = nl.simulate(lab.model, lab.dataset, n=1, seed=1)  # the new text's own initial values
+    np.testing.assert_allclose(_plotted(lab, "PRED"), _observed(lab, sim.table["PRED"]), rtol=1e-10, atol=1e-12)
+    assert lab.timings["model_to_prediction_s"] > 0
+
+
+def test_a_model_with_other_parameters_gets_its_own_sliders_and_traces():
+    lab = nl.Lab(data=THEO_DATA, model=THEO_MODEL)
+    text = lab.model.text.replace("add_sd = 0.7 ", "add_sd = 0.7\nprop_sd = 0.1").replace(
+        "cp ~ add(add_sd)", "cp ~ add(add_sd) + prop(prop_sd)")
+    assert lab.editor.compile(text), lab.editor.diagnostics
+    assert "prop_sd" in lab.parameters and "prop_sd" in lab.fit_panel.trace_source.data
+    assert lab.fit_panel.trace in lab.fit_panel.children
+
+
+def test_a_fit_streams_its_iterations_and_can_be_stopped(lab):
+    lab.parameter_panel.set_values(nl.Model.from_file(THEO_MODEL).initial_values())
+    seen = threading.Event()
+    original = lab.fit_panel.add_iteration
+
+    def slow(event):  # give the test time to press Stop after a few iterations
+        original(event)
+        if event.iteration >= 2:
+            seen.set()
+        time.sleep(0.05)
+
+    lab.fit_panel.add_iteration = slow
+    try:
+        assert lab.fit("focei", seed=7, wait=False) is None
+        assert seen.wait(60), "no iteration streamed"
+        lab.stop()
+        lab.wait(60)
+    finally:
+        lab.fit_panel.add_iteration = original
+    fit = lab.last_fit
+    assert fit is not None and fit.termination.value == "stopped by the user"
+    trace = lab.fit_panel.trace_source.data
+    assert list(trace["ITERATION"]) == [h.iteration for h in fit.history]
+    np.testing.assert_allclose(trace["OFV"], [h.ofv for h in fit.history])
+    np.testing.assert_allclose(trace["tcl"], [h.estimates["tcl"] for h in fit.history])
+    best = min(fit.history, key=lambda h: h.ofv)
+    assert fit.ofv <= best.ofv + 1e-6
+    assert lab.parameters["tcl"] == pytest.approx(fit.estimates["tcl"])
+
+
+def test_a_full_fit_shows_ipred_at_the_ebes_and_refreshes_diagnostics(lab):
+    fit = lab.fit("focei", seed=1)
+    assert fit is not None and fit.converged and lab.last_fit is fit
+    np.testing.assert_allclose(_plotted(lab, "IPRED"), _observed(lab, fit.predictions["IPRED"]), rtol=1e-8)
+    np.testing.assert_allclose(_plotted(lab, "PRED"), _observed(lab, fit.predictions["PRED"]), rtol=1e-8)
+    assert "OFV" in lab.fit_panel.status.value
+    lab.diagnostics.wait()
+    assert lab.diagnostics.vpc_result is not None and lab.diagnostics.table is not None
+    np.testing.assert_allclose(lab.diagnostics.table.records["IPRED"].to_numpy(float),
+                               _observed(lab, fit.predictions["IPRED"]), rtol=1e-6)
+
+
+def test_a_failing_fit_leaves_last_fit_unchanged(lab):
+    before = lab.last_fit
+    assert lab.fit("no-such-method") is None
+    assert lab.last_fit is before
+    assert "no-such-method" in lab.fit_error and "failed" in lab.fit_panel.status.value
+    assert not lab.fit_panel.start_button.disabled
+
+
+def test_event_timeline_expands_addl_and_marks_ss():
+    data = nl.read_nonmem(SHARED / "data" / "nmtest.csv")
+    table = data.table
+    for i in range(data.n_subjects):
+        doses, infusions, obs = subject_events(data, i)
+        rows = table[(table["ID"] == data.ids[i]) & table["EVID"].isin([1, 4])]
+        assert len(doses["TIME"]) == int((rows["ADDL"] + 1).sum())
+        expected = sorted(t + k * ii for t, ii, n in zip(rows["TIME"], rows["II"], rows["ADDL"]) for k in range(n + 1))
+        np.testing.assert_allclose(sorted(doses["TIME"]), expected)
+        assert sum("SS" in s for s in doses["LABEL"]) == int((rows["SS"] > 0).sum())
+        with_rate = rows[rows["RATE"] > 0]
+        assert len(infusions["START"]) == int((with_rate["ADDL"] + 1).sum())
+        np.testing.assert_allclose(np.asarray(infusions["END"]) - infusions["START"],
+                                   np.repeat(with_rate["AMT"] / with_rate["RATE"], with_rate["ADDL"] + 1))
+        assert len(obs["TIME"]) == int(data.observed[data.subject_slice(i)].sum())
+
+
+def test_covariate_summary_and_log_toggle(lab):
+    summary = covariate_summary(lab.dataset)
+    wt = lab.dataset.table.groupby("ID", sort=False)["WT"].first()
+    assert summary.loc["WT", "mean"] == pytest.approx(wt.mean())
+    assert summary.loc["WT", "max"] == pytest.approx(wt.max())
+    lab.data_view.log_toggle.value = "log"
+    assert lab.data_view.figures["log"].visible and not lab.data_view.figures["linear"].visible
+    lab.data_view.log_toggle.value = "linear"
+    assert lab.data_view.figures["linear"].visible
