@@ -8,8 +8,12 @@ with the FOCEI conditional covariance ``A_i^-1`` (``A_i`` = half the curvature o
     L_i ~= mean_s p(y_i | eta_s) N(eta_s; 0, Omega) / q_i(eta_s),   OFV = -2 sum_i log L_i
 
 without the N log(2 pi) constant of the observations (NONMEM's convention). The Monte-Carlo
-standard error is the delta-method one, ``2 sqrt(sum_i Var(w_i) / (n mean(w_i)^2))``. Every
-draw is one batched ``problem.evaluate`` over all subjects; the same seed gives the same value.
+standard error is the delta-method one, ``2 sqrt(sum_i Var(w_i) / (n mean(w_i)^2))``.
+
+Draws are predicted in batches of ``B = BATCH_SUBJECTS // n_subjects`` population copies per
+engine call (``saem.stacked``: the draws as replicated subjects), so a small study pays the
+call overhead ``n / B`` times, not ``n`` times. Each batch draws its normals, then its
+chi-square scales, from one ``Generator``: the same seed gives the same value.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from scipy.special import gammaln, logsumexp
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.likelihood import ResidualLayout
+
+#: subjects (population copies x subjects) predicted per engine call
+BATCH_SUBJECTS = 4096
 
 
 @dataclass(frozen=True)
@@ -60,14 +67,18 @@ def importance_sampling(problem, space, values, center, cov, n: int = 2000, seed
     omega_inv = np.linalg.inv(values.omega)
     _, logdet_omega = np.linalg.slogdet(2 * np.pi * values.omega)
     _, logdet_cov = np.linalg.slogdet(cov)
+    B = int(min(n, max(1, BATCH_SUBJECTS // max(n_sub, 1))))
     w = np.empty((n, n_sub))
-    for s in range(n):
-        z = rng.standard_normal((n_sub, d))
-        scale = np.sqrt(df / rng.chisquare(df, n_sub)) if np.isfinite(df) else np.ones(n_sub)
-        eta = center + np.einsum("sij,sj->si", L, z) * scale[:, None]
-        l = lik.per_subject(lik.predict(values.theta, eta), values.sd)
-        log_p = -0.5 * l - 0.5 * np.einsum("se,ef,sf->s", eta, omega_inv, eta) - 0.5 * logdet_omega
-        w[s] = log_p - _log_t(np.sum(z * z, axis=1) * scale**2, d, df, logdet_cov)
+    for s0 in range(0, n, B):
+        m = min(B, n - s0)
+        z = rng.standard_normal((m, n_sub, d))
+        scale = np.sqrt(df / rng.chisquare(df, (m, n_sub))) if np.isfinite(df) else np.ones((m, n_sub))
+        eta = np.zeros((B, n_sub, d))  # a short last batch is padded (one replicated problem)
+        eta[:m] = center + np.einsum("sij,bsj->bsi", L, z) * scale[..., None]
+        l = lik.per_subject(lik.predict_sets(values.theta, eta), values.sd)[:m]
+        e = eta[:m]
+        log_p = -0.5 * l - 0.5 * np.einsum("bse,ef,bsf->bs", e, omega_inv, e) - 0.5 * logdet_omega
+        w[s0:s0 + m] = log_p - _log_t(np.sum(z * z, axis=2) * scale**2, d, df, logdet_cov)
     log_L = logsumexp(w, axis=0) - np.log(n)
     e = np.exp(w - np.max(w, axis=0))
     rel_var = np.var(e, axis=0, ddof=1) / (n * np.mean(e, axis=0) ** 2)

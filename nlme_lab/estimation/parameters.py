@@ -112,6 +112,12 @@ class ParameterSpace:
             raise NlmeError(f"omega blocks cover eta columns {sorted(used)}; the problem has {self.n_eta} etas, each covered exactly once")
         return tuple(out)
 
+    @property
+    def placements(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        """The eta columns of every copy of every omega block, in block order: one copy per
+        block, or one per occasion for a kappa block (all copies share the block's values)."""
+        return self._placements
+
     # --- names ---------------------------------------------------------------------------
     @property
     def eta_labels(self) -> list[str]:

@@ -33,6 +33,15 @@ class StopToken(threading.Event):
         self.set()
 
 
+class ObjectiveKind(enum.Enum):
+    """What ``IterationEvent.ofv`` is: a value on the scale of the final ``FitResult.ofv``, or
+    the complete-data -2 log p(y, eta) a stochastic method (SAEM) tracks while it runs (a
+    convergence trace on another scale: ~-12 on theo_sd, where the final IS OFV is ~118)."""
+
+    OFV = "objective function value"
+    COMPLETE_DATA = "complete-data -2 log-likelihood"
+
+
 @dataclass(frozen=True)
 class IterationEvent:
     iteration: int
@@ -42,6 +51,7 @@ class IterationEvent:
     n_evaluations: int  # calls of problem.evaluate so far
     elapsed_s: float
     method: MethodKind
+    objective: ObjectiveKind = ObjectiveKind.OFV  # what ``ofv`` is (label the live trace by it)
 
 
 @dataclass(frozen=True)

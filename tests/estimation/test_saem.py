@@ -1,6 +1,8 @@
 """SAEM pieces against independent computations: mu-reference detection on the shared models,
 the sufficient-statistic M-step against a direct computation, the MH kernels against a known
-Gaussian posterior, seed reproducibility (serial and parallel), the stop token and callbacks."""
+Gaussian posterior, the compiled E-step pieces against their NumPy formulation, stacked
+(replicated-subject) predictions against one set at a time, seed reproducibility (serial and
+parallel), the stop token and callbacks (and what their ``ofv`` is)."""
 
 import numpy as np
 import pytest
@@ -9,13 +11,16 @@ from tests.conftest import MODELS
 from nlme_lab.estimation import (EndpointError, OmegaBlock, ParameterSpace, ResidualModel, ResidualSD,
                                  StopToken, Termination, Theta)
 from nlme_lab.estimation.kernel_problem import residual_sd_names
-from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import MethodKind, SAEMOptions, get_method
 from nlme_lab.estimation.problem import Evaluation
+from nlme_lab.estimation.results import ObjectiveKind
+from nlme_lab.estimation.saem.compiled import gaussian_terms, mh_accept, subject_sums
 from nlme_lab.estimation.saem.mstep import Statistics, omega_from_statistics
 from nlme_lab.estimation.saem.mu import mu_reference_from_ir
 from nlme_lab.estimation.saem.run import run_saem
-from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood
+from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood, subject_ranges
+from nlme_lab.estimation.saem.stacked import StackedPredictions, replicate_dataset
 
 
 def _mu(name):
@@ -80,6 +85,7 @@ def test_sufficient_statistics_m_step_matches_direct_computation():
             direct[i, j] = s2[i, j] - mu[i] * s1[j] - s1[i] * mu[j] + mu[i] * mu[j]
     np.testing.assert_allclose(omega, direct, rtol=1e-12)
     annealed = omega_from_statistics(st, space, mu, 50 * np.eye(2), 0.95)  # diagonal shrinks by <= 5 %
+    assert space.placements == (((0, 1),),)
     np.testing.assert_allclose(np.diag(annealed), [47.5, 47.5])
 
 
@@ -162,6 +168,12 @@ def test_stop_token_returns_current_estimates_and_callbacks_stream(theo_model):
     assert fit.termination is Termination.STOPPED and fit.iterations == 12
     assert [e.iteration for e in events] == list(range(1, 13))
     assert all(e.method is MethodKind.SAEM for e in events)
+    # the live trace is the complete-data -2 log p(y, eta) (theo_sd: near -12), not the final IS OFV
+    assert all(e.objective is ObjectiveKind.COMPLETE_DATA for e in events)
+    assert all(-60 < e.ofv < 40 for e in events[5:]), [e.ofv for e in events]
+    # one engine call per kernel pass for all 5 chains: 2 prior + 2 joint + 2 x 3 single-eta passes
+    assert fit.extra["n_chains"] == 5
+    assert set(np.diff([e.n_evaluations for e in events])) == {10}
     assert fit.history[-1].estimates == fit.estimates and fit.covariance is None
 
 
@@ -185,3 +197,99 @@ def test_json_fields_of_saem_and_focei(theo_model):
     focei = nl.fit(*theo_model, "focei", covariance=None).to_dict()
     assert "ofv_method" not in focei and "ofv_linearization" not in focei
     assert set(saem) - set(focei) == {"ofv_linearization", "ofv_method", "ofv_mc_se"}
+
+
+def test_focei_events_keep_the_ofv_label(theo_model):
+    import nlme_lab as nl
+
+    events = []
+    fit = nl.fit(*theo_model, "focei", covariance=None, callback=events.append)
+    assert events and all(e.objective is ObjectiveKind.OFV for e in events)
+    assert abs(events[-1].ofv - fit.ofv) < 1e-6 * abs(fit.ofv)
+
+
+def _mixed_layout(n_obs, rng):
+    """Endpoints with additive, proportional, combined and log-normal error, shuffled."""
+    res = ResidualModel((ResidualSD("a", 0.3), ResidualSD("p", 0.2), ResidualSD("l", 0.4)),
+                        (EndpointError(add=0), EndpointError(prop=1), EndpointError(add=0, prop=1),
+                         EndpointError(lnorm=2)))
+    endpoint = rng.integers(0, 4, n_obs)
+    dv = rng.uniform(0.5, 5.0, n_obs)
+    return ResidualLayout.build(res, endpoint, dv, np.zeros(n_obs, int), np.full(n_obs, np.nan))
+
+
+def test_compiled_gaussian_terms_and_subject_sums_match_numpy():
+    rng = np.random.default_rng(1)
+    n_obs, n_sub = 200, 17
+    layout = _mixed_layout(n_obs, rng)
+    f = rng.uniform(0.3, 6.0, (3, n_obs))
+    sd = np.array([0.3, 0.2, 0.4])
+    out = np.empty_like(f)
+    gaussian_terms(f, layout.y, layout.add, layout.prop, layout.log_scale, sd, out)
+    V, _ = layout.variance(sd, f)
+    np.testing.assert_allclose(out, observation_terms(layout, f, V).l, rtol=1e-13, atol=1e-13)
+    obs_subject = np.sort(rng.integers(0, n_sub - 1, n_obs))  # the last subject has no observation
+    starts, counts = subject_ranges(obs_subject, n_sub)
+    sums = np.empty((3, n_sub))
+    out[1, 5] = np.nan  # a non-finite term makes its subject's sum +inf
+    subject_sums(out, starts, counts, sums)
+    direct = np.stack([np.bincount(obs_subject, weights=row, minlength=n_sub) for row in out])
+    bad = obs_subject[5]
+    np.testing.assert_allclose(np.delete(sums[1], bad), np.delete(direct[1], bad), rtol=1e-12)
+    np.testing.assert_allclose(sums[[0, 2]], direct[[0, 2]], rtol=1e-12)
+    assert sums[1, bad] == np.inf and sums[0, -1] == 0.0
+
+
+def test_mh_accept_is_the_metropolis_hastings_rule():
+    rng = np.random.default_rng(4)
+    B, n_sub, n_eta, per = 3, 40, 2, 3
+    starts, counts = np.arange(n_sub) * per, np.full(n_sub, per)
+    lobs = rng.normal(1.0, 1.0, (B, n_sub * per))
+    lobs[0, 4] = np.inf  # subject 1 of set 0: an infinite proposal is never accepted
+    etas, prop = rng.normal(size=(B, n_sub, n_eta)), rng.normal(size=(B, n_sub, n_eta))
+    l = rng.normal(3.0, 2.0, (B, n_sub))
+    f, f_new = rng.normal(size=(B, n_sub * per)), rng.normal(size=(B, n_sub * per))
+    omega_inv = np.array([[2.0, 0.3], [0.3, 1.5]])
+    log_u = np.log(rng.random((B, n_sub)))
+    for prior_ratio in (False, True):
+        e, ll, ff = etas.copy(), l.copy(), f.copy()
+        n = mh_accept(lobs, starts, counts, prop, f_new, log_u, omega_inv, prior_ratio, e, ll, ff)
+        l_new = lobs.reshape(B, n_sub, per).sum(axis=2)
+        log_r = -0.5 * (l_new - l)
+        if prior_ratio:
+            q = lambda x: np.einsum("bse,ef,bsf->bs", x, omega_inv, x)  # noqa: E731
+            log_r -= 0.5 * (q(prop) - q(etas))
+        acc = (log_u < log_r) & np.isfinite(l_new)
+        assert n == acc.sum() and 0 < n < acc.size and not acc[0, 1]
+        np.testing.assert_array_equal(e, np.where(acc[..., None], prop, etas))
+        np.testing.assert_allclose(ll, np.where(acc, l_new, l), rtol=1e-14)
+        rows = np.repeat(acc, per, axis=1)
+        np.testing.assert_array_equal(ff, np.where(rows, f_new, f))
+
+
+def test_stacked_predictions_equal_one_set_at_a_time(theo_model):
+    """Chains (or importance draws) as replicated subjects: the same numbers as separate
+    evaluations, to the last bit; the replicated dataset keeps each record's file row."""
+    from nlme_lab.estimation.kernel_problem import KernelProblem
+    from nlme_lab.problem import bind
+
+    model, data = theo_model
+    rep = replicate_dataset(data, 3)
+    assert rep.n_subjects == 3 * data.n_subjects and list(rep.rows[-data.n_records:]) == list(data.rows)
+    problem = KernelProblem(bind(model, data))
+    space_sd = np.array([0.7])
+    from tests.estimation.spaces import theo_space
+
+    layout = ResidualLayout.build(theo_space().residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
+    stacked = StackedPredictions(problem, layout)
+    theta = np.array([0.45, 1.0, 3.45])
+    etas = np.random.default_rng(2).normal(0, 0.3, (3, problem.n_subjects, 3))
+    f = stacked.predict(theta, etas)
+    for b in range(3):
+        np.testing.assert_array_equal(f[b], problem.evaluate(theta, etas[b], derivs=False).f)
+    lik = SubjectLikelihood(problem, layout)
+    l = lik.per_subject(f, space_sd)
+    r = layout.y - f
+    direct = np.stack([np.bincount(problem.obs_subject, weights=row) for row in np.log(0.49) + r * r / 0.49])
+    np.testing.assert_allclose(l, direct, rtol=1e-12)
+    assert stacked.n_calls == 1

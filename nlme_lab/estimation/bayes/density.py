@@ -20,7 +20,6 @@ import threading
 
 import numpy as np
 
-from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.bayes.priors import PriorSet
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.parameters import ParameterSpace
@@ -85,8 +84,7 @@ class Posterior:
         self.n_evaluations = 0
         self.n_failures = 0  # evaluations the engine could not solve (log density -inf there)
         self._obs_has = self.layout.add >= 0, self.layout.prop >= 0
-        # nutpie calls logp from one thread per chain; a problem's work buffers are not shared safely
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # see _evaluate
 
     # --- globals ---------------------------------------------------------------------------
     def initial(self) -> np.ndarray:
@@ -177,25 +175,46 @@ class Posterior:
             grad_g += J_th @ d_th + J_sd @ d_sd + np.einsum("abk,ab->k", J_L, G.T @ z)
         return float(total), np.concatenate([grad_g, grad_z.ravel()])
 
+    def _evaluate(self, theta, eta):
+        """The problem's predictions and sensitivities, or None where the engine cannot solve.
+
+        nutpie calls ``logp`` from one thread per chain, and a ``KernelProblem`` keeps its work
+        buffers between calls, so the calls are serialised by a lock. The lock costs nothing
+        measurable: the engine's kernels hold the GIL, so two threads could not run them at
+        once anyway (``benchmarks/bench_nuts.py`` measures both).
+
+        Non-finite predictions (the engine's failed subjects) give -inf downstream. An
+        ``ArithmeticError`` is a point the engine cannot solve either: an overflowed rate
+        constant (ka or CL/V = inf) makes the Pade sensitivity path of ``kernels.linear``
+        divide by zero (``test_nuts_density``, xfail, describes it). A data error
+        (``SolverError`` of a bad record) is not caught: no parameter value fixes it.
+        """
+        with self._lock:
+            self.n_evaluations += 1
+            try:
+                ev = self.problem.evaluate(theta, eta, derivs=True, theta_derivs=True)
+                return (np.array(ev.f, dtype=float), np.array(ev.df_deta, dtype=float),
+                        np.array(ev.df_dtheta, dtype=float))
+            except ArithmeticError:
+                self.n_failures += 1
+                return None
+
     def _loglik(self, theta, sd, eta):
         """log p(y | theta, eta, sd) and its derivatives in theta, sd and eta (per subject)."""
-        self.n_evaluations += 1
         lay = self.layout
         with np.errstate(all="ignore"):
-            try:  # a trajectory may reach parameters the engine cannot solve (ka = k, overflow)
-                with self._lock:
-                    ev = self.problem.evaluate(theta, eta, derivs=True, theta_derivs=True)
-                    f0 = np.array(ev.f, dtype=float)
-                    d_eta, d_theta = np.array(ev.df_deta, dtype=float), np.array(ev.df_dtheta, dtype=float)
-            except (ArithmeticError, NlmeError):
-                self.n_failures += 1
+            solved = self._evaluate(theta, eta)
+            if solved is None:
                 return -np.inf, None, None, None
+            f0, d_eta, d_theta = solved
             f, g_eta = lay.to_log_scale(f0, d_eta)
             g_th = lay.to_log_scale(f0, d_theta)[1]
             V, dV_df = lay.variance(sd, f)
             t = observation_terms(lay, f, V)
         ll = -0.5 * float(np.sum(t.l))
         if not np.isfinite(ll):
+            with self._lock:
+                self.n_failures += 1
             return -np.inf, None, None, None
         w = -0.5 * (t.l_f + t.l_V * dV_df)  # d ll / d f
         wV = -0.5 * t.l_V  # d ll / d V
@@ -213,11 +232,21 @@ class Posterior:
     # --- draws -------------------------------------------------------------------------------
     def reported(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The reported parameter vector (``space.reported_names()``) and the etas at ``x``."""
+        rep, eta, _, _ = self.draw(x)
+        return rep, eta
+
+    def draw(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """``reported(x)``; the prior part of ``logp(x)`` (log priors, log Jacobians and
+        ``-|z|^2 / 2``), so that ``logp(x) - draw(x)[2]`` is the log-likelihood with no
+        evaluation; and ``log p(eta | Omega)`` without constants, ``-(|z|^2 + n_sub log|Omega|) / 2``
+        (``eta' Omega^-1 eta = |z|^2`` since ``eta = L z``)."""
         x = np.asarray(x, dtype=float)
-        theta, sd, L, _, tri = self.transform(x[None, :self.n_globals])
+        theta, sd, L, lp, tri = self.transform(x[None, :self.n_globals])
         z = x[self.n_globals:].reshape(self.n_sub, self.n_eta)
         rep = np.concatenate([theta[0]] + [t[0] for t in tri] + [sd[0]])
-        return rep, z @ L[0].T
+        zz = float(np.sum(z * z))
+        log_det = 2.0 * float(np.sum(np.log(np.diag(L[0]))))
+        return rep, z @ L[0].T, float(lp[0]) - 0.5 * zz, -0.5 * (zz + self.n_sub * log_det)
 
 
 def _to_u(z, lo, hi):

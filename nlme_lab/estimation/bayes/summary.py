@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.bayes.trace import Draws, chain_lengths, kept_draws
 from nlme_lab.estimation.methods import METHODS, MethodKind
 from nlme_lab.estimation.report import information_criteria
 from nlme_lab.estimation.results import FitResult, Termination
@@ -17,24 +18,24 @@ from nlme_lab.estimation.shrinkage import shrinkage
 RHAT_LIMIT = 1.01
 
 
-def diagnostics(trace, names) -> tuple[dict, dict, dict, int]:
+def diagnostics(draws: Draws, names) -> tuple[dict, dict, dict, int]:
     """R-hat, bulk and tail ESS per parameter, and the number of divergent transitions."""
     import arviz as az
 
-    post = trace.posterior["parameters"]
-    n_chain = post.sizes["chain"]
-    if post.sizes["draw"] < 4:
+    n_chain, n_draw = draws.parameters.shape[:2]
+    div = int(np.asarray(draws.stats["diverging"]).sum())
+    if n_draw < 4:
         nan = dict.fromkeys(names, float("nan"))
-        return nan, nan, dict(nan), 0
-    rhat = az.rhat(trace, var_names=["parameters"])["parameters"].values if n_chain > 1 else np.full(len(names), np.nan)
-    bulk = az.ess(trace, var_names=["parameters"], method="bulk")["parameters"].values
-    tail = az.ess(trace, var_names=["parameters"], method="tail")["parameters"].values
-    div = int(np.asarray(trace.sample_stats["diverging"]).sum())
+        return nan, nan, dict(nan), div
+    data = az.convert_to_dataset({"parameters": draws.parameters})
+    rhat = az.rhat(data)["parameters"].values if n_chain > 1 else np.full(len(names), np.nan)
+    bulk = az.ess(data, method="bulk")["parameters"].values
+    tail = az.ess(data, method="tail")["parameters"].values
     as_dict = lambda a: dict(zip(names, map(float, a)))  # noqa: E731
     return as_dict(rhat), as_dict(bulk), as_dict(tail), div
 
 
-def _warnings(rhat, bulk, div, n_draws, termination) -> list[str]:
+def _warnings(rhat, bulk, div, n_draws, termination, n_dropped) -> list[str]:
     out = []
     high = [f"{n} ({r:.3f})" for n, r in rhat.items() if np.isfinite(r) and r > RHAT_LIMIT]
     if high:
@@ -46,7 +47,9 @@ def _warnings(rhat, bulk, div, n_draws, termination) -> list[str]:
     if low:
         out.append("bulk ESS below 100: " + ", ".join(low))
     if termination is Termination.STOPPED:
-        out.append("sampling was stopped by the user: the summaries use the draws so far")
+        out.append(f"sampling was stopped by the user: the summaries use the {n_draws} draws so far"
+                   + (f" ({n_dropped} chain(s) with fewer than half the draws of the longest left out)"
+                      if n_dropped else ""))
     return out
 
 
@@ -83,21 +86,30 @@ def _quantiles(flat):
     return np.median(flat, axis=0), sd, lo, hi
 
 
-def _kept(trace, draws, names, eta_draws, options) -> dict:
-    """What the result keeps of the run: draws, eta draws, sampler statistics, sizes."""
-    return {"draws": draws, "draw_names": tuple(names), "eta_draws": eta_draws, "eta_sd": eta_draws.std(axis=(0, 1)),
-            "sample_stats": {k: np.asarray(trace.sample_stats[k].values)
-                             for k in ("diverging", "logp", "step_size", "depth")},
-            "chains": int(draws.shape[0]), "draws_per_chain": int(draws.shape[1]), "tune": options.tune,
+def _kept(draws: Draws, names, options, live) -> dict:
+    """What the result keeps of the run: draws, eta draws, log-likelihoods, sampler statistics."""
+    return {"draws": draws.parameters, "draw_names": tuple(names), "eta_draws": draws.eta,
+            "eta_sd": draws.eta.std(axis=(0, 1)), "loglik_draws": draws.loglik,
+            "complete_ofv_draws": draws.complete, "sample_stats": draws.stats,
+            "chains": draws.n_chains, "draws_per_chain": draws.n_draws, "chains_dropped": draws.n_dropped,
+            "tune": options.tune, "live_trace_s": live.seconds,
             "sampler": "nutpie NUTS (diagonal mass matrix adapted from draws and gradients)"}
 
 
-def finish(post, trace, names, priors, options, termination, seed, t0) -> FitResult:
+def _no_draws(trace, options) -> NlmeError:
+    warm = chain_lengths(trace.warmup_sample_stats if "warmup_sample_stats" in trace.groups() else None)
+    done = f"{int(warm.min())}-{int(warm.max())}" if warm.size else "0"
+    return NlmeError(f"NUTS has no posterior draws: stopped during tuning ({done} of {options.tune} tuning draws "
+                     "per chain); stop after tuning, or lower NUTSOptions.tune")
+
+
+def finish(post, trace, names, priors, options, termination, seed, t0, live) -> FitResult:
+    """The result from nutpie's ``trace`` (``live``: the ``progress.LiveTrace`` of the run)."""
     space, problem = post.space, post.problem
-    draws = np.asarray(trace.posterior["parameters"].values)  # (chain, draw, n_free)
-    eta_draws = np.asarray(trace.posterior["eta"].values)  # (chain, draw, n_sub, n_eta)
-    if draws.shape[1] == 0:
-        raise NlmeError("NUTS produced no draws (stopped before the first draw after tuning)")
+    kept = kept_draws(trace)
+    if kept.n_draws == 0:
+        raise _no_draws(trace, options)
+    draws, eta_draws = kept.parameters, kept.eta  # (chain, draw, n_free), (chain, draw, n_sub, n_eta)
     flat = draws.reshape(-1, draws.shape[-1])
     median, sd, lo, hi = _quantiles(flat)
     all_names = space.reported_names()
@@ -107,7 +119,7 @@ def finish(post, trace, names, priors, options, termination, seed, t0) -> FitRes
     estimates = dict(zip(all_names, map(float, z_hat)))
     values = space.values_from_reported(z_hat)
     etas = eta_draws.mean(axis=(0, 1))
-    rhat, bulk, tail, div = diagnostics(trace, names)
+    rhat, bulk, tail, div = diagnostics(kept, names)
     try:
         ofv, ofv_lin, ofv_method, ofv_se, n_lin = _ofvs(post, values, z_hat, etas, options, seed)
     except (NlmeError, np.linalg.LinAlgError) as err:
@@ -119,10 +131,10 @@ def finish(post, trace, names, priors, options, termination, seed, t0) -> FitRes
     loglik, aic, bic = information_criteria(ofv, post.layout, n_free)
     corr = np.corrcoef(flat, rowvar=False) if flat.shape[0] > 2 and len(names) > 1 else None
     n_draws = int(np.prod(draws.shape[:2]))
-    warnings = _warnings(rhat, bulk, div, n_draws, termination)
+    warnings = _warnings(rhat, bulk, div, n_draws, termination, kept.n_dropped)
     extra = {"ofv_linearization": ofv_lin, "ofv_method": ofv_method, "ofv_mc_se": ofv_se,
              "rhat": rhat, "ess_bulk": bulk, "ess_tail": tail, "divergences": div, "priors": priors.text(),
-             "failed_evaluations": post.n_failures} | _kept(trace, draws, names, eta_draws, options)
+             "failed_evaluations": post.n_failures} | _kept(kept, names, options, live)
     message = (f"NUTS: {draws.shape[0]} chain(s) x {draws.shape[1]} draws after {options.tune} tuning; "
                f"max R-hat {_extreme(rhat, max):.4f}, min bulk ESS {_extreme(bulk, min):.0f}, "
                f"{div} divergence(s)\n{priors.text()}")
@@ -134,6 +146,6 @@ def finish(post, trace, names, priors, options, termination, seed, t0) -> FitRes
         rse={n: float(100 * s / abs(m)) if m != 0 else float("nan") for n, s, m in zip(names, sd, median)},
         ci={n: (float(a), float(b)) for n, a, b in zip(names, lo, hi)}, correlation=corr, condition_number=None,
         covariance=None, etas=etas, eta_names=tuple(space.eta_labels), shrinkage=shrink, termination=termination,
-        message=message, history=(), warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0,
+        message=message, history=tuple(live.history), warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0,
         n_evaluations=post.n_evaluations + n_lin, iterations=n_draws, extra=extra,
         kinds=dict(zip(all_names, space.reported_kinds())), seed=seed)

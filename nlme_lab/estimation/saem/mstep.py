@@ -23,7 +23,13 @@ from nlme_lab.estimation.likelihood import observation_terms
 
 def block_columns(space) -> list[tuple[object, list[np.ndarray]]]:
     """(block, eta columns of each copy) in declaration order."""
-    return [(b, [np.asarray(p) for p in places]) for b, places in zip(space.omega, space._placements)]
+    return [(b, [np.asarray(p) for p in places]) for b, places in zip(space.omega, space.placements)]
+
+
+def block_index(space) -> list[tuple[object, list[tuple]]]:
+    """(block, ``np.ix_`` index of each copy): ``block_columns`` ready for fancy indexing
+    (built once per fit; the M-step runs every iteration)."""
+    return [(b, [np.ix_(p, p) for p in copies]) for b, copies in block_columns(space)]
 
 
 class Statistics:
@@ -51,31 +57,34 @@ class Statistics:
 
 
 def omega_from_statistics(stats: Statistics, space, means: np.ndarray, omega_old: np.ndarray,
-                          anneal: float | None) -> np.ndarray:
+                          anneal: float | None, blocks=None) -> np.ndarray:
     """The expanded omega from the statistics, ``mean_i E[(phi_i - m_i)(phi_i - m_i)']`` with
     ``means`` the prior means m_i of phi (n_eta,) or per subject (n_sub, n_eta); fixed blocks keep
     their values. ``anneal``: the diagonal may shrink at most to ``anneal`` times its old value
-    (simulated annealing)."""
+    (simulated annealing). ``blocks``: ``block_index(space)``, when the caller keeps it."""
     omega = omega_old.copy()
     S1 = stats.s1_subject
-    M = np.broadcast_to(means, S1.shape)
     n_sub = S1.shape[0]
-    for block, copies in block_columns(space):
+    if np.ndim(means) == 1:
+        cross, mm = np.outer(means, S1.mean(axis=0)), np.outer(means, means)
+    else:
+        cross, mm = means.T @ S1 / n_sub, means.T @ means / n_sub
+    full = stats.s2 - cross - cross.T + mm  # every entry; each block reads its own
+    for block, copies in (block_index(space) if blocks is None else blocks):
         if block.fixed:
             continue
-        acc = np.zeros((block.size, block.size))
-        for p in copies:
-            cross = M[:, p].T @ S1[:, p] / n_sub
-            acc += stats.s2[np.ix_(p, p)] - cross - cross.T + M[:, p].T @ M[:, p] / n_sub
+        acc = full[copies[0]].copy()
+        for ix in copies[1:]:
+            acc += full[ix]
         new = 0.5 * (acc + acc.T) / len(copies)
-        old = omega_old[np.ix_(copies[0], copies[0])]
+        old = omega_old[copies[0]]
         d = np.arange(block.size)
         floor = 1e-10 * max(1.0, float(np.max(np.diag(old))))
         new[d, d] = np.maximum(new[d, d], floor)
         if anneal is not None:
             new[d, d] = np.maximum(new[d, d], anneal * old[d, d])
-        for p in copies:
-            omega[np.ix_(p, p)] = new
+        for ix in copies:
+            omega[ix] = new
     return omega
 
 

@@ -12,7 +12,10 @@ objective at the SAEM estimates, labelled as such), and the covariance step of t
 objective at the SAEM estimates (the linearized Fisher information).
 
 The ``ofv`` of each ``IterationEvent`` / ``HistoryEntry`` is the complete-data -2 log p(y, eta)
-averaged over the chains (a convergence trace, not a marginal -2LL); ``gradient_norm`` is nan.
+averaged over the chains (a convergence trace, not a marginal -2LL; the events say so with
+``objective=ObjectiveKind.COMPLETE_DATA``); ``gradient_norm`` is nan. A comparable marginal
+value per iteration would cost an importance-sampling pass (hundreds of predictions per
+subject) each time, more than the iteration itself, so the trace is labelled, not replaced.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import numpy as np
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.problem import check_problem
-from nlme_lab.estimation.results import HistoryEntry, IterationEvent, Termination
-from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, covariate_mean_step,
+from nlme_lab.estimation.results import HistoryEntry, IterationEvent, ObjectiveKind, Termination
+from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, block_index, covariate_mean_step,
                                             omega_from_statistics, theta_scoring_step)
 from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood
 
@@ -66,6 +69,8 @@ class SAEMState:
         self.upper = np.array([t.upper for t in space.thetas])
         self._covariate_setup(problem, options, fixed_theta)
         self.residual = ResidualStep(self.lik, space)
+        self.blocks = block_index(space)
+        self._tril = [np.tril_indices(b.size) for b in space.omega]
         self.stats = Statistics(problem.n_eta, len(self.sd))
         n_chains = options.n_chains or max(1, int(np.ceil(50 / max(problem.n_subjects, 1))))
         self.sampler = Sampler(self.lik, tuple(options.n_kernel), rng)
@@ -142,21 +147,20 @@ class SAEMState:
                 self.lower, self.upper)
         mu_new = self.means()
         ch.etas[:] = phi - mu_new  # phi kept: the likelihood of every chain is unchanged
-        self.omega = omega_from_statistics(self.stats, self.space, mu_new, self.omega, anneal)
+        self.omega = omega_from_statistics(self.stats, self.space, mu_new, self.omega, anneal, self.blocks)
         if self.other.size:
             step = theta_scoring_step(self.problem, self.layout, self.theta, ch.etas, self.sd, self.other,
                                       self.lower, self.upper)
             self.theta[self.other] += gamma * step
-            ch.f[:] = np.stack([self.lik.predict(self.theta, ch.etas[c]) for c in range(ch.etas.shape[0])])
+            ch.f[:] = self.lik.predict_sets(self.theta, ch.etas)
         self.sd = self.residual.update(self.sd, self.stats, ch.f, gamma, anneal)
         ch.l[:] = self.lik.per_subject(ch.f, self.sd)
 
     def reported(self) -> np.ndarray:
-        z = list(self.theta)
-        for block, places in zip(self.space.omega, self.space._placements):
-            p = np.asarray(places[0])
-            z += list(self.omega[np.ix_(p, p)][np.tril_indices(block.size)])
-        return np.array(z + list(self.sd), dtype=float)
+        parts = [self.theta]
+        for (_, copies), tril in zip(self.blocks, self._tril):
+            parts.append(self.omega[copies[0]][tril])
+        return np.concatenate(parts + [self.sd]).astype(float)
 
     def complete_ofv(self) -> float:
         """Mean over chains of -2 log p(y, eta) (no constant): the convergence trace's value."""
@@ -201,7 +205,7 @@ def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=No
             history.append(HistoryEntry(k + 1, ofv, est))
             if callback is not None:
                 callback(IterationEvent(k + 1, ofv, est, float("nan"), state.lik.n_evaluations,
-                                        time.perf_counter() - t0, spec.kind))
+                                        time.perf_counter() - t0, spec.kind, ObjectiveKind.COMPLETE_DATA))
         message = (f"SAEM completed {n_iter} iterations ({options.n_burn} burn-in with step 1, "
                    f"{options.n_em} with step 1/k), {state.chains.etas.shape[0]} chain(s)")
     except KeyboardInterrupt:

@@ -2,15 +2,20 @@
 
 The state is ``etas`` (n_chains, n_subjects, n_eta) with, per chain and subject, ``l`` = -2 log
 p(y_i | eta_i) without the log(2 pi) constant, and the predictions ``f`` (error scale). One
-kernel pass proposes a new eta for every subject of one chain, predicts all of them in one
-batched ``problem.evaluate`` and accepts per subject:
+kernel pass proposes a new eta for every subject of *every* chain, predicts all of them in one
+engine call (``stacked.StackedPredictions``: the chains as replicated subjects) and accepts per
+chain and subject in one compiled call (``compiled.mh_accept``):
 
 * prior kernel: eta' ~ N(0, Omega) (the prior cancels from the ratio);
 * random walk on all components: eta' = eta + s_all * z;
 * random walk on one component k: eta'_k = eta_k + s_one[k] z.
 
-The random-walk scales adapt towards an acceptance rate of 0.4 (s *= 1 + 0.4 (rate - 0.4)).
-Each kernel is an exact Metropolis-Hastings step for p(eta | y, parameters).
+The random-walk scales adapt towards an acceptance rate of 0.4 (s *= 1 + 0.4 (rate - 0.4)),
+from the acceptance over all chains of the iteration. Each kernel is an exact
+Metropolis-Hastings step for p(eta | y, parameters); chains never interact within a sweep.
+
+Random numbers: each pass draws its normals for all (chain, subject) pairs, then its uniforms,
+from the one ``Generator``: the same seed gives the same numbers, whatever the threading.
 """
 
 from __future__ import annotations
@@ -20,39 +25,70 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
+from nlme_lab.estimation.saem.compiled import gaussian_terms, mh_accept, subject_sums
+from nlme_lab.estimation.saem.stacked import StackedPredictions
 
 TARGET_ACCEPTANCE = 0.4
 
 
+def subject_ranges(obs_subject: np.ndarray, n_subjects: int) -> tuple[np.ndarray, np.ndarray]:
+    """First observation and number of observations of every subject (observations must be
+    sorted by subject, as every ``PredictionProblem`` keeps them)."""
+    obs_subject = np.asarray(obs_subject, dtype=np.int64)
+    if np.any(np.diff(obs_subject) < 0):
+        raise ValueError("observations must be sorted by subject")
+    counts = np.bincount(obs_subject, minlength=n_subjects).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return starts, counts
+
+
 class SubjectLikelihood:
-    """-2 log p(y_i | eta_i) per subject (no constant), from one batched evaluation."""
+    """-2 log p(y_i | eta_i) per subject (no constant); predictions of many eta sets per call."""
 
     def __init__(self, problem, layout: ResidualLayout):
         self.problem, self.layout = problem, layout
         self.obs_subject = np.asarray(problem.obs_subject)
         self.n_subjects = problem.n_subjects
-        self.n_evaluations = 0
+        self.starts, self.counts = subject_ranges(self.obs_subject, self.n_subjects)
+        self.stacked = StackedPredictions(problem, layout)
+        self._y = np.ascontiguousarray(layout.y, dtype=float)
+        self._add = np.ascontiguousarray(layout.add, dtype=np.int64)
+        self._prop = np.ascontiguousarray(layout.prop, dtype=np.int64)
+        self._log = np.ascontiguousarray(layout.log_scale, dtype=bool)
+        self._censored = bool(np.any(layout.censored))
+
+    @property
+    def n_evaluations(self) -> int:
+        """Engine calls so far (one call may predict many eta sets)."""
+        return self.stacked.n_calls
 
     def predict(self, theta, etas) -> np.ndarray:
-        self.n_evaluations += 1
-        f = np.asarray(self.problem.evaluate(theta, etas, derivs=False).f, dtype=float)
-        return self.layout.to_log_scale(f, None)[0]
+        """Predictions (error scale) at one eta set (n_sub, n_eta) -> (n_obs,)."""
+        return self.stacked.predict(theta, np.asarray(etas, dtype=float)[None])[0]
+
+    def predict_sets(self, theta, etas) -> np.ndarray:
+        """Predictions at B eta sets (B, n_sub, n_eta) -> (B, n_obs), one engine call."""
+        return self.stacked.predict(theta, etas)
 
     def per_observation(self, f: np.ndarray, sd: np.ndarray) -> np.ndarray:
-        V, _ = self.layout.variance(sd, f)
-        if self.layout.censored.any():
+        """-2 log p(y_o | f_o) per observation (leading axes of ``f`` are batch axes)."""
+        f = np.asarray(f, dtype=float)
+        if self._censored:
+            V, _ = self.layout.variance(sd, f)
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 return observation_terms(self.layout, f, V).l
-        r = self.layout.y - f
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            return np.log(V) + r * r / V
+        flat = np.ascontiguousarray(f.reshape(-1, f.shape[-1]))
+        out = np.empty_like(flat)
+        gaussian_terms(flat, self._y, self._add, self._prop, self._log, np.asarray(sd, dtype=float), out)
+        return out.reshape(f.shape)
 
     def per_subject(self, f: np.ndarray, sd: np.ndarray) -> np.ndarray:
-        """Leading axes of ``f`` are batch axes (chains)."""
+        """Leading axes of ``f`` are batch axes (chains); +inf where not finite."""
         l = self.per_observation(f, sd)
-        out = np.stack([np.bincount(self.obs_subject, weights=row, minlength=self.n_subjects)
-                        for row in l.reshape(-1, l.shape[-1])]).reshape(l.shape[:-1] + (self.n_subjects,))
-        return np.where(np.isfinite(out), out, np.inf)
+        flat = np.ascontiguousarray(l.reshape(-1, l.shape[-1]))
+        out = np.empty((flat.shape[0], self.n_subjects))
+        subject_sums(flat, self.starts, self.counts, out)
+        return out.reshape(l.shape[:-1] + (self.n_subjects,))
 
 
 @dataclass
@@ -73,12 +109,12 @@ class Sampler:
     def start(self, theta, sd, omega, n_chains: int) -> ChainState:
         n_sub, n_eta = self.lik.n_subjects, omega.shape[0]
         etas = np.zeros((n_chains, n_sub, n_eta))
-        f = np.stack([self.lik.predict(theta, etas[c]) for c in range(n_chains)])
+        f = self.lik.predict_sets(theta, etas)
         l = self.lik.per_subject(f, sd)
         sd_eta = np.sqrt(np.diag(omega))
         self.s_all = 0.5 * sd_eta.copy()
         self.s_one = 0.8 * sd_eta.copy()
-        return ChainState(etas, f, l)
+        return ChainState(etas, np.ascontiguousarray(f), np.ascontiguousarray(l))
 
     def sweep(self, state: ChainState, theta, sd, omega) -> None:
         """One iteration of every kernel on every chain (in place)."""
@@ -86,42 +122,31 @@ class Sampler:
         if n_eta == 0:
             return
         chol = np.linalg.cholesky(omega)
-        omega_inv = np.linalg.inv(omega)
+        omega_inv = np.ascontiguousarray(np.linalg.inv(omega))
         n_prior, n_all, n_one = self.n_kernel
-        C, n_sub = state.etas.shape[:2]
-        for c in range(C):
-            for _ in range(n_prior):
-                z = self.rng.standard_normal((n_sub, n_eta))
-                self._step(state, c, z @ chol.T, theta, sd, None)
+        shape = state.etas.shape
+        for _ in range(n_prior):
+            z = self.rng.standard_normal(shape)
+            self._step(state, z @ chol.T, theta, sd, omega_inv, False)
+        if n_all:
+            acc = sum(self._step(state, state.etas + self.rng.standard_normal(shape) * self.s_all,
+                                 theta, sd, omega_inv, True) for _ in range(n_all))
+            self.s_all *= 1 + 0.4 * (acc / n_all - TARGET_ACCEPTANCE)
+        for k in range(n_eta if n_one else 0):
             acc = 0.0
-            for _ in range(n_all):
-                z = self.rng.standard_normal((n_sub, n_eta))
-                acc += self._step(state, c, state.etas[c] + z * self.s_all, theta, sd, omega_inv).mean()
-            if n_all:
-                self.s_all *= 1 + 0.4 * (acc / n_all - TARGET_ACCEPTANCE)
-            for k in range(n_eta):
-                acc = 0.0
-                for _ in range(n_one):
-                    prop = state.etas[c].copy()
-                    prop[:, k] += self.s_one[k] * self.rng.standard_normal(n_sub)
-                    acc += self._step(state, c, prop, theta, sd, omega_inv).mean()
-                if n_one:
-                    self.s_one[k] *= 1 + 0.4 * (acc / n_one - TARGET_ACCEPTANCE)
+            for _ in range(n_one):
+                prop = state.etas.copy()
+                prop[..., k] += self.s_one[k] * self.rng.standard_normal(shape[:2])
+                acc += self._step(state, prop, theta, sd, omega_inv, True)
+            self.s_one[k] *= 1 + 0.4 * (acc / n_one - TARGET_ACCEPTANCE)
 
-    def _step(self, state: ChainState, c: int, prop, theta, sd, omega_inv) -> np.ndarray:
-        f_new = self.lik.predict(theta, prop)
-        l_new = self.lik.per_subject(f_new, sd)
-        log_r = -0.5 * (l_new - state.l[c])
-        if omega_inv is not None:  # random walk: the prior ratio
-            cur = state.etas[c]
-            log_r -= 0.5 * (np.einsum("se,ef,sf->s", prop, omega_inv, prop)
-                            - np.einsum("se,ef,sf->s", cur, omega_inv, cur))
-        u = self.rng.random(len(log_r))
-        with np.errstate(invalid="ignore"):
-            accept = np.log(u) < log_r
-        accept &= np.isfinite(l_new)
-        state.etas[c][accept] = prop[accept]
-        state.l[c][accept] = l_new[accept]
-        rows = accept[self.lik.obs_subject]
-        state.f[c][rows] = f_new[rows]
-        return accept
+    def _step(self, state: ChainState, prop, theta, sd, omega_inv, prior_ratio: bool) -> float:
+        """One pass: predict every proposal, accept per (chain, subject); the acceptance rate."""
+        prop = np.ascontiguousarray(prop)
+        f_new = np.ascontiguousarray(self.lik.predict_sets(theta, prop))
+        lobs = np.ascontiguousarray(self.lik.per_observation(f_new, sd))
+        with np.errstate(divide="ignore"):
+            log_u = np.log(self.rng.random(state.l.shape))
+        n_acc = mh_accept(lobs, self.lik.starts, self.lik.counts, prop, f_new, log_u, omega_inv, prior_ratio,
+                          state.etas, state.l, state.f)
+        return n_acc / state.l.size
