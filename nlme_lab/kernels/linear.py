@@ -175,6 +175,14 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
     for i in range(n):
         rnorm += abs(rate[i])
     rnorm *= abs(h)
+    if not (math.isfinite(knorm) and math.isfinite(rnorm)):
+        # an overflowed rate constant (ka, or CL/V with V = 0): no solution; NaN marks the subject
+        # as failed (the sensitivity scaling below would divide by zero)
+        for i in range(n):
+            y[i] = math.nan
+            for d in range(nd):
+                S[i, d] = math.nan
+        return
     c = 1.0
     if rnorm > max(knorm, 1.0):
         c = rnorm / max(knorm, 1.0)

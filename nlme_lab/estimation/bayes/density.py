@@ -183,30 +183,21 @@ class Posterior:
         measurable: the engine's kernels hold the GIL, so two threads could not run them at
         once anyway (``benchmarks/bench_nuts.py`` measures both).
 
-        Non-finite predictions (the engine's failed subjects) give -inf downstream. An
-        ``ArithmeticError`` is a point the engine cannot solve either: an overflowed rate
-        constant (ka or CL/V = inf) makes the Pade sensitivity path of ``kernels.linear``
-        divide by zero (``test_nuts_density``, xfail, describes it). A data error
-        (``SolverError`` of a bad record) is not caught: no parameter value fixes it.
+        Non-finite predictions (the engine's failed subjects, e.g. an overflowed rate constant)
+        give -inf downstream. A data error (``SolverError`` of a bad record) is not caught: no
+        parameter value fixes it.
         """
         with self._lock:
             self.n_evaluations += 1
-            try:
-                ev = self.problem.evaluate(theta, eta, derivs=True, theta_derivs=True)
-                return (np.array(ev.f, dtype=float), np.array(ev.df_deta, dtype=float),
-                        np.array(ev.df_dtheta, dtype=float))
-            except ArithmeticError:
-                self.n_failures += 1
-                return None
+            ev = self.problem.evaluate(theta, eta, derivs=True, theta_derivs=True)
+            return (np.array(ev.f, dtype=float), np.array(ev.df_deta, dtype=float),
+                    np.array(ev.df_dtheta, dtype=float))
 
     def _loglik(self, theta, sd, eta):
         """log p(y | theta, eta, sd) and its derivatives in theta, sd and eta (per subject)."""
         lay = self.layout
         with np.errstate(all="ignore"):
-            solved = self._evaluate(theta, eta)
-            if solved is None:
-                return -np.inf, None, None, None
-            f0, d_eta, d_theta = solved
+            f0, d_eta, d_theta = self._evaluate(theta, eta)
             f, g_eta = lay.to_log_scale(f0, d_eta)
             g_th = lay.to_log_scale(f0, d_theta)[1]
             V, dV_df = lay.variance(sd, f)
