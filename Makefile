@@ -12,7 +12,7 @@ OUT := out
 
 # The widget front ends: js/src/*.js bundled by esbuild into nlme_lab/widgets/static/ (package
 # data; a build product, not committed). Built before the Python install; needs node and npm.
-JS_BUNDLE := nlme_lab/widgets/static/editor.js
+JS_BUNDLE := $(patsubst js/src/%.js,nlme_lab/widgets/static/%.js,$(wildcard js/src/*.js))
 JS_SOURCES := $(shell find js/src -name '*.js' 2>/dev/null) js/build.mjs js/package.json
 JS_DEPS := js/node_modules/.package-lock.json
 
@@ -24,7 +24,7 @@ $(JS_DEPS): js/package.json js/package-lock.json
 	cd js && npm ci --no-audit --no-fund
 	touch $@
 
-$(JS_BUNDLE): $(JS_DEPS) $(JS_SOURCES)
+$(JS_BUNDLE) &: $(JS_DEPS) $(JS_SOURCES)
 	cd js && npm run build
 
 js: $(JS_BUNDLE)

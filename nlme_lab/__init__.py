@@ -6,7 +6,7 @@ The top-level names load their modules on first use, so ``import nlme_lab`` stay
 
 from __future__ import annotations
 
-import importlib
+from nlme_lab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -26,17 +26,4 @@ _LAZY = {
     "residuals": "nlme_lab.diagnostics",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nlme_lab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=["__version__"])

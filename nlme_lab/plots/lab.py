@@ -80,4 +80,12 @@ def fit_trace(names, *, width: int = 300, height: int = 200, ncols: int = 3):
         fig.line("ITERATION", col, source=src, color=LINE, line_width=2)
         fig.scatter("ITERATION", col, source=src, size=4, color=LINE)
         figs.append(fig)
+    figs[0].name = "lab_trace_objective"  # retitled when a method streams another objective (SAEM)
     return gridplot(figs, ncols=ncols), src
+
+
+def label_objective_trace(layout, label: str) -> None:
+    """Title and y-axis of the objective trace in a ``fit_trace`` layout."""
+    for fig in layout.select({"name": "lab_trace_objective"}):
+        fig.title.text = label
+        fig.yaxis.axis_label = label

@@ -6,7 +6,7 @@ run history of fits (numbers only: no widgets are imported here).
 
 from __future__ import annotations
 
-import importlib
+from nlme_lab._lazy import lazy_exports
 
 _LAZY = {
     "FitSpec": "nlme_lab.session.state",
@@ -17,19 +17,8 @@ _LAZY = {
     "read_session": "nlme_lab.session.cells",
     "RunHistory": "nlme_lab.session.history",
     "RunRecord": "nlme_lab.session.history",
+    "RunComparison": "nlme_lab.session.history",
+    "LRTStatus": "nlme_lab.session.history",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nlme_lab.session' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=())

@@ -34,9 +34,8 @@ def session_cells(state: SessionState) -> list[str]:
     ]
     if state.fit is None:
         return cells
+    cells.append(_fit_cell(state.fit))
     f = state.fit
-    cells.append(f"fit = nl.fit(model, data, method={f.method!r}, seed={f.seed!r}, covariance={f.covariance!r})\n"
-                 "fit")
     diag = ["from bokeh.io import output_notebook, show",
             "from bokeh.resources import INLINE",
             "from nlme_lab import plots",
@@ -50,6 +49,19 @@ def session_cells(state: SessionState) -> list[str]:
                      f"pred_corrected={v.pred_corrected!r}, stratify_by={v.stratify_by!r})\n"
                      "show(plots.vpc_plot(vpc))")
     return cells
+
+
+def _fit_cell(f) -> str:
+    """The ``nl.fit`` call, with the method's non-default options spelled out as Python."""
+    from nlme_lab.estimation.option_text import options_code, options_from_text
+
+    built = options_code(options_from_text(f.method, f.options)) if f.options else None
+    call = f"nl.fit(model, data, method={f.method!r}, seed={f.seed!r}, covariance={f.covariance!r}"
+    if built is None:
+        return f"fit = {call})\nfit"
+    code, names = built
+    return (f"from nlme_lab.estimation import {', '.join(names)}\n"
+            f"fit = {call},\n           options={code})\nfit")
 
 
 def session_notebook(state: SessionState):

@@ -5,10 +5,12 @@
 >>> h.table()                 # OFV, ΔOFV to h.reference, AIC, BIC, n parameters, condition number, time
 >>> h.compare(0, 1)           # estimates and SEs side by side
 >>> h.likelihood_ratio(0, 1)  # LikelihoodRatio (estimation.compare), the fit with fewer parameters first
+>>> h.comparison(0, 1)        # both, and whether the test applies (LRTStatus), said in words
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import math
 import threading
@@ -35,6 +37,35 @@ class RunRecord:
     estimates: dict
     se: dict
     fit: object = field(default=None, compare=False, repr=False)
+
+
+class LRTStatus(str, enum.Enum):
+    """Whether the likelihood-ratio test applies to a pair of runs."""
+
+    NESTED = "nested"  # verified (same structure, more parameters fixed): the p-value applies
+    UNVERIFIED = "nesting not verified"  # parameters a subset, structures differ: p-value as if nested
+    NOT_NESTED = "not nested"  # different methods or data, or parameters that do not nest: no test
+    SAME_SIZE = "same number of parameters"  # df = 0: no test (compare AIC / BIC)
+    SAME_RUN = "same run"  # a run against itself
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Two runs side by side (``RunHistory.comparison``): ``parameters`` is ``RunHistory.compare``
+    (None for a run against itself), ``lrt`` the test (None when ``status`` says it does not
+    apply for lack of a difference in parameters), ``summary`` the verdict in words."""
+
+    first: int
+    second: int
+    status: LRTStatus
+    lrt: object | None  # estimation.compare.LikelihoodRatio
+    summary: str
+    parameters: object | None = field(default=None, compare=False, repr=False)  # pandas DataFrame
+
+    @property
+    def applies(self) -> bool:
+        """Whether the p-value is a valid (verified) test."""
+        return self.status is LRTStatus.NESTED
 
 
 def model_hash(model, fixed=()) -> str:
@@ -132,10 +163,55 @@ class RunHistory:
         reduced, full = (a, b) if a.n_parameters <= b.n_parameters else (b, a)
         return likelihood_ratio(reduced.fit, full.fit)
 
+    def comparison(self, i: int, j: int) -> RunComparison:
+        """``compare(i, j)`` and ``likelihood_ratio(i, j)`` with the verdict in words: whether the
+        models are nested (the p-value applies), nesting cannot be verified (the p-value assumes
+        it), they are not nested, or have the same number of parameters (no test)."""
+        a, b = self[i], self[j]
+        if a.index == b.index:
+            return RunComparison(a.index, b.index, LRTStatus.SAME_RUN, None,
+                                 f"[{a.index}] is the same run twice: pick two different runs")
+        parameters = self.compare(a.index, b.index)
+        if a.n_parameters == b.n_parameters:
+            return RunComparison(a.index, b.index, LRTStatus.SAME_SIZE, None,
+                                 f"same number of parameters ({a.n_parameters}): no likelihood-ratio test "
+                                 "(compare AIC / BIC instead)", parameters)
+        lrt = self.likelihood_ratio(a.index, b.index)
+        reduced, full = (a, b) if a.n_parameters < b.n_parameters else (b, a)
+        status = _lrt_status(lrt, reduced.fit, full.fit)
+        return RunComparison(a.index, b.index, status, lrt, _lrt_summary(status, lrt, reduced, full), parameters)
+
     def _repr_html_(self) -> str:
         if not self._records:
             return "<i>run history: no fits yet</i>"
         return self.table().to_html(index=False, float_format=lambda x: f"{x:.6g}")
+
+
+def _lrt_status(lrt, reduced, full) -> LRTStatus:
+    """NESTED when ``estimation.compare`` verified nesting; UNVERIFIED for its one case where the
+    p-value is still given as if nested (same method and data, the reduced model's parameters a
+    strict subset of the full one's, different structures); NOT_NESTED otherwise."""
+    from nlme_lab.estimation.compare import same_data
+
+    if lrt.nested:
+        return LRTStatus.NESTED
+    comparable = (reduced.method == full.method and reduced.model is not None and full.model is not None
+                  and reduced.data is not None and full.data is not None and same_data(reduced.data, full.data))
+    if (comparable and reduced.model.ir.key() != full.model.ir.key()
+            and set(reduced.estimates) < set(full.estimates)):
+        return LRTStatus.UNVERIFIED
+    return LRTStatus.NOT_NESTED
+
+
+def _lrt_summary(status: LRTStatus, lrt, reduced: RunRecord, full: RunRecord) -> str:
+    pair = f"[{reduced.index}] {reduced.label} within [{full.index}] {full.label}"
+    numbers = f"ΔOFV = {lrt.delta_ofv:.4f}, df = {lrt.df}, p = {lrt.p_value:.4g}"
+    note = f" ({lrt.note})" if lrt.note else ""
+    if status is LRTStatus.NESTED:
+        return f"nested ({pair}): {numbers}{note}"
+    if status is LRTStatus.UNVERIFIED:
+        return f"nesting not verified ({pair}): {numbers} if nested{note}"
+    return f"not nested: no likelihood-ratio test{note}"
 
 
 def _method(method) -> str:

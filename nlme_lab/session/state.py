@@ -24,6 +24,7 @@ class FitSpec:
     method: str  # "focei", "saem", ...
     seed: int | None = None
     covariance: str | None = "sandwich"
+    options: str = ""  # the method's non-default options as text (``estimation.option_text``)
 
 
 @dataclass(frozen=True)

@@ -6,24 +6,13 @@ Importing this package is light: ``anywidget`` and the widget modules load on fi
 
 from __future__ import annotations
 
-import importlib
+from nlme_lab._lazy import lazy_exports
 
 _LAZY = {
     "ModelEditor": "nlme_lab.widgets.editor",
     "Lab": "nlme_lab.widgets.lab",
+    "ExportButton": "nlme_lab.widgets.export",
+    "HistoryView": "nlme_lab.widgets.history_view",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nlme_lab.widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=())

@@ -14,9 +14,14 @@ import time
 import ipywidgets as w
 import numpy as np
 
-from nlme_lab.plots.lab import fit_trace
+from nlme_lab.plots.lab import fit_trace, label_objective_trace
 
 FLUSH_S = 0.1  # the trace is sent to the browser at most this often
+# Past every TRACE_STEP points the trace keeps only every 2nd (4th, ...) iteration: a long SAEM
+# run streams thousands of iterations, and redrawing them all every flush froze the page (clicks
+# on Stop timed out). Points are only ever appended (a replaced data source raced the streamed
+# rows in the browser and drew lines back in time), so 20,000 iterations make ~2,000 points.
+TRACE_STEP = 300
 
 
 class FitStatus(str, enum.Enum):
@@ -34,6 +39,15 @@ def available_methods() -> list[str]:
     return [kind.value for kind in METHODS]
 
 
+def objective_label(event) -> str:
+    """What an iteration's ``ofv`` is: "OFV", or for SAEM the complete-data -2 log-likelihood
+    (another scale than the final importance-sampling OFV, so it is named)."""
+    from nlme_lab.estimation.results import ObjectiveKind
+
+    kind = getattr(event, "objective", ObjectiveKind.OFV)
+    return "OFV" if kind is ObjectiveKind.OFV else kind.value
+
+
 class FitPanel(w.VBox):
     def __init__(self, parameter_names, method: str = "focei"):
         from jupyter_bokeh import BokehModel
@@ -44,32 +58,40 @@ class FitPanel(w.VBox):
         self.seed = w.IntText(value=1, description="seed", layout=w.Layout(width="160px"))
         self.covariance = w.Dropdown(options=["sandwich", "r", "s", "none"], value="sandwich",
                                      description="covariance")
+        self.options = w.Text(value="", description="options", placeholder="e.g. n_burn=400, n_em=300",
+                              layout=w.Layout(width="320px"))
         self.start_button = w.Button(description="Start", icon="play", button_style="success")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
-        for widget, css in ((self.method, "nlme-fit-method"), (self.start_button, "nlme-fit-start"),
+        for widget, css in ((self.method, "nlme-fit-method"), (self.options, "nlme-fit-options"),
+                            (self.start_button, "nlme-fit-start"),
                             (self.stop_button, "nlme-fit-stop")):
             widget.add_class(css)
         self.status = w.HTML("<i>no fit yet</i>")
         self.status.add_class("nlme-fit-status")
         self.status_kind = FitStatus.IDLE
         self.names = tuple(parameter_names)
-        layout, self.trace_source = fit_trace(self.names)
-        self.trace = BokehModel(layout)
+        self._trace_layout, self.trace_source = fit_trace(self.names)
+        self._objective_label = "OFV"
+        self.trace = BokehModel(self._trace_layout)
         self.results = w.HTML("")
         self._pending: list[dict] = []
         self._flushed_at = 0.0
         self._last_event = None
-        controls = w.HBox([self.method, self.seed, self.covariance, self.start_button, self.stop_button])
+        self._n_events, self._n_kept, self._stride = 0, 0, 1
+        controls = w.HBox([self.method, self.seed, self.covariance, self.options, self.start_button,
+                           self.stop_button], layout=w.Layout(flex_flow="row wrap"))
         super().__init__([controls, self.status, self.trace, self.results])
 
     def reset_trace(self, parameter_names=None) -> None:
         self._pending, self._flushed_at = [], 0.0
+        self._n_events, self._n_kept, self._stride, self._last_event = 0, 0, 1, None
         if parameter_names is not None and tuple(parameter_names) != self.names:
             from jupyter_bokeh import BokehModel
 
             self.names = tuple(parameter_names)  # another model: new trace figures, one per parameter
-            layout, self.trace_source = fit_trace(self.names)
-            self.trace = BokehModel(layout)
+            self._trace_layout, self.trace_source = fit_trace(self.names)
+            self._objective_label = "OFV"
+            self.trace = BokehModel(self._trace_layout)
             self.children = [self.children[0], self.status, self.trace, self.results]
             return
         self.trace_source.data = {c: [] for c in ["ITERATION", "OFV", *self.names]}
@@ -83,12 +105,19 @@ class FitPanel(w.VBox):
 
     def add_iteration(self, event) -> None:
         """Stream one iteration (an ``IterationEvent``) into the traces; rows are sent at most
-        every ``FLUSH_S`` seconds (hundreds of tiny messages a second leave the browser behind)."""
-        row = {"ITERATION": event.iteration, "OFV": event.ofv}
-        for name in self.names:
-            row[name] = float(event.estimates.get(name, np.nan))
-        self._pending.append(row)
+        every ``FLUSH_S`` seconds (hundreds of tiny messages a second leave the browser behind),
+        and thinned past ``TRACE_STEP`` points."""
+        keep = self._n_events % self._stride == 0
+        self._n_events += 1
         self._last_event = event
+        if keep:
+            row = {"ITERATION": event.iteration, "OFV": event.ofv}
+            for name in self.names:
+                row[name] = float(event.estimates.get(name, np.nan))
+            self._pending.append(row)
+            self._n_kept += 1
+            if self._n_kept % TRACE_STEP == 0:
+                self._stride *= 2
         if time.monotonic() - self._flushed_at >= FLUSH_S:
             self.flush()
 
@@ -96,12 +125,17 @@ class FitPanel(w.VBox):
         """Send the buffered iterations to the trace source and the status line."""
         rows, self._pending = self._pending, []
         self._flushed_at = time.monotonic()
-        if not rows:
-            return
-        self.trace_source.stream({c: [r.get(c, np.nan) for r in rows] for c in self.trace_source.data})
+        if rows:
+            self.trace_source.stream({c: [r.get(c, np.nan) for r in rows] for c in self.trace_source.data})
         event = self._last_event
+        if event is None:
+            return
+        label = objective_label(event)
+        if label != self._objective_label:
+            label_objective_trace(self._trace_layout, label)
+            self._objective_label = label
         self.status.value = (f"<b>{html.escape(event.method.value)}</b> iteration {event.iteration}: "
-                             f"OFV {event.ofv:.4f}, {event.elapsed_s:.1f} s")
+                             f"{label} {event.ofv:.4f}, {event.elapsed_s:.1f} s")
 
     def show_result(self, fit) -> None:
         self.flush()

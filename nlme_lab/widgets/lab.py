@@ -142,18 +142,24 @@ class Lab(w.VBox):
         return w.VBox([header, tabs])
 
     def _history_view(self):
-        try:
-            from nlme_lab.widgets.history_view import HistoryView
-        except ImportError:  # engineer B's module (nlme_lab/widgets/history_view.py) not there yet
-            return w.HTML("<i>run history: nlme_lab.widgets.history_view is not available</i>")
+        """The History tab: every fit a row, two compared (``HistoryView``); refreshed by
+        ``_fit_done``."""
+        from nlme_lab.widgets.history_view import HistoryView
+
+        if self.history is None:
+            return w.HTML("<i>run history: nlme_lab.session.history is not available</i>")
         return HistoryView(self.history)
 
     def _export_button(self):
+        """Export: the cells of ``to_cells()`` below the Lab's cell, else a session notebook of
+        ``state()``; it warns when the last fit was stopped (its call would not reproduce it)."""
         try:
             from nlme_lab.widgets.export import ExportButton
-        except ImportError:  # engineer B's module (nlme_lab/widgets/export.py) not there yet
-            return w.HTML("<i>export: nlme_lab.widgets.export is not available</i>")
-        return ExportButton(self.to_cells, self.state)
+        except ImportError as err:  # the front end is not built (`make js`): say so where the button goes
+            import html
+
+            return w.HTML(f"<i>export unavailable: {html.escape(str(err))}</i>")
+        return ExportButton(self.to_cells, self.state, last_fit=lambda: self.last_fit)
 
     # ------------------------------------------------------------------ live predictions
     @property
@@ -217,6 +223,13 @@ class Lab(w.VBox):
         self.data_view.set_predictions(*self._observed_lists(ipred, pred))
         self.timings["model_to_prediction_s"] = time.perf_counter() - t0
 
+    def clear_etas(self) -> None:
+        """IPRED back to etas = 0 (= PRED) at the current slider values, and an empty trace; the
+        last fit and the history are kept."""
+        self.live.set_etas(None)
+        self.refresh_predictions()
+        self.fit_panel.reset_trace()
+
     def set_as_initial(self) -> None:
         """Write the slider values into the model text's ``[ini]`` and make it the working model."""
         values = self.parameters
@@ -229,13 +242,19 @@ class Lab(w.VBox):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def fit(self, method: str | None = None, *, seed: int | None = None, wait: bool = True):
+    def fit(self, method: str | None = None, *, seed: int | None = None, options: str | None = None,
+            wait: bool = True):
         """Fit the working model from the current slider values, as the Start button does.
 
-        The fit runs in a background thread, streaming each iteration into the traces; with
-        ``wait`` this call joins it and returns the ``FitResult`` (None if it failed: the
-        error is shown and ``last_fit`` is unchanged). Without ``wait`` it returns None."""
+        ``options``: the method's options as text (``"n_burn=400, n_em=300"``, see
+        ``estimation.option_text``); None takes the panel's options box. The fit runs in a
+        background thread, streaming each iteration into the traces; with ``wait`` this call
+        joins it and returns the ``FitResult`` (None if it failed: the error is shown and
+        ``last_fit`` is unchanged). Without ``wait`` it returns None."""
+        from nlme_lab.errors import NlmeError
+        from nlme_lab.estimation.option_text import options_from_text
         from nlme_lab.estimation.results import StopToken
+        from nlme_lab.session.state import FitSpec
 
         if self.running:
             raise RuntimeError("a fit is running already: stop it (lab.stop()) or wait for it")
@@ -243,15 +262,23 @@ class Lab(w.VBox):
         method = method or panel.method.value
         seed = int(panel.seed.value) if seed is None else int(seed)
         covariance = None if panel.covariance.value == "none" else panel.covariance.value
+        options = panel.options.value.strip() if options is None else options.strip()
+        self.fit_error: str | None = None
+        try:
+            parsed = options_from_text(method, options)
+        except NlmeError as err:  # nothing starts; the previous results stay
+            self.fit_error = str(err)
+            panel.show_error(self.fit_error)
+            return None
         model = self.model.with_initial(**self.parameters)
         self._stop_token = StopToken()
-        self.fit_error: str | None = None
         panel.reset_trace()
         panel.set_running(True, f"<i>starting {method}…</i>")
-        spec = (method, seed, covariance)
+        spec = FitSpec(method=method, seed=seed, covariance=covariance, options=options)
         self._fit_started = time.perf_counter()
         self.timings.pop("fit_start_to_first_iteration_s", None)
-        self._thread = threading.Thread(target=self._run_fit, args=(model, spec), daemon=True, name="nlme_lab-fit")
+        self._thread = threading.Thread(target=self._run_fit, args=(model, spec, parsed), daemon=True,
+                                        name="nlme_lab-fit")
         self._thread.start()
         if wait:
             self._thread.join()
@@ -273,13 +300,12 @@ class Lab(w.VBox):
         self.timings.setdefault("fit_start_to_first_iteration_s", time.perf_counter() - self._fit_started)
         self.fit_panel.add_iteration(event)
 
-    def _run_fit(self, model, spec) -> None:
+    def _run_fit(self, model, spec, options) -> None:
         from nlme_lab.estimation import fit
 
-        method, seed, covariance = spec
         try:
-            result = fit(model, self.dataset, method, callback=self._on_iteration, stop=self._stop_token,
-                         seed=seed, covariance=covariance)
+            result = fit(model, self.dataset, spec.method, options=options, callback=self._on_iteration,
+                         stop=self._stop_token, seed=spec.seed, covariance=spec.covariance)
         except Exception as err:  # shown in the panel; the previous results stay
             log.exception("the fit failed")
             self.fit_error = f"{type(err).__name__}: {err}"
@@ -309,14 +335,11 @@ class Lab(w.VBox):
     def state(self):
         """The ``SessionState`` that reproduces this Lab: data path, model text with the
         current slider values as initial estimates, the last fit's call and VPC."""
-        from nlme_lab.session.state import FitSpec, SessionState, VPCSpec
+        from nlme_lab.session.state import SessionState, VPCSpec
 
         text = self.model.with_initial(**self.parameters).text if self.last_fit is None else \
             self.last_fit.model.text
-        fit_spec = None
-        if self.last_fit_spec is not None:
-            method, seed, covariance = self.last_fit_spec
-            fit_spec = FitSpec(method=method, seed=seed, covariance=covariance)
+        fit_spec = self.last_fit_spec
         vpc_spec = VPCSpec(**self.diagnostics.vpc_options()) if self.diagnostics.vpc_result is not None else None
         return SessionState(data_path=self.data_path, model_text=text, fit=fit_spec, vpc=vpc_spec)
 
@@ -338,8 +361,14 @@ class Lab(w.VBox):
         from nlme_lab.session.cells import read_session
 
         state = read_session(path)
-        return cls(data=state.data_path, model=state.model_text,
-                   method=state.fit.method if state.fit is not None else "focei")
+        lab = cls(data=state.data_path, model=state.model_text,
+                  method=state.fit.method if state.fit is not None else "focei")
+        if state.fit is not None:  # the fit controls as the session left them
+            panel = lab.fit_panel
+            panel.seed.value = 1 if state.fit.seed is None else state.fit.seed
+            panel.covariance.value = state.fit.covariance or "none"
+            panel.options.value = state.fit.options
+        return lab
 
 
 _BOKEHJS_LOADED = False

@@ -101,3 +101,18 @@ def test_bad_session_files_say_what_is_wrong(tmp_path):
     other.write_text(json.dumps({}))
     with pytest.raises(SessionError, match="ends in .ipynb or .json"):
         read_session(other)
+
+
+def test_non_default_options_are_spelled_out_and_reproduce_the_fit(theo, monkeypatch):
+    from nlme_lab.estimation.option_text import options_from_text
+
+    data, model = theo
+    text = "outer.max_iterations=4"  # stops early: the OFV differs from the converged one
+    expected = nl.fit(model, data, method="focei", options=options_from_text("focei", text))
+    state = _state(model, fit=FitSpec("focei", seed=1, options=text))
+    cells = session_cells(state)
+    assert "options=FOCEIOptions(outer=OuterOptions(max_iterations=4))" in cells[3]
+    ns, _ = _run(cells, monkeypatch)
+    assert abs(ns["fit"].ofv - expected.ofv) <= 1e-6
+    assert ns["fit"].ofv > nl.fit(model, data, method="focei").ofv + 1e-3
+    assert SessionState.from_json(state.to_json()) == state

@@ -17,7 +17,7 @@ pytest.importorskip("jupyter_bokeh")
 from nlme_lab.widgets.data_view import covariate_summary, subject_events  # noqa: E402
 from nlme_lab.widgets.parameter_panel import parameter_bounds, slider_range  # noqa: E402
 
-SHARED = Path("/work/shared")
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 ROOT = Path(__file__).resolve().parents[2]
 THEO_DATA = ROOT / "nlme_lab" / "examples" / "theo_sd.csv"
 THEO_MODEL = ROOT / "nlme_lab" / "examples" / "theo_sd.nlm"
@@ -154,6 +154,58 @@ def test_a_failing_fit_leaves_last_fit_unchanged(lab):
     assert lab.last_fit is before
     assert "no-such-method" in lab.fit_error and "failed" in lab.fit_panel.status.value
     assert not lab.fit_panel.start_button.disabled
+
+
+def test_the_options_box_reaches_the_fit_and_the_exported_cells(lab):
+    before = lab.last_fit
+    lab.fit_panel.options.value = "outer.max_iterationz=3"
+    assert lab.fit("focei") is None and lab.last_fit is before
+    assert "no option 'outer.max_iterationz'" in lab.fit_error
+    lab.parameter_panel.set_values(nl.Model.from_file(THEO_MODEL).initial_values())  # far from the optimum
+    lab.fit_panel.options.value = "outer.max_iterations=3"
+    try:
+        fit = lab.fit("focei", seed=2)
+    finally:
+        lab.fit_panel.options.value = ""
+    assert fit is not None and fit.termination.value == "maximum number of iterations reached"
+    assert len(fit.history) <= 4
+    assert lab.state().fit.options == "outer.max_iterations=3"
+    assert "options=FOCEIOptions(outer=OuterOptions(max_iterations=3))" in "\n".join(lab.to_cells())
+
+
+def test_the_trace_names_what_a_method_streams(lab):
+    def title():
+        return [f.title.text for f in lab.fit_panel._trace_layout.select({"name": "lab_trace_objective"})]
+
+    saem = lab.fit("saem", seed=3, options="n_burn=20, n_em=20, is_samples=200")
+    assert saem is not None and title() == ["complete-data -2 log-likelihood"]
+    assert "complete-data -2 log-likelihood" not in lab.fit_panel.status.value  # the final line is the OFV
+    assert f"OFV {saem.ofv:.4f}" in lab.fit_panel.status.value
+    assert lab.fit("focei", seed=1) is not None and title() == ["OFV"]
+
+
+def test_a_long_trace_is_thinned_and_only_ever_appended():
+    from nlme_lab.estimation import IterationEvent, MethodKind
+    from nlme_lab.widgets.fit_panel import TRACE_STEP, FitPanel
+
+    panel = FitPanel(["tcl"])
+    data_before = panel.trace_source.data
+    for k in range(1, 20001):
+        panel.add_iteration(IterationEvent(k, 100.0 - k * 1e-3, {"tcl": k / 10}, 0.0, k, 0.0, MethodKind.SAEM))
+    panel.flush()
+    it = np.asarray(panel.trace_source.data["ITERATION"])
+    assert panel.trace_source.data is data_before  # streamed into, never replaced
+    assert len(it) < 2200 and it[0] == 1 and (np.diff(it) > 0).all()
+    steps = np.diff(it)
+    for j, expected in enumerate([1, 2, 4, 8]):  # every TRACE_STEP points the spacing doubles
+        assert (steps[j * TRACE_STEP: (j + 1) * TRACE_STEP - 1] == expected).all()
+    np.testing.assert_allclose(panel.trace_source.data["tcl"], it / 10)
+    np.testing.assert_allclose(panel.trace_source.data["OFV"], 100.0 - it * 1e-3)
+    assert "iteration 20000" in panel.status.value
+    panel.reset_trace()
+    panel.add_iteration(IterationEvent(1, 1.0, {"tcl": 0.1}, 0.0, 1, 0.0, MethodKind.SAEM))
+    panel.flush()
+    assert list(panel.trace_source.data["ITERATION"]) == [1]
 
 
 def test_event_timeline_expands_addl_and_marks_ss():
