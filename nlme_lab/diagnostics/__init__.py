@@ -12,7 +12,8 @@ from nlme_lab.diagnostics.vpc import VPCResult, XAxis, prediction_correct, varia
 from nlme_lab.diagnostics.vpc import vpc
 from nlme_lab.diagnostics.residuals import ResidualTable, Weighting
 from nlme_lab.diagnostics.residuals import residuals
+from nlme_lab.diagnostics.approximations import ApproximationProblem
 
-__all__ = ["BinningKind", "Decorrelation", "Discrepancies", "ResidualTable", "VPCResult", "Weighting", "XAxis",
+__all__ = ["ApproximationProblem", "BinningKind", "Decorrelation", "Discrepancies", "ResidualTable", "VPCResult", "Weighting", "XAxis",
            "assign_bins", "bin_edges", "discrepancies", "prediction_correct", "residuals", "time_after_dose",
            "variability_correct", "vpc"]

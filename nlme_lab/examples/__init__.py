@@ -1,4 +1,6 @@
-"""Bundled example files (theophylline data and model), shipped as package data."""
+"""Bundled example files (the tutorials' datasets and models), shipped as package data.
+
+Provenance and licences: README.md in this folder."""
 
 from pathlib import Path
 

@@ -18,6 +18,7 @@ from nlme_lab.plots.etas import eta_covariates, eta_histograms
 from nlme_lab.plots.individual import individual_fits, spaghetti
 from nlme_lab.plots.convergence import convergence_traces
 from nlme_lab.plots.vpc import vpc_plot
+from nlme_lab.plots.approximations import approximation_plot, update_approximation_plot
 
-__all__ = ["convergence_traces", "cwres_vs_pred", "cwres_vs_time", "dv_vs_ipred", "dv_vs_pred", "eta_covariates",
+__all__ = ["approximation_plot", "update_approximation_plot", "convergence_traces", "cwres_vs_pred", "cwres_vs_time", "dv_vs_ipred", "dv_vs_pred", "eta_covariates",
            "eta_histograms", "gof_panel", "individual_fits", "iwres_vs_ipred", "qq_plot", "spaghetti", "vpc_plot"]
