@@ -100,6 +100,7 @@ class Lab(w.VBox):
         self.model = model
         self.last_fit = None
         self.last_fit_spec = None
+        self._stop_reproduced = False
         self.history = _new_history()
         self._stop_token = None
         self._thread: threading.Thread | None = None
@@ -159,7 +160,9 @@ class Lab(w.VBox):
             import html
 
             return w.HTML(f"<i>export unavailable: {html.escape(str(err))}</i>")
-        return ExportButton(self.to_cells, self.state, last_fit=lambda: self.last_fit)
+        # the export warns about a stopped fit unless its call was rewritten to reproduce it
+        return ExportButton(self.to_cells, self.state,
+                            last_fit=lambda: None if self._stop_reproduced else self.last_fit)
 
     # ------------------------------------------------------------------ live predictions
     @property
@@ -312,13 +315,14 @@ class Lab(w.VBox):
             self.fit_panel.show_error(self.fit_error)
             return
         try:
-            self._fit_done(result, spec)
+            self._fit_done(result, *_reproducing_spec(result, spec, options))
         except Exception as err:
             log.exception("showing the fit failed")
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
 
-    def _fit_done(self, result, spec) -> None:
+    def _fit_done(self, result, spec, reproduced: bool = False) -> None:
+        self._stop_reproduced = reproduced
         self.last_fit = result
         self.last_fit_spec = spec
         if self.history is not None:
@@ -369,6 +373,24 @@ class Lab(w.VBox):
             panel.covariance.value = state.fit.covariance or "none"
             panel.options.value = state.fit.options
         return lab
+
+
+def _reproducing_spec(result, spec, options):
+    """``(spec, reproduced)``: a SAEM fit stopped after k iterations is reproduced by the same
+    call with its later phases shortened to k iterations (``saem.run.options_for_iterations``),
+    without importance sampling and covariance step (a stopped run skips both), so the exported
+    cells give its OFV; other stopped fits keep their call (and the export warns)."""
+    from dataclasses import replace
+
+    from nlme_lab.estimation.results import Termination
+
+    if result.termination is not Termination.STOPPED or spec.method.lower() != "saem":
+        return spec, False
+    from nlme_lab.estimation.option_text import options_to_text
+    from nlme_lab.estimation.saem.run import options_for_iterations
+
+    shortened = options_for_iterations(options, len(result.history))
+    return replace(spec, options=options_to_text(shortened), covariance=None), True
 
 
 _BOKEHJS_LOADED = False

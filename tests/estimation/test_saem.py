@@ -293,3 +293,18 @@ def test_stacked_predictions_equal_one_set_at_a_time(theo_model):
     direct = np.stack([np.bincount(problem.obs_subject, weights=row) for row in np.log(0.49) + r * r / 0.49])
     np.testing.assert_allclose(l, direct, rtol=1e-12)
     assert stacked.n_calls == 1
+
+
+def test_options_for_iterations_shorten_the_later_phases_only():
+    from nlme_lab.errors import NlmeError
+    from nlme_lab.estimation import SAEMOptions
+    from nlme_lab.estimation.saem.run import options_for_iterations
+
+    o = SAEMOptions(n_pure_mh=5, n_burn=200, n_em=300, n_anneal=100)
+    for k, (pure, burn, em) in {0: (0, 0, 0), 3: (3, 0, 0), 5: (5, 0, 0), 150: (5, 145, 0),
+                                205: (5, 200, 0), 321: (5, 200, 116), 505: (5, 200, 300)}.items():
+        short = options_for_iterations(o, k)
+        assert (short.n_pure_mh, short.n_burn, short.n_em) == (pure, burn, em)
+        assert short.n_anneal == 100 and short.is_samples == 0 and short.n_kernel == o.n_kernel
+    with pytest.raises(NlmeError, match="cannot have stopped after 506"):
+        options_for_iterations(o, 506)

@@ -208,6 +208,34 @@ def test_a_long_trace_is_thinned_and_only_ever_appended():
     assert list(panel.trace_source.data["ITERATION"]) == [1]
 
 
+def test_a_stopped_saem_fit_exports_a_call_that_reproduces_it(lab, monkeypatch):
+    import bokeh.io
+
+    seen = threading.Event()
+    original = lab.fit_panel.add_iteration
+
+    def stop_at_30(event):
+        original(event)
+        if event.iteration == 30:
+            seen.set()
+            lab.stop()  # from the fit thread: it ends before iteration 31
+
+    lab.fit_panel.add_iteration = stop_at_30
+    try:
+        fit = lab.fit("saem", seed=4, options="n_burn=60, n_em=40, is_samples=200")
+    finally:
+        lab.fit_panel.add_iteration = original
+    assert seen.is_set() and fit.termination.value == "stopped by the user" and len(fit.history) == 30
+    assert lab.state().fit.options == "n_burn=25, n_em=0, is_samples=0"  # 5 + 25 iterations, no IS
+    assert lab.state().fit.covariance is None
+    monkeypatch.setattr(bokeh.io, "show", lambda *a, **k: None)
+    namespace: dict = {}
+    for code in lab.to_cells()[:4]:  # import, data, model, fit
+        exec(compile(code, "<exported cell>", "exec"), namespace)
+    assert abs(namespace["fit"].ofv - fit.ofv) <= 1e-6
+    assert namespace["fit"].estimates == pytest.approx(fit.estimates, rel=1e-12)
+
+
 def test_event_timeline_expands_addl_and_marks_ss():
     data = nl.read_nonmem(SHARED / "data" / "nmtest.csv")
     table = data.table

@@ -178,6 +178,24 @@ class SAEMState:
         return mean - self.means(), np.sqrt(var)
 
 
+def options_for_iterations(options, n_iterations: int):
+    """Options whose complete run is a run of ``options`` stopped after ``n_iterations``: the
+    step-size and annealing schedule depend only on the iteration number, ``n_pure_mh``,
+    ``n_burn`` and ``n_anneal``, so shortening the later phases reproduces a stopped run (same
+    seed, same numbers; only the termination differs). A stopped run skips importance sampling
+    (its OFV is the linearized one), so ``is_samples`` is 0; the caller also drops the
+    covariance step, which a stopped run skips too. Used to export a stopped fit."""
+    from dataclasses import replace
+
+    k = int(n_iterations)
+    if k < 0 or k > options.n_pure_mh + options.n_burn + options.n_em:
+        raise NlmeError(f"a run of {options.n_pure_mh + options.n_burn + options.n_em} SAEM iterations "
+                        f"cannot have stopped after {k}")
+    pure = min(k, options.n_pure_mh)
+    burn = min(k - pure, options.n_burn)
+    return replace(options, n_pure_mh=pure, n_burn=burn, n_em=k - pure - burn, is_samples=0)
+
+
 def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=None):
     """The registry's runner for SAEM (``seed``: the random stream; the same seed gives the same
     numbers)."""
