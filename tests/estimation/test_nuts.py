@@ -173,8 +173,10 @@ def test_stop_ends_sampling_with_the_draws_so_far_and_events_trace_the_run(linea
     events, callback = _stopping(stop, tune=200, chains=2)
     fit = _run(linear, _space(False), callback=callback, stop=stop, draws=100_000, tune=200)
     assert fit.termination is Termination.STOPPED and not fit.converged
-    n = fit.extra["draws_per_chain"]
-    assert 0 < n < 100_000 and fit.iterations == 2 * n and fit.extra["draws"].shape == (2, n, 2)
+    n, kept = fit.extra["draws_per_chain"], fit.extra["chains"]
+    # on a busy machine one chain may lag below half the other's draws at the stop: it is dropped
+    assert kept + fit.extra["chains_dropped"] == 2 and kept >= 1
+    assert 0 < n < 100_000 and fit.iterations == kept * n and fit.extra["draws"].shape == (kept, n, 2)
     mu = fit.extra["draws"][..., 0].ravel()  # the summaries come from the draws kept so far
     assert fit.estimates["mu"] == pytest.approx(np.median(mu), rel=1e-12)
     assert fit.ci["mu"] == pytest.approx(tuple(np.quantile(mu, [0.025, 0.975])), rel=1e-12)
