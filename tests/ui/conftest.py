@@ -8,6 +8,7 @@ Screenshots go to ``tests/ui/artifacts/`` (gitignored).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -227,6 +228,33 @@ def open_and_run_all(page, lab: JupyterLab, notebook: str, attempts: int = 3) ->
 
 
 @pytest.fixture(scope="session")
-def run_all():
-    """``run_all(page, jupyter_lab, notebook)``: open a notebook in the page and run all its cells."""
-    return open_and_run_all
+def open_notebook():
+    """``with open_notebook(browser, jupyter_lab, artifacts, notebook, ...) as page``: a page
+    with the notebook open and all its cells run (``notebook_page``)."""
+    return notebook_page
+
+
+@contextlib.contextmanager
+def notebook_page(browser, lab: JupyterLab, artifacts: Path, notebook: str, *, prefix: str,
+                  viewport: tuple[int, int], timeout_ms: int, ready=None):
+    """A page with ``notebook`` open and run (``ready(page)`` then waits for what the tests need).
+    On failure: a screenshot ``<prefix>_0_setup_failed.png`` and an error with the browser
+    console and the server log."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    console = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    try:
+        open_and_run_all(page, lab, notebook)
+        if ready is not None:
+            ready(page)
+    except Exception as err:
+        page.screenshot(path=artifacts / f"{prefix}_0_setup_failed.png")
+        messages = "\n".join(console[-30:])
+        raise AssertionError(f"opening {notebook} failed: {err}\n--- browser console ---\n{messages}\n"
+                             f"--- jupyter lab ---\n{lab.log_tail()}") from err
+    try:
+        yield page
+    finally:
+        context.close()

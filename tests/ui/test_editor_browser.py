@@ -35,26 +35,13 @@ OUT = f"{NB} .jp-OutputArea-output"
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, run_all):
+def page(jupyter_lab, browser, artifacts, open_notebook):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, jupyter_lab.root / "editor.ipynb")
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    console = []
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    try:
-        run_all(page, jupyter_lab, "editor.ipynb")
-    except Exception as err:
-        page.screenshot(path=artifacts / "editor_0_setup_failed.png")
-        messages = "\n".join(console[-30:])
-        raise AssertionError(
-            f"opening the notebook failed: {err}\n--- browser console ---\n{messages}\n"
-            f"--- jupyter lab ---\n{jupyter_lab.log_tail()}"
-        ) from err
-    yield page
-    context.close()
+    with open_notebook(browser, jupyter_lab, artifacts, "editor.ipynb", prefix="editor",
+                        viewport=(1280, 1000), timeout_ms=TIMEOUT_MS) as page:
+        yield page
 
 
 def _editor(page):

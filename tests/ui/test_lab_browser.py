@@ -68,22 +68,12 @@ def _notebook(root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, run_all):
+def page(jupyter_lab, browser, artifacts, open_notebook):
     name = _notebook(jupyter_lab.root)
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    console = []
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    try:
-        run_all(page, jupyter_lab, name)
-        page.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)
-    except Exception as err:
-        page.screenshot(path=artifacts / "lab_0_setup_failed.png")
-        raise AssertionError(f"opening the Lab failed: {err}\n--- console ---\n" + "\n".join(console[-30:])
-                             + f"\n--- jupyter lab ---\n{jupyter_lab.log_tail()}") from err
-    yield page
-    context.close()
+    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)  # noqa: E731
+    with open_notebook(browser, jupyter_lab, artifacts, name, prefix="lab", viewport=(1400, 1100),
+                       timeout_ms=TIMEOUT_MS, ready=ready) as page:
+        yield page
 
 
 def _expect():
