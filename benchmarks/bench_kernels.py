@@ -85,7 +85,7 @@ def build(name: str):
     P = np.zeros((n_rec, cm.n_p))
     dP = np.zeros((n_rec, cm.n_p, cm.n_re))
     population.compute_dp(refs["dpk"], time_, theta, eta, cov, P, dP,
-                          np.zeros((n_rec, cm.n_p, cm.n_theta)))
+                          np.zeros((n_rec, cm.n_p, cm.n_theta)), cm.p_uses_time)
     fns = tuple(refs[k] for k in ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy",
                                   "dobs_dp", "linsys", "dlinsys"))
     return cm, recs, P, dP, fns

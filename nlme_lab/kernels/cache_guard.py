@@ -20,14 +20,14 @@ HERE = Path(__file__).resolve().parent
 
 #: modules whose cached kernels embed code from other modules (their caches get dropped)
 ENGINE_MODULES = (
-    "expm", "spectral", "linear", "propagate", "steady_state", "events", "population",
+    "expm", "spectral", "linear", "propagate", "steady_state", "bolus_march", "events", "population",
 )
 STAMP_NAME = "engine_sources.sha256"
 
 
 def _sources() -> list[Path]:
     files = [HERE / f"{m}.py" for m in ENGINE_MODULES]
-    files += sorted(HERE.glob("ode*.py")) + [HERE / "abi.py", HERE / "cache_guard.py"]
+    files += sorted(HERE.glob("ode*.py")) + [HERE / "abi.py", HERE / "jit.py", HERE / "cache_guard.py"]
     return [f for f in files if f.exists()]
 
 

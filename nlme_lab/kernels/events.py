@@ -31,7 +31,10 @@ reusable workspace (``make_subject_workspace``; ``population`` allocates one per
 subjects), copies each record's parameters into it (no views of shared arrays, whose refcount
 atomics would contend between threads), recomputes K, dK and their eigendecomposition
 (``linear.lin_prepare``) only when the record's parameters differ from the previous record's,
-and calls the linear propagator directly rather than through ``propagate.advance``.
+and calls the linear propagator directly rather than through ``propagate.advance``. Its
+callers first offer each subject to ``bolus_march.march`` (when ``fast_path_applies``): a linear
+model's subject with constant parameters and plain bolus doses, when only predictions are
+asked for, needs a few exponentials per record and none of this machinery.
 """
 
 from __future__ import annotations
@@ -58,7 +61,11 @@ from .abi import (  # noqa: E402
     mat,
     vec,
 )
+from .bolus_march import march  # noqa: E402
+from .jit import engine_jit  # noqa: E402
 from .linear import (  # noqa: E402
+    A_V,
+    A_W,
     LW_A,
     LW_STATS,
     METHOD_EXPM,
@@ -147,7 +154,7 @@ SOLVE_SUBJECT_SIG = types.int64(
 
 
 # ---------------------------------------------------------------------------- event queue
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da, t0, step, count, kind,
             c, a, dt, da):
     """Add the series t0 + k step (k < count). dt/da: per-direction d time / d amount."""
@@ -169,7 +176,7 @@ def _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da, t0, step, 
     return False
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE, inline=True)
 def _q_next(q_t0, q_step, q_k, q_n):
     """(index, time) of the earliest pending event (first pushed on ties), or (-1, inf)."""
     best = -1
@@ -183,7 +190,7 @@ def _q_next(q_t0, q_step, q_k, q_n):
     return best, tb
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_v, f1, f2):
     """Apply a bolus arrival / infusion start / infusion end at time te (jump conditions)."""
     nd = S.shape[1]
@@ -215,7 +222,7 @@ def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_
 
 
 # ---------------------------------------------------------------------------- helpers
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
     """Zero the inputs and the queue; the state becomes init(p) (or zero)."""
     n = y.shape[0]
@@ -244,7 +251,7 @@ def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
                 S[i, d] = 0.0
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _modifier(idx, p, dPr, default, dout):
     """Value of a dose modifier p[idx] (default if idx < 0), its directions into dout."""
     for d in range(dout.shape[0]):
@@ -252,7 +259,7 @@ def _modifier(idx, p, dPr, default, dout):
     return p[idx] if idx >= 0 else default
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE, inline=True)
 def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
     obs(t, y, p, pred_i)
     nd = S.shape[1]
@@ -270,7 +277,7 @@ def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
             dpred_i[e, d] = acc
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _status_of(st, info, i):
     """Map an advance/steady-state status to a ``Status`` and record where it happened."""
     info[0] = i
@@ -286,7 +293,7 @@ def _status_of(st, info, i):
     return ODE_FAILED
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE, inline=True)
 def _finite(y):
     for i in range(y.shape[0]):
         if not (abs(y[i]) < 1e308):
@@ -294,14 +301,14 @@ def _finite(y):
     return True
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _bad(info, i, detail):
     info[0] = i
     info[1] = detail
     return BAD_RECORD
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
     """(amount, R, D, detail) of a dose; derivatives into damt/dR/dD. detail 0 = fine."""
     nd = dF.shape[0]
@@ -347,7 +354,7 @@ def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
 
 
 # ---------------------------------------------------------------------------- workspace
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def queue_capacity(evid, a, b):
     """Event-queue slots the records a:b need (3 series per dose record, + 4)."""
     n_dose = 0
@@ -387,7 +394,7 @@ def make_subject_workspace(n, n_p, nd, n_end, cap):
             lw, ss_w, make_decomp_workspace(n))
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _clear(ws):
     """Zero a reused workspace, so a subject's results never depend on the previous one."""
     ws[0][:] = 0.0
@@ -419,7 +426,7 @@ def _clear(ws):
     forget(ws[20])
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE, inline=True)
 def _load_row(P, dP, g, p, dPr, first):
     """Copy record g's parameters into p, dPr; True if they differ from what was there."""
     changed = first
@@ -436,6 +443,23 @@ def _load_row(P, dP, g, p, dPr, first):
     return changed
 
 
+@engine_jit(cache=CACHE)
+def fast_path_applies(linear, nd, opts):
+    """Whether ``bolus_march.march`` may take subjects: a linear model, predictions only (no
+    directions), and not the forced Padé method (``LinearMethod.EXPM``, the reference)."""
+    return linear and nd == 0 and not (opts.shape[0] > OPT_LINEAR_METHOD
+                                       and opts[OPT_LINEAR_METHOD] == METHOD_EXPM)
+
+
+@njit(cache=CACHE)
+def march_scratch(ws):
+    """The scratch arrays of ``bolus_march.march`` inside a ``make_subject_workspace`` tuple
+    (taken once per chunk of subjects: passing the whole tuple per subject costs more than a
+    simple subject's arithmetic)."""
+    LA = ws[20][LW_A]
+    return ws[2][0], LA[A_V], LA[A_W], ws[22][1][2], ws[0][0], ws[0][2], ws[12], ws[14], ws[22]
+
+
 #: the type of ``make_subject_workspace``'s tuple (for the explicit signature below)
 WORKSPACE_TYPE = typeof(make_subject_workspace.py_func(1, 1, 1, 1, 1))
 SOLVE_RECORDS_SIG = types.int64(
@@ -443,7 +467,7 @@ SOLVE_RECORDS_SIG = types.int64(
 )
 
 
-@njit(SOLVE_RECORDS_SIG, cache=CACHE)
+@engine_jit(SOLVE_RECORDS_SIG, cache=CACHE)
 def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
                   dpred, opts, info, ws):
@@ -501,7 +525,9 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             if j < 0 or te > ti + t_snap:
                 break
             te = min(max(te, tc), ti)
-            if linear and te != tc:  # propagate.advance's linear branch, without the call
+            if te == tc:
+                st = 0
+            elif linear:  # propagate.advance's linear branch, without the call
                 if expm_only or not lin_advance_eigen(K, dKd, te - tc, y, S, rate_v, drate_v,
                                                       LA, lst):
                     lst[STAT_EXPM_INTERVALS] += 1
@@ -519,7 +545,9 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             _apply_event(q_kind[j], q_cmt[j], q_amt[j], q_dt[j], q_da[j], linear, rhs, K, te, y,
                          S, p, rate_v, drate_v, f1, f2)
             q_k[j] += 1
-        if linear and ti != tc:
+        if ti == tc:
+            st = 0
+        elif linear:
             if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, LA,
                                                   lst):
                 lst[STAT_EXPM_INTERVALS] += 1
@@ -639,6 +667,13 @@ def _solve_subject_py(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, r
     n_rec = time.shape[0]
     ws = make_subject_workspace(dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1],
                                 queue_capacity(evid, 0, n_rec))
+    if fast_path_applies(linear, dP.shape[2], opts):
+        K, V, W, lam, y, yh, p, pred_i, dw = march_scratch(ws)
+        if march(0, n_rec, time, evid, amt, cmt, rate, addl, ss, P, dose_index, init, obs, linsys,
+                 pred, K, V, W, lam, y, yh, p, pred_i, dw):
+            info[0] = -1
+            info[1] = 0
+            return OK
     return solve_records(0, n_rec, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs,
                          jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear,
                          dP, pred, dpred, opts, info, ws)

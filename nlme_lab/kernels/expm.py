@@ -19,7 +19,8 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 import math  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+
+from .jit import engine_jit  # noqa: E402
 
 
 def _pade_coefficients(m: int) -> np.ndarray:
@@ -50,7 +51,7 @@ PIVOT_THRESHOLD = 0.1
 EXPM_WORK = 7
 
 
-@njit(cache=True)
+@engine_jit()
 def norm1(A):
     """Maximum absolute column sum."""
     n, m = A.shape
@@ -64,7 +65,7 @@ def norm1(A):
     return best
 
 
-@njit(cache=True)
+@engine_jit()
 def matmul_into(A, B, C):
     """C = A @ B (C must not alias A or B)."""
     n, k = A.shape
@@ -79,7 +80,7 @@ def matmul_into(A, B, C):
                     C[i, j] += a * B[q, j]
 
 
-@njit(cache=True)
+@engine_jit()
 def solve_into(A, B):
     """Solve A X = B in place by Gaussian elimination with threshold partial pivoting.
 
@@ -132,13 +133,13 @@ def solve_into(A, B):
     return True
 
 
-@njit(cache=True)
+@engine_jit()
 def solve_vec_into(A, b):
     """Solve A x = b in place (b overwritten, A destroyed). Returns False if singular."""
     return solve_into(A, b.reshape((b.shape[0], 1)))
 
 
-@njit(cache=True)
+@engine_jit()
 def _odd_even(c, A, A2, A4, A6, A8, deg, U, V, T):
     """U = A @ (odd part), V = even part of the degree-``deg`` Padé numerator (deg <= 9)."""
     n = A.shape[0]
@@ -160,7 +161,7 @@ def _odd_even(c, A, A2, A4, A6, A8, deg, U, V, T):
     matmul_into(A, T, U)
 
 
-@njit(cache=True)
+@engine_jit()
 def expm_into(A, out, W):
     """out = exp(A). ``W`` is scratch of shape (>= EXPM_WORK, n, n); A is not modified."""
     n = A.shape[0]

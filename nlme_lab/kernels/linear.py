@@ -56,6 +56,8 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
+from .jit import engine_jit  # noqa: E402
+
 from .expm import EXPM_WORK, expm_into, norm1  # noqa: E402
 from .spectral import EIG_OK, decompose, dd1, dd2_0, phi1  # noqa: E402
 
@@ -127,7 +129,7 @@ def make_workspace(n_state, n_dir):
             np.zeros((A_SLOTS + 2 * ndm, n, max(ndm, N_VEC))), st)
 
 
-@njit(cache=True)
+@engine_jit()
 def forget(lw):
     """Drop the cached decomposition (results never depend on it; this only frees reuse)."""
     st = lw[LW_STATS]
@@ -135,7 +137,7 @@ def forget(lw):
     st[STAT_ND] = -1
 
 
-@njit(cache=True)
+@engine_jit()
 def _direction_is_zero(dKd, drate, d):
     n = dKd.shape[1]
     for i in range(n):
@@ -147,7 +149,7 @@ def _direction_is_zero(dKd, drate, d):
     return True
 
 
-@njit(cache=True)
+@engine_jit()
 def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
     """The Padé path: advance y (n,) and S (n, n_dir) in place by ``h`` under
     dy/dt = K y + rate.
@@ -252,7 +254,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
         y[i] = tmp[i]
 
 
-@njit(cache=True)
+@engine_jit()
 def contract_dK(dK, dPr, dKd):
     """dKd[d] = sum_k dK[:, :, k] * dPr[k, d] for each direction d."""
     n = dK.shape[0]
@@ -270,7 +272,7 @@ def contract_dK(dK, dPr, dKd):
 
 
 # ---------------------------------------------------------------------------- eigen path
-@njit(cache=True)
+@engine_jit()
 def lin_prepare(K, dKd, nd, lw, dw):
     """Decompose K and cache ``G_d = W dK_d V`` (d < nd) for ``lin_advance``; each is kept
     when K (dK) equals the cached one. ``dw``: ``spectral.make_decomp_workspace(n)``.
@@ -310,7 +312,7 @@ def lin_prepare(K, dKd, nd, lw, dw):
                         return
 
 
-@njit(cache=True)
+@engine_jit()
 def _directions_ready(dKd, nd, LA, st):
     """Cache dK_d and G_d = W dK_d V for d < nd."""
     n = dKd.shape[1]
@@ -342,7 +344,7 @@ def _directions_ready(dKd, nd, LA, st):
     st[STAT_ND] = nd
 
 
-@njit(cache=True)
+@engine_jit(inline=True)
 def lin_advance_eigen(K, dKd, h, y, S, rate, drate, LA, st):
     """The eigen path (module docstring) with the slabs ``LA`` and counters ``st`` of the
     workspace. False, with y and S untouched, if ``lin_prepare`` left no reliable
@@ -461,7 +463,7 @@ def lin_advance_eigen(K, dKd, h, y, S, rate, drate, LA, st):
     return True
 
 
-@njit(cache=True)
+@engine_jit()
 def lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
     """Advance y (n,) and S (n, n_dir) in place by ``h`` under dy/dt = K y + rate.
 

@@ -1,9 +1,12 @@
 """Population drivers: individual parameters per record, and all subjects' predictions.
 
-* ``compute_p`` / ``compute_dp``: call the model's ``pk`` / ``dpk`` on every record.
-* ``solve_population``: ``events.solve_records`` for each subject, in parallel over chunks of
-  subjects (``numba.prange``); each chunk allocates one workspace and reuses it for its
-  subjects (``solve_records`` clears it), so the hot path does not allocate.
+* ``compute_p`` / ``compute_dp``: call the model's ``pk`` / ``dpk`` on every record (when p
+  does not depend on t: only where the random effects or covariates change; else copy)
+  (``compute_p_at`` / ``compute_dp_at``: the same with the function by address, see below).
+* ``solve_population``: ``bolus_march.march`` or else ``events.solve_records`` for each
+  subject (see events.py), in parallel over chunks of subjects (``numba.prange``); each chunk
+  allocates one workspace and reuses it for its subjects (``solve_records`` clears it), so the
+  hot path does not allocate.
   ``solve_population_serial`` is the same loop without threads. Subjects are independent (each
   gets its own copy of ``opts``; nothing carries over in the workspace), so both give
   bit-identical results.
@@ -46,7 +49,17 @@ from .abi import (  # noqa: E402
     mat,
     vec,
 )
-from .events import i64m, i64v, make_subject_workspace, queue_capacity, solve_records  # noqa: E402
+from .bolus_march import march  # noqa: E402
+from .events import (  # noqa: E402
+    fast_path_applies,
+    i64m,
+    i64v,
+    make_subject_workspace,
+    march_scratch,
+    queue_capacity,
+    solve_records,
+)
+from .jit import engine_jit  # noqa: E402
 from .propagate import CACHE  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
@@ -55,8 +68,8 @@ from .propagate import CACHE  # noqa: E402
 MIN_CHUNKS = 16
 SUBJECTS_PER_CHUNK = 16
 
-COMPUTE_P_SIG = types.void(PkFn, vec, vec, mat, mat, mat)
-COMPUTE_DP_SIG = types.void(DpkFn, vec, vec, mat, mat, mat, arr3, arr3)
+COMPUTE_P_SIG = types.void(PkFn, vec, vec, mat, mat, mat, types.boolean)
+COMPUTE_DP_SIG = types.void(DpkFn, vec, vec, mat, mat, mat, arr3, arr3, types.boolean)
 SOLVE_POPULATION_SIG = types.void(
     i64v, vec, i64v, vec, i64v, vec, vec, i64v, i64v,  # offsets, record columns
     mat, i64m,  # P, dose_index
@@ -68,18 +81,56 @@ FN_ORDER = ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy", "dobs_dp", 
 SOLVE_AT_SIG = types.void(*SOLVE_POPULATION_SIG.args[:11], i64v, *SOLVE_POPULATION_SIG.args[21:])
 
 
-@njit(COMPUTE_P_SIG, cache=True)
-def compute_p(pk, t, theta, eta_rec, cov, P_out):
+@engine_jit(inline=True)
+def _same_inputs(eta_rec, cov, i, uses_time):
+    """Record i has the random effects and covariates of record i - 1, and p does not depend
+    on t (``CompiledModel.p_uses_time``): then its individual parameters are the same and
+    ``pk`` is skipped (NaN never compares equal, so it is recomputed)."""
+    if i == 0 or uses_time:
+        return False
+    for j in range(eta_rec.shape[1]):
+        if eta_rec[i, j] != eta_rec[i - 1, j]:
+            return False
+    for j in range(cov.shape[1]):
+        if cov[i, j] != cov[i - 1, j]:
+            return False
+    return True
+
+
+@engine_jit(inline=True)
+def _copy_previous(A, i):
+    """A[i] = A[i - 1] (loops: slices would cost refcounts)."""
+    for j in range(A.shape[1]):
+        A[i, j] = A[i - 1, j]
+
+
+@engine_jit(inline=True)
+def _copy_previous3(A, i):
+    for j in range(A.shape[1]):
+        for k in range(A.shape[2]):
+            A[i, j, k] = A[i - 1, j, k]
+
+
+@engine_jit(COMPUTE_P_SIG)
+def compute_p(pk, t, theta, eta_rec, cov, P_out, uses_time):
     """P_out[i] = pk(t[i], theta, eta_rec[i], cov[i]) for every record i."""
     for i in range(t.shape[0]):
-        pk(t[i], theta, eta_rec[i], cov[i], P_out[i])
+        if _same_inputs(eta_rec, cov, i, uses_time):
+            _copy_previous(P_out, i)
+        else:
+            pk(t[i], theta, eta_rec[i], cov[i], P_out[i])
 
 
-@njit(COMPUTE_DP_SIG, cache=True)
-def compute_dp(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta):
+@engine_jit(COMPUTE_DP_SIG)
+def compute_dp(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time):
     """P_out[i] and its Jacobians dp_deta[i] (n_p, n_re), dp_dtheta[i] (n_p, n_theta)."""
     for i in range(t.shape[0]):
-        dpk(t[i], theta, eta_rec[i], cov[i], P_out[i], dp_deta[i], dp_dtheta[i])
+        if _same_inputs(eta_rec, cov, i, uses_time):
+            _copy_previous(P_out, i)
+            _copy_previous3(dp_deta, i)
+            _copy_previous3(dp_dtheta, i)
+        else:
+            dpk(t[i], theta, eta_rec[i], cov[i], P_out[i], dp_deta[i], dp_dtheta[i])
 
 
 @njit(types.void(types.int64, types.int64, *SOLVE_POPULATION_SIG.args), cache=CACHE)
@@ -94,8 +145,15 @@ def _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, d
                                 cap)
     info = np.zeros(2, np.int64)
     my_opts = np.empty_like(opts)
+    fast = fast_path_applies(linear, dP.shape[2], opts)
+    K, V, W, lam, y, yh, p, pred_i, dw = march_scratch(ws)
     for s in range(s0, s1):
         a = offsets[s]
+        if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
+                          init, obs, linsys, pred, K, V, W, lam, y, yh, p, pred_i, dw):
+            status[s] = 0
+            fail_rec[s] = -1
+            continue
         for k in range(opts.shape[0]):
             my_opts[k] = opts[k]  # the ODE integrator writes warm-start values into opts
         st = solve_records(a, offsets[s + 1], time, evid, amt, cmt, rate, ii, addl, ss, P,
@@ -151,6 +209,21 @@ def _caster(fn_type):
 
 _as_rhs, _as_jac, _as_init, _as_dinit = _caster(RhsFn), _caster(JacFn), _caster(InitFn), _caster(DinitFn)
 _as_obs, _as_dobs, _as_linsys, _as_dlinsys = _caster(ObsFn), _caster(DobsFn), _caster(LinsysFn), _caster(DlinsysFn)
+_as_pk, _as_dpk = _caster(PkFn), _caster(DpkFn)
+
+
+@engine_jit(types.void(types.int64, *COMPUTE_P_SIG.args[1:]))
+def compute_p_at(pk, t, theta, eta_rec, cov, P_out, uses_time):
+    """``compute_p`` with ``pk`` given by the address of its C wrapper (an int64 unboxes in
+    nanoseconds, a function reference through Python in microseconds: SAEM calls this
+    thousands of times per fit)."""
+    compute_p(_as_pk(pk), t, theta, eta_rec, cov, P_out, uses_time)
+
+
+@engine_jit(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))
+def compute_dp_at(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time):
+    """``compute_dp`` with ``dpk`` by address (as ``compute_p_at``)."""
+    compute_dp(_as_dpk(dpk), t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time)
 
 
 @njit(types.void(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=CACHE)

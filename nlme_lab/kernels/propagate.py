@@ -20,6 +20,8 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 
 from numba import njit  # noqa: E402
 
+from .jit import engine_jit  # noqa: E402
+
 from .linear import METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
 
 #: returned when the ODE integrator module is missing
@@ -42,7 +44,7 @@ except ImportError:  # pragma: no cover
 CACHE = HAVE_ODE
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, opts, lw):
     """Move (y, S) from t0 to t1 (either direction) with constant inputs ``rate``.
 
@@ -72,7 +74,7 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
     return ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dPr, rate, drate, opts)
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def eval_f(linear, rhs, K, t, y, p, rate, out):
     """out = f(t, y, p) + rate (the full right-hand side including zero-order inputs)."""
     n = y.shape[0]

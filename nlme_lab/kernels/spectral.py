@@ -44,6 +44,8 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
+from .jit import engine_jit  # noqa: E402
+
 EIG_OK = 0
 EIG_NONFINITE = 1
 EIG_NOT_SYMMETRIZABLE = 2
@@ -81,7 +83,7 @@ def make_decomp_workspace(n):
 
 
 # ------------------------------------------------------------------ divided differences
-@njit(cache=True)
+@engine_jit()
 def phi1(u):
     """exp[0, u] = (e^u - 1) / u (1 at u = 0)."""
     if u == 0.0:
@@ -89,7 +91,7 @@ def phi1(u):
     return math.expm1(u) / u
 
 
-@njit(cache=True)
+@engine_jit()
 def dd1(a, b, ea, eb):
     """exp[a, b] = (e^a - e^b) / (a - b), e^a at a == b; ``ea``, ``eb`` are e^a, e^b."""
     if a == b:
@@ -101,7 +103,7 @@ def dd1(a, b, ea, eb):
     return eb * (math.expm1(d) / d)
 
 
-@njit(cache=True)
+@engine_jit()
 def dd2_0(a, b):
     """exp[a, b, 0], the second divided difference of exp at a, b and 0 (any spacing)."""
     p0, p1, p2 = a, b, 0.0
@@ -130,7 +132,7 @@ def dd2_0(a, b):
 
 
 # ------------------------------------------------------------------ structure of K
-@njit(cache=True)
+@engine_jit()
 def _block_order(K, I, R):
     """Order the states by SCC, sources first. I[0] = order, I[1] = SCC id per state,
     I[2] = ancestor count per state, I[3][:nb + 1] = block starts in ``order``; returns nb."""
@@ -177,7 +179,7 @@ def _block_order(K, I, R):
     return nb
 
 
-@njit(cache=True)
+@engine_jit()
 def _symmetrize(K, order, p0, s, A, d):
     """A (s x s, top-left) = D^-1 K_bb D symmetric for the block order[p0:p0+s]; scaling d."""
     for p in range(s):
@@ -223,7 +225,7 @@ def _symmetrize(K, order, p0, s, A, d):
     return EIG_OK
 
 
-@njit(cache=True)
+@engine_jit()
 def _jacobi(A, Q, s):
     """Cyclic Jacobi on the symmetric top-left s x s of A: A -> diag, Q orthogonal."""
     for p in range(s):
@@ -269,7 +271,7 @@ def _jacobi(A, Q, s):
     return False
 
 
-@njit(cache=True)
+@engine_jit()
 def _solve_shifted(K, order, p0, s, mu, rhs, M, transpose):
     """Solve (K_bb - mu I) z = rhs (or its transpose) for the block order[p0:p0+s] in place
     of rhs[:s], by Gaussian elimination with partial pivoting. False if singular."""
@@ -309,7 +311,7 @@ def _solve_shifted(K, order, p0, s, mu, rhs, M, transpose):
     return True
 
 
-@njit(cache=True)
+@engine_jit()
 def _extend(K, order, bstart, nb, b, k, mu, V, W, M, z):
     """Continue the block eigenpair (V[:, k] on block b, W[k] on block b) to all of K."""
     for c in range(b + 1, nb):  # right vector into later blocks
@@ -349,7 +351,7 @@ def _extend(K, order, bstart, nb, b, k, mu, V, W, M, z):
     return EIG_OK
 
 
-@njit(cache=True)
+@engine_jit()
 def decompose(K, V, W, lam, F, Fv, I, R):
     """K = V diag(lam) W with W V = I (module docstring); returns an ``EigStatus`` code.
 
@@ -390,7 +392,7 @@ def decompose(K, V, W, lam, F, Fv, I, R):
     return _finish(K, V, W, lam, order, bstart, nb, F[2], Fv[1])
 
 
-@njit(cache=True)
+@engine_jit()
 def _finish(K, V, W, lam, order, bstart, nb, M, z):
     """Extend the block eigenpairs to K and check their condition numbers."""
     n = K.shape[0]

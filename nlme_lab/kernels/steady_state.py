@@ -30,7 +30,8 @@ from . import cache_guard
 cache_guard.check()  # drop stale cached kernels before any is loaded
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+
+from .jit import engine_jit  # noqa: E402
 
 from .expm import solve_into  # noqa: E402
 from .propagate import CACHE, advance, eval_f  # noqa: E402
@@ -46,7 +47,7 @@ NEWTON_MAX_IT = 50
 FIXED_POINT_MAX_IT = 2000
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def infusion_phases(D, II):
     """(m, r, n0) for an infusion of duration D repeated every II."""
     m = int(np.floor(D / II))
@@ -61,7 +62,7 @@ def infusion_phases(D, II):
     return m, r, n0
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, cmt, amt,
              damt, R, dR, dD, II, n0, r, rate, drate, opts, lw):
     """One dosing cycle in place: (y, S) at phase 0+ -> phase II+ (after the next arrival).
@@ -108,7 +109,7 @@ def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, 
     return 0
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def _converged(dy, y, opts):
     rtol = opts[0] if opts[0] > 0.0 else 1e-6
     atol = opts[1] if opts[1] > 0.0 else 1e-9
@@ -118,7 +119,7 @@ def _converged(dy, y, opts):
     return True
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind, cmt, amt,
                 damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w):
     """Fixed point y0+ of the cycle map into ``y`` (start value in ``y``) and dy0+ into S.
@@ -189,7 +190,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind,
     return SS_OK
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt, damt, R,
             dR, D, dD, L, dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
     """The SS component at the record time t into (y, S, rate_c, drate_c).
@@ -252,7 +253,7 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt
     return SS_OK, a0 + D - k * II, k + 1
 
 
-@njit(cache=CACHE)
+@engine_jit(cache=CACHE)
 def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, Fp,
                 ftmp, opts):
     """Steady state of a constant infusion R into ``cmt``: f(y) + R e_cmt = 0, into (y, S).

@@ -11,6 +11,7 @@ and the estimation problem (``estimation.KernelProblem``) all go through it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,13 @@ PARALLEL_MIN_SUBJECTS = 64  # ODE models
 PARALLEL_MIN_RECORDS_LINEAR = 50_000  # closed-form (linCmt) models
 
 
+#: Between "clearly serial" and "clearly threaded" (``default_parallel``), ``parallel=None`` lets
+#: ``AdaptiveThreads`` time both and keep the faster: from this many subjects per engine call
+#: (a SAEM pass over 100 subjects, importance sampling's batches of 4096) two idle cores halve
+#: the call, while on a loaded machine the threaded call can stall for milliseconds.
+ADAPTIVE_MIN_SUBJECTS = 96
+
+
 def default_parallel(n_subjects: int, n_records: int, linear: bool) -> bool:
     """Whether ``Predictor(parallel=None)`` solves subjects on threads (see the constants above)."""
     if n_subjects < PARALLEL_MIN_SUBJECTS:
@@ -67,11 +75,51 @@ def default_parallel(n_subjects: int, n_records: int, linear: bool) -> bool:
     return not linear or n_records >= PARALLEL_MIN_RECORDS_LINEAR
 
 
+class AdaptiveThreads:
+    """Calls the serial or the threaded engine entry point, whichever is faster here and now.
+
+    Both give bit-identical results (subjects are independent), so the choice changes only the
+    time. It is made by timing: ``TRIALS`` calls of each, alternating, then the lower median
+    wins for the next ``RECHECK`` calls, after which it is timed again (the load of a shared
+    machine changes). ``n_threaded`` counts the threaded calls, for tests and benchmarks.
+    """
+
+    TRIALS = 3
+    RECHECK = 400
+
+    def __init__(self, serial, threaded):
+        self._fns = (serial, threaded)
+        self._times: tuple[list, list] = ([], [])
+        self._choice = -1  # -1: timing
+        self._since = 0
+        self.n_threaded = 0
+
+    @property
+    def choice(self) -> str:
+        return ("timing", "serial", "threaded")[self._choice + 1]
+
+    def __call__(self, *args) -> None:
+        if self._choice >= 0 and self._since < self.RECHECK:
+            self._since += 1
+            self.n_threaded += self._choice
+            self._fns[self._choice](*args)
+            return
+        which = (len(self._times[0]) + len(self._times[1])) % 2
+        t0 = time.perf_counter()
+        self._fns[which](*args)
+        self._times[which].append(time.perf_counter() - t0)
+        self.n_threaded += which
+        if min(len(t) for t in self._times) >= self.TRIALS:
+            self._choice = int(np.median(self._times[1]) < np.median(self._times[0]))
+            self._times, self._since = ([], []), 0
+
+
 class Predictor:
     """Predictions of a bound model; reusable across parameter values (no recompilation).
 
     ``parallel``: solve subjects on several threads; ``None`` decides by the amount of work
-    per call (``default_parallel``; results are identical either way).
+    per call (``default_parallel``), and where that is not clear-cut, by timing
+    (``AdaptiveThreads``; ``self.parallel`` is then None). Results are identical either way.
     """
 
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
@@ -98,11 +146,17 @@ class Predictor:
         )
         self._cov = _owned(bound.covariates, dtype=np.float64)
         self._dose_index = _owned(cm.dose_index, dtype=np.int64)
+        self._p_uses_time = bool(getattr(cm, "p_uses_time", True))
         self._opts = ode.make_opts(rtol=rtol, atol=atol)  # the kernel copies it per subject
-        if parallel is None:
-            parallel = default_parallel(self.n_subjects, self.n_records, bool(cm.is_linear))
-        self.parallel = bool(parallel)
-        self._solve = population.solve_population_at if parallel else population.solve_population_at_serial
+        self.requested_parallel = parallel
+        if parallel is None and default_parallel(self.n_subjects, self.n_records, bool(cm.is_linear)):
+            parallel = True
+        if parallel is None and self.n_subjects >= ADAPTIVE_MIN_SUBJECTS and population.numba_threads() > 1:
+            self._solve = AdaptiveThreads(population.solve_population_at_serial, population.solve_population_at)
+            self.parallel = None
+        else:
+            self.parallel = bool(parallel)
+            self._solve = population.solve_population_at if parallel else population.solve_population_at_serial
         self._refs = refs = function_refs(cm)  # kept alive: the kernels get their addresses
         self._fn_addresses = engine_addresses(refs)
         self._status = np.zeros(self.n_subjects, dtype=np.int64)
@@ -128,15 +182,17 @@ class Predictor:
     def individual_parameters(self, theta: np.ndarray, eta_rec: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``P`` (n_records, n_p): the model's individual parameters on every record."""
         P = np.zeros((self.n_records, self.compiled.n_p)) if out is None else out
-        self._population.compute_p(self._refs["pk"], self._records[1], np.ascontiguousarray(theta, dtype=np.float64),
-                                   eta_rec, self._cov, P)
+        self._population.compute_p_at(self._refs["pk"].address, self._records[1],
+                                      np.ascontiguousarray(theta, dtype=np.float64), eta_rec, self._cov, P,
+                                      self._p_uses_time)
         return P
 
     def parameter_jacobians(self, theta: np.ndarray, eta_rec: np.ndarray, P: np.ndarray, dp_deta: np.ndarray,
                             dp_dtheta: np.ndarray) -> None:
         """Fills ``P`` and its Jacobians ``dp_deta`` (n_rec, n_p, n_re), ``dp_dtheta`` (n_rec, n_p, n_theta)."""
-        self._population.compute_dp(self._refs["dpk"], self._records[1], np.ascontiguousarray(theta, dtype=np.float64),
-                                    eta_rec, self._cov, P, dp_deta, dp_dtheta)
+        self._population.compute_dp_at(self._refs["dpk"].address, self._records[1],
+                                       np.ascontiguousarray(theta, dtype=np.float64), eta_rec, self._cov, P, dp_deta,
+                                       dp_dtheta, self._p_uses_time)
 
     def solve(self, P: np.ndarray, dP: np.ndarray, pred: np.ndarray, dpred: np.ndarray) -> Failure | None:
         """Predictions ``pred`` (n_rec, n_endpoint) and sensitivities ``dpred`` (n_rec, n_endpoint,

@@ -79,16 +79,27 @@ def test_compute_p_and_dp_per_record():
     offsets, recs, eta, cov = theo_like_population(3)
     n = recs["time"].shape[0]
     P = np.zeros((n, 7))
-    compute_p(theo_pk, recs["time"], THETA, eta, cov, P)
+    compute_p(theo_pk, recs["time"], THETA, eta, cov, P, True)
     np.testing.assert_allclose(P[:, 0], 2.8 * np.exp(eta[:, 0]) * (cov[:, 0] / 70) ** 0.75)
     np.testing.assert_allclose(P[:, 2], 1.5 * np.exp(eta[:, 2]))
     P2 = np.zeros((n, 7))
     de = np.zeros((n, 7, 3))
     dt = np.zeros((n, 7, 3))
-    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P2, de, dt)
+    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P2, de, dt, True)
     np.testing.assert_array_equal(P, P2)
     np.testing.assert_allclose(de[:, 1, 1], P[:, 1])
     np.testing.assert_allclose(dt[:, 2, 2], P[:, 2] / 1.5)
+    # p independent of t: pk runs only where eta or the covariates change, the same numbers
+    cov[4:, 0] += 3.0  # a time-varying covariate in the first subject
+    ref = [np.zeros((n, 7)), np.zeros((n, 7, 3)), np.zeros((n, 7, 3))]
+    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, *ref, True)
+    P3 = np.full((n, 7), np.nan)
+    compute_p(theo_pk, recs["time"], THETA, eta, cov, P3, False)
+    np.testing.assert_array_equal(P3, ref[0])
+    out = [np.full((n, 7), np.nan), np.full((n, 7, 3), np.nan), np.full((n, 7, 3), np.nan)]
+    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, *out, False)
+    for a, b in zip(out, ref):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("n_dir", [0, 3])
@@ -98,9 +109,9 @@ def test_parallel_equals_serial_and_per_subject_calls(n_dir):
     P = np.zeros((n, 7))
     dP = np.zeros((n, 7, n_dir))
     if n_dir:
-        compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P, dP, np.zeros((n, 7, 3)))
+        compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P, dP, np.zeros((n, 7, 3)), True)
     else:
-        compute_p(theo_pk, recs["time"], THETA, eta, cov, P)
+        compute_p(theo_pk, recs["time"], THETA, eta, cov, P, True)
     par = _run(solve_population, offsets, recs, P, dP)
     ser = _run(solve_population_serial, offsets, recs, P, dP)
     for a, b in zip(par, ser):
@@ -120,7 +131,7 @@ def test_failing_subject_reports_global_record_index():
     recs["cmt"][offsets[3]] = 9  # dose of subject 3 into a compartment that does not exist
     n = recs["time"].shape[0]
     P = np.zeros((n, 7))
-    compute_p(theo_pk, recs["time"], THETA, eta, cov, P)
+    compute_p(theo_pk, recs["time"], THETA, eta, cov, P, True)
     _, _, status, fail = _run(solve_population, offsets, recs, P, np.zeros((n, 7, 0)))
     assert list(status) == [0, 0, 0, 2, 0]
     assert fail[3] == offsets[3] and fail[0] == -1
@@ -219,7 +230,7 @@ def test_functions_by_address_equal_functions_as_arguments():
     offsets, recs, eta, cov = theo_like_population(70, seed=3)
     n = recs["time"].shape[0]
     P, dP = np.zeros((n, 7)), np.zeros((n, 7, 3))
-    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P, dP, np.zeros((n, 7, 3)))
+    compute_dp(theo_dpk, recs["time"], THETA, eta, cov, P, dP, np.zeros((n, 7, 3)), True)
     ref = _run(solve_population_serial, offsets, recs, P, dP)
     assert np.all(ref[2] == 0) and np.all(np.isfinite(ref[1])) and np.ptp(ref[0]) > 1.0
     for fn in (population.solve_population_at, population.solve_population_at_serial):

@@ -23,6 +23,7 @@ def gaussian_terms(f, y, add, prop, log_scale, sd, out):
     """``out[b, o] = log V + (y - f)^2 / V`` with ``V = sd[add]^2 + sd[prop]^2 f^2`` (the
     proportional part on the natural scale only; index -1: term absent). ``f`` (B, n_obs)."""
     n_b, n_obs = f.shape
+    V_last, log_last = -1.0, 0.0  # an additive error has one V: its log is taken once
     for b in range(n_b):
         for o in range(n_obs):
             a = sd[add[o]] if add[o] >= 0 else 0.0
@@ -30,7 +31,9 @@ def gaussian_terms(f, y, add, prop, log_scale, sd, out):
             x = 0.0 if log_scale[o] else f[b, o]
             V = a * a + p * p * x * x
             r = y[o] - f[b, o]
-            out[b, o] = math.log(V) + r * r / V if V > 0.0 else np.inf
+            if V != V_last:
+                V_last, log_last = V, math.log(V) if V > 0.0 else 0.0
+            out[b, o] = log_last + r * r / V if V > 0.0 else np.inf
 
 
 @njit(cache=True)

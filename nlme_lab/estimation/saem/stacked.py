@@ -46,14 +46,14 @@ def replicate_dataset(ds, copies: int):
 
 def replicate_problem(problem, copies: int):
     """A ``KernelProblem`` of ``problem``'s bound model on the replicated dataset (same ODE
-    tolerances and threading)."""
+    tolerances and thread request: ``parallel=None`` decides again for the larger problem)."""
     from nlme_lab.estimation.kernel_problem import KernelProblem
 
     bound = problem.bound
     rep = replace(bound, dataset=replicate_dataset(bound.dataset, copies),
                   **{name: _tiled(getattr(bound, name), copies) for name in _BOUND_FIELDS})
     kw = {k: getattr(problem, k) for k in ("rtol", "atol") if hasattr(problem, k)}
-    return KernelProblem(rep, parallel=problem.predictor.parallel, **kw)
+    return KernelProblem(rep, parallel=problem.predictor.requested_parallel, **kw)
 
 
 class StackedPredictions:

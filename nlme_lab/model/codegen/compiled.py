@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from nlme_lab.model.codegen import loader
-from nlme_lab.model.codegen.analysis import LinCmtInfo, build_plan
+from nlme_lab.model.codegen.analysis import TIME, LinCmtInfo, build_plan
 from nlme_lab.model.codegen.emit import FUNCTION_NAMES, generate_source
 from nlme_lab.model.ir import ModelIR
 
@@ -49,6 +49,9 @@ class CompiledModel:
     lincmt: LinCmtInfo | None
     has_initial: bool
     kernels: dict = field(repr=False)  # name -> LazyKernel (compiled on first use)
+    #: some p slot depends on t (a dose modifier may): ``pk`` must run on every record, not
+    #: only where the random effects or covariates change (``kernels.population.compute_p``)
+    p_uses_time: bool = True
 
     n_theta = property(lambda self: len(self.theta_names))
     n_re = property(lambda self: len(self.re_names))
@@ -131,4 +134,5 @@ def build_compiled(ir: ModelIR) -> CompiledModel:
         lincmt=plan.lincmt,
         has_initial=any(e is not None for e in plan.inits),
         kernels={name: getattr(module, name) for name in FUNCTION_NAMES},
+        p_uses_time=any(TIME in s.full.free_symbols for s in plan.slots),
     )
