@@ -15,3 +15,28 @@ def test_small_closed_form_problems_run_serially_unless_asked(shared_models, sha
     bound = bind(shared_models["theo_sd"], shared_data["theo_sd.csv"])
     assert not Predictor(bound).parallel
     assert Predictor(bound, parallel=True).parallel
+
+
+def test_adaptive_threads_keeps_the_faster_entry_point_and_passes_the_arguments():
+    import time
+
+    from nlme_lab.problem.predict import AdaptiveThreads
+
+    calls = []
+
+    def slow(*args):
+        calls.append(("serial", args))
+        time.sleep(0.003)
+
+    def fast(*args):
+        calls.append(("threaded", args))
+
+    pick = AdaptiveThreads(slow, fast)
+    for k in range(2 * AdaptiveThreads.TRIALS):
+        pick(k)
+    assert pick.choice == "threaded"
+    assert [c[1] for c in calls] == [(k,) for k in range(2 * AdaptiveThreads.TRIALS)]
+    calls.clear()
+    for k in range(10):
+        pick(k)
+    assert all(name == "threaded" for name, _ in calls) and pick.n_threaded == AdaptiveThreads.TRIALS + 10
