@@ -78,10 +78,21 @@ def fit_trace(names, *, width: int = 300, height: int = 200, ncols: int = 3):
     for col in ["OFV", *names]:
         fig = figure(col, "iteration", col, width=width, height=height)
         fig.line("ITERATION", col, source=src, color=LINE, line_width=2)
-        fig.scatter("ITERATION", col, source=src, size=4, color=LINE)
+        fig.scatter("ITERATION", col, source=src, size=4, color=LINE, name="lab_trace_markers")
         figs.append(fig)
     figs[0].name = "lab_trace_objective"  # retitled when a method streams another objective (SAEM)
-    return gridplot(figs, ncols=ncols), src
+    layout = gridplot(figs, ncols=ncols)
+    # Nothing of the trace needs to go back to the kernel, whose main thread must stay free for
+    # the Stop click: auto-ranging moves every figure's ranges on each streamed flush.
+    for model in layout.references():
+        model.syncable = False
+    return layout, src
+
+
+def show_trace_markers(layout, visible: bool) -> None:
+    """Markers on or off in a ``fit_trace`` layout (a long trace's markers are most of its drawing)."""
+    for renderer in layout.select({"name": "lab_trace_markers"}):
+        renderer.visible = visible
 
 
 def label_objective_trace(layout, label: str) -> None:

@@ -14,9 +14,13 @@ import time
 import ipywidgets as w
 import numpy as np
 
-from nlme_lab.plots.lab import fit_trace, label_objective_trace
+from nlme_lab.plots.lab import fit_trace, show_trace_markers, label_objective_trace
 
-FLUSH_S = 0.1  # the trace is sent to the browser at most this often
+# The trace is sent to the browser at most every FLUSH_S seconds, and drawn as lines only past
+# MARKER_LIMIT points: every flush redraws all trace figures, and at 10 flushes a second with
+# markers a 2-core machine under load left the page too busy to take the click on Stop.
+FLUSH_S = 0.25
+MARKER_LIMIT = 200
 # Past every TRACE_STEP points the trace keeps only every 2nd (4th, ...) iteration: a long SAEM
 # run streams thousands of iterations, and redrawing them all every flush froze the page (clicks
 # on Stop timed out). Points are only ever appended (a replaced data source raced the streamed
@@ -78,6 +82,7 @@ class FitPanel(w.VBox):
         self._flushed_at = 0.0
         self._last_event = None
         self._n_events, self._n_kept, self._stride = 0, 0, 1
+        self._markers = True
         controls = w.HBox([self.method, self.seed, self.covariance, self.options, self.start_button,
                            self.stop_button], layout=w.Layout(flex_flow="row wrap"))
         super().__init__([controls, self.status, self.trace, self.results])
@@ -85,6 +90,7 @@ class FitPanel(w.VBox):
     def reset_trace(self, parameter_names=None) -> None:
         self._pending, self._flushed_at = [], 0.0
         self._n_events, self._n_kept, self._stride, self._last_event = 0, 0, 1, None
+        self._markers = True
         if parameter_names is not None and tuple(parameter_names) != self.names:
             from jupyter_bokeh import BokehModel
 
@@ -95,6 +101,7 @@ class FitPanel(w.VBox):
             self.children = [self.children[0], self.status, self.trace, self.results]
             return
         self.trace_source.data = {c: [] for c in ["ITERATION", "OFV", *self.names]}
+        show_trace_markers(self._trace_layout, True)
 
     def set_running(self, running: bool, message: str = "") -> None:
         self.start_button.disabled = running
@@ -125,6 +132,9 @@ class FitPanel(w.VBox):
         """Send the buffered iterations to the trace source and the status line."""
         rows, self._pending = self._pending, []
         self._flushed_at = time.monotonic()
+        if self._markers and self._n_kept > MARKER_LIMIT:
+            show_trace_markers(self._trace_layout, False)
+            self._markers = False
         if rows:
             self.trace_source.stream({c: [r.get(c, np.nan) for r in rows] for c in self.trace_source.data})
         event = self._last_event

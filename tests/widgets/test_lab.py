@@ -202,10 +202,28 @@ def test_a_long_trace_is_thinned_and_only_ever_appended():
     np.testing.assert_allclose(panel.trace_source.data["tcl"], it / 10)
     np.testing.assert_allclose(panel.trace_source.data["OFV"], 100.0 - it * 1e-3)
     assert "iteration 20000" in panel.status.value
+    markers = list(panel._trace_layout.select({"name": "lab_trace_markers"}))
+    assert len(markers) == 2 and not any(m.visible for m in markers)  # a long trace: lines only
     panel.reset_trace()
+    assert all(m.visible for m in markers)
     panel.add_iteration(IterationEvent(1, 1.0, {"tcl": 0.1}, 0.0, 1, 0.0, MethodKind.SAEM))
     panel.flush()
     assert list(panel.trace_source.data["ITERATION"]) == [1]
+
+
+def test_the_trace_sends_nothing_back_to_the_kernel():
+    """Auto-ranged trace figures move their ranges on every flush; synced back, those moves
+    queued ahead of a Stop click on a busy machine."""
+    from bokeh.models import DataRange1d
+    from nlme_lab.widgets.fit_panel import FitPanel
+
+    panel = FitPanel(["tcl", "tv"])
+    models = panel._trace_layout.references()
+    ranges = [m for m in models if isinstance(m, DataRange1d)]
+    assert len(ranges) == 6  # x and y of the objective, tcl and tv traces
+    assert not any(m.syncable for m in models)
+    panel.reset_trace(["tcl", "tv", "prop_sd"])  # another model: new figures, same rule
+    assert not any(m.syncable for m in panel._trace_layout.references())
 
 
 def test_a_stopped_saem_fit_exports_a_call_that_reproduces_it(lab, monkeypatch):
