@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nlme_lab.estimation.problem import Evaluation
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
 
@@ -75,6 +76,7 @@ class KernelProblem:
         self._pred = np.zeros((n_rec, n_end))
         self._by_dirs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._obs_endpoint = (self.obs_rec, self.endpoint)
+        self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
         self.last_failure: str = ""
         self.n_calls = 0
 
@@ -101,9 +103,21 @@ class KernelProblem:
             np.take(np.ascontiguousarray(etas, dtype=np.float64).reshape(-1), self._flat, out=self._eta_rec)
         return self._eta_rec
 
-    def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
-        from nlme_lab.estimation.problem import Evaluation
+    def predict_observations(self, theta, etas) -> np.ndarray:
+        """``evaluate(theta, etas, derivs=False).f`` without the ``Evaluation`` around it: the
+        SAEM sampler calls this thousands of times per fit, where the Python around the
+        engine call costs as much as the engine."""
+        self.n_calls += 1
+        self.theta_full[self.structural] = theta
+        self.predictor.individual_parameters(self.theta_full, self.record_effects(etas), out=self._P)
+        dP, dpred = self._buffers(0)
+        failure = self.predictor.solve(self._P, dP, self._pred, dpred)
+        f = np.take(self._pred.reshape(-1), self._obs_flat)
+        if failure is not None:
+            self._mark_failures(failure, f, None, None)
+        return f
 
+    def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
         self.n_calls += 1
         self.theta_full[self.structural] = theta
         eta_rec = self.record_effects(etas)
@@ -116,7 +130,7 @@ class KernelProblem:
             self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
         failure = self.predictor.solve(self._P, dP, self._pred, dpred)
         rows, ep = self._obs_endpoint
-        f = self._pred[rows, ep]
+        f = np.take(self._pred.reshape(-1), self._obs_flat)
         g = dpred[rows, ep, :self.n_eta] if derivs else None
         dth = dpred[rows, ep, n_dir - self.n_theta:] if theta_derivs else None
         if failure is not None:

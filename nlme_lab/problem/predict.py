@@ -200,7 +200,7 @@ class Predictor:
         failure of the first failed subject, if any (its predictions are not meaningful)."""
         self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear), dP,
                     self._opts, pred, dpred, self._status, self._fail)
-        return self.failure() if self._status.any() else None
+        return self.failure() if np.count_nonzero(self._status) else None
 
     def failure(self) -> Failure | None:
         """The last ``solve``'s failure in words (None when every subject was solved)."""

@@ -66,6 +66,8 @@ class StackedPredictions:
         self.n_sub = problem.n_subjects
         self.n_obs = len(problem.dv)
         self.replicable = hasattr(problem, "bound") and hasattr(problem, "predictor")
+        self._log_scale = np.asarray(layout.log_scale, dtype=bool)
+        self._any_log = bool(self._log_scale.any())
         self._copies: dict[int, object] = {}
         self.n_calls = 0
 
@@ -81,13 +83,13 @@ class StackedPredictions:
         B = etas.shape[0]
         if self.replicable:
             self.n_calls += 1
-            ev = self._problem(B).evaluate(theta, etas.reshape(B * self.n_sub, -1), derivs=False)
-            f = np.asarray(ev.f, dtype=float).reshape(B, self.n_obs)
+            f = self._problem(B).predict_observations(theta, etas.reshape(B * self.n_sub, -1))
+            f = f.reshape(B, self.n_obs)
         else:
             self.n_calls += B
             f = np.stack([np.asarray(self.problem.evaluate(theta, etas[b], derivs=False).f, dtype=float)
                           for b in range(B)])
-        if self.layout.log_scale.any():
+        if self._any_log:
             with np.errstate(divide="ignore", invalid="ignore"):
-                f = np.where(self.layout.log_scale, np.log(f), f)
+                f = np.where(self._log_scale, np.log(f), f)
         return f
