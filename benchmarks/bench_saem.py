@@ -113,10 +113,22 @@ def scaling(sizes, repeats: int) -> None:
         report(f"{n} subjects", *saem(model, data, repeats if n <= 500 else 1))
 
 
+def host_reference_ms() -> float:
+    """Best of 5 of a fixed pure-Python loop (``sum(range(10**6))``): the machine's speed, to
+    read the absolute times against (hosts of this machine kind measured 13-21 ms)."""
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sum(range(10**6))
+        best = min(best, time.perf_counter() - t0)
+    return 1e3 * best
+
+
 def main(argv=None) -> None:
     import os
 
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; host reference loop "
+          f"{host_reference_ms():.1f} ms")
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="warm and 100 subjects only")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000])

@@ -308,3 +308,44 @@ def test_options_for_iterations_shorten_the_later_phases_only():
         assert short.n_anneal == 100 and short.is_samples == 0 and short.n_kernel == o.n_kernel
     with pytest.raises(NlmeError, match="cannot have stopped after 506"):
         options_for_iterations(o, 506)
+
+
+def test_residual_m_step_newton_finds_the_nelder_mead_minimum():
+    """The numeric residual M-step (combined error, and an additive SD shared with a
+    proportional one on another endpoint) by Newton steps: the same minimiser of
+    sum log V + r^2 / V as a tight Nelder-Mead, and a lower or equal objective."""
+    from types import SimpleNamespace
+
+    from nlme_lab.estimation.saem.mstep import ResidualStep
+
+    rng = np.random.default_rng(3)
+    n = 300
+    f = np.exp(rng.normal(1.0, 1.0, size=(2, n)))  # two chains
+    add = np.where(np.arange(n) < 200, 0, 2)
+    prop = np.where(np.arange(n) < 200, 1, -1)
+    a_true, b_true, c_true = 0.3, 0.15, 0.8
+    V = np.where(add == 0, a_true ** 2 + (b_true * f[0]) ** 2, c_true ** 2)
+    y = f[0] + rng.normal(size=n) * np.sqrt(V)
+    nan = np.full(n, np.nan)
+    layout = ResidualLayout(add, prop, np.zeros(n, bool), y, nan, nan, np.zeros(n, bool))
+    sds = [SimpleNamespace(fixed=False, lower=0.0, upper=np.inf) for _ in range(3)]
+    lik = SimpleNamespace(layout=layout, per_observation=lambda ff, s: np.log(layout.variance(s, ff)[0])
+                          + (y - ff) ** 2 / layout.variance(s, ff)[0])
+    step = ResidualStep(lik, SimpleNamespace(residual=SimpleNamespace(sds=sds)))
+    assert step.numeric.tolist() == [True, True, False]  # the additive-only SD has a closed form
+    start = np.array([1.0, 0.5, 0.8])
+    newton = step._gaussian_newton(start, f)
+    nm = step._nelder_mead(start, f)
+
+    def objective(s):
+        return float(np.sum(lik.per_observation(f, s)))
+
+    assert newton is not None and newton[2] == start[2]
+    np.testing.assert_allclose(newton[:2], nm[:2], rtol=1e-3)
+    assert objective(newton) <= objective(nm) + 1e-9
+    eps = 1e-5  # a stationary point: the objective rises along each coordinate
+    for k in range(2):
+        for sign in (-1, 1):
+            s = newton.copy()
+            s[k] *= np.exp(sign * eps)
+            assert objective(s) >= objective(newton) - 1e-9
