@@ -41,6 +41,7 @@ class KernelProblem:
     def __init__(self, bound, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool | None = None):
         self.bound = bound
+        self.rtol, self.atol = float(rtol), float(atol)
         ir = bound.model.ir
         cm = self.compiled = bound.model.compiled
         ds = bound.dataset
@@ -79,6 +80,10 @@ class KernelProblem:
         self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
         self.last_failure: str = ""
         self.n_calls = 0
+
+    def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
+        """The same problem with other ODE tolerances (and the same thread request)."""
+        return KernelProblem(self.bound, rtol=rtol, atol=atol, parallel=self.predictor.requested_parallel)
 
     def _direction_columns(self, occasion: np.ndarray) -> np.ndarray:
         """Direction column of each record's random effect j (etas, then its occasion's kappas)."""

@@ -50,6 +50,17 @@ def mu_reference(problem, space, options) -> tuple[np.ndarray, np.ndarray]:
     return mu_reference_from_ir(bound.model.ir, tuple(t.name for t in space.thetas), problem.n_eta)
 
 
+def sampling_problem(problem, options):
+    """The problem the sampler and M-steps evaluate: ``problem`` with the options' looser ODE
+    tolerances when its model integrates ODEs (the final OFVs and covariance keep ``problem``)."""
+    compiled = getattr(problem, "compiled", None)
+    if compiled is None or compiled.is_linear or not hasattr(problem, "with_tolerances"):
+        return problem
+    if (problem.rtol, problem.atol) == (options.ode_rtol, options.ode_atol):
+        return problem
+    return problem.with_tolerances(options.ode_rtol, options.ode_atol)
+
+
 class SAEMState:
     """Parameters, chains and statistics of a running SAEM."""
 
@@ -58,7 +69,8 @@ class SAEMState:
         values = space.values_from_reported(space.reported_initial())
         self.theta, self.omega, self.sd = values.theta.copy(), values.omega.copy(), values.sd.copy()
         self.layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
-        self.lik = SubjectLikelihood(problem, self.layout)
+        self.sampling = sampling_problem(problem, options)
+        self.lik = SubjectLikelihood(self.sampling, self.layout)
         self.mu, self.mu_log = mu_reference(problem, space, options)
         fixed_theta = np.array([t.fixed for t in space.thetas], dtype=bool)
         self.mu_free = np.array([m >= 0 and not fixed_theta[m] for m in self.mu])
@@ -149,7 +161,7 @@ class SAEMState:
         ch.etas[:] = phi - mu_new  # phi kept: the likelihood of every chain is unchanged
         self.omega = omega_from_statistics(self.stats, self.space, mu_new, self.omega, anneal, self.blocks)
         if self.other.size:
-            step = theta_scoring_step(self.problem, self.layout, self.theta, ch.etas, self.sd, self.other,
+            step = theta_scoring_step(self.sampling, self.layout, self.theta, ch.etas, self.sd, self.other,
                                       self.lower, self.upper)
             self.theta[self.other] += gamma * step
             ch.f[:] = self.lik.predict_sets(self.theta, ch.etas)
