@@ -267,6 +267,34 @@ def test_mh_accept_is_the_metropolis_hastings_rule():
         np.testing.assert_array_equal(ff, np.where(rows, f_new, f))
 
 
+def test_fused_gaussian_accept_equals_terms_then_accept():
+    from nlme_lab.estimation.saem.compiled import mh_accept_gaussian
+
+    rng = np.random.default_rng(5)
+    B, n_sub, n_eta, per = 3, 40, 2, 5
+    layout = _mixed_layout(n_sub * per, rng)
+    starts, counts = np.arange(n_sub) * per, np.full(n_sub, per)
+    f, f_new = rng.uniform(0.3, 6.0, (2, B, n_sub * per))
+    f_new[1, 7] = np.nan  # a failed prediction: never accepted
+    sd = np.array([0.3, 0.2, 0.4])
+    etas, prop = rng.normal(size=(B, n_sub, n_eta)), rng.normal(size=(B, n_sub, n_eta))
+    l = rng.normal(10.0, 3.0, (B, n_sub))
+    omega_inv = np.array([[2.0, 0.3], [0.3, 1.5]])
+    log_u = np.log(rng.random((B, n_sub)))
+    for prior_ratio in (False, True):
+        lobs = np.empty_like(f_new)
+        gaussian_terms(f_new, layout.y, layout.add, layout.prop, layout.log_scale, sd, lobs)
+        two = [etas.copy(), l.copy(), f.copy()]
+        n_two = mh_accept(lobs, starts, counts, prop, f_new, log_u, omega_inv, prior_ratio, *two)
+        one = [etas.copy(), l.copy(), f.copy()]
+        n_one = mh_accept_gaussian(f_new, layout.y, layout.add, layout.prop, layout.log_scale, sd, starts, counts,
+                                   prop, log_u, omega_inv, prior_ratio, *one)
+        assert n_one == n_two and 0 < n_one < B * n_sub
+        for a, b in zip(one, two):
+            np.testing.assert_array_equal(a, b)  # the same numbers, bit for bit
+        assert two[1][1, 1] == l[1, 1]  # the subject with the NaN prediction kept its state
+
+
 def test_stacked_predictions_equal_one_set_at_a_time(theo_model):
     """Chains (or importance draws) as replicated subjects: the same numbers as separate
     evaluations, to the last bit; the replicated dataset keeps each record's file row."""

@@ -61,6 +61,22 @@ def _quad(x, omega_inv):
     return acc
 
 
+@njit(cache=True, error_model="numpy")
+def mh_accept_gaussian(f_new, y, add, prop_sd, log_scale, sd, starts, counts, prop, log_u, omega_inv,
+                       prior_ratio, etas, l, f):
+    """``gaussian_terms`` then ``mh_accept`` in one call (uncensored data): the terms of one
+    (set, subject) are summed as they are computed, in the same order, so the numbers are
+    those of the two calls."""
+    n_b, n_sub, _ = etas.shape
+    lobs = np.empty((1, f_new.shape[1]))
+    n_acc = 0
+    for b in range(n_b):
+        gaussian_terms(f_new[b:b + 1], y, add, prop_sd, log_scale, sd, lobs)
+        n_acc += mh_accept(lobs, starts, counts, prop[b:b + 1], f_new[b:b + 1], log_u[b:b + 1], omega_inv,
+                           prior_ratio, etas[b:b + 1], l[b:b + 1], f[b:b + 1])
+    return n_acc
+
+
 @njit(cache=True)
 def mh_accept(lobs_new, starts, counts, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f):
     """One Metropolis-Hastings accept/reject for every (set, subject), in place.

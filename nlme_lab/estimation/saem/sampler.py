@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
-from nlme_lab.estimation.saem.compiled import gaussian_terms, mh_accept, subject_sums
+from nlme_lab.estimation.saem.compiled import gaussian_terms, mh_accept, mh_accept_gaussian, subject_sums
 from nlme_lab.estimation.saem.stacked import StackedPredictions
 
 TARGET_ACCEPTANCE = 0.4
@@ -51,11 +51,11 @@ class SubjectLikelihood:
         self.n_subjects = problem.n_subjects
         self.starts, self.counts = subject_ranges(self.obs_subject, self.n_subjects)
         self.stacked = StackedPredictions(problem, layout)
-        self._y = np.ascontiguousarray(layout.y, dtype=float)
-        self._add = np.ascontiguousarray(layout.add, dtype=np.int64)
-        self._prop = np.ascontiguousarray(layout.prop, dtype=np.int64)
-        self._log = np.ascontiguousarray(layout.log_scale, dtype=bool)
-        self._censored = bool(np.any(layout.censored))
+        self.y = np.ascontiguousarray(layout.y, dtype=float)
+        self.add = np.ascontiguousarray(layout.add, dtype=np.int64)
+        self.prop = np.ascontiguousarray(layout.prop, dtype=np.int64)
+        self.log_scale = np.ascontiguousarray(layout.log_scale, dtype=bool)
+        self.censored = bool(np.any(layout.censored))
 
     @property
     def n_evaluations(self) -> int:
@@ -73,13 +73,13 @@ class SubjectLikelihood:
     def per_observation(self, f: np.ndarray, sd: np.ndarray) -> np.ndarray:
         """-2 log p(y_o | f_o) per observation (leading axes of ``f`` are batch axes)."""
         f = np.asarray(f, dtype=float)
-        if self._censored:
+        if self.censored:
             V, _ = self.layout.variance(sd, f)
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 return observation_terms(self.layout, f, V).l
         flat = np.ascontiguousarray(f.reshape(-1, f.shape[-1]))
         out = np.empty_like(flat)
-        gaussian_terms(flat, self._y, self._add, self._prop, self._log, np.asarray(sd, dtype=float), out)
+        gaussian_terms(flat, self.y, self.add, self.prop, self.log_scale, np.asarray(sd, dtype=float), out)
         return out.reshape(f.shape)
 
     def per_subject(self, f: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -142,11 +142,18 @@ class Sampler:
 
     def _step(self, state: ChainState, prop, theta, sd, omega_inv, prior_ratio: bool) -> float:
         """One pass: predict every proposal, accept per (chain, subject); the acceptance rate."""
+        lik = self.lik
         prop = np.ascontiguousarray(prop)
-        f_new = np.ascontiguousarray(self.lik.predict_sets(theta, prop))
-        lobs = np.ascontiguousarray(self.lik.per_observation(f_new, sd))
+        f_new = np.ascontiguousarray(lik.predict_sets(theta, prop))
+        if lik.censored:
+            lobs = np.ascontiguousarray(lik.per_observation(f_new, sd))
         with np.errstate(divide="ignore"):
             log_u = np.log(self.rng.random(state.l.shape))
-        n_acc = mh_accept(lobs, self.lik.starts, self.lik.counts, prop, f_new, log_u, omega_inv, prior_ratio,
-                          state.etas, state.l, state.f)
+        if lik.censored:
+            n_acc = mh_accept(lobs, lik.starts, lik.counts, prop, f_new, log_u, omega_inv, prior_ratio,
+                              state.etas, state.l, state.f)
+        else:
+            n_acc = mh_accept_gaussian(f_new, lik.y, lik.add, lik.prop, lik.log_scale, np.asarray(sd, dtype=float),
+                                       lik.starts, lik.counts, prop, log_u, omega_inv, prior_ratio,
+                                       state.etas, state.l, state.f)
         return n_acc / state.l.size
