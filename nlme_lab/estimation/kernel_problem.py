@@ -123,6 +123,8 @@ class KernelProblem:
         return f
 
     def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
+        if not derivs and not theta_derivs:
+            return Evaluation(self.predict_observations(theta, etas), None, None)
         self.n_calls += 1
         self.theta_full[self.structural] = theta
         eta_rec = self.record_effects(etas)

@@ -145,11 +145,10 @@ class Sampler:
         lik = self.lik
         prop = np.ascontiguousarray(prop)
         f_new = np.ascontiguousarray(lik.predict_sets(theta, prop))
-        if lik.censored:
-            lobs = np.ascontiguousarray(lik.per_observation(f_new, sd))
         with np.errstate(divide="ignore"):
             log_u = np.log(self.rng.random(state.l.shape))
         if lik.censored:
+            lobs = np.ascontiguousarray(lik.per_observation(f_new, sd))
             n_acc = mh_accept(lobs, lik.starts, lik.counts, prop, f_new, log_u, omega_inv, prior_ratio,
                               state.etas, state.l, state.f)
         else:
