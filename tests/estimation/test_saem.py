@@ -381,7 +381,9 @@ def test_residual_m_step_newton_finds_the_nelder_mead_minimum():
 
 def test_the_sampler_integrates_odes_at_the_options_tolerances(shared_models, shared_data):
     """ODE models: the E- and M-steps use SAEMOptions.ode_rtol / ode_atol, the final OFVs the
-    fit's tighter problem; a closed-form model keeps its one problem."""
+    fit's tighter problem; a closed-form model keeps its one problem; a tolerance outside
+    (0, 1) is refused by name."""
+    from nlme_lab.errors import NlmeError
     from nlme_lab.estimation.kernel_problem import KernelProblem
     from nlme_lab.estimation.saem.run import sampling_problem
     from nlme_lab.problem import bind
@@ -392,6 +394,9 @@ def test_the_sampler_integrates_odes_at_the_options_tolerances(shared_models, sh
     assert (ode.rtol, ode.atol) == (1e-8, 1e-10) and (loose.rtol, loose.atol) == (1e-6, 1e-9)
     assert sampling_problem(ode, SAEMOptions(ode_rtol=1e-8, ode_atol=1e-10)) is ode
     assert sampling_problem(closed, SAEMOptions()) is closed
+    for bad in (dict(ode_rtol=0.0), dict(ode_atol=-1e-9), dict(ode_rtol=2.0)):
+        with pytest.raises(NlmeError, match=next(iter(bad))):
+            sampling_problem(closed, SAEMOptions(**bad))
     theta, etas = ode.theta_full[ode.structural], np.full((ode.n_subjects, ode.n_eta), 0.1)
     tight_f, loose_f = ode.predict_observations(theta, etas), loose.predict_observations(theta, etas)
     assert not np.array_equal(tight_f, loose_f)  # the tolerances reach the integrator

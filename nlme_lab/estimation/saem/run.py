@@ -53,6 +53,10 @@ def mu_reference(problem, space, options) -> tuple[np.ndarray, np.ndarray]:
 def sampling_problem(problem, options):
     """The problem the sampler and M-steps evaluate: ``problem`` with the options' looser ODE
     tolerances when its model integrates ODEs (the final OFVs and covariance keep ``problem``)."""
+    for name in ("ode_rtol", "ode_atol"):
+        value = getattr(options, name)
+        if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):  # the engine reads <= 0 as "default"
+            raise NlmeError(f"SAEMOptions.{name} must be a number between 0 and 1 (exclusive), got {value!r}")
     compiled = getattr(problem, "compiled", None)
     if compiled is None or compiled.is_linear or not hasattr(problem, "with_tolerances"):
         return problem
