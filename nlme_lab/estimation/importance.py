@@ -69,10 +69,24 @@ def importance_sampling(problem, space, values, center, cov, n: int = 2000, seed
     _, logdet_cov = np.linalg.slogdet(cov)
     B = int(min(n, max(1, BATCH_SUBJECTS // max(n_sub, 1))))
     w = np.empty((n, n_sub))
+    compiled = None
+    if lik.stacked.replicable and not lik.censored:  # one compiled call per batch, engine included
+        from nlme_lab.estimation.saem.sampler import CompiledPasses
+        from nlme_lab.kernels.metropolis import importance_weights
+
+        compiled = CompiledPasses(lik, B, importance_weights)
+        const = -0.5 * logdet_omega - _log_t(np.zeros(n_sub), d, df, logdet_cov)  # w's terms free of eta
+        L, center = np.ascontiguousarray(L), np.ascontiguousarray(center, dtype=float)
+        omega_inv, sd = np.ascontiguousarray(omega_inv), np.asarray(values.sd, dtype=float)
     for s0 in range(0, n, B):
         m = min(B, n - s0)
         z = rng.standard_normal((m, n_sub, d))
         scale = np.sqrt(df / rng.chisquare(df, (m, n_sub))) if np.isfinite(df) else np.ones((m, n_sub))
+        if compiled is not None:
+            n_failed, data_error = compiled(values.theta, (z, scale, center, L, omega_inv, const, float(df)), sd,
+                                            compiled.eta, compiled.f_new, w[s0:s0 + m])
+            compiled.count(1, n_failed > 0, data_error)
+            continue
         eta = np.zeros((B, n_sub, d))  # a short last batch is padded (one replicated problem)
         eta[:m] = center + np.einsum("sij,bsj->bsi", L, z) * scale[..., None]
         l = lik.per_subject(lik.predict_sets(values.theta, eta), values.sd)[:m]

@@ -122,6 +122,24 @@ class KernelProblem:
             self._mark_failures(failure, f, None, None)
         return f
 
+    @property
+    def observation_index(self) -> np.ndarray:
+        """Each observation's position in the raveled (n_records, n_endpoint) predictions."""
+        return self._obs_flat
+
+    def engine_inputs(self, theta) -> tuple[tuple, tuple, tuple]:
+        """The arrays a compiled caller passes the engine for predictions without derivatives at
+        ``theta`` and etas it writes into the record effects itself (``kernels.metropolis``):
+        the predictor's records and model inputs (the model's full theta vector appended) and
+        (eta index per record effect into the raveled (n_subjects, n_eta) etas, record
+        effects, P, dP, pred, dpred, status, fail), all this problem's own buffers. The
+        observations are ``pred.ravel()[self.observation_index]``."""
+        self.theta_full[self.structural] = theta
+        records, model, outputs = self.predictor.engine_inputs()
+        dP, dpred = self._buffers(0)
+        return records, model + (self.theta_full,), (self._flat, self._eta_rec, self._P, dP, self._pred, dpred,
+                                                      *outputs)
+
     def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
         if not derivs and not theta_derivs:
             return Evaluation(self.predict_observations(theta, etas), None, None)

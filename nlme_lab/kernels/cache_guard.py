@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 #: modules whose cached kernels embed code from other modules (their caches get dropped)
 ENGINE_MODULES = (
     "expm", "spectral", "linear", "propagate", "steady_state", "bolus_march", "events", "population",
+    "metropolis",
 )
 STAMP_NAME = "engine_sources.sha256"
 

@@ -98,20 +98,20 @@ class AdaptiveThreads:
     def choice(self) -> str:
         return ("timing", "serial", "threaded")[self._choice + 1]
 
-    def __call__(self, *args) -> None:
+    def __call__(self, *args):
         if self._choice >= 0 and self._since < self.RECHECK:
             self._since += 1
             self.n_threaded += self._choice
-            self._fns[self._choice](*args)
-            return
+            return self._fns[self._choice](*args)
         which = (len(self._times[0]) + len(self._times[1])) % 2
         t0 = time.perf_counter()
-        self._fns[which](*args)
+        result = self._fns[which](*args)
         self._times[which].append(time.perf_counter() - t0)
         self.n_threaded += which
         if min(len(t) for t in self._times) >= self.TRIALS:
             self._choice = int(np.median(self._times[1]) < np.median(self._times[0]))
             self._times, self._since = ([], []), 0
+        return result
 
 
 class Predictor:
@@ -201,6 +201,28 @@ class Predictor:
         self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear), dP,
                     self._opts, pred, dpred, self._status, self._fail)
         return self.failure() if np.count_nonzero(self._status) else None
+
+    def engine_inputs(self) -> tuple[tuple, tuple, tuple]:
+        """What a compiled caller of the engine passes it (``kernels.metropolis.mh_sweep``):
+        the record columns (``offsets`` ... ``ss``), (pk address, covariates, dose index, the
+        model functions' addresses, p_uses_time, linear, ODE options) and the (status, fail)
+        outputs that ``failure`` reads. The arrays are this predictor's own."""
+        cm = self.compiled
+        return (self._records, (self._refs["pk"].address, self._cov, self._dose_index, self._fn_addresses,
+                                self._p_uses_time, bool(cm.is_linear), self._opts), (self._status, self._fail))
+
+    def engine_caller(self, kernel):
+        """``f(*args)`` running the compiled ``kernel(engine, *args)`` (``kernels.metropolis``),
+        ``engine`` the addresses of the entry points this predictor uses: its ``parallel``
+        request, and where that is left to timing, the serial and threaded kernels timed
+        against each other (``AdaptiveThreads``; they give the same numbers)."""
+        from nlme_lab.kernels.metropolis import engine_entry_points
+
+        if self.parallel is None:
+            serial, threaded = engine_entry_points(False), engine_entry_points(True)
+            return AdaptiveThreads(lambda *a: kernel(serial, *a), lambda *a: kernel(threaded, *a))
+        engine = engine_entry_points(bool(self.parallel))
+        return lambda *a: kernel(engine, *a)
 
     def failure(self) -> Failure | None:
         """The last ``solve``'s failure in words (None when every subject was solved)."""

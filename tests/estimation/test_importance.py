@@ -61,3 +61,43 @@ def test_importance_sampling_of_a_linear_gaussian_model_is_exact():
     center, cov = proposal(prob, space, values, np.zeros((n_sub, 1)))
     imp = importance_sampling(prob, space, values, center, cov, n=500, seed=1, df=np.inf)
     assert abs(imp.ofv - exact) < 1e-8  # the proposal is the exact posterior: every weight equals L_i
+
+
+@pytest.mark.parametrize("case, df", [("theo_sd", 5.0), ("theo_sd", np.inf), ("iov_combined", 5.0)])
+def test_compiled_batches_equal_the_numpy_weights(case, df, shared_models, shared_data, monkeypatch):
+    """On the engine's problems each batch of draws is one compiled call
+    (``kernels.metropolis.importance_weights``); the NumPy formulas, one population copy per
+    evaluation, give the same -2LL to rounding (a short last batch included: 250 = 3 x 64 +
+    58 draws of 64 copies per call), and the same engine-call count per batch."""
+    import nlme_lab as nl
+    from nlme_lab.estimation import KernelProblem, parameter_space
+    from nlme_lab.estimation.saem import stacked
+    from nlme_lab.problem import bind
+    from tests.estimation.test_kernel_problem import IOV, _iov_data
+
+    model, data = {"theo_sd": (shared_models["theo_sd"], shared_data["theo_sd.csv"]),
+                   "iov_combined": (nl.Model(IOV), _iov_data())}[case]
+    problem = KernelProblem(bind(model, data))
+    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    values = space.values_from_reported(space.reported_initial())
+    center, cov = proposal(problem, space, values, np.zeros((problem.n_subjects, problem.n_eta)))
+    monkeypatch.setattr("nlme_lab.estimation.importance.BATCH_SUBJECTS", 64 * problem.n_subjects)
+    calls = problem.n_calls
+    fast = importance_sampling(problem, space, values, center, cov, n=250, seed=4, df=df)
+    assert problem.n_calls == calls  # the batches ran on the replicated problems
+    original_init = stacked.StackedPredictions.__init__
+
+    def numpy_only(self, *args):
+        original_init(self, *args)
+        self.replicable = False  # one evaluate per population copy, weights in NumPy
+
+    monkeypatch.setattr(stacked.StackedPredictions, "__init__", numpy_only)
+    slow = importance_sampling(problem, space, values, center, cov, n=250, seed=4, df=df)
+    assert problem.n_calls - calls == 4 * 64  # padded batches: 4 calls of 64 copies
+    np.testing.assert_allclose(fast.per_subject, slow.per_subject, rtol=1e-12, atol=1e-9)
+    assert abs(fast.ofv - slow.ofv) < 1e-9 and fast.se == pytest.approx(slow.se, rel=1e-9)
+    monkeypatch.setattr(stacked.StackedPredictions, "__init__", original_init)
+    for parallel in (False, True):  # one chunk, or one per thread: the same bits
+        threads = KernelProblem(bind(model, data), parallel=parallel)
+        again = importance_sampling(threads, space, values, center, cov, n=250, seed=4, df=df)
+        assert again.ofv == fast.ofv and np.array_equal(again.per_subject, fast.per_subject)

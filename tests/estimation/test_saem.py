@@ -15,7 +15,7 @@ from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import MethodKind, SAEMOptions, get_method
 from nlme_lab.estimation.problem import Evaluation
 from nlme_lab.estimation.results import ObjectiveKind
-from nlme_lab.estimation.saem.compiled import gaussian_terms, mh_accept, subject_sums
+from nlme_lab.kernels.metropolis import gaussian_terms, mh_accept, subject_sums
 from nlme_lab.estimation.saem.mstep import Statistics, omega_from_statistics
 from nlme_lab.estimation.saem.mu import mu_reference_from_ir
 from nlme_lab.estimation.saem.run import run_saem
@@ -268,7 +268,7 @@ def test_mh_accept_is_the_metropolis_hastings_rule():
 
 
 def test_fused_gaussian_accept_equals_terms_then_accept():
-    from nlme_lab.estimation.saem.compiled import mh_accept_gaussian
+    from nlme_lab.kernels.metropolis import mh_accept_gaussian
 
     rng = np.random.default_rng(5)
     B, n_sub, n_eta, per = 3, 40, 2, 5
@@ -401,3 +401,99 @@ def test_the_sampler_integrates_odes_at_the_options_tolerances(shared_models, sh
     tight_f, loose_f = ode.predict_observations(theta, etas), loose.predict_observations(theta, etas)
     assert not np.array_equal(tight_f, loose_f)  # the tolerances reach the integrator
     np.testing.assert_allclose(loose_f, tight_f, rtol=1e-4, atol=1e-6)
+
+
+LNORM_THEO = """
+[ini]
+tka = log(1.5)
+tcl = log(2.7)
+tv  = log(31)
+eta_ka ~ 0.4
+eta_cl ~ 0.07
+eta_v ~ 0.02
+ln_sd = 0.2
+[model]
+ka = exp(tka + eta_ka)
+cl = exp(tcl + eta_cl)
+v  = exp(tv + eta_v)
+cp = linCmt()
+cp ~ lnorm(ln_sd)
+"""
+
+
+EXPLODING = """
+[ini]
+tka = log(1.57)
+tg  = log(0.01)
+tv  = log(31.5)
+eta_ka ~ 0.3
+eta_g ~ 1.0
+add_sd = 0.7
+[model]
+ka = exp(tka + eta_ka)
+g  = exp(tg + 12 * eta_g)
+v  = exp(tv)
+d/dt(depot)  = -ka * depot
+d/dt(center) =  ka * depot + g * center
+cp = center / v
+cp ~ add(add_sd)
+"""
+
+
+def _theo_after_dose():
+    """theo_sd without its pre-dose samples (a log-scale error has no value for a zero prediction)."""
+    import pandas as pd
+
+    import nlme_lab as nl
+    from tests.conftest import DATA
+
+    df = pd.read_csv(DATA / "theo_sd.csv")
+    return nl.read_nonmem(df[(df.TIME > 0) | (df.EVID != 0)].reset_index(drop=True))
+
+
+def _sampler_state(model, data, seed):
+    from nlme_lab.estimation import KernelProblem, parameter_space
+    from nlme_lab.estimation.saem.run import SAEMState
+    from nlme_lab.problem import bind
+
+    problem = KernelProblem(bind(model, data))
+    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    return SAEMState(problem, space, SAEMOptions(n_chains=3), np.random.Generator(np.random.PCG64(seed)))
+
+
+@pytest.mark.parametrize("case", ["theo_sd", "theo_sd_ode", "lnorm", "iov_combined", "warfarin_pkpd", "exploding"])
+def test_compiled_sweep_equals_the_python_passes(case, shared_models, shared_data):
+    """One compiled call per sweep (``kernels.metropolis.mh_sweep``) against the Python passes:
+    the same chains, likelihoods, predictions, adapted scales and random stream, to the last bit,
+    on closed-form and ODE models, a log-scale error, occasion kappas with a combined error and
+    two endpoints."""
+    import nlme_lab as nl
+    from tests.estimation.test_kernel_problem import IOV, _iov_data
+
+    model, data = {
+        "theo_sd": (shared_models["theo_sd"], shared_data["theo_sd.csv"]),
+        "theo_sd_ode": (shared_models["theo_sd_ode"], shared_data["theo_sd.csv"]),
+        "lnorm": (nl.Model(LNORM_THEO), _theo_after_dose()),
+        "iov_combined": (nl.Model(IOV), _iov_data()),
+        "warfarin_pkpd": (shared_models["warfarin_pkpd"], shared_data["warfarin.csv"]),
+        "exploding": (nl.Model(EXPLODING), shared_data["theo_sd.csv"]),  # large eta_g: the state overflows
+    }[case]
+    fused, plain = _sampler_state(model, data, 11), _sampler_state(model, data, 11)
+    assert fused.sampler.compiled is not None
+    plain.sampler.compiled = None
+    calls = fused.lik.n_evaluations
+    for _ in range(3):
+        for s in (fused, plain):
+            s.sampler.sweep(s.chains, s.theta, s.sd, s.omega)
+    n_eta = fused.omega.shape[0]
+    assert fused.lik.n_evaluations - calls == 3 * (2 + 2 + 2 * n_eta)  # one engine call per pass
+    for name in ("etas", "l", "f"):
+        np.testing.assert_array_equal(getattr(fused.chains, name), getattr(plain.chains, name))
+    np.testing.assert_array_equal(fused.sampler.s_all, plain.sampler.s_all)
+    np.testing.assert_array_equal(fused.sampler.s_one, plain.sampler.s_one)
+    assert fused.sampler.rng.random() == plain.sampler.rng.random()
+    moved = np.mean(fused.chains.etas != 0.0)
+    assert moved > 0.9  # the chains left their start
+    if case == "exploding":  # failed proposals are rejected alike, and said
+        assert "the solution failed" in fused.sampler.compiled.passes.problem.last_failure
+        assert np.all(np.isfinite(fused.chains.l))

@@ -233,6 +233,34 @@ def test_decompose_declines_what_it_cannot_do_reliably():
     np.testing.assert_array_equal(Se, Sx)
 
 
+def test_two_state_lower_triangular_shortcut_gives_the_general_paths_bits():
+    """``decompose`` writes out the general path for a 2 x 2 K with K[0, 1] = 0 (depot ->
+    central). The mirrored matrix (flow 1 -> 0) still takes the general path (SCC order,
+    ``_extend``, condition check): the two results are each other's permutation, to the bit,
+    over magnitudes from flip-flop to near-Jordan, and the status codes agree."""
+    rng = np.random.default_rng(5)
+    flip = np.array([1, 0])
+    n_ok = 0
+    for _ in range(400):
+        a, d = -10 ** rng.uniform(-3, 2), -10 ** rng.uniform(-3, 2)
+        if rng.random() < 0.1:
+            d = a * (1 + 10 ** rng.uniform(-9, -3))  # nearly equal rates: ill-conditioned
+        c = -a * rng.choice([1.0, 0.8, 0.0])
+        K = np.array([[a, 0.0], [c, d]])
+        out = [np.zeros((2, 2)), np.zeros((2, 2)), np.zeros(2)]
+        mirrored = [np.zeros((2, 2)), np.zeros((2, 2)), np.zeros(2)]
+        st = sp.decompose(K, *out, *sp.make_decomp_workspace(2))
+        st_m = sp.decompose(np.ascontiguousarray(K[np.ix_(flip, flip)]), *mirrored, *sp.make_decomp_workspace(2))
+        assert st == st_m
+        if st == sp.EIG_OK:
+            n_ok += 1
+            np.testing.assert_array_equal(out[0], mirrored[0][np.ix_(flip, flip)])
+            np.testing.assert_array_equal(out[1], mirrored[1][np.ix_(flip, flip)])
+            np.testing.assert_array_equal(out[2], mirrored[2][flip])
+            np.testing.assert_allclose(out[0] @ np.diag(out[2]) @ out[1], K, rtol=1e-12, atol=1e-12 * abs(K).max())
+    assert 300 < n_ok < 400
+
+
 def test_identical_peripheral_compartments_are_no_special_case():
     """Two peripherals with equal rates: a repeated eigenvalue inside one symmetric block."""
     K = mammillary(3, True, 3.0, 20.0, 2.0, 40.0, 2.0, 40.0, ka=1.2)

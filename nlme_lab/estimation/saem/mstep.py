@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import minimize
 
 from nlme_lab.estimation.likelihood import observation_terms
+from nlme_lab.estimation.saem.moments import phi_moments, residual_moments
 
 
 def block_columns(space) -> list[tuple[object, list[np.ndarray]]]:
@@ -26,10 +29,25 @@ def block_columns(space) -> list[tuple[object, list[np.ndarray]]]:
     return [(b, [np.asarray(p) for p in places]) for b, places in zip(space.omega, space.placements)]
 
 
-def block_index(space) -> list[tuple[object, list[tuple]]]:
-    """(block, ``np.ix_`` index of each copy): ``block_columns`` ready for fancy indexing
-    (built once per fit; the M-step runs every iteration)."""
-    return [(b, [np.ix_(p, p) for p in copies]) for b, copies in block_columns(space)]
+@dataclass(frozen=True)
+class BlockIndex:
+    """The omega blocks ready for the M-step (built once per fit; it runs every iteration):
+    ``scalar``, the eta columns of the free 1 x 1 blocks without occasion copies (most
+    models' diagonal omegas, updated together), and (block, ``np.ix_`` index of each copy)
+    for every other block."""
+
+    scalar: np.ndarray
+    general: list
+
+
+def block_index(space) -> BlockIndex:
+    scalar, general = [], []
+    for b, copies in block_columns(space):
+        if b.size == 1 and len(copies) == 1 and not b.fixed:
+            scalar.append(int(copies[0][0]))
+        else:
+            general.append((b, [np.ix_(p, p) for p in copies]))
+    return BlockIndex(np.array(scalar, dtype=int), general)
 
 
 class Statistics:
@@ -42,18 +60,24 @@ class Statistics:
 
     def update(self, phi: np.ndarray, res: np.ndarray, gamma: float) -> None:
         """``phi`` (C, n_sub, n_eta); ``res`` the current residual statistics (nan: none)."""
-        flat = phi.reshape(-1, phi.shape[-1])
-        s1 = flat.mean(axis=0)
-        s2 = flat.T @ flat / len(flat)
+        self.update_from(phi, np.zeros(phi.shape[-1]), res, gamma)
+
+    def update_from(self, etas: np.ndarray, means: np.ndarray, res: np.ndarray, gamma: float) -> np.ndarray:
+        """``update`` with phi = ``etas + means`` (means (n_eta,) or (n_sub, n_eta)); returns phi."""
+        n_c, n_sub, n_eta = etas.shape
+        phi = np.empty_like(etas)
+        m1, m2, per_subject = np.empty(n_eta), np.empty((n_eta, n_eta)), np.empty((n_sub, n_eta))
+        means = np.asarray(means, dtype=float)
+        phi_moments(etas, np.ascontiguousarray(means if means.ndim == 2 else means[None]), phi, m1, m2, per_subject)
         g = 1.0 if not self.started else gamma
-        per_subject = phi.mean(axis=0)
         if self.s1_subject is None:
             self.s1_subject = per_subject.copy()
         self.s1_subject += g * (per_subject - self.s1_subject)
-        self.s1 += g * (s1 - self.s1)
-        self.s2 += g * (s2 - self.s2)
+        self.s1 += g * (m1 - self.s1)
+        self.s2 += g * (m2 - self.s2)
         self.res = np.where(np.isnan(self.res), res, self.res + g * (res - self.res))
         self.started = True
+        return phi
 
 
 def omega_from_statistics(stats: Statistics, space, means: np.ndarray, omega_old: np.ndarray,
@@ -70,7 +94,13 @@ def omega_from_statistics(stats: Statistics, space, means: np.ndarray, omega_old
     else:
         cross, mm = means.T @ S1 / n_sub, means.T @ means / n_sub
     full = stats.s2 - cross - cross.T + mm  # every entry; each block reads its own
-    for block, copies in (block_index(space) if blocks is None else blocks):
+    blocks = block_index(space) if blocks is None else blocks
+    c = blocks.scalar
+    if c.size:  # the loop below for 1 x 1 blocks, all at once (the same numbers)
+        old = omega_old[c, c]
+        new = np.maximum(full[c, c], 1e-10 * np.maximum(1.0, old))
+        omega[c, c] = new if anneal is None else np.maximum(new, anneal * old)
+    for block, copies in blocks.general:
         if block.fixed:
             continue
         acc = full[copies[0]].copy()
@@ -108,16 +138,19 @@ class ResidualStep:
             else:
                 self.kind.append(("numeric", None))
         self.numeric = np.array([k[0] == "numeric" for k in self.kind]) & self.free
+        # per observation: the closed-form additive / proportional SD it informs (-1: none)
+        self._add_sd = np.full(len(add), -1, dtype=np.int64)
+        self._prop_sd = np.full(len(add), -1, dtype=np.int64)
+        for k, (kind, rows) in enumerate(self.kind):
+            if kind != "numeric":
+                (self._add_sd if kind == "add" else self._prop_sd)[rows] = k
+        self._y = np.ascontiguousarray(self.layout.y, dtype=float)
 
     def statistics(self, f: np.ndarray) -> np.ndarray:
-        """Current mean r^2 / (r/f)^2 per closed-form SD (nan for the others)."""
+        """Current mean r^2 (additive, lnorm) / (r/f)^2 (proportional) per closed-form SD,
+        ``f`` (C, n_obs); nan for the others."""
         out = np.full(len(self.kind), np.nan)
-        r = self.layout.y - f  # (C, n_obs)
-        for k, (kind, rows) in enumerate(self.kind):
-            if kind == "add":
-                out[k] = np.mean(r[:, rows] ** 2)
-            elif kind == "prop":
-                out[k] = np.mean((r[:, rows] / f[:, rows]) ** 2)
+        residual_moments(self._y, np.ascontiguousarray(f, dtype=float), self._add_sd, self._prop_sd, out)
         return out
 
     def update(self, sd, stats: Statistics, f, gamma: float, anneal: float | None) -> np.ndarray:

@@ -28,8 +28,9 @@ from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.results import HistoryEntry, IterationEvent, ObjectiveKind, Termination
-from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, block_index, covariate_mean_step,
-                                            omega_from_statistics, theta_scoring_step)
+from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, block_columns, block_index,
+                                            covariate_mean_step, omega_from_statistics, theta_scoring_step)
+from nlme_lab.estimation.saem.moments import complete_data_sum
 from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood
 
 
@@ -76,6 +77,8 @@ class SAEMState:
         self.sampling = sampling_problem(problem, options)
         self.lik = SubjectLikelihood(self.sampling, self.layout)
         self.mu, self.mu_log = mu_reference(problem, space, options)
+        self._mu_cols = np.flatnonzero(self.mu >= 0)
+        self._mu_log_cols = np.flatnonzero((self.mu >= 0) & self.mu_log)
         fixed_theta = np.array([t.fixed for t in space.thetas], dtype=bool)
         self.mu_free = np.array([m >= 0 and not fixed_theta[m] for m in self.mu])
         mu_thetas = set(int(m) for m in self.mu if m >= 0)
@@ -86,11 +89,17 @@ class SAEMState:
         self._covariate_setup(problem, options, fixed_theta)
         self.residual = ResidualStep(self.lik, space)
         self.blocks = block_index(space)
-        self._tril = [np.tril_indices(b.size) for b in space.omega]
+        tril = [(p[0][np.tril_indices(b.size)[0]], p[0][np.tril_indices(b.size)[1]]) for b, p in block_columns(space)]
+        self._reported_omega = tuple(np.concatenate(x).astype(int) for x in zip(*tril)) if tril else None
         self.stats = Statistics(problem.n_eta, len(self.sd))
         n_chains = options.n_chains or max(1, int(np.ceil(50 / max(problem.n_subjects, 1))))
         self.sampler = Sampler(self.lik, tuple(options.n_kernel), rng)
         self.chains = self.sampler.start(self.theta, self.sd, self.omega, n_chains)
+        self._factors_of, self._factors, self._means = None, None, None
+        closed = self.mu_free.copy()
+        closed[self.cov_cols] = False
+        cols = np.flatnonzero(closed)  # closed-form thetas: eta columns, log-scale among them, thetas
+        self._closed = cols, np.flatnonzero(self.mu_log[cols]), self.mu[cols]
         self.phi_sum = np.zeros(self.chains.etas.shape[1:])
         self.phi_sq = np.zeros_like(self.phi_sum)
         self.n_avg = 0
@@ -117,9 +126,14 @@ class SAEMState:
         self.first_record = np.asarray(bound.dataset.offsets[:-1])
 
     def mu_vector(self, theta=None) -> np.ndarray:
-        t = (self.theta if theta is None else theta)[np.maximum(self.mu, 0)]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.mu >= 0, np.where(self.mu_log, np.log(t), t), 0.0)
+        """The mu-referenced thetas per eta column (log-scale ones as their log; 0: none)."""
+        theta = self.theta if theta is None else theta
+        out = np.zeros(len(self.mu))
+        out[self._mu_cols] = theta[self.mu[self._mu_cols]]
+        if self._mu_log_cols.size:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[self._mu_log_cols] = np.log(out[self._mu_log_cols])
+        return out
 
     def means(self, theta=None) -> np.ndarray:
         """Prior means of phi: (n_eta,), or (n_sub, n_eta) with covariate columns."""
@@ -133,9 +147,27 @@ class SAEMState:
             M[:, self.cov_cols] = np.log(P[self.first_record][:, self.cov_p])
         return M
 
+    def omega_factors(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Cholesky factor, inverse and log-determinant of the current omega (computed once per
+        omega: the sweep and the convergence trace both need them)."""
+        if self._factors_of is not self.omega:
+            chol = np.ascontiguousarray(np.linalg.cholesky(self.omega))
+            inv = np.ascontiguousarray(np.linalg.inv(self.omega))
+            self._factors = chol, inv, 2.0 * float(np.sum(np.log(np.diag(chol))))
+            self._factors_of = self.omega
+        return self._factors
+
+    def current_means(self) -> np.ndarray:
+        """``means()`` at the current thetas: kept from the last M-step when the means are the
+        mu-referenced thetas alone (no covariate columns; the scoring step moves other thetas)."""
+        if self.cov_cols.size or self._means is None:
+            return self.means()
+        return self._means
+
     def iterate(self, k: int) -> None:
         o = self.opts
-        self.sampler.sweep(self.chains, self.theta, self.sd, self.omega)
+        chol, inv, _ = self.omega_factors()
+        self.sampler.sweep(self.chains, self.theta, self.sd, self.omega, factors=(chol, inv))
         if k < o.n_pure_mh:
             return
         j = k - o.n_pure_mh
@@ -143,25 +175,23 @@ class SAEMState:
         anneal = o.anneal if j < o.n_anneal else None
         self._m_step(gamma, anneal)
         if j >= o.n_burn:
-            phi = self.chains.etas + self.means()
+            phi = self.chains.etas + self.current_means()
             self.phi_sum += phi.sum(axis=0)
             self.phi_sq += (phi * phi).sum(axis=0)
             self.n_avg += phi.shape[0]
 
     def _m_step(self, gamma: float, anneal) -> None:
         ch = self.chains
-        phi = ch.etas + self.means()
-        self.stats.update(phi, self.residual.statistics(ch.f), gamma)
-        closed = self.mu_free.copy()
-        closed[self.cov_cols] = False
-        cols = np.flatnonzero(closed)
-        new = np.where(self.mu_log[cols], np.exp(self.stats.s1[cols]), self.stats.s1[cols])
-        self.theta[self.mu[cols]] = np.clip(new, self.lower[self.mu[cols]], self.upper[self.mu[cols]])
+        phi = self.stats.update_from(ch.etas, self.current_means(), self.residual.statistics(ch.f), gamma)
+        cols, log_cols, targets = self._closed
+        new = self.stats.s1[cols]
+        new[log_cols] = np.exp(new[log_cols])
+        self.theta[targets] = np.minimum(np.maximum(new, self.lower[targets]), self.upper[targets])
         if self.cov_thetas.size:
             self.theta[self.cov_thetas] = covariate_mean_step(
                 self.theta, self.cov_thetas, self.means, self.stats.s1_subject, self.omega, self.cov_cols,
                 self.lower, self.upper)
-        mu_new = self.means()
+        mu_new = self._means = self.means()
         ch.etas[:] = phi - mu_new  # phi kept: the likelihood of every chain is unchanged
         self.omega = omega_from_statistics(self.stats, self.space, mu_new, self.omega, anneal, self.blocks)
         if self.other.size:
@@ -173,17 +203,14 @@ class SAEMState:
         ch.l[:] = self.lik.per_subject(ch.f, self.sd)
 
     def reported(self) -> np.ndarray:
-        parts = [self.theta]
-        for (_, copies), tril in zip(self.blocks, self._tril):
-            parts.append(self.omega[copies[0]][tril])
-        return np.concatenate(parts + [self.sd]).astype(float)
+        """Thetas, each block's lower triangle (its first copy), SDs: ``space.reported_names()``."""
+        om = self.omega[self._reported_omega] if self._reported_omega is not None else np.zeros(0)
+        return np.concatenate([self.theta, om, self.sd]).astype(float)
 
     def complete_ofv(self) -> float:
         """Mean over chains of -2 log p(y, eta) (no constant): the convergence trace's value."""
-        sign, logdet = np.linalg.slogdet(self.omega) if self.omega.size else (1.0, 0.0)
-        inv = np.linalg.inv(self.omega) if self.omega.size else self.omega
-        q = np.einsum("cse,ef,csf->cs", self.chains.etas, inv, self.chains.etas)
-        return float(np.mean(np.sum(self.chains.l + q, axis=1)) + self.problem.n_subjects * logdet)
+        _, inv, logdet = self.omega_factors()
+        return complete_data_sum(self.chains.etas, inv, self.chains.l) + self.problem.n_subjects * logdet
 
     def conditional(self) -> tuple[np.ndarray, np.ndarray]:
         """Conditional means and SDs of the etas (the 1/k phase; the last sample if none)."""

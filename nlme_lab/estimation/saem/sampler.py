@@ -16,6 +16,11 @@ Metropolis-Hastings step for p(eta | y, parameters); chains never interact withi
 
 Random numbers: each pass draws its normals for all (chain, subject) pairs, then its uniforms,
 from the one ``Generator``: the same seed gives the same numbers, whatever the threading.
+
+On a problem with the engine behind it (a ``KernelProblem``) and uncensored data, a whole
+sweep is one compiled call (``CompiledSweep``, ``kernels.metropolis.mh_sweep``), which draws
+the same numbers in the same order and gives the same results as the Python passes below
+(``tests/estimation/test_saem.py`` compares them); the Python passes serve the rest.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
-from nlme_lab.estimation.saem.compiled import gaussian_terms, mh_accept, mh_accept_gaussian, subject_sums
 from nlme_lab.estimation.saem.stacked import StackedPredictions
+from nlme_lab.kernels.metropolis import (gaussian_terms, mh_accept, mh_accept_gaussian, prior_proposals,
+                                         subject_sums)
 
 TARGET_ACCEPTANCE = 0.4
 
@@ -98,6 +104,57 @@ class ChainState:
     l: np.ndarray  # (C, n_sub)
 
 
+class CompiledPasses:
+    """Compiled kernels that predict ``copies`` copies of the population per engine call
+    (``kernels.metropolis``: the SAEM sweep, importance-sampling batches) on the replicated
+    ``KernelProblem``, with its thread choice (``Predictor.engine_caller``)."""
+
+    def __init__(self, lik: SubjectLikelihood, copies: int, kernel):
+        self.lik = lik
+        self.problem = prob = lik.stacked.problem_for(copies)
+        self.obs = (prob.observation_index, lik.log_scale,
+                    bool(lik.log_scale.any()), lik.starts, lik.counts)
+        self.eta = np.zeros((copies, lik.n_subjects, prob.n_eta))
+        self.f_new = np.zeros((copies, len(lik.y)))
+        self._run = prob.predictor.engine_caller(kernel)
+
+    def __call__(self, theta, lead: tuple, *rest):
+        """``kernel(engine, *lead, records, model, buffers, obs, y, add, prop, *rest)``: the
+        problem's inputs at ``theta`` between the kernel's own arguments (the order of
+        ``kernels.metropolis``); returns the kernel's result."""
+        records, model, buffers = self.problem.engine_inputs(theta)
+        lik = self.lik
+        return self._run(*lead, records, model, buffers, self.obs, lik.y, lik.add, lik.prop, *rest)
+
+    def count(self, n_calls: int, failed: bool, data_error: bool) -> None:
+        """Book ``n_calls`` engine calls; raise a data error, note a numerical failure."""
+        prob = self.problem
+        prob.n_calls += n_calls
+        self.lik.stacked.n_calls += n_calls
+        if failed:
+            failure = prob.predictor.failure()
+            if data_error:
+                raise failure.error()
+            if failure is not None:
+                prob.last_failure = f"{failure.message} (subject {failure.subject}, time {failure.time:g})"
+
+
+class CompiledSweep:
+    """``Sampler.sweep`` as one ``mh_sweep`` call on the chains' replicated ``KernelProblem``."""
+
+    def __init__(self, lik: SubjectLikelihood, n_chains: int):
+        from nlme_lab.kernels.metropolis import mh_sweep
+
+        self.passes = CompiledPasses(lik, n_chains, mh_sweep)
+
+    def sweep(self, rng, n_kernel, state: ChainState, theta, sd, chol, omega_inv, s_all, s_one) -> None:
+        p = self.passes
+        n_pass, n_failed, data_error = p(
+            theta, (rng, np.asarray(n_kernel, dtype=np.int64), chol, omega_inv, s_all, s_one),
+            np.asarray(sd, dtype=float), state.etas, state.l, state.f, p.eta, p.f_new, TARGET_ACCEPTANCE)
+        p.count(n_pass, n_failed > 0, data_error)
+
+
 class Sampler:
     """The MH kernels; ``n_kernel`` = passes per iteration of (prior, all-components, single)."""
 
@@ -114,20 +171,29 @@ class Sampler:
         sd_eta = np.sqrt(np.diag(omega))
         self.s_all = 0.5 * sd_eta.copy()
         self.s_one = 0.8 * sd_eta.copy()
+        self.compiled = None
+        if self.lik.stacked.replicable and not self.lik.censored:
+            self.compiled = CompiledSweep(self.lik, n_chains)
         return ChainState(etas, np.ascontiguousarray(f), np.ascontiguousarray(l))
 
-    def sweep(self, state: ChainState, theta, sd, omega) -> None:
-        """One iteration of every kernel on every chain (in place)."""
+    def sweep(self, state: ChainState, theta, sd, omega, factors=None) -> None:
+        """One iteration of every kernel on every chain (in place); ``factors``: omega's
+        (Cholesky factor, inverse) when the caller has them."""
         n_eta = omega.shape[0]
         if n_eta == 0:
             return
-        chol = np.linalg.cholesky(omega)
-        omega_inv = np.ascontiguousarray(np.linalg.inv(omega))
+        if factors is None:
+            factors = np.linalg.cholesky(omega), np.linalg.inv(omega)
+        chol, omega_inv = (np.ascontiguousarray(a) for a in factors)
+        if self.compiled is not None:
+            self.compiled.sweep(self.rng, self.n_kernel, state, theta, sd, chol, omega_inv, self.s_all, self.s_one)
+            return
         n_prior, n_all, n_one = self.n_kernel
         shape = state.etas.shape
         for _ in range(n_prior):
-            z = self.rng.standard_normal(shape)
-            self._step(state, z @ chol.T, theta, sd, omega_inv, False)
+            prop = np.empty(shape)
+            prior_proposals(self.rng.standard_normal(shape), chol, prop)
+            self._step(state, prop, theta, sd, omega_inv, False)
         if n_all:
             acc = sum(self._step(state, state.etas + self.rng.standard_normal(shape) * self.s_all,
                                  theta, sd, omega_inv, True) for _ in range(n_all))

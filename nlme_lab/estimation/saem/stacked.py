@@ -71,7 +71,8 @@ class StackedPredictions:
         self._copies: dict[int, object] = {}
         self.n_calls = 0
 
-    def _problem(self, copies: int):
+    def problem_for(self, copies: int):
+        """The problem whose subjects are ``copies`` copies of the population (itself for 1)."""
         if copies == 1:
             return self.problem
         if copies not in self._copies:
@@ -83,7 +84,7 @@ class StackedPredictions:
         B = etas.shape[0]
         if self.replicable:
             self.n_calls += 1
-            f = self._problem(B).predict_observations(theta, etas.reshape(B * self.n_sub, -1))
+            f = self.problem_for(B).predict_observations(theta, etas.reshape(B * self.n_sub, -1))
             f = f.reshape(B, self.n_obs)
         else:
             self.n_calls += B

@@ -1,0 +1,395 @@
+"""Compiled Metropolis-Hastings pieces of the SAEM E-step (numba, cached on disk).
+
+* ``gaussian_terms``, ``subject_sums``, ``mh_accept`` (and ``mh_accept_gaussian``, the first
+  and last in one call): the per-observation Gaussian -2LL, per-subject sums and the
+  accept/reject of one kernel pass over B eta sets at once (chains, or importance draws).
+  ``tests/estimation/test_saem.py`` checks them against their NumPy formulation.
+* ``prior_proposals``: ``z @ chol.T`` per (set, subject), the prior kernel's proposal (one
+  formula for both sweep paths, so they agree to the bit).
+* ``importance_weights``: the log importance weights of one batch of draws (``estimation.
+  importance``), engine included, the same way.
+* ``mh_sweep``: one whole sweep of the three kernels (prior, random walk on all components,
+  random walk on each single component) in one call, engine included. Why: a pass of theo_sd
+  (60 subject-chains) is ~50 us of engine work, and the Python around it (drawing, proposing,
+  the prediction call, the take of observations, the accept) cost as much again, ten passes
+  per iteration. The engine is called through the addresses of its compiled entry points
+  (``population.compute_p_at`` and ``_solve_range_at``) as first-class functions: this
+  module links no engine code, so it compiles in seconds; it is listed in
+  ``cache_guard.ENGINE_MODULES`` because it is compiled against the engine's signatures (an
+  engine change recompiles it too). Random numbers come from the caller's
+  ``numpy.random.Generator`` in the order of the Python sweep (``saem.sampler.Sampler``),
+  which numba draws bit-identically, so both paths give the same numbers.
+* Threads: a pass draws its random numbers first, then predicts and accepts in contiguous
+  chunks of (set, subject) pairs, one per thread (``_mh_pass_threaded``; numba's static
+  schedule gives each thread one range anyway). Chunks share nothing, so serial and threaded
+  runs give the same bits, and the record effects, ``pk`` and accept scale with the solve.
+
+Observations of subject s are ``starts[s]:starts[s] + counts[s]`` (problems keep them sorted by
+subject).
+"""
+
+from __future__ import annotations
+
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numba import njit, prange, types  # noqa: E402
+
+from .events import BAD_RECORD, NO_ODE  # noqa: E402
+from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
+
+#: chunks of the threaded passes per thread (numba's static schedule: one contiguous range each)
+CHUNKS_PER_THREAD = 1
+
+#: the engine entry points the sweep calls by address (``engine_entry_points``)
+ComputePAtFn = types.FunctionType(types.void(types.int64, *COMPUTE_P_SIG.args[1:]))
+SolveRangeFn = types.FunctionType(types.void(types.int64, types.int64, *SOLVE_AT_SIG.args))
+_as_compute_p, _as_solve_range = _caster(ComputePAtFn), _caster(SolveRangeFn)
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian_terms(f, y, add, prop, log_scale, sd, out):
+    """``out[b, o] = log V + (y - f)^2 / V`` with ``V = sd[add]^2 + sd[prop]^2 f^2`` (the
+    proportional part on the natural scale only; index -1: term absent). ``f`` (B, n_obs)."""
+    n_b, n_obs = f.shape
+    V_last, log_last = -1.0, 0.0  # an additive error has one V: its log is taken once
+    for b in range(n_b):
+        for o in range(n_obs):
+            a = sd[add[o]] if add[o] >= 0 else 0.0
+            p = sd[prop[o]] if prop[o] >= 0 else 0.0
+            x = 0.0 if log_scale[o] else f[b, o]
+            V = a * a + p * p * x * x
+            r = y[o] - f[b, o]
+            if V != V_last:
+                V_last, log_last = V, math.log(V) if V > 0.0 else 0.0
+            out[b, o] = log_last + r * r / V if V > 0.0 else np.inf
+
+
+@njit(cache=True)
+def subject_sums(lobs, starts, counts, out):
+    """``out[b, s]`` = sum of ``lobs[b]`` over subject s's observations; +inf if not finite."""
+    n_b = lobs.shape[0]
+    n_sub = starts.shape[0]
+    for b in range(n_b):
+        for s in range(n_sub):
+            acc = 0.0
+            for o in range(starts[s], starts[s] + counts[s]):
+                acc += lobs[b, o]
+            out[b, s] = acc if np.isfinite(acc) else np.inf
+
+
+@njit(cache=True)
+def _quad(x, omega_inv):
+    n = x.shape[0]
+    acc = 0.0
+    for i in range(n):
+        row = 0.0
+        for j in range(n):
+            row += omega_inv[i, j] * x[j]
+        acc += x[i] * row
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
+def mh_accept_gaussian(f_new, y, add, prop_sd, log_scale, sd, starts, counts, prop, log_u, omega_inv,
+                       prior_ratio, etas, l, f):
+    """``gaussian_terms`` then ``mh_accept`` in one call (uncensored data): the terms of one
+    (set, subject) are summed as they are computed, in the same order, so the numbers are
+    those of the two calls."""
+    n_b, n_sub, _ = etas.shape
+    lobs = np.empty((1, f_new.shape[1]))
+    n_acc = 0
+    for b in range(n_b):
+        gaussian_terms(f_new[b:b + 1], y, add, prop_sd, log_scale, sd, lobs)
+        n_acc += mh_accept(lobs, starts, counts, prop[b:b + 1], f_new[b:b + 1], log_u[b:b + 1], omega_inv,
+                           prior_ratio, etas[b:b + 1], l[b:b + 1], f[b:b + 1])
+    return n_acc
+
+
+@njit(cache=True)
+def mh_accept(lobs_new, starts, counts, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f):
+    """One Metropolis-Hastings accept/reject for every (set, subject), in place.
+
+    ``l_new = sum_o lobs_new`` per subject; ``log r = -(l_new - l) / 2`` minus, for a random
+    walk (``prior_ratio``), ``(prop' Om^-1 prop - eta' Om^-1 eta) / 2`` (an independence
+    proposal from the prior has the prior cancel). Accepted where ``log_u < log r`` and l_new
+    is finite: ``etas``, ``l`` and the subject's rows of ``f`` take the proposal. Returns the
+    number of accepted (set, subject) pairs.
+    """
+    n_b, n_sub, _ = etas.shape
+    n_acc = 0
+    for b in range(n_b):
+        for s in range(n_sub):
+            o0, o1 = starts[s], starts[s] + counts[s]
+            ln = 0.0
+            for o in range(o0, o1):
+                ln += lobs_new[b, o]
+            if not np.isfinite(ln):
+                continue
+            log_r = -0.5 * (ln - l[b, s])
+            if prior_ratio:
+                log_r -= 0.5 * (_quad(prop[b, s], omega_inv) - _quad(etas[b, s], omega_inv))
+            if log_u[b, s] < log_r:
+                n_acc += 1
+                etas[b, s, :] = prop[b, s, :]
+                l[b, s] = ln
+                for o in range(o0, o1):
+                    f[b, o] = f_new[b, o]
+    return n_acc
+
+
+@njit(cache=True)
+def prior_proposals(z, chol, out):
+    """``out[b, s] = chol @ z[b, s]`` (the prior kernel's eta' ~ N(0, chol chol'))."""
+    n_b, n_sub, n_eta = z.shape
+    for b in range(n_b):
+        for s in range(n_sub):
+            for i in range(n_eta):
+                acc = 0.0
+                for j in range(i + 1):
+                    acc += chol[i, j] * z[b, s, j]
+                out[b, s, i] = acc
+
+
+def engine_entry_points(threaded: bool) -> tuple:
+    """The ``engine`` argument of the kernels below: the addresses of ``compute_p_at`` and of
+    ``_solve_range_at`` (the engine on a range of subjects), the number of chunks a pass is
+    split into, and whether the chunks run on threads (numba's, ``get_num_threads()`` of
+    them; serial: one chunk)."""
+    from numba import get_num_threads
+    from numba.experimental.function_type import _get_wrapper_address
+
+    from . import population
+
+    n_chunk = max(1, CHUNKS_PER_THREAD * get_num_threads()) if threaded else 1
+    return (_get_wrapper_address(population.compute_p_at, ComputePAtFn.signature),
+            _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature), n_chunk, bool(threaded))
+
+
+@njit(cache=True, error_model="numpy")
+def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_out):
+    """Predictions (error scale) of chunk ``c`` of the (set, subject) pairs of ``eta`` (B,
+    n_sub, n_eta) into ``f_new`` (B, n_obs): the record effects, individual parameters and
+    engine solution of the chunk's subjects only (replicated subject r = b * n_sub + i), NaN
+    for a failed subject. ``counts_out[c]`` = (failed subjects, data errors)."""
+    compute_p_addr, solve_addr, n_chunk = engine[0], engine[1], engine[2]
+    offsets, time, evid, amt, cmt, rate, ii, addl, ss = records
+    pk, cov, dose_index, fn, uses_time, linear, opts, theta_full = model
+    flat, eta_rec, P, dP, pred, dpred, status, fail = buffers
+    obs_flat, log_scale, any_log, starts, counts = obs
+    n_rep = status.shape[0]
+    n_sub = starts.shape[0]
+    n_obs = f_new.shape[1]
+    r0, r1 = c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk
+    counts_out[c, 0] = 0
+    counts_out[c, 1] = 0
+    if r0 == r1:
+        return
+    g0, g1 = offsets[r0], offsets[r1]
+    src, dst, idx = eta.reshape(-1), eta_rec.reshape(-1), flat.reshape(-1)
+    n_re = eta_rec.shape[1]
+    for j in range(g0 * n_re, g1 * n_re):
+        dst[j] = src[idx[j]]
+    _as_compute_p(compute_p_addr)(pk, time[g0:g1], theta_full, eta_rec[g0:g1], cov[g0:g1], P[g0:g1], uses_time)
+    _as_solve_range(solve_addr)(r0, r1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
+                                linear, dP, opts, pred, dpred, status, fail)
+    pf = pred.reshape(-1)
+    for r in range(r0, r1):
+        b, i = r // n_sub, r % n_sub
+        for o in range(starts[i], starts[i] + counts[i]):
+            v = pf[obs_flat[b * n_obs + o]]
+            f_new[b, o] = math.log(v) if any_log and log_scale[o] else v
+        if status[r] != 0:
+            counts_out[c, 0] += 1
+            if status[r] == BAD_RECORD or status[r] == NO_ODE:
+                counts_out[c, 1] += 1
+            for o in range(starts[i], starts[i] + counts[i]):
+                f_new[b, o] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _subject_l(f_row, y, add, prop_sd, log_scale, sd, o0, o1):
+    """sum over observations o0:o1 of ``gaussian_terms`` (the same terms, the same order; log V
+    taken once while V repeats, as there); +inf if not finite."""
+    acc = 0.0
+    V_last, log_last = -1.0, 0.0
+    for o in range(o0, o1):
+        a = sd[add[o]] if add[o] >= 0 else 0.0
+        p = sd[prop_sd[o]] if prop_sd[o] >= 0 else 0.0
+        x = 0.0 if log_scale[o] else f_row[o]
+        V = a * a + p * p * x * x
+        r = y[o] - f_row[o]
+        if V != V_last:
+            V_last, log_last = V, math.log(V) if V > 0.0 else 0.0
+        acc += (log_last + r * r / V) if V > 0.0 else np.inf
+    return acc if np.isfinite(acc) else np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def _accept_chunk(c, n_chunk, lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc_out):
+    """``mh_accept_gaussian`` for the (set, subject) pairs of chunk ``c``: ``acc_out[c]``."""
+    y, add, prop_sd, log_scale, sd, starts, counts = lik
+    n_b, n_sub, _ = etas.shape
+    n_rep = n_b * n_sub
+    n_acc = 0
+    for r in range(c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk):
+        b, s = r // n_sub, r % n_sub
+        o0, o1 = starts[s], starts[s] + counts[s]
+        ln = _subject_l(f_new[b], y, add, prop_sd, log_scale, sd, o0, o1)
+        if not np.isfinite(ln):
+            continue
+        log_r = -0.5 * (ln - l[b, s])
+        if prior_ratio:
+            log_r -= 0.5 * (_quad(prop[b, s], omega_inv) - _quad(etas[b, s], omega_inv))
+        if log_u[b, s] < log_r:
+            n_acc += 1
+            etas[b, s, :] = prop[b, s, :]
+            l[b, s] = ln
+            for o in range(o0, o1):
+                f[b, o] = f_new[b, o]
+    acc_out[c] = n_acc
+
+
+@njit(cache=True, error_model="numpy")
+def _mh_pass_serial(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, prior_ratio, etas, l, f,
+                    f_new, fails, acc):
+    for c in range(engine[2]):
+        _predict_chunk(c, prop, engine, records, model, buffers, obs, f_new, fails)
+        _accept_chunk(c, engine[2], lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _mh_pass_threaded(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, prior_ratio, etas, l, f,
+                      f_new, fails, acc):
+    """``_mh_pass_serial`` with the chunks on numba's threads (they share nothing)."""
+    for c in prange(engine[2]):
+        _predict_chunk(c, prop, engine, records, model, buffers, obs, f_new, fails)
+        _accept_chunk(c, engine[2], lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc)
+
+
+@njit(cache=True, error_model="numpy")
+def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, model, buffers, obs, y, add,
+             prop_sd, sd, etas, l, f, prop, f_new, target):
+    """One sweep of the MH kernels on every chain (``saem.sampler.Sampler.sweep``, which documents
+    the kernels and the adaptation of ``s_all`` / ``s_one`` towards the acceptance ``target``),
+    in place on ``etas, l, f``. A pass draws its normals and uniforms first (one stream, the
+    Python sweep's order), then predicts and accepts chunk by chunk of (chain, subject) pairs
+    (``engine_entry_points``: one chunk, or one per thread). Returns (passes, passes with
+    failed subjects, True if a data error stopped the sweep: the caller raises the
+    predictor's failure)."""
+    n_prior, n_all, n_one = n_kernel[0], n_kernel[1], n_kernel[2]
+    n_b, n_sub, n_eta = etas.shape
+    size = n_b * n_sub
+    lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
+    n_chunk, threaded = engine[2], engine[3]
+    fails = np.zeros((n_chunk, 2), np.int64)
+    accepted = np.zeros(n_chunk, np.int64)
+    n_pass, n_fail_pass = 0, 0
+    for kind in range(2 + n_eta):
+        reps = n_prior if kind == 0 else (n_all if kind == 1 else n_one)
+        acc = 0.0
+        for _ in range(reps):
+            if kind == 0:
+                prior_proposals(rng.standard_normal((n_b, n_sub, n_eta)), chol, prop)
+            elif kind == 1:
+                z = rng.standard_normal((n_b, n_sub, n_eta))
+                for b in range(n_b):
+                    for s in range(n_sub):
+                        for i in range(n_eta):
+                            prop[b, s, i] = etas[b, s, i] + z[b, s, i] * s_all[i]
+            else:
+                k = kind - 2
+                z2 = rng.standard_normal((n_b, n_sub))
+                prop[:] = etas
+                for b in range(n_b):
+                    for s in range(n_sub):
+                        prop[b, s, k] += s_one[k] * z2[b, s]
+            log_u = np.log(rng.random((n_b, n_sub)))
+            if threaded:
+                _mh_pass_threaded(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, kind != 0,
+                                  etas, l, f, f_new, fails, accepted)
+            else:
+                _mh_pass_serial(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, kind != 0,
+                                etas, l, f, f_new, fails, accepted)
+            n_pass += 1
+            if fails[:, 1].sum():
+                return n_pass, n_fail_pass + 1, True
+            if fails[:, 0].sum():
+                n_fail_pass += 1
+            acc += accepted.sum() / size
+        if kind == 1 and n_all:
+            for i in range(n_eta):
+                s_all[i] *= 1 + 0.4 * (acc / n_all - target)
+        elif kind >= 2 and n_one:
+            s_one[kind - 2] *= 1 + 0.4 * (acc / n_one - target)
+    return n_pass, n_fail_pass, False
+
+
+@njit(cache=True, error_model="numpy")
+def _weights_chunk(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_new, w):
+    """The log weights of ``importance_weights`` for the (draw, subject) pairs of chunk ``c``
+    among the first ``m`` draws."""
+    y, add, prop_sd, log_scale, sd, starts, counts = lik
+    n_b, n_sub, d = eta.shape
+    n_rep = n_b * n_sub
+    for r in range(c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk):
+        b, s = r // n_sub, r % n_sub
+        if b >= m:
+            continue
+        ls = _subject_l(f_new[b], y, add, prop_sd, log_scale, sd, starts[s], starts[s] + counts[s])
+        delta = 0.0
+        for j in range(d):
+            delta += z[b, s, j] * z[b, s, j]
+        delta *= scale[b, s] * scale[b, s]
+        tail = 0.5 * delta if not np.isfinite(df) else 0.5 * (df + d) * math.log1p(delta / df)
+        w[b, s] = -0.5 * ls - 0.5 * _quad(eta[b, s], omega_inv) + const[s] + tail
+
+
+@njit(cache=True, error_model="numpy")
+def _is_pass_serial(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
+                    fails, w):
+    for c in range(engine[2]):
+        _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, fails)
+        _weights_chunk(c, engine[2], m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _is_pass_threaded(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
+                      fails, w):
+    for c in prange(engine[2]):
+        _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, fails)
+        _weights_chunk(c, engine[2], m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
+
+
+@njit(cache=True, error_model="numpy")
+def importance_weights(engine, z, scale, center, L, omega_inv, const, df, records, model, buffers, obs, y, add,
+                       prop_sd, sd, eta, f_new, w):
+    """Log importance weights ``w[b, s]`` of the draws ``eta = center + (L z) scale`` (z (m,
+    n_sub, d), scale (m, n_sub); ``eta`` (B >= m, n_sub, d) scratch whose rows from m on are
+    zero, ``f_new`` (B, n_obs) scratch): ``-l / 2 - eta' Omega^-1 eta / 2 + const[s]`` minus
+    the t (``df``; inf: normal) proposal's kernel at the Mahalanobis distance ``|z|^2
+    scale^2``; ``const`` holds the normalising constants. ``l`` = +inf where the prediction
+    failed. Chunks as ``mh_sweep``. Returns (failed subjects, True if a data error stopped it:
+    the caller raises the predictor's failure)."""
+    m, n_sub, d = z.shape
+    for b in range(m):
+        for s in range(n_sub):
+            for i in range(d):
+                acc = 0.0
+                for j in range(d):
+                    acc += L[s, i, j] * z[b, s, j]
+                eta[b, s, i] = center[s, i] + acc * scale[b, s]
+    eta[m:] = 0.0  # a short last batch: the padding copies sit at eta = 0
+    lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
+    fails = np.zeros((engine[2], 2), np.int64)
+    if engine[3]:
+        _is_pass_threaded(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
+                          fails, w)
+    else:
+        _is_pass_serial(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
+                        fails, w)
+    return fails[:, 0].sum(), fails[:, 1].sum() > 0
