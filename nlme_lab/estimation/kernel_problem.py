@@ -53,6 +53,9 @@ class KernelProblem:
         self.structural = np.array([k for k, t in enumerate(ir.thetas) if t.name not in sd_names], dtype=np.int64)
         self.theta_names = tuple(ir.thetas[k].name for k in self.structural)
         self.n_theta = len(self.structural)
+        # the structural thetas' columns of dp_dtheta: a slice (a view, no copy) when they come first
+        first = np.array_equal(self.structural, np.arange(self.n_theta))
+        self._structural_cols = slice(0, self.n_theta) if first else self.structural
 
         self.record_subject = np.repeat(np.arange(self.n_subjects), np.diff(ds.offsets))
         self.obs_rec = np.flatnonzero(bound.observed)
@@ -168,14 +171,14 @@ class KernelProblem:
             if derivs:
                 dP[:, :, :n_eta] = self._dp_deta
             if theta_derivs:
-                dP[:, :, n_eta:] = self._dp_dtheta[:, :, self.structural]
+                dP[:, :, n_eta:] = self._dp_dtheta[:, :, self._structural_cols]
             return
         dP.fill(0.0)
         if derivs and self.n_eta:
             rows = np.arange(self.n_records)[:, None]
             dP[rows, :, self._columns] = self._dp_deta.transpose(0, 2, 1)
         if theta_derivs:
-            dP[:, :, n_eta:] = self._dp_dtheta[:, :, self.structural]
+            dP[:, :, n_eta:] = self._dp_dtheta[:, :, self._structural_cols]
 
     def _mark_failures(self, failure, f, g, dth) -> None:
         if failure.is_data_error:

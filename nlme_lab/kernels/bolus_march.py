@@ -36,7 +36,7 @@ from .jit import engine_jit  # noqa: E402
 from .spectral import EIG_OK, decompose  # noqa: E402
 
 
-@engine_jit()
+@engine_jit(inline=True)
 def _simple(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, n):
     """True if the records a:b are a simple subject (module docstring); lags are checked once
     ``p`` is known (``_lag_free``)."""
@@ -58,7 +58,7 @@ def _simple(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, n):
     return True
 
 
-@engine_jit()
+@engine_jit(inline=True)
 def _lag_free(a, b, evid, amt, cmt, dose_index, p):
     for g in range(a, b):
         if evid[g] == 1 and amt[g] != 0.0:
@@ -68,7 +68,7 @@ def _lag_free(a, b, evid, amt, cmt, dose_index, p):
     return True
 
 
-@engine_jit()
+@engine_jit(inline=True)
 def march(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, init, obs, linsys, pred,
           K, V, W, lam, y, yh, p, pred_i, dw):
     """Predictions ``pred[a:b]`` of a simple subject (module docstring), or False (nothing

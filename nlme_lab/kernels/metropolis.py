@@ -99,15 +99,29 @@ def mh_accept_gaussian(f_new, y, add, prop_sd, log_scale, sd, starts, counts, pr
                        prior_ratio, etas, l, f):
     """``gaussian_terms`` then ``mh_accept`` in one call (uncensored data): the terms of one
     (set, subject) are summed as they are computed, in the same order, so the numbers are
-    those of the two calls."""
-    n_b, n_sub, _ = etas.shape
-    lobs = np.empty((1, f_new.shape[1]))
-    n_acc = 0
-    for b in range(n_b):
-        gaussian_terms(f_new[b:b + 1], y, add, prop_sd, log_scale, sd, lobs)
-        n_acc += mh_accept(lobs, starts, counts, prop[b:b + 1], f_new[b:b + 1], log_u[b:b + 1], omega_inv,
-                           prior_ratio, etas[b:b + 1], l[b:b + 1], f[b:b + 1])
-    return n_acc
+    those of the two calls (the compiled sweep's accept, ``_accept_chunk``, on one chunk)."""
+    acc = np.zeros(1, np.int64)
+    _accept_chunk(0, 1, (y, add, prop_sd, log_scale, sd, starts, counts), prop, log_u, omega_inv, prior_ratio,
+                  etas, l, f, f_new, acc)
+    return acc[0]
+
+
+@njit(cache=True)
+def _mh_rule(b, s, ln, o0, o1, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f):
+    """The accept/reject of (set b, subject s) with the proposal's -2LL ``ln`` (``mh_accept``);
+    1 if accepted (the proposal then replaces etas, l and the subject's predictions)."""
+    if not np.isfinite(ln):
+        return 0
+    log_r = -0.5 * (ln - l[b, s])
+    if prior_ratio:
+        log_r -= 0.5 * (_quad(prop[b, s], omega_inv) - _quad(etas[b, s], omega_inv))
+    if not log_u[b, s] < log_r:
+        return 0
+    etas[b, s, :] = prop[b, s, :]
+    l[b, s] = ln
+    for o in range(o0, o1):
+        f[b, o] = f_new[b, o]
+    return 1
 
 
 @njit(cache=True)
@@ -128,17 +142,7 @@ def mh_accept(lobs_new, starts, counts, prop, f_new, log_u, omega_inv, prior_rat
             ln = 0.0
             for o in range(o0, o1):
                 ln += lobs_new[b, o]
-            if not np.isfinite(ln):
-                continue
-            log_r = -0.5 * (ln - l[b, s])
-            if prior_ratio:
-                log_r -= 0.5 * (_quad(prop[b, s], omega_inv) - _quad(etas[b, s], omega_inv))
-            if log_u[b, s] < log_r:
-                n_acc += 1
-                etas[b, s, :] = prop[b, s, :]
-                l[b, s] = ln
-                for o in range(o0, o1):
-                    f[b, o] = f_new[b, o]
+            n_acc += _mh_rule(b, s, ln, o0, o1, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f)
     return n_acc
 
 
@@ -240,17 +244,7 @@ def _accept_chunk(c, n_chunk, lik, prop, log_u, omega_inv, prior_ratio, etas, l,
         b, s = r // n_sub, r % n_sub
         o0, o1 = starts[s], starts[s] + counts[s]
         ln = _subject_l(f_new[b], y, add, prop_sd, log_scale, sd, o0, o1)
-        if not np.isfinite(ln):
-            continue
-        log_r = -0.5 * (ln - l[b, s])
-        if prior_ratio:
-            log_r -= 0.5 * (_quad(prop[b, s], omega_inv) - _quad(etas[b, s], omega_inv))
-        if log_u[b, s] < log_r:
-            n_acc += 1
-            etas[b, s, :] = prop[b, s, :]
-            l[b, s] = ln
-            for o in range(o0, o1):
-                f[b, o] = f_new[b, o]
+        n_acc += _mh_rule(b, s, ln, o0, o1, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f)
     acc_out[c] = n_acc
 
 

@@ -87,3 +87,16 @@ def complete_data_sum(etas, omega_inv, l):
                 q += etas[c, s, i] * row
             total += l[c, s] + q
     return total / n_c
+
+
+@njit(cache=True)
+def omega_factors(omega):
+    """(Cholesky factor, inverse, log-determinant) of a small positive-definite omega, in one
+    call (NumPy's linalg wrappers cost ~10 us each on a 3 x 3). Raises if not positive
+    definite, as ``np.linalg.cholesky``."""
+    chol = np.linalg.cholesky(omega)
+    inv = np.linalg.inv(omega)
+    logdet = 0.0
+    for i in range(omega.shape[0]):
+        logdet += 2.0 * np.log(chol[i, i])
+    return np.ascontiguousarray(chol), np.ascontiguousarray(inv), logdet

@@ -30,7 +30,7 @@ from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.results import HistoryEntry, IterationEvent, ObjectiveKind, Termination
 from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, block_columns, block_index,
                                             covariate_mean_step, omega_from_statistics, theta_scoring_step)
-from nlme_lab.estimation.saem.moments import complete_data_sum
+from nlme_lab.estimation.saem.moments import complete_data_sum, omega_factors
 from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood
 
 
@@ -151,9 +151,7 @@ class SAEMState:
         """Cholesky factor, inverse and log-determinant of the current omega (computed once per
         omega: the sweep and the convergence trace both need them)."""
         if self._factors_of is not self.omega:
-            chol = np.ascontiguousarray(np.linalg.cholesky(self.omega))
-            inv = np.ascontiguousarray(np.linalg.inv(self.omega))
-            self._factors = chol, inv, 2.0 * float(np.sum(np.log(np.diag(chol))))
+            self._factors = omega_factors(np.ascontiguousarray(self.omega, dtype=float))
             self._factors_of = self.omega
         return self._factors
 

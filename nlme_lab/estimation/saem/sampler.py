@@ -109,14 +109,14 @@ class CompiledPasses:
     (``kernels.metropolis``: the SAEM sweep, importance-sampling batches) on the replicated
     ``KernelProblem``, with its thread choice (``Predictor.engine_caller``)."""
 
-    def __init__(self, lik: SubjectLikelihood, copies: int, kernel):
+    def __init__(self, lik: SubjectLikelihood, copies: int, kernel, many_passes: bool = False):
         self.lik = lik
         self.problem = prob = lik.stacked.problem_for(copies)
         self.obs = (prob.observation_index, lik.log_scale,
                     bool(lik.log_scale.any()), lik.starts, lik.counts)
         self.eta = np.zeros((copies, lik.n_subjects, prob.n_eta))
         self.f_new = np.zeros((copies, len(lik.y)))
-        self._run = prob.predictor.engine_caller(kernel)
+        self._run = prob.predictor.engine_caller(kernel, many_passes)
 
     def __call__(self, theta, lead: tuple, *rest):
         """``kernel(engine, *lead, records, model, buffers, obs, y, add, prop, *rest)``: the
@@ -145,7 +145,7 @@ class CompiledSweep:
     def __init__(self, lik: SubjectLikelihood, n_chains: int):
         from nlme_lab.kernels.metropolis import mh_sweep
 
-        self.passes = CompiledPasses(lik, n_chains, mh_sweep)
+        self.passes = CompiledPasses(lik, n_chains, mh_sweep, many_passes=True)
 
     def sweep(self, rng, n_kernel, state: ChainState, theta, sd, chol, omega_inv, s_all, s_one) -> None:
         p = self.passes
