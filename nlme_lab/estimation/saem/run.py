@@ -89,7 +89,8 @@ class SAEMState:
         self._covariate_setup(problem, options, fixed_theta)
         self.residual = ResidualStep(self.lik, space)
         self.blocks = block_index(space)
-        tril = [(p[0][np.tril_indices(b.size)[0]], p[0][np.tril_indices(b.size)[1]]) for b, p in block_columns(space)]
+        # omega entries of reported(): each block's lower triangle on its first copy's columns
+        tril = [(p[0][i], p[0][j]) for b, p in block_columns(space) for i, j in [np.tril_indices(b.size)]]
         self._reported_omega = tuple(np.concatenate(x).astype(int) for x in zip(*tril)) if tril else None
         self.stats = Statistics(problem.n_eta, len(self.sd))
         n_chains = options.n_chains or max(1, int(np.ceil(50 / max(problem.n_subjects, 1))))
