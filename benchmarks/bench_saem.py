@@ -3,7 +3,7 @@ phase.
 
 Phases (timed by wrapping the functions ``saem.run`` / ``saem.finish`` call; the split adds
 no work): SA iterations (MH sweeps + M-steps), conditional means, the linearized OFV (FOCEI
-objective at the SAEM estimates), the linearized Fisher information (FOCEI covariance step),
+objective at the SAEM estimates), the covariance step (the linearized Fisher information),
 the importance-sampling proposal (FOCEI modes and curvatures) and the importance-sampling draws.
 Every line also reports the engine calls and the engine's share: the SA loop's cost is
 ``n_iterations x passes x n_chains x n_subjects`` subject solves (a pass is one engine call

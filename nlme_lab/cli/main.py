@@ -177,7 +177,7 @@ def cmd_fit(args) -> int:
 
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     result = nl.fit(args.model, args.data, args.method, seed=args.seed, options=_nuts_options(args),
-                    covariance=None if args.no_cov else "sandwich", callback=progress)
+                    covariance=None if args.no_cov else "default", callback=progress)
     if progress is not None:
         progress.close()
     print(result.table())

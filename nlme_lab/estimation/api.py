@@ -25,15 +25,17 @@ from nlme_lab.estimation.results import FitResult
 COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, None: CovarianceKind.NONE, False: CovarianceKind.NONE}
 
 
-def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="sandwich",
+def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="default",
         seed: int | None = None, parallel: bool | None = None, priors: dict | None = None) -> FitResult:
     """Fit ``model`` (a ``Model`` or a ``.nlm`` path) to ``data`` (a ``Dataset``, a path or a
     DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"`` (or a sampling
     method: ``"saem"``, ``"nuts"``; see ``estimation.methods``).
 
     ``options``: the method's options dataclass (``FOCEIOptions(...)``). ``covariance``:
-    ``"sandwich"`` (R^-1 S R^-1, NONMEM's default), ``"r"``, ``"s"`` or ``None`` (no covariance
-    step); it overrides ``options.covariance``. ``callback`` receives an ``IterationEvent`` per
+    ``"default"`` (``options.covariance``: the sandwich for the FOCE family, ``"fim"`` for SAEM),
+    ``"sandwich"`` (R^-1 S R^-1, NONMEM's default), ``"r"``, ``"s"``, ``"fim"`` (the linearized
+    model's Fisher information, Monolix's linearization method) or ``None`` (no covariance step);
+    anything but ``"default"`` overrides ``options.covariance``. ``callback`` receives an ``IterationEvent`` per
     outer iteration; ``stop`` (a ``StopToken``) or Ctrl-C ends the fit with the best point so
     far. ``seed`` is recorded in the result (every method here is deterministic).
     ``parallel``: solve subjects on several threads (default: when there are many subjects).
@@ -44,7 +46,9 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     t0 = time.perf_counter()
     model, data = _as_model(model), _as_dataset(data)
     spec = get_method(method)
-    opts = replace(resolve_options(spec, options), covariance=_covariance(covariance))
+    opts = resolve_options(spec, options)
+    if not (isinstance(covariance, str) and covariance.lower() == "default"):
+        opts = replace(opts, covariance=_covariance(covariance))
     opts = _with_priors(spec, opts, priors)
     from nlme_lab.problem import bind
 

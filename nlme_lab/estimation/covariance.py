@@ -5,6 +5,10 @@
 * S: sum over subjects of the outer products of the per-subject OFV gradients.
 * covariance (OFV = -2 log L units): ``r,s`` R^-1 S R^-1 (NONMEM default), ``r`` 2 R^-1,
   ``s`` 4 S^-1.
+* ``fim``: the inverse of the expected information of the model linearized at eta-hat
+  (``estimation.linearized_fim``; one engine evaluation, SAEM's default); where it does not
+  apply (censored data, no theta sensitivities) the ``r,s`` step is taken, and the result's
+  ``kind`` says so.
 
 A failure (R not positive definite, a singular matrix) keeps the estimates and says in words
 which parameters the offending direction involves.
@@ -14,7 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import replace
+
 from nlme_lab.estimation.individual import SubjectEngine
+from nlme_lab.estimation.linearized_fim import linearized_information
 from nlme_lab.estimation.methods import CovarianceKind, MethodOptions
 from nlme_lab.estimation.objective import Objective
 from nlme_lab.estimation.parameters import ParameterSpace, ReportedScale
@@ -27,6 +34,12 @@ SINGULAR = 1e-5
 def covariance_step(engine: SubjectEngine, space: ParameterSpace, z_hat: np.ndarray, etas_hat: np.ndarray,
                     options: MethodOptions) -> CovarianceResult:
     kind = options.covariance
+    if kind is CovarianceKind.FIM:
+        fim = _fim(engine, space, z_hat, etas_hat)
+        if fim is not None:
+            return fim
+        kind = CovarianceKind.SANDWICH
+        options = replace(options, covariance=kind)
     param = ReportedScale(space).with_base(z_hat)
     names = tuple(n for n, free in zip(space.reported_names(), param.free) if free)
     obj = Objective(engine, param, etas_hat, options.inner, options.outer.param_step, options.outer.eta_step)
@@ -40,6 +53,18 @@ def covariance_step(engine: SubjectEngine, space: ParameterSpace, z_hat: np.ndar
         return CovarianceResult(kind, names, None, None, S, "the objective could not be evaluated near the estimates")
     cov, message = _combine(kind, R, S, names)
     return CovarianceResult(kind, names, cov, R, S, message)
+
+
+def _fim(engine, space, z_hat, etas_hat) -> CovarianceResult | None:
+    out = linearized_information(engine, space, z_hat, etas_hat)
+    if out is None:
+        return None
+    info, names = out
+    if not np.all(np.isfinite(info)):
+        return CovarianceResult(CovarianceKind.FIM, names, None, None, None,
+                                "the linearized Fisher information is not finite at the estimates")
+    cov, message = _inverse(info, names, "Fisher information")
+    return CovarianceResult(CovarianceKind.FIM, names, cov, 2.0 * info, None, message)
 
 
 def _r_matrix(obj: Objective, w0, etas_hat, rel_step) -> np.ndarray | None:

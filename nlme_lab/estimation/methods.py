@@ -38,6 +38,7 @@ class CovarianceKind(enum.Enum):
     SANDWICH = "r,s"  # R^-1 S R^-1 (NONMEM default)
     R = "r"  # 2 R^-1
     S = "s"  # 4 S^-1
+    FIM = "fim"  # inverse of the linearized model's expected information (``estimation.linearized_fim``)
     NONE = "none"
 
 
@@ -105,6 +106,7 @@ class SAEMOptions(MethodOptions):
     of a step, and about half the integration work of the 1e-8 / 1e-10 the final OFVs and
     Fisher information keep)."""
 
+    covariance: CovarianceKind = CovarianceKind.FIM  # Monolix's linearization (see ``linearized_fim``)
     n_burn: int = 200
     n_em: int = 300
     n_anneal: int = 100

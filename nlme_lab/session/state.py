@@ -23,7 +23,7 @@ class SessionError(NlmeError):
 class FitSpec:
     method: str  # "focei", "saem", ...
     seed: int | None = None
-    covariance: str | None = "sandwich"
+    covariance: str | None = "default"  # as ``nl.fit``: the method's own kind
     options: str = ""  # the method's non-default options as text (``estimation.option_text``)
 
 

@@ -60,7 +60,7 @@ class FitPanel(w.VBox):
         self.method = w.Dropdown(options=methods, value=method if method in methods else methods[0],
                                  description="method")
         self.seed = w.IntText(value=1, description="seed", layout=w.Layout(width="160px"))
-        self.covariance = w.Dropdown(options=["sandwich", "r", "s", "none"], value="sandwich",
+        self.covariance = w.Dropdown(options=["default", "sandwich", "r", "s", "fim", "none"], value="default",
                                      description="covariance")
         self.options = w.Text(value="", description="options", placeholder="e.g. n_burn=400, n_em=300",
                               layout=w.Layout(width="320px"))

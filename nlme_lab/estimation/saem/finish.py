@@ -1,5 +1,6 @@
 """The ``FitResult`` of a SAEM run: conditional etas, the importance-sampling and linearized
--2LL, and the linearized Fisher information (FOCEI covariance step at the SAEM estimates)."""
+-2LL, and the Fisher information of the model linearized at the FOCEI eta-hat (or another
+covariance kind of the FOCEI covariance step at the SAEM estimates)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def _notes(state) -> list[str]:
         out.append("residual SDs without a closed-form M-step (minimised on each sample): "
                    + ", ".join(sds[k] for k in np.flatnonzero(state.residual.numeric)))
     return out
+
+
+def _covariance_method(cov) -> str | None:
+    if cov is None:
+        return None
+    if cov.kind is CovarianceKind.FIM:
+        return "linearization (Fisher information of the model linearized at eta-hat)"
+    return f"FOCEI covariance step ({cov.kind.value}) at the SAEM estimates"
 
 
 def _linearization(state, z_hat, etas0, options):
@@ -76,7 +85,7 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
              "eta_sd": cond_sd, "ebe": etas_hat, "n_chains": int(state.chains.etas.shape[0]),
              "mu_referenced": {space.eta_labels[c]: (f"log({space.thetas[m].name})" if state.mu_log[c] else space.thetas[m].name)
                               for c, m in enumerate(state.mu) if m >= 0},
-             "covariance_method": "linearization (FOCEI covariance step at the SAEM estimates)"}
+             "covariance_method": _covariance_method(cov)}
     return FitResult(
         method=MethodKind.SAEM, ofv=float(ofv), loglik=loglik, aic=aic, bic=bic, n_subjects=problem.n_subjects,
         n_observations=len(problem.dv), n_parameters=n_free, estimates=estimates,

@@ -8,8 +8,8 @@ factor ``anneal`` per iteration (simulated annealing), which keeps the chains ex
 
 After the SA phase: conditional means and SDs of the etas (averaged over the 1/k phase),
 the -2LL by importance sampling (``estimation.importance``) and by linearization (the FOCEI
-objective at the SAEM estimates, labelled as such), and the covariance step of the FOCEI
-objective at the SAEM estimates (the linearized Fisher information).
+objective at the SAEM estimates, labelled as such), and the Fisher information of the model
+linearized at the FOCEI eta-hat (``estimation.linearized_fim``, Monolix's linearization method).
 
 The ``ofv`` of each ``IterationEvent`` / ``HistoryEntry`` is the complete-data -2 log p(y, eta)
 averaged over the chains (a convergence trace, not a marginal -2LL; the events say so with
