@@ -22,7 +22,8 @@ from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_met
 from nlme_lab.estimation.model_space import lognormal_pairs, parameter_space
 from nlme_lab.estimation.results import FitResult
 
-COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, None: CovarianceKind.NONE, False: CovarianceKind.NONE}
+# "default": None, keep ``options.covariance``
+COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, "default": None}
 
 
 def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="default",
@@ -47,8 +48,9 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     model, data = _as_model(model), _as_dataset(data)
     spec = get_method(method)
     opts = resolve_options(spec, options)
-    if not (isinstance(covariance, str) and covariance.lower() == "default"):
-        opts = replace(opts, covariance=_covariance(covariance))
+    kind = _covariance(covariance)
+    if kind is not None:
+        opts = replace(opts, covariance=kind)
     opts = _with_priors(spec, opts, priors)
     from nlme_lab.problem import bind
 
@@ -74,7 +76,7 @@ def _with_priors(spec, opts, priors):
     return replace(opts, priors=dict(priors))
 
 
-def _covariance(value) -> CovarianceKind:
+def _covariance(value) -> CovarianceKind | None:
     if isinstance(value, str) and value.lower() in COVARIANCE_ALIASES:
         return COVARIANCE_ALIASES[value.lower()]
     if value is None or value is False:

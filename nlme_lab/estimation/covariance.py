@@ -16,9 +16,9 @@ which parameters the offending direction involves.
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from nlme_lab.estimation.individual import SubjectEngine
 from nlme_lab.estimation.linearized_fim import linearized_information

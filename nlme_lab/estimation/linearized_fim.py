@@ -54,7 +54,7 @@ def linearized_information(engine: SubjectEngine, space: ParameterSpace, z_hat: 
     R = layout.variance(values.sd, fv)[0]
     free = np.flatnonzero(~space.reported_fixed())
     names = tuple(space.reported_names()[k] for k in free)
-    mean_cols, d_omega, d_resid, var_cols = [], [], [], []
+    mean_idx, dm_cols, var_idx, d_omega, d_resid = [], [], [], [], []
     for j, k in enumerate(free):
         h = 1e-3 * max(abs(z_hat[k]), 1e-2)
         zp, zm = z_hat.copy(), z_hat.copy()
@@ -62,17 +62,18 @@ def linearized_information(engine: SubjectEngine, space: ParameterSpace, z_hat: 
         zm[k] -= h
         vp, vm = space.values_from_reported(zp), space.values_from_reported(zm)
         if k < len(values.theta):
-            mean_cols.append((j, f_th @ ((vp.theta - vm.theta) / (2 * h))))
+            mean_idx.append(j)
+            dm_cols.append(f_th @ ((vp.theta - vm.theta) / (2 * h)))
         else:
-            var_cols.append(j)
+            var_idx.append(j)
             d_omega.append((vp.omega - vm.omega) / (2 * h))
             d_resid.append((layout.variance(vp.sd, fv)[0] - layout.variance(vm.sd, fv)[0]) / (2 * h))
-    dm = np.stack([c for _, c in mean_cols], axis=1) if mean_cols else np.zeros((len(f), 0))
-    info = np.zeros((len(free), len(free)))
-    mean_idx = np.array([j for j, _ in mean_cols], dtype=int)
-    var_idx = np.array(var_cols, dtype=int)
-    I_mean, I_var = _subject_sums(engine.index, G, R, values.omega, dm, np.array(d_omega).reshape(-1, *values.omega.shape),
+    dm = np.stack(dm_cols, axis=1) if dm_cols else np.zeros((len(f), 0))
+    I_mean, I_var = _subject_sums(engine.index, G, R, values.omega, dm,
+                                  np.array(d_omega).reshape(-1, *values.omega.shape),
                                   np.array(d_resid).reshape(-1, len(f)))
+    info = np.zeros((len(free), len(free)))
+    mean_idx, var_idx = np.array(mean_idx, dtype=int), np.array(var_idx, dtype=int)
     info[np.ix_(mean_idx, mean_idx)] = I_mean
     info[np.ix_(var_idx, var_idx)] = I_var
     return info, names
