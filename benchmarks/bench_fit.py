@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT / "tests" / "shared"
 sys.path.insert(0, str(ROOT))
 
 import nlme_lab as nl  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[1] / "tests" / "shared"
 
 
 def _median_time(fn, repeats: int) -> float:

@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[1] / "tests" / "shared"
 
 R_SCRIPT = r"""
 suppressMessages(library(nlme))

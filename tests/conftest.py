@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the shared datasets and models, and compiled models reused
+"""Shared fixtures: paths to the shared datasets, models and references (copies in tests/shared,
+see its PROVENANCE.md), and compiled models reused
 across the whole session (compilation is the suite's bottleneck)."""
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT / "tests" / "shared"
 DATA = SHARED / "data"
 MODELS = SHARED / "models"
 

@@ -1,6 +1,6 @@
 """Every tutorial notebook runs headless from top to bottom (nbclient), as in CI, and the numbers
 it prints on its last line (``RESULT key=value ...``) are checked: against the published
-references (../shared/refs, with the tolerances of tests/reference), or against independent
+references (tests/shared/refs, with the tolerances of tests/reference), or against independent
 recomputations (a brute-force integral, a fit on one subject, counts read from the data).
 
 Each notebook is executed once per session; a check cell may be appended to recompute a

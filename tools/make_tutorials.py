@@ -3,7 +3,7 @@
 Notebooks are generated, not hand-edited, so their code stays reviewable as plain Python and
 they are saved without outputs. tests/test_tutorials.py executes every one with nbclient and
 checks the numbers each prints on its last line, ``RESULT key=value ...``, against the
-published references (../shared/refs) or against independent recomputations.
+published references (tests/shared/refs, copied from ../shared) or against independent recomputations.
 
 Every tutorial reads only bundled files (``nl.example_path``), so it runs from any folder,
 on Binder as in CI, and keeps under about two minutes on two cores.

@@ -1,7 +1,7 @@
 """The event engine: one subject's records -> predictions (and their sensitivities).
 
 ``solve_subject`` implements NONMEM's dosing semantics as pinned down by
-``../shared/data/nmtest.csv`` (rules 1-8 of its README; docs/ARCHITECTURE.md "Event
+``tests/shared/data/nmtest.csv`` (rules 1-8 of its README; docs/ARCHITECTURE.md "Event
 semantics"):
 
 * records in file order; the interval ending at record i is advanced with ``P[i]``;

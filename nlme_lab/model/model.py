@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class Model:
-    """A model written in the nlme_lab language (see ``../shared/models/README.md``).
+    """A model written in the nlme_lab language (see ``tests/shared/models/README.md``, the language contract).
 
     >>> m = Model(text)                 # raises ModelError listing every problem
     >>> m.thetas, m.etas, m.covariates  # from the intermediate representation ``m.ir``

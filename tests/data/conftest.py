@@ -8,7 +8,7 @@ import pytest
 
 from nlme_lab.data import read_nonmem
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.conftest import DATA as SHARED
 
 
 @pytest.fixture(scope="session")

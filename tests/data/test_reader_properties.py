@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from nlme_lab.data import Dataset, read_nonmem
 from nlme_lab.errors import DataError, DataWarning
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.conftest import DATA as SHARED
 STANDARD = ["ID", "TIME", "DV", "AMT", "EVID", "MDV", "CMT", "RATE", "II", "ADDL", "SS", "DVID", "OCC",
             "CENS", "LIMIT"]
 LOCATION = re.compile(r"^(row \d+|ID |column )")

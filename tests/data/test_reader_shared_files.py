@@ -8,7 +8,7 @@ import pytest
 
 from nlme_lab.data import EventType, read_nonmem
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.conftest import DATA as SHARED
 
 ALL_FILES = sorted(p.name for p in SHARED.glob("*.csv"))
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from nlme_lab.estimation import Evaluation
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.conftest import DATA
 
 
 def _observations(df: pd.DataFrame):

@@ -16,7 +16,9 @@ import pytest
 from nlme_lab.kernels.linear import LinearMethod
 from test_events_models import ADVAN2, run_subject
 
-NMTEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "nmtest.csv"
+from tests.conftest import DATA  # noqa: E402
+
+NMTEST = DATA / "nmtest.csv"
 pytestmark = pytest.mark.skipif(not NMTEST.exists(), reason="shared nmtest.csv not available")
 
 

@@ -16,7 +16,7 @@ from nlme_lab.model.codegen import compile_model, generate_source
 from nlme_lab.model.ir import ErrorKind
 from nlme_lab.model.resolver import resolve_text
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "models"
+from tests.conftest import MODELS as SHARED
 HAND_BUILT = {
     "theo_sd": M.theo_sd, "theo_sd_ode": M.theo_sd_ode, "pheno": M.pheno, "warfarin_pkpd": M.warfarin_pkpd,
     "nmtest": M.nmtest, "wang2007_add": M.wang2007, "wang2007_prop": lambda: M.wang2007(ErrorKind.PROP),

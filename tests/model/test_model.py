@@ -11,7 +11,7 @@ import pytest
 from nlme_lab.errors import ModelError, ModelWarning
 from nlme_lab.model import Model
 
-MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
+from tests.conftest import MODELS
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from nlme_lab.errors import ModelError
 from nlme_lab.model import Model
 
-MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
+from tests.conftest import MODELS
 TEXTS = [p.read_text() for p in sorted(MODELS.glob("*.nlm"))]
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\*\*|[^\sA-Za-z0-9_]")
 INTERESTING = list("()[]=~+-*/^.,:;'\"#|<>!\n\t 0123456789eE_xz") + [

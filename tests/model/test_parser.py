@@ -8,7 +8,7 @@ from nlme_lab.errors import ModelError
 from nlme_lab.model import ast as A
 from nlme_lab.model.parser import parse, parse_expression
 
-MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
+from tests.conftest import MODELS
 
 
 def N(x):

@@ -12,7 +12,7 @@ from nlme_lab.model.ir import DoseModifier, Endpoint, ErrorKind, ErrorTerm, LinC
 from nlme_lab.model.parser import parse, parse_expression
 from nlme_lab.model.resolver import resolve, resolve_text
 
-MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
+from tests.conftest import MODELS
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,7 @@ def test_generated_names_are_plain_identifiers():
     """Every name reaching the IR matches [A-Za-z_][A-Za-z0-9_]* and is no dunder."""
     import re
 
-    models = Path(__file__).resolve().parents[3] / "shared" / "models"
+    from tests.conftest import MODELS as models
     for path in models.glob("*.nlm"):
         ir = Model.from_file(path).ir
         names = [t.name for t in ir.thetas] + [r.name for r in ir.random_effects] + list(ir.covariates)

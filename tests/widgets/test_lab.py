@@ -17,7 +17,7 @@ pytest.importorskip("jupyter_bokeh")
 from nlme_lab.widgets.data_view import covariate_summary, subject_events  # noqa: E402
 from nlme_lab.widgets.parameter_panel import parameter_bounds, slider_range  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+from tests.conftest import SHARED
 ROOT = Path(__file__).resolve().parents[2]
 THEO_DATA = ROOT / "nlme_lab" / "examples" / "theo_sd.csv"
 THEO_MODEL = ROOT / "nlme_lab" / "examples" / "theo_sd.nlm"
