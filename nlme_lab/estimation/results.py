@@ -42,6 +42,34 @@ class ObjectiveKind(enum.Enum):
     COMPLETE_DATA = "complete-data -2 log-likelihood"
 
 
+class OFVKind(enum.Enum):
+    """What ``FitResult.ofv`` is. Two OFVs can be subtracted (a ΔOFV, a likelihood-ratio test)
+    only when they are of the same kind and the fits are to the same data: FO, FOCE, FOCEI and
+    Laplace are different approximations of the -2LL, importance sampling a Monte-Carlo estimate of
+    it (``FitResult.ofv_se``), and the linearised OFV the FOCEI objective evaluated at estimates
+    another method found (SAEM without importance sampling, or stopped before it). A NUTS fit
+    summarises a posterior: its ``ofv`` (the -2LL at the posterior medians) is no maximum of the
+    likelihood and is compared with nothing."""
+
+    FO = "FO objective"
+    FOCE = "FOCE objective"
+    FOCEI = "FOCEI objective"
+    LAPLACE = "Laplace objective"
+    IMPORTANCE_SAMPLING = "importance sampling"
+    LINEARIZED = "linearised (FOCEI objective at the estimates)"
+    POSTERIOR = "posterior (no maximum-likelihood OFV)"
+
+    @classmethod
+    def of_method(cls, method: MethodKind) -> OFVKind:
+        """The objective FO, FOCE, FOCEI or Laplace minimises."""
+        return cls[method.name]
+
+    @property
+    def comparable(self) -> bool:
+        """Whether two OFVs of this kind (same data) may be subtracted."""
+        return self is not OFVKind.POSTERIOR
+
+
 @dataclass(frozen=True)
 class IterationEvent:
     iteration: int
@@ -110,6 +138,8 @@ class FitResult:
     elapsed_s: float
     n_evaluations: int
     iterations: int
+    ofv_kind: OFVKind | None = None  # what ``ofv`` is (every method sets it; None: a hand-built result)
+    ofv_se: float | None = None  # the Monte-Carlo SE of an importance-sampling ``ofv``
     extra: dict = field(default_factory=dict)
     kinds: dict = field(default_factory=dict)  # reported name -> theta, omega_var, omega_cov or sd
     # filled by ``nlme_lab.fit`` (a model fitted to a dataset); empty for a bare PredictionProblem

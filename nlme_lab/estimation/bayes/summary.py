@@ -12,7 +12,7 @@ from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.bayes.trace import Draws, chain_lengths, kept_draws
 from nlme_lab.estimation.methods import METHODS, MethodKind
 from nlme_lab.estimation.report import information_criteria
-from nlme_lab.estimation.results import FitResult, Termination
+from nlme_lab.estimation.results import FitResult, OFVKind, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
 RHAT_LIMIT = 1.01
@@ -147,5 +147,6 @@ def finish(post, trace, names, priors, options, termination, seed, t0, live) -> 
         ci={n: (float(a), float(b)) for n, a, b in zip(names, lo, hi)}, correlation=corr, condition_number=None,
         covariance=None, etas=etas, eta_names=tuple(space.eta_labels), shrinkage=shrink, termination=termination,
         message=message, history=tuple(live.history), warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0,
-        n_evaluations=post.n_evaluations + n_lin, iterations=n_draws, extra=extra,
+        n_evaluations=post.n_evaluations + n_lin, iterations=n_draws, ofv_kind=OFVKind.POSTERIOR,
+        ofv_se=None if ofv_se is None else float(ofv_se), extra=extra,
         kinds=dict(zip(all_names, space.reported_kinds())), seed=seed)

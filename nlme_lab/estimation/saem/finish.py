@@ -14,7 +14,7 @@ from nlme_lab.estimation.methods import METHODS, CovarianceKind, MethodKind
 from nlme_lab.estimation.objective import Objective
 from nlme_lab.estimation.parameters import Unconstrained
 from nlme_lab.estimation.report import collect_warnings, information_criteria
-from nlme_lab.estimation.results import FitResult, Termination
+from nlme_lab.estimation.results import FitResult, OFVKind, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
 
@@ -68,6 +68,7 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
         cov = covariance_step(engine, space, z_hat, etas_hat, options)
     se, rse, ci, corr, cond = summarize(cov, estimates) if cov is not None else ({}, {}, {}, None, None)
     ofv, ofv_method, is_se = ofv_lin, "linearization (FOCEI objective at the SAEM estimates)", None
+    ofv_kind = OFVKind.LINEARIZED
     if options.is_samples and termination is not Termination.STOPPED:
         from nlme_lab.estimation.importance import importance_sampling, proposal
 
@@ -75,6 +76,7 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
         imp = importance_sampling(problem, space, values, center, covs, n=options.is_samples,
                                   seed=None if seed is None else seed + 1, df=options.is_df)
         ofv, ofv_method, is_se = imp.ofv, "importance sampling", imp.se
+        ofv_kind = OFVKind.IMPORTANCE_SAMPLING
     ipred = state.lik.predict(values.theta, cond_mean)
     has_obs = np.bincount(problem.obs_subject, minlength=problem.n_subjects) > 0
     shrink = shrinkage(cond_mean, values.omega, space.eta_labels, has_obs, state.layout, ipred, values.sd)
@@ -93,4 +95,5 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
         condition_number=cond, covariance=cov, etas=cond_mean, eta_names=tuple(space.eta_labels),
         shrinkage=shrink, termination=termination, message=message, history=history, warnings=tuple(warnings),
         elapsed_s=time.perf_counter() - t0, n_evaluations=state.lik.n_evaluations + engine.n_evaluations,
-        iterations=len(history), extra=extra, kinds=dict(zip(names, space.reported_kinds())), seed=seed)
+        iterations=len(history), ofv_kind=ofv_kind, ofv_se=None if is_se is None else float(is_se), extra=extra,
+        kinds=dict(zip(names, space.reported_kinds())), seed=seed)
