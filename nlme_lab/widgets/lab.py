@@ -314,12 +314,24 @@ class Lab(w.VBox):
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
             return
+        if _stopped_before_first_iteration(result):  # nothing was estimated: no row, nothing replaced
+            self._nothing_estimated()
+            return
         try:
             self._fit_done(result, *_reproducing_spec(result, spec, options))
         except Exception as err:
             log.exception("showing the fit failed")
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
+
+    def _nothing_estimated(self) -> None:
+        from nlme_lab.widgets.fit_panel import FitStatus
+
+        panel = self.fit_panel
+        panel.flush()
+        panel.status_kind = FitStatus.DONE
+        panel.set_running(False, "<b>done</b>: stopped by the user before the first iteration: nothing was "
+                                 "estimated, no History row; the previous results are kept")
 
     def _fit_done(self, result, spec, reproduced: bool = False) -> None:
         self._stop_reproduced = reproduced
@@ -373,6 +385,15 @@ class Lab(w.VBox):
             panel.covariance.value = state.fit.covariance or "none"
             panel.options.value = state.fit.options
         return lab
+
+
+def _stopped_before_first_iteration(result) -> bool:
+    """A fit stopped before its first iteration returns its starting point (for SAEM the FOCEI
+    objective there, for the FOCE family the initial objective): it estimated nothing, so it
+    adds no History row and replaces no results."""
+    from nlme_lab.estimation.results import Termination
+
+    return result.termination is Termination.STOPPED and result.iterations == 0
 
 
 def _reproducing_spec(result, spec, options):
