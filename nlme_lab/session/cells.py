@@ -9,19 +9,29 @@ puts the state itself in the notebook's metadata (``metadata["nlme_lab"]``), whi
 
 from __future__ import annotations
 
+import ast
 import datetime as _dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from nlme_lab.session.state import SessionError, SessionState
+from nlme_lab.session.state import SessionError, SessionState, parse_json
 
 METADATA_KEY = "nlme_lab"
 
 
 def _string_literal(text: str) -> str:
-    """A readable triple-quoted literal when that is exact, else ``repr``."""
-    if '"""' not in text and "\\" not in text and not text.endswith('"'):
-        return '"""\\\n' + text + '"""'
+    """A readable triple-quoted literal when Python reads it back exactly, else ``repr``.
+
+    Only new lines, tabs and printable characters stay as they are: Python's reader turns a
+    carriage return in a cell into a new line (``add_sd = 0.7  # label\\rtq = 5`` would come back
+    with a parameter ``tq``), refuses a NUL and editors may change other control or separator
+    characters; ``repr`` writes each of them as an escape."""
+    plain = all(c in "\n\t" or c.isprintable() for c in text)
+    if plain and '"""' not in text and "\\" not in text and not text.endswith('"'):
+        literal = '"""\\\n' + text + '"""'
+        if ast.literal_eval(literal) == text:
+            return literal
     return repr(text)
 
 
@@ -103,7 +113,9 @@ def write_session_notebook(state: SessionState, path=None) -> Path:
 
 
 def read_session(path) -> SessionState:
-    """The ``SessionState`` of a session ``.ipynb`` (its metadata) or ``.json`` file."""
+    """The ``SessionState`` of a session ``.ipynb`` (its metadata) or ``.json`` file. A state that
+    is not one (``SessionState.from_dict``) or whose data file is missing or not a file is a
+    ``SessionError`` naming the field; the data file itself is not read here."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise SessionError(f"{path}: no such session file")
@@ -112,15 +124,27 @@ def read_session(path) -> SessionState:
     except (OSError, UnicodeDecodeError) as err:
         raise SessionError(f"{path}: cannot be read as text ({err})") from err
     if path.suffix == ".json":
-        return SessionState.from_json(text, where=str(path))
+        return _with_data_file(SessionState.from_json(text, where=str(path)), path, str(path))
     if path.suffix != ".ipynb":
         raise SessionError(f"{path}: a session file ends in .ipynb or .json")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SessionError(f"{path}: not a notebook (invalid JSON: {err})") from err
+    raw = parse_json(text, f"{path}: not a notebook")
     meta = raw.get("metadata", {}) if isinstance(raw, dict) else {}
-    if METADATA_KEY not in meta:
+    if not isinstance(meta, dict) or METADATA_KEY not in meta:
         raise SessionError(f"{path}: not an nlme_lab session notebook (no metadata field "
                            f"{METADATA_KEY!r}; write one with lab.export() or write_session_notebook)")
-    return SessionState.from_dict(meta[METADATA_KEY], where=f"{path}: metadata.{METADATA_KEY}")
+    where = f"{path}: metadata.{METADATA_KEY}"
+    return _with_data_file(SessionState.from_dict(meta[METADATA_KEY], where=where), path, where)
+
+
+def _with_data_file(state: SessionState, session_file: Path, where: str) -> SessionState:
+    """``state``, refused unless its data path names an existing regular file (a relative one is
+    relative to the session file's folder)."""
+    data = Path(state.data_path).expanduser()
+    if not data.is_absolute():
+        data = session_file.resolve().parent / data
+    if data.is_dir():
+        raise SessionError(f"{where}: field 'data_path': {data} is a folder, not a data file")
+    if not data.is_file():
+        what = "does not exist" if not data.exists() else "is not a regular file"
+        raise SessionError(f"{where}: field 'data_path': the data file {data} {what}")
+    return state if str(data) == state.data_path else replace(state, data_path=str(data))

@@ -375,14 +375,17 @@ class Lab(w.VBox):
     def from_session(cls, path) -> "Lab":
         """A Lab reopened from a session ``.ipynb`` or ``.json`` (``read_session``)."""
         from nlme_lab.session.cells import read_session
+        from nlme_lab.model import Model
+        from nlme_lab.session.state import covariance_name
 
         state = read_session(path)
-        lab = cls(data=state.data_path, model=state.model_text,
+        # the model text as text (a one-line text ending in .nlm is never taken for a file name)
+        lab = cls(data=state.data_path, model=Model(state.model_text),
                   method=state.fit.method if state.fit is not None else "focei")
         if state.fit is not None:  # the fit controls as the session left them
             panel = lab.fit_panel
             panel.seed.value = 1 if state.fit.seed is None else state.fit.seed
-            panel.covariance.value = state.fit.covariance or "none"
+            panel.covariance.value = covariance_name(state.fit.covariance)
             panel.options.value = state.fit.options
         return lab
 
