@@ -56,8 +56,8 @@ class OFVKind(enum.Enum):
     FOCEI = "FOCEI objective"
     LAPLACE = "Laplace objective"
     IMPORTANCE_SAMPLING = "importance sampling"
-    LINEARIZED = "linearised (FOCEI objective at the estimates)"
-    POSTERIOR = "posterior (no maximum-likelihood OFV)"
+    LINEARIZED = "the FOCEI objective at the estimates"
+    POSTERIOR = "a NUTS posterior: the -2LL at its medians, no maximum"
 
     @classmethod
     def of_method(cls, method: MethodKind) -> OFVKind:

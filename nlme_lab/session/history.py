@@ -266,16 +266,16 @@ def ofv_mismatch(a: RunRecord | None, b: RunRecord | None) -> OFVMismatch | None
         return OFVMismatch("–", "no reference run")
     for r in (a, b):
         if r.ofv_kind is None:
-            return OFVMismatch("OFV kind unknown", f"[{r.index}] {r.label} does not say what its OFV is")
+            return OFVMismatch("n/a: kind unknown", f"[{r.index}] {r.label} does not say what its OFV is")
         if not r.ofv_kind.comparable:
-            return OFVMismatch("NUTS posterior: no ΔOFV", f"[{r.index}] {r.label} is a NUTS posterior: its OFV "
-                               "(the -2LL at the posterior medians) is no maximum of the likelihood")
+            return OFVMismatch("n/a: posterior", f"[{r.index}] {r.label} is a NUTS posterior: its OFV (the -2LL "
+                               "at the posterior medians) is no maximum of the likelihood")
     if a.ofv_kind is not b.ofv_kind:
-        return OFVMismatch(f"{b.kind_label} vs {a.kind_label}: no ΔOFV",
-                           f"the OFVs are of different kinds ([{a.index}] {a.ofv_kind.value}, [{b.index}] "
-                           f"{b.ofv_kind.value}): their difference means nothing")
+        return OFVMismatch(f"n/a: {b.kind_label} vs {a.kind_label}",
+                           f"the OFVs are of different kinds: {a.ofv_kind.value} for [{a.index}] {a.label}, "
+                           f"{b.ofv_kind.value} for [{b.index}] {b.label}; their difference means nothing")
     if a.index != b.index and not _same_data(a, b):
-        return OFVMismatch("other data: no ΔOFV", f"[{a.index}] {a.label} and [{b.index}] {b.label} are fits to "
+        return OFVMismatch("n/a: other data", f"[{a.index}] {a.label} and [{b.index}] {b.label} are fits to "
                            "different data (or a fit does not carry its dataset)")
     return None
 

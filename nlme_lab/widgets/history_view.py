@@ -25,7 +25,7 @@ import threading
 
 import ipywidgets as w
 
-from nlme_lab.estimation.results import OFVKind
+from nlme_lab.estimation.results import OFVKind, Termination
 from nlme_lab.session.history import KIND_LABELS, RunComparison, RunHistory, ofv_mismatch
 
 # (column of RunHistory.table(), header shown, format)
@@ -47,8 +47,11 @@ TABLE_COLUMNS = (
 
 CSS = """<style>
 .nlme-history table { border-collapse: collapse; font-size: 12px; font-family: var(--jp-ui-font-family, sans-serif); }
-.nlme-history th, .nlme-history td { padding: 2px 8px; text-align: right;
+.nlme-history th, .nlme-history td { padding: 2px 5px; text-align: right; white-space: nowrap;
   border-bottom: 1px solid var(--jp-border-color2, #ddd); }
+.nlme-history th, .nlme-history td.nlme-note { white-space: normal; }
+.nlme-history .nlme-history-table .widget-html-content { min-width: 0; flex: 1 1 auto; }
+.nlme-history .nlme-history-scroll { max-width: 100%; overflow-x: auto; }
 .nlme-history th { font-weight: 600; }
 .nlme-history td.nlme-text { text-align: left; }
 .nlme-history td.nlme-note { text-align: left; font-style: italic; color: var(--jp-ui-font-color2, #666); }
@@ -56,7 +59,7 @@ CSS = """<style>
 .nlme-history .nlme-lrt[data-status="nested"] { color: var(--jp-success-color1, #2e7d32); }
 .nlme-history .nlme-lrt[data-status="not nested"],
 .nlme-history .nlme-lrt[data-status="OFVs not comparable"] { color: var(--jp-error-color1, #c62828); }
-.nlme-history .nlme-history-kinds { font-size: 11px; color: var(--jp-ui-font-color2, #666); max-width: 60em; }
+.nlme-history .nlme-history-kinds { font-size: 11px; color: var(--jp-ui-font-color2, #666); }
 </style>"""
 
 
@@ -69,8 +72,13 @@ def _cell(value, fmt: str) -> str:
     return fmt.format(value)
 
 
+# how a run ended, in a few characters (the full text is the cell's tooltip)
+STATUS_LABELS = {Termination.MAX_ITERATIONS.value: "max. iterations", Termination.ROUNDING_ERRORS.value:
+                 "rounding errors", Termination.STOPPED.value: "stopped", Termination.FAILED.value: "failed"}
+
+
 def _termination(row: dict) -> str:
-    return "✓" if row["converged"] else row["termination"]
+    return "✓" if row["converged"] else STATUS_LABELS.get(row["termination"], row["termination"])
 
 
 def _kind(row: dict) -> str:
@@ -187,11 +195,13 @@ class HistoryView(w.VBox):
         for k, row in enumerate(rows):
             marker = ' class="nlme-history-reference" title="the ΔOFV reference"' if k == ref else ""
             mismatch = ofv_mismatch(records[ref], records[k])
-            cells = "".join(self._td(header, text, mismatch.reason if mismatch and header == "ΔOFV" else "")
+            tips = {"ΔOFV": mismatch.reason if mismatch else "", "status": records[k].termination,
+                    "model": "model structure and fixed parameters (hash)"}
+            cells = "".join(self._td(header, text, tips.get(header, ""))
                             for (_k, header, _f), text in zip(TABLE_COLUMNS, row.values()))
             body.append(f"<tr data-run=\"{k}\"{marker}>{cells}</tr>")
         table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        return table + _kinds_note(records)
+        return f'<div class="nlme-history-scroll">{table}</div>' + _kinds_note(records)
 
     @staticmethod
     def _td(header: str, text: str, title: str = "") -> str:
@@ -220,9 +230,9 @@ def _kinds_note(records) -> str:
     kinds = dict.fromkeys(r.ofv_kind for r in records if r.ofv_kind is not None)
     if not kinds:
         return ""
-    meaning = "; ".join(f"{KIND_LABELS[k]}: {k.value}" for k in kinds)
-    se = " (± its Monte-Carlo SE)" if OFVKind.IMPORTANCE_SAMPLING in kinds else ""
-    return (f'<p class="nlme-history-kinds">OFV kinds: {html.escape(meaning)}{se}. ΔOFV and the likelihood-ratio '
+    se = {OFVKind.IMPORTANCE_SAMPLING: " ± its Monte-Carlo SE"}
+    meaning = "; ".join(f"{KIND_LABELS[k]}: {k.value}{se.get(k, '')}" for k in kinds)
+    return (f'<p class="nlme-history-kinds">OFV kinds: {html.escape(meaning)}. ΔOFV and the likelihood-ratio '
             "test only between runs of the same kind on the same data.</p>")
 
 

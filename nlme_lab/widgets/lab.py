@@ -314,8 +314,8 @@ class Lab(w.VBox):
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
             return
-        if _stopped_before_first_iteration(result):  # nothing was estimated: no row, nothing replaced
-            self._nothing_estimated()
+        if _nothing_estimated(result, model):  # stopped at its start: no row, nothing replaced
+            self._show_nothing_estimated()
             return
         try:
             self._fit_done(result, *_reproducing_spec(result, spec, options))
@@ -324,14 +324,14 @@ class Lab(w.VBox):
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
 
-    def _nothing_estimated(self) -> None:
+    def _show_nothing_estimated(self) -> None:
         from nlme_lab.widgets.fit_panel import FitStatus
 
         panel = self.fit_panel
         panel.flush()
         panel.status_kind = FitStatus.DONE
-        panel.set_running(False, "<b>done</b>: stopped by the user before the first iteration: nothing was "
-                                 "estimated, no History row; the previous results are kept")
+        panel.set_running(False, "<b>done</b>: stopped by the user before the estimates moved from their start: "
+                                 "nothing was estimated, no History row; the previous results are kept")
 
     def _fit_done(self, result, spec, reproduced: bool = False) -> None:
         self._stop_reproduced = reproduced
@@ -390,13 +390,21 @@ class Lab(w.VBox):
         return lab
 
 
-def _stopped_before_first_iteration(result) -> bool:
-    """A fit stopped before its first iteration returns its starting point (for SAEM the FOCEI
-    objective there, for the FOCE family the initial objective): it estimated nothing, so it
-    adds no History row and replaces no results."""
+def _nothing_estimated(result, model) -> bool:
+    """A fit stopped before its estimates moved from ``model``'s initial values: before its first
+    iteration, or within SAEM's first iterations (which only sample the etas). It returns its
+    starting point (for SAEM the FOCEI objective there, a copy of the previous fit's row when the
+    sliders hold that fit's estimates), so it adds no History row and replaces no results."""
+    import math
+
     from nlme_lab.estimation.results import Termination
 
-    return result.termination is Termination.STOPPED and result.iterations == 0
+    if result.termination is not Termination.STOPPED:
+        return False
+    start = model.initial_values()
+    return result.iterations == 0 or all(
+        math.isclose(value, start.get(name, math.nan), rel_tol=1e-9, abs_tol=1e-12)
+        for name, value in result.estimates.items())
 
 
 def _reproducing_spec(result, spec, options):

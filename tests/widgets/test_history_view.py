@@ -198,36 +198,61 @@ def test_each_row_says_its_ofv_kind_and_delta_ofv_only_where_comparable(mixed):
     table = _table(view)
     kinds, deltas, status = ([r[k] for r in table[1:]] for k in (4, 6, 12))
     assert kinds == ["FOCEI", f"IS ± {saem.ofv_se:.3f}", "linearised"]
-    assert deltas == ["+0.0000", "IS vs FOCEI: no ΔOFV", "linearised vs FOCEI: no ΔOFV"]
-    assert status == ["✓", "✓", "stopped by the user"]
+    assert deltas == ["+0.0000", "n/a: IS vs FOCEI", "n/a: linearised vs FOCEI"]
+    assert status == ["✓", "✓", "stopped"]
     assert view.table.value.count('class="nlme-note" title="the OFVs are of different kinds') == 2
-    assert "OFV kinds: FOCEI: FOCEI objective; IS: importance sampling; linearised:" in view.table.value
-    assert "(± its Monte-Carlo SE)" in view.table.value
+    assert 'title="stopped by the user">stopped</td>' in view.table.value
+    assert ("OFV kinds: FOCEI: FOCEI objective; IS: importance sampling ± its Monte-Carlo SE; linearised: the "
+            "FOCEI objective at the estimates.") in view.table.value
     view.reference.value = 1
-    assert [r[6] for r in _table(view)[1:]] == ["FOCEI vs IS: no ΔOFV", "+0.0000", "linearised vs IS: no ΔOFV"]
+    assert [r[6] for r in _table(view)[1:]] == ["n/a: FOCEI vs IS", "+0.0000", "n/a: linearised vs IS"]
     assert (view.run_a.value, view.run_b.value) == (1, 2)
     assert view.comparison.status is LRTStatus.NOT_COMPARABLE
     assert 'data-status="OFVs not comparable"' in view.comparison_html.value
     assert "no likelihood-ratio test: the OFVs are of different kinds" in view.comparison_html.value
 
 
-@pytest.mark.parametrize("method", ["saem", "focei"])
-def test_a_fit_stopped_before_its_first_iteration_adds_no_row(method, monkeypatch):
-    """Stopping before the first iteration used to add a row with the starting point's OFV (for
-    SAEM the FOCEI objective at the previous fit's estimates: a copy of that row)."""
+@pytest.mark.parametrize("method, iterations", [("saem", 0), ("focei", 0), ("saem", 3)])
+def test_a_fit_stopped_before_its_estimates_moved_adds_no_row(method, iterations, monkeypatch):
+    """Stopping before the first iteration, or within SAEM's first iterations (n_pure_mh = 5: they
+    only sample the etas), used to add a row with the starting point's OFV (for SAEM the FOCEI
+    objective at the previous fit's estimates: a copy of that row)."""
     from nlme_lab.estimation import results
 
-    class Stopped(results.StopToken):  # the user pressed Stop before the first iteration
+    class Stop(results.StopToken):  # the user pressed Stop after `iterations` iterations
         def __init__(self):
             super().__init__()
-            self.set()
+            self.checks = 0
+
+        def is_set(self):
+            self.checks += 1
+            return self.checks > iterations or super().is_set()
 
     lab = nl.Lab(data=nl.example_path("theo_sd.csv"), model=nl.example_path("theo_sd.nlm"))
     first = lab.fit("focei", seed=1)
     assert first is not None and len(lab.history) == 1
-    monkeypatch.setattr(results, "StopToken", Stopped)
+    monkeypatch.setattr(results, "StopToken", Stop)
     lab.fit(method, seed=1, options="n_burn=20, n_em=20" if method == "saem" else "")
     assert len(lab.history) == 1 and len(lab.history_view.rows()) == 1
     assert lab.last_fit is first and lab.fit_error is None
-    assert "stopped by the user before the first iteration" in lab.fit_panel.status.value
+    assert "stopped by the user before the estimates moved" in lab.fit_panel.status.value
     assert not lab.fit_panel.start_button.disabled and lab.fit_panel.stop_button.disabled
+
+
+def test_a_saem_stopped_after_its_estimates_moved_adds_a_linearised_row(monkeypatch):
+    from nlme_lab.estimation import results
+
+    class Stop(results.StopToken):  # Stop after 8 iterations: 5 sampling only, then 3 M-steps
+        checks = 0
+
+        def is_set(self):
+            self.checks += 1
+            return self.checks > 8
+
+    lab = nl.Lab(data=nl.example_path("theo_sd.csv"), model=nl.example_path("theo_sd.nlm"))
+    monkeypatch.setattr(results, "StopToken", Stop)
+    stopped = lab.fit("saem", seed=1, options="n_burn=20, n_em=20")
+    assert stopped.termination is results.Termination.STOPPED and stopped.iterations == 8
+    assert len(lab.history) == 1 and lab.last_fit is stopped
+    row = lab.history_view.rows()[0]
+    assert (row["OFV kind"], row["status"], row["ΔOFV"]) == ("linearised", "stopped", "+0.0000")
