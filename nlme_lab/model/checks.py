@@ -132,6 +132,25 @@ def check_error_terms(stmt: ast.Observe, kinds: dict[str, str], problems: Proble
     return ok
 
 
+def check_residual_sds(ini, observations, thetas, problems: Problems) -> None:
+    """A residual parameter is a standard deviation: its initial value must not be negative."""
+    decls = {d.name: d for d in ini if isinstance(d, ast.ThetaDecl)}
+    inits = {t.name: t.init for t in thetas}
+    reported: set[str] = set()
+    for stmt in observations:
+        for term in stmt.terms:
+            name = term.param
+            init = inits.get(name)
+            if init is None or init >= 0 or name in reported or name not in decls:
+                continue
+            reported.add(name)
+            problems.error(
+                f"the initial value {init:g} of the residual SD '{name}' is negative; residual parameters are "
+                f"standard deviations ({term.kind}() at line {term.span.line}): give a positive value",
+                decls[name].init.span,
+            )
+
+
 def check_unused(declared: dict[str, tuple[str, Span]], used: set[str], problems: Problems) -> None:
     """Warn (not fail) about parameters that nothing uses."""
     for name, (kind, span) in declared.items():
