@@ -95,7 +95,21 @@ class ModelWarning(UserWarning):
 
 
 class BindError(NlmeError, ValueError):
-    """A model and a dataset that do not fit together (missing covariate column, bad CMT)."""
+    """A model and a dataset that do not fit together (missing covariate column, bad CMT).
+
+    ``diagnostics``: the problems located in the model text (a name that is neither defined nor
+    a column), for an editor to underline. ``problems``: when binding found several problems,
+    each of them (``DataError``s naming row, subject and column, or ``BindError``s); the
+    message then lists them all, one per line."""
+
+    def __init__(self, message: str = "", *, diagnostics=(), problems=()):
+        self.diagnostics = tuple(diagnostics)
+        self.problems = tuple(problems)
+        if not message:
+            lines = [f"the model and the dataset do not fit together ({len(self.problems)} problems):"]
+            lines += [f"  {problem}" for problem in self.problems]
+            message = "\n".join(lines)
+        super().__init__(message)
 
 
 class SolverError(NlmeError, RuntimeError):
