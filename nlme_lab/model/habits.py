@@ -106,8 +106,9 @@ def _r_random_in_model(toks):
     if len(toks) >= 3 and _is_name(toks[0]) and toks[1].is_op("~"):
         value = toks[2]
         if value.kind is TokenKind.NUMBER or value.is_op("[") or _is_name(value, "fix"):
-            return (f"random effects are declared in [ini], not in [model]; move '{toks[0].text} ~ ...' to [ini] "
-                    "(in [model], '~' gives an observed variable its error model: cp ~ add(add_sd))", _line_span(toks))
+            return (f"'{toks[0].text} ~ {value.text}...' declares a random effect, which belongs in [ini], not in "
+                    "[model]; in [model], '~' gives an observed variable its error model (cp ~ add(add_sd))",
+                    Span(value.line, value.col, toks[-1].end_col))
     return None
 
 

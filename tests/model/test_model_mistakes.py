@@ -105,7 +105,7 @@ def test_a_negative_initial_residual_sd_is_an_error_at_its_value():
 # ---------------------------------------------------------------------------- nlmixr2 habits
 HABITS = [
     ("cl = exp(tcl + eta_cl)", "cl = exp(tcl + eta_cl)\neta_x ~ 0.1",
-     "random effects are declared in [ini], not in [model]", "eta_x"),
+     "'eta_x ~ 0.1...' declares a random effect, which belongs in [ini], not in [model]", "0.1"),
     ("cp = linCmt()\ncp ~ add(add_sd)", "linCmt() ~ add(add_sd)",
      "cp = linCmt() on one line, cp ~ add(add_sd) on the next", "linCmt"),
     ("tcl = log(2.72)", "tcl = c(0, 1, 10)", "write bounds as (low, value) or (low, value, high)", "c("),
