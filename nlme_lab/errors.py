@@ -112,6 +112,11 @@ class BindError(NlmeError, ValueError):
         super().__init__(message)
 
 
+class CacheError(NlmeError, PermissionError):
+    """A cache folder that is not private: code loaded from it could have been written by someone
+    else (names the folder and how to fix it)."""
+
+
 class SolverError(NlmeError, RuntimeError):
     """The numerical solution failed for a subject at a time."""
 
