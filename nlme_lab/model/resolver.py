@@ -201,6 +201,7 @@ class _Body:
         self.defined: dict[str, Assignment | None] = {}
         self.covariates: dict[str, Span] = {}  # name -> first use
         self.in_ode: str | None = None  # the compartment of the d/dt() line being built
+        self.sizes: dict[str, int] = {}  # variable -> expanded size (checks.MAX_EXPANDED_SIZE)
         self.used: set[str] = set()
         self.statements: list[Assignment] = []
         self.odes: list = []
@@ -264,6 +265,8 @@ class _Body:
             self.in_ode = stmt.cmt
             expr = self._build(stmt.value)
             self.in_ode = None
+            if expr is not None:
+                checks.check_expanded_size(f"d/dt({stmt.cmt})", expr, self.sizes, stmt.span, self.problems)
             if expr is not None and stmt.cmt in self.layout.cmt_spans:
                 self.odes.append((stmt.cmt, expr, stmt.span.line))
         elif isinstance(stmt, ast.Initial | ast.DoseMod):
@@ -278,6 +281,7 @@ class _Body:
         if expr is None:
             self.defined[stmt.name] = None
             return
+        self.sizes[stmt.name] = checks.check_expanded_size(f"'{stmt.name}'", expr, self.sizes, stmt.span, self.problems)
         state, time = self._depends(expr)
         assignment = Assignment(stmt.name, expr, stmt.span.line, state, time)
         self.defined[stmt.name] = assignment

@@ -199,3 +199,50 @@ def test_a_missing_file_or_a_folder_is_a_model_error_naming_it(tmp_path, kind):
     expected = "does not exist" if kind == "missing" else "is a folder"
     assert expected in str(info.value) and str(path) in str(info.value)
     assert info.value.line == 0  # the whole file, not a place in it
+
+
+# ---------------------------------------------------------------------------- expression size
+def _chain(n: int) -> str:
+    lines = ["[ini]", "ta = 0.1", "eta_a ~ 0.1", "add_sd = 0.5", "[model]", "a0 = ta + eta_a"]
+    lines += [f"a{i} = a{i - 1}*a{i - 1} + a{i - 1}" for i in range(1, n + 1)]
+    return "\n".join([*lines, f"cp = a{n}", "cp ~ add(add_sd)", ""])
+
+
+def test_a_chain_of_reused_assignments_is_stopped_where_it_grows_too_large():
+    """Each line using the previous variable twice doubles the written-out expression: 40 lines
+    never finished compiling (sympy differentiated 2**40-node trees). Now the model is refused
+    while it is parsed, at the first line beyond the limit."""
+    text = _chain(40)
+    err = _error(text)
+    first = err.diagnostics[0]
+    assert (first.line, first.column) == _where(text, "a10 =")
+    assert first.message.startswith("'a10' is too large once the variables it uses are written out")
+    assert all("too large" in d.message for d in err.diagnostics)
+
+
+def test_a_chain_below_the_limit_compiles_with_exact_derivatives():
+    import numpy as np
+
+    from nlme_lab.model.codegen import compile_model
+
+    compiled = compile_model(_model(_chain(6)).ir)
+    pk, dpk = compiled.kernels["pk"].py_func, compiled.kernels["dpk"].py_func  # plain Python: no numba needed
+    theta, cov = np.array([0.1, 0.5]), np.zeros(0)
+    n_p = compiled.n_p
+    p, dp_deta, dp_dtheta = np.zeros(n_p), np.zeros((n_p, 1)), np.zeros((n_p, 2))
+    dpk(0.0, theta, np.array([0.05]), cov, p, dp_deta, dp_dtheta)
+
+    def a6(x):
+        for _ in range(6):
+            x = x * x + x
+        return x
+
+    out = np.zeros(n_p)
+    pk(0.0, theta, np.array([0.05]), cov, out)
+    k = compiled.p_index("a6")
+    assert out[k] == pytest.approx(a6(0.15), rel=1e-14)
+    # d a6 / d eta by the chain rule of x -> x*x + x, evaluated independently
+    x, slope = 0.15, 1.0
+    for _ in range(6):
+        x, slope = x * x + x, slope * (2 * x + 1)
+    assert dp_deta[k, 0] == pytest.approx(slope, rel=1e-13)
