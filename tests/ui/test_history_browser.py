@@ -51,9 +51,22 @@ def page(jupyter_lab, browser, artifacts, open_notebook):
         p.locator(f"{OUT}[data-mime-type='application/vnd.jupyter.stdout']", has_text="KERNEL_ROWS=").wait_for(
             timeout=600_000)
 
-    with open_notebook(browser, jupyter_lab, artifacts, "history.ipynb", prefix="history", viewport=(1280, 900),
-                       timeout_ms=TIMEOUT_MS, ready=ready) as page:
+    with open_notebook(browser, jupyter_lab, artifacts, "history.ipynb", prefix="history",
+                       viewport=(1280, 900), timeout_ms=TIMEOUT_MS, ready=ready) as page:
         yield page
+        _close(page)
+
+
+def _close(page) -> None:
+    """Save and close this notebook and end its kernel, so that the next test file's page does
+    not restore it (with its fits' memory and threads) from the shared workspace."""
+    page.evaluate("""async () => { const app = window.jupyterapp;
+        await app.commands.execute('docmanager:save');
+        await app.commands.execute('kernelmenu:shutdown');
+        await app.commands.execute('application:close'); }""")
+    page.wait_for_function("() => !document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)')"
+                           " || !window.jupyterapp.shell.currentWidget.title.label.startsWith('history')")
+    time.sleep(2.0)  # the workspace is saved a moment after a change
 
 
 def _expect():
