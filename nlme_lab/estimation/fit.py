@@ -144,5 +144,5 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
         correlation=corr, condition_number=cond, covariance=cov, etas=etas, eta_names=tuple(space.eta_labels),
         shrinkage=shrink, termination=termination, message=message, history=tuple(loop.history),
         warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0, n_evaluations=engine.n_evaluations,
-        iterations=loop.iteration, ofv_kind=OFVKind.of_method(engine.spec.kind),
-        kinds=dict(zip(space.reported_names(), space.reported_kinds())))
+        iterations=loop.iteration, ofv_kind=OFVKind.of_method(engine.spec.kind), parameters=space.table,
+        covariance_method=f"{engine.spec.kind.value.upper()} covariance step ({cov.kind.value})" if cov else "")

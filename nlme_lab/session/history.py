@@ -132,7 +132,7 @@ class RunHistory:
                 condition_number=None if fit.condition_number is None else float(fit.condition_number),
                 elapsed_s=float(fit.elapsed_s), converged=bool(fit.converged),
                 termination=fit.termination.value, estimates=dict(fit.estimates), se=dict(fit.se),
-                ofv_kind=getattr(fit, "ofv_kind", None), ofv_se=_optional_float(getattr(fit, "ofv_se", None)),
+                ofv_kind=getattr(fit, "ofv_kind", None), ofv_se=_optional_float(getattr(fit, "ofv_mc_se", None)),
                 fit=fit)
             self._records.append(record)
             return record
