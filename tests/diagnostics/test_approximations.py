@@ -186,7 +186,7 @@ def test_parameters_move_the_numbers_as_the_engine_says(wang_ap):
 
 
 def test_errors_name_the_problem(wang_ap):
-    with pytest.raises(NlmeError, match="no parameter 'tcl'.*tke"):
+    with pytest.raises(NlmeError, match="unknown parameter 'tcl'.*tke"):
         wang_ap["prop"].values({"tcl": 1.0})
     with pytest.raises(NlmeError, match="no subject with ID 99"):
         wang_ap["prop"].subject(subject_id=99)
