@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nlme_lab.diagnostics.inputs import as_dataset, as_model
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.evaluation import prepare
-from nlme_lab.estimation.methods import MethodKind
+from nlme_lab.estimation.evaluation import MethodKind, prepare
 
 APPROXIMATIONS = (MethodKind.FO, MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE)
 BATCH = {1: 64, 2: 448}  # quadrature nodes per kernel call (copies of the subject), by eta count:
@@ -129,7 +129,8 @@ class ApproximationProblem:
     """
 
     def __init__(self, model, data):
-        self.model, self.dataset = _as_model(model), _as_dataset(data)
+        self.model = as_model(model, "approximations need a model")
+        self.dataset = as_dataset(data, "approximations need the model's dataset")
         if self.model.ir.kappas:
             raise NlmeError("approximations: models with occasion kappas are not supported (etas only)")
         self.evaluator = prepare(self.model, self.dataset)
@@ -309,15 +310,3 @@ def _copies_of_subject(dataset, i: int, n: int):
     rows = table.iloc[sl.start:sl.stop]
     frame = pd.concat([rows.assign(ID=k + 1) for k in range(n)], ignore_index=True)
     return read_nonmem(frame)
-
-
-def _as_model(model):
-    from nlme_lab.model import Model
-
-    return model if isinstance(model, Model) else Model.from_file(model)
-
-
-def _as_dataset(data):
-    from nlme_lab.data import Dataset, read_nonmem
-
-    return data if isinstance(data, Dataset) else read_nonmem(data)

@@ -33,8 +33,7 @@ import pandas as pd
 from nlme_lab.diagnostics.inputs import resolve
 from nlme_lab.diagnostics.npde import Decorrelation, discrepancies
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.evaluation import prepare
-from nlme_lab.estimation.methods import MethodKind
+from nlme_lab.estimation.evaluation import MethodKind, prepare
 
 RECORD_COLUMNS = ("ID", "TIME", "RECORD", "ENDPOINT", "CENS", "DV", "PRED", "IPRED", "RES", "WRES", "CWRES",
                   "IRES", "IWRES", "EPRED", "NPD", "NPDE")

@@ -3,8 +3,9 @@
 It prepares the model and the data once (``evaluation.prepare``: bound, wrapped as a
 ``KernelProblem``, with the ``ParameterSpace`` of ``[ini]``) and runs the method's runner;
 then it adds what only a model and a dataset can give: subject IDs, EBEs and individual
-parameters per subject, PRED / IPRED / IWRES per record and the log-normal summaries. The model and the dataset are immutable and are
-never modified; a fit that cannot start raises an ``NlmeError`` saying why.
+parameters per subject, PRED / IPRED / IWRES per record and the log-normal summaries. The model
+and the dataset are immutable and are never modified; a fit that cannot start raises an
+``NlmeError`` saying why.
 """
 
 from __future__ import annotations

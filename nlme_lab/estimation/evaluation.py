@@ -33,6 +33,9 @@ from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.methods import METHODS, InnerOptions, MethodKind
 
+__all__ = ["Evaluator", "IndividualParameters", "MethodKind", "Modes", "ObservationPredictions", "Observations",
+           "RecordPredictions", "SubjectObjectives", "prepare"]  # MethodKind: the ``method`` argument
+
 
 @dataclass(frozen=True)
 class Observations:
