@@ -16,11 +16,11 @@ method of the Laplace family replaces the integrand ``exp(-L_i / 2)`` by a Gauss
 * FOCEI: the true ``L``, curvature with the interaction term, at the true mode;
 * Laplace: the true ``L`` and its true Hessian at the mode.
 
-The methods' modes, curvatures and values come from the estimation engine itself
-(``SubjectEngine.solve``, the same call the fits make), so their sum over subjects is the
-engine's OFV. The exact integral is adaptive cubature (``scipy.integrate.cubature``) over a
-box around the mode, evaluated with the engine's per-subject likelihood (``SubjectLikelihood``)
-on a problem holding copies of the subject (``BATCH``), so one kernel call evaluates that many
+The methods' modes, curvatures and values come from the estimation engine itself (the
+evaluation API's ``modes``: the same inner solve the fits make), so their sum over subjects is
+the engine's OFV. The exact integral is adaptive cubature (``scipy.integrate.cubature``) over a
+box around the mode, evaluated with the engine's conditional likelihood (``conditional_m2ll``)
+on a dataset holding copies of the subject (``BATCH``), so one kernel call evaluates that many
 quadrature nodes. One or two etas only: the cubature's cost grows as 21^d nodes per region.
 """
 
@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.methods import METHODS, InnerOptions, MethodKind
+from nlme_lab.estimation.evaluation import MethodKind, prepare
+from nlme_lab.problem import as_dataset, as_model
 
 APPROXIMATIONS = (MethodKind.FO, MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE)
 BATCH = {1: 64, 2: 448}  # quadrature nodes per kernel call (copies of the subject), by eta count:
@@ -128,24 +129,18 @@ class ApproximationProblem:
     """
 
     def __init__(self, model, data):
-        from nlme_lab.estimation.kernel_problem import KernelProblem
-        from nlme_lab.estimation.model_space import parameter_space
-        from nlme_lab.problem import as_dataset, as_model, bind
-
-        self.model, self.dataset = as_model(model), as_dataset(data)
-        self.problem = KernelProblem(bind(self.model, self.dataset))
-        if self.problem.n_kappa:
+        self.model = as_model(model)
+        self.dataset = as_dataset(data)
+        if self.model.ir.kappas:
             raise NlmeError("approximations: models with occasion kappas are not supported (etas only)")
-        self.space = parameter_space(self.model.ir, 1)
+        self.evaluator = prepare(self.model, self.dataset)
         self.eta_names = tuple(e.name for e in self.model.ir.etas)
-        self._engines: dict[MethodKind, object] = {}
-        self._copies: dict[int, tuple] = {}
+        self._copies: dict[int, object] = {}
 
     # --- parameters ---------------------------------------------------------------------
     def values(self, params: dict | None = None):
-        """``ModelValues`` at the model's ``[ini]`` values updated by ``params`` (reported names,
-        a covariance in either order)."""
-        return self.space.values_from_reported(self.space.table.vector(params))
+        """``ModelValues`` at the model's ``[ini]`` values updated by ``params`` (reported names)."""
+        return self.evaluator.values(params)
 
     def subject_index(self, subject_id) -> int:
         ids = [self.dataset.subject_id(i) for i in range(self.dataset.n_subjects)]
@@ -156,26 +151,10 @@ class ApproximationProblem:
                         f"IDs {ids[0]} ... {ids[-1]}")
 
     # --- the methods (the engine's own terms) -------------------------------------------
-    def _engine(self, kind: MethodKind):
-        if kind not in self._engines:
-            from nlme_lab.estimation.individual import SubjectEngine
-            from nlme_lab.estimation.likelihood import ResidualLayout
-
-            p = self.problem
-            layout = ResidualLayout.build(self.space.residual, p.endpoint, p.dv, p.cens, p.limit)
-            self._engines[kind] = SubjectEngine(p, layout, METHODS[kind])
-        return self._engines[kind]
-
-    def method_terms(self, values, kind: MethodKind):
-        """(eta-hat (n_sub, d), SubjectTerms) of ``kind`` at ``values``: ``Objective.value``'s
-        inner solve, from eta = 0."""
-        engine = self._engine(kind)
-        etas, _, terms, _ = engine.solve(values, np.zeros((self.problem.n_subjects, self.problem.n_eta)),
-                                         InnerOptions())
-        return etas, terms
-
-    def _gaussians(self, values) -> dict[MethodKind, tuple[np.ndarray, object]]:
-        return {kind: self.method_terms(values, kind) for kind in APPROXIMATIONS}
+    def _gaussians(self, values) -> dict:
+        """MethodKind -> ``SubjectObjectives`` at the method's modes (``Objective.value``'s inner
+        solve, from eta = 0)."""
+        return {kind: self.evaluator.modes(values, kind).objectives for kind in APPROXIMATIONS}
 
     # --- public views -------------------------------------------------------------------
     def subject(self, params: dict | None = None, subject_id=None, *, index: int | None = None,
@@ -189,19 +168,21 @@ class ApproximationProblem:
         """Every subject: the exact -2LL by quadrature and each method's, per subject."""
         values = self.values(params)
         gauss = self._gaussians(values)
-        subjects = [self._subject(values, i, gauss, rtol, params) for i in range(self.problem.n_subjects)]
-        ids = tuple(self.dataset.subject_id(i) for i in range(self.problem.n_subjects))
+        n_sub = self.evaluator.n_subjects
+        subjects = [self._subject(values, i, gauss, rtol, params) for i in range(n_sub)]
+        ids = tuple(self.dataset.subject_id(i) for i in range(n_sub))
         return PopulationApproximations(ids, np.array([s.exact_ofv for s in subjects]),
                                         {k: np.array([float(t.ofv[i]) for i in range(len(ids))])
-                                         for k, (_, t) in gauss.items()})
+                                         for k, t in gauss.items()})
 
     def _subject(self, values, i: int, gauss, rtol: float, params) -> SubjectApproximations:
-        d = self.problem.n_eta
+        d = self.evaluator.n_eta
         if not 1 <= d <= MAX_QUADRATURE_ETAS:
             raise NlmeError(f"approximations: the exact integral is computed for 1 or 2 etas; model "
                             f"{self.model.name or '<text>'} has {d} ({', '.join(self.eta_names)})")
-        methods = {k: GaussianApproximation(k, float(t.ofv[i]), etas[i].copy(), t.A[i].copy(), float(t.inner[i]))
-                   for k, (etas, t) in gauss.items()}
+        methods = {k: GaussianApproximation(k, float(t.ofv[i]), t.etas[i].copy(), t.curvature[i].copy(),
+                                            float(t.inner[i]))
+                   for k, t in gauss.items()}
         lap = methods[MethodKind.LAPLACE]
         exact, err = self._exact(values, i, lap.mode, lap.covariance, lap.inner, rtol)
         return SubjectApproximations(self.dataset.subject_id(i), i, self.eta_names, values.omega.copy(), exact, err,
@@ -210,34 +191,25 @@ class ApproximationProblem:
     # --- the exact integral -------------------------------------------------------------
     def inner_objective(self, values, i: int, etas: np.ndarray) -> np.ndarray:
         """``L_i`` (the true model, variance at f(eta)) at each row of ``etas`` (n, d)."""
-        problem, lik = self._copy_problem(i)
+        copies = self._copies_of(i)
         etas = np.atleast_2d(np.asarray(etas, dtype=float))
         omega_inv = np.linalg.inv(values.omega)
         out = np.empty(len(etas))
-        n = problem.n_subjects
+        n = copies.n_subjects
         for start in range(0, len(etas), n):
             chunk = etas[start:start + n]
-            block = np.zeros((n, problem.n_eta))
+            block = np.zeros((n, copies.n_eta))
             block[:len(chunk)] = chunk
-            f = lik.predict(values.theta, block)
-            out[start:start + len(chunk)] = lik.per_subject(f, values.sd)[:len(chunk)]
+            out[start:start + len(chunk)] = copies.conditional_m2ll(values, block[None])[0, :len(chunk)]
         return out + np.einsum("ne,ef,nf->n", etas, omega_inv, etas)
 
-    def _copy_problem(self, i: int):
-        """A ``KernelProblem`` holding copies of subject ``i`` (``BATCH``; built once per subject)."""
+    def _copies_of(self, i: int):
+        """The evaluator of a dataset holding copies of subject ``i`` (``BATCH``; built once per subject)."""
         if i not in self._copies:
-            from nlme_lab.estimation.kernel_problem import KernelProblem
-            from nlme_lab.estimation.likelihood import ResidualLayout
-            from nlme_lab.estimation.saem.sampler import SubjectLikelihood
-            from nlme_lab.problem import bind
-
-            data = _copies_of_subject(self.dataset, i, BATCH.get(self.problem.n_eta, BATCH[2]))
-            problem = KernelProblem(bind(self.model, data))
-            layout = ResidualLayout.build(self.space.residual, problem.endpoint, problem.dv, problem.cens,
-                                          problem.limit)
+            data = _copies_of_subject(self.dataset, i, BATCH.get(self.evaluator.n_eta, BATCH[2]))
             if len(self._copies) > 8:
                 self._copies.clear()
-            self._copies[i] = (problem, SubjectLikelihood(problem, layout))
+            self._copies[i] = prepare(self.model, data)
         return self._copies[i]
 
     def _exact(self, values, i, mode, cov, inner_min, rtol) -> tuple[float, float]:

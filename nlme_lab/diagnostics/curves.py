@@ -12,43 +12,29 @@ import numpy as np
 import pandas as pd
 
 from nlme_lab.diagnostics.inputs import resolve
-from nlme_lab.diagnostics.linearization import LinearizedModel
+from nlme_lab.estimation.evaluation import prepare
 
 
 def prediction_curves(fit_or_model, data=None, *, model=None, params=None, etas=None,
                       n_points: int = 100) -> pd.DataFrame:
     """ID, TIME, ENDPOINT, PRED, IPRED on each subject's grid (sorted by subject and time)."""
     from nlme_lab.data import read_nonmem
-    from nlme_lab.problem import bind
-    from nlme_lab.problem.predict import Predictor
+    from nlme_lab.diagnostics.residuals import ebes
 
     inputs = resolve(fit_or_model, data, model=model, params=params)
-    lin = LinearizedModel(inputs.model, inputs.data, inputs.params)
-    etas = lin.check_etas(etas if etas is not None else inputs.etas if inputs.etas is not None else lin.ebes())
+    ev = prepare(inputs.model, inputs.data)
+    values = ev.values(inputs.params)
+    etas = ev.check_etas(ebes(ev, values, inputs.etas) if etas is None else etas)
     frame, grid_rows = _with_grid(inputs.data, int(n_points))
     augmented = read_nonmem(frame)
-    bound = bind(inputs.model, augmented)
-    predictor = Predictor(bound)
-    theta_full = _theta_full(inputs.model, lin)
-    n_e, pb = lin.problem.n_subject_eta, lin.problem
-    kappas = etas[:, n_e:].reshape(pb.n_subjects, max(pb.n_occasions, 1) if pb.n_kappa else 0, pb.n_kappa) \
-        if pb.n_kappa else np.zeros((pb.n_subjects, 0, 0))
-    zeros = predictor.record_effects(np.zeros_like(etas[:, :n_e]), np.zeros_like(kappas))
-    pred = predictor.predict_all(theta_full, zeros)[grid_rows]
-    ipred = predictor.predict_all(theta_full, predictor.record_effects(etas[:, :n_e], kappas))[grid_rows]
+    curves = prepare(inputs.model, augmented).record_predictions(values, etas)
+    pred, ipred = curves.pred[grid_rows], curves.ipred[grid_rows]
     ids = np.repeat(augmented.ids, np.diff(augmented.offsets))[grid_rows]
     t = np.asarray(augmented.time)[grid_rows]
     names = [e.variable for e in inputs.model.ir.endpoints]
     parts = [pd.DataFrame({"ID": ids, "TIME": t, "ENDPOINT": name, "PRED": pred[:, k], "IPRED": ipred[:, k]})
              for k, name in enumerate(names)]
     return pd.concat(parts, ignore_index=True)
-
-
-def _theta_full(model, lin: LinearizedModel) -> np.ndarray:
-    """Every [ini] theta (residual SDs included, as the ABI wants) at the diagnostic's values."""
-    theta = np.array([t.init for t in model.ir.thetas], dtype=float)
-    theta[lin.problem.structural] = lin.values.theta
-    return theta
 
 
 def _with_grid(data, n_points: int) -> tuple[pd.DataFrame, np.ndarray]:

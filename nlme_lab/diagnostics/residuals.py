@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from nlme_lab.diagnostics.inputs import resolve
-from nlme_lab.diagnostics.linearization import LinearizedModel
 from nlme_lab.diagnostics.npde import Decorrelation, discrepancies
 from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.evaluation import MethodKind, prepare
 
 RECORD_COLUMNS = ("ID", "TIME", "RECORD", "ENDPOINT", "CENS", "DV", "PRED", "IPRED", "RES", "WRES", "CWRES",
                   "IRES", "IWRES", "EPRED", "NPD", "NPDE")
@@ -93,22 +93,34 @@ def residuals(fit_or_model, data=None, *, model=None, params: dict | None = None
     ``n_sim`` simulations for EPRED, NPD and NPDE (reproducible by ``seed``).
     """
     inputs = resolve(fit_or_model, data, model=model, params=params)
-    lin = LinearizedModel(inputs.model, inputs.data, inputs.params)
-    if etas is None:
-        etas = inputs.etas if inputs.etas is not None else lin.ebes()
-    etas = lin.check_etas(etas)
+    ev = prepare(inputs.model, inputs.data)
+    values = ev.values(inputs.params)
+    etas = ev.check_etas(ebes(ev, values, inputs.etas) if etas is None else etas)
     weighting = _enum(Weighting, weighting, "weighting")
-    base, cond = lin.at(lin.zero_etas()), lin.at(etas)
-    wres, cwres = weighted_residuals(lin, base, cond, etas, weighting)
-    records = _record_table(inputs, lin, base, cond, wres, cwres)
+    base, cond = ev.predictions(values), ev.predictions(values, etas)
+    wres, cwres = weighted_residuals(ev.observations, values.omega, base, cond, weighting)
+    records = _record_table(inputs, ev.observations, base, cond, wres, cwres)
     n_done = 0
     if npde:
-        _add_discrepancies(records, inputs, lin, n_sim, seed, _enum(Decorrelation, decorrelation, "decorrelation"))
+        _add_discrepancies(records, inputs, ev.observations, n_sim, seed,
+                           _enum(Decorrelation, decorrelation, "decorrelation"))
         n_done = int(n_sim)
-    subjects = _subject_table(inputs, lin, etas)
-    shrink = _shrinkage(inputs, lin, etas, cond)
-    return ResidualTable(records, subjects, tuple(lin.eta_labels), shrink, lin.values.omega.copy(),
+    subjects = _subject_table(inputs, ev, values, etas)
+    shrink = _shrinkage(inputs, ev, values, etas, cond)
+    return ResidualTable(records, subjects, tuple(ev.eta_labels), shrink, values.omega.copy(),
                          tuple(inputs.data.covariate_names), n_done, seed, shrinkage_notes(shrink))
+
+
+def ebes(ev, values, fitted=None) -> np.ndarray:
+    """The fit's EBEs when it has them, else the FOCEI modes (a warning when some did not converge)."""
+    if fitted is not None:
+        return fitted
+    modes = ev.modes(values, MethodKind.FOCEI)
+    if modes.n_not_converged:
+        import warnings
+
+        warnings.warn(f"the EBEs of {modes.n_not_converged} subject(s) did not converge", stacklevel=3)
+    return modes.etas
 
 
 def _enum(kind, value, what: str):
@@ -133,21 +145,21 @@ def shrinkage_notes(shrink) -> tuple[str, ...]:
                  for name, value in shrink.eta_sd.items() if np.isfinite(value) and value > SHRINKAGE_LIMIT)
 
 
-def weighted_residuals(lin: LinearizedModel, base, cond, etas, weighting: Weighting):
-    """WRES and CWRES of every observation (NaN when censored)."""
-    pb, layout = lin.problem, lin.layout
-    y, ok = layout.y, ~layout.censored
-    omega = lin.values.omega
+def weighted_residuals(obs, omega, base, cond, weighting: Weighting):
+    """WRES and CWRES of every observation (NaN when censored): ``obs`` the ``Observations``,
+    ``base`` / ``cond`` the ``ObservationPredictions`` at etas 0 and at the EBEs."""
+    y, ok = obs.y, ~obs.censored
+    n_sub = cond.etas.shape[0]
     wres, cwres = np.full(y.size, np.nan), np.full(y.size, np.nan)
-    starts = np.searchsorted(pb.obs_subject, np.arange(pb.n_subjects + 1))
-    for i in range(pb.n_subjects):
+    starts = np.searchsorted(obs.subject, np.arange(n_sub + 1))
+    for i in range(n_sub):
         rows = np.arange(starts[i], starts[i + 1])
         rows = rows[ok[rows]]
         if rows.size == 0:
             continue
-        wres[rows] = _weighted(y[rows] - base.f[rows], base.g[rows], omega, base.variance[rows], weighting)
-        expect = cond.f[rows] - cond.g[rows] @ etas[i]
-        cwres[rows] = _weighted(y[rows] - expect, cond.g[rows], omega, cond.variance[rows], weighting)
+        wres[rows] = _weighted(y[rows] - base.f[rows], base.df_deta[rows], omega, base.variance[rows], weighting)
+        expect = cond.f[rows] - cond.df_deta[rows] @ cond.etas[i]
+        cwres[rows] = _weighted(y[rows] - expect, cond.df_deta[rows], omega, cond.variance[rows], weighting)
     return wres, cwres
 
 
@@ -164,18 +176,16 @@ def _weighted(r, G, omega, V, weighting: Weighting) -> np.ndarray:
         return np.full(r.size, np.nan)
 
 
-def _record_table(inputs, lin: LinearizedModel, base, cond, wres, cwres) -> pd.DataFrame:
-    data, pb, layout = inputs.data, lin.problem, lin.layout
-    rows = pb.obs_rec
-    nat = lambda f: np.where(layout.log_scale, np.exp(f), f)  # noqa: E731
-    pred, ipred = nat(base.f), nat(cond.f)
+def _record_table(inputs, obs, base, cond, wres, cwres) -> pd.DataFrame:
+    data, rows = inputs.data, obs.record
+    pred, ipred = base.natural, cond.natural
     dv = np.asarray(data.dv, dtype=float)[rows]
     with np.errstate(divide="ignore", invalid="ignore"):
-        iwres = np.where(layout.censored, np.nan, (layout.y - cond.f) / np.sqrt(cond.variance))
+        iwres = np.where(obs.censored, np.nan, (obs.y - cond.f) / np.sqrt(cond.variance))
     names = [e.variable for e in inputs.model.ir.endpoints]
     frame = {
         "ID": np.repeat(data.ids, np.diff(data.offsets))[rows], "TIME": np.asarray(data.time, dtype=float)[rows],
-        "RECORD": rows, "ENDPOINT": np.array(names, dtype=object)[pb.endpoint], "CENS": pb.cens, "DV": dv,
+        "RECORD": rows, "ENDPOINT": np.array(names, dtype=object)[obs.endpoint], "CENS": obs.cens, "DV": dv,
         "PRED": pred, "IPRED": ipred, "RES": dv - pred, "WRES": wres, "CWRES": cwres, "IRES": dv - ipred,
         "IWRES": iwres, "EPRED": np.nan, "NPD": np.nan, "NPDE": np.nan,
     }
@@ -185,39 +195,34 @@ def _record_table(inputs, lin: LinearizedModel, base, cond, wres, cwres) -> pd.D
     return pd.DataFrame(frame)
 
 
-def _add_discrepancies(records: pd.DataFrame, inputs, lin: LinearizedModel, n_sim: int, seed, decorrelation):
+def _add_discrepancies(records: pd.DataFrame, inputs, obs, n_sim: int, seed, decorrelation):
     from nlme_lab.diagnostics.simulated import simulate_observations
 
     sim = simulate_observations(inputs, n_sim, seed)
-    pb, layout = lin.problem, lin.layout
-    lo, hi = layout.lo, layout.hi
-    lo_nat = np.where(layout.log_scale, np.exp(lo), lo)  # the layout keeps log-scale limits for lnorm
-    hi_nat = np.where(layout.log_scale, np.exp(hi), hi)
+    lo_nat, hi_nat = obs.natural(obs.lower), obs.natural(obs.upper)  # limits on DV's scale
     rng = np.random.default_rng(None if seed is None else [int(seed), 1])
-    d = discrepancies(records["DV"].to_numpy(), sim.dv, pb.obs_subject, pb.cens, lo_nat, hi_nat, rng, decorrelation)
+    d = discrepancies(records["DV"].to_numpy(), sim.dv, obs.subject, obs.cens, lo_nat, hi_nat, rng, decorrelation)
     records["EPRED"], records["NPD"], records["NPDE"] = d.epred, d.npd, d.npde
 
 
-def _subject_table(inputs, lin: LinearizedModel, etas) -> pd.DataFrame:
-    cov = lin.conditional_covariance(etas)
+def _subject_table(inputs, ev, values, etas) -> pd.DataFrame:
+    """EBEs, their conditional SDs (inverse FOCEI curvature at the EBEs), individual parameters."""
+    cov = ev.objectives(values, etas, MethodKind.FOCEI).covariance
     frame = {"ID": inputs.data.ids}
-    labels = lin.eta_labels
+    labels = ev.eta_labels
     for k, name in enumerate(labels):
         frame[name] = etas[:, k]
     for k, name in enumerate(labels):
         with np.errstate(invalid="ignore"):
             frame[f"{name}_csd"] = np.sqrt(cov[:, k, k])
-    names, values = lin.individual_parameters(etas)
-    for k, name in enumerate(names):
+    indiv = ev.individual_parameters(values, etas)
+    for k, name in enumerate(indiv.names):
         if name not in frame:
-            frame[name] = values[:, k]
+            frame[name] = indiv.values[:, k]
     return pd.DataFrame(frame)
 
 
-def _shrinkage(inputs, lin: LinearizedModel, etas, cond):
+def _shrinkage(inputs, ev, values, etas, cond):
     if inputs.fit is not None and inputs.fit.shrinkage is not None and inputs.etas is not None:
         return inputs.fit.shrinkage
-    from nlme_lab.estimation.shrinkage import shrinkage
-
-    has_obs = np.bincount(lin.problem.obs_subject, minlength=lin.problem.n_subjects) > 0
-    return shrinkage(etas, lin.values.omega, lin.eta_labels, has_obs, lin.layout, cond.f, lin.values.sd)
+    return ev.shrinkage(values, etas, cond.f)

@@ -1,10 +1,11 @@
 """``fit(model, data, method)``: the public entry point (``nlme_lab.fit``).
 
-It binds the model to the data, wraps the engine as a ``KernelProblem``, builds the
-``ParameterSpace`` from the model's ``ParameterTable`` and runs ``fit_problem``; then it adds what only a model and a
-dataset can give: subject IDs, EBEs and individual parameters per subject, PRED / IPRED /
-IWRES per record and the log-normal summaries. The model and the dataset are immutable and are
-never modified; a fit that cannot start raises an ``NlmeError`` saying why.
+It prepares the model and the data once (``evaluation.prepare``: bound, wrapped as a
+``KernelProblem``, with the ``ParameterSpace`` of ``[ini]``) and runs the method's runner;
+then it adds what only a model and a dataset can give: subject IDs, EBEs and individual
+parameters per subject, PRED / IPRED / IWRES per record and the log-normal summaries. The model
+and the dataset are immutable and are never modified; a fit that cannot start raises an
+``NlmeError`` saying why.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import numpy as np
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.compare import data_fingerprint
+from nlme_lab.estimation.evaluation import Evaluator, prepare
 from nlme_lab.estimation.kernel_problem import KernelProblem
-from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, load_runner, resolve_options
-from nlme_lab.estimation.model_space import lognormal_pairs, parameter_space
+from nlme_lab.estimation.model_space import lognormal_pairs
 from nlme_lab.estimation.results import FitResult, lognormal_moments
-from nlme_lab.problem import as_dataset, as_model, bind
+from nlme_lab.problem import as_dataset, as_model
 
 # "default": None, keep ``options.covariance``
 COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, "default": None}
@@ -54,16 +55,15 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     if kind is not None:
         opts = replace(opts, covariance=kind)
     opts = _with_priors(spec, opts, priors)
-    bound = bind(model, data)
-    problem = KernelProblem(bound, parallel=parallel)
-    space = parameter_space(model.ir, max(problem.n_occasions, 1))
+    ev = prepare(model, data, parallel=parallel)
+    problem, space = ev.problem, ev.space
     try:
         core = load_runner(spec)(problem, space, spec, opts, callback=callback, stop=stop, seed=seed)
     except NlmeError as err:
         if problem.last_failure:
             raise type(err)(f"{err}; {problem.last_failure}") from err
         raise
-    return _complete(core, model, data, problem, space, seed, t0)
+    return _complete(core, model, data, ev, seed, t0)
 
 
 def _with_priors(spec, opts, priors):
@@ -84,7 +84,8 @@ def _covariance(value) -> CovarianceKind | None:
     return covariance_kind(value)
 
 
-def _complete(core: FitResult, model, data, problem: KernelProblem, space, seed, t0) -> FitResult:
+def _complete(core: FitResult, model, data, ev: Evaluator, seed, t0) -> FitResult:
+    problem, space = ev.problem, ev.space
     values = space.values_from_reported(np.array([core.estimates[n] for n in space.reported_names()]))
     etas = np.asarray(core.etas, dtype=float)
     order = [n for n in model.parameter_names() if n in core.estimates]
@@ -94,8 +95,8 @@ def _complete(core: FitResult, model, data, problem: KernelProblem, space, seed,
         estimates={n: core.estimates[n] for n in order},
         shrinkage=_pool_kappa_shrinkage(core.shrinkage, problem, etas, values.omega, core.eta_names),
         subject_ids=tuple(data.ids.tolist()),
-        individual=_individual_table(problem, values.theta, etas, core.eta_names, data),
-        predictions=_prediction_table(problem, space, values, etas, data),
+        individual=_individual_table(ev, values, etas, core.eta_names, data),
+        predictions=_prediction_table(ev, values, etas, data),
         lognormal=pairs, model_name=model.name, data_name=_data_name(data), seed=seed,
         data_fingerprint=data_fingerprint(data), model=model, data=data, elapsed_s=time.perf_counter() - t0,
     )
@@ -145,23 +146,21 @@ def _lognormal(ir, estimates) -> tuple[dict, ...]:
     return tuple(out)
 
 
-def _individual_table(problem: KernelProblem, theta, etas, eta_names, data):
+def _individual_table(ev: Evaluator, values, etas, eta_names, data):
     """One row per subject: ID, EBEs, individual parameters on the subject's first record."""
     import pandas as pd
 
-    cm = problem.compiled
-    P = problem.individual_parameters(theta, etas)
-    first = np.asarray(data.offsets[:-1])
     frame = {"ID": data.ids}
     for k, name in enumerate(eta_names):
         frame[name] = etas[:, k]
-    for k, (name, kind) in enumerate(zip(cm.p_names, cm.p_kinds)):
-        if kind != "input" and name not in frame:
-            frame[name] = P[first, k]
+    indiv = ev.individual_parameters(values, etas)
+    for k, name in enumerate(indiv.names):
+        if name not in frame:
+            frame[name] = indiv.values[:, k]
     return pd.DataFrame(frame)
 
 
-def _prediction_table(problem: KernelProblem, space, values, etas, data):
+def _prediction_table(ev: Evaluator, values, etas, data):
     """One row per record: ID, TIME, EVID, DV, PRED (etas 0), IPRED (EBEs), IRES, IWRES.
 
     IWRES = (DV - IPRED) / SD(IPRED) on the error model's scale (log scale for lnorm) on
@@ -169,12 +168,12 @@ def _prediction_table(problem: KernelProblem, space, values, etas, data):
     """
     import pandas as pd
 
+    problem, layout = ev.problem, ev.layout
     pred = problem.predict_records(values.theta, np.zeros_like(etas))
     ipred = problem.predict_records(values.theta, etas)
     rows = problem.obs_rec
-    layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
     f_scale, _ = layout.to_log_scale(ipred[rows], None)
-    V, _ = layout.variance(values.sd, f_scale)
+    V = ev.residual_variance(values, f_scale)
     iwres = np.full(problem.n_records, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         iwres[rows] = np.where(layout.censored, np.nan, (layout.y - f_scale) / np.sqrt(V))

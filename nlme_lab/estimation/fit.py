@@ -125,7 +125,7 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
     etas = obj.etas.copy()
     if engine.spec.kind is MethodKind.FO:  # FO's eta-hat is 0; report FOCEI posthoc estimates
         posthoc = SubjectEngine(problem, layout, METHODS[MethodKind.FOCEI])
-        etas = posthoc.solve(values, etas, opts.inner, final_around=False)[0]
+        etas = posthoc.solve(values, etas, opts.inner, final_around=False).etas
     ipred = layout.to_log_scale(np.asarray(problem.evaluate(values.theta, etas, derivs=False).f, float), None)[0]
     has_obs = engine.index.counts > 0
     shrink = shrinkage(etas, values.omega, space.eta_labels, has_obs, layout, ipred, values.sd)

@@ -24,7 +24,8 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.likelihood import ResidualLayout
+from nlme_lab.estimation.evaluation import Evaluator, prepare
+from nlme_lab.estimation.methods import MethodKind
 
 #: subjects (population copies x subjects) predicted per engine call
 BATCH_SUBJECTS = 4096
@@ -39,28 +40,37 @@ class ImportanceResult:
     df: float  # degrees of freedom of the t proposal (inf: normal)
 
 
-def proposal(problem, space, values, etas0) -> tuple[np.ndarray, np.ndarray]:
-    """The mode eta-hat per subject and the FOCEI conditional covariance there."""
-    from nlme_lab.estimation.individual import SubjectEngine
-    from nlme_lab.estimation.methods import METHODS, InnerOptions, MethodKind
+@dataclass(frozen=True)
+class Proposal:
+    """Where the draws of each subject come from: the mode and the conditional covariance."""
 
-    layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
-    engine = SubjectEngine(problem, layout, METHODS[MethodKind.FOCEI])
-    etas, _, T, _ = engine.solve(values, np.asarray(etas0, dtype=float), InnerOptions(), final_around=False)
-    cov = np.linalg.inv(T.A)
-    return etas, 0.5 * (cov + np.swapaxes(cov, -1, -2))
+    center: np.ndarray  # (n_sub, n_eta) FOCEI eta-hat
+    covariance: np.ndarray  # (n_sub, n_eta, n_eta) inverse FOCEI curvature there (symmetrised)
+
+
+def _evaluator(problem, space) -> Evaluator:
+    return problem if isinstance(problem, Evaluator) else Evaluator(problem, space)
+
+
+def proposal(problem, space, values, etas0) -> Proposal:
+    """The mode eta-hat per subject and the FOCEI conditional covariance there (``problem``: a
+    ``PredictionProblem`` with its ``space``, or an ``Evaluator``)."""
+    modes = _evaluator(problem, space).modes(values, MethodKind.FOCEI, etas0)
+    cov = modes.objectives.covariance
+    if not np.all(np.isfinite(cov)):
+        raise np.linalg.LinAlgError("the FOCEI curvature of a subject is singular or not finite at its mode")
+    return Proposal(modes.etas, 0.5 * (cov + np.swapaxes(cov, -1, -2)))
 
 
 def importance_sampling(problem, space, values, center, cov, n: int = 2000, seed=None,
                         df: float = 5.0) -> ImportanceResult:
-    """Importance-sampling -2LL of ``problem`` at ``values`` (``ModelValues``); ``center``
-    (n_sub, n_eta) and ``cov`` (n_sub, n_eta, n_eta) define the proposal."""
+    """Importance-sampling -2LL of ``problem`` (or an ``Evaluator``) at ``values``
+    (``ModelValues``); ``center`` (n_sub, n_eta) and ``cov`` (n_sub, n_eta, n_eta) define the
+    proposal."""
     if n < 2:
         raise NlmeError(f"importance sampling needs at least 2 samples per subject, got {n}")
-    from nlme_lab.estimation.saem.sampler import SubjectLikelihood
-
-    layout = ResidualLayout.build(space.residual, problem.endpoint, problem.dv, problem.cens, problem.limit)
-    lik = SubjectLikelihood(problem, layout)
+    ev = _evaluator(problem, space)
+    lik = ev.likelihood
     rng = np.random.Generator(np.random.PCG64(seed))
     n_sub, d = center.shape
     L = np.linalg.cholesky(cov)
@@ -89,7 +99,7 @@ def importance_sampling(problem, space, values, center, cov, n: int = 2000, seed
             continue
         eta = np.zeros((B, n_sub, d))  # a short last batch is padded (one replicated problem)
         eta[:m] = center + np.einsum("sij,bsj->bsi", L, z) * scale[..., None]
-        l = lik.per_subject(lik.predict_sets(values.theta, eta), values.sd)[:m]
+        l = ev.conditional_m2ll(values, eta)[:m]
         e = eta[:m]
         log_p = -0.5 * l - 0.5 * np.einsum("bse,ef,bsf->bs", e, omega_inv, e) - 0.5 * logdet_omega
         w[s0:s0 + m] = log_p - _log_t(np.sum(z * z, axis=2) * scale**2, d, df, logdet_cov)
@@ -112,12 +122,7 @@ def fit_importance_sampling(fit, n: int = 2000, seed=None, df: float = 5.0) -> I
     if fit.model is None or fit.data is None:
         raise NlmeError("this FitResult carries no model and data (fit it with nlme_lab.fit); "
                         "use estimation.importance.importance_sampling on the problem instead")
-    from nlme_lab.estimation.kernel_problem import KernelProblem
-    from nlme_lab.estimation.model_space import parameter_space
-    from nlme_lab.problem import bind
-
-    problem = KernelProblem(bind(fit.model, fit.data))
-    space = parameter_space(fit.model.ir, max(problem.n_occasions, 1))
-    values = space.values_from_reported(np.array([fit.estimates[k] for k in space.reported_names()]))
-    center, cov = proposal(problem, space, values, fit.etas)
-    return importance_sampling(problem, space, values, center, cov, n=n, seed=seed, df=df)
+    ev = prepare(fit.model, fit.data)
+    values = ev.values(fit.estimates)
+    prop = proposal(ev, ev.space, values, fit.etas)
+    return importance_sampling(ev, ev.space, values, prop.center, prop.covariance, n=n, seed=seed, df=df)

@@ -81,6 +81,17 @@ class SubjectTerms:
 
 
 @dataclass(frozen=True)
+class InnerSolution:
+    """``SubjectEngine.solve``: eta-hat per subject, the predictions and terms there, and the
+    number of subjects whose Newton iteration stopped before its step tolerance."""
+
+    etas: np.ndarray  # (n_sub, n_eta)
+    predictions: Predictions
+    terms: SubjectTerms
+    n_not_converged: int
+
+
+@dataclass(frozen=True)
 class BatchTerms:
     """``SubjectTerms`` at B points (leading axis); ``A`` only when asked for."""
 
@@ -143,14 +154,7 @@ class SubjectEngine:
             f, g = self._evaluate(theta, etas)
             p = Predictions(f, g, f, g) if spec.interaction else Predictions(f, g, self.base(theta).f, None)
         if around and spec.exact_hessian:
-            h = self.hessian_step
-            pts = []
-            for m in range(self.n_eta):
-                for sign in (1.0, -1.0):
-                    e = etas.copy()
-                    e[:, m] += sign * h
-                    pts.append(self.predictions(theta, e))
-            p = replace(p, around=tuple(pts))
+            p = replace(p, around=tuple(self.predictions(theta, e) for e in _stencil(etas, self.hessian_step)))
         return p
 
     # --- terms ------------------------------------------------------------------------------
@@ -240,16 +244,15 @@ class SubjectEngine:
                              np.broadcast_to(omega_inv, (n,) + omega_inv.shape))
         return b.grad
 
+    def _central_differences(self, preds, pts, values, omega_inv, h) -> np.ndarray:
+        """The eta-Hessian of L_i (not symmetrised) by central differences of the exact gradient
+        at the ``_stencil`` points ``pts`` with predictions ``preds``."""
+        G = self._stacked_grad(preds, pts, values, omega_inv)
+        return np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
+
     def _exact_curvature(self, p, values, etas, omega_inv, A_gn):
         h = self.hessian_step
-        pts = []
-        for m in range(self.n_eta):
-            for sign in (1.0, -1.0):
-                e = etas.copy()
-                e[:, m] += sign * h
-                pts.append(e)
-        G = self._stacked_grad(p.around, pts, values, omega_inv)
-        H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
+        H = self._central_differences(p.around, _stencil(etas, h), values, omega_inv, h)
         A = 0.25 * (H + H.transpose(0, 2, 1))
         bad = np.linalg.eigvalsh(A)[:, 0] <= 0
         A[bad] = A_gn[bad]
@@ -262,20 +265,13 @@ class SubjectEngine:
         (Forward differences, half the cost, were tried: their O(h) error left eta-hat too
         imprecise for the outer gradient near the optimum of warfarin_pk.)
         """
-        preds, pts = [], []
-        for m in range(self.n_eta):
-            for sign in (1.0, -1.0):
-                e = etas.copy()
-                e[:, m] += sign * h
-                preds.append(self.predictions(values.theta, e))
-                pts.append(e)
-        G = self._stacked_grad(preds, pts, values, omega_inv)
-        H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
+        pts = _stencil(etas, h)
+        H = self._central_differences([self.predictions(values.theta, e) for e in pts], pts, values, omega_inv, h)
         return 0.5 * (H + H.transpose(0, 2, 1))
 
     def solve(self, values: ModelValues, etas0: np.ndarray, opts: InnerOptions, final_around: bool = True,
-              chord: np.ndarray | None = None):
-        """eta-hat for every subject; returns (etas, predictions, terms, n_not_converged).
+              chord: np.ndarray | None = None) -> InnerSolution:
+        """eta-hat for every subject, with the predictions and terms there (``InnerSolution``).
 
         Damped Newton until the largest step is below ``opts.step_tolerance``. The Hessian:
         ``chord`` (n_sub, n_eta, n_eta) where it is positive definite; otherwise the FOCE-type
@@ -333,7 +329,7 @@ class SubjectEngine:
         if final_around and self.spec.exact_hessian:
             p = self.predictions(values.theta, etas, around=True)
             T = self.terms(p, values, etas, omega_inv, logdet_omega)
-        return etas, p, T, not_converged
+        return InnerSolution(etas, p, T, not_converged)
 
     def _line_search(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
         """Armijo backtracking per subject. Returns the new state, the subjects whose search
@@ -368,6 +364,17 @@ class SubjectEngine:
             stalled |= tiny
             todo &= ~tiny
         return (etas, p, T), todo, damped, stalled
+
+
+def _stencil(etas: np.ndarray, h: float) -> list[np.ndarray]:
+    """``etas +- h e_m`` for every eta column m, in the order (+1, -1, +2, -2, ...)."""
+    pts = []
+    for m in range(etas.shape[1]):
+        for sign in (1.0, -1.0):
+            e = etas.copy()
+            e[:, m] += sign * h
+            pts.append(e)
+    return pts
 
 
 def _writable(x: np.ndarray) -> np.ndarray:

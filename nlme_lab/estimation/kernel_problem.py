@@ -188,6 +188,18 @@ class KernelProblem:
         self.evaluate(theta, etas, derivs=False)
         return self._pred[np.arange(self.n_records), np.asarray(self.bound.endpoint)].copy()
 
+    def predict_endpoints(self, theta, etas) -> np.ndarray:
+        """Every endpoint's prediction on every record (n_records, n_endpoint), for prediction
+        curves; a failed solution raises its ``SolverError`` (nothing to back off from here)."""
+        self.n_calls += 1
+        self.theta_full[self.structural] = theta
+        self.predictor.individual_parameters(self.theta_full, self.record_effects(etas), out=self._P)
+        dP, dpred = self._buffers(0)
+        failure = self.predictor.solve(self._P, dP, self._pred, dpred)
+        if failure is not None:
+            raise failure.error()
+        return self._pred.copy()
+
     def individual_parameters(self, theta, etas) -> np.ndarray:
         """``P`` (n_records, n_p) at the given per-subject etas."""
         self.theta_full[self.structural] = theta

@@ -1,6 +1,8 @@
-"""Per-observation pieces of the -2 log-likelihood, with derivatives in (f, V).
+"""Per-observation pieces of the -2 log-likelihood, with derivatives in (f, V), on arrays.
 
-Every observation contributes ``l(f, V)`` (no log(2 pi) constant), with V the residual variance:
+Every observation contributes ``l(f, V)`` (no log(2 pi) constant), with V the residual variance
+(``kernels.error_model``, the one definition of V and of the Gaussian term, applied here to
+arrays and inlined there into the compiled kernels):
 
 * observed: ``l = log V + (y - f)^2 / V``;
 * censored (M3, M4): ``l = -2 log P``, ``P = Phi(b) - Phi(a)``, ``a = (lo - f)/sqrt(V)``,
@@ -71,12 +73,14 @@ class ResidualLayout:
         """V and dV/dfv for the variance-basis prediction ``fv`` (on the error scale).
 
         Batched: ``sd`` (..., n_sd) and ``fv`` (..., n_obs) broadcast over leading axes."""
+        from nlme_lab.kernels.error_model import residual_variance, variance_slope
+
         sd = np.asarray(sd, dtype=float)
         sd_ext = np.concatenate([sd, np.zeros(sd.shape[:-1] + (1,))], axis=-1)  # index -1 -> 0
         a = sd_ext[..., self.add]
         p = sd_ext[..., self.prop]
-        fv_nat = np.where(self.log_scale, 0.0, fv)
-        return a * a + p * p * fv_nat * fv_nat, 2.0 * p * p * fv_nat
+        x = np.where(self.log_scale, 0.0, fv)
+        return residual_variance(a, p, x), variance_slope(p, x)
 
     def to_log_scale(self, f: np.ndarray, g: np.ndarray | None):
         """Predictions (and derivatives) moved to the scale of the error model."""
@@ -104,20 +108,16 @@ def observation_terms(layout: ResidualLayout, f: np.ndarray, V: np.ndarray, exac
     tests); otherwise the expected information (FOCE-type). ``f`` and ``V`` may carry leading
     batch axes (observations last).
     """
+    from nlme_lab.kernels.error_model import gaussian_slopes, gaussian_term
+
     r = layout.y - f
-    with np.errstate(divide="ignore", invalid="ignore"):
-        l = np.log(V) + r * r / V
-        l_f = -2.0 * r / V
-        l_V = 1.0 / V - r * r / (V * V)
     M = np.zeros(f.shape + (2, 2))
     with np.errstate(divide="ignore", invalid="ignore"):  # V = 0: non-finite terms, rejected upstream
+        l = gaussian_term(np.log(V), r, V)
+        l_f, l_V, M[..., 0, 0], M[..., 1, 1] = gaussian_slopes(r, V)
         if exact:
-            M[..., 0, 0] = 1.0 / V
             M[..., 0, 1] = M[..., 1, 0] = r / (V * V)
             M[..., 1, 1] = 0.5 * (-1.0 / (V * V) + 2.0 * r * r / V**3)
-        else:
-            M[..., 0, 0] = 1.0 / V
-            M[..., 1, 1] = 0.5 / (V * V)
     c = layout.censored
     if c.any():
         lc, lfc, lVc, Mc = _censored_terms(layout.lo[c], layout.hi[c], f[..., c], V[..., c], exact)

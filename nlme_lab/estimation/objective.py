@@ -98,7 +98,8 @@ class Objective:
         start, chord = self.etas, None
         if self.anchor is not None:
             start, chord = self.anchor.predict(v), self.anchor.H
-        etas, _, T, nc = self.engine.solve(values, start, self.inner, chord=chord)
+        sol = self.engine.solve(values, start, self.inner, chord=chord)
+        etas, T, nc = sol.etas, sol.terms, sol.n_not_converged
         ofv = float(np.sum(T.ofv))
         if np.isfinite(ofv):
             self.etas = etas

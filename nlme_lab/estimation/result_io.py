@@ -27,6 +27,7 @@ from nlme_lab.estimation.results import (
     CovarianceResult,
     FitResult,
     HistoryEntry,
+    OFVKind,
     Posterior,
     SAEMDetails,
     Shrinkage,

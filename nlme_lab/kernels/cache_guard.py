@@ -7,7 +7,9 @@ code from ``__pycache__``. ``check()`` hashes the engine's sources and, when the
 from the one recorded at the last compilation, deletes the engine's cache files (only those
 of the modules listed in ``ENGINE_MODULES``) so numba recompiles them.
 
-Called by ``events.py`` before its kernels are compiled. Honours ``NUMBA_CACHE_DIR``.
+``metropolis`` and ``subject_terms`` are listed too: they inline ``error_model`` (and the
+former is compiled against the engine's signatures). Called by ``events.py``, ``metropolis.py``
+and ``subject_terms.py`` before their kernels are compiled. Honours ``NUMBA_CACHE_DIR``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 #: modules whose cached kernels embed code from other modules (their caches get dropped)
 ENGINE_MODULES = (
     "expm", "spectral", "linear", "propagate", "steady_state", "bolus_march", "events", "population",
-    "metropolis",
+    "metropolis", "error_model", "subject_terms",
 )
 STAMP_NAME = "engine_sources.sha256"
 

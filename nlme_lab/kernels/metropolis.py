@@ -39,6 +39,7 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
 
+from .error_model import gaussian_term, observation_variance  # noqa: E402
 from .events import BAD_RECORD, NO_ODE  # noqa: E402
 from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
 
@@ -54,19 +55,17 @@ _as_compute_p, _as_solve_range = _caster(ComputePAtFn), _caster(SolveRangeFn)
 @njit(cache=True, error_model="numpy")
 def gaussian_terms(f, y, add, prop, log_scale, sd, out):
     """``out[b, o] = log V + (y - f)^2 / V`` with ``V = sd[add]^2 + sd[prop]^2 f^2`` (the
-    proportional part on the natural scale only; index -1: term absent). ``f`` (B, n_obs)."""
+    proportional part on the natural scale only; index -1: term absent; ``error_model``), +inf
+    where V is not positive. ``f`` (B, n_obs)."""
     n_b, n_obs = f.shape
     V_last, log_last = -1.0, 0.0  # an additive error has one V: its log is taken once
     for b in range(n_b):
         for o in range(n_obs):
-            a = sd[add[o]] if add[o] >= 0 else 0.0
-            p = sd[prop[o]] if prop[o] >= 0 else 0.0
-            x = 0.0 if log_scale[o] else f[b, o]
-            V = a * a + p * p * x * x
+            V, _ = observation_variance(sd, add[o], prop[o], log_scale[o], f[b, o])
             r = y[o] - f[b, o]
             if V != V_last:
                 V_last, log_last = V, math.log(V) if V > 0.0 else 0.0
-            out[b, o] = log_last + r * r / V if V > 0.0 else np.inf
+            out[b, o] = gaussian_term(log_last, r, V) if V > 0.0 else np.inf
 
 
 @njit(cache=True)
@@ -222,14 +221,11 @@ def _subject_l(f_row, y, add, prop_sd, log_scale, sd, o0, o1):
     acc = 0.0
     V_last, log_last = -1.0, 0.0
     for o in range(o0, o1):
-        a = sd[add[o]] if add[o] >= 0 else 0.0
-        p = sd[prop_sd[o]] if prop_sd[o] >= 0 else 0.0
-        x = 0.0 if log_scale[o] else f_row[o]
-        V = a * a + p * p * x * x
+        V, _ = observation_variance(sd, add[o], prop_sd[o], log_scale[o], f_row[o])
         r = y[o] - f_row[o]
         if V != V_last:
             V_last, log_last = V, math.log(V) if V > 0.0 else 0.0
-        acc += (log_last + r * r / V) if V > 0.0 else np.inf
+        acc += gaussian_term(log_last, r, V) if V > 0.0 else np.inf
     return acc if np.isfinite(acc) else np.inf
 
 

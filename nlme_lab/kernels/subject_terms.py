@@ -15,17 +15,23 @@ Without ``has_gv`` the variance does not move with eta (``gv`` is ignored, dV = 
 purpose: the work is a few flops per observation, less than waking a thread pool costs.
 
 ``gaussian_pieces`` computes those per-observation pieces for uncensored observations (the
-formulas of ``estimation.likelihood``: ``V = add^2 + prop^2 fv^2``, ``l = log V + r^2 / V`` ...,
-expected-information curvature ``M = diag(1/V, 1/(2 V^2))``) in one pass, without the
-temporaries of the numpy version.
+definitions of ``error_model``: ``V = add^2 + prop^2 fv^2``, ``l = log V + r^2 / V`` ...,
+expected-information curvature ``M = diag(1/V, 1/(2 V^2))``, which ``estimation.likelihood``
+applies to arrays) in one pass, without the temporaries of the numpy version.
 """
 
 from __future__ import annotations
 
-import math
+from . import cache_guard
 
-import numpy as np
-from numba import njit, types
+cache_guard.check()  # drop stale cached kernels before any is loaded (they inline error_model)
+
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numba import njit, types  # noqa: E402
+
+from .error_model import gaussian_slopes, gaussian_term, observation_variance  # noqa: E402
 
 f2 = types.Array(types.float64, 2, "A")
 f3 = types.Array(types.float64, 3, "A")
@@ -47,18 +53,12 @@ def gaussian_pieces(f, fv, y, add, prop, log_scale, sd, l, l_f, l_V, m00, m11, d
     (B, n_sd); outputs (B, n_obs): ``l``, ``l_f``, ``l_V``, ``m00``, ``m11``, ``dv_dfv``."""
     n_b, n_obs = f.shape
     for b in range(n_b):
+        sd_b = sd[b]
         for o in range(n_obs):
-            a = sd[b, add[o]] if add[o] >= 0 else 0.0
-            p = sd[b, prop[o]] if prop[o] >= 0 else 0.0
-            x = 0.0 if log_scale[o] else fv[b, o]
-            V = a * a + p * p * x * x
-            dv_dfv[b, o] = 2.0 * p * p * x
+            V, dv_dfv[b, o] = observation_variance(sd_b, add[o], prop[o], log_scale[o], fv[b, o])
             r = y[o] - f[b, o]
-            l[b, o] = np.log(V) + r * r / V
-            l_f[b, o] = -2.0 * r / V
-            l_V[b, o] = 1.0 / V - r * r / (V * V)
-            m00[b, o] = 1.0 / V
-            m11[b, o] = 0.5 / (V * V)
+            l[b, o] = gaussian_term(np.log(V), r, V)
+            l_f[b, o], l_V[b, o], m00[b, o], m11[b, o] = gaussian_slopes(r, V)
 
 
 @njit(cache=True)

@@ -234,7 +234,8 @@ class ParameterTable:
                     "covariance is not a parameter of this model (declare them as a block: "
                     f"{parts[0]} + {parts[1]} ~ [...])")
         hint = suggest(str(name), self.names)
-        return f"unknown parameter {name!r}{hint}. The model's parameters are: {', '.join(self.declared_names)}"
+        sep = " " if hint else ". "
+        return f"unknown parameter {name!r}{hint}{sep}The model's parameters are: {', '.join(self.declared_names)}"
 
     def vector(self, values: dict | None = None, base=None) -> np.ndarray:
         """The vector (vector order) of ``base`` (default: the initial values) with ``values``

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import json
 from dataclasses import replace
 from pathlib import Path
 

@@ -2,7 +2,7 @@
 
 ``add(a) + prop(b)`` has variance a^2 + b^2 f^2 (nlmixr2's combined2, NONMEM's usual
 ``Y = F + F*EPS(1) + EPS(2)``). ``lnorm(s)`` is additive on the log scale:
-log DV = log f + s * eps.
+log DV = log f + s * eps. The variance is the estimation's own (``kernels.error_model``).
 """
 
 from __future__ import annotations
@@ -12,19 +12,31 @@ import numpy as np
 from nlme_lab.model.ir import ErrorKind
 
 
+def _endpoint_sds(ir, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per endpoint: the SD entering the variance as ``a`` (add or lnorm), as ``p`` (prop, 0
+    when absent), and whether the error is log-normal."""
+    theta = dict(zip(values.theta_names, values.theta))
+    n = len(ir.endpoints)
+    a, p, log = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    for k, ep in enumerate(ir.endpoints):
+        for term in ep.terms:
+            if term.kind is ErrorKind.PROP:
+                p[k] = theta[term.param]
+            else:
+                a[k] = theta[term.param]
+                log[k] = term.kind is ErrorKind.LNORM
+    return a, p, log
+
+
 def residual_sd(ir, values, prediction: np.ndarray, endpoint: np.ndarray) -> np.ndarray:
     """SD of each record's residual, on the scale where the error is normal."""
-    theta = dict(zip(values.theta_names, values.theta))
-    var = np.zeros_like(prediction)
-    for k, ep in enumerate(ir.endpoints):
-        mask = endpoint == k
-        for term in ep.terms:
-            sd = theta[term.param]
-            if term.kind is ErrorKind.PROP:
-                var[mask] += (sd * prediction[mask]) ** 2
-            else:
-                var[mask] += sd**2
-    return np.sqrt(var)
+    from nlme_lab.kernels.error_model import residual_variance
+
+    if not ir.endpoints:
+        return np.zeros_like(prediction)
+    a, p, log = _endpoint_sds(ir, values)
+    x = np.where(log[endpoint], 0.0, prediction)
+    return np.sqrt(residual_variance(a[endpoint], p[endpoint], x))
 
 
 def is_log_scale(ir, endpoint: np.ndarray) -> np.ndarray:

@@ -39,7 +39,8 @@ def test_importance_sampling_agrees_with_quadrature_on_wang2007(error, exact_ref
     values = space.values_from_reported(space.reported_initial())
     brute = _quad_ofv(prob, space, values)
     assert abs(brute - exact_ref) < 1e-3, (brute, exact_ref)  # the refs README's 1-D integration
-    center, cov = proposal(prob, space, values, np.zeros((prob.n_subjects, 1)))
+    prop = proposal(prob, space, values, np.zeros((prob.n_subjects, 1)))
+    center, cov = prop.center, prop.covariance
     imp = importance_sampling(prob, space, values, center, cov, n=4000, seed=3)
     assert 0 < imp.se < 0.05
     assert abs(imp.ofv - brute) < 4 * imp.se + 1e-3, (imp.ofv, brute, imp.se)
@@ -58,7 +59,8 @@ def test_importance_sampling_of_a_linear_gaussian_model_is_exact():
     V = w * np.ones((n_per, n_per)) + s2 * np.eye(n_per)
     r = y.reshape(n_sub, n_per) - 0.5
     exact = n_sub * np.linalg.slogdet(V)[1] + np.einsum("si,ij,sj->", r, np.linalg.inv(V), r)
-    center, cov = proposal(prob, space, values, np.zeros((n_sub, 1)))
+    prop = proposal(prob, space, values, np.zeros((n_sub, 1)))
+    center, cov = prop.center, prop.covariance
     imp = importance_sampling(prob, space, values, center, cov, n=500, seed=1, df=np.inf)
     assert abs(imp.ofv - exact) < 1e-8  # the proposal is the exact posterior: every weight equals L_i
 
@@ -80,7 +82,8 @@ def test_compiled_batches_equal_the_numpy_weights(case, df, shared_models, share
     problem = KernelProblem(bind(model, data))
     space = parameter_space(model.ir, max(problem.n_occasions, 1))
     values = space.values_from_reported(space.reported_initial())
-    center, cov = proposal(problem, space, values, np.zeros((problem.n_subjects, problem.n_eta)))
+    prop = proposal(problem, space, values, np.zeros((problem.n_subjects, problem.n_eta)))
+    center, cov = prop.center, prop.covariance
     monkeypatch.setattr("nlme_lab.estimation.importance.BATCH_SUBJECTS", 64 * problem.n_subjects)
     calls = problem.n_calls
     fast = importance_sampling(problem, space, values, center, cov, n=250, seed=4, df=df)

@@ -68,8 +68,8 @@ def _ofvs(post, values, z_hat, etas, options, seed):
     if options.is_samples:
         from nlme_lab.estimation.importance import importance_sampling, proposal
 
-        center, covs = proposal(post.problem, post.space, values, obj.etas.copy())
-        imp = importance_sampling(post.problem, post.space, values, center, covs, n=options.is_samples,
+        prop = proposal(post.problem, post.space, values, obj.etas.copy())
+        imp = importance_sampling(post.problem, post.space, values, prop.center, prop.covariance, n=options.is_samples,
                                   seed=None if seed is None else seed + 1, df=options.is_df)
         ofv, method, se = imp.ofv, "importance sampling (at the posterior medians)", imp.se
     return ofv, ofv_lin, method, se, engine.n_evaluations

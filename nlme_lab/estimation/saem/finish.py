@@ -72,8 +72,8 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
     if options.is_samples and termination is not Termination.STOPPED:
         from nlme_lab.estimation.importance import importance_sampling, proposal
 
-        center, covs = proposal(problem, space, values, etas_hat)
-        imp = importance_sampling(problem, space, values, center, covs, n=options.is_samples,
+        prop = proposal(problem, space, values, etas_hat)
+        imp = importance_sampling(problem, space, values, prop.center, prop.covariance, n=options.is_samples,
                                   seed=None if seed is None else seed + 1, df=options.is_df)
         ofv, ofv_method, is_se = imp.ofv, "importance sampling", imp.se
         ofv_kind = OFVKind.IMPORTANCE_SAMPLING
