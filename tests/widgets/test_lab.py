@@ -23,19 +23,23 @@ ROOT = Path(__file__).resolve().parents[2]
 THEO_DATA = ROOT / "nlme_lab" / "examples" / "theo_sd.csv"
 THEO_MODEL = ROOT / "nlme_lab" / "examples" / "theo_sd.nlm"
 
+
 @pytest.fixture(scope="module")
 def lab():
     return nl.Lab(data=THEO_DATA, model=THEO_MODEL)
+
 
 def _plotted(lab, column: str) -> np.ndarray:
     """What the spaghetti overlay source holds, concatenated over subjects."""
     key = "ipred" if column == "IPRED" else "pred"
     return np.concatenate([np.asarray(v, float) for v in lab.data_view.sources["cp"][key].data[column]])
 
+
 def _observed(lab, frame_column) -> np.ndarray:
     table = lab.dataset.table
     mask = (table["EVID"] == 0).to_numpy() & (table["MDV"] == 0).to_numpy()
     return np.asarray(frame_column, float)[mask]
+
 
 def test_a_slider_move_redraws_pred_equal_to_nl_simulate(lab):
     lab.parameter_panel.set_values(nl.Model.from_file(THEO_MODEL).initial_values())
@@ -51,6 +55,7 @@ def test_a_slider_move_redraws_pred_equal_to_nl_simulate(lab):
     np.testing.assert_allclose(first["PRED"], expected[: len(first["PRED"])], rtol=1e-10)
     assert lab.timings["slider_to_data_s"] > 0
 
+
 def test_a_typed_value_survives_the_slider_snapping_it_to_its_grid(lab):
     panel = lab.parameter_panel
     panel.type_value("tcl", "1.6")
@@ -61,6 +66,7 @@ def test_a_typed_value_survives_the_slider_snapping_it_to_its_grid(lab):
     assert lab.parameters["tcl"] == 1.6
     slider.value = 1.6 + 3 * slider.step  # a real move is taken
     assert lab.parameters["tcl"] == pytest.approx(1.6 + 3 * slider.step)
+
 
 def test_parameter_boxes_show_six_digits_and_keep_every_digit(lab):
     """A fit's estimate shows as 6 significant digits in its box; the value used (predictions,
@@ -78,6 +84,7 @@ def test_parameter_boxes_show_six_digits_and_keep_every_digit(lab):
     assert lab.parameters["tcl"] == 1.0123456789012345 and panel.box("tcl").value == "1.01235"
     panel.set_values(before)
 
+
 def test_parameter_bounds_come_from_ini():
     model = nl.Model("[ini]\ntcl = (0.1, 1, 10)\neta_cl ~ 0.1\nsd = 0.5\n[model]\ncl = tcl*exp(eta_cl)\nv = 10\n"
                      "cp = linCmt()\ncp ~ add(sd)\n")
@@ -87,6 +94,7 @@ def test_parameter_bounds_come_from_ini():
     assert slider_range(1.0, 0.1, 10.0) == (0.1, 10.0)
     assert slider_range(0.5, float("-inf"), float("inf")) == (-1.5, 2.5)
 
+
 def test_a_typo_never_replaces_the_working_model(lab):
     working = lab.model
     broken = working.text.replace("cl = exp(tcl + eta_cl)", "cl = exp(tcl + eta_cl")
@@ -94,6 +102,27 @@ def test_a_typo_never_replaces_the_working_model(lab):
     assert lab.model is working
     assert lab.editor.diagnostics and lab.editor.diagnostics[0]["severity"] == "error"
     lab.editor.value = working.text
+
+
+def test_names_and_compartments_that_do_not_fit_the_data_are_shown_where_they_are(lab):
+    """Typos are underlined as they are typed (the model is checked against the Lab's data), and
+    Compile is refused with the reason in model terms; the working model stays."""
+    working = lab.model
+    typo = working.text.replace("cl = exp(tcl + eta_cl)", "cl = exp(tcl + eta_cl) * WTT / 70")
+    lab.editor.value = typo
+    line = typo[: typo.index("WTT")].count("\n") + 1
+    assert [(d["line"], d["severity"]) for d in lab.editor.diagnostics if d["severity"] == "error"] == [(line, "error")]
+    assert not lab.editor.model_ok
+    assert lab.editor.status == (f"✗ 'WTT' at line {line}:26 is neither defined in the model nor a column of the "
+                                 "dataset; did you mean WT?")
+    assert not lab.editor.compile(typo) and lab.model is working
+    assert "not compiled" in lab.editor.status and "BindError" not in lab.editor.status
+    one_cmt = working.text.replace("ka = exp(tka + eta_ka)\n", "").replace("tka = ", "tk = ")
+    assert not lab.editor.compile(one_cmt) and lab.model is working
+    assert "observation in compartment 2, but the model has 1 compartment" in lab.editor.status
+    lab.editor.value = working.text
+    assert lab.editor.model_ok
+
 
 def test_set_as_initial_writes_the_values_into_the_model_text(lab):
     lab.parameter_panel.set_values({"tka": 0.25, "add_sd": 0.9})
@@ -105,6 +134,7 @@ def test_set_as_initial_writes_the_values_into_the_model_text(lab):
     np.testing.assert_allclose(_plotted(lab, "PRED"), _observed(lab, sim.table["PRED"]), rtol=1e-10, atol=1e-12)
     assert lab.timings["model_to_prediction_s"] > 0
 
+
 def test_a_model_with_other_parameters_gets_its_own_sliders_and_traces():
     lab = nl.Lab(data=THEO_DATA, model=THEO_MODEL)
     text = lab.model.text.replace("add_sd = 0.7 ", "add_sd = 0.7\nprop_sd = 0.1").replace(
@@ -112,6 +142,7 @@ def test_a_model_with_other_parameters_gets_its_own_sliders_and_traces():
     assert lab.editor.compile(text), lab.editor.diagnostics
     assert "prop_sd" in lab.parameters and "prop_sd" in lab.fit_panel.trace_source.data
     assert lab.fit_panel.trace in lab.fit_panel.children
+
 
 def test_a_fit_streams_its_iterations_and_can_be_stopped(lab):
     lab.parameter_panel.set_values(nl.Model.from_file(THEO_MODEL).initial_values())
@@ -142,6 +173,7 @@ def test_a_fit_streams_its_iterations_and_can_be_stopped(lab):
     assert fit.ofv <= best.ofv + 1e-6
     assert lab.parameters["tcl"] == pytest.approx(fit.estimates["tcl"])
 
+
 def test_a_full_fit_shows_ipred_at_the_ebes_and_refreshes_diagnostics(lab):
     fit = lab.fit("focei", seed=1)
     assert fit is not None and fit.converged and lab.last_fit is fit
@@ -153,12 +185,14 @@ def test_a_full_fit_shows_ipred_at_the_ebes_and_refreshes_diagnostics(lab):
     np.testing.assert_allclose(lab.diagnostics.table.records["IPRED"].to_numpy(float),
                                _observed(lab, fit.predictions["IPRED"]), rtol=1e-6)
 
+
 def test_a_failing_fit_leaves_last_fit_unchanged(lab):
     before = lab.last_fit
     assert lab.fit("no-such-method") is None
     assert lab.last_fit is before
     assert "no-such-method" in lab.fit_error and "failed" in lab.fit_panel.status.value
     assert not lab.fit_panel.start_button.disabled
+
 
 def test_the_options_box_reaches_the_fit_and_the_exported_cells(lab):
     before = lab.last_fit
@@ -176,6 +210,7 @@ def test_the_options_box_reaches_the_fit_and_the_exported_cells(lab):
     assert lab.state().fit.options == "outer.max_iterations=3"
     assert "options=FOCEIOptions(outer=OuterOptions(max_iterations=3))" in "\n".join(lab.to_cells())
 
+
 def test_the_trace_names_what_a_method_streams(lab):
     def title():
         return [f.title.text for f in lab.fit_panel._trace_layout.select({"name": "lab_trace_objective"})]
@@ -185,6 +220,7 @@ def test_the_trace_names_what_a_method_streams(lab):
     assert "complete-data -2 log-likelihood" not in lab.fit_panel.status.value  # the final line is the OFV
     assert f"OFV {saem.ofv:.4f}" in lab.fit_panel.status.value
     assert lab.fit("focei", seed=1) is not None and title() == ["OFV"]
+
 
 def test_a_long_trace_is_thinned_and_only_ever_appended():
     from nlme_lab.estimation import IterationEvent, MethodKind
@@ -212,6 +248,7 @@ def test_a_long_trace_is_thinned_and_only_ever_appended():
     panel.flush()
     assert list(panel.trace_source.data["ITERATION"]) == [1]
 
+
 def test_the_trace_sends_nothing_back_to_the_kernel():
     """Auto-ranged trace figures move their ranges on every flush; synced back, those moves
     queued ahead of a Stop click on a busy machine."""
@@ -225,6 +262,7 @@ def test_the_trace_sends_nothing_back_to_the_kernel():
     assert not any(m.syncable for m in models)
     panel.reset_trace(["tcl", "tv", "prop_sd"])  # another model: new figures, same rule
     assert not any(m.syncable for m in panel._trace_layout.references())
+
 
 def test_a_stopped_saem_fit_exports_a_call_that_reproduces_it(lab, monkeypatch):
     import bokeh.io
@@ -253,6 +291,7 @@ def test_a_stopped_saem_fit_exports_a_call_that_reproduces_it(lab, monkeypatch):
     assert abs(namespace["fit"].ofv - fit.ofv) <= 1e-6
     assert namespace["fit"].estimates == pytest.approx(fit.estimates, rel=1e-12)
 
+
 def test_event_timeline_expands_addl_and_marks_ss():
     data = nl.read_nonmem(SHARED / "data" / "nmtest.csv")
     table = data.table
@@ -269,6 +308,7 @@ def test_event_timeline_expands_addl_and_marks_ss():
                                    np.repeat(with_rate["AMT"] / with_rate["RATE"], with_rate["ADDL"] + 1))
         assert list(obs) == [None] and len(obs[None]["TIME"]) == int(data.observed[data.subject_slice(i)].sum())
 
+
 def test_covariate_summary_and_log_toggle(lab):
     summary = covariate_summary(lab.dataset)
     wt = lab.dataset.table.groupby("ID", sort=False)["WT"].first()
@@ -279,10 +319,14 @@ def test_covariate_summary_and_log_toggle(lab):
     lab.data_view.log_toggle.value = "linear"
     assert lab.data_view.figures["linear"].visible
 
+
 WARFARIN_DATA = SHARED / "data" / "warfarin.csv"
+
+
 @pytest.fixture(scope="module")
 def pkpd_lab():
     return nl.Lab(data=WARFARIN_DATA, model=PKPD_TEXT)  # tutorial 02's model at its estimates
+
 
 def test_a_two_endpoint_lab_shows_both_endpoints_everywhere(pkpd_lab):
     """The Data tab, the live panels and the timeline have each endpoint on its own axes, and
