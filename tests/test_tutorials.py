@@ -42,11 +42,12 @@ EVALUATE_PKPD = ("_fixed = pkpd.model.with_initial(**pkpd.estimates).fix(*pkpd.m
 CHECK_CELLS = {"01_theophylline_lab.ipynb": REPLAY_CELLS, "02_warfarin_pkpd.ipynb": EVALUATE_PKPD}
 
 _RUNS: dict[str, tuple[dict, dict, float]] = {}
+_STDERR: dict[str, list[str]] = {}
 
 
-def _stdout(nb) -> list[str]:
+def _stdout(nb, name: str = "stdout") -> list[str]:
     return [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            if o.output_type == "stream" and o.name == "stdout" for line in o.text.splitlines()]
+            if o.output_type == "stream" and o.name == name for line in o.text.splitlines()]
 
 
 def parse_result(line: str) -> dict:
@@ -80,6 +81,7 @@ def run(name: str) -> tuple[dict, dict, float]:
             if ln.startswith("CHECK "):
                 checks.update(ast.literal_eval(ln.removeprefix("CHECK ")))
         print(f"\n{name}: {seconds:.1f} s")
+        _STDERR[name] = _stdout(nb, "stderr")
         _RUNS[name] = (parse_result(results[-1]), checks, seconds)
     return _RUNS[name]
 
@@ -88,6 +90,27 @@ def run(name: str) -> tuple[dict, dict, float]:
 def test_tutorial_runs_within_budget(path):
     _, _, seconds = run(path.name)
     assert seconds < BUDGET_S, f"{path.name} took {seconds:.0f} s (budget {BUDGET_S:.0f} s)"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
+def test_tutorial_prints_no_warning(path):
+    """A reader sees no library warning (pandas deprecations, numerical noise) under the cells."""
+    run(path.name)
+    assert not [line for line in _STDERR[path.name] if "Warning" in line], _STDERR[path.name]
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
+def test_tutorial_text_has_no_raw_latex(path):
+    """Formulas in markdown are between $...$ (rendered); outside them and code spans no TeX
+    markup shows as raw text (``e^{...}``, ``L_{min}``, ``\\min``)."""
+    import re
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        plain = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`", "", cell.source, flags=re.S)
+        assert not re.search(r"[\^_]\{|\\[A-Za-z]+", plain), f"{path.name}, cell {cell.id}: {plain}"
 
 
 def test_the_tutorials_are_there():

@@ -198,18 +198,21 @@ WARFARIN_PKPD = [
              "      f\"V {np.exp(est['tv']):.3f} L (PK only {np.exp(pk.estimates['tv']):.3f})\")\n"
              "print(f\"EC50 {np.exp(est['tec50']):.3f} mg/L, baseline PCA {np.exp(est['te0']):.1f} %, \"\n"
              "      f\"turnover half-life {np.log(2) / np.exp(est['tkout']):.1f} h\")"),
-    ("md", "## Diagnostics per endpoint\n\nEvery residual table has an `ENDPOINT` column; the "
-           "plots take one endpoint at a time, and a VPC of a model with several endpoints is "
-           "stratified by `DVID` (the endpoints are never pooled)."),
-    ("code", "from dataclasses import replace\n"
-             "table = nl.residuals(pkpd, npde=False)\n"
-             "by_endpoint = {name: replace(table, records=table.records[table.records[\"ENDPOINT\"] == name])\n"
-             "               for name in (\"cp\", \"effect\")}\n"
-             "{name: len(t.records) for name, t in by_endpoint.items()}"),
-    ("code", "show(plots.gof_panel(by_endpoint[\"effect\"]))"),
-    ("code", "show(plots.individual_fits(table, endpoint=\"effect\", per_page=8))"),
+    ("md", "## Diagnostics per endpoint\n\nEvery residual table has an `ENDPOINT` column. The figures "
+           "draw each endpoint on axes of its own (mg/L and % never share a plot or a smoother), and a "
+           "VPC of a model with several endpoints is stratified by `DVID`, each endpoint binned at its "
+           "own sampling times."),
+    ("code", "table = nl.residuals(pkpd, npde=False)\n"
+             "counts = {name: int((table.records[\"ENDPOINT\"] == name).sum()) for name in table.endpoint_names}\n"
+             "counts"),
+    ("code", "show(plots.gof_panel(table))"),
+    ("code", "show(plots.individual_fits(table, per_page=4))"),
+    ("md", "The VPC's bins follow the design: each nominal sampling time is a bin of its own unless it "
+           "holds fewer than 10 observations (then it joins its nearer neighbour), and each bin is "
+           "drawn at the median time of its observations."),
     ("code", "vpc = nl.vpc(pkpd, n=100, seed=1)\n"
-             "show(plots.vpc_plot(vpc))"),
+             "show(plots.vpc_plot(vpc))\n"
+             "vpc.bins[[\"STRATUM\", \"LOWER\", \"UPPER\", \"X_MEDIAN\", \"N_OBS\"]]"),
     ("code", "baseline = data.table\n"
              "pca0 = baseline[(baseline[\"DVID\"] == 2) & (baseline[\"TIME\"] == 0) & (baseline[\"MDV\"] == 0)][\"DV\"]\n"
              + result_line("    'pk_ofv': pk.ofv,\n"
@@ -217,7 +220,7 @@ WARFARIN_PKPD = [
                                "    'pkpd_ofv': pkpd.ofv,\n"
                                "    'pkpd_converged': pkpd.termination.value,\n"
                                "    **{f'pkpd_{k}': v for k, v in pkpd.estimates.items()},\n"
-                               "    'n_cp': len(by_endpoint['cp'].records), 'n_effect': len(by_endpoint['effect'].records),\n"
+                               "    'n_cp': counts['cp'], 'n_effect': counts['effect'],\n"
                                "    'pca0_median': float(pca0.median()),")),
 ]
 
@@ -338,9 +341,9 @@ APPROXIMATIONS = [
              "from nlme_lab.estimation import MethodKind\n\n"
              "ap = ApproximationProblem(nl.example_path(\"wang2007_prop.nlm\"), nl.example_path(\"wang2007.csv\"))\n"
              "pop = ap.population()\n"
-             "per_subject = pd.DataFrame({\"ID\": pop.subject_ids, \"exact\": pop.exact,\n"
-             "                            **{k.value: v for k, v in pop.methods.items()}})\n"
-             "per_subject.loc[\"total\"] = [\"all\", *per_subject.drop(columns=\"ID\").sum()]\n"
+             "per_subject = pd.DataFrame({\"exact\": pop.exact, **{k.value: v for k, v in pop.methods.items()}},\n"
+             "                           index=pd.Index(pop.subject_ids, name=\"ID\"))\n"
+             "per_subject.loc[\"total\"] = per_subject.sum()\n"
              "per_subject.round(4)"),
     ("md", "The totals are the fits' objectives: `nl.fit(model, data, method)` on this all-fixed "
            "model evaluates exactly these sums."),
@@ -349,7 +352,7 @@ APPROXIMATIONS = [
              "for kind in (MethodKind.FO, MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE):\n"
              "    print(f\"{kind.value:8s} sum of subjects {pop.total(kind):9.4f}   nl.fit {nl.fit(model, data, kind.value).ofv:9.4f}\")\n"
              "print(f\"exact    {pop.total():9.4f}\")"),
-    ("md", "## One subject, drawn\n\nThe black curve is the true integrand e^{−(L−L_min)/2}; "
+    ("md", "## One subject, drawn\n\nThe black curve is the true integrand $e^{-(L-L_{\\min})/2}$; "
            "each dashed curve is the Gaussian a method integrates instead. The area under each "
            "curve is that method's likelihood (legend: log L without the constant). FO's Gaussian "
            "is exact for the model linearized at η = 0; FOCE's is centred on the mode of a "
@@ -376,10 +379,12 @@ APPROXIMATIONS = [
              "                      continuous_update=False, readout_format=\".3f\")\n"
              "numbers = w.HTML()\n"
              "view_fig = approximation_plot(ap.profile(one), one)\n\n"
+             "def minus_2ll(s):\n"
+             "    return \", \".join(f\"{k}: {v:.4f}\" for k, v in s.summary().items())\n\n"
              "def redraw(_change=None):\n"
              "    s = ap.subject({\"prop_sd\": prop_sd.value, \"eta_ke\": omega.value}, subject_id=subject.value)\n"
              "    update_approximation_plot(view_fig, ap.profile(s), s)\n"
-             "    numbers.value = \"<b>−2LL</b> \" + \", \".join(f\"{k}: {v:.4f}\" for k, v in s.summary().items())\n"
+             "    numbers.value = \"<b>−2LL</b> \" + minus_2ll(s)\n"
              "    return s\n\n"
              "for control in (subject, prop_sd, omega):\n"
              "    control.observe(redraw, names=\"value\")\n"
@@ -389,9 +394,9 @@ APPROXIMATIONS = [
            "precise data, and the same subject with a ten times wider prior."),
     ("code", "subject.value = pop.subject_ids[4]\n"
              "prop_sd.value = 0.1\n"
-             "print(numbers.value)\n"
+             "print(\"−2LL\", minus_2ll(redraw()))\n"
              "omega.value = 0.4\n"
-             "print(numbers.value)\n"
+             "print(\"−2LL\", minus_2ll(redraw()))\n"
              "moved = redraw()\n"
              "prop_sd.value, omega.value = 0.316227766, 0.04  # back to Wang's values"),
     ("md", "## Two random effects: theophylline\n\nWith two etas the plot shows the integrand along "

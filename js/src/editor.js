@@ -31,7 +31,7 @@ export const DEBOUNCE_MS = 300;
 const fromKernel = Annotation.define();
 
 const CSS = `
-.nlme-editor { display: flex; flex-direction: column; gap: 4px; max-width: 100%; }
+.nlme-editor { display: flex; flex-direction: column; gap: 4px; max-width: 100%; min-width: 0; }
 .nlme-editor .cm-editor { border: 1px solid var(--jp-border-color1, #ccc); border-radius: 3px;
   background: var(--jp-layout-color0, #fff); font-size: var(--jp-code-font-size, 13px); }
 .nlme-editor .cm-editor.cm-focused { outline: 1px solid var(--jp-brand-color1, #1976d2); }
@@ -39,7 +39,7 @@ const CSS = `
 .nlme-editor-bar { display: flex; align-items: center; gap: 8px; font-size: 12px;
   font-family: var(--jp-ui-font-family, sans-serif); min-height: 24px; }
 .nlme-editor-compile { padding: 2px 10px; cursor: pointer; }
-.nlme-editor-status { flex: 1; white-space: pre-wrap; overflow-wrap: anywhere; }
+.nlme-editor-status { flex: 1; min-width: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .nlme-editor-status[data-kind="error"] { color: var(--jp-error-color1, #c62828); }
 .nlme-editor-status[data-kind="parses"] { color: var(--jp-ui-font-color1, #333); }
 .nlme-editor-status[data-kind="compiled"] { color: var(--jp-success-color1, #2e7d32); }
@@ -128,6 +128,7 @@ function render({ model, el }) {
         Prec.highest(keymap.of([{ key: "Mod-Enter", run: requestCompile }, indentWithTab])),
         nlm(),
         lintGutter(),
+        EditorView.lineWrapping, // a long comment line wraps: no sideways scrolling
         EditorView.updateListener.of(onEdit),
       ],
     }),

@@ -64,6 +64,7 @@ class ResidualTable:
     n_simulations: int
     seed: int | None
     notes: tuple[str, ...] = ()  # e.g. shrinkage above 30 %
+    endpoint_names: tuple[str, ...] = ()  # the model's endpoints in DVID order (values of ENDPOINT)
 
     def to_dict(self) -> dict:
         """JSON-ready: records and subjects as columns, shrinkage in percent (NaN -> None)."""
@@ -74,7 +75,8 @@ class ResidualTable:
         shrink = asdict(self.shrinkage) if self.shrinkage is not None else None
         return {"records": plain(self.records), "subjects": plain(self.subjects), "eta_names": list(self.eta_names),
                 "shrinkage": plain(shrink), "omega": plain(self.omega), "covariate_names": list(self.covariate_names),
-                "n_simulations": self.n_simulations, "seed": self.seed, "notes": list(self.notes)}
+                "n_simulations": self.n_simulations, "seed": self.seed, "notes": list(self.notes),
+                "endpoint_names": list(self.endpoint_names)}
 
     def _repr_html_(self) -> str:
         import html
@@ -108,7 +110,8 @@ def residuals(fit_or_model, data=None, *, model=None, params: dict | None = None
     subjects = _subject_table(inputs, ev, values, etas)
     shrink = _shrinkage(inputs, ev, values, etas, cond)
     return ResidualTable(records, subjects, tuple(ev.eta_labels), shrink, values.omega.copy(),
-                         tuple(inputs.data.covariate_names), n_done, seed, shrinkage_notes(shrink))
+                         tuple(inputs.data.covariate_names), n_done, seed, shrinkage_notes(shrink),
+                         tuple(e.variable for e in inputs.model.ir.endpoints))
 
 
 def ebes(ev, values, fitted=None) -> np.ndarray:

@@ -60,7 +60,8 @@ class VPCResult:
     """A VPC as numbers. Tables (pandas DataFrames) and their columns:
 
     * ``bins``: STRATUM, BIN (0-based within stratum), LOWER, UPPER, MID (centre of the edges),
-      X_MEDIAN (median x of the observations in the bin), N_OBS, PRED_BIN (median PRED);
+      X_MEDIAN (median x of the observations in the bin: where the bin is drawn), N_OBS,
+      PRED_BIN (median PRED);
     * ``percentiles``: STRATUM, BIN, PERCENTILE, OBSERVED, SIM_MEDIAN, SIM_LOWER, SIM_UPPER;
     * ``blq`` (None without an LLOQ): STRATUM, BIN, N_OBS, OBSERVED, SIM_MEDIAN, SIM_LOWER,
       SIM_UPPER (fractions 0-1);
@@ -127,12 +128,14 @@ class _Observations:
 
 
 def vpc(fit_or_model, data=None, *, model=None, params: dict | None = None, n: int = 500, seed: int | None = None,
-        bins="quantile", n_bins: int = 8, percentiles=(5, 50, 95), ci: float = 95, stratify_by: str | None = None,
-        pred_corrected: bool = False, variability_corrected: bool = False, lower_bound: float = 0.0,
-        lloq=None, x="time") -> VPCResult:
+        bins="auto", n_bins: int | None = None, percentiles=(5, 50, 95), ci: float = 95,
+        stratify_by: str | None = None, pred_corrected: bool = False, variability_corrected: bool = False,
+        lower_bound: float = 0.0, lloq=None, x="time") -> VPCResult:
     """A VPC of a fit (its estimates) or of a model with ``params`` on ``data``.
 
-    ``bins``: ``"quantile"``, ``"equal"`` (``n_bins`` of them) or an array of edges.
+    ``bins``: ``"auto"`` (bins that follow the design's nominal times, at most ``n_bins``;
+    ``diagnostics.binning.auto_edges``), ``"quantile"``, ``"equal"`` (``n_bins`` of them, default
+    8) or an array of edges; each stratum (endpoint) is binned on its own.
     ``stratify_by``: a covariate column or ``"DVID"`` (the default for a model with several
     endpoints, which are never pooled). ``x``: ``"time"`` or ``"tad"``.
     ``variability_corrected`` implies ``pred_corrected``. See the module docstring.
@@ -293,7 +296,7 @@ def _blq(obs: _Observations, sim_dv: np.ndarray, limits):
 
 
 def _stratum(out: _Tables, excluded: _Exclusions, label, rows, obs: _Observations, pred, y_obs, y_sim, blq_obs,
-             blq_sim, limits, bins, n_bins, levels, pc: bool, vc: bool, lb: float) -> None:
+             blq_sim, limits, bins, n_bins: int | None, levels, pc: bool, vc: bool, lb: float) -> None:
     x = obs.x[rows]
     finite = np.isfinite(x)
     excluded.add("observations before the first dose (no time after dose)", int((~finite).sum()))

@@ -7,12 +7,11 @@ OFV and one column per reported parameter; one small figure per column.
 from __future__ import annotations
 
 from nlme_lab.diagnostics.gof import convergence_table
-from nlme_lab.plots.common import LINE, figure, hover, source
+from nlme_lab.plots.common import LINE, figure, flow, hover, source
 
 
-def convergence_traces(fit, *, ncols: int = 4):
-    from bokeh.layouts import gridplot
-
+def convergence_traces(fit):
+    """One small trace per column, in a row that wraps to the page."""
     table = convergence_table(fit)
     src = source("convergence", {c: table[c].to_numpy() for c in table.columns})
     figs = []
@@ -22,4 +21,4 @@ def convergence_traces(fit, *, ncols: int = 4):
         fig.scatter("ITERATION", col, source=src, size=4, color=LINE)
         fig.add_tools(hover([r], [("iteration", "ITERATION"), (col, col)]))
         figs.append(fig)
-    return gridplot(figs, ncols=ncols)
+    return flow(figs)

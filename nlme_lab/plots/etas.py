@@ -12,7 +12,7 @@ import numpy as np
 
 from nlme_lab.diagnostics import gof
 from nlme_lab.diagnostics.smooth import loess
-from nlme_lab.plots.common import LINE, POINT, figure, hover, source
+from nlme_lab.plots.common import LINE, POINT, figure, flow, hover, source
 
 SHRINKAGE_WARNING = 30.0  # percent; above it EBE-covariate plots may hide a real relation
 
@@ -26,10 +26,9 @@ def shrinkage_title(table, eta: str) -> str:
     return f"{eta}: shrinkage {value:.1f}%{flag}"
 
 
-def eta_histograms(table, *, bins="auto", ncols: int = 3):
-    """One histogram of the EBEs per random effect (sources ``eta_hist_<eta>``)."""
-    from bokeh.layouts import gridplot
-
+def eta_histograms(table, *, bins="auto"):
+    """One histogram of the EBEs per random effect (sources ``eta_hist_<eta>``), in a row that
+    wraps to the page."""
     figs = []
     for name in table.eta_names:
         h = gof.histogram(table.subjects[name].to_numpy(float), bins=bins)
@@ -38,12 +37,13 @@ def eta_histograms(table, *, bins="auto", ncols: int = 3):
         r = fig.quad(left="left", right="right", top="count", bottom=0, source=src, color=POINT, alpha=0.6)
         fig.add_tools(hover([r], [("from", "left"), ("to", "right"), ("subjects", "count")]))
         figs.append(fig)
-    return gridplot(figs, ncols=ncols)
+    return flow(figs)
 
 
 def eta_covariates(table, covariates=None, *, max_levels: int = 5):
-    """EBEs (rows) against covariates (columns): scatter + loess, or boxes when categorical."""
-    from bokeh.layouts import gridplot
+    """EBEs (rows) against covariates (columns): scatter + loess, or boxes when categorical.
+    Each row wraps to the page; the titles (with the shrinkage caveat) wrap onto two lines."""
+    from bokeh.layouts import column
 
     frame, kinds = gof.eta_covariates(table, max_levels=max_levels)
     names = list(covariates) if covariates is not None else list(kinds)
@@ -55,13 +55,13 @@ def eta_covariates(table, covariates=None, *, max_levels: int = 5):
                 raise KeyError(f"no covariate {cov!r}; the table has {', '.join(kinds) or 'none'}")
             draw = _boxes if kinds[cov] else _scatter
             row.append(draw(frame, eta, cov, shrinkage_title(table, eta)))
-        rows.append(row)
-    return gridplot(rows)
+        rows.append(flow(row))
+    return column(*rows, sizing_mode="stretch_width")
 
 
 def _scatter(frame, eta, cov, title):
     x, y = frame[cov].to_numpy(float), frame[eta].to_numpy(float)
-    fig = figure(title, cov, eta, width=300, height=260)
+    fig = figure(title, cov, eta, width=300, height=280)
     pts = source(f"eta_cov_{eta}_{cov}_points", {"ID": frame["ID"].to_numpy(), "X": x, "Y": y})
     r = fig.scatter("X", "Y", source=pts, size=6, alpha=0.7, color=POINT)
     fig.add_tools(hover([r], [("ID", "ID"), (cov, "X"), (eta, "Y")]))
@@ -73,7 +73,7 @@ def _scatter(frame, eta, cov, title):
 def _boxes(frame, eta, cov, title):
     b = gof.box_stats(frame[cov].to_numpy(), frame[eta].to_numpy(float))
     levels = [f"{v:g}" if isinstance(v, float) else str(v) for v in b.levels]
-    fig = figure(title, cov, eta, width=300, height=260, x_range=levels, x_axis_type="auto")
+    fig = figure(title, cov, eta, width=300, height=280, x_range=levels, x_axis_type="auto")
     src = source(f"eta_cov_{eta}_{cov}_boxes", {"level": levels, "q1": b.q1, "median": b.median, "q3": b.q3,
                                                 "lower": b.lower, "upper": b.upper, "n": b.n})
     fig.segment("level", "lower", "level", "upper", source=src, color="black")

@@ -1,9 +1,11 @@
 """``DataView``: the dataset at a glance, with the live prediction overlay.
 
-* the spaghetti plot of every subject's observations (log/linear toggle) with the current
-  IPRED (thick) and PRED (dashed) of each subject drawn over it (``set_predictions``);
+* per endpoint (DVID), a spaghetti plot of every subject's observations (log/linear toggle)
+  with the current IPRED and PRED of each subject drawn under them (``set_predictions``); a
+  model with several endpoints gets one plot per endpoint, each with its own axes and scale;
 * a subject picker and that subject's event timeline: doses with their amounts (ADDL
-  expanded, SS doses labelled "SS"), infusions as bars, observations;
+  expanded, SS doses labelled "SS"), infusions as bars, and under them each endpoint's
+  observations on an axis of their own, all on one time axis;
 * a covariate summary (one value per subject: the first record's).
 """
 
@@ -15,29 +17,32 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
+from nlme_lab.plots.common import flow
 from nlme_lab.plots.lab import event_timeline, lab_spaghetti, spaghetti_sources
 
 
-def subject_events(dataset, i: int) -> tuple[dict, dict, dict]:
-    """Doses (ADDL expanded), infusions and observations of subject ``i`` as plot columns."""
+def subject_events(dataset, i: int, record_endpoint=None, endpoints=(None,)) -> tuple[dict, dict, dict]:
+    """Doses (ADDL expanded), infusions and observations of subject ``i`` as plot columns.
+
+    ``record_endpoint``: the endpoint index of every record (``BoundModel.endpoint``) and
+    ``endpoints`` their names; the observations come back per endpoint name (one key, None,
+    without them)."""
+    from nlme_lab.data.addl import expand_addl
+
+    doses = expand_addl(dataset)
+    doses = doses[doses["SUBJECT"] == i]
+    amt, rate, start = doses["AMT"].to_numpy(float), doses["RATE"].to_numpy(float), doses["TIME"].to_numpy(float)
+    labels = [f"{a:g}" + (" SS" if ss else "") for a, ss in zip(amt, doses["SS"].to_numpy())]
+    infused = rate > 0
     sl = dataset.subject_slice(i)
-    t, amt, evid = dataset.time[sl], dataset.amt[sl], dataset.evid[sl]
-    rate, ii, addl, ss = dataset.rate[sl], dataset.ii[sl], dataset.addl[sl], dataset.ss[sl]
-    dose_t, dose_a, label, inf_s, inf_e, inf_a = [], [], [], [], [], []
-    for k in np.flatnonzero((evid == 1) | (evid == 4)):
-        for j in range(int(addl[k]) + 1):
-            start = float(t[k] + j * ii[k])
-            dose_t.append(start)
-            dose_a.append(float(amt[k]))
-            label.append(f"{amt[k]:g}" + (" SS" if ss[k] and j == 0 else ""))
-            if rate[k] > 0:
-                inf_s.append(start)
-                inf_e.append(start + float(amt[k] / rate[k]))
-                inf_a.append(float(amt[k]))
-    obs = dataset.observed[sl]
-    return ({"TIME": np.array(dose_t), "AMT": np.array(dose_a), "LABEL": label},
-            {"START": np.array(inf_s), "END": np.array(inf_e), "AMT": np.array(inf_a)},
-            {"TIME": t[obs].astype(float), "DV": dataset.dv[sl][obs].astype(float)})
+    obs = np.asarray(dataset.observed[sl], dtype=bool)
+    kind = np.zeros(obs.size, dtype=int) if record_endpoint is None else np.asarray(record_endpoint)[sl]
+    t, dv = np.asarray(dataset.time[sl], dtype=float), np.asarray(dataset.dv[sl], dtype=float)
+    observations = {name: {"TIME": t[obs & (kind == k)], "DV": dv[obs & (kind == k)]}
+                    for k, name in enumerate(endpoints)}
+    return ({"TIME": start, "AMT": amt, "LABEL": labels},
+            {"START": start[infused], "END": start[infused] + amt[infused] / rate[infused], "AMT": amt[infused]},
+            observations)
 
 
 def covariate_summary(dataset) -> pd.DataFrame:
@@ -53,24 +58,31 @@ def covariate_summary(dataset) -> pd.DataFrame:
 
 
 class DataView(w.VBox):
-    """Spaghetti (+ overlay), subject timeline and covariate summary of one dataset."""
+    """Spaghetti plots (+ overlay) per endpoint, subject timeline and covariate summary.
 
-    def __init__(self, dataset, observed_lists: tuple[list, list], ipred: list, pred: list):
+    ``observed``: endpoint name -> (times, DV), each a list of one array per subject, at that
+    endpoint's observations; ``ipred``/``pred``: endpoint name -> list of arrays, the same
+    shape. ``record_endpoint``: the endpoint index of every record (for the timeline)."""
+
+    def __init__(self, dataset, observed: dict, ipred: dict, pred: dict, record_endpoint=None):
         from jupyter_bokeh import BokehModel
 
         self.dataset = dataset
-        times, dv = observed_lists
-        self.sources = spaghetti_sources(dataset.ids, times, dv, ipred, pred)
+        self.endpoints = list(observed)
+        self.record_endpoint = record_endpoint
+        several = len(self.endpoints) > 1
+        self.sources = {name: spaghetti_sources(dataset.ids, *observed[name], ipred[name], pred[name],
+                                                suffix=name if several else None) for name in self.endpoints}
         self.log_toggle = w.ToggleButtons(options=["linear", "log"], value="linear", description="y axis")
+        self.figures = {scale: self._spaghetti(scale == "log") for scale in ("linear", "log")}
+        self.figures["log"].visible = False  # one document holds both: the toggle switches visibility
         from bokeh.layouts import column
 
-        self.figures = {"linear": lab_spaghetti(self.sources), "log": lab_spaghetti(self.sources, log=True)}
-        self.figures["log"].visible = False  # one document holds both: the toggle switches visibility
-        self.plot = BokehModel(column(self.figures["linear"], self.figures["log"]))
+        self.plot = BokehModel(column(self.figures["linear"], self.figures["log"], sizing_mode="stretch_width"))
         self.log_toggle.observe(self._on_log, "value")
         self.subject = w.Dropdown(options=[(str(s), k) for k, s in enumerate(dataset.ids)], value=0,
                                   description="subject")
-        self.timeline = BokehModel(event_timeline(dataset.ids[0], *subject_events(dataset, 0)))
+        self.timeline = self._timeline(0)
         self.subject.observe(self._on_subject, "value")
         table = covariate_summary(dataset)
         cov_html = (table.to_html(float_format=lambda v: f"{v:.4g}") if len(table)
@@ -78,20 +90,30 @@ class DataView(w.VBox):
         self.covariates = w.HTML(f"<b>Covariates</b> ({html.escape(str(dataset.n_subjects))} subjects){cov_html}")
         super().__init__([self.log_toggle, self.plot, self.subject, self.timeline, self.covariates])
 
-    def set_predictions(self, ipred: list, pred: list) -> None:
-        """Replace the overlay curves (one array per subject, at the observation times)."""
-        self.sources["ipred"].data = {**self.sources["ipred"].data, "IPRED": [np.asarray(v).tolist() for v in ipred]}
-        self.sources["pred"].data = {**self.sources["pred"].data, "PRED": [np.asarray(v).tolist() for v in pred]}
+    def _spaghetti(self, log: bool):
+        figs = [lab_spaghetti(self.sources[name], label=name, log=log) for name in self.endpoints]
+        return figs[0] if len(figs) == 1 else flow(figs)
+
+    def _timeline(self, i: int):
+        from jupyter_bokeh import BokehModel
+
+        events = subject_events(self.dataset, i, self.record_endpoint, self.endpoints)
+        self.timeline_layout = event_timeline(self.dataset.ids[i], *events)  # the bokeh layout shown
+        return BokehModel(self.timeline_layout)
+
+    def set_predictions(self, ipred: dict, pred: dict) -> None:
+        """Replace the overlay curves (per endpoint: one array per subject, at the observation times)."""
+        for name in self.endpoints:
+            src = self.sources[name]
+            src["ipred"].data = {**src["ipred"].data, "IPRED": [np.asarray(v).tolist() for v in ipred[name]]}
+            src["pred"].data = {**src["pred"].data, "PRED": [np.asarray(v).tolist() for v in pred[name]]}
 
     def _on_log(self, change) -> None:
         self.figures["linear"].visible = change["new"] == "linear"
         self.figures["log"].visible = change["new"] == "log"
 
     def _on_subject(self, change) -> None:
-        from jupyter_bokeh import BokehModel
-
-        i = int(change["new"])
-        self.timeline = BokehModel(event_timeline(self.dataset.ids[i], *subject_events(self.dataset, i)))
+        self.timeline = self._timeline(int(change["new"]))
         children = list(self.children)
         children[3] = self.timeline
         self.children = children

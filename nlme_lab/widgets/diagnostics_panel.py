@@ -40,10 +40,13 @@ class DiagnosticsPanel(w.VBox):
         self.tabs = w.Tab(children=[w.VBox() for _ in TABS])
         for k, title in enumerate(TABS):
             self.tabs.set_title(k, title)
-        self.vpc_n = w.IntText(value=200, description="n")
-        self.vpc_bins = w.Dropdown(options=["quantile", "equal"], value="quantile", description="bins")
-        self.vpc_pc = w.Checkbox(value=False, description="pcVPC")
-        self.vpc_strat = w.Dropdown(options=[("none", None)] + [(c, c) for c in covariates], description="stratify")
+        narrow = w.Layout(width="180px")
+        self.vpc_n = w.IntText(value=200, description="n", layout=narrow)
+        self.vpc_bins = w.Dropdown(options=["auto", "quantile", "equal"], value="auto", description="bins",
+                                   layout=narrow)
+        self.vpc_pc = w.Checkbox(value=False, description="pcVPC", indent=False, layout=w.Layout(width="90px"))
+        self.vpc_strat = w.Dropdown(options=[("none", None)] + [(c, c) for c in covariates], description="stratify",
+                                    layout=w.Layout(width="220px"))
         self.vpc_button = w.Button(description="Recompute VPC", icon="refresh")
         self.vpc_button.on_click(lambda _b: self.refresh_vpc())
         self._threads: list[threading.Thread] = []
@@ -112,7 +115,8 @@ class DiagnosticsPanel(w.VBox):
 
         self.status.value = "<i>computing the VPC…</i>"
         self.vpc_result = result = vpc(self.fit, **self.vpc_options())
-        controls = w.HBox([self.vpc_n, self.vpc_bins, self.vpc_pc, self.vpc_strat, self.vpc_button])
+        controls = w.HBox([self.vpc_n, self.vpc_bins, self.vpc_pc, self.vpc_strat, self.vpc_button],
+                          layout=w.Layout(flex_flow="row wrap"))
         children = list(self.tabs.children)
         children[4] = _box([controls, _bokeh(plots.vpc_plot(result))])
         self.tabs.children = children

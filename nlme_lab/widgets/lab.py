@@ -29,7 +29,7 @@ from nlme_lab.widgets.parameter_panel import ParameterPanel
 
 log = logging.getLogger(__name__)
 
-N_PANELS = 12  # individual panels drawn live (the first subjects)
+N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
 
 
 def _data_path(data) -> str:
@@ -100,8 +100,7 @@ class Lab(w.VBox):
         self.parameter_panel.on_change(self._on_values)
         self.parameter_panel.set_initial_button.on_click(lambda _b: self.set_as_initial())
         pred, ipred = self.live(self.parameters)
-        self.data_view = DataView(self.dataset, self._observed_lists(self.dataset.time, self.dataset.dv),
-                                  *self._per_subject(ipred, pred))
+        self.data_view = self._data_view(pred, ipred)
         self.individual = w.GridBox(layout=w.Layout(grid_template_columns="repeat(auto-fill, 250px)"))
         self._build_individual(pred, ipred)
         self.fit_panel = FitPanel(model.parameter_names(), method)
@@ -119,8 +118,12 @@ class Lab(w.VBox):
 
     # ------------------------------------------------------------------ layout
     def _layout(self):
-        model_tab = w.HBox([w.VBox([w.HTML("<b>Model</b>"), self.editor], layout=w.Layout(width="50%")),
-                            w.VBox([w.HTML("<b>Parameters</b>"), self.parameter_panel])])
+        # side by side when there is room, the parameters under the editor when there is not
+        editor = w.VBox([w.HTML("<b>Model</b>"), self.editor], layout=w.Layout(flex="1 1 420px", min_width="0",
+                                                                                margin="0 12px 0 0"))
+        model_tab = w.HBox([editor, w.VBox([w.HTML("<b>Parameters</b>"), self.parameter_panel],
+                                           layout=w.Layout(flex="0 1 auto"))],
+                           layout=w.Layout(flex_flow="row wrap", width="100%"))
         tabs = w.Tab(children=[self.data_view, w.VBox([model_tab, self.individual]), self.fit_panel,
                                self.diagnostics, self.history_view])
         for k, title in enumerate(["Data", "Model & parameters", "Fit", "Diagnostics", "History"]):
@@ -156,41 +159,61 @@ class Lab(w.VBox):
         """The current slider values, by reported parameter name."""
         return self.parameter_panel.values
 
-    def _observed_lists(self, *columns):
-        """Per-subject arrays of each column at the observations of the first endpoint."""
-        ds, mask = self.dataset, self.live.bound.observed & (self.live.bound.endpoint == 0)
-        out = []
-        for col in columns:
-            col = np.asarray(col, dtype=float)
-            out.append([col[s:e][mask[s:e]] for s, e in zip(ds.offsets[:-1], ds.offsets[1:])])
-        return out
+    def endpoints(self) -> list[tuple[int, str]]:
+        """(index, variable) of the working model's endpoints that have observations in the data."""
+        bound = self.live.bound
+        present = set(np.unique(bound.endpoint[bound.observed]).tolist())
+        return [(k, e.variable) for k, e in enumerate(self.live.model.ir.endpoints) if k in present]
 
-    def _per_subject(self, ipred, pred):
-        return self._observed_lists(ipred, pred)
+    def _per_endpoint(self, *columns) -> list[dict]:
+        """For each column: endpoint variable -> one array per subject, at that endpoint's
+        observations."""
+        ds, bound = self.dataset, self.live.bound
+        masks = {name: bound.observed & (bound.endpoint == k) for k, name in self.endpoints()}
+        bounds = list(zip(ds.offsets[:-1], ds.offsets[1:]))
+        return [{name: [np.asarray(col, dtype=float)[s:e][m[s:e]] for s, e in bounds] for name, m in masks.items()}
+                for col in columns]
+
+    def _data_view(self, pred, ipred) -> DataView:
+        observed = self._per_endpoint(self.dataset.time, self.dataset.dv)
+        ip, pr = self._per_endpoint(ipred, pred)
+        return DataView(self.dataset, {name: (observed[0][name], observed[1][name]) for name in ip}, ip, pr,
+                        record_endpoint=self.live.bound.endpoint)
 
     def _build_individual(self, pred, ipred) -> None:
+        """The first subjects' live panels: one per subject and endpoint (N_PANELS in all)."""
         from jupyter_bokeh import BokehModel
 
+        from nlme_lab.plots.common import keyed
         from nlme_lab.plots.lab import lab_individual
 
-        times, dv, ip, pr = self._observed_lists(self.dataset.time, self.dataset.dv, ipred, pred)
-        self.individual_figures = [lab_individual(self.dataset.ids[i], times[i], dv[i], ip[i], pr[i])
-                                   for i in range(min(N_PANELS, self.dataset.n_subjects))]
-        self._individual_sources = [f.select_one({"name": f"lab_indiv_{sid}"}) for f, sid in
-                                    zip(self.individual_figures, self.dataset.ids)]  # looked up once
+        times, dv, ip, pr = self._per_endpoint(self.dataset.time, self.dataset.dv, ipred, pred)
+        names = list(ip)
+        several = len(names) > 1
+        self._individual = []  # (subject index, endpoint, source), looked up once
+        self.individual_figures = []
+        for i in range(min(max(1, N_PANELS // max(1, len(names))), self.dataset.n_subjects)):
+            for name in names:
+                if not len(times[name][i]):
+                    continue
+                sid, suffix = self.dataset.ids[i], name if several else None
+                fig = lab_individual(sid, times[name][i], dv[name][i], ip[name][i], pr[name][i],
+                                     endpoint=suffix, suffix=suffix)
+                self._individual.append((i, name, fig.select_one({"name": keyed(f"lab_indiv_{sid}", suffix)})))
+                self.individual_figures.append(fig)
         self.individual.children = [BokehModel(f) for f in self.individual_figures]
 
     def individual_sources(self) -> list:
-        """The ``lab_indiv_<ID>`` sources of the live individual panels."""
-        return list(self._individual_sources)
+        """The ``lab_indiv_<ID>`` sources of the live individual panels, in panel order."""
+        return [src for _i, _name, src in self._individual]
 
     def refresh_predictions(self, values: dict | None = None) -> None:
         """Recompute PRED/IPRED at ``values`` (default: the sliders') and update every plot."""
         pred, ipred = self.live(self.parameters if values is None else values)
-        ip, pr = self._observed_lists(ipred, pred)
+        ip, pr = self._per_endpoint(ipred, pred)
         self.data_view.set_predictions(ip, pr)
-        for src, a, b in zip(self.individual_sources(), ip, pr):
-            src.data = {**src.data, "IPRED": np.asarray(a).tolist(), "PRED": np.asarray(b).tolist()}
+        for i, name, src in self._individual:
+            src.data = {**src.data, "IPRED": ip[name][i].tolist(), "PRED": pr[name][i].tolist()}
 
     def _on_values(self, values: dict) -> None:
         t0 = time.perf_counter()
@@ -215,7 +238,11 @@ class Lab(w.VBox):
         self.fit_panel.reset_trace(model.parameter_names())
         pred, ipred = live(self.parameters)
         self._build_individual(pred, ipred)
-        self.data_view.set_predictions(*self._observed_lists(ipred, pred))
+        if [name for _k, name in self.endpoints()] == self.data_view.endpoints:
+            self.data_view.set_predictions(*self._per_endpoint(ipred, pred))
+        else:  # other endpoints: a new view
+            self.data_view = self._data_view(pred, ipred)
+            self.tabs.children = [self.data_view, *self.tabs.children[1:]]
         self.timings["model_to_prediction_s"] = time.perf_counter() - t0
 
     def clear_etas(self) -> None:

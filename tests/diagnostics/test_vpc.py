@@ -13,7 +13,7 @@ from tests.diagnostics.conftest import THEO, WARFARIN_PK, simulated_dataset
 
 @pytest.fixture(scope="module")
 def theo_vpc(shared_models, shared_data):
-    return vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=200, seed=11)
+    return vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=200, seed=11, bins="quantile")
 
 
 def _theo_obs():
@@ -53,7 +53,7 @@ def test_simulated_summaries_are_percentiles_over_replicates(theo_vpc, shared_mo
 
 
 def test_same_seed_same_vpc_and_a_fit_result_is_accepted(theo_vpc, theo_focei, shared_models, shared_data):
-    again = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=200, seed=11)
+    again = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=200, seed=11, bins="quantile")
     pd.testing.assert_frame_equal(again.percentiles, theo_vpc.percentiles)
     by_fit = vpc(theo_focei, shared_data["theo_sd.csv"], model=shared_models["theo_sd"], n=50, seed=2)
     by_params = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=theo_focei.estimates, n=50, seed=2)
@@ -65,7 +65,8 @@ def test_same_seed_same_vpc_and_a_fit_result_is_accepted(theo_vpc, theo_focei, s
 
 
 def test_simulated_interval_covers_the_observed_median_for_data_from_the_model(shared_models, warfarin_simulated):
-    r = vpc(shared_models["warfarin_pk"], warfarin_simulated, params=WARFARIN_PK, n=300, seed=5, n_bins=8)
+    r = vpc(shared_models["warfarin_pk"], warfarin_simulated, params=WARFARIN_PK, n=300, seed=5, bins="quantile",
+            n_bins=8)
     med = r.percentiles[r.percentiles.PERCENTILE == 50]
     inside = (med.OBSERVED >= med.SIM_LOWER) & (med.OBSERVED <= med.SIM_UPPER)
     assert inside.sum() >= len(med) - 1, med
@@ -252,3 +253,73 @@ def test_results_export_to_json(theo_vpc, shared_models, theo_censored):
     r = json.loads(json.dumps(table.to_dict(), allow_nan=False))
     assert r["records"]["CWRES"].count(None) == int((table.records["CENS"] != 0).sum())
     assert r["shrinkage"]["eta_sd"].keys() == table.shrinkage.eta_sd.keys()
+
+
+# warfarin PK/PD's nominal sampling times, with the observations at each (tests/shared/data/warfarin.csv)
+WARFARIN_CP_TIMES = {0.5: 4, 1: 4, 1.5: 3, 2: 5, 3: 13, 6: 14, 9: 11, 12: 9, 24: 32, 36: 32, 48: 32, 72: 32, 96: 31,
+                     120: 29}
+WARFARIN_PCA_TIMES = {0: 30, 24: 32, 36: 32, 48: 32, 72: 31, 96: 31, 120: 31, 144: 13}
+
+
+def test_default_bins_follow_the_nominal_times_of_each_warfarin_endpoint(shared_models, shared_data):
+    """Every nominal time is its own bin unless it has fewer than 10 observations (then it joins
+    its nearer neighbour on the log-time scale); the last time point of each endpoint has its
+    bin, drawn at the median time of its observations."""
+    obs = pd.read_csv(__import__("tests.conftest", fromlist=["DATA"]).DATA / "warfarin.csv")
+    obs = obs[(obs.EVID == 0) & (obs.MDV == 0)]
+    for dvid, times in ((1, WARFARIN_CP_TIMES), (2, WARFARIN_PCA_TIMES)):  # the design, from the file itself
+        assert obs[obs.DVID == dvid].TIME.value_counts().sort_index().to_dict() == times
+    r = vpc(shared_models["warfarin_pkpd"], shared_data["warfarin.csv"], n=20, seed=1)
+    cp = r.bins[r.bins.STRATUM == "DVID 1 (cp)"]
+    # 0.5 h and 1 h (4 + 4) and 1.5 h and 2 h (3 + 5) are too thin alone, and so is their pair
+    # (8 < 10): one bin 0.5-2 h (16); 12 h (9) joins 9 h, its nearer neighbour (log 12/9 < log 24/12)
+    groups = [(0.5, 1, 1.5, 2), (3,), (6,), (9, 12), (24,), (36,), (48,), (72,), (96,), (120,)]
+    assert cp.N_OBS.tolist() == [sum(WARFARIN_CP_TIMES[t] for t in g) for g in groups]
+    assert cp.X_MEDIAN.tolist() == [1.25, 3, 6, 9, 24, 36, 48, 72, 96, 120]  # medians of the bins' times
+    np.testing.assert_allclose(cp.LOWER, [0.5, 2.5, 4.5, 7.5, 18, 30, 42, 60, 84, 108])  # halfway between
+    np.testing.assert_allclose(cp.UPPER, [2.5, 4.5, 7.5, 18, 30, 42, 60, 84, 108, 120])
+    pca = r.bins[r.bins.STRATUM == "DVID 2 (effect)"]
+    assert pca.N_OBS.tolist() == list(WARFARIN_PCA_TIMES.values())
+    assert pca.X_MEDIAN.tolist() == list(WARFARIN_PCA_TIMES)  # 144 h (13 observations) included
+    for label, last in (("DVID 1 (cp)", 120.0), ("DVID 2 (effect)", 144.0)):
+        p = r.percentiles[r.percentiles.STRATUM == label]
+        final = p[p.BIN == p.BIN.max()]
+        assert r.bins[(r.bins.STRATUM == label) & (r.bins.BIN == p.BIN.max())].X_MEDIAN.item() == last
+        assert np.isfinite(final[["OBSERVED", "SIM_MEDIAN", "SIM_LOWER", "SIM_UPPER"]].to_numpy()).all()
+        # the observed percentiles of the last bin are those of the last time point alone
+        o = obs[(obs.DVID == int(label[5])) & (obs.TIME == last)].DV.to_numpy()
+        np.testing.assert_allclose(final.OBSERVED, np.percentile(o, [5, 50, 95]), rtol=1e-12)
+    assert r.binning is BinningKind.AUTO
+
+
+def test_auto_bins_of_theophylline_are_its_eleven_nominal_times(shared_models, shared_data):
+    """Actual sampling times scattered around 0, 0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12 and 24 h, one
+    sample of each subject at each: eleven bins, each holding every subject exactly once."""
+    r = vpc(shared_models["theo_sd"], shared_data["theo_sd.csv"], params=THEO, n=10, seed=1)
+    assert r.bins.N_OBS.tolist() == [12] * 11
+    obs = r.observations
+    for b in range(11):
+        assert sorted(obs.ID[obs.BIN == b]) == list(range(1, 13))
+    nominal = [0, 0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24]
+    assert np.all(np.abs(np.log((r.bins.X_MEDIAN + 0.1) / (np.array(nominal) + 0.1))) < 0.1)
+
+
+def test_auto_edges_on_designs_built_by_hand():
+    from nlme_lab.diagnostics.binning import assign_bins, auto_edges
+
+    rng = np.random.default_rng(3)
+    nominal = np.array([0.5, 1, 2, 4, 8, 24])
+    x = (nominal[None, :] * np.exp(rng.uniform(-0.05, 0.05, (20, nominal.size)))).ravel()  # 20 subjects, +-5 %
+    k = assign_bins(x, auto_edges(x))
+    np.testing.assert_array_equal(k, np.tile(np.arange(nominal.size), 20))  # one bin per nominal time
+    # at most 3 bins: the narrowest gaps in log(x + c), c = half the smallest time (about 0.24), join first:
+    # 0.5-1 (0.52), then 2 (0.59), then 4 (0.64), leaving 8 (0.66 from 4) and 24 (1.08 from 8) alone
+    assert auto_edges(x, max_bins=3).size == 4
+    np.testing.assert_array_equal(np.bincount(assign_bins(x, auto_edges(x, max_bins=3))), [80, 20, 20])
+    # continuous sampling (no nominal times): cut into pieces of at least 2 x 10 observations
+    u = np.sort(rng.uniform(0.0, 24.0, 200))
+    counts = np.bincount(assign_bins(u, auto_edges(u)))
+    assert counts.size >= 4 and counts.min() >= 10 and counts.sum() == 200
+    # a thin cluster joins its nearer neighbour on the log scale: 3 h is nearer 2 h than 6 h
+    x = np.repeat([1.0, 2.0, 3.0, 6.0], [12, 12, 3, 12])
+    np.testing.assert_array_equal(np.bincount(assign_bins(x, auto_edges(x))), [12, 15, 12])

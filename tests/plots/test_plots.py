@@ -188,17 +188,106 @@ def test_stratified_vpc_draws_one_column_per_stratum(shared_models, shared_data)
         assert_col(cds(lay, f"vpc_{s}_p50"), "SIM_MEDIAN", p["SIM_MEDIAN"])
 
 
-@pytest.mark.filterwarnings("ignore:the EBEs of")  # the model's rough initial values
-def test_individual_fits_of_a_two_endpoint_model_show_one_endpoint(shared_models, shared_data):
+@pytest.fixture(scope="module")
+def warfarin_pkpd(shared_models, shared_data):
+    """Residuals and curves of the two-endpoint warfarin model (DVID 1 cp in mg/L, DVID 2 PCA in
+    %) at its initial values."""
+    import warnings
+
     model, data = shared_models["warfarin_pkpd"], shared_data["warfarin.csv"]
-    table = residuals(model, data, npde=False)
+    with warnings.catch_warnings():  # the EBEs at the model's rough initial values
+        warnings.simplefilter("ignore")
+        table = residuals(model, data, npde=False)
     curves = prediction_curves(model, data, etas=table.subjects[list(table.eta_names)].to_numpy(), n_points=20)
-    for endpoint in (None, "effect"):
-        lay = plots.individual_fits(table, curves, per_page=4, endpoint=endpoint)
-        want = endpoint or "cp"
-        rec = table.records[(table.records["ID"] == 1) & (table.records["ENDPOINT"] == want)]
-        assert_col(cds(lay, "indiv_1_obs"), "DV", rec["DV"])
-        c = curves[(curves["ID"] == 1) & (curves["ENDPOINT"] == want)]
-        assert_col(cds(lay, "indiv_1_curve"), "IPRED", c["IPRED"])
+    return table, curves
+
+
+def _figures(layout):
+    from bokeh.plotting import figure
+
+    return list(layout.select({"type": figure}))
+
+
+def test_gof_of_two_endpoints_never_pools_them(warfarin_pkpd):
+    """One set of figures per endpoint, each with its own points, smoother and axis labels."""
+    table, _ = warfarin_pkpd
+    lay = plots.gof_panel(table)
+    got = names(lay)
+    assert not {"dv_pred_points", "dv_ipred_points", "qq_cwres_points"} & got  # nothing pooled
+    assert table.endpoint_names == ("cp", "effect")
+    for endpoint in ("cp", "effect"):
+        rec = table.records[table.records["ENDPOINT"] == endpoint]
+        assert len(rec) == {"cp": 251, "effect": 232}[endpoint]
+        pts = cds(lay, f"dv_pred_{endpoint}_points")
+        assert_col(pts, "X", rec["PRED"])
+        assert_col(pts, "Y", rec["DV"])
+        assert_col(cds(lay, f"dv_pred_{endpoint}_smooth"), "y", loess(rec["PRED"], rec["DV"]).y)
+        assert_col(cds(lay, f"cwres_time_{endpoint}_points"), "Y", rec["CWRES"])
+        assert_col(cds(lay, f"qq_cwres_{endpoint}_points"), "Y", np.sort(rec["CWRES"].to_numpy()))
+    titles = {f.title.text: f for f in _figures(lay)}
+    dv_pred = titles["cp (DVID 1): DV vs PRED"]
+    assert dv_pred.yaxis[0].axis_label == "DV (cp)" and dv_pred.xaxis[0].axis_label == "PRED (cp)"
+    assert titles["effect (DVID 2): DV vs PRED"].yaxis[0].axis_label == "DV (effect)"
+    # one endpoint asked for: its figure under the plain names
+    one = plots.dv_vs_pred(table, endpoint="effect")
+    assert_col(cds(one, "dv_pred_points"), "Y", table.records[table.records["ENDPOINT"] == "effect"]["DV"])
+
+
+def test_individual_fits_and_spaghetti_of_two_endpoints_show_both(warfarin_pkpd):
+    table, curves = warfarin_pkpd
+    lay = plots.individual_fits(table, curves, per_page=4)
+    assert names(lay) == {f"indiv_{i}_{e}_{k}" for i in (1, 2, 3, 4) for e in ("cp", "effect")
+                          for k in ("obs", "curve")}
+    for endpoint in ("cp", "effect"):
+        rec = table.records[(table.records["ID"] == 1) & (table.records["ENDPOINT"] == endpoint)]
+        assert_col(cds(lay, f"indiv_1_{endpoint}_obs"), "DV", rec["DV"])
+        c = curves[(curves["ID"] == 1) & (curves["ENDPOINT"] == endpoint)]
+        assert_col(cds(lay, f"indiv_1_{endpoint}_curve"), "IPRED", c["IPRED"])
+        assert len(cds(plots.spaghetti(table), f"spaghetti_lines_{endpoint}")["ID"]) == 32
+    titles = [f.title.text for f in lay.children]  # in page order
+    assert titles[:3] == ["ID 1 · cp (DVID 1)", "ID 1 · effect (DVID 2)", "ID 2 · cp (DVID 1)"]
+    one = plots.individual_fits(table, curves, per_page=4, endpoint="effect")  # one endpoint: plain names
+    assert_col(cds(one, "indiv_1_obs"), "DV", table.records[(table.records["ID"] == 1)
+                                                            & (table.records["ENDPOINT"] == "effect")]["DV"])
     with pytest.raises(KeyError, match="cp, effect"):
         plots.spaghetti(table, endpoint="pca")
+
+
+def test_legends_sit_outside_the_plotted_data(theo, shared_models, shared_data):
+    """The individual-fit and VPC legends are under the plot area, never over the data, and the
+    VPC's names the observed and simulated percentiles and the intervals."""
+    from bokeh.models import Legend
+
+    lay = plots.individual_fits(theo["table"], per_page=2)
+    for fig in _figures(lay):
+        assert [type(m) for m in fig.center if isinstance(m, Legend)] == []
+        (legend,) = [m for m in fig.below if isinstance(m, Legend)]
+        assert [i.label.value for i in legend.items] == ["observed", "IPRED", "PRED"]
+    r = vpc(theo["fit"], theo["data"], model=theo["model"], n=20, seed=4)
+    (fig,) = _figures(plots.vpc_plot(r))
+    assert not [m for m in fig.center if isinstance(m, Legend)]
+    (legend,) = [m for m in fig.below if isinstance(m, Legend)]
+    assert [i.label.value for i in legend.items] == [
+        "observations", "observed median", "simulated median (median of replicates)",
+        "95% interval of the simulated median", "observed 5th & 95th percentiles",
+        "simulated 5th & 95th percentiles (median of replicates)", "95% interval of the simulated 5th & 95th percentiles"]
+
+
+def test_figures_wrap_to_the_page_and_titles_wrap_not_cut(theo):
+    """Rows of fixed-size figures wrap (flex-wrap) instead of a fixed grid cut at the page's edge;
+    a title longer than its figure is broken onto lines, every word kept."""
+    from bokeh.models import Row
+
+    for lay in (plots.gof_panel(theo["table"]), plots.individual_fits(theo["table"]),
+                plots.eta_histograms(theo["table"]), plots.convergence_traces(theo["fit"])):
+        assert isinstance(lay, Row) and lay.styles["flex-wrap"] == "wrap" and lay.sizing_mode == "stretch_width"
+    table = theo["table"]
+    from dataclasses import replace
+
+    shrunk = replace(table, shrinkage=replace(table.shrinkage, eta_sd={**table.shrinkage.eta_sd, "eta_cl": 36.6}))
+    figs = _figures(plots.eta_covariates(shrunk, ["WT"]))
+    title = next(f.title.text for f in figs if f.title.text.startswith("eta_cl"))
+    assert title.replace("\n", " ") == "eta_cl: shrinkage 36.6% (high: relations may be hidden)"
+    assert "\n" in title and max(len(line) for line in title.split("\n")) * 6.8 <= 300 - 80
+
+

@@ -69,3 +69,20 @@ def test_report_renders_in_chromium_without_console_errors(report):
     assert errors == []
     assert state["roots"] == 7 and state["views"] >= state["roots"], state  # 7 layouts, see report.py
     assert state["plots"] >= 25 and state["drawn"] == state["plots"], state
+
+
+def test_a_two_endpoint_report_draws_each_endpoint_apart(tmp_path, shared_data):
+    """GOF, individual fits, observations and VPC of warfarin PK/PD: a figure per endpoint
+    (cp in mg/L, PCA in %), never one figure pooling both."""
+    import nlme_lab as nl
+    from tests.plots.conftest import fixed_pkpd
+
+    fit = nl.fit(fixed_pkpd(), shared_data["warfarin.csv"], "focei", covariance=None)
+    text = write_report(fit, tmp_path / "pkpd.html", n_vpc=20, n_sim=20, seed=1).read_text(encoding="utf-8")
+    for endpoint in ("cp", "effect"):
+        for name in (f"dv_pred_{endpoint}_points", f"cwres_time_{endpoint}_points", f"qq_cwres_{endpoint}_points",
+                     f"indiv_1_{endpoint}_obs", f"spaghetti_lines_{endpoint}"):
+            assert f'"name":"{name}"' in text, name
+    for pooled in ("dv_pred_points", "indiv_1_obs", "spaghetti_lines"):
+        assert f'"name":"{pooled}"' not in text
+    assert '"name":"vpc_0_p50"' in text and '"name":"vpc_1_p50"' in text  # a VPC per endpoint (DVID)

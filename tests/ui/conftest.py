@@ -214,7 +214,7 @@ def open_and_run_all(page, lab: JupyterLab, notebook: str, attempts: int = 3) ->
     the kernel's connection and the notebook's readiness is dropped without a trace, so it is
     sent again when no cell has started within 15 s."""
     page.goto(lab.lab_url(notebook))
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for()  # not a restored one
     _wait_for_notebook_kernel(lab, notebook)
     page.wait_for_function(NOTEBOOK_CONNECTED)
     for attempt in range(attempts):

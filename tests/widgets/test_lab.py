@@ -18,6 +18,7 @@ from nlme_lab.widgets.data_view import covariate_summary, subject_events  # noqa
 from nlme_lab.widgets.parameter_panel import parameter_bounds, slider_range  # noqa: E402
 
 from tests.conftest import SHARED
+from tests.plots.conftest import PKPD_TEXT
 ROOT = Path(__file__).resolve().parents[2]
 THEO_DATA = ROOT / "nlme_lab" / "examples" / "theo_sd.csv"
 THEO_MODEL = ROOT / "nlme_lab" / "examples" / "theo_sd.nlm"
@@ -31,7 +32,7 @@ def lab():
 def _plotted(lab, column: str) -> np.ndarray:
     """What the spaghetti overlay source holds, concatenated over subjects."""
     key = "ipred" if column == "IPRED" else "pred"
-    return np.concatenate([np.asarray(v, float) for v in lab.data_view.sources[key].data[column]])
+    return np.concatenate([np.asarray(v, float) for v in lab.data_view.sources["cp"][key].data[column]])
 
 
 def _observed(lab, frame_column) -> np.ndarray:
@@ -43,7 +44,7 @@ def _observed(lab, frame_column) -> np.ndarray:
 def test_a_slider_move_redraws_pred_equal_to_nl_simulate(lab):
     lab.parameter_panel.set_values(nl.Model.from_file(THEO_MODEL).initial_values())
     lab.parameter_panel.slider("tcl").value = 1.3
-    lab.parameter_panel.box("tv").value = 3.2  # the typed box moves the slider too
+    lab.parameter_panel.type_value("tv", "3.2")  # the typed box moves the slider too
     assert lab.parameter_panel.slider("tv").value == pytest.approx(3.2)
     assert lab.parameters["tcl"] == pytest.approx(1.3)
     sim = nl.simulate(THEO_MODEL, THEO_DATA, n=1, seed=3, params={"tcl": 1.3, "tv": 3.2})
@@ -57,7 +58,7 @@ def test_a_slider_move_redraws_pred_equal_to_nl_simulate(lab):
 
 def test_a_typed_value_survives_the_slider_snapping_it_to_its_grid(lab):
     panel = lab.parameter_panel
-    panel.box("tcl").value = 1.6
+    panel.type_value("tcl", "1.6")
     slider = panel.slider("tcl")
     snapped = slider.min + round((1.6 - slider.min) / slider.step) * slider.step
     assert snapped != 1.6
@@ -65,6 +66,23 @@ def test_a_typed_value_survives_the_slider_snapping_it_to_its_grid(lab):
     assert lab.parameters["tcl"] == 1.6
     slider.value = 1.6 + 3 * slider.step  # a real move is taken
     assert lab.parameters["tcl"] == pytest.approx(1.6 + 3 * slider.step)
+
+
+def test_parameter_boxes_show_six_digits_and_keep_every_digit(lab):
+    """A fit's estimate shows as 6 significant digits in its box; the value used (predictions,
+    the next fit, the exported cells) keeps all 16. Typed text outside the bounds is clamped,
+    text that is no number puts the value back."""
+    panel = lab.parameter_panel
+    before = lab.parameters
+    panel.set_values({"tcl": 1.0123456789012345, "eta_v": 0.019080123456789})
+    assert panel.box("tcl").value == "1.01235" and panel.box("eta_v").value == "0.0190801"
+    assert lab.parameters["tcl"] == 1.0123456789012345 and lab.parameters["eta_v"] == 0.019080123456789
+    assert lab.model.with_initial(**lab.parameters).initial_values()["tcl"] == 1.0123456789012345
+    panel.type_value("eta_v", "-0.5")  # a variance: clamped at its lower bound 0
+    assert lab.parameters["eta_v"] == 0.0 and panel.box("eta_v").value == "0"
+    panel.type_value("tcl", "1.2.3")
+    assert lab.parameters["tcl"] == 1.0123456789012345 and panel.box("tcl").value == "1.01235"
+    panel.set_values(before)
 
 
 def test_parameter_bounds_come_from_ini():
@@ -288,7 +306,7 @@ def test_event_timeline_expands_addl_and_marks_ss():
         assert len(infusions["START"]) == int((with_rate["ADDL"] + 1).sum())
         np.testing.assert_allclose(np.asarray(infusions["END"]) - infusions["START"],
                                    np.repeat(with_rate["AMT"] / with_rate["RATE"], with_rate["ADDL"] + 1))
-        assert len(obs["TIME"]) == int(data.observed[data.subject_slice(i)].sum())
+        assert list(obs) == [None] and len(obs[None]["TIME"]) == int(data.observed[data.subject_slice(i)].sum())
 
 
 def test_covariate_summary_and_log_toggle(lab):
@@ -300,3 +318,49 @@ def test_covariate_summary_and_log_toggle(lab):
     assert lab.data_view.figures["log"].visible and not lab.data_view.figures["linear"].visible
     lab.data_view.log_toggle.value = "linear"
     assert lab.data_view.figures["linear"].visible
+
+
+WARFARIN_DATA = SHARED / "data" / "warfarin.csv"
+
+
+@pytest.fixture(scope="module")
+def pkpd_lab():
+    return nl.Lab(data=WARFARIN_DATA, model=PKPD_TEXT)  # tutorial 02's model at its estimates
+
+
+def test_a_two_endpoint_lab_shows_both_endpoints_everywhere(pkpd_lab):
+    """The Data tab, the live panels and the timeline have each endpoint on its own axes, and
+    what they plot is what nl.simulate predicts for that endpoint."""
+    lab = pkpd_lab
+    lab.parameter_panel.set_values({"tcl": -1.9, "tkout": -2.8})
+    sim = nl.simulate(lab.model, lab.dataset, n=1, seed=1, params=lab.parameters).table
+    frame = lab.dataset.table
+    observed = ((frame["EVID"] == 0) & (frame["MDV"] == 0)).to_numpy()
+    view = lab.data_view
+    assert view.endpoints == ["cp", "effect"]
+    for dvid, endpoint in ((1, "cp"), (2, "effect")):
+        rows = observed & (frame["DVID"] == dvid).to_numpy()
+        plotted = np.concatenate([np.asarray(v, float) for v in view.sources[endpoint]["pred"].data["PRED"]])
+        np.testing.assert_allclose(plotted, sim["PRED"].to_numpy()[rows], rtol=1e-8, atol=1e-10)
+        dv = np.concatenate([np.asarray(v, float) for v in view.sources[endpoint]["obs"].data["DV"]])
+        np.testing.assert_allclose(dv, frame["DV"].to_numpy()[rows])
+        assert view.sources[endpoint]["ipred"].name == f"lab_ipred_lines_{endpoint}"
+        first = rows & (frame["ID"] == lab.dataset.ids[0]).to_numpy()
+        panel = lab._individual[[name for _i, name, _s in lab._individual].index(endpoint)][2]
+        assert panel.name == f"lab_indiv_{lab.dataset.ids[0]:g}_{endpoint}"
+        np.testing.assert_allclose(panel.data["PRED"], sim["PRED"].to_numpy()[first], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(panel.data["DV"], frame["DV"].to_numpy()[first])
+    assert len(lab.individual_figures) == 12  # six subjects, both endpoints each
+
+    assert [f.yaxis[0].axis_label for f in view.figures["linear"].children] == ["cp", "effect"]  # own axes
+    # the timeline: doses on an amount axis, each endpoint's observations on its own, one time axis
+    view.subject.value = 1
+    timeline = view.timeline_layout.children
+    assert [f.yaxis[0].axis_label for f in timeline] == ["amount", "cp", "effect"]
+    assert len({id(f.x_range) for f in timeline}) == 1
+    second = (frame["ID"] == lab.dataset.ids[1]).to_numpy() & observed
+    for dvid, endpoint in ((1, "cp"), (2, "effect")):
+        src = view.timeline_layout.select_one({"name": f"lab_timeline_obs_{endpoint}"})
+        np.testing.assert_allclose(src.data["DV"], frame["DV"].to_numpy()[second & (frame["DVID"] == dvid)])
+    doses = view.timeline_layout.select_one({"name": "lab_timeline_doses"})
+    assert list(doses.data["AMT"]) == [100.0] and list(doses.data["LABEL"]) == ["100"]
