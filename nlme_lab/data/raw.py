@@ -82,14 +82,18 @@ class RawTable:
                         self.comment_column)
 
 
-def load(source, rule: IgnoreRule = IgnoreRule()) -> RawTable:
-    """A RawTable from a path, a pandas DataFrame or a polars DataFrame."""
+def load(source, rule: IgnoreRule = IgnoreRule(), names: tuple[str, ...] | None = None) -> RawTable:
+    """A RawTable from a path, a pandas DataFrame or a polars DataFrame (``names``: files only,
+    see ``from_text``)."""
+    if names is not None and not isinstance(source, (str, os.PathLike)):
+        fail_argument(f"names= (column names by position, as $INPUT) applies to a data file, "
+                      f"not to a {type(source).__name__}: rename the frame's columns instead")
     if isinstance(source, pd.DataFrame):
         return from_frame(source, rule)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         path = path if isinstance(path, str) else os.fsdecode(path)
-        return from_text(files.read_text(path), source=path, rule=rule)
+        return from_text(files.read_text(path), source=path, rule=rule, names=names)
     kind = type(source)
     if kind.__module__.split(".")[0] == "polars" and kind.__name__ == "DataFrame":
         return from_frame(_from_polars(source), rule, source="polars DataFrame")
@@ -123,9 +127,16 @@ def from_frame(frame: pd.DataFrame, rule: IgnoreRule = IgnoreRule(), source: str
     return RawTable(names, columns, rows, comments, 0, source, comment_column)
 
 
-def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule()) -> RawTable:
+def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule(),
+              names: tuple[str, ...] | None = None) -> RawTable:
+    """Cells of a text dataset; with ``names`` (NM-TRAN's ``$INPUT``), columns are named by
+    position and the file has no header: every line is a record or a comment under ``rule``
+    (a header row must be a comment, e.g. under ``IGNORE=@``), and cells after the last name
+    are left out."""
     lines = [line.rstrip("\r") for line in text.split("\n")]
     _check_line_lengths(lines, source)
+    if names is not None:
+        return _from_named_lines(lines, source, rule, tuple(names))
     header_index = _header_index(lines, rule)
     if header_index is None:
         fail(f"no header line (column names) in {source}")
@@ -163,6 +174,41 @@ def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule()
     _check_names(names, header_row)
     columns = tuple(grid[:, j] for j in range(len(names)))
     return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), header_row, source,
+                    comment_column)
+
+
+def _from_named_lines(lines, source: str, rule: IgnoreRule, names: tuple[str, ...]) -> RawTable:
+    names = tuple(str(name).strip() for name in names)
+    _check_header(names, None, source)
+    _check_names(names, None)
+    first = next((line for line in lines if line.strip() and not line.strip().startswith("#")), "")
+    split = _splitter(first)
+    comment_column = names[0] if is_comment_column(names) else None
+    is_comment = rule.line_test(split, len(names), comment_column is not None)
+    plain = rule.record_starts
+    cells, rows, comments = [], [], []
+    for k, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped[0] not in plain and is_comment(line, stripped):
+            comments.append(k + 1)
+            continue
+        try:
+            values = split(line)
+        except csv.Error as error:
+            fail(f"cannot split this line into cells: {error}", row=k + 1)
+        if len(values) < len(names):
+            fail(f"this line has {len(values)} cells but names= ($INPUT) names {len(names)} columns"
+                 f"{_not_a_comment(stripped, rule)}", row=k + 1)
+        cells.append(values[:len(names)])
+        rows.append(k + 1)
+    if not cells:
+        fail(f"no data records in {source} (every line is blank or a comment under {rule.label})")
+    grid = np.empty((len(cells), len(names)), dtype=object)
+    grid[:] = cells
+    columns = tuple(grid[:, j] for j in range(len(names)))
+    return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), 0, source,
                     comment_column)
 
 
