@@ -24,6 +24,9 @@ _LAZY = {
     "Lab": "nlme_lab.widgets",
     "vpc": "nlme_lab.diagnostics",
     "residuals": "nlme_lab.diagnostics",
+    # NONMEM control streams
+    "from_nonmem": "nlme_lab.nonmem",
+    "to_nonmem": "nlme_lab.nonmem",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=["__version__"])
