@@ -19,6 +19,7 @@ import re
 
 from nlme_lab.nonmem import code_ast as na
 from nlme_lab.nonmem.issues import Note, fail
+from nlme_lab.nonmem.observation import depends_on
 from nlme_lab.nonmem.text import to_text
 from nlme_lab.nonmem.translate import LINCMT, Slot, Special
 
@@ -53,7 +54,8 @@ class Assembly:
     # ------------------------------------------------------------------ what is kept
     def select(self) -> None:
         slots = [i for i in self.items if isinstance(i, Slot)]
-        roots = [self.obs.slot] + [s for s in slots if s.claim or s.expr is LINCMT]
+        observed = [e.slot for e in self.obs.endpoints]
+        roots = observed + [s for s in slots if s.claim or s.expr is LINCMT]
         roots += [r for i in self.items if isinstance(i, Special) for r in _refs(i.expr)]
         live = self._closure(roots)
         residual = self.obs.residual_thetas
@@ -76,6 +78,8 @@ class Assembly:
             self.notes.append(Note(f"{', '.join(dict.fromkeys(names))} left out: {reason}"))
 
     def _reason(self, slot: Slot, y_only, residual) -> str | None:
+        if self.obs.selector and depends_on(slot, self.obs.selector):
+            return f"they pick the endpoint by {self.obs.selector}, which the observation lines do"
         if slot.var == "Y" or slot in y_only:
             return "used only for Y's residual error"
         if slot.poison:
@@ -143,7 +147,8 @@ class Assembly:
         for item in self.kept:
             if isinstance(item, Special) and item.kind in ("ode", "init") and isinstance(item.expr, na.Ref):
                 slot = item.expr.slot
-                if slot.var.startswith(("DADT(", "A_0(")) and uses.get(slot) == 1 and self.obs.slot is not slot:
+                if slot.var.startswith(("DADT(", "A_0(")) and uses.get(slot) == 1 \
+                        and all(e.slot is not slot for e in self.obs.endpoints):
                     out.add(slot)
         return out
 
@@ -156,8 +161,9 @@ class Assembly:
                 lines.append(f"# {_TITLES.get(record, structure_title)}")
                 section = record
             lines.append(self._line(item, name_of))
-        terms = " + ".join(f"{kind}({name_of(param)})" for kind, param in self.obs.terms)
-        lines.append(f"{self.obs.slot.name} ~ {terms}")
+        for endpoint in self.obs.endpoints:
+            terms = " + ".join(f"{kind}({name_of(param)})" for kind, param in endpoint.terms)
+            lines.append(f"{endpoint.slot.name} ~ {terms}")
         return lines
 
     def _line(self, item, name_of) -> str:

@@ -183,12 +183,13 @@ def _build(stream, ctx: Context, groups, sigmas, notes: list[Note]) -> dict:
     tr.env["F"] = f
     tr.run(parse_code(_error_lines(error), "ERROR"), "ERROR")
     obs = observe(tr, sigmas, "ERROR", error.line, notes)
-    uses_f = any(s.var == "F" or s.expr is LINCMT for s in Assembly._closure([obs.slot]))
+    uses_f = any(s.var == "F" or s.expr is LINCMT for s in Assembly._closure([e.slot for e in obs.endpoints]))
     title = f"ADVAN{advan}" + (f" TRANS{trans}: linCmt()" if structure.closed_form else " (ODEs)")
     return {"tr": tr, "obs": obs, "states": states, "lincmt": structure.closed_form, "title": title,
             "observed_cmt": structure.observe_number if uses_f else None,
             "observed_default": structure.closed_form or any(c.observe for c in structure.compartments),
-            "dose_cmt": structure.dose_number, "occasions": occasions, "drop_local": _drop_local(ctx, occasions)}
+            "dose_cmt": structure.dose_number, "occasions": occasions,
+            "drop_local": _drop_local(ctx, occasions, obs.selector)}
 
 
 def _build_pred(pred, ctx: Context, groups, sigmas, notes) -> dict:
@@ -199,7 +200,8 @@ def _build_pred(pred, ctx: Context, groups, sigmas, notes) -> dict:
     tr.run(code, "PRED")
     obs = observe(tr, sigmas, "PRED", pred.line, notes)
     return {"tr": tr, "obs": obs, "states": (), "lincmt": False, "title": "$PRED", "observed_cmt": None,
-            "observed_default": True, "dose_cmt": 1, "occasions": occasions, "drop_local": _drop_local(ctx, occasions)}
+            "observed_default": True, "dose_cmt": 1, "occasions": occasions,
+            "drop_local": _drop_local(ctx, occasions, obs.selector)}
 
 
 def _pk_code(pk, groups, ctx: Context):
@@ -218,10 +220,10 @@ def _column_of(ctx: Context, record: str):
     return column
 
 
-def _drop_local(ctx: Context, occasions) -> tuple[str, ...]:
+def _drop_local(ctx: Context, occasions, selector: str | None) -> tuple[str, ...]:
     """DVID, OCC, CENS, LIMIT: nlme_lab's reader gives them a role NONMEM does not; left out unless
     the translated model uses them (OCC for the kappas). Used as a covariate, they are refused."""
-    used_by_model = {occasions.column} if occasions is not None else set()
+    used_by_model = ({occasions.column} if occasions is not None else set()) | ({selector} if selector else set())
     for name, (record, line) in ctx.used_local_roles.items():
         if name not in used_by_model:
             fail(f"{name} is read as a covariate, but nlme_lab's data reader gives a column named {name} a role "

@@ -24,12 +24,18 @@ class ResidualSD:
 
 
 @dataclass(frozen=True)
-class Observation:
+class Endpoint:
     slot: Slot  # the observed variable
     terms: tuple  # (("add", Param), ("prop", Param)): Param("theta", k) or Param("sd", j)
+
+
+@dataclass(frozen=True)
+class Observation:
+    endpoints: tuple[Endpoint, ...]  # in DVID order (DVID = k is the k-th)
     sds: tuple[ResidualSD, ...]  # the Param("sd", j) parameters, j = index + 1
     residual_thetas: frozenset[int]
     y_slot: Slot
+    selector: str | None  # "DVID" when Y picks its endpoint by IF (DVID.EQ.k)
 
 
 def observe(tr: Translator, sigmas, record: str, line: int, notes: list[Note]) -> Observation:
@@ -37,11 +43,29 @@ def observe(tr: Translator, sigmas, record: str, line: int, notes: list[Note]) -
     if y is None:
         fail("Y is never assigned: the observation equation is Y = prediction + error", record, line)
     y_slot = y.slot
-    prediction = _without_eps(_inline_eps(y_slot.expr))
+    selector, values = _selector(y_slot)
+    sds: dict = {}
+    endpoints, thetas = [], set()
+    for k in values:
+        expr = y_slot.expr if selector is None else _specialize(y_slot.expr, selector, k)
+        endpoint, used = _endpoint(tr, expr, y_slot, sigmas, sds, notes, f"{k:g}" if selector else "")
+        endpoints.append(endpoint)
+        thetas |= used
+    seen = {}
+    for k, endpoint in zip(values, endpoints):
+        if endpoint.slot in seen:
+            fail(f"DVID {seen[endpoint.slot]:g} and {k:g} observe the same prediction", y_slot.record, y_slot.line)
+        seen[endpoint.slot] = k
+    return Observation(tuple(endpoints), tuple(sds.values()), frozenset(thetas), y_slot, selector)
+
+
+def _endpoint(tr, expr, y_slot, sigmas, sds: dict, notes, suffix: str) -> tuple[Endpoint, set]:
+    prediction = _without_eps(_inline_eps(expr))
     if isinstance(prediction, na.Ref):
         observed = prediction.slot
     else:
-        observed = _slot(tr.add(Slot("<prediction>", prediction, record, y_slot.line, preferred="ipred")))
+        observed = _slot(tr.add(Slot("<prediction>", prediction, y_slot.record, y_slot.line,
+                                     preferred=f"ipred{suffix}")))
     chain = _aliases(observed)
     p = sympy.Symbol("P_", real=True)
     guards: list[Slot] = []
@@ -58,9 +82,10 @@ def observe(tr: Translator, sigmas, record: str, line: int, notes: list[Note]) -
         return to_sympy(slot.expr, ref)
 
     try:
-        model = _analyse(y_slot, observed, prediction, ref, p, sigmas)
+        model = _analyse(expr, prediction, ref, p, sigmas)
     except ResidualRefused as err:
-        fail(f"the residual error of Y is not one of the model language's (add, prop, add + prop): {err}",
+        where = f" for DVID {suffix}" if suffix else ""
+        fail(f"the residual error of Y{where} is not one of the model language's (add, prop, add + prop): {err}",
              y_slot.record, y_slot.line)
     for slot in dict.fromkeys(guards):
         notes.append(Note(f"IF ({slot.var}.EQ.0) {slot.var} = ... left out of the residual error (it only guards "
@@ -68,11 +93,12 @@ def observe(tr: Translator, sigmas, record: str, line: int, notes: list[Note]) -
     if not model.linear:
         notes.append(Note("Y is not linear in the EPS: as NONMEM's conditional methods do, its first-order "
                           "expansion in the EPS is used", y_slot.record, y_slot.line))
-    return _terms(model, observed, sigmas, y_slot)
+    terms, thetas = _terms(model, sigmas, sds)
+    return Endpoint(observed, terms), thetas
 
 
-def _analyse(y_slot, observed, prediction, ref, p, sigmas):
-    y = to_sympy(y_slot.expr, ref)
+def _analyse(y_expr, prediction, ref, p, sigmas):
+    y = to_sympy(y_expr, ref)
     if not isinstance(prediction, na.Ref):
         y = y.subs(to_sympy(prediction, ref), p)
     eps = {k: sympy.Symbol(f"EPS_{k}", real=True) for k in range(1, 1 + sum(b.size for b in sigmas))}
@@ -90,8 +116,9 @@ def _analyse(y_slot, observed, prediction, ref, p, sigmas):
     return analyse(y, p, {k: e for k, e in eps.items() if y.has(e)}, variances.__getitem__)
 
 
-def _terms(model, observed: Slot, sigmas, y_slot: Slot) -> Observation:
-    terms, sds, thetas = [], [], set()
+def _terms(model, sigmas, sds: dict) -> tuple[tuple, set]:
+    """The error terms; an SD made from a SIGMA is shared by every endpoint using that SIGMA."""
+    terms, thetas = [], set()
     by_index = {i: (b, k) for b in sigmas for k, i in enumerate(b.indices)}
     for kind, part in (("add", model.add), ("prop", model.prop)):
         if part is None:
@@ -100,14 +127,71 @@ def _terms(model, observed: Slot, sigmas, y_slot: Slot) -> Observation:
             thetas.add(part.index)
             terms.append((kind, na.Param("theta", part.index)))
             continue
-        if part.kind == "sigma":
-            block, k = by_index[part.index]
-            variance = block.variance(k)
-            sds.append(ResidualSD(kind, math.sqrt(variance), False, f"SD of $SIGMA {part.index} (variance {variance:g})"))
-        else:
-            sds.append(ResidualSD(kind, part.value, True, "a fixed SIGMA"))
-        terms.append((kind, na.Param("sd", len(sds))))
-    return Observation(observed, tuple(terms), tuple(sds), frozenset(thetas), y_slot)
+        key = ("sigma", part.index) if part.kind == "sigma" else ("fixed", kind, part.value)
+        if key not in sds:
+            if part.kind == "sigma":
+                block, k = by_index[part.index]
+                variance = block.variance(k)
+                sds[key] = ResidualSD(kind, math.sqrt(variance), False,
+                                      f"SD of $SIGMA {part.index} (variance {variance:g})")
+            else:
+                sds[key] = ResidualSD(kind, part.value, True, "a fixed SIGMA")
+        terms.append((kind, na.Param("sd", list(sds).index(key) + 1)))
+    return tuple(terms), thetas
+
+
+def _selector(y_slot: Slot) -> tuple[str | None, list[float]]:
+    """The column Y's IF picks the endpoint by (``IF (DVID.EQ.k)``) and its values; (None, [0])
+    when Y has no condition."""
+    tests = set()
+    for node in _walk_through(y_slot.expr):
+        if isinstance(node, na.Conditional):
+            tests.add(_equality(node.condition))
+    if not tests:
+        return None, [0.0]
+    columns = {t[0] for t in tests if t is not None}
+    if None in tests or len(columns) != 1 or columns != {"DVID"}:
+        fail("Y depends on conditions: one observation equation, or one per endpoint chosen by "
+             "IF (DVID.EQ.k) THEN ... (k = 1, 2, ...), is read", y_slot.record, y_slot.line)
+    values = sorted({t[1] for t in tests})
+    if values != [float(k) for k in range(1, len(values) + 1)]:
+        fail(f"Y's endpoints are DVID {', '.join(f'{v:g}' for v in values)}: the model language numbers them "
+             "1, 2, ... (DVID = k is the k-th observation line)", y_slot.record, y_slot.line)
+    return "DVID", values
+
+
+def _equality(condition):
+    if (isinstance(condition, na.Compare) and condition.op == "==" and isinstance(condition.left, na.Covariate)
+            and isinstance(condition.right, na.Num)):
+        return condition.left.column, condition.right.value
+    return None
+
+
+def _walk_through(expr):
+    """Every node of ``expr`` and of the slots it reads."""
+    seen, stack = set(), [expr]
+    while stack:
+        node = stack.pop()
+        for inner in na.walk(node):
+            yield inner
+            if isinstance(inner, na.Ref) and inner.slot not in seen and inner.slot.expr is not LINCMT:
+                seen.add(inner.slot)
+                stack.append(inner.slot.expr)
+
+
+def depends_on(slot: Slot, column: str) -> bool:
+    return any(isinstance(n, na.Covariate) and n.column == column for n in _walk_through(slot.expr))
+
+
+def _specialize(expr, column: str, value: float):
+    """``expr`` where ``column == value``: its IF (column.EQ.k) decided, slots that test it written out."""
+    if isinstance(expr, na.Ref):
+        return _specialize(expr.slot.expr, column, value) if depends_on(expr.slot, column) else expr
+    if isinstance(expr, na.Conditional):
+        test = _equality(expr.condition)
+        if test is not None and test[0] == column:
+            return _specialize(expr.body if test[1] == value else expr.orelse, column, value)
+    return _map(expr, lambda e: _specialize(e, column, value))
 
 
 def _slot(ref: na.Ref) -> Slot:
