@@ -34,7 +34,7 @@ _RESERVED = {"THETA", "ETA", "EPS", "ERR", "A", "DADT", "F", "Y", "T", "TIME", "
 #: the parameter names of the closed-form ADVANs (reserved in a linCmt model's control stream)
 _TRANS_PARAMETERS = {"K", "KA", "CL", "V", "Q", "V1", "V2", "V3", "V4", "Q2", "Q3", "Q4", "K12", "K21", "K23", "K32",
                      "K13", "K31", "K24", "K42", "K10", "K20", "ALPHA", "BETA", "GAMMA", "AOB", "VSS"}
-_INDEXED = re.compile(r"(S|F|R|D|ALAG|A_0|MU_)\d+")
+_INDEXED = re.compile(r"(S|F|R|D|ALAG|A_0)\d+")
 
 
 def refuse(message: str, line: int | None = None):

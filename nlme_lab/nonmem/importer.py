@@ -61,10 +61,10 @@ def _source(source) -> tuple[str, Path | None]:
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "$" not in source):
         path = Path(source)
         if not path.is_file():
-            raise ControlStreamError(f"no such control stream file: {path}")
+            raise ControlStreamError("no such file", source=str(path))
         data = path.read_bytes()[: MAX_BYTES + 1]
         if len(data) > MAX_BYTES or b"\x00" in data:
-            raise ControlStreamError(f"{path} is not a control stream (binary or larger than 4 MiB)")
+            raise ControlStreamError("not a control stream (binary, or larger than 4 MiB)", source=str(path))
         return data.decode("utf-8", errors="replace"), path
     if not isinstance(source, str):
         raise TypeError(f"from_nonmem takes a file path or the control stream's text, got {type(source).__name__}")

@@ -90,6 +90,12 @@ class NonmemSpec:
                             f"(IF ({column}.EQ.k) for k = {known})", row=int(data.rows[i]),
                             subject=data.ids[data.subject_index[i]], column=column)
 
+    def to_dict(self) -> dict:
+        """The spec as JSON-ready values (the CLI's ``import-nonmem --json``)."""
+        return {"problem": self.problem, "data": str(self.data), "input": list(self.names), "drop": list(self.drop),
+                "filter": self.filter, "method": self.method, "covariance": self.covariance,
+                "importance_samples": self.importance_samples, "notes": [str(n) for n in self.notes]}
+
     def __repr__(self) -> str:
         extra = f", importance_samples={self.importance_samples}" if self.importance_samples else ""
         return (f"NonmemSpec(data={str(self.data)!r}, method={self.method!r}, covariance={self.covariance!r}"
