@@ -11,6 +11,7 @@ control stream is ever run: its code is parsed and translated to model text.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -341,8 +342,8 @@ def _ode_lines(tr: Translator, pk_env: dict, structure, line: int):
 
 # --------------------------------------------------------------------------- the text
 def _model(built: dict, thetas, omegas, groups, ctx: Context, notes: list[Note], name: str):
+    from nlme_lab.errors import ModelError, ModelWarning
     from nlme_lab.model import Model
-    from nlme_lab.errors import ModelError
 
     tr, obs = built["tr"], built["obs"]
     finals = {v.slot for v in tr.env.values() if isinstance(v, na.Ref)}
@@ -367,10 +368,18 @@ def _model(built: dict, thetas, omegas, groups, ctx: Context, notes: list[Note],
              "", "[model]", *assembly.model_lines(name_of, built["title"])]
     text = "\n".join(lines) + "\n"
     try:
-        return Model(text, name=name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ModelWarning)
+            model = Model(text, name=name)
     except ModelError as err:
         raise ControlStreamError(f"the translated model does not compile ({err}); this is a bug of the "
                                  f"import, please report it with the control stream. Model text:\n{text}") from err
+    for warning in caught:
+        if issubclass(warning.category, ModelWarning):
+            notes.append(Note(f"in the translated model, {str(warning.message).partition(': ')[2]}"))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return model
 
 
 def _ini(thetas, omegas, groups, obs, occasions, notes) -> tuple[list[str], dict]:

@@ -67,6 +67,7 @@ def _items(record) -> list[tuple[str, str, int, str]]:
 
 
 def _option(word: str, record: str, line: int) -> str:
+    word = {"LAPLACE": "LAPLACIAN", "NOLAPLACE": "NOLAPLACIAN"}.get(word, word)
     for name in _OPTIONS:
         if word == name or (len(word) >= 3 and name.startswith(word)):
             return name

@@ -78,7 +78,7 @@ def _endpoint(tr, expr, y_slot, sigmas, sds: dict, notes, suffix: str) -> tuple[
             guards.append(slot)
             return ref(inner)
         if slot.expr is LINCMT:
-            raise ResidualRefused(f"the residual error reads {slot.var}, another prediction than Y's")
+            return sympy.Symbol(f"VAR_{slot.var}", real=True)
         return to_sympy(slot.expr, ref)
 
     try:
@@ -176,7 +176,8 @@ def _walk_through(expr):
             yield inner
             if isinstance(inner, na.Ref) and inner.slot not in seen and inner.slot.expr is not LINCMT:
                 seen.add(inner.slot)
-                stack.append(inner.slot.expr)
+                guarded = _guard(inner.slot)
+                stack.append(inner.slot.expr if guarded is None else guarded.expr)
 
 
 def depends_on(slot: Slot, column: str) -> bool:

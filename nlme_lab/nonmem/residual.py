@@ -115,6 +115,9 @@ def _part(coefficient) -> ErrorPart | None:
         if kind == "SIGMA" and c == s:
             return ErrorPart("sigma", int(number))
     others = sorted(s.name for s in free if not s.name.startswith(("THETA_", "SIGMA_")))
+    if len(free) == 2 and not others:
+        raise ResidualRefused(f"the residual variance term {_show(c)} is a THETA times an estimated SIGMA: one "
+                              "of them must be fixed ($SIGMA 1 FIX with the THETA as the SD)")
     if others:
         raise ResidualRefused(f"the residual variance depends on {_names(others)}, not only on THETAs and SIGMAs")
     raise ResidualRefused(f"the residual variance term {_show(c)} is not a THETA squared (with $SIGMA 1 FIX), "
@@ -122,7 +125,11 @@ def _part(coefficient) -> ErrorPart | None:
 
 
 def _names(names) -> str:
-    return ", ".join(n.replace("THETA_", "THETA(").replace("COV_", "").replace("A_", "A(") for n in names)
+    out = []
+    for name in names:
+        kind, _, rest = name.partition("_")
+        out.append(f"{kind}({rest})" if kind in ("THETA", "ETA", "A") else rest if kind in ("COV", "VAR") else name)
+    return ", ".join(out)
 
 
 def _show(expr, prediction=None) -> str:
