@@ -46,8 +46,8 @@ def to_nonmem(model, data, method: str = "focei", *, covariance: str | None = "s
     """The control stream of ``model`` fitted to the data file ``data`` by ``method``.
 
     ``model``: a ``Model`` or a ``.nlm`` path. ``data``: the data file's path as ``$DATA`` should
-    name it (relative to where the control stream will be; it is read here for its column names
-    and occasion values). ``method``: fo, foce, focei, laplace or saem. ``covariance``:
+    name it (relative to where the control stream will be); it is read here for its column names
+    and occasion values, beside ``path`` when it is there, else from the working folder. ``method``: fo, foce, focei, laplace or saem. ``covariance``:
     "sandwich" (NONMEM's default), "r", "s" or None (no ``$COVARIANCE``). ``path``: also write
     the text there. Returns the text.
     """
@@ -62,7 +62,8 @@ def to_nonmem(model, data, method: str = "focei", *, covariance: str | None = "s
         refuse(f"method {method!r} has no NONMEM counterpart here (written: {', '.join(_METHODS)})")
     if covariance not in _COVARIANCE:
         refuse(f"covariance={covariance!r} (written: 'sandwich', 'r', 's' or None)")
-    dataset = read_nonmem(data)
+    beside = Path(path).parent / data if path is not None else None
+    dataset = read_nonmem(beside if beside is not None and beside.is_file() else data)
     from nlme_lab.nonmem.export_model import StreamWriter
 
     text = StreamWriter(model, dataset, str(data)).text(_METHODS[method], _COVARIANCE[covariance])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import sympy
+
 from nlme_lab.nonmem.export import input_labels, occasion_values, refuse, reserved, trans_names
 from nlme_lab.nonmem.fortran import FortranPrinter, hoist
 
@@ -81,11 +83,10 @@ class StreamWriter:
         late = [s for s in ir.statements if (s.depends_on_state or s.depends_on_time) and s.name != lin_var]
         needs = [e for _, _, e, _ in ir.dose_modifiers] + [e for _, e, _ in ir.initial]
         if ir.lincmt:
-            needs += [by_name[n].expr for n in self.names if n in by_name and n in ("cl", "v", "q", "v2", "q2",
-                                                                                    "v3", "ka")]
+            needs += [sympy.Symbol(n) for n in ("cl", "v", "q", "v2", "q2", "v3", "ka") if n in by_name]
         timed = {s.name for s in late}
         for expr in needs:
-            bad = self._closure(expr, by_name) & timed
+            bad = (self._closure(expr, by_name) | {s.name for s in expr.free_symbols}) & timed
             if bad:
                 refuse(f"{sorted(bad)[0]} depends on t or on a compartment amount but is a PK parameter, dose "
                        "modifier or initial amount (NONMEM holds those constant between records)",

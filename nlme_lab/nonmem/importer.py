@@ -90,7 +90,7 @@ def _import(text: str, path: Path | None, name: str | None) -> NonmemImport:
     estimation = plan(stream.all(K.ESTIMATION), stream.one(K.COVARIANCE), notes)
     if estimation.evaluate_only:
         notes.append(Note("MAXEVAL=0: every parameter fixed (the objective at the initial values)", "ESTIMATION"))
-        model = model.fix(*model.parameter_names())
+        model = model.fix(*(t.name for t in model.thetas), *(r.name for r in model.ir.random_effects))
     base = path.parent if path is not None else Path.cwd()
     spec = NonmemSpec(
         data=(base / data.path).resolve(), names=tuple(c.name for c in columns),
