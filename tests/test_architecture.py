@@ -11,8 +11,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nlme_lab"
 
 # layer -> packages of nlme_lab it must never import (higher layers)
 FORBIDDEN = {
-    "data": {"model", "problem", "kernels", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
-    "model": {"problem", "kernels", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
+    "data": {"model", "nonmem", "problem", "kernels", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
+    "model": {"nonmem", "problem", "kernels", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
+    # NONMEM control streams: above data and model (it makes a Model and reads a Dataset), below estimation
+    "nonmem": {"kernels", "problem", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
     "kernels": {"data", "model", "problem", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
     "problem": {"estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
     "estimation": {"simulation", "diagnostics", "plots", "widgets", "session", "cli"},
