@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import sympy
 
@@ -80,7 +81,7 @@ class StreamWriter:
         lin_var = ir.lincmt.variable if ir.lincmt else None
         by_name = {s.name: s for s in ir.statements}
         early = [s for s in ir.statements if not (s.depends_on_state or s.depends_on_time)]
-        late = [s for s in ir.statements if (s.depends_on_state or s.depends_on_time) and s.name != lin_var]
+        late = [s for s in ir.statements if (s.depends_on_state or s.depends_on_time)]
         needs = [e for _, _, e, _ in ir.dose_modifiers] + [e for _, e, _ in ir.initial]
         if ir.lincmt:
             needs += [sympy.Symbol(n) for n in ("cl", "v", "q", "v2", "q2", "v3", "ka") if n in by_name]
@@ -98,7 +99,7 @@ class StreamWriter:
         for endpoint in ir.endpoints:
             if endpoint.variable in by_name:
                 observed |= self._closure(by_name[endpoint.variable].expr, by_name) | {endpoint.variable}
-        des = [s for s in late if s.name in ode]
+        des = [s for s in late if s.name in ode and s.name != lin_var]
         error = [s for s in late if s.name in observed or s.name not in ode]
         return early, des, error, lin_var
 
@@ -112,13 +113,21 @@ class StreamWriter:
                 stack.extend(s.name for s in by_name[name].expr.free_symbols)
         return seen
 
-    def _assignments(self, statements, printer, names: dict | None = None) -> list[str]:
+    def _assignments(self, statements, printer, lin_var: str | None = None) -> list[str]:
+        """``NAME = expression`` lines (conditions as IF blocks); ``lin_var = linCmt()`` is ``NAME = F``."""
         lines = []
         for s in statements:
-            name = (names or printer.names)[s.name]
+            name = printer.names[s.name]
+            if s.name == lin_var:
+                lines.append(f"{name} = F")
+                continue
             counter = iter(range(1, 1000))
             block, expr = hoist(s.expr, lambda: self._fresh(f"{name}_C{next(counter)}"), printer)
-            lines += block + [f"{name} = {printer.doprint(expr)}"]
+            if isinstance(s.expr, sympy.Piecewise):  # the IF block assigns the variable itself
+                temp = re.compile(rf"\b{re.escape(expr.name)}\b")
+                lines += [temp.sub(name, line) for line in block]
+            else:
+                lines += block + [f"{name} = {printer.doprint(expr)}"]
         return lines
 
     # ------------------------------------------------------------------ records
@@ -138,8 +147,7 @@ class StreamWriter:
                 records += ["$DES", *self._indent(self._assignments(des, self.printer("T")) + self._des_lines())]
             overrides = {s.name: self._fresh(f"{self.names[s.name]}_E") for s in error if s in des}
             err = self.printer("TIME", overrides)
-            lines = [f"{self.names[lin_var]} = F"] if lin_var else []
-            records += ["$ERROR", *self._indent(self._assignments(error, err) + lines + self._endpoints(err))]
+            records += ["$ERROR", *self._indent(self._assignments(error, err, lin_var) + self._endpoints(err))]
         records += self._thetas() + self._omegas() + ["$SIGMA 1 FIX  ; the residual SDs are THETAs"]
         records += [f"$ESTIMATION {estimation} MAXEVAL=9999 PRINT=5"]
         if estimation.startswith("METHOD=SAEM"):

@@ -67,3 +67,15 @@ def test_round_trip_keeps_kappas_and_occasions(tmp_path):
     assert [k.name for k in back.kappas] == ["kappa4"] and spec.occasions.values == (1, 2)
     assert nl.fit(fixed(back), spec, covariance=None).ofv == pytest.approx(
         nl.fit(fixed(model), data, "focei", covariance=None).ofv, abs=1e-9)
+
+
+def test_an_imported_stream_exports_and_imports_again(shared_data):
+    # the linCmt variable (f) is read by later $ERROR lines: its F line comes first
+    model, spec = nl.from_nonmem(nl.example_path("pheno_run1.mod"))
+    text = nl.to_nonmem(model, data=str(spec.data))
+    assert text.index("F_2 = F") < text.index("IPRED_2 = F_2")
+    assert "  IF (APGR.LT.5) THEN\n    TVV = TVV_1*(THETA(3) + 1)\n  ELSE\n    TVV = TVV_1\n  ENDIF" in text
+    back, back_spec = nl.from_nonmem(text)
+    data = shared_data["pheno.csv"]
+    assert nl.fit(fixed(back), data, "focei", covariance=None).ofv == \
+        nl.fit(fixed(model), data, "focei", covariance=None).ofv
