@@ -293,7 +293,8 @@ class StreamWriter:
     def _omega(self, block, force_block: bool = False) -> str:
         values = " ".join(_number(v) for v in block.values)
         fixed = " FIX" if block.fixed else ""
-        names = ", ".join(block.names)
+        labels = {r.name: r.label for r in self.ir.random_effects}
+        names = ", ".join(f"{n} {labels[n]}".strip() for n in block.names)
         if len(block.names) == 1 and not force_block:
             return f"$OMEGA {values}{fixed}  ; {names}"
         return f"$OMEGA BLOCK({len(block.names)}) {values}{fixed}  ; {names}"
