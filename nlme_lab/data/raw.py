@@ -146,26 +146,8 @@ def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule()
     header_row = header_index + 1
     _check_header(names, header_row, source)
     comment_column = names[0] if is_comment_column(names) else None
-    is_comment = rule.line_test(split, len(names), comment_column is not None)
-    plain = rule.record_starts  # a line beginning so is a record under the rule (the fast path)
-    cells, rows, comments = [], [], []
-    for k in range(header_index + 1, len(lines)):
-        line = lines[k]
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped[0] not in plain and is_comment(line, stripped):
-            comments.append(k + 1)
-            continue
-        try:
-            values = split(line)
-        except csv.Error as error:
-            fail(f"cannot split this line into cells: {error}", row=k + 1)
-        if len(values) != len(names):
-            fail(f"this line has {len(values)} cells but the header (line {header_row}) names {len(names)} "
-                 f"columns{_not_a_comment(stripped, rule)}", row=k + 1)
-        cells.append(values)
-        rows.append(k + 1)
+    cells, rows, comments = _records(lines, header_index + 1, split, rule, len(names), comment_column is not None,
+                                     f"the header (line {header_row})", extra_cells=False)
     if not cells:
         fail(f"no data records after the header in {source}", row=header_row)
     grid = np.empty((len(cells), len(names)), dtype=object)
@@ -184,10 +166,27 @@ def _from_named_lines(lines, source: str, rule: IgnoreRule, names: tuple[str, ..
     first = next((line for line in lines if line.strip() and not line.strip().startswith("#")), "")
     split = _splitter(first)
     comment_column = names[0] if is_comment_column(names) else None
-    is_comment = rule.line_test(split, len(names), comment_column is not None)
-    plain = rule.record_starts
+    cells, rows, comments = _records(lines, 0, split, rule, len(names), comment_column is not None,
+                                     "names= ($INPUT)", extra_cells=True)
+    if not cells:
+        fail(f"no data records in {source} (every line is blank or a comment under {rule.label})")
+    grid = np.empty((len(cells), len(names)), dtype=object)
+    grid[:] = cells
+    columns = tuple(grid[:, j] for j in range(len(names)))
+    return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), 0, source,
+                    comment_column)
+
+
+def _records(lines, start: int, split, rule: IgnoreRule, n_names: int, comment_column: bool, namer: str,
+             extra_cells: bool) -> tuple[list, list, list]:
+    """(cells, line numbers, comment line numbers) of the lines from ``start``: comments by ``rule``,
+    blank lines skipped, each record ``n_names`` cells (``extra_cells``: more are left out), else an
+    error saying that ``namer`` names ``n_names`` columns."""
+    is_comment = rule.line_test(split, n_names, comment_column)
+    plain = rule.record_starts  # a line beginning so is a record under the rule (the fast path)
     cells, rows, comments = [], [], []
-    for k, line in enumerate(lines):
+    for k in range(start, len(lines)):
+        line = lines[k]
         stripped = line.strip()
         if not stripped:
             continue
@@ -198,18 +197,12 @@ def _from_named_lines(lines, source: str, rule: IgnoreRule, names: tuple[str, ..
             values = split(line)
         except csv.Error as error:
             fail(f"cannot split this line into cells: {error}", row=k + 1)
-        if len(values) < len(names):
-            fail(f"this line has {len(values)} cells but names= ($INPUT) names {len(names)} columns"
-                 f"{_not_a_comment(stripped, rule)}", row=k + 1)
-        cells.append(values[:len(names)])
+        if len(values) < n_names or len(values) > n_names and not extra_cells:
+            fail(f"this line has {len(values)} cells but {namer} names {n_names} "
+                 f"columns{_not_a_comment(stripped, rule)}", row=k + 1)
+        cells.append(values[:n_names])
         rows.append(k + 1)
-    if not cells:
-        fail(f"no data records in {source} (every line is blank or a comment under {rule.label})")
-    grid = np.empty((len(cells), len(names)), dtype=object)
-    grid[:] = cells
-    columns = tuple(grid[:, j] for j in range(len(names)))
-    return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), 0, source,
-                    comment_column)
+    return cells, rows, comments
 
 
 def _check_line_lengths(lines, source: str) -> None:
