@@ -253,3 +253,17 @@ def test_local_roles_used_as_covariates_are_refused(translate):
                                                              "V=THETA(3)\nS2=V")
     _, spec = translate(INPUT="ID TIME DV AMT EVID MDV CMT DVID CENS")
     assert spec.drop == ("DVID", "CENS")
+
+
+def test_a_synonym_in_code_reads_its_column(translate):
+    model, spec = translate(INPUT="ID TIME DV AMT EVID MDV CMT WT=WEIGHT",
+                            PK="KA=THETA(1)*EXP(ETA(1))\nCL=THETA(2)*WEIGHT/70\nV=THETA(3)*WT\nS2=V")
+    assert model_lines(model)[1:3] == ["cl = theta2 * WT / 70", "v = theta3 * WT"] and model.covariates == ("WT",)
+    assert spec.names[-1] == "WT"
+
+
+def test_abbreviated_options_that_change_no_estimate_are_noted_others_refused(translate):
+    _, spec = translate(ESTIMATION="METHOD=1 INTER\n$ABBR DERIV2=NO")
+    assert any("$ABBREVIATED DERIV2=NO left out" in str(n) for n in spec.notes)
+    with pytest.raises(ControlStreamError, match="\\$ABBREVIATED REPLACE"):
+        translate(ESTIMATION="METHOD=1 INTER\n$ABBR REPLACE THETA(CL)=THETA(1)")
