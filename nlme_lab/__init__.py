@@ -26,6 +26,9 @@ _LAZY = {
     "residuals": "nlme_lab.diagnostics",
     "report": "nlme_lab.plots.report",
     "to_polars": "nlme_lab.frames",
+    # NONMEM control streams
+    "from_nonmem": "nlme_lab.nonmem",
+    "to_nonmem": "nlme_lab.nonmem",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=["__version__"])

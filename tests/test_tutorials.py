@@ -222,3 +222,17 @@ def test_approximations_match_wang2007_and_independent_integrals():
     subject1 = nl.read_nonmem(nl.example_path("theo_sd.csv"), filter={"accept": ["ID.EQ.1"]})
     for method in ("fo", "focei", "laplace"):
         assert r[f"theo_{method}"] == pytest.approx(nl.fit(fixed, subject1, method).ofv, abs=1e-6), method
+
+
+# --------------------------------------------------------------------------- 11: NONMEM control streams
+def test_nonmem_tutorial_fit_matches_nonmem_and_the_export_round_trips():
+    r, _, _ = run("11_from_nonmem.ipynb")
+    assert r["method"] == "focei"  # from $ESTIMATION METHOD=1 INTERACTION
+    check_abs("11 pheno (control stream) OFV", r["ofv"], PHENO["objective"]["value"], 0.01)
+    thetas = {"theta1": "TH1_CL_per_kg", "theta2": "TH2_V_per_kg", "theta3": "TH3_APGR_lt5_V_fraction"}
+    for name, key in thetas.items():
+        check_rel(f"11 pheno {name}", r[name], PHENO["theta"][key]["value"], 0.002)
+        check_rel(f"11 pheno SE {name}", r[f"se_{name}"], PHENO["theta"][key]["se"], 0.05)
+    check_rel("11 pheno prop_sd", r["prop_sd"], float(np.sqrt(PHENO["sigma2"]["EPS1_prop"]["value"])), 0.01)
+    # the exported control stream, imported and evaluated at the estimates, gives the fit's OFV
+    assert r["roundtrip_ofv"] == pytest.approx(r["ofv"], abs=1e-3)

@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--n-vpc", type=int, default=500, metavar="N", help="VPC replicates (default 500)")
     report.add_argument("--out", metavar="FILE.html", default="report.html", help="output file (default report.html)")
     report.add_argument("--json", metavar="OUT.json", help="also write the fit results as JSON (as 'fit --json')")
+
+    from nlme_lab.cli import nonmem_commands  # NONMEM control streams: import-nonmem, export-nonmem
+
+    nonmem_commands.add_parsers(sub)
+    parser.epilog += nonmem_commands.EXAMPLES
     return parser
 
 
@@ -234,6 +239,12 @@ def cmd_report(args) -> int:
 COMMANDS = {"check": cmd_check, "simulate": cmd_simulate, "fit": cmd_fit, "report": cmd_report}
 
 
+def _nonmem_commands() -> dict:
+    from nlme_lab.cli.nonmem_commands import COMMANDS as NONMEM
+
+    return NONMEM
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -243,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _show_warning
-            return COMMANDS[args.command](args)
+            return {**COMMANDS, **_nonmem_commands()}[args.command](args)
     except (NlmeError, OSError) as exc:
         for line in _error_lines(exc):
             print(f"nlme-lab: error: {line}", file=sys.stderr)

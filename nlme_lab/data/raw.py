@@ -82,14 +82,18 @@ class RawTable:
                         self.comment_column)
 
 
-def load(source, rule: IgnoreRule = IgnoreRule()) -> RawTable:
-    """A RawTable from a path, a pandas DataFrame or a polars DataFrame."""
+def load(source, rule: IgnoreRule = IgnoreRule(), names: tuple[str, ...] | None = None) -> RawTable:
+    """A RawTable from a path, a pandas DataFrame or a polars DataFrame (``names``: files only,
+    see ``from_text``)."""
+    if names is not None and not isinstance(source, (str, os.PathLike)):
+        fail_argument(f"names= (column names by position, as $INPUT) applies to a data file, "
+                      f"not to a {type(source).__name__}: rename the frame's columns instead")
     if isinstance(source, pd.DataFrame):
         return from_frame(source, rule)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         path = path if isinstance(path, str) else os.fsdecode(path)
-        return from_text(files.read_text(path), source=path, rule=rule)
+        return from_text(files.read_text(path), source=path, rule=rule, names=names)
     kind = type(source)
     if kind.__module__.split(".")[0] == "polars" and kind.__name__ == "DataFrame":
         return from_frame(_from_polars(source), rule, source="polars DataFrame")
@@ -123,9 +127,16 @@ def from_frame(frame: pd.DataFrame, rule: IgnoreRule = IgnoreRule(), source: str
     return RawTable(names, columns, rows, comments, 0, source, comment_column)
 
 
-def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule()) -> RawTable:
+def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule(),
+              names: tuple[str, ...] | None = None) -> RawTable:
+    """Cells of a text dataset; with ``names`` (NM-TRAN's ``$INPUT``), columns are named by
+    position and the file has no header: every line is a record or a comment under ``rule``
+    (a header row must be a comment, e.g. under ``IGNORE=@``), and cells after the last name
+    are left out."""
     lines = [line.rstrip("\r") for line in text.split("\n")]
     _check_line_lengths(lines, source)
+    if names is not None:
+        return _from_named_lines(lines, source, rule, tuple(names))
     header_index = _header_index(lines, rule)
     if header_index is None:
         fail(f"no header line (column names) in {source}")
@@ -135,10 +146,46 @@ def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule()
     header_row = header_index + 1
     _check_header(names, header_row, source)
     comment_column = names[0] if is_comment_column(names) else None
-    is_comment = rule.line_test(split, len(names), comment_column is not None)
+    cells, rows, comments = _records(lines, header_index + 1, split, rule, len(names), comment_column is not None,
+                                     f"the header (line {header_row})", extra_cells=False)
+    if not cells:
+        fail(f"no data records after the header in {source}", row=header_row)
+    grid = np.empty((len(cells), len(names)), dtype=object)
+    grid[:] = cells
+    names, grid = _drop_unnamed_empty(names, grid, header_row)
+    _check_names(names, header_row)
+    columns = tuple(grid[:, j] for j in range(len(names)))
+    return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), header_row, source,
+                    comment_column)
+
+
+def _from_named_lines(lines, source: str, rule: IgnoreRule, names: tuple[str, ...]) -> RawTable:
+    names = tuple(str(name).strip() for name in names)
+    _check_header(names, None, source)
+    _check_names(names, None)
+    first = next((line for line in lines if line.strip() and not line.strip().startswith("#")), "")
+    split = _splitter(first)
+    comment_column = names[0] if is_comment_column(names) else None
+    cells, rows, comments = _records(lines, 0, split, rule, len(names), comment_column is not None,
+                                     "names= ($INPUT)", extra_cells=True)
+    if not cells:
+        fail(f"no data records in {source} (every line is blank or a comment under {rule.label})")
+    grid = np.empty((len(cells), len(names)), dtype=object)
+    grid[:] = cells
+    columns = tuple(grid[:, j] for j in range(len(names)))
+    return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), 0, source,
+                    comment_column)
+
+
+def _records(lines, start: int, split, rule: IgnoreRule, n_names: int, comment_column: bool, namer: str,
+             extra_cells: bool) -> tuple[list, list, list]:
+    """(cells, line numbers, comment line numbers) of the lines from ``start``: comments by ``rule``,
+    blank lines skipped, each record ``n_names`` cells (``extra_cells``: more are left out), else an
+    error saying that ``namer`` names ``n_names`` columns."""
+    is_comment = rule.line_test(split, n_names, comment_column)
     plain = rule.record_starts  # a line beginning so is a record under the rule (the fast path)
     cells, rows, comments = [], [], []
-    for k in range(header_index + 1, len(lines)):
+    for k in range(start, len(lines)):
         line = lines[k]
         stripped = line.strip()
         if not stripped:
@@ -150,20 +197,12 @@ def from_text(text: str, source: str = "<text>", rule: IgnoreRule = IgnoreRule()
             values = split(line)
         except csv.Error as error:
             fail(f"cannot split this line into cells: {error}", row=k + 1)
-        if len(values) != len(names):
-            fail(f"this line has {len(values)} cells but the header (line {header_row}) names {len(names)} "
+        if len(values) < n_names or len(values) > n_names and not extra_cells:
+            fail(f"this line has {len(values)} cells but {namer} names {n_names} "
                  f"columns{_not_a_comment(stripped, rule)}", row=k + 1)
-        cells.append(values)
+        cells.append(values[:n_names])
         rows.append(k + 1)
-    if not cells:
-        fail(f"no data records after the header in {source}", row=header_row)
-    grid = np.empty((len(cells), len(names)), dtype=object)
-    grid[:] = cells
-    names, grid = _drop_unnamed_empty(names, grid, header_row)
-    _check_names(names, header_row)
-    columns = tuple(grid[:, j] for j in range(len(names)))
-    return RawTable(names, columns, np.asarray(rows, np.int64), np.asarray(comments, np.int64), header_row, source,
-                    comment_column)
+    return cells, rows, comments
 
 
 def _check_line_lengths(lines, source: str) -> None:

@@ -34,7 +34,7 @@ from nlme_lab.data.raw import RawTable, load
 R = ColumnRole
 
 
-def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=()) -> Dataset:
+def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=(), names=None) -> Dataset:
     """Read a NONMEM dataset (a CSV or whitespace-separated file, or a DataFrame).
 
     Parameters
@@ -56,6 +56,10 @@ def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=()) -> Dataset
         ``nlme_lab.data.covariates``).
     drop : column name or names to leave out (any case), as ``$INPUT NAME=DROP``: for text
         columns such as dates or comments that are not numbers.
+    names : column names by position, as NM-TRAN's ``$INPUT`` (files only): the file then has
+        no header; every line is a record or a comment under the ``filter=`` comment rule (a
+        header row must be a comment, e.g. under ``IGNORE=@``), and cells after the last name
+        are left out. ``drop=`` then refers to these names.
 
     Raises ``DataError`` naming the file (for a file that cannot be read: missing, a folder,
     not a regular file, binary, too large, not a dataset) or the row, subject and column; a
@@ -65,7 +69,7 @@ def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=()) -> Dataset
     """
     records_filter = RecordFilter.parse(filter)
     how = CovariateFill.parse(covariate_fill)
-    raw = _drop(load(data, records_filter.comments), _drop_names(drop))
+    raw = _drop(load(data, records_filter.comments, _names(names)), _drop_names(drop))
     raw, comment_column = _without_comment_column(raw)
     roles, covariate_names = _roles(raw)
     parsed = {name: parse_column(col) for name, col in zip(raw.names, raw.columns) if name != roles.get(R.DVID)}
@@ -128,6 +132,19 @@ def _drop_names(drop) -> list[str]:
         if not isinstance(name, str):
             fail_argument(f"drop= takes column names (text), got {excerpt(name)}")
     return list(drop)
+
+
+def _names(names) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        fail_argument(f"names= takes a list of column names, got {excerpt(names)}")
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            fail_argument(f"names= takes column names (text), got {excerpt(name)}")
+    if not names:
+        fail_argument("names= is empty: give the column names in file order")
+    return tuple(names)
 
 
 def _drop(raw: RawTable, drop: list[str]) -> RawTable:

@@ -29,11 +29,15 @@ from nlme_lab.problem import as_dataset, as_model
 COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, "default": None}
 
 
-def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="default",
+def fit(model, data, method=None, *, options=None, callback=None, stop=None, covariance="default",
         seed: int | None = None, parallel: bool | None = None, priors: dict | None = None) -> FitResult:
     """Fit ``model`` (a ``Model``, a ``.nlm`` path or model text) to ``data`` (a ``Dataset``, a
     path or a DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"`` (or a sampling
     method: ``"saem"``, ``"nuts"``; see ``estimation.methods``).
+
+    ``data`` may also be the spec of an imported control stream (``nl.from_nonmem(...).spec``:
+    anything with ``read()`` and ``method``): its dataset is read, and its method is used when
+    ``method`` is not given. Without either, the method is ``"focei"``.
 
     ``options``: the method's options dataclass (``FOCEIOptions(...)``). ``covariance``:
     ``"default"`` (``options.covariance``: the sandwich for the FOCE family, ``"fim"`` for SAEM),
@@ -48,6 +52,7 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     (``nlme_lab.estimation.bayes``); the others keep the printed weakly informative defaults.
     """
     t0 = time.perf_counter()
+    data, method = _unpack_spec(data, method)
     model, data = as_model(model), as_dataset(data)
     spec = get_method(method)
     opts = resolve_options(spec, options)
@@ -64,6 +69,13 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
             raise type(err)(f"{err}; {problem.last_failure}") from err
         raise
     return _complete(core, model, data, ev, seed, t0)
+
+
+def _unpack_spec(data, method):
+    """(data, method) from a control-stream spec (``read()`` + ``method``), else as given; "focei" by default."""
+    if callable(getattr(data, "read", None)) and hasattr(data, "method"):
+        return data.read(), data.method if method is None and data.method is not None else method or "focei"
+    return data, "focei" if method is None else method
 
 
 def _with_priors(spec, opts, priors):
