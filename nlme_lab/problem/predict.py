@@ -132,6 +132,12 @@ class Predictor:
 
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool | None = None):
+        import sys
+
+        if "nlme_lab.kernels.population" not in sys.modules:  # the first engine use in this process
+            from nlme_lab.problem.compiling import announce
+
+            announce()
         from nlme_lab.kernels import ode, population
         from nlme_lab.kernels.function_refs import engine_addresses, function_refs
 
