@@ -119,7 +119,8 @@ def flat_directions(per_subject, names) -> list[str]:
     involved = ", ".join(f"{names[i]} ({v[i]:+.2f})" for i in np.argsort(-np.abs(v))[:4] if abs(v[i]) > 0.1)
     return [f"the data cannot tell apart {involved}: no subject's likelihood changes along this combination "
             f"(smallest eigenvalue of the scaled gradient cross-product {w[0]:.2g}), so these parameters are not "
-            "identifiable as the model stands (e.g. they enter only as a sum or a product)"]
+            "identifiable as the model stands (they enter only as a sum or a product, or play interchangeable "
+            "roles, as two rate constants of a chain that started equal)"]
 
 
 def _boundary_warnings(space, estimates, shrink) -> list[str]:
