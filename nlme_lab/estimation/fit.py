@@ -29,7 +29,8 @@ from nlme_lab.estimation.objective import Objective
 from nlme_lab.estimation.outer import Point, QuasiNewton
 from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
 from nlme_lab.estimation.problem import check_problem
-from nlme_lab.estimation.report import collect_warnings, failure_words, flat_directions, information_criteria
+from nlme_lab.estimation.report import (collect_warnings, failure_words, flat_directions, information_criteria,
+                                        initial_failure)
 from nlme_lab.estimation.results import CovarianceResult, FitResult, HistoryEntry, IterationEvent, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
@@ -54,13 +55,16 @@ def fit_problem(problem, parameters: ParameterSpace, method="focei", options=Non
                     opts.outer.param_step, opts.outer.eta_step)
     v0 = param.from_reported(parameters.reported_initial())
     loop = _OuterLoop(obj, parameters, spec.kind, opts, callback, stop, t0)
-    if param.n == 0:
-        termination, message = Termination.EVALUATED, "every parameter is fixed: the objective was evaluated"
-        loop.evaluate(v0)
-    else:
-        termination, message = loop.run(v0)
+    try:
+        if param.n == 0:
+            termination, message = Termination.EVALUATED, "every parameter is fixed: the objective was evaluated"
+            loop.evaluate(v0)
+        else:
+            termination, message = loop.run(v0)
+    except (ArithmeticError, np.linalg.LinAlgError) as err:  # at the initial estimates (later: FAILED)
+        raise initial_failure(problem, layout, parameters, err) from err
     if loop.best_v is None:
-        raise NlmeError("the objective is not finite at the initial estimates (check initial values and data)")
+        raise initial_failure(problem, layout, parameters)
     return _finish(loop, engine, layout, parameters, opts, termination, message, t0)
 
 

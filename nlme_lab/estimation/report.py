@@ -46,6 +46,56 @@ def failure_words(err: BaseException) -> str:
     return f"{what} ({type(err).__name__}{': ' + detail if detail else ''})"
 
 
+def observation_place(problem, k: int) -> str:
+    """Observation ``k`` in the user's terms: its data row, ID and time for a model bound to a
+    dataset, else its index and subject index."""
+    bound = getattr(problem, "bound", None)
+    subject = int(np.asarray(problem.obs_subject)[k])
+    if bound is None or not hasattr(problem, "obs_rec"):
+        return f"observation {k} (subject index {subject})"
+    ds = bound.dataset
+    rec = int(problem.obs_rec[k])
+    return f"data row {int(ds.rows[rec])} (ID {ds.ids[subject]}, time {float(ds.time[rec]):g})"
+
+
+def initial_failure(problem, layout: ResidualLayout, space, err: BaseException | None = None) -> NlmeError:
+    """Why the objective is not finite at the initial estimates, located where it can be: the first
+    observation whose prediction (etas 0) or likelihood term is not finite, with its DV and
+    prediction, and the exception that ended the evaluation, if any. The problem's
+    ``last_failure`` (an engine failure met on the way, maybe at other etas) is replaced by the
+    one of this evaluation."""
+    from nlme_lab.estimation.likelihood import observation_terms
+
+    values = space.values_from_reported(space.reported_initial())
+    what = "the objective is not finite at the initial estimates"
+    cause = f"; {failure_words(err)}" if err is not None else ""
+    if hasattr(problem, "last_failure"):
+        problem.last_failure = ""
+    try:
+        f = np.asarray(problem.evaluate(values.theta, np.zeros((problem.n_subjects, problem.n_eta)),
+                                        derivs=False).f, dtype=float)
+    except (ArithmeticError, np.linalg.LinAlgError) as again:
+        return NlmeError(f"{what}: the predictions cannot be computed there ({failure_words(again)})")
+    fs = layout.to_log_scale(f, None)[0]
+    with np.errstate(all="ignore"):
+        V = layout.variance(values.sd, fs)[0]
+        terms = observation_terms(layout, fs, V).l
+    bad_f, bad_l = np.flatnonzero(~np.isfinite(fs)), np.flatnonzero(~np.isfinite(terms))
+    if bad_f.size:
+        engine = getattr(problem, "last_failure", "")
+        what += f": the prediction is not finite at {observation_place(problem, bad_f[0])}" + (
+            f" ({engine})" if engine else "")
+    elif bad_l.size:
+        k = bad_l[0]
+        what += (f": the likelihood of {observation_place(problem, k)} is not finite (DV {problem.dv[k]:g}, "
+                 f"prediction {f[k]:g}, residual SD {np.sqrt(V[k]):g}): check that value and its units")
+    else:
+        what += " (not at etas 0: in the individual eta problems; check the initial values)"
+    if hasattr(problem, "last_failure"):
+        problem.last_failure = ""  # told here, not again by the caller
+    return NlmeError(what + cause)
+
+
 def collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination) -> list[str]:
     out = []
     if termination not in (Termination.CONVERGED, Termination.EVALUATED):

@@ -90,3 +90,15 @@ def test_one_term_of_a_combined_error_at_zero_is_not_needed():
     est = {"tke": 0.5, "eta_ke": 0.03, "add": 0.3, "prop": 1e-7}
     (text,) = _boundary_warnings(space, est, None)
     assert text.startswith("the residual SD prop went to zero (1e-07, from 0.3): this term of the error model is not")
+
+
+@pytest.mark.parametrize("method, extra", [("focei", ""), ("laplace", "; a singular or non-finite matrix (LinAlgError")])
+def test_an_absurd_dv_is_named_at_its_own_row(theo_frame, method, extra):
+    frame = theo_frame.copy()
+    frame.loc[17, "DV"] = 1e308  # the 18th row of the frame: ID 2 at 1.92 h
+    with pytest.raises(NlmeError) as err:
+        nl.fit(THEO, frame, method)
+    text = str(err.value)
+    assert text.startswith("the objective is not finite at the initial estimates: the likelihood of data row 18 "
+                           "(ID 2, time 1.92) is not finite (DV 1e+308, prediction 8.54146, residual SD 0.7)")
+    assert extra in text and text.count("data row") == 1
