@@ -36,8 +36,11 @@ def _cache_dirs() -> list[Path]:
     dirs = [HERE / "__pycache__"]
     custom = os.environ.get("NUMBA_CACHE_DIR")
     if custom:
-        # numba mirrors the absolute source directory below NUMBA_CACHE_DIR
-        dirs.append(Path(custom) / str(HERE).lstrip(os.sep))
+        # numba (0.5x and later, _UserProvidedCacheLocator) keeps a module's cache in
+        # NUMBA_CACHE_DIR/<folder name>_<sha1 of the folder's absolute path>
+        folder = os.path.abspath(HERE)
+        digest = hashlib.sha1(folder.encode()).hexdigest()
+        dirs.append(Path(os.path.abspath(custom)) / f"{os.path.basename(folder)}_{digest}")
     return dirs
 
 
