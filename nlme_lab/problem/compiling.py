@@ -4,7 +4,8 @@ numba compiles the engine's kernels on their first use on a machine and caches t
 (``kernels/cache_guard.py``): the first simulation or fit waits about two minutes, the
 following ones load the kernels in about a second. Without a word that first wait looks like a
 hang (``make demo`` spent 133 s in a silent ``simulate``). ``pending(method)`` names the
-kernel groups a run will compile, with the time they took to compile on a 2-core machine;
+kernel groups a run will compile, with the time they take to compile on an idle 2-core machine
+(measured: the engine 1.5-2 min, the SAEM sampler 12-20 s; several times that under load);
 ``announce(method)`` writes that once per process to stderr (the CLI, a notebook cell), and
 ``notice(method)`` is the same text for a widget to show.
 """
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class KernelGroup:
     """Kernels compiled together on first use: ``modules`` of ``nlme_lab/kernels``, ``seconds``
-    a typical cold compile on a 2-core machine (measured, rounded)."""
+    a typical cold compile on an idle 2-core machine (measured, rounded). Whether they are
+    cached is judged from numba's index files (``cache_guard.cached``: present and no older
+    than their source; numba itself keys them by the source's hash, which only it reads)."""
 
     name: str
     modules: tuple[str, ...]
@@ -30,12 +33,12 @@ class KernelGroup:
 ENGINE = KernelGroup("the engine",
                      ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population", "ode",
                       "ode_common", "ode_dopri", "ode_rodas"), 120.0)
-TERMS = KernelGroup("the likelihood terms", ("subject_terms",), 10.0)
 SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 20.0)
 
-#: what a method uses beyond the engine (None: only the engine, as ``simulate``)
-GROUPS = {None: (ENGINE,), "saem": (ENGINE, TERMS, SAMPLER)}
-DEFAULT_GROUPS = (ENGINE, TERMS)
+#: what a method uses beyond the engine (None: only the engine, as ``simulate``). The FOCE
+#: family's likelihood terms (``subject_terms``) compile in about a second: not announced.
+GROUPS = {None: (ENGINE,), "saem": (ENGINE, SAMPLER)}
+DEFAULT_GROUPS = (ENGINE,)
 
 _announced: set[str] = set()
 
