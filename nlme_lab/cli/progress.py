@@ -3,9 +3,10 @@
 On a terminal one line is rewritten in place per iteration. Elsewhere (a log file, CI, a pipe)
 a plain line is written for the first iteration and then at most every ``PLAIN_EVERY_S``
 seconds, and the last iteration's line at the end, so a log shows the run without thousands of
-lines. Between iterations a heartbeat thread writes how long the run has been working every
+lines. Between iterations a heartbeat thread writes how long the run has been working after
 ``HEARTBEAT_S`` seconds without news (compiling, the first point of a large model, the
-covariance step), so a long fit is never silent for more than a few seconds.
+covariance step), then every tenth of the time so far (at most ``HEARTBEAT_MAX_S``), so a long
+fit is never silent and a long compile does not flood a log.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import threading
 import time
 
 PLAIN_EVERY_S = 2.0
-HEARTBEAT_S = 5.0
+HEARTBEAT_S = 5.0  # the first heartbeat; later ones every tenth of the time so far, at most
+HEARTBEAT_MAX_S = 30.0
 
 
 def event_line(event) -> str:
@@ -78,7 +80,7 @@ class Progress:
         while not self._done.wait(0.5):
             with self._lock:
                 now = self.clock()
-                if now - self._written_at < HEARTBEAT_S:
+                if now - self._written_at < min(HEARTBEAT_MAX_S, max(HEARTBEAT_S, 0.1 * (now - self._t0))):
                     continue
                 event, working = self._last_event, f"still working, {now - self._t0:.0f} s"
                 if event is None:
