@@ -68,3 +68,20 @@ def test_start_and_stop_say_that_the_engine_is_compiling(monkeypatch):
     panel.starting("focei")
     panel.show_stopping()
     assert panel.status.value == "<i>stopping…</i>"
+
+
+@pytest.mark.slow
+def test_the_lab_fits_warfarin_pkpd_past_the_engine_failure():
+    """The Lab's FOCEI on warfarin PK/PD lost its 20 iterations to a ZeroDivisionError and said
+    'the previous results are kept' with none; 25 iterations go past that point."""
+    import nlme_lab as nl
+    from tests.conftest import DATA, MODELS
+
+    lab = nl.Lab(data=DATA / "warfarin.csv", model=MODELS / "warfarin_pkpd.nlm")
+    fit = lab.fit("focei", seed=1, options="outer.max_iterations=25")
+    assert fit is not None, lab.fit_error
+    assert fit.termination.value == "maximum number of iterations reached" and len(fit.history) == 26
+    assert fit.ofv < 1470 and lab.last_fit is fit
+    status = lab.fit_panel.status.value
+    assert "after 25 iteration(s)" in status and "the estimates are the best so far" in status
+    assert "failed" not in status
