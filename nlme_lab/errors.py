@@ -44,7 +44,9 @@ class DataWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem in model text, located for an editor to underline."""
+    """One problem in model text, located for an editor to underline.
+
+    ``line`` 0 means the problem concerns the whole file (it is missing, not text, ...)."""
 
     message: str
     line: int
@@ -53,23 +55,39 @@ class Diagnostic:
     severity: str = "error"  # "error" | "warning"
 
     def __str__(self) -> str:
-        return f"line {self.line}:{self.column}: {self.message}"
+        return f"line {self.line}:{self.column}: {self.message}" if self.line >= 1 else self.message
 
 
 class ModelError(NlmeError, ValueError):
-    """Model text that cannot be compiled. ``diagnostics`` holds every problem found."""
+    """Model text that cannot be compiled. ``diagnostics`` holds every problem found, and the
+    message lists them all: the first as ``<problem> at line L:C[ of FILE][; hint] (and N more)``,
+    then one line per other problem (``  line L:C: <problem>``). ``file`` names the model file
+    when the text came from one."""
 
-    def __init__(self, diagnostics):
+    def __init__(self, diagnostics, *, file=None):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = tuple(diagnostics)
+        self.file = str(file) if file is not None else None
         first = self.diagnostics[0]
         self.line = first.line
         self.column = first.column
-        more = f" (and {len(self.diagnostics) - 1} more)" if len(self.diagnostics) > 1 else ""
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        first, rest = self.diagnostics[0], self.diagnostics[1:]
+        more = f" (and {len(rest)} more)" if rest else ""
         # the location goes right after the problem, before any hint ("; did you mean exp?")
         problem, sep, hint = first.message.partition("; ")
-        super().__init__(f"{problem} at line {first.line}:{first.column}{sep}{hint}{more}")
+        lines = [f"{problem}{self._where(first)}{sep}{hint}{more}"]
+        lines += [f"  {diag}" for diag in rest]
+        return "\n".join(lines)
+
+    def _where(self, diag: Diagnostic) -> str:
+        of = f" of {self.file}" if self.file else ""
+        if diag.line < 1:
+            return f" (model file {self.file})" if self.file else ""
+        return f" at line {diag.line}:{diag.column}{of}"
 
 
 class ModelWarning(UserWarning):
@@ -77,7 +95,26 @@ class ModelWarning(UserWarning):
 
 
 class BindError(NlmeError, ValueError):
-    """A model and a dataset that do not fit together (missing covariate column, bad CMT)."""
+    """A model and a dataset that do not fit together (missing covariate column, bad CMT).
+
+    ``diagnostics``: the problems located in the model text (a name that is neither defined nor
+    a column), for an editor to underline. ``problems``: when binding found several problems,
+    each of them (``DataError``s naming row, subject and column, or ``BindError``s); the
+    message then lists them all, one per line."""
+
+    def __init__(self, message: str = "", *, diagnostics=(), problems=()):
+        self.diagnostics = tuple(diagnostics)
+        self.problems = tuple(problems)
+        if not message:
+            lines = [f"the model and the dataset do not fit together ({len(self.problems)} problems):"]
+            lines += [f"  {problem}" for problem in self.problems]
+            message = "\n".join(lines)
+        super().__init__(message)
+
+
+class CacheError(NlmeError, PermissionError):
+    """A cache folder that is not private: code loaded from it could have been written by someone
+    else (names the folder and how to fix it)."""
 
 
 class SolverError(NlmeError, RuntimeError):

@@ -39,7 +39,7 @@ const CSS = `
 .nlme-editor-bar { display: flex; align-items: center; gap: 8px; font-size: 12px;
   font-family: var(--jp-ui-font-family, sans-serif); min-height: 24px; }
 .nlme-editor-compile { padding: 2px 10px; cursor: pointer; }
-.nlme-editor-status { flex: 1; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.nlme-editor-status { flex: 1; white-space: pre-wrap; overflow-wrap: anywhere; }
 .nlme-editor-status[data-kind="error"] { color: var(--jp-error-color1, #c62828); }
 .nlme-editor-status[data-kind="parses"] { color: var(--jp-ui-font-color1, #333); }
 .nlme-editor-status[data-kind="compiled"] { color: var(--jp-success-color1, #2e7d32); }

@@ -1,8 +1,9 @@
 """``nlme-lab``: the command line, built only on the public API.
 
-Every failure prints one line, ``nlme-lab: error: <where>: <what>``, and exits non-zero
-(1 for a problem in the model or data, 2 for a wrong command line, checked before any work:
-counts, seeds, whether the output files can be written; 3 for a bug, whose traceback
+Every failure prints one line per problem, ``nlme-lab: error: <where>: <what>`` (a model with
+three mistakes prints three lines, ``FILE:LINE:COLUMN: <what>``), and exits non-zero (1 for a
+problem in the model or data, 2 for a wrong command line, checked before any work: counts,
+seeds, whether the output files can be written; 3 for a bug, whose traceback
 ``NLME_LAB_DEBUG=1`` shows). Progress and notices (the engine compiling) go to stderr.
 """
 
@@ -137,7 +138,9 @@ def cmd_check(args) -> int:
     import nlme_lab as nl
 
     t0 = time.perf_counter()
-    model = nl.Model.from_file(args.model)
+    with warnings.catch_warnings():  # printed below with the file name, once
+        warnings.simplefilter("ignore")
+        model = nl.Model.from_file(args.model)
     for diag in model.warnings:
         print(f"warning: {args.model}:{diag.line}:{diag.column}: {diag.message}")
     compiled = model.compiled.compile_all()  # surface every compilation problem now
@@ -338,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return COMMANDS[args.command](args)
     except (NlmeError, OSError) as exc:
-        print(f"nlme-lab: error: {_one_line(exc)}", file=sys.stderr)
+        for line in _error_lines(exc):
+            print(f"nlme-lab: error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nlme-lab: interrupted", file=sys.stderr)
@@ -355,6 +359,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _error_lines(exc) -> list[str]:
+    """One line per problem: a model's every diagnostic, a binding's every problem."""
+    diagnostics = getattr(exc, "diagnostics", ())
+    file = getattr(exc, "file", None)
+    problems = getattr(exc, "problems", ())
+    if problems:
+        return [_one_line(problem) for problem in problems]
+    if len(diagnostics) > 1:
+        return [f"{file}:{d.line}:{d.column}: {d.message}" if file else _one_line(d) for d in diagnostics]
+    return [_one_line(exc)]
 
 
 def _one_line(exc) -> str:

@@ -7,7 +7,7 @@
 """
 
 from nlme_lab.data.addl import expand_addl
-from nlme_lab.data.dataset import CovariateSummary, Dataset, DatasetSummary
+from nlme_lab.data.dataset import CovariateSummary, Dataset, DatasetSummary, require_observations
 from nlme_lab.data.filters import Comparison, Condition
 from nlme_lab.data.kinds import Censoring, ColumnRole, CovariateFill, EventType, RateCode, SteadyState
 from nlme_lab.data.reader import read_nonmem
@@ -26,4 +26,5 @@ __all__ = [
     "SteadyState",
     "expand_addl",
     "read_nonmem",
+    "require_observations",
 ]

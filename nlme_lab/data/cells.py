@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nlme_lab.data.issues import excerpt
+
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?", re.ASCII)
 _MISSING = object()
 _BAD = object()
@@ -29,10 +31,14 @@ class Parsed:
     bad: np.ndarray  # bool
     raw: object  # the raw column, to show a bad cell
 
+    def cell(self, i: int):
+        """The raw cell ``i`` as given."""
+        return self.raw.iloc[i] if isinstance(self.raw, pd.Series) else self.raw[i]
+
     def shown(self, i: int) -> str:
-        """The raw cell ``i`` as the user wrote it, for messages."""
-        value = self.raw.iloc[i] if isinstance(self.raw, pd.Series) else self.raw[i]
-        return repr(_text(value)) if isinstance(value, str) else repr(value)
+        """The raw cell ``i`` as the user wrote it, cut to a short excerpt, for messages."""
+        value = self.cell(i)
+        return excerpt(_text(value) if isinstance(value, str) else value)
 
     def take(self, keep: np.ndarray) -> Parsed:
         raw = self.raw[keep].reset_index(drop=True) if isinstance(self.raw, pd.Series) else self.raw[keep]
@@ -100,6 +106,11 @@ def _text(item: str) -> str:
 
 def is_missing(value) -> bool:
     return cell_number(value) is _MISSING
+
+
+def is_bad(value) -> bool:
+    """Neither a finite number nor missing (text, inf, ...)."""
+    return cell_number(value) is _BAD
 
 
 def raw_value(item):

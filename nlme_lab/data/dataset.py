@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nlme_lab.data.issues import show_id
+from nlme_lab.errors import DataError
 from nlme_lab.data.kinds import DOSE_EVIDS, ColumnRole, CovariateFill, EventType
 
 
@@ -143,6 +144,14 @@ class Dataset:
         return int(np.count_nonzero(self.observed))
 
     @property
+    def observations_per_subject(self) -> np.ndarray:
+        """Number of observation records of each subject (int64, read-only)."""
+        counts = np.add.reduceat(self.observed.astype(np.int64), self.offsets[:-1]) if self.n_records \
+            else np.zeros(self.n_subjects, np.int64)
+        counts.setflags(write=False)
+        return counts
+
+    @property
     def subject_index(self) -> np.ndarray:
         """0-based subject of each record."""
         return np.repeat(np.arange(self.n_subjects), np.diff(self.offsets))
@@ -217,3 +226,19 @@ class Dataset:
     def subject_id(self, i: int):
         """The ID of subject ``i`` as written (``3`` rather than ``3.0``)."""
         return show_id(self.ids[i])
+
+
+def require_observations(data: Dataset, task: str = "fit") -> Dataset:
+    """``data`` if it has an observation record (EVID 0, MDV 0), else a DataError naming the file.
+
+    The reader accepts such data (they can be simulated from); an estimation entry calls this
+    first, since an objective over no observation is 0 whatever the parameters.
+    """
+    if data.n_observations > 0:
+        return data
+    counts = ", ".join(f"{e.name.lower()} {int(np.count_nonzero(data.evid == e))}" for e in EventType
+                       if np.any(data.evid == e))
+    raise DataError(
+        f"{data.source}: the data have no observation records (EVID 0 with MDV 0) among their "
+        f"{data.n_records} records ({counts}; {int(np.count_nonzero(data.mdv == 1))} with MDV 1), "
+        f"so there is nothing to {task}", column="MDV")

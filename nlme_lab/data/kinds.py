@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import enum
 
+from nlme_lab.data.issues import excerpt
+from nlme_lab.errors import DataError
+
 
 class ColumnRole(enum.Enum):
     """What a column of a NONMEM dataset means. Matched case-insensitively by name."""
@@ -106,7 +109,7 @@ class CovariateFill(enum.Enum):
     def parse(cls, value) -> CovariateFill:
         if isinstance(value, cls):
             return value
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            raise ValueError(f"covariate_fill must be 'nocb' or 'locf', got {value!r}") from None
+        for fill in cls:
+            if isinstance(value, str) and value.strip().lower() == fill.value:
+                return fill
+        raise DataError(f"covariate_fill= must be 'nocb' or 'locf', got {excerpt(value)}")

@@ -2,14 +2,16 @@
 
 Steps, in order (nothing is reordered; only comment lines and ``filter=`` remove records):
 
-1. cells: file lines or DataFrame rows to named raw cells with row numbers (``raw.py``);
-2. column roles by name, case-insensitively (``kinds.ColumnRole``); ``drop=`` removes columns
-   as NM-TRAN's ``$INPUT NAME=DROP``;
-3. numbers (``cells.py``): ``.``/empty is missing; anything else non-numeric is an error,
+1. arguments (``filter=``, ``covariate_fill=``, ``drop=``) are checked before any reading;
+2. cells: file lines or DataFrame rows to named raw cells with row numbers (``raw.py``,
+   ``files.py``); comment lines and rows by NM-TRAN's IGNORE rules (``comments.py``);
+3. column roles by name, case-insensitively (``kinds.ColumnRole``); ``drop=`` removes columns
+   as NM-TRAN's ``$INPUT NAME=DROP``, and a leading ``C`` comment column is dropped so too;
+4. numbers (``cells.py``): ``.``/empty is missing; anything else non-numeric is an error,
    reported only for records that ``filter=`` keeps;
-4. ``filter=`` (``filters.py``), like NM-TRAN's IGNORE/ACCEPT, on the numbers as read;
-5. NONMEM's null rules, derived EVID / MDV (``records.py``) and the checks (``checks.py``);
-6. subjects (contiguous ID blocks), occasions, covariate filling (``covariates.py``).
+5. ``filter=`` (``filters.py``), like NM-TRAN's IGNORE/ACCEPT, on the numbers as read;
+6. NONMEM's null rules, derived EVID / MDV (``records.py``) and the checks (``checks.py``);
+7. subjects (contiguous ID blocks), occasions, covariate filling (``covariates.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from nlme_lab.data import checks, records
 from nlme_lab.data.cells import parse_column, raw_value
 from nlme_lab.data.covariates import fill, warn_all_missing
 from nlme_lab.data.dataset import Dataset
-from nlme_lab.data.filters import keep_mask
-from nlme_lab.data.issues import fail
+from nlme_lab.data.comments import check_comment_column
+from nlme_lab.data.filters import RecordFilter
+from nlme_lab.data.issues import excerpt, fail, fail_argument, listed, short_name
 from nlme_lab.data.kinds import REQUIRED, ColumnRole, CovariateFill
 from nlme_lab.data.raw import RawTable, load
 
@@ -36,31 +39,37 @@ def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=()) -> Dataset
 
     Parameters
     ----------
-    data : path or pandas.DataFrame
-    filter : callable or dict, optional
-        Records to drop, as NM-TRAN's ``IGNORE``/``ACCEPT``: a callable ``frame -> boolean
-        Series`` of rows to keep, or ``{"ignore": ["ID.EQ.5", "DV.GT.100"]}`` /
-        ``{"accept": [...]}`` (see ``nlme_lab.data.filters``).
+    data : path (str or os.PathLike), pandas.DataFrame or polars.DataFrame
+    filter : callable, dict or str, optional
+        Records to drop, as NM-TRAN's ``$DATA IGNORE=``/``ACCEPT=``: a callable ``frame ->
+        boolean Series`` of rows to keep; ``{"ignore": ["ID.EQ.5", "DV.GT.100"]}`` /
+        ``{"accept": [...]}``; a comment character among the ignore items (``"C"``, ``"@"``,
+        ``"#"``: NM-TRAN's ``IGNORE=c``, which text lines are comments); or NM-TRAN's text
+        ``"IGNORE=C IGNORE=(ID.EQ.5)"`` (see ``nlme_lab.data.filters`` and
+        ``nlme_lab.data.comments``). Without a comment character, ``#`` and ``@`` lines, lines
+        beginning with ``C``, and notes beginning with a letter are comments, but a line shaped
+        like a record (``S01,0,5.2``, ``NA,0,5.2``) is read as one, so its ID is an error.
+        A leading column named ``C`` is NM-TRAN's comment column: dropped, and its marks
+        (``C``, ``@``, ``#``) make a record a comment.
     covariate_fill : "nocb" (NONMEM, default) or "locf"
         Which record's covariate value applies to the interval ending at a record (see
         ``nlme_lab.data.covariates``).
-    drop : column names to leave out (any case), as ``$INPUT NAME=DROP``: for text columns
-        such as dates or comments that are not numbers.
+    drop : column name or names to leave out (any case), as ``$INPUT NAME=DROP``: for text
+        columns such as dates or comments that are not numbers.
 
-    Raises ``DataError`` naming row, subject and column; warns (``DataWarning``) where
-    NONMEM goes on. Rows are file line numbers (files) or 1-based positions (DataFrames).
+    Raises ``DataError`` naming the file (for a file that cannot be read: missing, a folder,
+    not a regular file, binary, too large, not a dataset) or the row, subject and column; a
+    wrong argument type is a ``DataError`` that is also a ``TypeError``. Messages show at most a
+    short excerpt of a cell. Warns (``DataWarning``) where NONMEM goes on. Rows are file line
+    numbers (files) or 1-based positions (DataFrames).
     """
+    records_filter = RecordFilter.parse(filter)
     how = CovariateFill.parse(covariate_fill)
-    raw = _drop(load(data), drop)
+    raw = _drop(load(data, records_filter.comments), _drop_names(drop))
+    raw, comment_column = _without_comment_column(raw)
     roles, covariate_names = _roles(raw)
     parsed = {name: parse_column(col) for name, col in zip(raw.names, raw.columns) if name != roles.get(R.DVID)}
-    keep = keep_mask(_filter_frame(raw, parsed, roles), filter)
-    excluded = raw.rows[~keep]
-    if not keep.all():
-        if not keep.any():
-            fail(f"filter= removed every record of {raw.source}", row=raw.header_row or None)
-        raw = raw.take(keep)
-        parsed = {name: p.take(keep) for name, p in parsed.items()}
+    raw, parsed, excluded = _filtered(raw, parsed, roles, records_filter, comment_column)
     records.report_bad_cells(parsed, raw.rows, parsed[roles[R.ID]].values)
     rec = _checked_records(parsed, roles, raw.rows)
     offsets, ids = records.subject_blocks(rec.id)
@@ -83,6 +92,21 @@ def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=()) -> Dataset
     ))
 
 
+def _filtered(raw: RawTable, parsed: dict, roles: dict, records_filter: RecordFilter, comment_column):
+    """The records ``filter=`` keeps (checking their comment-column cells), and the rows it removed."""
+    keep = records_filter.keep(_filter_frame(raw, parsed, roles))
+    excluded = raw.rows[~keep]
+    if not keep.all():
+        if not keep.any():
+            fail(f"filter= removed every record of {raw.source}", row=raw.header_row or None)
+        raw = raw.take(keep)
+        parsed = {name: p.take(keep) for name, p in parsed.items()}
+        comment_column = None if comment_column is None else comment_column[keep]
+    if comment_column is not None:
+        check_comment_column(comment_column, raw.rows, records_filter.comments, raw.comment_column)
+    return raw, parsed, excluded
+
+
 def _checked_records(parsed, roles, rows) -> records.Records:
     rec = records.build(parsed, roles, rows)
     checks.check_codes(rec)
@@ -93,15 +117,34 @@ def _checked_records(parsed, roles, rows) -> records.Records:
     return rec
 
 
-def _drop(raw: RawTable, drop) -> RawTable:
+def _drop_names(drop) -> list[str]:
+    if drop is None:
+        return []
     if isinstance(drop, str):
-        drop = [drop]
+        return [drop]
+    if not isinstance(drop, (list, tuple, set, frozenset)):
+        fail_argument(f"drop= takes a column name or a list of names, got {type(drop).__name__}")
+    for name in drop:
+        if not isinstance(name, str):
+            fail_argument(f"drop= takes column names (text), got {excerpt(name)}")
+    return list(drop)
+
+
+def _drop(raw: RawTable, drop: list[str]) -> RawTable:
     for name in drop:
         upper = [n.upper() for n in raw.names]
-        if str(name).upper() not in upper:
-            fail(f"drop= names no column of the data (columns: {', '.join(raw.names)})", column=str(name))
-        raw = raw.without(upper.index(str(name).upper()))
+        if name.strip().upper() not in upper:
+            fail(f"drop= names no column of the data (columns: {listed(raw.names)})", column=short_name(name))
+        raw = raw.without(upper.index(name.strip().upper()))
     return raw
+
+
+def _without_comment_column(raw: RawTable):
+    """The table without its leading C comment column (unless drop= took it), and that column."""
+    if raw.comment_column is None or raw.comment_column not in raw.names:
+        return raw, None
+    index = raw.names.index(raw.comment_column)
+    return raw.without(index), raw.columns[index]
 
 
 def _roles(raw: RawTable) -> tuple[dict, list[str]]:
@@ -117,8 +160,8 @@ def _roles(raw: RawTable) -> tuple[dict, list[str]]:
         if role not in roles:
             upper = [n.upper() for n in raw.names]
             hint = difflib.get_close_matches(role.value, upper, n=1, cutoff=0.6)
-            more = f"; is {raw.names[upper.index(hint[0])]} meant to be {role.value}?" if hint else ""
-            fail(f"the data have no {role.value} column (columns: {', '.join(raw.names)}){more}",
+            more = f"; is {short_name(raw.names[upper.index(hint[0])])} meant to be {role.value}?" if hint else ""
+            fail(f"the data have no {role.value} column (columns: {listed(raw.names)}){more}",
                  row=raw.header_row or None, column=role.value)
     return roles, covariates
 

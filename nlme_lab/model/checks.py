@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import sympy
+
 from nlme_lab.model import ast
 from nlme_lab.model.functions import ARITY
 from nlme_lab.model.source import Problems, Span
@@ -130,6 +132,56 @@ def check_error_terms(stmt: ast.Observe, kinds: dict[str, str], problems: Proble
         problems.error("lnorm() cannot be combined with other error terms", stmt.span)
         ok = False
     return ok
+
+
+#: The largest expression, counted with every variable written out (what code generation
+#: differentiates), that compiles in seconds. A chain of assignments each using the previous
+#: one twice (a1 = a0*a0 + a0, a2 = a1*a1 + a1, ...) doubles it per line: 10 lines reach it.
+#: The shared models stay below 50.
+MAX_EXPANDED_SIZE = 5000
+
+
+def expanded_size(expr: sympy.Expr, sizes: dict[str, int]) -> int:
+    """Nodes of ``expr`` with each variable in ``sizes`` counted as the expression it stands for."""
+    total = 0
+    for node in sympy.preorder_traversal(expr):
+        total += sizes.get(node.name, 1) if isinstance(node, sympy.Symbol) else 1
+    return total
+
+
+def check_expanded_size(what: str, expr: sympy.Expr, sizes: dict[str, int], span: Span, problems: Problems) -> int:
+    """The expanded size of ``expr`` (see ``MAX_EXPANDED_SIZE``); an error when too large.
+    A reported expression counts as 1 afterwards, so that only its own line is reported, not
+    every line that uses it."""
+    size = expanded_size(expr, sizes)
+    if size <= MAX_EXPANDED_SIZE:
+        return size
+    problems.error(
+        f"{what} is too large once the variables it uses are written out (about {size:.3g} operations, the "
+        f"limit is {MAX_EXPANDED_SIZE}); its exact derivatives cannot be generated: each line using the "
+        "previous variable several times doubles the size, so compute such a chain in fewer steps",
+        span,
+    )
+    return 1
+
+
+def check_residual_sds(ini, observations, thetas, problems: Problems) -> None:
+    """A residual parameter is a standard deviation: its initial value must not be negative."""
+    decls = {d.name: d for d in ini if isinstance(d, ast.ThetaDecl)}
+    inits = {t.name: t.init for t in thetas}
+    reported: set[str] = set()
+    for stmt in observations:
+        for term in stmt.terms:
+            name = term.param
+            init = inits.get(name)
+            if init is None or init >= 0 or name in reported or name not in decls:
+                continue
+            reported.add(name)
+            problems.error(
+                f"the initial value {init:g} of the residual SD '{name}' is negative; residual parameters are "
+                f"standard deviations ({term.kind}() at line {term.span.line}): give a positive value",
+                decls[name].init.span,
+            )
 
 
 def check_unused(declared: dict[str, tuple[str, Span]], used: set[str], problems: Problems) -> None:

@@ -168,6 +168,8 @@ class ModelIR:
     lincmt: LinCmt | None = None
     source: str = field(default="", compare=False)
     covariate_lines: tuple[int, ...] = field(default=(), compare=False)  # first use of each covariate
+    #: where each covariate is first used (``source.Span``: line, col, end_col), for located errors
+    covariate_spans: tuple = field(default=(), compare=False)
 
     @property
     def etas(self) -> tuple[RandomEffect, ...]:

@@ -4,12 +4,19 @@ The lexer never fails: a character that cannot start a token becomes an ``ERROR`
 text is the message, and the parser reports it with its location. Every line ends with a
 ``NEWLINE`` token (its column is just after the line's last character) and the stream ends
 with ``EOF``. A line that is only ``[name]`` (and maybe a comment) is a ``SECTION`` token.
+
+Text is normalised first (``source.normalize_text``: CR and CRLF end lines). Invisible and
+text-direction control characters (U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, ...) are
+errors wherever they are, comments included: they make an editor show text in another order
+than the one it means ("Trojan Source"), and a comment on an ``[ini]`` line becomes a label.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
+from nlme_lab.model.source import normalize_text
 from nlme_lab.model.tokens import LANGUAGE_KEYWORDS, RESERVED_KEYWORDS, Token, TokenKind
 
 _SECTION = re.compile(r"[ \t\r\f\v]*\[[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\][ \t\r\f\v]*(?=#|$)")
@@ -47,7 +54,7 @@ _HINTS = {
 def tokenize(text: str) -> list[Token]:
     """Split model text into tokens. Never raises; problems become ``ERROR`` tokens."""
     tokens: list[Token] = []
-    lines = text.split("\n")
+    lines = normalize_text(text).split("\n")
     for lineno, line in enumerate(lines, start=1):
         _tokenize_line(line, lineno, tokens)
         tokens.append(Token(TokenKind.NEWLINE, "\n", lineno, len(line) + 1, len(line) + 2))
@@ -78,9 +85,33 @@ def _tokenize_line(line: str, lineno: int, out: list[Token]) -> None:
             out.append(Token(TokenKind.ERROR, message, lineno, pos + 1, end + len(tail) + 1))
             pos = end + len(tail)
             continue
+        hidden = _hidden_character(text) if kind == "comment" else None
+        if hidden is not None:
+            col = pos + hidden + 1
+            out.append(Token(TokenKind.ERROR, _hidden_message(text[hidden], "a comment"), lineno, col, col + 1))
+            return
         if kind != "ws":
             out.append(_make(kind, text, lineno, pos + 1, end + 1))
         pos = end
+
+
+_ALLOWED_CONTROLS = frozenset("\t\f\v")
+
+
+def _hidden_character(text: str) -> int | None:
+    """Index of the first invisible or direction-changing character of ``text``, or None."""
+    for i, ch in enumerate(text):
+        if ch.isascii() and (ch.isprintable() or ch in _ALLOWED_CONTROLS):
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in _ALLOWED_CONTROLS:
+            return i
+    return None
+
+
+def _hidden_message(ch: str, where: str) -> str:
+    name = unicodedata.name(ch, "a control character")
+    return (f"invisible or text-direction control character U+{ord(ch):04X} ({name}) in {where}; "
+            "delete it: it makes an editor show the text differently from what it means")
 
 
 def _make(kind: str, text: str, line: int, col: int, end: int) -> Token:
@@ -99,6 +130,8 @@ def _error_token(line: str, pos: int, lineno: int) -> Token:
     ch = line[pos]
     if ch in _HINTS:
         message = _HINTS[ch]
+    elif _hidden_character(ch) is not None:
+        message = _hidden_message(ch, "model text")
     elif ch.isprintable() and ord(ch) < 128:
         message = f"unexpected character '{ch}'"
     else:

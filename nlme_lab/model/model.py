@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from nlme_lab.errors import Diagnostic, ModelError, ModelWarning
 from nlme_lab.model import ast
 from nlme_lab.model.parser import parse
-from nlme_lab.model.source import Span, replace_spans, span_text, suggest
+from nlme_lab.model.source import Span, normalize_text, read_model_file, replace_spans, span_text, suggest
 
 if TYPE_CHECKING:
     from nlme_lab.model.ir import Endpoint, ModelIR, OmegaBlock, RandomEffect, Theta
@@ -39,6 +39,8 @@ class Model:
             raise TypeError(f"Model() takes the model text as a str, got {type(text).__name__}")
         from nlme_lab.model.resolver import resolve  # sympy loads here, not at import
 
+        text = normalize_text(text)  # line ends as an editor shows them; ``model.text`` is this
+
         program = parse(text)
         resolution = resolve(program, text)
         object.__setattr__(self, "_text", text)
@@ -52,15 +54,15 @@ class Model:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Model:
-        """Read a ``.nlm`` file. A ``ModelError`` carries a note naming the file."""
+        """Read a ``.nlm`` file (UTF-8, a byte-order mark allowed). Every ``ModelError`` names
+        the file: a missing file, a folder, bytes that are not UTF-8, or problems in the text."""
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
+        text = read_model_file(path)
         model = cls.__new__(cls)
         try:
             model._init(text, path.stem, warn=True)
         except ModelError as err:
-            err.add_note(f"in model file {path}")
-            raise
+            raise ModelError(err.diagnostics, file=path) from None
         return model
 
     @classmethod

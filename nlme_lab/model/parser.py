@@ -11,10 +11,10 @@ one ``ModelError`` reports every broken line at once.
 from __future__ import annotations
 
 from nlme_lab.errors import Diagnostic, ModelError
-from nlme_lab.model import ast
+from nlme_lab.model import ast, habits
 from nlme_lab.model.functions import ARITY, FUNCTIONS, MISPLACED, arity_message
 from nlme_lab.model.lexer import tokenize
-from nlme_lab.model.source import Problems, Span, suggest
+from nlme_lab.model.source import Problems, Span, normalize_text, suggest
 from nlme_lab.model.tokens import COMPARISONS, RESERVED_KEYWORDS, Token, TokenKind
 
 SECTIONS = ("ini", "model")
@@ -42,6 +42,7 @@ class _SyntaxError(Exception):
 def parse(text: str) -> ast.Program:
     """Parse model text. Raises ``ModelError`` listing every syntax error found."""
     problems = Problems()
+    text = normalize_text(text)
     program = _parse_lines(tokenize(text), problems, n_lines=text.count("\n") + 1)
     problems.raise_if_errors()
     return program
@@ -97,7 +98,9 @@ def _parse_lines(tokens: list[Token], problems: Problems, n_lines: int) -> ast.P
             continue
         if current is None:
             if not reported_no_section:
-                problems.error("expected a section header [ini] or [model] before this line", first.span)
+                hint = habits.explain(toks, None)
+                message, span = hint or ("expected a section header [ini] or [model] before this line", first.span)
+                problems.error(message, span)
                 reported_no_section = True
             continue
         try:
@@ -107,7 +110,9 @@ def _parse_lines(tokens: list[Token], problems: Problems, n_lines: int) -> ast.P
             elif current == "model":
                 model.append(parser.model_statement())
         except _SyntaxError as err:
-            problems.error(err.message, err.span)
+            lexer_error = next((t for t in toks if t.kind is TokenKind.ERROR), None)
+            hint = habits.explain(toks, current) if lexer_error is None or lexer_error.span != err.span else None
+            problems.error(*(hint or (err.message, err.span)))
     if not any(s.name == "model" for s in sections):
         problems.error("missing [model] section (the equations and the '~' observation lines)", Span(1, 1, 2))
     return ast.Program(tuple(ini), tuple(model), tuple(sections), n_lines)

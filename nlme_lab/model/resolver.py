@@ -2,7 +2,11 @@
 
 Names in ``[model]`` resolve, in this order, to: a parameter from ``[ini]``, a compartment,
 ``t``, a name assigned earlier; a name assigned only later is an error (used before it is
-assigned); any other name is a covariate (a dataset column), recorded as written.
+assigned); any other name is a covariate (a dataset column), recorded as written, with the
+location of its first use, unless it is a typo: a name close to one the model defines
+(``source.near_miss``: ``centrl`` for ``center``) is an error with "did you mean", and an
+undefined name inside a ``d/dt()`` line is an error (a compartment never declared, most
+likely; a dataset column reaches an ODE through a variable, ``wt = WT``).
 
 Compartments are numbered by first appearance in a ``d/dt`` line. A ``linCmt()`` model has
 fixed states: (depot,) central, periph1, periph2, chosen by which of ka, cl v, q v2, q2 v3 are
@@ -32,7 +36,7 @@ from nlme_lab.model.ir import (
 )
 from nlme_lab.model.parameters import Parameters, declare_parameters
 from nlme_lab.model.parser import parse
-from nlme_lab.model.source import Problems, Span
+from nlme_lab.model.source import Problems, Span, near_miss
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ def resolve(program: ast.Program, text: str = "") -> Resolution:
         endpoints=tuple(body.endpoints),
         lincmt=layout.lincmt,
         source=text,
-        covariate_lines=tuple(body.covariates.values()),
+        covariate_lines=tuple(span.line for span in body.covariates.values()),
+        covariate_spans=tuple(body.covariates.values()),
     )
     return Resolution(ir, tuple(problems.warnings))
 
@@ -194,7 +199,9 @@ class _Body:
         self.problems = problems
         self.states = set(layout.compartments)
         self.defined: dict[str, Assignment | None] = {}
-        self.covariates: dict[str, int] = {}
+        self.covariates: dict[str, Span] = {}  # name -> first use
+        self.in_ode: str | None = None  # the compartment of the d/dt() line being built
+        self.sizes: dict[str, int] = {}  # variable -> expanded size (checks.MAX_EXPANDED_SIZE)
         self.used: set[str] = set()
         self.statements: list[Assignment] = []
         self.odes: list = []
@@ -214,8 +221,24 @@ class _Body:
                 line = self.layout.assigned[name].line
                 self.problems.error(f"'{name}' is used before it is assigned (at line {line})", node.span)
             else:
-                self.covariates.setdefault(name, node.span.line)
+                self._undefined(name, node.span)
         return symbol(name)
+
+    def _undefined(self, name: str, span: Span) -> None:
+        """A name the model does not define: a covariate, unless it looks like a mistake."""
+        defined = [*self.params.declared, *self.layout.assigned, *self.layout.compartments, TIME]
+        typo_of = near_miss(name, defined)
+        if typo_of is not None:
+            self.problems.error(f"'{name}' is not defined in the model; did you mean {typo_of}?", span)
+        elif self.in_ode is not None:
+            self.problems.error(
+                f"'{name}' in d/dt({self.in_ode}) is not a compartment, variable or parameter of the model; "
+                f"declare it with d/dt({name}) = ... if it is a compartment (a dataset column reaches an ODE "
+                "through a variable assigned before it, e.g. wt = WT)",
+                span,
+            )
+        else:
+            self.covariates.setdefault(name, span)
 
     def _build(self, value: ast.Expr) -> sympy.Expr | None:
         try:
@@ -239,7 +262,11 @@ class _Body:
         elif isinstance(stmt, ast.LinCmtAssign):
             self._lincmt(stmt)
         elif isinstance(stmt, ast.Ode):
+            self.in_ode = stmt.cmt
             expr = self._build(stmt.value)
+            self.in_ode = None
+            if expr is not None:
+                checks.check_expanded_size(f"d/dt({stmt.cmt})", expr, self.sizes, stmt.span, self.problems)
             if expr is not None and stmt.cmt in self.layout.cmt_spans:
                 self.odes.append((stmt.cmt, expr, stmt.span.line))
         elif isinstance(stmt, ast.Initial | ast.DoseMod):
@@ -254,6 +281,7 @@ class _Body:
         if expr is None:
             self.defined[stmt.name] = None
             return
+        self.sizes[stmt.name] = checks.check_expanded_size(f"'{stmt.name}'", expr, self.sizes, stmt.span, self.problems)
         state, time = self._depends(expr)
         assignment = Assignment(stmt.name, expr, stmt.span.line, state, time)
         self.defined[stmt.name] = assignment
@@ -301,6 +329,7 @@ class _Body:
         if not self._observations:
             header = next((s.span for s in program.sections if s.name == "model"), Span(1, 1, 2))
             self.problems.error("the model has no observation line (e.g. cp ~ add(add_sd)) in [model]", header)
+        checks.check_residual_sds(program.ini, self._observations, self.params.thetas, self.problems)
 
     def _check_observed(self, stmt: ast.Observe, seen: dict[str, int]) -> bool:
         name = stmt.variable

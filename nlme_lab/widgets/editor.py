@@ -24,7 +24,9 @@ the working state. Errors raised in the browser's handlers come back as
 ``editor.frontend_errors`` (and logged).
 
 Parsing on every change is ``Model(text)`` only (about a millisecond); the numba compile runs
-only on Compile.
+only on Compile. An optional ``check(model)`` (the Lab binds the model to its dataset) runs after
+every parse and before every compile: a ``NlmeError`` it raises is shown like a parse error,
+its located problems underlined (a name that is no column of the data), and blocks Compile.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 import anywidget
 import traitlets
 
-from nlme_lab.errors import Diagnostic, ModelError
+from nlme_lab.errors import Diagnostic, ModelError, NlmeError
 from nlme_lab.model import Model
 
 _STATIC = Path(__file__).resolve().parent / "static"
@@ -54,6 +56,7 @@ if not _BUNDLE.is_file():  # a clear message instead of anywidget's bare FileNot
 log = logging.getLogger(__name__)
 
 ModelCallback = Callable[[Model], object]
+ModelCheck = Callable[[Model], object]  # raises NlmeError when the model does not fit its context
 
 
 class StatusKind(str, enum.Enum):
@@ -85,7 +88,7 @@ class ModelEditor(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
     status_kind = traitlets.Unicode(StatusKind.EMPTY.value).tag(sync=True)
 
-    def __init__(self, model: Model | str = "", **kwargs):
+    def __init__(self, model: Model | str = "", *, check: ModelCheck | None = None, **kwargs):
         if isinstance(model, Model):
             text, working = model.text, model
         elif isinstance(model, str):
@@ -95,6 +98,7 @@ class ModelEditor(anywidget.AnyWidget):
         self.model: Model | None = working
         self.frontend_errors: list[dict] = []
         self._callbacks: list[ModelCallback] = []
+        self._context_check = check
         super().__init__(**kwargs)
         self.compiled_text = working.text if working is not None else ""
         self.value = text  # parses it (the observer below)
@@ -121,9 +125,13 @@ class ModelEditor(anywidget.AnyWidget):
         started = time.perf_counter()
         try:
             model = self._parse_quietly(text)
+            self._check_context(model)
             model.compiled.compile_all()
         except ModelError as err:
             self._set_status(StatusKind.ERROR, f"✗ compile failed: {err}; the working model is unchanged")
+            return False
+        except NlmeError as err:  # the context check: the model does not fit the data
+            self._set_status(StatusKind.ERROR, f"✗ not compiled: {err}\nThe working model is unchanged.")
             return False
         except Exception as err:  # codegen or numba: report it, keep the working model
             log.exception("compiling the model failed")
@@ -150,18 +158,31 @@ class ModelEditor(anywidget.AnyWidget):
                 self.diagnostics, self.model_ok = [], False
                 self._set_status(StatusKind.EMPTY, "no model text yet")
             return
+        context = None
         try:
             model = self._parse_quietly(text)
+            self._check_context(model)
         except ModelError as err:
             found = list(err.diagnostics)
             ok = False
+        except NlmeError as err:
+            found, ok, context = list(getattr(err, "diagnostics", ())) + list(model.warnings), False, err
         else:
             found = list(model.warnings)
             ok = True
         with self.hold_sync():
             self.diagnostics = [diagnostic_to_dict(d) for d in found]
             self.model_ok = ok
-            self._set_status(*self._parse_status(text, found, ok))
+            if context is not None:
+                self._set_status(StatusKind.ERROR, f"✗ {context}")
+            else:
+                self._set_status(*self._parse_status(text, found, ok))
+
+    def _check_context(self, model: Model) -> None:
+        if self._context_check is not None:
+            with warnings.catch_warnings():  # warnings of the check are not errors, and not noise
+                warnings.simplefilter("ignore")
+                self._context_check(model)
 
     def _parse_status(self, text: str, found: list[Diagnostic], ok: bool) -> tuple[StatusKind, str]:
         errors = [d for d in found if d.severity == "error"]
@@ -200,6 +221,9 @@ class ModelEditor(anywidget.AnyWidget):
             text = content.get("text")
             ok = self.compile(text if isinstance(text, str) else None)
             message = self.status
+        except NlmeError as err:  # a callback could not use the model (e.g. it does not fit the data)
+            message = f"✗ the model compiled, but could not be used: {err}"
+            self._set_status(StatusKind.ERROR, message)
         except Exception as err:  # an on_model callback failed: the model is replaced already
             log.exception("an on_model callback failed")
             message = f"✗ the model compiled, but an on_model callback failed: {type(err).__name__}: {err}"

@@ -106,7 +106,7 @@ class Lab(w.VBox):
         self._thread: threading.Thread | None = None
         self.timings: dict[str, float] = {}
         self.live = LivePredictions(model, self.dataset)
-        self.editor = ModelEditor(model)
+        self.editor = ModelEditor(model, check=self._check_fits_data)
         self.editor.on_model(self._on_new_model)
         self.parameter_panel = ParameterPanel(model)
         self.parameter_panel.on_change(self._on_values)
@@ -212,6 +212,12 @@ class Lab(w.VBox):
         self.timings["slider_to_data_s"] = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ model changes
+    def _check_fits_data(self, model) -> None:
+        """The editor's check: the model binds to the Lab's dataset (raises what bind raises)."""
+        from nlme_lab.problem import bind
+
+        bind(model, self.dataset)
+
     def _on_new_model(self, model) -> None:
         """A model compiled in the editor: it becomes the working model (rebind once)."""
         t0 = time.perf_counter()

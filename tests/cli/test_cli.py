@@ -55,8 +55,8 @@ def test_errors_are_one_line_with_a_location(tmp_path, model_text, needle):
     path.write_text(model_text)
     out = run("check", path, DATA / "theo_sd.csv")
     assert out.returncode == 1
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nlme-lab: error:")
+    lines = out.stderr.strip().splitlines()  # one line per problem (the second model also has dose rows)
+    assert all(line.startswith("nlme-lab: error:") for line in lines)
     assert needle in lines[0]
 
 
@@ -64,3 +64,28 @@ def test_missing_file_is_a_one_line_error(tmp_path):
     out = run("simulate", tmp_path / "nope.nlm", DATA / "theo_sd.csv")
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and "nope.nlm" in out.stderr
+
+
+def test_check_lists_every_problem_one_line_each(tmp_path):
+    """Typos are errors where they are made, with "did you mean", and all of them are printed."""
+    path = tmp_path / "typos.nlm"
+    text = (MODELS / "theo_sd_ode.nlm").read_text()
+    path.write_text(text.replace("- cl / v * center", "- cl / v * centrl").replace("eta_cl)", "eta_cll)"))
+    out = run("check", path)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"nlme-lab: error: {path}:13:16: 'eta_cll' is not defined in the model; did you mean eta_cl?",
+        f"nlme-lab: error: {path}:16:39: 'centrl' is not defined in the model; did you mean center?",
+    ]
+
+
+def test_check_with_data_lists_every_binding_problem(tmp_path):
+    path = tmp_path / "one_cmt.nlm"
+    path.write_text("[ini]\ntcl = 1\ntv = 3\nadd_sd = 1\n[model]\ncl = exp(tcl) * WGT\nv = exp(tv)\n"
+                    "cp = linCmt()\ncp ~ add(add_sd)\n")
+    out = run("check", path, DATA / "theo_sd.csv")
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("nlme-lab: error: ") for line in lines)
+    assert "'WGT' at line 6:17 is neither defined in the model nor a column of the dataset; did you mean WT?" in lines[0]
+    assert "row 3, ID 1, column CMT: observation in compartment 2" in lines[1]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nlme_lab.data import Dataset, DatasetSummary, EventType, expand_addl, read_nonmem
+from nlme_lab.data import Dataset, DatasetSummary, EventType, expand_addl, read_nonmem, require_observations
 from nlme_lab.errors import DataError
 
 TEXT = """
@@ -152,3 +152,25 @@ def test_expand_addl_refuses_absurd_addl():
     with pytest.raises(DataError, match="would list more than") as err:
         expand_addl(read_nonmem(frame))
     assert (err.value.row, err.value.column) == (1, "ADDL")
+
+
+def test_observation_counts_per_subject(ds):
+    np.testing.assert_array_equal(ds.observations_per_subject, [3, 1])
+    assert ds.observations_per_subject.dtype == np.int64 and not ds.observations_per_subject.flags.writeable
+
+
+def test_require_observations_passes_data_with_observations(ds):
+    assert require_observations(ds) is ds
+
+
+def test_require_observations_refuses_data_without_any(read_quietly, tmp_path):
+    path = tmp_path / "doses_only.csv"
+    path.write_text("ID,TIME,DV,AMT,MDV\n1,0,.,100,1\n1,1,5,0,1\n2,0,.,100,1\n2,1,4,0,1\n")
+    ds, messages = read_quietly(path)
+    assert ds.n_observations == 0 and len(messages) == 2  # one warning per subject
+    np.testing.assert_array_equal(ds.observations_per_subject, [0, 0])
+    with pytest.raises(DataError, match="no observation records.*4 records.*nothing to fit") as err:
+        require_observations(ds)
+    assert str(path) in str(err.value) and err.value.column == "MDV"
+    with pytest.raises(DataError, match="nothing to simulate"):
+        require_observations(ds, task="simulate")

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 import test_codegen_models as M
 from nlme_lab import config
-from nlme_lab.errors import NlmeError
+from nlme_lab.errors import CacheError, NlmeError
 from nlme_lab.model.codegen import clear_memory_cache, compile_model, generate_source
 from nlme_lab.model.codegen.emit import FUNCTION_NAMES
 
@@ -122,3 +123,63 @@ def test_an_ir_differing_only_in_initial_values_shares_the_functions(fresh_cache
     other = compile_model(moved)
     assert other.ir is moved and other.ir.thetas[0].init == 0.9  # the caller's IR, not a stale one
     assert other.kernels is base.kernels and other.module_path == base.module_path
+
+
+# ---------------------------------------------------------------------------- trust
+def _forget(path: Path) -> None:
+    """As a new process would: no compiled model in memory, no module in sys.modules."""
+    clear_memory_cache()
+    sys.modules.pop(f"_nlme_lab_model_{path.stem}", None)
+
+
+def test_a_tampered_pyc_with_the_genuine_header_never_runs(fresh_cache, tmp_path):
+    """Python's import would take ``__pycache__/m_<hash>.cpython-*.pyc`` whose header matches the
+    verified ``.py`` (mtime and size) and run its code; the loader runs the verified text."""
+    import importlib.util
+    from importlib._bootstrap_external import _code_to_timestamp_pyc
+
+    path = compile_model(M.wang2007()).module_path
+    marker = tmp_path / "tampered-code-ran"
+    evil = compile(f"open({str(marker)!r}, 'w').write('x')\n" + path.read_text(), str(path), "exec")
+    info = os.stat(path)
+    pyc = Path(importlib.util.cache_from_source(str(path)))
+    pyc.parent.mkdir(exist_ok=True)
+    pyc.write_bytes(_code_to_timestamp_pyc(evil, int(info.st_mtime), info.st_size))
+    _forget(path)
+    again = compile_model(M.wang2007())
+    assert not marker.exists()
+    assert again.evaluate_pk([0.5, 0.3], [0.0], [])  # and the genuine code works
+    _forget(path)
+
+
+def test_the_cache_folder_is_created_private(fresh_cache):
+    compile_model(M.wang2007())
+    for folder in (fresh_cache, fresh_cache / "models"):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
+
+
+@pytest.mark.parametrize("where", ["models", "__pycache__", "numba file"])
+def test_a_cache_others_can_write_is_refused(fresh_cache, where):
+    path = compile_model(M.wang2007(), eager=True).module_path
+    _forget(path)
+    target = {"models": path.parent, "__pycache__": path.parent / "__pycache__",
+              "numba file": next((path.parent / "__pycache__").glob(f"{path.stem}.*.nbi"))}[where]
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    os.chmod(target, mode | 0o022)
+    try:
+        with pytest.raises(CacheError, match=f"{target} is writable by other users.*chmod -R go-w"):
+            compile_model(M.wang2007())
+    finally:
+        os.chmod(target, mode)
+        _forget(path)
+
+
+def test_a_cache_folder_of_another_user_is_refused(fresh_cache, monkeypatch):
+    path = compile_model(M.wang2007()).module_path
+    _forget(path)
+    me = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: me + 1)
+    with pytest.raises(CacheError, match=f"{path.parent} belongs to another user"):
+        compile_model(M.wang2007())
+    monkeypatch.undo()
+    _forget(path)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from nlme_lab.errors import ModelError
 from nlme_lab.model import Model
+from nlme_lab.model.source import normalize_text
 
 from tests.conftest import MODELS
 TEXTS = [p.read_text() for p in sorted(MODELS.glob("*.nlm"))]
@@ -23,7 +24,7 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 
 def _check(text: str) -> None:
-    n_lines = text.count("\n") + 1
+    n_lines = normalize_text(text).count("\n") + 1  # CR and CRLF end lines too
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -175,7 +175,12 @@ def test_several_broken_lines_are_reported_at_once():
     err = _error("[ini]\na = 1\n[model]\nx = exq(1)\ny = (2\nz = 3 +\ncp = x\n")
     assert [(d.line, d.column) for d in err.diagnostics] == [(4, 5), (5, 7), (6, 8)]
     assert str(err).startswith("unknown function 'exq' at line 4:5; did you mean exp?")
-    assert str(err).endswith("(and 2 more)")
+    # every problem is in the message, not only the first
+    assert str(err).splitlines() == [
+        "unknown function 'exq' at line 4:5; did you mean exp? (and 2 more)",
+        "  line 5:7: expected ')' to close '(', found end of line",
+        "  line 6:8: expected an expression, found end of line",
+    ]
 
 
 def test_structure_errors():

@@ -236,8 +236,9 @@ undefined_later = 1
 y ~ add(nope)
 """
     errors = _errors(text)
-    assert [(l, c) for l, c, _ in errors] == [(5, 1), (6, 14), (8, 9)]
-    assert "compartment" in errors[0][2] and "used before" in errors[1][2] and "nope" in errors[2][2]
+    assert [(l, c) for l, c, _ in errors] == [(4, 26), (5, 1), (6, 14), (8, 9)]
+    assert "'WT' in d/dt(center) is not a compartment" in errors[0][2]  # a column reaches an ODE through a variable
+    assert "compartment" in errors[1][2] and "used before" in errors[2][2] and "nope" in errors[3][2]
 
 
 def test_dose_modifier_must_not_depend_on_state():

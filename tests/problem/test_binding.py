@@ -8,6 +8,7 @@ import pytest
 
 import nlme_lab as nl
 from nlme_lab.errors import BindError, DataError, DataWarning
+from tests.conftest import DATA
 
 ONE_CMT = """
 [ini]
@@ -39,8 +40,25 @@ def test_covariates_come_from_columns_case_insensitively():
 
 def test_missing_covariate_names_the_model_line_and_suggests_a_column():
     data = nl.read_nonmem(_frame().rename(columns={"WT": "WGT"}))
-    with pytest.raises(BindError, match=r"covariate WT \(line 8\) is not a column.*did you mean WGT"):
+    with pytest.raises(BindError) as info:
         nl.bind(nl.Model(ONE_CMT), data)
+    assert str(info.value) == "'WT' at line 8:27 is neither defined in the model nor a column of the dataset; did you mean WGT?"
+    (diag,) = info.value.diagnostics  # located for an editor to underline
+    assert (diag.line, diag.column, diag.end_column) == (8, 27, 29)
+
+
+def test_unknown_names_suggest_every_name_in_scope():
+    """A typo the model alone cannot tell from a column (capitals): with data, "did you mean"
+    looks at compartments, variables, parameters and the dataset's columns."""
+    text = ONE_CMT.replace("v = exp(tv)", "v = exp(tv) * (1 + TV)").replace("(WT / 70)", "(WTT / 70) * CENTRL")
+    with pytest.raises(BindError) as info:
+        nl.bind(nl.Model(text), nl.read_nonmem(_frame()))
+    err = info.value
+    assert [(d.line, d.column) for d in err.diagnostics] == [(8, 27), (8, 39), (9, 20)]
+    assert [d.message.rsplit("; ", 1)[1] for d in err.diagnostics] == [
+        "did you mean WT?", "did you mean central?", "did you mean tv?"]
+    assert str(err).splitlines()[0] == "the model and the dataset do not fit together (3 problems):"
+    assert len(str(err).splitlines()) == 4 and len(err.problems) == 3
 
 
 def test_dose_into_a_compartment_the_model_lacks_names_row_subject_column():
@@ -51,9 +69,41 @@ def test_dose_into_a_compartment_the_model_lacks_names_row_subject_column():
     assert "compartment 3" in str(err.value) and "1 = central" in str(err.value)
 
 
-def test_observation_cmt_is_informational():
-    data = nl.read_nonmem(_frame(CMT=[1, 7, 7, 1, 9, 9]))
-    nl.bind(nl.Model(ONE_CMT), data)  # no error: '~' lines define what is observed
+def test_observation_cmt_is_a_label_within_the_model_compartments(shared_models, shared_data):
+    # warfarin: PCA (DVID 2, the effect) is recorded in CMT 3 (center): DVID, not CMT, chooses the endpoint
+    bound = nl.bind(shared_models["warfarin_pkpd"], shared_data["warfarin.csv"])
+    cmt = np.asarray(shared_data["warfarin.csv"].cmt)
+    assert set(cmt[bound.observed]) == {2, 3} and set(bound.endpoint[bound.observed & (cmt == 3)]) == {1}
+    data = nl.read_nonmem(DATA / "wang2007.csv").table
+    data["CMT"] = 7  # a model without compartments takes any observation CMT
+    nl.bind(shared_models["wang2007_add"], nl.read_nonmem(data))
+
+
+def test_observation_beyond_the_model_compartments_names_cmt_subject_and_row(shared_data):
+    """theo_sd's observations are in CMT 2 (central, after the depot): a model without
+    absorption has only CMT 1. This bound and fitted before (OFV 732, an eta variance -> 0)."""
+    one_cmt = ONE_CMT.replace(" * (WT / 70)", "")
+    with pytest.raises(DataError) as info:
+        nl.bind(nl.Model(one_cmt), shared_data["theo_sd.csv"])
+    err = info.value
+    assert (err.row, err.subject, err.column) == (3, 1, "CMT")  # line 3 of the file: ID 1's first sample
+    assert str(err).startswith("row 3, ID 1, column CMT: observation in compartment 2, but the model has "
+                               "1 compartment (1 = central); 132 observation records use CMT 2")
+    assert "linCmt() numbers the depot 1 and the central compartment 2" in str(err)
+
+
+def test_every_binding_problem_is_listed(shared_data):
+    frame = _frame(CMT=[1, 2, 3, 5, 3, 3])
+    frame = frame.rename(columns={"WT": "WGT"})
+    with pytest.raises(BindError) as info:
+        nl.bind(nl.Model(ONE_CMT), nl.read_nonmem(frame))
+    err = info.value
+    kinds = [(type(p).__name__, getattr(p, "row", None)) for p in err.problems]
+    assert kinds == [("BindError", None), ("DataError", 4), ("DataError", 2), ("DataError", 3)]
+    text = str(err)
+    assert "'WT' at line 8:27" in text and "dose into compartment 5" in text
+    assert "observation in compartment 2" in text and "observation in compartment 3" in text
+    assert "3 observation records use CMT 3" in text and len(text.splitlines()) == 5
 
 
 def test_two_endpoints_need_dvid_and_accept_numbers_or_names(shared_models, shared_data):
@@ -72,12 +122,13 @@ def test_two_endpoints_need_dvid_and_accept_numbers_or_names(shared_models, shar
 
 
 def test_one_endpoint_with_several_dvids_warns(shared_models, shared_data):
+    table = shared_data["warfarin.csv"].table
+    table.loc[table["CMT"] == 3, "CMT"] = 2  # warfarin_pk has 2 compartments (depot, central)
     with pytest.warns(DataWarning, match="one endpoint"):
-        nl.bind(shared_models["warfarin_pk"], shared_data["warfarin.csv"])
+        nl.bind(shared_models["warfarin_pk"], nl.read_nonmem(table))
 
 
 def test_algebraic_model_rejects_dose_rows(shared_models):
-    from tests.conftest import DATA
 
     data = nl.read_nonmem(DATA / "wang2007_dosed.csv")
     with pytest.raises(DataError, match="no compartments"):

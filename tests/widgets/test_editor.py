@@ -212,6 +212,24 @@ def test_a_failing_callback_is_reported_and_the_browser_still_gets_an_answer(edi
     assert editor.sent[-1]["type"] == "compiled" and "plot failed" in editor.sent[-1]["message"]
 
 
+def test_a_context_check_underlines_its_problems_and_blocks_compile(theo):
+    from nlme_lab.errors import BindError, Diagnostic
+
+    def no_tv(model):  # a stand-in for the Lab's binding to its dataset
+        if "tv + eta_v" not in model.text:
+            raise BindError("'TV2' is no column", diagnostics=[Diagnostic("'TV2' is no column", 15, 10, 13)])
+
+    editor = ModelEditor(theo, check=no_tv)
+    editor.send = lambda content, buffers=None: None
+    text = THEO.replace("tv + eta_v", "TV2 + eta_v")
+    editor.value = text
+    assert not editor.model_ok and editor.status == "✗ 'TV2' is no column"
+    assert [(d["line"], d["column"], d["severity"]) for d in editor.diagnostics] == [
+        (15, 10, "error"), (6, 1, "warning")]  # and the model's own warning: tv is no longer used
+    assert not editor.compile(text) and editor.model is theo
+    assert editor.status == "✗ not compiled: 'TV2' is no column\nThe working model is unchanged."
+
+
 def test_compile_without_text_compiles_the_current_value(editor):
     editor.value = THEO.replace("0.7", "0.71")
     assert editor.compile()

@@ -86,6 +86,26 @@ def test_a_typo_never_replaces_the_working_model(lab):
     lab.editor.value = working.text
 
 
+def test_names_and_compartments_that_do_not_fit_the_data_are_shown_where_they_are(lab):
+    """Typos are underlined as they are typed (the model is checked against the Lab's data), and
+    Compile is refused with the reason in model terms; the working model stays."""
+    working = lab.model
+    typo = working.text.replace("cl = exp(tcl + eta_cl)", "cl = exp(tcl + eta_cl) * WTT / 70")
+    lab.editor.value = typo
+    line = typo[: typo.index("WTT")].count("\n") + 1
+    assert [(d["line"], d["severity"]) for d in lab.editor.diagnostics if d["severity"] == "error"] == [(line, "error")]
+    assert not lab.editor.model_ok
+    assert lab.editor.status == (f"✗ 'WTT' at line {line}:26 is neither defined in the model nor a column of the "
+                                 "dataset; did you mean WT?")
+    assert not lab.editor.compile(typo) and lab.model is working
+    assert "not compiled" in lab.editor.status and "BindError" not in lab.editor.status
+    one_cmt = working.text.replace("ka = exp(tka + eta_ka)\n", "").replace("tka = ", "tk = ")
+    assert not lab.editor.compile(one_cmt) and lab.model is working
+    assert "observation in compartment 2, but the model has 1 compartment" in lab.editor.status
+    lab.editor.value = working.text
+    assert lab.editor.model_ok
+
+
 def test_set_as_initial_writes_the_values_into_the_model_text(lab):
     lab.parameter_panel.set_values({"tka": 0.25, "add_sd": 0.9})
     values = lab.parameters

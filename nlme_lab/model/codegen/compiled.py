@@ -118,7 +118,7 @@ def build_compiled(ir: ModelIR) -> CompiledModel:
     plan = build_plan(ir)
     source = generate_source(plan)
     path = loader.module_file(source)
-    module = loader.import_file(path)
+    module = loader.import_source(path, source)
     return CompiledModel(
         ir=ir, source=source, module_path=path,
         theta_names=tuple(t.name for t in ir.thetas),
