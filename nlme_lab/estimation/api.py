@@ -46,6 +46,9 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     """
     t0 = time.perf_counter()
     model, data = _as_model(model), _as_dataset(data)
+    from nlme_lab.data import require_observations
+
+    require_observations(data, "fit")
     spec = get_method(method)
     opts = resolve_options(spec, options)
     kind = _covariance(covariance)

@@ -66,7 +66,7 @@ def test_a_covariate_on_a_huge_scale_is_not_reported_as_converged():
 def test_data_without_observations_are_refused(theo_frame):
     frame = theo_frame.copy()
     frame["MDV"] = 1
-    with pytest.raises(NlmeError, match="the data have no observations"):
+    with pytest.raises(NlmeError, match="the data have no observation records .* so there is nothing to fit"):
         nl.fit(THEO, frame, "focei")
 
 
