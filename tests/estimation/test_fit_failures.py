@@ -98,3 +98,9 @@ def test_data_without_observations_is_refused_before_fitting():
         fit_problem(NoObservations(), theo_space(), "focei")
     with pytest.raises(NlmeError, match="the data have no observations"):
         run_saem(NoObservations(), theo_space(), get_method("saem"), SAEMOptions())
+
+
+def test_saem_refuses_a_seed_numpy_cannot_take():
+    for seed in (-1, "x", 1.5):
+        with pytest.raises(NlmeError, match=f"seed must be a non-negative integer or None, got {seed!r}"):
+            run_saem(FlakyLinear(fail_at=0), _linear_space(), get_method("saem"), SAEMOptions(), seed=seed)

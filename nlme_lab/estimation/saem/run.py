@@ -275,6 +275,8 @@ def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=No
     if problem.n_eta != space.n_eta or problem.n_eta == 0:
         raise NlmeError(f"SAEM needs random effects: the problem has {problem.n_eta} etas, "
                         f"the parameters declare {space.n_eta}")
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise NlmeError(f"seed must be a non-negative integer or None, got {seed!r}")
     rng = np.random.Generator(np.random.PCG64(seed))
     state = SAEMState(problem, space, options, rng)
     bad = np.flatnonzero(~np.isfinite(state.chains.l[0]))
