@@ -31,7 +31,7 @@ from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
 from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.report import (collect_warnings, failure_words, flat_directions, information_criteria,
                                         initial_failure)
-from nlme_lab.estimation.results import CovarianceResult, FitResult, HistoryEntry, IterationEvent, Termination
+from nlme_lab.estimation.results import CovarianceResult, FitResult, HistoryEntry, IterationEvent, OFVKind, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
 log = logging.getLogger(__name__)
@@ -206,4 +206,5 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
         correlation=corr, condition_number=cond, covariance=cov, etas=etas, eta_names=tuple(space.eta_labels),
         shrinkage=shrink, termination=termination, message=message, history=tuple(loop.history),
         warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0, n_evaluations=engine.n_evaluations,
-        iterations=loop.iteration, kinds=dict(zip(space.reported_names(), space.reported_kinds())))
+        iterations=loop.iteration, ofv_kind=OFVKind.of_method(engine.spec.kind), parameters=space.table,
+        covariance_method=f"{engine.spec.kind.value.upper()} covariance step ({cov.kind.value})" if cov else "")

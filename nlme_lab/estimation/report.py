@@ -7,6 +7,8 @@ import numpy as np
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.results import Termination
+from nlme_lab.model.parameter_names import element_name
+from nlme_lab.model.parameter_table import ParameterKind, Scale
 
 LOG_2PI = float(np.log(2 * np.pi))
 RSE_LIMIT = 50.0
@@ -178,11 +180,12 @@ def _boundary_warnings(space, estimates, shrink) -> list[str]:
     lo, hi = space.reported_bounds()
     fixed = space.reported_fixed()
     init = space.reported_initial()
-    for k, (name, kind) in enumerate(zip(space.reported_names(), space.reported_kinds())):
+    for k, entry in enumerate(space.table.entries):
         if fixed[k]:
             continue
+        name = entry.name
         z = estimates[name]
-        if kind == "omega_var":
+        if entry.scale is Scale.VARIANCE:
             sh = shrink.eta_sd.get(name, np.nan) if shrink is not None else np.nan
             if z < VANISHING * init[k]:
                 out.append(f"the variance of {name} went to zero ({z:.3g}, from {init[k]:.3g}): the data do not "
@@ -191,7 +194,7 @@ def _boundary_warnings(space, estimates, shrink) -> list[str]:
                 out.append(f"the eta shrinkage of {name} is {sh:.0f}% (variance {z:.3g}): its individual estimates "
                            "stay near 0, so they say little about the subjects (plots of them mislead)")
             continue
-        if kind == "sd" and 0 <= z < VANISHING * init[k]:
+        if entry.kind is ParameterKind.RESIDUAL and 0 <= z < VANISHING * init[k]:
             out.append(_vanishing_sd(space, estimates, name, z, init[k]))
             continue
         for bound, side in ((lo[k], "lower"), (hi[k], "upper")):
@@ -223,7 +226,7 @@ def _omega_correlation_warnings(space, estimates) -> list[str]:
         for i in range(block.size):
             for j in range(i):
                 a, b = block.names[j], block.names[i]
-                cov = estimates[f"{a},{b}"]
+                cov = estimates[element_name(b, a)]
                 denom = np.sqrt(max(estimates[a] * estimates[b], 0.0))
                 r = cov / denom if denom > 0 else np.nan
                 if not abs(r) < OMEGA_CORR_LIMIT:

@@ -5,11 +5,12 @@ words (issue 16, item 8)."""
 import numpy as np
 import pytest
 from tests.estimation.problems import Theophylline
-from tests.estimation.spaces import theo_space
+from tests.estimation.spaces import make_space, theo_space
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation import (EndpointError, Evaluation, FOCEIOptions, OmegaBlock, ParameterSpace, ResidualModel,
-                                 ResidualSD, SAEMOptions, Termination, Theta, fit_problem, get_method)
+from nlme_lab.estimation import (EndpointError, Evaluation, ResidualModel, SAEMOptions, Termination, fit_problem,
+                                 get_method)
+from nlme_lab.model.ir import OmegaBlock, Theta
 from nlme_lab.estimation.saem.run import run_saem
 
 
@@ -69,8 +70,8 @@ class FlakyLinear:
 
 
 def _linear_space():
-    res = ResidualModel((ResidualSD("sd", 1.0),), (EndpointError(add=0),))
-    return ParameterSpace((Theta("mu", 0.0),), (OmegaBlock(("eta",), (1.0,)),), res, 1)
+    res = ResidualModel((Theta("sd", 1.0),), (EndpointError(add=0),))
+    return make_space((Theta("mu", 0.0),), (OmegaBlock(("eta",), (1.0,)),), res, 1)
 
 
 def test_saem_ends_at_the_last_completed_iteration_when_one_fails():

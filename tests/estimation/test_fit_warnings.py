@@ -9,10 +9,12 @@ import pytest
 
 import nlme_lab as nl
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation import EndpointError, OmegaBlock, ParameterSpace, ResidualModel, ResidualSD, Termination, Theta
+from nlme_lab.estimation import EndpointError, ResidualModel, Termination
+from nlme_lab.model.ir import OmegaBlock, Theta
 from nlme_lab.estimation.report import _boundary_warnings
 from nlme_lab.estimation.results import Shrinkage
 from tests.conftest import DATA, MODELS
+from tests.estimation.spaces import make_space
 
 THEO = MODELS / "theo_sd.nlm"
 
@@ -71,8 +73,8 @@ def test_data_without_observations_are_refused(theo_frame):
 
 
 def _space(**sds):
-    res = ResidualModel(tuple(ResidualSD(n, 0.3) for n in sds), (EndpointError(add=0, prop=1),))
-    return ParameterSpace((Theta("tke", 0.5, lower=0.0),), (OmegaBlock(("eta_ke",), (0.04,)),), res, 1)
+    res = ResidualModel(tuple(Theta(n, 0.3, lower=0.0) for n in sds), (EndpointError(add=0, prop=1),))
+    return make_space((Theta("tke", 0.5, lower=0.0),), (OmegaBlock(("eta_ke",), (0.04,)),), res, 1)
 
 
 def test_a_vanishing_variance_and_high_shrinkage_are_told_apart():
