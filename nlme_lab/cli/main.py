@@ -2,7 +2,9 @@
 
 Every failure prints one line per problem, ``nlme-lab: error: <where>: <what>`` (a model with
 three mistakes prints three lines, ``FILE:LINE:COLUMN: <what>``), and exits non-zero (1 for a
-problem in the model or data, 2 for a wrong command line).
+problem in the model or data, 2 for a wrong command line, checked before any work: counts,
+seeds, whether the output files can be written; 3 for a bug, whose traceback
+``NLME_LAB_DEBUG=1`` shows). Progress and notices (the engine compiling) go to stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import argparse
 import sys
 import time
 import warnings
+
+from nlme_lab.cli.progress import Progress as _Progress
 
 DESCRIPTION = """\
 nlme_lab: nonlinear mixed-effects (population PK/PD) modeling.
@@ -27,10 +31,31 @@ examples:
   nlme-lab simulate theo_sd.nlm theo_sd.csv --n 100 --seed 1 --out sim.csv
   nlme-lab fit theo_sd.nlm theo_sd.csv --method focei --json fit.json
   nlme-lab report theo_sd.nlm theo_sd.csv --method focei --out report.html
-  nlme-lab fit theo_sd.nlm theo_sd.csv --method focei --json fit.json
 """
 
 METHODS = ("fo", "foce", "focei", "laplace", "saem", "nuts")
+METHOD_WORDS = ("FO, FOCE, FOCEI or Laplace (maximum likelihood), SAEM (stochastic approximation EM) or NUTS "
+                "(Bayesian posterior)")
+
+
+def _whole_number(low: int, what: str):
+    """An argparse type: an integer >= ``low`` (``what`` says why), refused with a one-line reason."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ({what})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low} ({what}), got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+COUNT = _whole_number(1, "a count")
+SEED = _whole_number(0, "a seed is a non-negative integer")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,27 +86,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("model", metavar="MODEL", help="model file (.nlm)")
     sim.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
-    sim.add_argument("--n", type=int, default=1, metavar="N", help="number of replicates (default 1)")
-    sim.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (same seed, same numbers)")
+    sim.add_argument("--n", type=COUNT, default=1, metavar="N", help="number of replicates (default 1)")
+    sim.add_argument("--seed", type=SEED, default=None, metavar="S", help="random seed (same seed, same numbers)")
     sim.add_argument("--out", metavar="FILE.csv", help="output CSV (default: print a summary only)")
 
     fit = sub.add_parser(
         "fit", help="estimate a model's parameters from a dataset",
-        description="Estimate MODEL's parameters from DATA by maximum likelihood (FO, FOCE, FOCEI or "
-        "Laplace) and print the estimates table: estimates on the scale declared in [ini], SE, "
+        description=f"Estimate MODEL's parameters from DATA by {METHOD_WORDS} "
+        "and print the estimates table: estimates on the scale declared in [ini], SE, "
         "RSE%, 95% CI, typical values and CV% of log-normal parameters, shrinkage. The OFV is "
         "-2 log-likelihood without the N log(2 pi) constant (NONMEM's convention). A model whose "
         "parameters are all fixed is evaluated, not estimated. With --json, also writes every field "
         "of the result (FitResult.to_dict: method, ofv, estimates, se, rse, ci, shrinkage, "
-        "warnings, the model text, the data's fingerprint, ...), which FitResult.from_dict reads back.",
+        "warnings, the model text, the data's fingerprint, ...), which FitResult.from_dict reads back. "
+        "Progress (iteration, OFV) goes to stderr, so stdout holds only the results.",
     )
     fit.add_argument("model", metavar="MODEL", help="model file (.nlm)")
     fit.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
     fit.add_argument("--method", choices=METHODS, default="focei", help="estimation method (default focei)")
-    fit.add_argument("--seed", type=int, default=None, metavar="S", help="random seed of the stochastic methods (saem, nuts); recorded for the others")
-    fit.add_argument("--draws", type=int, default=None, metavar="N", help="nuts: kept draws per chain (default 1000)")
-    fit.add_argument("--tune", type=int, default=None, metavar="N", help="nuts: tuning draws per chain (default 1000)")
-    fit.add_argument("--chains", type=int, default=None, metavar="N", help="nuts: number of chains (default 4)")
+    fit.add_argument("--seed", type=SEED, default=None, metavar="S", help="random seed of the stochastic methods (saem, nuts); recorded for the others")
+    fit.add_argument("--draws", type=COUNT, default=None, metavar="N", help="nuts: kept draws per chain (default 1000)")
+    fit.add_argument("--tune", type=_whole_number(0, "tuning draws"), default=None, metavar="N",
+                     help="nuts: tuning draws per chain (default 1000)")
+    fit.add_argument("--chains", type=COUNT, default=None, metavar="N", help="nuts: number of chains (default 4)")
     fit.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     fit.add_argument("--no-cov", action="store_true", help="skip the covariance step (no SEs)")
 
@@ -94,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("model", metavar="MODEL", help="model file (.nlm)")
     report.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
     report.add_argument("--method", choices=METHODS, default="focei", help="estimation method (default focei)")
-    report.add_argument("--seed", type=int, default=1, metavar="S", help="seed of the VPC and NPDE simulations (default 1)")
-    report.add_argument("--n-vpc", type=int, default=500, metavar="N", help="VPC replicates (default 500)")
+    report.add_argument("--seed", type=SEED, default=1, metavar="S", help="seed of the VPC and NPDE simulations (default 1)")
+    report.add_argument("--n-vpc", type=COUNT, default=500, metavar="N", help="VPC replicates (default 500)")
     report.add_argument("--out", metavar="FILE.html", default="report.html", help="output file (default report.html)")
     report.add_argument("--json", metavar="OUT.json", help="also write the fit results as JSON (as 'fit --json')")
 
@@ -154,7 +181,12 @@ def cmd_simulate(args) -> int:
     import nlme_lab as nl
 
     t0 = time.perf_counter()
-    result = nl.simulate(nl.Model.from_file(args.model), nl.read_nonmem(args.data), n=args.n, seed=args.seed)
+    model, data = nl.Model.from_file(args.model), nl.read_nonmem(args.data)
+    _check_simulation_size(args.n, data)
+    from nlme_lab.problem.compiling import announce
+
+    announce()
+    result = nl.simulate(model, data, n=args.n, seed=args.seed)
     elapsed = time.perf_counter() - t0
     table = result.table
     obs = table[table["EVID"] == 0] if "EVID" in table else table
@@ -166,6 +198,72 @@ def cmd_simulate(args) -> int:
         result.to_csv(args.out)
         print(f"  written to {args.out}")
     return 0
+
+
+#: The simulated table of ``simulate --n N`` holds every record of every replicate; it may use at
+#: most this share of the memory available now (the rest: the process, the CSV writer).
+SIMULATION_MEMORY_SHARE = 0.5
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable), else the physical memory, else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def simulation_bytes(n: int, data) -> int:
+    """Memory of ``nl.simulate``'s result for ``n`` replicates: one row per record and replicate,
+    the input columns plus REP, PRED, IPRED and SIMDV (8 bytes each), and the IPRED and SIMDV
+    arrays it is built from."""
+    return 8 * n * data.n_records * (len(data.table.columns) + 4 + 2)
+
+
+def _check_simulation_size(n: int, data) -> None:
+    from nlme_lab.errors import NlmeError
+
+    need, have = simulation_bytes(n, data), _available_memory()
+    if have is None or need <= SIMULATION_MEMORY_SHARE * have:
+        return
+    most = max(int(SIMULATION_MEMORY_SHARE * have // simulation_bytes(1, data)), 0)
+    raise NlmeError(f"--n {n}: {n} replicates of {data.n_records} records need about {_gib(need)} of memory "
+                    f"(one table row per record and replicate), more than half of the {_gib(have)} available; "
+                    f"use --n {most} or fewer (or simulate in parts with different seeds)")
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.0f} MiB"
+
+
+def check_output(path, option: str, example: str) -> str | None:
+    """Why ``path`` (given with ``option``) cannot be written, or None: checked before the work
+    that produces it, so a long fit is not lost to a typo in the output name."""
+    import os
+    from pathlib import Path
+
+    if not path:
+        return None
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        return f"{option} {path}: is a folder; give a file name (e.g. {target / example})"
+    if not folder.is_dir():
+        return f"{option} {path}: the folder {folder} does not exist"
+    if target.exists() and not os.access(target, os.W_OK):
+        return f"{option} {path}: the file is not writable"
+    if not target.exists() and not os.access(folder, os.W_OK):
+        return f"{option} {path}: the folder {folder} is not writable"
+    return None
 
 
 def _nuts_options(args):
@@ -183,14 +281,26 @@ def _nuts_options(args):
 def cmd_fit(args) -> int:
     import nlme_lab as nl
 
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    result = nl.fit(args.model, args.data, args.method, seed=args.seed, options=_nuts_options(args),
-                    covariance=None if args.no_cov else "default", callback=progress)
-    if progress is not None:
-        progress.close()
+    options = _nuts_options(args)
+    model, data = nl.Model.from_file(args.model), nl.read_nonmem(args.data)
+    result = _fit(model, data, args.method, seed=args.seed, options=options,
+                  covariance=None if args.no_cov else "default")
     print(result.table())
     _write_json(result, args.json)
     return 0
+
+
+def _fit(model, data, method, **kw):
+    """``nl.fit`` with its progress on stderr, saying first what will compile."""
+    import nlme_lab as nl
+    from nlme_lab.problem.compiling import announce
+
+    announce(method)
+    progress = _Progress(sys.stderr, rewrite=sys.stderr.isatty(), heartbeat=True)
+    try:
+        return nl.fit(model, data, method, callback=progress, **kw)
+    finally:
+        progress.close()
 
 
 def _write_json(result, path) -> None:
@@ -202,33 +312,11 @@ def _write_json(result, path) -> None:
         print(f"results written to {path}")
 
 
-class _Progress:
-    """One line per outer iteration, rewritten in place on a terminal."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.used = False
-
-    def __call__(self, event) -> None:
-        self.used = True
-        self.stream.write(f"\r{event.method.value.upper()} iteration {event.iteration:3d}  OFV {event.ofv:.4f}  "
-                          f"gradient {event.gradient_norm:.2e}  {event.elapsed_s:.1f} s ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.used:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def cmd_report(args) -> int:
     import nlme_lab as nl
 
     model, data = nl.Model.from_file(args.model), nl.read_nonmem(args.data)
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    result = nl.fit(model, data, args.method, seed=args.seed, callback=progress)
-    if progress is not None:
-        progress.close()
+    result = _fit(model, data, args.method, seed=args.seed)
     print(result.table())
     _write_json(result, args.json)
     path = nl.report(result, args.out, model=model, data=data, n_vpc=args.n_vpc, seed=args.seed)
@@ -237,6 +325,9 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"check": cmd_check, "simulate": cmd_simulate, "fit": cmd_fit, "report": cmd_report}
+# the output files of each command: (argument, option, example file name)
+OUTPUTS = {"simulate": (("out", "--out", "sim.csv"),), "fit": (("json", "--json", "fit.json"),),
+           "report": (("out", "--out", "report.html"), ("json", "--json", "fit.json"))}
 
 
 def _nonmem_commands() -> dict:
@@ -248,6 +339,10 @@ def _nonmem_commands() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for attr, option, example in OUTPUTS.get(args.command, ()):
+        problem = check_output(getattr(args, attr), option, example)
+        if problem:
+            parser.error(problem)
     from nlme_lab.errors import NlmeError
 
     try:
@@ -262,6 +357,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nlme-lab: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback on request
+        import os
+
+        if os.environ.get("NLME_LAB_DEBUG"):
+            raise
+        print(f"nlme-lab: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in nlme_lab: please "
+              "report it with the command; NLME_LAB_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -54,6 +54,9 @@ def fit(model, data, method=None, *, options=None, callback=None, stop=None, cov
     t0 = time.perf_counter()
     data, method = _unpack_spec(data, method)
     model, data = as_model(model), as_dataset(data)
+    from nlme_lab.data import require_observations
+
+    require_observations(data, "fit")
     spec = get_method(method)
     opts = resolve_options(spec, options)
     kind = _covariance(covariance)

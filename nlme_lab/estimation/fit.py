@@ -5,10 +5,17 @@ The outer problem is a BFGS over the unconstrained parameters (``outer.QuasiNewt
 sensitivities and the implicit eta-hat correction, no inner re-solves). Each outer iteration sends an ``IterationEvent`` to
 ``callback``; ``stop`` (a ``StopToken`` or anything with ``is_set()``) or Ctrl-C ends the fit
 with the best point so far. A problem whose parameters are all fixed is evaluated.
+
+A failure after the first point (an exception from the engine or the linear algebra at some
+trial point: numerical trouble the line searches could not step back from) ends the fit with
+``Termination.FAILED``, the best point so far and a message naming what failed, so no
+iteration is lost to a traceback; a failure at the initial estimates is raised (there is
+nothing to keep, and the error says where the problem is).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -22,9 +29,12 @@ from nlme_lab.estimation.objective import Objective
 from nlme_lab.estimation.outer import Point, QuasiNewton
 from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
 from nlme_lab.estimation.problem import check_problem
-from nlme_lab.estimation.report import collect_warnings, information_criteria
-from nlme_lab.estimation.results import FitResult, HistoryEntry, IterationEvent, OFVKind, Termination
+from nlme_lab.estimation.report import (collect_warnings, failure_words, flat_directions, information_criteria,
+                                        initial_failure)
+from nlme_lab.estimation.results import CovarianceResult, FitResult, HistoryEntry, IterationEvent, OFVKind, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
+
+log = logging.getLogger(__name__)
 
 
 class _Stopped(Exception):
@@ -45,13 +55,16 @@ def fit_problem(problem, parameters: ParameterSpace, method="focei", options=Non
                     opts.outer.param_step, opts.outer.eta_step)
     v0 = param.from_reported(parameters.reported_initial())
     loop = _OuterLoop(obj, parameters, spec.kind, opts, callback, stop, t0)
-    if param.n == 0:
-        termination, message = Termination.EVALUATED, "every parameter is fixed: the objective was evaluated"
-        loop.evaluate(v0)
-    else:
-        termination, message = loop.run(v0)
+    try:
+        if param.n == 0:
+            termination, message = Termination.EVALUATED, "every parameter is fixed: the objective was evaluated"
+            loop.evaluate(v0)
+        else:
+            termination, message = loop.run(v0)
+    except (ArithmeticError, np.linalg.LinAlgError) as err:  # at the initial estimates (later: FAILED)
+        raise initial_failure(problem, layout, parameters, err) from err
     if loop.best_v is None:
-        raise NlmeError("the objective is not finite at the initial estimates (check initial values and data)")
+        raise initial_failure(problem, layout, parameters)
     return _finish(loop, engine, layout, parameters, opts, termination, message, t0)
 
 
@@ -76,6 +89,7 @@ class _OuterLoop:
         self.callback, self.stop, self.t0 = callback, stop, t0
         self.names = space.reported_names()
         self.best_ofv, self.best_v, self.best_etas, self.best_grad = np.inf, None, None, None
+        self.best_per_subject = None
         self.history: list[HistoryEntry] = []
         self.iteration = 0
 
@@ -95,7 +109,7 @@ class _OuterLoop:
     def on_iteration(self, iteration: int, point: Point):
         self.iteration = iteration
         self.best_ofv, self.best_v, self.best_etas = point.ofv, point.v.copy(), self.obj.etas.copy()
-        self.best_grad = point.g.gradient
+        self.best_grad, self.best_per_subject = point.g.gradient, point.g.per_subject
         self._record(point.v, point.ofv)
         self.check_stop()
 
@@ -113,12 +127,53 @@ class _OuterLoop:
             return qn.run(v0)
         except (_Stopped, KeyboardInterrupt):
             return Termination.STOPPED, f"stopped by the user after {self.iteration} iterations"
+        except Exception as err:  # keep the iterations done: see the module docstring
+            if self.best_v is None:
+                raise
+            log.warning("the fit failed after %d iterations", self.iteration, exc_info=True)
+            return Termination.FAILED, (f"the fit could not go on after iteration {self.iteration}: "
+                                        f"{failure_words(err)}; the estimates are the best so far")
+
+
+LARGE_COVARIATE = 1e6
+
+
+def _covariate_scale(problem) -> list[str]:
+    """Covariates whose values reach ``LARGE_COVARIATE``: a likely cause of a fit that cannot
+    move (a weight in mg instead of kg, a time stamp), named with the size they reach."""
+    bound = getattr(problem, "bound", None)
+    if bound is None or not np.size(bound.covariates):
+        return []
+    with np.errstate(invalid="ignore"):
+        top = np.nanmax(np.abs(np.asarray(bound.covariates, dtype=float)), axis=0)
+    big = [(name, x) for name, x in zip(bound.model.ir.covariates, top) if x >= LARGE_COVARIATE]
+    if not big:
+        return []
+    named = ", ".join(f"{name} (values up to {x:.3g})" for name, x in big)
+    return [f"covariates on a very large scale: {named}; rescale them (e.g. WT/70) or check their units"]
+
+
+def _covariance(engine, space, z_hat, etas, opts) -> CovarianceResult:
+    """The covariance step; an exception in it becomes a failed step with the reason (the
+    estimates are kept, as for any failed covariance step)."""
+    try:
+        return covariance_step(engine, space, z_hat, etas, opts)
+    except Exception as err:
+        log.warning("the covariance step failed", exc_info=True)
+        names = tuple(n for n, fixed in zip(space.reported_names(), space.reported_fixed()) if not fixed)
+        return CovarianceResult(opts.covariance, names, None, None, None, failure_words(err))
 
 
 def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message, t0) -> FitResult:
     obj, problem = loop.obj, engine.problem
     obj.etas = loop.best_etas.copy()
     ofv = obj.value(loop.best_v)
+    if not np.isfinite(ofv):  # keep what the fit saw there, and say the objective is unstable
+        ofv, obj.etas = loop.best_ofv, loop.best_etas.copy()
+        if termination is not Termination.STOPPED:
+            termination, message = Termination.FAILED, (
+                f"the objective is not finite when evaluated again at the best estimates (it was {ofv:.6g} there "
+                f"during the fit): the problem is numerically unstable at these values; {message}")
     z_hat = obj.param.to_reported(loop.best_v)
     values = space.values_from_reported(z_hat)
     estimates = dict(zip(space.reported_names(), map(float, z_hat)))
@@ -131,12 +186,19 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
     shrink = shrinkage(etas, values.omega, space.eta_labels, has_obs, layout, ipred, values.sd)
     cov = None
     free = ~space.reported_fixed()
-    if opts.covariance is not CovarianceKind.NONE and free.any() and termination is not Termination.STOPPED:
-        cov = covariance_step(engine, space, z_hat, obj.etas.copy(), opts)
+    if opts.covariance is not CovarianceKind.NONE and free.any() and termination not in (Termination.STOPPED,
+                                                                                          Termination.FAILED):
+        cov = _covariance(engine, space, z_hat, obj.etas.copy(), opts)
     se, rse, ci, corr, cond = summarize(cov, estimates) if cov is not None else ({}, {}, {}, None, None)
     n_obs, n_free = len(problem.dv), int(free.sum())
     loglik, aic, bic = information_criteria(ofv, layout, n_free)
     warnings = collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination)
+    if cov is None or cov.r_matrix is None and cov.s_matrix is None:
+        # no covariance step (or one that failed before its matrices) to say which parameters the
+        # data cannot separate: the per-subject gradients of the best point tell
+        warnings += flat_directions(loop.best_per_subject, [n for n, f in zip(space.reported_names(), free) if f])
+    if termination is Termination.FAILED or any(w.startswith("no parameter moved") for w in warnings):
+        warnings += _covariate_scale(problem)
     return FitResult(
         method=engine.spec.kind, ofv=ofv, loglik=loglik, aic=aic, bic=bic, n_subjects=problem.n_subjects,
         n_observations=n_obs, n_parameters=n_free, estimates=estimates,

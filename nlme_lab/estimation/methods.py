@@ -23,6 +23,7 @@ import enum
 from dataclasses import dataclass, field
 
 from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.option_limits import Checked, InstanceOf, IntTuple, Limit, OptionsError
 
 
 class MethodKind(enum.Enum):
@@ -42,9 +43,18 @@ class CovarianceKind(enum.Enum):
     NONE = "none"
 
 
+_STEP = Limit(low=0, high=1, open_low=True, open_high=True, meaning="a finite-difference step")
+_COUNT = Limit(integer=True, low=0)
+_POSITIVE = Limit(low=0, open_low=True)
+
+
 @dataclass(frozen=True)
-class OuterOptions:
+class OuterOptions(Checked):
     """The outer quasi-Newton (BFGS on unconstrained parameters, see ``estimation.outer``)."""
+
+    LIMITS = {"max_iterations": _COUNT, "ofv_tolerance": _POSITIVE,
+              "relative_tolerance": Limit(low=0, high=1, open_high=True), "max_step": _POSITIVE,
+              "param_step": _STEP, "eta_step": _STEP}
 
     max_iterations: int = 500
     ofv_tolerance: float = 1e-7  # converged when the predicted OFV decrease is below this
@@ -56,8 +66,12 @@ class OuterOptions:
 
 
 @dataclass(frozen=True)
-class InnerOptions:
+class InnerOptions(Checked):
     """The individual (eta-hat) problem: damped Newton, batched over subjects."""
+
+    LIMITS = {"max_iterations": Limit(integer=True, low=1, meaning="Newton steps per subject"),
+              "step_tolerance": _POSITIVE, "switch": Limit(low=0), "hessian_step": _STEP,
+              "max_halvings": Limit(integer=True, low=1)}
 
     max_iterations: int = 100
     step_tolerance: float = 1e-9  # largest |eta step| at which a subject is done
@@ -67,7 +81,13 @@ class InnerOptions:
 
 
 @dataclass(frozen=True)
-class MethodOptions:
+class MethodOptions(Checked):
+    LIMITS = {"outer": InstanceOf((OuterOptions,), "an OuterOptions"),
+              "inner": InstanceOf((InnerOptions,), "an InnerOptions"),
+              "covariance": InstanceOf((CovarianceKind,), "a CovarianceKind"),
+              "covariance_step": Limit(low=0, high=1, open_low=True, open_high=True,
+                                       meaning="the relative step of the covariance step's differences")}
+
     outer: OuterOptions = field(default_factory=OuterOptions)
     inner: InnerOptions = field(default_factory=InnerOptions)
     covariance: CovarianceKind = CovarianceKind.SANDWICH
@@ -91,6 +111,8 @@ class FOCEIOptions(MethodOptions):
 
 @dataclass(frozen=True)
 class LaplaceOptions(MethodOptions):
+    LIMITS = {"hessian_step": _STEP}
+
     hessian_step: float = 1e-4  # central differences of the exact eta-gradient
 
 
@@ -105,6 +127,17 @@ class SAEMOptions(MethodOptions):
     tolerances of the sampling and M-steps (Monolix's defaults; far below the Monte-Carlo noise
     of a step, and about half the integration work of the 1e-8 / 1e-10 the final OFVs and
     Fisher information keep)."""
+
+    LIMITS = {"n_burn": _COUNT, "n_em": _COUNT, "n_anneal": _COUNT, "n_pure_mh": _COUNT,
+              "anneal": Limit(low=0, high=1, open_low=True,
+                              meaning="the factor by which a variance may shrink per annealing iteration"),
+              "n_chains": Limit(integer=True, low=1, optional=True),
+              "n_kernel": IntTuple(length=3, positive_sum=True, meaning="MH passes per iteration of the prior, "
+                                   "all-component and single-component kernels"),
+              "mu_reference": IntTuple(low=-1, optional=True, meaning="a theta index per eta column, -1 for none"),
+              "is_samples": _COUNT, "is_df": _POSITIVE,
+              "ode_rtol": Limit(low=0, high=1, open_low=True, open_high=True),
+              "ode_atol": Limit(low=0, high=1, open_low=True, open_high=True)}
 
     covariance: CovarianceKind = CovarianceKind.FIM  # Monolix's linearization (see ``linearized_fim``)
     n_burn: int = 200
@@ -130,6 +163,12 @@ class NUTSOptions(MethodOptions):
     ``is_samples``: importance samples per subject for ``ofv`` at the posterior medians (0: the
     linearized FOCEI objective there)."""
 
+    LIMITS = {"draws": Limit(integer=True, low=1), "tune": _COUNT, "chains": Limit(integer=True, low=1),
+              "cores": Limit(integer=True, low=1, optional=True),
+              "target_accept": Limit(low=0, high=1, open_low=True, open_high=True),
+              "max_depth": Limit(integer=True, low=1, high=30, meaning="at most 2^max_depth steps per draw"), "jitter": Limit(low=0),
+              "is_samples": _COUNT, "is_df": _POSITIVE}
+
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
@@ -140,6 +179,18 @@ class NUTSOptions(MethodOptions):
     jitter: float = 0.1
     is_samples: int = 2000
     is_df: float = 5.0
+
+    def check_together(self) -> None:
+        if self.priors is None:
+            return
+        from nlme_lab.estimation.bayes.priors import LKJ, HalfNormal, Normal
+
+        families = (Normal, HalfNormal, LKJ)
+        ok = isinstance(self.priors, dict) and all(
+            isinstance(k, str) and isinstance(v, families) for k, v in self.priors.items())
+        if not ok:
+            raise OptionsError("NUTSOptions", "priors", "None or a dict of parameter name -> Normal(...), "
+                               "HalfNormal(...) or LKJ(...) (from nlme_lab.estimation.bayes)", self.priors)
 
 
 @dataclass(frozen=True)
@@ -195,10 +246,13 @@ def get_method(method) -> MethodSpec:
 
 
 def resolve_options(spec: MethodSpec, options) -> MethodOptions:
+    """``options`` checked against the method's own options type (None: its defaults): another
+    method's options would be read for fields they do not have, or their fields ignored."""
     if options is None:
         return spec.options_type()
-    if not isinstance(options, MethodOptions):
-        raise NlmeError(f"options for {spec.kind.value} must be {spec.options_type.__name__}, got {type(options).__name__}")
+    if not isinstance(options, spec.options_type):
+        raise OptionsError(spec.kind.value, "options", f"{spec.options_type.__name__}(...) (from "
+                           "nlme_lab.estimation)", options, where=f"the options of method {spec.kind.value!r}")
     return options
 
 

@@ -3,7 +3,8 @@ the Lab's options box and session files, and back to the Python call that builds
 
 Values are read with ``ast.literal_eval`` (numbers, booleans, None, tuples): the text can never
 run code. Every name is checked against the method's options dataclass, and an unknown name or a
-value of the wrong type is reported with the options that exist. The covariance step has its own
+value of the wrong type is reported with the options that exist; a value out of the option's
+range (``estimation.option_limits``) is reported with the range. The covariance step has its own
 argument (``nl.fit(..., covariance=...)``), so it is not accepted here.
 """
 
@@ -14,6 +15,7 @@ import dataclasses
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.methods import MethodOptions, get_method
+from nlme_lab.estimation.option_limits import OptionsError
 
 _NOT_TEXT = {"covariance"}  # set by nl.fit's own argument
 
@@ -87,7 +89,10 @@ def _apply(options, path: list[str], value, method: str, prefix: str):
                                                             f"{prefix}{head}.")})
     if len(path) > 1:
         raise OptionsTextError(f"option {head} has no fields ({'.'.join(path)!r})")
-    return dataclasses.replace(options, **{head: _coerce(head, current, value)})
+    try:
+        return dataclasses.replace(options, **{head: _coerce(head, current, value)})
+    except OptionsError as err:  # out of range: name the option as it was written
+        raise OptionsTextError(f"option {prefix}{head} must be {err.requirement}, got {value!r}") from None
 
 
 def _coerce(name: str, default, value):

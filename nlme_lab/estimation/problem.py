@@ -109,6 +109,9 @@ class ResidualModel:
 def check_problem(problem: PredictionProblem, residual: ResidualModel) -> None:
     """Shapes and codes of a problem's observation arrays; errors name the observation."""
     n_obs = len(problem.dv)
+    if n_obs == 0:
+        raise NlmeError("the data have no observations (every record is a dose, or has EVID != 0 or MDV = 1): "
+                        "there is nothing to fit")
     for name in ("obs_subject", "cens", "limit", "endpoint"):
         arr = np.asarray(getattr(problem, name))
         if arr.shape != (n_obs,):

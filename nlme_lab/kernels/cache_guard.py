@@ -38,8 +38,11 @@ def _cache_dirs() -> list[Path]:
     dirs = [HERE / "__pycache__"]
     custom = os.environ.get("NUMBA_CACHE_DIR")
     if custom:
-        # numba mirrors the absolute source directory below NUMBA_CACHE_DIR
-        dirs.append(Path(custom) / str(HERE).lstrip(os.sep))
+        # numba (0.5x and later, _UserProvidedCacheLocator) keeps a module's cache in
+        # NUMBA_CACHE_DIR/<folder name>_<sha1 of the folder's absolute path>
+        folder = os.path.abspath(HERE)
+        digest = hashlib.sha1(folder.encode()).hexdigest()
+        dirs.append(Path(os.path.abspath(custom)) / f"{os.path.basename(folder)}_{digest}")
     return dirs
 
 
@@ -76,3 +79,22 @@ def check() -> bool:
         except OSError:  # read-only install: numba will not cache there either
             pass
     return dropped
+
+
+def cached(module: str) -> bool:
+    """Whether numba has cached the kernels of ``kernels/<module>.py`` for its current source: one
+    index file (``<module>.*.nbi``) no older than the source, in a cache folder whose engine
+    stamp is current (else ``check()`` drops the engine's files). False means the first use in
+    a process compiles them (for the engine, minutes: callers say so before it starts)."""
+    source = HERE / f"{module}.py"
+    if not source.exists():
+        return False
+    d = _cache_dirs()[-1]  # numba's: NUMBA_CACHE_DIR's mirror when it is set, else __pycache__
+    index = list(d.glob(f"{module}.*.nbi")) if d.is_dir() else []
+    try:
+        if not index or module in ENGINE_MODULES and (d / STAMP_NAME).read_text().strip() != sources_hash():
+            return False
+        # an edited source makes numba recompile: every index older than it is stale
+        return any(f.stat().st_mtime >= source.stat().st_mtime for f in index)
+    except OSError:
+        return False

@@ -114,6 +114,14 @@ class AdaptiveThreads:
         return result
 
 
+def _arithmetic_words(err: ArithmeticError) -> str:
+    if isinstance(err, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(err, OverflowError):
+        return "an overflow"
+    return f"an arithmetic error ({type(err).__name__})"
+
+
 class Predictor:
     """Predictions of a bound model; reusable across parameter values (no recompilation).
 
@@ -124,6 +132,12 @@ class Predictor:
 
     def __init__(self, bound: BoundModel, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  parallel: bool | None = None):
+        import sys
+
+        if "nlme_lab.kernels.population" not in sys.modules:  # the first engine use in this process
+            from nlme_lab.problem.compiling import announce
+
+            announce()
         from nlme_lab.kernels import ode, population
         from nlme_lab.kernels.function_refs import engine_addresses, function_refs
 
@@ -161,6 +175,7 @@ class Predictor:
         self._fn_addresses = engine_addresses(refs)
         self._status = np.zeros(self.n_subjects, dtype=np.int64)
         self._fail = np.zeros(self.n_subjects, dtype=np.int64)
+        self._raised: dict[int, str] = {}  # subject -> what the engine raised for it (last solve)
 
     # ------------------------------------------------------------------ random effects
     def zero_effects(self) -> np.ndarray:
@@ -197,10 +212,34 @@ class Predictor:
     def solve(self, P: np.ndarray, dP: np.ndarray, pred: np.ndarray, dpred: np.ndarray) -> Failure | None:
         """Predictions ``pred`` (n_rec, n_endpoint) and sensitivities ``dpred`` (n_rec, n_endpoint,
         n_dir) along the parameter directions ``dP`` (n_rec, n_p, n_dir), written in place; the
-        failure of the first failed subject, if any (its predictions are not meaningful)."""
-        self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear), dP,
-                    self._opts, pred, dpred, self._status, self._fail)
+        failure of the first failed subject, if any (its predictions are not meaningful).
+
+        An arithmetic exception inside the engine (a division by zero, an overflow: numba's
+        kernels raise them as Python exceptions, for the whole call) becomes a failure of the
+        subjects that raise it (``solve_each``), so a caller backs off from those parameter
+        values as from any failed solution instead of losing its work to a traceback."""
+        if self._raised:
+            self._raised = {}
+        try:
+            self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear), dP,
+                        self._opts, pred, dpred, self._status, self._fail)
+        except ArithmeticError:
+            self.solve_each(P, dP, pred, dpred)
         return self.failure() if np.count_nonzero(self._status) else None
+
+    def solve_each(self, P: np.ndarray, dP: np.ndarray, pred: np.ndarray, dpred: np.ndarray) -> None:
+        """``solve`` one subject at a time, marking each subject whose solution raises an
+        arithmetic exception failed (``Status.NONFINITE``; ``failure`` says what it raised)."""
+        from nlme_lab.kernels.events import Status
+
+        linear = bool(self.compiled.is_linear)
+        for s in range(self.n_subjects):
+            try:
+                self._population._solve_range_at(s, s + 1, *self._records, P, self._dose_index, self._fn_addresses,
+                                                 linear, dP, self._opts, pred, dpred, self._status, self._fail)
+            except ArithmeticError as err:
+                self._status[s], self._fail[s] = int(Status.NONFINITE), -1
+                self._raised[s] = _arithmetic_words(err)
 
     def engine_inputs(self) -> tuple[tuple, tuple, tuple]:
         """What a compiled caller of the engine passes it (``kernels.metropolis.mh_sweep``):
@@ -240,9 +279,14 @@ class Predictor:
         ds = self.bound.dataset
         rec = int(self._fail[s]) if self._fail[s] >= 0 else int(ds.offsets[s])
         status = Status(int(self._status[s]))
-        what = status.name.lower().replace("_", " ")
-        return Failure(status, f"the solution failed: {what}, at data row {int(ds.rows[rec])}", ds.ids[s],
-                       float(ds.time[rec]), bad)
+        if s in self._raised:  # the engine raised: the subject, not the record, is known
+            last = int(ds.offsets[s + 1]) - 1
+            message = (f"the solution failed: {self._raised[s]} in the solver at these parameter values, "
+                       f"in the records of data rows {int(ds.rows[rec])}-{int(ds.rows[last])}")
+        else:
+            what = status.name.lower().replace("_", " ")
+            message = f"the solution failed: {what}, at data row {int(ds.rows[rec])}"
+        return Failure(status, message, ds.ids[s], float(ds.time[rec]), bad)
 
     # ------------------------------------------------------------------ predictions
     def predict_all(self, theta: np.ndarray, eta_rec: np.ndarray) -> np.ndarray:

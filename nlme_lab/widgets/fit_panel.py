@@ -1,8 +1,12 @@
 """``FitPanel``: method, Start/Stop, the streamed OFV and parameter traces, the results.
 
-The panel only shows things: the Lab runs ``nl.fit`` in a background thread and feeds
+The panel only shows things: the Lab runs ``nl.fit`` in a background thread, calls
+``starting(method)`` (which says when the engine will first compile, and for how long), feeds
 ``add_iteration(event)`` from the fit's callback (each outer iteration streams one row into
-the ``lab_trace`` source), then ``show_result(fit)`` or ``show_error(message)``.
+the ``lab_trace`` source), calls ``show_stopping()`` when Stop is pressed, then
+``show_result(fit)`` or ``show_error(message)``. The status line says what happened in plain
+words: a fit that ended early shows its best estimates so far as such, a failure says whether
+there were earlier results to keep and shows the last estimates the run reached.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class FitPanel(w.VBox):
         self._last_event = None
         self._n_events, self._n_kept, self._stride = 0, 0, 1
         self._markers = True
+        self._compile_notice = ""  # set by ``starting`` when the run will compile first
         controls = w.HBox([self.method, self.seed, self.covariance, self.options, self.start_button,
                            self.stop_button], layout=w.Layout(flex_flow="row wrap"))
         super().__init__([controls, self.status, self.trace, self.results])
@@ -109,6 +114,25 @@ class FitPanel(w.VBox):
         self.status_kind = FitStatus.RUNNING if running else self.status_kind
         if message:
             self.status.value = message
+
+    def starting(self, method: str) -> None:
+        """Running, before the first iteration: says what will compile first (numba, once per
+        machine), so a long silent start and a slow Stop are explained."""
+        from nlme_lab.problem.compiling import notice
+
+        self._compile_notice = notice(method)
+        extra = f"<br><i>{html.escape(self._compile_notice)}</i>" if self._compile_notice else ""
+        self.set_running(True, f"<i>starting {html.escape(str(method))}…</i>{extra}")
+
+    def show_stopping(self) -> None:
+        """Stop pressed: acknowledged at once. Before the first iteration of a run that compiles,
+        it says the stop waits for the compile (numba cannot be interrupted)."""
+        self.status_kind = FitStatus.STOPPING
+        wait = ""
+        if self._last_event is None and self._compile_notice:
+            wait = (" (the engine is compiling, which cannot be interrupted: the fit stops as soon as the "
+                    "compile ends)")
+        self.status.value = f"<i>stopping…{wait}</i>"
 
     def add_iteration(self, event) -> None:
         """Stream one iteration (an ``IterationEvent``) into the traces; rows are sent at most
@@ -144,19 +168,36 @@ class FitPanel(w.VBox):
         if label != self._objective_label:
             label_objective_trace(self._trace_layout, label)
             self._objective_label = label
+        stopping = " — <i>stopping…</i>" if self.status_kind is FitStatus.STOPPING else ""
         self.status.value = (f"<b>{html.escape(event.method.value)}</b> iteration {event.iteration}: "
-                             f"{label} {event.ofv:.4f}, {event.elapsed_s:.1f} s")
+                             f"{label} {event.ofv:.4f}, {event.elapsed_s:.1f} s{stopping}")
 
     def show_result(self, fit) -> None:
+        """The result (its table lists the fit's warnings, once). A fit that did not converge
+        says its estimates are the best reached so far."""
         self.flush()
         self.status_kind = FitStatus.DONE
-        self.set_running(False, f"<b>done</b>: {html.escape(fit.termination.value)}, OFV {fit.ofv:.4f} "
-                                f"in {fit.elapsed_s:.1f} s")
-        notes = "".join(f"<li>{html.escape(str(m))}</li>" for m in fit.warnings)
-        self.results.value = fit._repr_html_() + (f"<b>Warnings</b><ul>{notes}</ul>" if notes else "")
+        what = html.escape(fit.termination.value)
+        if not fit.converged:
+            what += (f" after {fit.iterations} iteration(s): {html.escape(fit.message)}; the estimates are the best "
+                     "so far")
+        self.set_running(False, f"<b>done</b>: {what}, OFV {fit.ofv:.4f} in {fit.elapsed_s:.1f} s")
+        self.results.value = fit._repr_html_()
 
     def show_error(self, message: str) -> None:
+        """A fit that raised: the message, whether earlier results are kept, and the last
+        estimates the run reached (from its trace; nothing is lost that was streamed)."""
         self.flush()
         self.status_kind = FitStatus.FAILED
+        kept = "the previous results are kept" if self.results.value else "there are no previous results"
         self.set_running(False, f"<span style='color:#b00'>✗ the fit failed: {html.escape(message)}; "
-                                "the previous results are kept</span>")
+                                f"{kept}</span>{self._last_estimates()}")
+
+    def _last_estimates(self) -> str:
+        event = self._last_event
+        if event is None:
+            return ""
+        cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{value:.6g}</td></tr>"
+                        for name, value in event.estimates.items())
+        return (f"<br>the last estimates it reached (iteration {event.iteration}, {objective_label(event)} "
+                f"{event.ofv:.4f}):<table>{cells}</table>")

@@ -295,7 +295,7 @@ class Lab(w.VBox):
         model = self.model.with_initial(**self.parameters)
         self._stop_token = StopToken()
         panel.reset_trace()
-        panel.set_running(True, f"<i>starting {method}…</i>")
+        panel.starting(method)
         spec = FitSpec(method=method, seed=seed, covariance=covariance, options=options)
         self._fit_started = time.perf_counter()
         self.timings.pop("fit_start_to_first_iteration_s", None)
@@ -316,7 +316,7 @@ class Lab(w.VBox):
         """End a running fit cleanly; it keeps the best estimates so far."""
         if self._stop_token is not None and self.running:
             self._stop_token.stop()
-            self.fit_panel.status.value = "<i>stopping…</i>"
+            self.fit_panel.show_stopping()
 
     def _on_iteration(self, event) -> None:
         self.timings.setdefault("fit_start_to_first_iteration_s", time.perf_counter() - self._fit_started)

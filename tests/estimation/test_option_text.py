@@ -42,3 +42,21 @@ def test_bad_text_is_named_and_never_runs(text, words):
     with pytest.raises(OptionsTextError) as err:
         options_from_text("saem", text)
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("method, text, words", [
+    ("saem", "anneal=5.0", "option anneal must be a number in (0, 1] (the factor by which a variance may shrink"),
+    ("saem", "n_chains='lots'", "option n_chains must be an integer >= 1 or None, got 'lots'"),
+    ("saem", "n_chains=-3", "option n_chains must be an integer >= 1 or None, got -3"),
+    ("saem", "n_burn=-10", "option n_burn must be an integer >= 0, got -10"),
+    ("saem", "ode_rtol=0", "option ode_rtol must be a number in (0, 1), got 0"),
+    ("focei", "inner.max_iterations=-1", "option inner.max_iterations must be an integer >= 1"),
+    ("focei", "outer.ofv_tolerance=-1", "option outer.ofv_tolerance must be a number > 0, got -1"),
+    ("focei", "covariance_step=0", "option covariance_step must be a number in (0, 1)"),
+    ("nuts", "chains=0", "option chains must be an integer >= 1, got 0"),
+    ("nuts", "priors={'tcl': 'Normal(0, 1)'}", "option priors must be None or a dict of parameter name"),
+])
+def test_text_out_of_range_names_the_option_and_its_range(method, text, words):
+    with pytest.raises(OptionsTextError) as err:
+        options_from_text(method, text)
+    assert words in str(err.value)

@@ -11,6 +11,11 @@ the -2LL by importance sampling (``estimation.importance``) and by linearization
 objective at the SAEM estimates, labelled as such), and the Fisher information of the model
 linearized at the FOCEI eta-hat (``estimation.linearized_fim``, Monolix's linearization method).
 
+An iteration that fails (an exception from the engine or the M-steps, or parameters that are
+no longer finite) ends the run with ``Termination.FAILED`` at the last completed iteration
+(its parameters and chains are restored), so no iteration is lost to a traceback; a failure in
+the first iteration is raised.
+
 The ``ofv`` of each ``IterationEvent`` / ``HistoryEntry`` is the complete-data -2 log p(y, eta)
 averaged over the chains (a convergence trace, not a marginal -2LL; the events say so with
 ``objective=ObjectiveKind.COMPLETE_DATA``); ``gradient_norm`` is nan. A comparable marginal
@@ -27,6 +32,7 @@ import numpy as np
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.problem import check_problem
+from nlme_lab.estimation.report import failure_words
 from nlme_lab.estimation.results import HistoryEntry, IterationEvent, ObjectiveKind, Termination
 from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, block_columns, block_index,
                                             covariate_mean_step, omega_from_statistics, theta_scoring_step)
@@ -201,6 +207,18 @@ class SAEMState:
         self.sd = self.residual.update(self.sd, self.stats, ch.f, gamma, anneal)
         ch.l[:] = self.lik.per_subject(ch.f, self.sd)
 
+    def snapshot(self) -> tuple:
+        """Copies of what ``finish`` reads (parameters, chains, the 1/k averages), to go back to
+        the last completed iteration when one fails (``restore``)."""
+        ch = self.chains
+        return (self.theta.copy(), self.omega.copy(), self.sd.copy(), ch.etas.copy(), ch.f.copy(), ch.l.copy(),
+                self.phi_sum.copy(), self.phi_sq.copy(), self.n_avg, self._means)
+
+    def restore(self, snapshot: tuple) -> None:
+        ch = self.chains
+        self.theta, self.omega, self.sd, etas, f, l, self.phi_sum, self.phi_sq, self.n_avg, self._means = snapshot
+        ch.etas[:], ch.f[:], ch.l[:] = etas, f, l
+
     def reported(self) -> np.ndarray:
         """Thetas, each block's lower triangle (its first copy), SDs: ``space.reported_names()``."""
         om = self.omega[self._reported_omega] if self._reported_omega is not None else np.zeros(0)
@@ -238,6 +256,17 @@ def options_for_iterations(options, n_iterations: int):
     return replace(options, n_pure_mh=pure, n_burn=burn, n_em=k - pure - burn, is_samples=0)
 
 
+def _iterate(state: SAEMState, k: int) -> float:
+    """Iteration ``k``; its convergence-trace value. Parameters that are no longer finite are a
+    failure (``NlmeError``), not a result."""
+    state.iterate(k)
+    reported = state.reported()
+    if not np.all(np.isfinite(reported)):
+        bad = [n for n, v in zip(state.space.reported_names(), reported) if not np.isfinite(v)]
+        raise NlmeError(f"the M-step gave non-finite values of {', '.join(bad)}")
+    return state.complete_ofv()
+
+
 def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=None):
     """The registry's runner for SAEM (``seed``: the random stream; the same seed gives the same
     numbers)."""
@@ -246,6 +275,8 @@ def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=No
     if problem.n_eta != space.n_eta or problem.n_eta == 0:
         raise NlmeError(f"SAEM needs random effects: the problem has {problem.n_eta} etas, "
                         f"the parameters declare {space.n_eta}")
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise NlmeError(f"seed must be a non-negative integer or None, got {seed!r}")
     rng = np.random.Generator(np.random.PCG64(seed))
     state = SAEMState(problem, space, options, rng)
     bad = np.flatnonzero(~np.isfinite(state.chains.l[0]))
@@ -259,15 +290,25 @@ def run_saem(problem, space, spec, options, *, callback=None, stop=None, seed=No
         for k in range(n_iter):
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
-            state.iterate(k)
-            ofv = state.complete_ofv()
+            before = state.snapshot()
+            try:
+                ofv = _iterate(state, k)
+            except Exception as err:  # back to the last completed iteration (module docstring)
+                state.restore(before)
+                if not history:
+                    raise
+                termination, message = Termination.FAILED, (
+                    f"SAEM could not go on after iteration {k}: {failure_words(err)}; the estimates are those of "
+                    f"iteration {k}")
+                break
             est = dict(zip(names, map(float, state.reported())))
             history.append(HistoryEntry(k + 1, ofv, est))
             if callback is not None:
                 callback(IterationEvent(k + 1, ofv, est, float("nan"), state.lik.n_evaluations,
                                         time.perf_counter() - t0, spec.kind, ObjectiveKind.COMPLETE_DATA))
-        message = (f"SAEM completed {n_iter} iterations ({options.n_burn} burn-in with step 1, "
-                   f"{options.n_em} with step 1/k), {state.chains.etas.shape[0]} chain(s)")
+        else:
+            message = (f"SAEM completed {n_iter} iterations ({options.n_burn} burn-in with step 1, "
+                       f"{options.n_em} with step 1/k), {state.chains.etas.shape[0]} chain(s)")
     except KeyboardInterrupt:
         termination, message = Termination.STOPPED, f"stopped by the user after {k} SAEM iterations"
     from nlme_lab.estimation.saem.finish import finish

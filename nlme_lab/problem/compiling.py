@@ -1,0 +1,87 @@
+"""Saying, before it starts, that the engine is about to compile.
+
+numba compiles the engine's kernels on their first use on a machine and caches them
+(``kernels/cache_guard.py``): the first simulation or fit waits about two minutes, the
+following ones load the kernels in about a second. Without a word that first wait looks like a
+hang (``make demo`` spent 133 s in a silent ``simulate``). ``pending(method)`` names the
+kernel groups a run will compile, with the time they take to compile on an idle 2-core machine
+(measured: the engine 1.5-2 min, the SAEM sampler 12-20 s; several times that under load);
+``announce(method)`` writes that once per process to stderr (the CLI, a notebook cell), and
+``notice(method)`` is the same text for a widget to show.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KernelGroup:
+    """Kernels compiled together on first use: ``modules`` of ``nlme_lab/kernels``, ``seconds``
+    a typical cold compile on an idle 2-core machine (measured, rounded). Whether they are
+    cached is judged from numba's index files (``cache_guard.cached``: present and no older
+    than their source; numba itself keys them by the source's hash, which only it reads)."""
+
+    name: str
+    modules: tuple[str, ...]
+    seconds: float
+
+
+# (modules whose kernels are cached on their own: inlined-only ones such as bolus_march have no
+# cache files to look at)
+ENGINE = KernelGroup("the engine",
+                     ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population", "ode",
+                      "ode_common", "ode_dopri", "ode_rodas"), 120.0)
+SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 20.0)
+
+#: what a method uses beyond the engine (None: only the engine, as ``simulate``). The FOCE
+#: family's likelihood terms (``subject_terms``) compile in about a second: not announced.
+GROUPS = {None: (ENGINE,), "saem": (ENGINE, SAMPLER)}
+DEFAULT_GROUPS = (ENGINE,)
+
+_announced: set[str] = set()
+
+
+def _method_name(method) -> str | None:
+    value = getattr(method, "value", method)
+    return None if value is None else str(value).lower()
+
+
+def pending(method=None) -> tuple[KernelGroup, ...]:
+    """The kernel groups that ``method`` (None: only the engine, e.g. a simulation) will compile
+    because numba has no current cache of them on this machine."""
+    from nlme_lab.kernels import cache_guard
+
+    name = _method_name(method)
+    groups = GROUPS.get(name, DEFAULT_GROUPS) if name is not None else GROUPS[None]
+    return tuple(g for g in groups if not all(cache_guard.cached(m) for m in g.modules))
+
+
+def _duration(seconds: float) -> str:
+    return f"about {seconds / 60:.0f} min" if seconds >= 90 else f"about {seconds:.0f} s"
+
+
+def _sentence(groups) -> str:
+    names = " and ".join(g.name for g in groups)
+    return (f"compiling {names} (first use on this machine, {_duration(sum(g.seconds for g in groups))}; later "
+            "runs load it from the cache in about a second)")
+
+
+def notice(method=None) -> str:
+    """One sentence naming what ``method`` will compile and for how long ('' when everything is
+    cached), for a widget's status line."""
+    groups = pending(method)
+    return _sentence(groups) if groups else ""
+
+
+def announce(method=None, stream=None) -> str:
+    """Write the notice of the groups not yet announced in this process to ``stream`` (stderr),
+    once; returns what was written."""
+    groups = [g for g in pending(method) if g.name not in _announced]
+    if not groups:
+        return ""
+    _announced.update(g.name for g in groups)
+    text = f"nlme_lab: {_sentence(groups)}..."
+    print(text, file=sys.stderr if stream is None else stream, flush=True)
+    return text
