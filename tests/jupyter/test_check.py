@@ -1,6 +1,7 @@
 """The server extension's pure half: requests read or refused, model text checked."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,10 @@ def test_model_text_is_never_executed(tmp_path):
                    f"[ini]\na = 1 # {{open('{marker}','w')}}\n[model]\nb = eval(a)\nb ~ add(1)"):
         assert not check_model_text(attack).ok
     assert not marker.exists()
+
+
+def test_the_new_model_template_is_a_clean_model():
+    template = Path(__file__).resolve().parents[2] / "js" / "src" / "labextension" / "untitled.nlm"
+    text = template.read_text()
+    assert check_model_text(text).to_json() == {"ok": True, "diagnostics": []}
+    assert [t.name for t in Model(text).thetas] == ["tka", "tcl", "tv", "add_sd"] and text.startswith("# ")
