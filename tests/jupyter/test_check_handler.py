@@ -2,7 +2,6 @@
 XSRF, refusals and the diagnostics it answers with."""
 
 import http.cookiejar
-import json
 import urllib.error
 import urllib.request
 
@@ -10,6 +9,7 @@ import pytest
 
 from nlme_lab.examples import example_path
 from nlme_lab.jupyter.check import MAX_FILE_BYTES, check_model_text
+from tests.jupyter.helpers import post_check
 from tests.ui.conftest import running_jupyter_lab
 
 BASE_URL = "/base/"
@@ -25,26 +25,8 @@ def lab(tmp_path_factory):
         yield lab
 
 
-def _request(lab, body, *, headers=None, opener=None, token=True, method="POST", path="/nlme-lab/check"):
-    """(status, JSON reply) of a request to the handler; ``token`` sends the token header."""
-    headers = {"Content-Type": "application/json", **(headers or {})}
-    if token:
-        headers["Authorization"] = f"token {lab.token}"
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{lab.url}{path}", data=data, headers=headers, method=method)
-    try:
-        with (opener or urllib.request.build_opener()).open(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as err:
-        text = err.read().decode(errors="replace")
-        try:
-            return err.code, json.loads(text)
-        except ValueError:
-            return err.code, {"page": text[:200]}
-
-
 def test_diagnostics_of_a_typo_at_line_and_column(lab):
-    status, reply = _request(lab, {"text": TYPO})
+    status, reply = post_check(lab, {"text": TYPO})
     assert status == 200
     assert reply == check_model_text(TYPO).to_json()
     (found,) = reply["diagnostics"]
@@ -52,7 +34,7 @@ def test_diagnostics_of_a_typo_at_line_and_column(lab):
     assert (found["line"], found["column"], found["end_column"]) == (row, 16, 23)
     assert found["message"] == "'eta_cll' is not defined in the model; did you mean eta_cl?"
     assert found["severity"] == "error"
-    assert _request(lab, {"text": THEO}) == (200, {"ok": True, "diagnostics": []})
+    assert post_check(lab, {"text": THEO}) == (200, {"ok": True, "diagnostics": []})
 
 
 def test_the_handler_lives_under_the_base_url(lab):
@@ -65,10 +47,10 @@ def test_the_handler_lives_under_the_base_url(lab):
 
 
 def test_unauthenticated_requests_are_refused(lab):
-    status, reply = _request(lab, {"text": THEO}, token=False)
+    status, reply = post_check(lab, {"text": THEO}, token=False)
     assert status == 403
     assert "diagnostics" not in reply
-    status, _ = _request(lab, {"text": THEO}, token=False, headers={"Authorization": "token not-the-token"})
+    status, _ = post_check(lab, {"text": THEO}, token=False, headers={"Authorization": "token not-the-token"})
     assert status == 403
 
 
@@ -79,11 +61,11 @@ def test_cookie_sessions_need_the_xsrf_token(lab):
         assert page.status == 200
     cookies = {cookie.name: cookie.value for cookie in jar}
     assert "_xsrf" in cookies and any(name.startswith("username-") for name in cookies)
-    status, reply = _request(lab, {"text": TYPO}, opener=browser, token=False)
+    status, reply = post_check(lab, {"text": TYPO}, opener=browser, token=False)
     assert status == 403 and "'_xsrf' argument missing" in reply["message"]
-    status, reply = _request(lab, {"text": TYPO}, opener=browser, token=False, headers={"X-XSRFToken": "forged"})
+    status, reply = post_check(lab, {"text": TYPO}, opener=browser, token=False, headers={"X-XSRFToken": "forged"})
     assert status == 403 and "XSRF" in reply["message"]
-    status, reply = _request(lab, {"text": TYPO}, opener=browser, token=False, headers={"X-XSRFToken": cookies["_xsrf"]})
+    status, reply = post_check(lab, {"text": TYPO}, opener=browser, token=False, headers={"X-XSRFToken": cookies["_xsrf"]})
     assert status == 200 and reply == check_model_text(TYPO).to_json()
 
 
@@ -98,12 +80,12 @@ def test_cookie_sessions_need_the_xsrf_token(lab):
     ],
 )
 def test_anything_but_model_text_is_refused(lab, body, content_type, status, words):
-    got, reply = _request(lab, body, headers={"Content-Type": content_type})
+    got, reply = post_check(lab, body, headers={"Content-Type": content_type})
     assert got == status
     assert words in reply["message"] and "diagnostics" not in reply
 
 
 def test_only_post_is_served(lab):
     for method in ("GET", "PUT", "DELETE"):
-        status, _ = _request(lab, None if method != "PUT" else {"text": THEO}, method=method)
+        status, _ = post_check(lab, None if method != "PUT" else {"text": THEO}, method=method)
         assert status == 405, method

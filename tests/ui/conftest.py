@@ -114,10 +114,11 @@ def jupyter_lab(tmp_path_factory, chromium_path) -> JupyterLab:
 
 
 @contextlib.contextmanager
-def running_jupyter_lab(base: Path, extra_args: tuple[str, ...] = (), base_url: str = "/"):
+def running_jupyter_lab(base: Path, extra_args: tuple[str, ...] = (), base_url: str = "/", *,
+                        python: str = sys.executable, environ: dict | None = None):
     """A ``jupyter lab`` server with every Jupyter folder under ``base`` (the notebooks in
-    ``base/notebooks``), ``extra_args`` added to its command line, served under ``base_url``;
-    stopped on exit."""
+    ``base/notebooks``), ``extra_args`` added to its command line, served under ``base_url``,
+    run by ``python`` in ``environ`` (default: this process's); stopped on exit."""
     root = base / "notebooks"
     settings = base / "settings"
     for folder in (root, base / "runtime", base / "data", base / "config", base / "workspaces", base / "ipython"):
@@ -126,7 +127,7 @@ def running_jupyter_lab(base: Path, extra_args: tuple[str, ...] = (), base_url: 
     token = uuid.uuid4().hex
     port = _free_port()
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "JUPYTER_DATA_DIR": str(base / "data"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
@@ -134,7 +135,7 @@ def running_jupyter_lab(base: Path, extra_args: tuple[str, ...] = (), base_url: 
         "JUPYTER_PLATFORM_DIRS": "1",
     }
     command = [
-        sys.executable, "-m", "jupyterlab",
+        python, "-m", "jupyterlab",
         "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
