@@ -50,9 +50,10 @@ $(STAMP): pyproject.toml | $(JS_BUNDLE) $(LABEXT)
 	touch $(STAMP)
 
 # An editable install has no data files: link the built extension into the venv (a rebuild then
-# needs no reinstall) and enable the server extension with the file a wheel installs.
+# needs no reinstall; jupyter-builder comes with JupyterLab 4.6) and enable the server extension
+# with the file a wheel installs.
 $(LABEXT_LINKED): $(STAMP) nlme_lab/jupyter/config/nlme_lab.json
-	$(VENV)/bin/jupyter labextension develop --overwrite .
+	$(VENV)/bin/jupyter-builder develop --overwrite .
 	install -D -m 644 nlme_lab/jupyter/config/nlme_lab.json $(VENV)/etc/jupyter/jupyter_server_config.d/nlme_lab.json
 	touch $@
 

@@ -19,8 +19,14 @@ FORBIDDEN = {
     "simulation": {"diagnostics", "plots", "widgets", "session", "cli"},
     "diagnostics": {"plots", "widgets", "session", "cli"},
     "plots": {"widgets", "session", "cli"},
+    # the Jupyter server extension checks model text: the model language only, never code that runs
+    "jupyter": {"problem", "kernels", "estimation", "simulation", "diagnostics", "plots", "widgets", "session", "cli"},
 }
-THIRD_PARTY_ONLY_IN = {"bokeh": {"plots", "widgets"}, "ipywidgets": {"widgets"}, "anywidget": {"widgets"}}
+# the server extension is a top layer, like cli: no other package imports it
+for _layer in {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} - {"jupyter"}:
+    FORBIDDEN.setdefault(_layer, set()).add("jupyter")
+THIRD_PARTY_ONLY_IN = {"bokeh": {"plots", "widgets"}, "ipywidgets": {"widgets"}, "anywidget": {"widgets"},
+                       "tornado": {"jupyter"}, "jupyter_server": {"jupyter"}}
 KERNEL_ALLOWED = {"numpy", "numba", "math", "__future__", "nlme_lab"}
 
 
