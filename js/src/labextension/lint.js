@@ -10,7 +10,7 @@ export const LINT_DELAY_MS = 300;
  * The lint extensions for one editor. `check(text)` resolves to the server's reply
  * `{ok, diagnostics: [{line, column, end_column, message, severity}]}`. When it fails (the
  * server extension is not enabled, the server is gone) the text shows no underlines and the
- * console says why, once per editor and kind of failure.
+ * console says why, once per kind of failure (one `serverLint` serves every .nlm editor).
  */
 export function serverLint(check, { delay = LINT_DELAY_MS } = {}) {
   const reported = new Set();
