@@ -2,7 +2,8 @@
 (``make venv`` links it; a wheel installs it): it loads without console errors, the launcher
 card creates untitled.nlm from the template, a .nlm file opens in the editor with the model
 language's highlighting, a typed error is underlined with the parser's message (from the server
-extension, no kernel), and "Open in nlme_lab Lab" on the file yields a running Lab.
+extension, no kernel), "Open in nlme_lab Lab" on the file yields a running Lab, and on a data
+file without a same-named model it asks which model (Cancel writes nothing).
 
 The tests share one page and run in file order, in the folder ``labext/`` of the server's root.
 Screenshots: tests/ui/artifacts/labext_*.png (labext_editor_error.png is docs/labextension.png).
@@ -155,7 +156,7 @@ def test_open_in_lab_on_a_model_file_runs_a_lab(page, jupyter_lab, artifacts):
     item.click(button="right")
     page.locator(".lm-Menu-itemLabel", has_text="Open in nlme_lab Lab").click()
     page.wait_for_function(f"() => {{ const c = ({CURRENT})(); return c && c.path === '{FOLDER}/theo_sd_lab.ipynb'; }}")
-    notebook = json.loads(json.dumps(_read(jupyter_lab, f"{FOLDER}/theo_sd_lab.ipynb")))
+    notebook = _read(jupyter_lab, f"{FOLDER}/theo_sd_lab.ipynb")
     assert ["".join(cell["source"]) for cell in notebook["cells"]] == [
         'import nlme_lab as nl\n\nnl.Lab(data="theo_sd.csv", model="theo_sd.nlm")']
     started = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output .nlme-fit-start")
@@ -165,4 +166,33 @@ def test_open_in_lab_on_a_model_file_runs_a_lab(page, jupyter_lab, artifacts):
         page.screenshot(path=artifacts / "labext_open_in_lab.png")
     errors = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0 or "Traceback" not in errors.all_inner_texts()[0]
+    assert page.problems == []
+
+
+def test_open_in_lab_on_a_data_file_asks_which_model(page, jupyter_lab, artifacts):
+    shutil.copy(EXAMPLES / "pheno.csv", jupyter_lab.root / FOLDER / "pheno.csv")  # no pheno.nlm beside it
+    page.evaluate("window.jupyterapp.commands.execute('filebrowser:refresh')")
+    item = page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text="pheno.csv"))
+    dialog = page.locator(".jp-Dialog")
+    for choice in (None, "theo_sd.nlm"):
+        item.click(button="right")
+        page.locator(".lm-Menu-itemLabel", has_text="Open in nlme_lab Lab").click()
+        _expect()(dialog).to_contain_text("Open pheno.csv with which model?")
+        assert dialog.locator("option").all_inner_texts() == ["theo_sd.nlm", "untitled.nlm"]
+        if choice is None:
+            page.screenshot(path=artifacts / "labext_which_model.png")
+            dialog.locator(".jp-Dialog-button", has_text="Cancel").click()
+            _expect()(dialog).to_have_count(0)
+            names = {p.name for p in (jupyter_lab.root / FOLDER).iterdir()}
+            assert "theo_sd_lab-1.ipynb" not in names  # cancelled: nothing written
+        else:
+            dialog.locator("select").select_option(choice)
+            dialog.locator(".jp-mod-accept").click()
+    page.wait_for_function(f"() => {{ const c = ({CURRENT})(); return c && c.path === '{FOLDER}/theo_sd_lab-1.ipynb'; }}")
+    notebook = _read(jupyter_lab, f"{FOLDER}/theo_sd_lab-1.ipynb")
+    assert ["".join(cell["source"]) for cell in notebook["cells"]] == [
+        'import nlme_lab as nl\n\nnl.Lab(data="pheno.csv", model="theo_sd.nlm")']
+    ran = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt", has_text="[1]")
+    ran.wait_for(timeout=LAB_TIMEOUT_MS)  # the cell ran (a Lab of theo_sd.nlm on pheno's data: what was asked for)
+    page.screenshot(path=artifacts / "labext_open_data_file.png")
     assert page.problems == []
