@@ -48,7 +48,7 @@ def bench_density(model, data, repeats: int) -> None:
     from nlme_lab.estimation.model_space import parameter_space
     from nlme_lab.problem import bind
 
-    space = parameter_space(model.ir, model.compiled.error_index, 1)
+    space = parameter_space(model.ir, 1)
     posts = [Posterior(KernelProblem(bind(model, data)), space, resolve_priors(space, None)) for _ in range(2)]
     x = posts[0].initial()
     posts[0].logp(x)
@@ -84,20 +84,20 @@ def bench_sampling(model, data, args, cores: int) -> None:
         times.append(time.perf_counter() - t)
     elapsed, fit = float(np.median(times)), fits[0]
     total = args.chains * (args.draws + args.tune)
-    ess = min(fit.extra["ess_bulk"].values())
-    evals = fit.extra["sample_stats"]["depth"]
+    ess = min(fit.posterior.ess_bulk.values())
+    evals = fit.posterior.sample_stats["depth"]
     print(f"{args.chains} chains on {cores} thread(s) x ({args.tune} tune + {args.draws} draws), seed 1, "
           f"median of {args.repeats}: {elapsed:.1f} s  ({', '.join(f'{t:.1f}' for t in times)})")
     print(f"  {1000 * elapsed / total:.2f} s per 1000 draws (tuning included); {fit.n_evaluations / elapsed:.0f} "
-          f"log-density calls/s; live trace {len(fit.history)} readings, {fit.extra['live_trace_s']:.2f} s")
-    print(f"  min bulk ESS {ess:.0f} -> {ess / elapsed:.1f} ESS/s; max R-hat {max(fit.extra['rhat'].values()):.4f}; "
-          f"{fit.extra['divergences']} divergences; <= {np.mean(2.0 ** evals):.1f} gradient calls per draw")
+          f"log-density calls/s; live trace {len(fit.history)} readings, {fit.posterior.live_trace_s:.2f} s")
+    print(f"  min bulk ESS {ess:.0f} -> {ess / elapsed:.1f} ESS/s; max R-hat {max(fit.posterior.rhat.values()):.4f}; "
+          f"{fit.posterior.divergences} divergences; <= {np.mean(2.0 ** evals):.1f} gradient calls per draw")
     for name, value in fit.estimates.items():
         lo, hi = fit.ci[name]
-        print(f"  {name:8s} {value:9.4f}  [{lo:.4f}, {hi:.4f}]  ESS {fit.extra['ess_bulk'][name]:.0f}  "
-              f"R-hat {fit.extra['rhat'][name]:.4f}")
+        print(f"  {name:8s} {value:9.4f}  [{lo:.4f}, {hi:.4f}]  ESS {fit.posterior.ess_bulk[name]:.0f}  "
+              f"R-hat {fit.posterior.rhat[name]:.4f}")
     print(f"  last live reading: complete-data -2LL {fit.history[-1].ofv:.2f}; OFV (FOCEI at the medians) "
-          f"{fit.extra['ofv_linearization']:.2f}")
+          f"{fit.ofv_linearization:.2f}")
 
 
 def main() -> None:

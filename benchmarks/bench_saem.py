@@ -77,7 +77,7 @@ def report(label, r, total, cpu, phases) -> None:
     """Wall time, and the process's CPU time (on a loaded machine the better measure of the
     work; on an idle one both agree for serial fits)."""
     print(f"  {label:28s} total {total:6.2f} s wall, {cpu:6.2f} s CPU (medians)  {r.n_evaluations} engine calls  "
-          f"OFV {r.ofv:.2f} ({r.extra['ofv_method']}), {r.extra['n_chains']} chain(s)")
+          f"OFV {r.ofv:.2f} ({r.ofv_method}), {r.saem.n_chains} chain(s)")
     print("    " + "  ".join(f"{k} {v:.3f}" for k, v in phases.items()))
 
 

@@ -24,6 +24,8 @@ _LAZY = {
     "Lab": "nlme_lab.widgets",
     "vpc": "nlme_lab.diagnostics",
     "residuals": "nlme_lab.diagnostics",
+    "report": "nlme_lab.plots.report",
+    "to_polars": "nlme_lab.frames",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=["__version__"])

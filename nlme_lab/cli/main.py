@@ -71,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Laplace) and print the estimates table: estimates on the scale declared in [ini], SE, "
         "RSE%, 95% CI, typical values and CV% of log-normal parameters, shrinkage. The OFV is "
         "-2 log-likelihood without the N log(2 pi) constant (NONMEM's convention). A model whose "
-        "parameters are all fixed is evaluated, not estimated. With --json, also writes method, "
-        "ofv, loglik, aic, bic, n_subjects, n_observations, converged, termination, estimates, "
-        "se, rse_percent, ci95, shrinkage_sd_percent, warnings and elapsed_s.",
+        "parameters are all fixed is evaluated, not estimated. With --json, also writes every field "
+        "of the result (FitResult.to_dict: method, ofv, estimates, se, rse, ci, shrinkage, "
+        "warnings, the model text, the data's fingerprint, ...), which FitResult.from_dict reads back.",
     )
     fit.add_argument("model", metavar="MODEL", help="model file (.nlm)")
     fit.add_argument("data", metavar="DATA", help="NONMEM-format dataset")
@@ -218,7 +218,6 @@ class _Progress:
 
 def cmd_report(args) -> int:
     import nlme_lab as nl
-    from nlme_lab.plots.report import write_report
 
     model, data = nl.Model.from_file(args.model), nl.read_nonmem(args.data)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
@@ -227,7 +226,7 @@ def cmd_report(args) -> int:
         progress.close()
     print(result.table())
     _write_json(result, args.json)
-    path = write_report(result, args.out, model=model, data=data, n_vpc=args.n_vpc, seed=args.seed)
+    path = nl.report(result, args.out, model=model, data=data, n_vpc=args.n_vpc, seed=args.seed)
     print(f"report written to {path}")
     return 0
 

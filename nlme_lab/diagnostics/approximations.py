@@ -130,27 +130,22 @@ class ApproximationProblem:
     def __init__(self, model, data):
         from nlme_lab.estimation.kernel_problem import KernelProblem
         from nlme_lab.estimation.model_space import parameter_space
-        from nlme_lab.problem import bind
+        from nlme_lab.problem import as_dataset, as_model, bind
 
-        self.model, self.dataset = _as_model(model), _as_dataset(data)
+        self.model, self.dataset = as_model(model), as_dataset(data)
         self.problem = KernelProblem(bind(self.model, self.dataset))
         if self.problem.n_kappa:
             raise NlmeError("approximations: models with occasion kappas are not supported (etas only)")
-        self.space = parameter_space(self.model.ir, self.model.compiled.error_index, 1)
+        self.space = parameter_space(self.model.ir, 1)
         self.eta_names = tuple(e.name for e in self.model.ir.etas)
         self._engines: dict[MethodKind, object] = {}
         self._copies: dict[int, tuple] = {}
 
     # --- parameters ---------------------------------------------------------------------
     def values(self, params: dict | None = None):
-        """``ModelValues`` at the model's ``[ini]`` values updated by ``params`` (reported names)."""
-        merged = dict(self.model.initial_values())
-        for name, value in (params or {}).items():
-            if name not in merged:
-                raise NlmeError(f"approximations: no parameter {name!r} in model {self.model.name or '<text>'}; "
-                                f"parameters: {', '.join(merged)}")
-            merged[name] = float(value)
-        return self.space.values_from_reported(np.array([merged[n] for n in self.space.reported_names()]))
+        """``ModelValues`` at the model's ``[ini]`` values updated by ``params`` (reported names,
+        a covariance in either order)."""
+        return self.space.values_from_reported(self.space.table.vector(params))
 
     def subject_index(self, subject_id) -> int:
         ids = [self.dataset.subject_id(i) for i in range(self.dataset.n_subjects)]
@@ -343,15 +338,3 @@ def _copies_of_subject(dataset, i: int, n: int):
     rows = table.iloc[sl.start:sl.stop]
     frame = pd.concat([rows.assign(ID=k + 1) for k in range(n)], ignore_index=True)
     return read_nonmem(frame)
-
-
-def _as_model(model):
-    from nlme_lab.model import Model
-
-    return model if isinstance(model, Model) else Model.from_file(model)
-
-
-def _as_dataset(data):
-    from nlme_lab.data import Dataset, read_nonmem
-
-    return data if isinstance(data, Dataset) else read_nonmem(data)

@@ -10,11 +10,11 @@ carries them, otherwise from the ``model=`` and ``data=`` arguments. A model (a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from nlme_lab.errors import NlmeError
+from nlme_lab.problem import as_dataset, as_model
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,10 @@ def resolve(fit_or_model, data=None, *, model=None, params: dict | None = None) 
     if is_fit_result(fit_or_model):
         fit = fit_or_model
         # explicit arguments win over what the fit carries (and are checked against the fit)
-        model = as_model(_first(model, getattr(fit, "model", None)), "the FitResult carries no model: pass model=")
-        data = as_dataset(_first(data, getattr(fit, "data", None)), "the FitResult carries no dataset: pass data=")
+        model = _first(model, getattr(fit, "model", None))
+        data = _first(data, getattr(fit, "data", None))
+        model = as_model(_given(model, "the FitResult carries no model: pass model="))
+        data = as_dataset(_given(data, "the FitResult carries no dataset: pass data="))
         _check_fit_matches(fit, data)
         values = dict(fit.estimates)
         values.update(params or {})
@@ -51,8 +53,8 @@ def resolve(fit_or_model, data=None, *, model=None, params: dict | None = None) 
         return DiagnosticInputs(model, data, values, fit, etas)
     if model is not None:
         raise TypeError("model= is only for a FitResult that does not carry its model; pass the model first")
-    model = as_model(fit_or_model, "a diagnostic needs a FitResult or a model")
-    data = as_dataset(data, "a model needs its dataset: pass data=")
+    model = as_model(_given(fit_or_model, "a diagnostic needs a FitResult or a model"))
+    data = as_dataset(_given(data, "a model needs its dataset: pass data="))
     return DiagnosticInputs(model, data, dict(params or {}))
 
 
@@ -60,26 +62,10 @@ def _first(a, b):
     return a if a is not None else b
 
 
-def as_model(model, missing: str):
-    from nlme_lab.model import Model
-
-    if model is None:
+def _given(value, missing: str):
+    if value is None:
         raise NlmeError(missing)
-    if isinstance(model, Model):
-        return model
-    if isinstance(model, (str, Path)):
-        return Model.from_file(model)
-    raise TypeError(f"expected a Model or a path to a .nlm file, got {type(model).__name__}")
-
-
-def as_dataset(data, missing: str):
-    from nlme_lab.data import Dataset, read_nonmem
-
-    if data is None:
-        raise NlmeError(missing)
-    if isinstance(data, Dataset):
-        return data
-    return read_nonmem(data)
+    return value
 
 
 def _check_fit_matches(fit, data) -> None:

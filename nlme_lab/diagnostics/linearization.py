@@ -36,8 +36,8 @@ class LinearizedModel:
         self.model, self.data = model, data
         self.bound = bind(model, data)
         self.problem = KernelProblem(self.bound)
-        self.space = parameter_space(model.ir, model.compiled.error_index, max(self.problem.n_occasions, 1))
-        self.values = self.space.values_from_reported(_reported(self.space, params))
+        self.space = parameter_space(model.ir, max(self.problem.n_occasions, 1))
+        self.values = self.space.values_from_reported(self.space.table.vector(params))
         pb = self.problem
         self.layout = ResidualLayout.build(self.space.residual, pb.endpoint, pb.dv, pb.cens, pb.limit)
 
@@ -101,24 +101,3 @@ class LinearizedModel:
         first = np.asarray(self.data.offsets[:-1])
         keep = [k for k, kind in enumerate(cm.p_kinds) if kind != "input"]
         return [cm.p_names[k] for k in keep], P[first][:, keep]
-
-
-def _reported(space, params: dict) -> np.ndarray:
-    names = space.reported_names()
-    z = space.reported_initial().copy()
-    unknown = [n for n in params if n not in names and _alias(n, names) is None]
-    if unknown:
-        raise NlmeError(f"unknown parameter {unknown[0]!r}; the model's parameters are: {', '.join(names)}")
-    for name, value in params.items():
-        z[names.index(name if name in names else _alias(name, names))] = float(value)
-    return z
-
-
-def _alias(name: str, names: list[str]) -> str | None:
-    """A covariance given as "eta_b,eta_a" for the reported "eta_a,eta_b"."""
-    parts = [p.strip() for p in name.split(",")]
-    if len(parts) == 2:
-        flipped = f"{parts[1]},{parts[0]}"
-        if flipped in names:
-            return flipped
-    return None

@@ -8,9 +8,8 @@ from nlme_lab.estimation.problem import (
     Evaluation,
     PredictionProblem,
     ResidualModel,
-    ResidualSD,
 )
-from nlme_lab.estimation.parameters import OmegaBlock, ParameterSpace, Theta
+from nlme_lab.estimation.parameters import ParameterSpace
 from nlme_lab.estimation.methods import (
     CovarianceKind,
     FOCEIOptions,
@@ -42,8 +41,8 @@ from nlme_lab.estimation.api import fit
 __all__ = [
     "CovarianceKind", "CovarianceResult", "EndpointError", "Evaluation", "FitResult", "FOCEIOptions",
     "FOCEOptions", "FOOptions", "HistoryEntry", "InnerOptions", "IterationEvent", "LaplaceOptions",
-    "MethodKind", "OmegaBlock", "OuterOptions", "ParameterSpace", "PredictionProblem", "ResidualModel",
-    "ResidualSD", "Shrinkage", "StopToken", "Termination", "Theta", "fit", "fit_problem",
+    "MethodKind", "OuterOptions", "ParameterSpace", "PredictionProblem", "ResidualModel",
+    "Shrinkage", "StopToken", "Termination", "fit", "fit_problem",
     "KernelProblem", "parameter_space", "get_method", "lognormal_table",
 ]
 __all__ += ["SAEMOptions"]

@@ -1,7 +1,7 @@
 """``fit(model, data, method)``: the public entry point (``nlme_lab.fit``).
 
 It binds the model to the data, wraps the engine as a ``KernelProblem``, builds the
-``ParameterSpace`` from ``[ini]`` and runs ``fit_problem``; then it adds what only a model and a
+``ParameterSpace`` from the model's ``ParameterTable`` and runs ``fit_problem``; then it adds what only a model and a
 dataset can give: subject IDs, EBEs and individual parameters per subject, PRED / IPRED /
 IWRES per record and the log-normal summaries. The model and the dataset are immutable and are
 never modified; a fit that cannot start raises an ``NlmeError`` saying why.
@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from nlme_lab.errors import NlmeError
+from nlme_lab.estimation.compare import data_fingerprint
 from nlme_lab.estimation.kernel_problem import KernelProblem
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, load_runner, resolve_options
 from nlme_lab.estimation.model_space import lognormal_pairs, parameter_space
-from nlme_lab.estimation.results import FitResult
+from nlme_lab.estimation.results import FitResult, lognormal_moments
+from nlme_lab.problem import as_dataset, as_model, bind
 
 # "default": None, keep ``options.covariance``
 COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, "default": None}
@@ -28,8 +30,8 @@ COVARIANCE_ALIASES = {"sandwich": CovarianceKind.SANDWICH, "default": None}
 
 def fit(model, data, method="focei", *, options=None, callback=None, stop=None, covariance="default",
         seed: int | None = None, parallel: bool | None = None, priors: dict | None = None) -> FitResult:
-    """Fit ``model`` (a ``Model`` or a ``.nlm`` path) to ``data`` (a ``Dataset``, a path or a
-    DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"`` (or a sampling
+    """Fit ``model`` (a ``Model``, a ``.nlm`` path or model text) to ``data`` (a ``Dataset``, a
+    path or a DataFrame) by ``method``: ``"fo"``, ``"foce"``, ``"focei"`` or ``"laplace"`` (or a sampling
     method: ``"saem"``, ``"nuts"``; see ``estimation.methods``).
 
     ``options``: the method's options dataclass (``FOCEIOptions(...)``). ``covariance``:
@@ -45,18 +47,16 @@ def fit(model, data, method="focei", *, options=None, callback=None, stop=None, 
     (``nlme_lab.estimation.bayes``); the others keep the printed weakly informative defaults.
     """
     t0 = time.perf_counter()
-    model, data = _as_model(model), _as_dataset(data)
+    model, data = as_model(model), as_dataset(data)
     spec = get_method(method)
     opts = resolve_options(spec, options)
     kind = _covariance(covariance)
     if kind is not None:
         opts = replace(opts, covariance=kind)
     opts = _with_priors(spec, opts, priors)
-    from nlme_lab.problem import bind
-
     bound = bind(model, data)
     problem = KernelProblem(bound, parallel=parallel)
-    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    space = parameter_space(model.ir, max(problem.n_occasions, 1))
     try:
         core = load_runner(spec)(problem, space, spec, opts, callback=callback, stop=stop, seed=seed)
     except NlmeError as err:
@@ -84,24 +84,6 @@ def _covariance(value) -> CovarianceKind | None:
     return covariance_kind(value)
 
 
-def _as_model(model):
-    from nlme_lab.model import Model
-
-    if isinstance(model, Model):
-        return model
-    if isinstance(model, (str, Path)):
-        return Model.from_file(model)
-    raise TypeError(f"model must be a Model or a path to a .nlm file, got {type(model).__name__}")
-
-
-def _as_dataset(data):
-    from nlme_lab.data import Dataset, read_nonmem
-
-    if isinstance(data, Dataset):
-        return data
-    return read_nonmem(data)
-
-
 def _complete(core: FitResult, model, data, problem: KernelProblem, space, seed, t0) -> FitResult:
     values = space.values_from_reported(np.array([core.estimates[n] for n in space.reported_names()]))
     etas = np.asarray(core.etas, dtype=float)
@@ -115,7 +97,7 @@ def _complete(core: FitResult, model, data, problem: KernelProblem, space, seed,
         individual=_individual_table(problem, values.theta, etas, core.eta_names, data),
         predictions=_prediction_table(problem, space, values, etas, data),
         lognormal=pairs, model_name=model.name, data_name=_data_name(data), seed=seed,
-        model=model, data=data, elapsed_s=time.perf_counter() - t0,
+        data_fingerprint=data_fingerprint(data), model=model, data=data, elapsed_s=time.perf_counter() - t0,
     )
 
 
@@ -155,11 +137,10 @@ def _lognormal(ir, estimates) -> tuple[dict, ...]:
         w2 = estimates.get(p.eta)
         if w2 is None:
             continue
-        row = {"parameter": p.parameter, "eta": p.eta, "theta": p.theta,
-               "cv_percent": float(100 * np.sqrt(np.expm1(w2))), "median": None, "mean": None}
+        median, mean, cv = lognormal_moments(estimates.get(p.theta, np.nan), w2)
+        row = {"parameter": p.parameter, "eta": p.eta, "theta": p.theta, "cv_percent": cv, "median": None, "mean": None}
         if p.theta is not None and p.theta in estimates:
-            row["median"] = float(np.exp(estimates[p.theta]))
-            row["mean"] = float(np.exp(estimates[p.theta] + w2 / 2))
+            row["median"], row["mean"] = median, mean
         out.append(row)
     return tuple(out)
 

@@ -5,7 +5,8 @@ chi-square distribution with df = the difference in estimated parameters. The te
 for nested models fitted to the same data by the same method; ``nested`` says whether that could
 be verified, and ``note`` says why not (or what to watch for) otherwise.
 
-Nesting is verified when both fits carry their model and dataset and either
+Nesting is verified when both fits carry their model and their dataset's fingerprint (a fit read
+back by ``FitResult.from_dict`` has both) and either
 - the two models have the same structure (``ModelIR.key()``) and the same parameters, the reduced
   one fixing a superset of the full one's fixed parameters (at the same values where both fix); or
 - the reduced model's parameter names are a subset of the full one's and the structures differ:
@@ -17,10 +18,17 @@ conservative (a 50:50 mixture applies), which ``note`` also says.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from nlme_lab.model.parameter_table import Scale
+
+# what makes two datasets the same data for a likelihood: every per-record array the engine reads
+FINGERPRINT_ARRAYS = ("offsets", "time", "dv", "amt", "rate", "ii", "limit", "evid", "mdv", "cmt", "addl", "ss",
+                      "cens", "occ", "covariates")
 
 
 @dataclass(frozen=True)
@@ -59,10 +67,10 @@ def _problems(reduced, full, df: int):
     if reduced.method != full.method:
         yield (f"different methods ({reduced.method.value} vs {full.method.value}): their OFVs are "
                "different approximations and cannot be compared")
-    if reduced.model is None or full.model is None or reduced.data is None or full.data is None:
+    if reduced.model is None or full.model is None or not _fingerprint(reduced) or not _fingerprint(full):
         yield "a fit does not carry its model and dataset: nesting cannot be told"
         return
-    if not same_data(reduced.data, full.data):
+    if _fingerprint(reduced) != _fingerprint(full):
         yield "the fits are to different data (records or DV differ): no likelihood-ratio test applies"
     names_r, names_f = set(reduced.estimates), set(full.estimates)
     if reduced.model.ir.key() == full.model.ir.key() and names_r == names_f:
@@ -94,9 +102,9 @@ def _caveats(reduced, full, delta: float) -> list[str]:
     if delta < 0:
         out.append(f"the full model's OFV is higher by {-delta:.4g}: a local minimum or a failed fit "
                    "(p set from ΔOFV = 0)")
-    kinds = getattr(reduced, "kinds", {}) or {}
+    table = reduced.parameters
     boundary = [n for n in set(reduced.fixed) - set(full.fixed)
-                if kinds.get(n) == "omega_var" and reduced.estimates.get(n) == 0]
+                if table is not None and table.entry(n).scale is Scale.VARIANCE and reduced.estimates.get(n) == 0]
     if boundary:
         out.append(f"{', '.join(sorted(boundary))} fixed at 0 is on the boundary: the chi-square p-value "
                    "is conservative (a 50:50 mixture of chi-square distributions applies)")
@@ -106,13 +114,31 @@ def _caveats(reduced, full, delta: float) -> list[str]:
     return out
 
 
+def data_fingerprint(data) -> str:
+    """A SHA-256 of what a likelihood reads from a dataset (subject IDs and the arrays of
+    ``FINGERPRINT_ARRAYS``, covariate names): equal for the same data however it was read."""
+    h = hashlib.sha256()
+    h.update(repr([str(i) for i in np.asarray(data.ids).tolist()]).encode())
+    h.update(repr(tuple(data.covariate_names)).encode())
+    for name in FINGERPRINT_ARRAYS:
+        a = np.asarray(getattr(data, name))
+        a = np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64)
+        h.update(f"{name}{a.shape}".encode())
+        h.update(np.where(np.isnan(a), np.nan, a).tobytes() if a.dtype.kind == "f" else a.tobytes())
+    return h.hexdigest()
+
+
+def _fingerprint(fit) -> str:
+    if fit.data_fingerprint:
+        return fit.data_fingerprint
+    return data_fingerprint(fit.data) if fit.data is not None else ""
+
+
 def same_data(a, b) -> bool:
-    """Whether two datasets hold the same records (subjects, times and observations)."""
+    """Whether two datasets hold the same data (``data_fingerprint``)."""
     if a is b:
         return True
     try:
-        return (a.n_subjects == b.n_subjects and a.n_records == b.n_records
-                and np.array_equal(np.asarray(a.time), np.asarray(b.time))
-                and np.array_equal(np.asarray(a.dv), np.asarray(b.dv), equal_nan=True))
+        return data_fingerprint(a) == data_fingerprint(b)
     except AttributeError:
         return False

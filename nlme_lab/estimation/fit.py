@@ -23,7 +23,7 @@ from nlme_lab.estimation.outer import Point, QuasiNewton
 from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
 from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.report import collect_warnings, information_criteria
-from nlme_lab.estimation.results import FitResult, HistoryEntry, IterationEvent, Termination
+from nlme_lab.estimation.results import FitResult, HistoryEntry, IterationEvent, OFVKind, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
 
@@ -144,4 +144,5 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
         correlation=corr, condition_number=cond, covariance=cov, etas=etas, eta_names=tuple(space.eta_labels),
         shrinkage=shrink, termination=termination, message=message, history=tuple(loop.history),
         warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0, n_evaluations=engine.n_evaluations,
-        iterations=loop.iteration, kinds=dict(zip(space.reported_names(), space.reported_kinds())))
+        iterations=loop.iteration, ofv_kind=OFVKind.of_method(engine.spec.kind), parameters=space.table,
+        covariance_method=f"{engine.spec.kind.value.upper()} covariance step ({cov.kind.value})" if cov else "")

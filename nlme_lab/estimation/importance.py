@@ -117,7 +117,7 @@ def fit_importance_sampling(fit, n: int = 2000, seed=None, df: float = 5.0) -> I
     from nlme_lab.problem import bind
 
     problem = KernelProblem(bind(fit.model, fit.data))
-    space = parameter_space(fit.model.ir, fit.model.compiled.error_index, max(problem.n_occasions, 1))
+    space = parameter_space(fit.model.ir, max(problem.n_occasions, 1))
     values = space.values_from_reported(np.array([fit.estimates[k] for k in space.reported_names()]))
     center, cov = proposal(problem, space, values, fit.etas)
     return importance_sampling(problem, space, values, center, cov, n=n, seed=seed, df=df)

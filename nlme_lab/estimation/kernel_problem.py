@@ -5,7 +5,7 @@
 * ``f``: each observation's own endpoint prediction from the engine (``kernels.population``).
 * ``df_deta``: exact sensitivities from the engine. The directions are the subject's random
   effects: its etas, then the occasion kappas expanded per occasion (column
-  ``n_eta + occasion * n_kappa + k``, tied to one variance by ``OmegaBlock(placements=...)``).
+  ``n_eta + occasion * n_kappa + k``, tied to one variance by ``ParameterSpace.placements``).
   On a record, ``dP[:, :, j]`` is the ``dp_deta`` column of random effect ``j`` if it applies
   to the record's occasion, else 0.
 * ``df_dtheta`` (on request): the structural thetas as further directions (``dp_dtheta``).
@@ -28,13 +28,6 @@ from nlme_lab.estimation.problem import Evaluation
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
 
-
-def residual_sd_names(ir) -> list[str]:
-    """Names of the thetas used as residual SDs, in theta declaration order."""
-    used = {term.param for ep in ir.endpoints for term in ep.terms}
-    return [t.name for t in ir.thetas if t.name in used]
-
-
 class KernelProblem:
     """The ``PredictionProblem`` of a ``BoundModel`` (see the module docstring)."""
 
@@ -48,7 +41,7 @@ class KernelProblem:
         self.n_subjects = int(ds.n_subjects)
         self.n_records = n_rec = int(ds.n_records)
         self.predictor = Predictor(bound, rtol=rtol, atol=atol, parallel=parallel)
-        sd_names = set(residual_sd_names(ir))
+        sd_names = set(bound.model.parameters.residuals)
         self.theta_full = np.array([t.init for t in ir.thetas], dtype=np.float64)
         self.structural = np.array([k for k, t in enumerate(ir.thetas) if t.name not in sd_names], dtype=np.int64)
         self.theta_names = tuple(ir.thetas[k].name for k in self.structural)

@@ -1,59 +1,40 @@
 """The estimation view of a model's ``[ini]``: ``ParameterSpace`` from the IR, and which
 parameters are log-normal (for the median / mean / CV% columns of the tables).
 
-* thetas: the structural ones (residual SDs are the thetas named in ``~`` lines), with their
-  bounds and fixed flags;
-* omega: one ``OmegaBlock`` per IR block, placed on the eta columns of its etas; a kappa block
-  is placed once per occasion (column ``n_eta + occasion * n_kappa + k``, the layout of
-  ``KernelProblem``), all copies sharing one set of values;
-* residual: one ``ResidualSD`` per SD theta (lower bound at least 0) and one ``EndpointError``
-  per ``~`` line, from ``CompiledModel.error_index``.
+* the table: ``ParameterTable.from_ir`` (residual SDs are the thetas named in ``~`` lines);
+* endpoints: one ``EndpointError`` per ``~`` line, indices into the residual SDs;
+* placements: each block on the eta columns of its etas; a kappa block once per occasion
+  (column ``n_eta + occasion * n_kappa + k``, the layout of ``KernelProblem``), all copies
+  sharing one set of values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.kernel_problem import residual_sd_names
-from nlme_lab.estimation.parameters import OmegaBlock, ParameterSpace, Theta
-from nlme_lab.estimation.problem import EndpointError, ResidualModel, ResidualSD
-
-ERROR_ROLES = ("add", "prop", "lnorm")  # columns of CompiledModel.error_index
+from nlme_lab.estimation.parameters import ParameterSpace
+from nlme_lab.estimation.problem import EndpointError
+from nlme_lab.model.parameter_table import ParameterTable
 
 
-def parameter_space(ir, error_index: np.ndarray, n_occasions: int) -> ParameterSpace:
+def parameter_space(ir, n_occasions: int) -> ParameterSpace:
     """The ``ParameterSpace`` of a model whose kappas have ``n_occasions`` copies."""
-    sd_names = residual_sd_names(ir)
-    _check_sd_not_in_equations(ir, sd_names)
-    thetas = tuple(Theta(t.name, float(t.init), float(t.lower), float(t.upper), bool(t.fixed))
-                   for t in ir.thetas if t.name not in sd_names)
-    by_name = {t.name: t for t in ir.thetas}
-    sds = tuple(ResidualSD(n, float(by_name[n].init), bool(by_name[n].fixed), max(0.0, float(by_name[n].lower)),
-                           float(by_name[n].upper)) for n in sd_names)
-    endpoints = []
-    for e, ep in enumerate(ir.endpoints):
-        roles = {}
-        for c, role in enumerate(ERROR_ROLES):
-            k = int(error_index[e, c])
-            if k >= 0:
-                roles[role] = sd_names.index(ir.thetas[k].name)
-        endpoints.append(EndpointError(**roles))
-    residual = ResidualModel(sds, tuple(endpoints))
+    table = ParameterTable.from_ir(ir)
+    _check_sd_not_in_equations(ir, table.residuals)
+    endpoints = tuple(EndpointError(**{term.kind.value: table.residuals.index(term.param) for term in ep.terms})
+                      for ep in ir.endpoints)
     eta_col = {r.name: k for k, r in enumerate(ir.etas)}
     kappa_col = {r.name: k for k, r in enumerate(ir.kappas)}
     n_eta, n_kappa = len(eta_col), len(kappa_col)
     n_occ = n_occasions if n_kappa else 0
-    blocks = []
-    for b in ir.omega:
+    placements = []
+    for b in table.blocks:
         if b.names[0] in eta_col:
-            places = (tuple(eta_col[n] for n in b.names),)
+            placements.append((tuple(eta_col[n] for n in b.names),))
         else:
-            places = tuple(tuple(n_eta + o * n_kappa + kappa_col[n] for n in b.names) for o in range(n_occ))
-        blocks.append(OmegaBlock(tuple(b.names), tuple(float(v) for v in b.values), bool(b.fixed), places))
-    return ParameterSpace(thetas, tuple(blocks), residual, n_eta + n_kappa * n_occ)
+            placements.append(tuple(tuple(n_eta + o * n_kappa + kappa_col[n] for n in b.names) for o in range(n_occ)))
+    return ParameterSpace(table, endpoints, n_eta + n_kappa * n_occ, tuple(placements))
 
 
 def _check_sd_not_in_equations(ir, sd_names) -> None:

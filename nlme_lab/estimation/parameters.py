@@ -1,4 +1,7 @@
-"""The estimated parameters: their declaration, their reported scale and the optimizer's scale.
+"""The estimated parameters: the model's ``ParameterTable`` (``model.parameter_table``: names,
+kinds, bounds, fixed flags, initial values) plus what only estimation adds: where each omega
+block sits among the engine's eta columns (``ParameterSpace``) and the optimizer's transforms
+(``Parameterization``).
 
 Three scales:
 
@@ -16,54 +19,13 @@ Three scales:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from scipy.special import expit, logit
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.estimation.problem import ResidualModel
-
-
-@dataclass(frozen=True)
-class Theta:
-    name: str
-    init: float
-    lower: float = float("-inf")
-    upper: float = float("inf")
-    fixed: bool = False
-
-
-@dataclass(frozen=True)
-class OmegaBlock:
-    """A diagonal entry or a block of omega; ``values`` is the lower triangle by rows.
-
-    ``placements`` lists the eta columns that each copy of the block occupies (occasion kappas
-    have one copy per occasion, all sharing these values). Empty: one copy, placed after the
-    previous block.
-    """
-
-    names: tuple[str, ...]
-    values: tuple[float, ...]
-    fixed: bool = False
-    placements: tuple[tuple[int, ...], ...] = ()
-
-    @property
-    def size(self) -> int:
-        return len(self.names)
-
-    def matrix(self, values=None) -> np.ndarray:
-        v = np.asarray(self.values if values is None else values, dtype=float)
-        n = self.size
-        m = np.zeros((n, n))
-        rows, cols = _tril(n)
-        m[rows, cols] = v
-        m[cols, rows] = v
-        return m
-
-    def element_names(self) -> list[str]:
-        rows, cols = np.tril_indices(self.size)
-        return [self.names[i] if i == j else f"{self.names[j]},{self.names[i]}" for i, j in zip(rows, cols)]
+from nlme_lab.estimation.problem import EndpointError, ResidualModel
+from nlme_lab.model.parameter_table import ParameterTable, block_matrix, tril
 
 
 @dataclass(frozen=True)
@@ -78,93 +40,79 @@ class ModelValues:
 
 @dataclass(frozen=True)
 class ParameterSpace:
-    """Declared parameters of a problem, with ``n_eta`` the expanded eta count."""
+    """The estimation's view of a ``ParameterTable``: which residual SD plays which role in each
+    endpoint's error, and where each omega block sits among the engine's ``n_eta`` eta columns.
 
-    thetas: tuple[Theta, ...]
-    omega: tuple[OmegaBlock, ...]
-    residual: ResidualModel
+    ``placements`` has one entry per block: the eta columns of each copy of the block (occasion
+    kappas have one copy per occasion, all sharing the block's values); an empty entry (or an
+    empty ``placements``) places one copy after the previous block.
+    """
+
+    table: ParameterTable
+    endpoints: tuple[EndpointError, ...]
     n_eta: int
-    _placements: tuple[tuple[tuple[int, ...], ...], ...] = field(init=False, repr=False)
+    placements: tuple[tuple[tuple[int, ...], ...], ...] = ()
+    residual: ResidualModel = field(init=False, repr=False)
 
     def __post_init__(self):
+        object.__setattr__(self, "residual", ResidualModel(self.table.residual_thetas, tuple(self.endpoints)))
         self.residual.check()
         for t in self.thetas:
             if not t.lower <= t.init <= t.upper or (t.init in (t.lower, t.upper) and not t.fixed):
                 raise NlmeError(f"theta {t.name}: initial value {t.init} is not inside its bounds ({t.lower}, {t.upper})")
-        object.__setattr__(self, "_placements", self._place_blocks())
+        object.__setattr__(self, "placements", self._place_blocks())
         for b in self.omega:
-            if len(b.values) != b.size * (b.size + 1) // 2:
-                raise NlmeError(f"omega block {', '.join(b.names)}: {len(b.values)} values, expected {b.size * (b.size + 1) // 2}")
-            if np.any(np.linalg.eigvalsh(b.matrix()) <= 0):
+            if np.any(np.linalg.eigvalsh(block_matrix(b.values, b.size)) <= 0):
                 raise NlmeError(f"omega block {', '.join(b.names)} is not positive definite at its initial values")
 
     def _place_blocks(self):
+        given = tuple(self.placements) or ((),) * len(self.omega)
+        if len(given) != len(self.omega):
+            raise NlmeError(f"{len(given)} placements for {len(self.omega)} omega blocks")
         out, nxt, used = [], 0, []
-        for b in self.omega:
-            places = b.placements or (tuple(range(nxt, nxt + b.size)),)
+        for b, places in zip(self.omega, given):
+            places = tuple(tuple(p) for p in places) or (tuple(range(nxt, nxt + b.size)),)
             for p in places:
                 if len(p) != b.size:
                     raise NlmeError(f"omega block {', '.join(b.names)}: a placement has {len(p)} columns, expected {b.size}")
                 used.extend(p)
             nxt = max(max(p) for p in places) + 1
-            out.append(tuple(places))
+            out.append(places)
         if sorted(used) != list(range(self.n_eta)):
             raise NlmeError(f"omega blocks cover eta columns {sorted(used)}; the problem has {self.n_eta} etas, each covered exactly once")
         return tuple(out)
 
+    # --- the table's parts, as the estimation uses them --------------------------------------
     @property
-    def placements(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
-        """The eta columns of every copy of every omega block, in block order: one copy per
-        block, or one per occasion for a kappa block (all copies share the block's values)."""
-        return self._placements
+    def thetas(self):
+        """The structural thetas (residual SDs are in ``residual``)."""
+        return self.table.structural
 
-    # --- names ---------------------------------------------------------------------------
+    @property
+    def omega(self):
+        return self.table.blocks
+
     @property
     def eta_labels(self) -> list[str]:
         """One label per eta column (copies of a block get #k)."""
         labels = [""] * self.n_eta
-        for b, places in zip(self.omega, self._placements):
+        for b, places in zip(self.omega, self.placements):
             for k, p in enumerate(places):
                 for name, col in zip(b.names, p):
                     labels[col] = name if len(places) == 1 else f"{name}#{k + 1}"
         return labels
 
     def reported_names(self) -> list[str]:
-        names = [t.name for t in self.thetas]
-        for b in self.omega:
-            names += b.element_names()
-        return names + list(self.residual.sd_names)
-
-    def reported_kinds(self) -> list[str]:
-        """'theta', 'omega_var', 'omega_cov' or 'sd' for each reported name."""
-        kinds = ["theta"] * len(self.thetas)
-        for b in self.omega:
-            rows, cols = np.tril_indices(b.size)
-            kinds += ["omega_var" if i == j else "omega_cov" for i, j in zip(rows, cols)]
-        return kinds + ["sd"] * len(self.residual.sds)
+        return list(self.table.names)
 
     def reported_fixed(self) -> np.ndarray:
-        fixed = [t.fixed for t in self.thetas]
-        for b in self.omega:
-            fixed += [b.fixed] * len(b.values)
-        return np.array(fixed + [s.fixed for s in self.residual.sds], dtype=bool)
+        return self.table.fixed
 
     def reported_initial(self) -> np.ndarray:
-        vals = [t.init for t in self.thetas]
-        for b in self.omega:
-            vals += list(b.values)
-        return np.array(vals + [s.init for s in self.residual.sds], dtype=float)
+        return self.table.initial
 
     def reported_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo = [t.lower for t in self.thetas]
-        hi = [t.upper for t in self.thetas]
-        for b in self.omega:
-            for i, j in zip(*np.tril_indices(b.size)):
-                lo.append(0.0 if i == j else -np.inf)
-                hi.append(np.inf)
-        lo += [s.lower for s in self.residual.sds]
-        hi += [s.upper for s in self.residual.sds]
-        return np.array(lo), np.array(hi)
+        return self.table.lower, self.table.upper
 
     # --- values ------------------------------------------------------------------------------
     def values_from_reported(self, z: np.ndarray) -> ModelValues:
@@ -172,11 +120,11 @@ class ParameterSpace:
         theta = np.array(z[:n_th], dtype=float)
         k, blocks = n_th, []
         omega = np.zeros((self.n_eta, self.n_eta))
-        for b, places in zip(self.omega, self._placements):
+        for b, places in zip(self.omega, self.placements):
             v = np.array(z[k:k + len(b.values)], dtype=float)
             k += len(b.values)
             blocks.append(v)
-            m = b.matrix(v)
+            m = block_matrix(v, b.size)
             for p in places:
                 idx = np.asarray(p)
                 omega[idx[:, None], idx[None, :]] = m
@@ -292,24 +240,19 @@ def _to_unbounded(z, lo, hi):
     return out
 
 
-@lru_cache(maxsize=None)
-def _tril(n: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.tril_indices(n)
-
-
 def _cholesky_to_values(u, n):
     if n == 1:
         return np.exp(2.0 * np.asarray(u, dtype=float))
     L = np.zeros((n, n))
-    L[_tril(n)] = u
+    L[tril(n)] = u
     d = np.arange(n)
     L[d, d] = np.exp(L[d, d])
-    return (L @ L.T)[_tril(n)]
+    return (L @ L.T)[tril(n)]
 
 
-def _values_to_cholesky(v, block: OmegaBlock):
+def _values_to_cholesky(v, block):
     try:
-        L = np.linalg.cholesky(block.matrix(v))
+        L = np.linalg.cholesky(block_matrix(v, block.size))
     except np.linalg.LinAlgError:
         raise NlmeError(f"omega block {', '.join(block.names)} is not positive definite") from None
     L[np.diag_indices(block.size)] = np.log(np.diag(L))

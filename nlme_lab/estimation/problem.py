@@ -9,7 +9,7 @@ implement it with a few lines of numpy.
 Conventions:
 
 * ``n_eta`` counts every per-subject random effect, occasion kappas already expanded (kappa_cl
-  on occasions 1..3 is three columns); ``OmegaBlock.placements`` ties copies to one variance.
+  on occasions 1..3 is three columns); ``ParameterSpace.placements`` ties copies to one variance.
 * ``n_theta`` counts the structural thetas only (fixed ones included, declaration order); the
   residual SDs live in ``ResidualModel`` and never reach ``evaluate``.
 * ``cens``: 0 observed; 1 the value is below ``dv`` (M3, left censored); -1 above ``dv``.
@@ -21,11 +21,14 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from nlme_lab.errors import NlmeError
+
+if TYPE_CHECKING:
+    from nlme_lab.model.ir import Theta
 
 
 @dataclass(frozen=True)
@@ -75,19 +78,11 @@ class EndpointError:
 
 
 @dataclass(frozen=True)
-class ResidualSD:
-    """A residual standard deviation (never a variance)."""
-
-    name: str
-    init: float
-    fixed: bool = False
-    lower: float = 0.0
-    upper: float = float("inf")
-
-
-@dataclass(frozen=True)
 class ResidualModel:
-    sds: tuple[ResidualSD, ...]
+    """The residual SDs (``Theta``s of the ``ParameterTable``, standard deviations, never
+    variances) and the error of each endpoint."""
+
+    sds: tuple[Theta, ...]
     endpoints: tuple[EndpointError, ...]
 
     @property

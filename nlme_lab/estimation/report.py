@@ -6,6 +6,8 @@ import numpy as np
 
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.results import Termination
+from nlme_lab.model.parameter_names import element_name
+from nlme_lab.model.parameter_table import Scale
 
 LOG_2PI = float(np.log(2 * np.pi))
 RSE_LIMIT = 50.0
@@ -57,11 +59,12 @@ def _boundary_warnings(space, estimates, shrink) -> list[str]:
     lo, hi = space.reported_bounds()
     fixed = space.reported_fixed()
     init = space.reported_initial()
-    for k, (name, kind) in enumerate(zip(space.reported_names(), space.reported_kinds())):
+    for k, entry in enumerate(space.table.entries):
         if fixed[k]:
             continue
+        name = entry.name
         z = estimates[name]
-        if kind == "omega_var":
+        if entry.scale is Scale.VARIANCE:
             sh = shrink.eta_sd.get(name, np.nan) if shrink is not None else np.nan
             if z < 1e-3 * init[k] or sh > ZERO_SHRINKAGE:
                 out.append(f"the variance of {name} went to zero ({z:.3g}, from {init[k]:.3g}; eta shrinkage "
@@ -82,7 +85,7 @@ def _omega_correlation_warnings(space, estimates) -> list[str]:
         for i in range(block.size):
             for j in range(i):
                 a, b = block.names[j], block.names[i]
-                cov = estimates[f"{a},{b}"]
+                cov = estimates[element_name(b, a)]
                 denom = np.sqrt(max(estimates[a] * estimates[b], 0.0))
                 r = cov / denom if denom > 0 else np.nan
                 if not abs(r) < OMEGA_CORR_LIMIT:

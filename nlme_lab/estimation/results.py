@@ -1,7 +1,8 @@
 """What a fit returns and what it reports while it runs.
 
 ``FitResult`` is frozen; dict fields map reported parameter names (thetas by name, variances by
-eta name, covariances by ``"eta_a,eta_b"``, residual SDs by name) to numbers. ``IterationEvent``
+eta name, covariances by ``"eta_a,eta_b"``, residual SDs by name; ``model.parameter_table``) to
+numbers. ``IterationEvent``
 is sent to the ``callback`` of ``fit`` once per outer iteration; a ``StopToken`` (or Ctrl-C)
 ends a fit cleanly with the best point so far and ``Termination.STOPPED``.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nlme_lab.estimation.methods import CovarianceKind, MethodKind
+from nlme_lab.model.parameter_table import ParameterTable
 
 
 class Termination(enum.Enum):
@@ -40,6 +42,34 @@ class ObjectiveKind(enum.Enum):
 
     OFV = "objective function value"
     COMPLETE_DATA = "complete-data -2 log-likelihood"
+
+
+class OFVKind(enum.Enum):
+    """What ``FitResult.ofv`` is. Two OFVs can be subtracted (a ΔOFV, a likelihood-ratio test)
+    only when they are of the same kind and the fits are to the same data: FO, FOCE, FOCEI and
+    Laplace are different approximations of the -2LL, importance sampling a Monte-Carlo estimate of
+    it (``FitResult.ofv_mc_se``), and the linearised OFV the FOCEI objective evaluated at estimates
+    another method found (SAEM without importance sampling, or stopped before it). A NUTS fit
+    summarises a posterior: its ``ofv`` (the -2LL at the posterior medians) is no maximum of the
+    likelihood and is compared with nothing."""
+
+    FO = "FO objective"
+    FOCE = "FOCE objective"
+    FOCEI = "FOCEI objective"
+    LAPLACE = "Laplace objective"
+    IMPORTANCE_SAMPLING = "importance sampling"
+    LINEARIZED = "the FOCEI objective at the estimates"
+    POSTERIOR = "a NUTS posterior: the -2LL at its medians, no maximum"
+
+    @classmethod
+    def of_method(cls, method: MethodKind) -> OFVKind:
+        """The objective FO, FOCE, FOCEI or Laplace minimises."""
+        return cls[method.name]
+
+    @property
+    def comparable(self) -> bool:
+        """Whether two OFVs of this kind (same data) may be subtracted."""
+        return self is not OFVKind.POSTERIOR
 
 
 @dataclass(frozen=True)
@@ -83,7 +113,51 @@ class CovarianceResult:
 
 
 @dataclass(frozen=True)
+class SAEMDetails:
+    """What a SAEM run adds to its result."""
+
+    n_chains: int
+    mu_referenced: dict  # eta label -> its theta ("tcl", or "log(tcl)" for exp(tcl + eta_cl))
+    conditional_sd: np.ndarray  # (n_subjects, n_eta): SD of each eta given the data (the chains)
+    ebe: np.ndarray  # (n_subjects, n_eta): FOCEI eta-hat at the SAEM estimates
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """What a NUTS run adds to its result: the kept draws (reported scale), their diagnostics
+    (rank-normalised R-hat, bulk and tail ESS, divergences) and the priors."""
+
+    draws: np.ndarray  # (chain, draw, n_free), estimated parameters named by ``draw_names``
+    draw_names: tuple[str, ...]
+    eta_draws: np.ndarray  # (chain, draw, n_subjects, n_eta)
+    eta_sd: np.ndarray  # (n_subjects, n_eta) posterior SD of each eta
+    loglik_draws: np.ndarray  # (chain, draw) log p(y | draw), no constants
+    complete_ofv_draws: np.ndarray  # (chain, draw) -2 log p(y, eta | draw), no constants
+    sample_stats: dict  # diverging, logp, step_size, depth -> (chain, draw)
+    chains: int  # chains kept
+    draws_per_chain: int
+    chains_dropped: int  # chains left out of a stopped run (too short)
+    tune: int
+    sampler: str
+    rhat: dict  # name -> R-hat
+    ess_bulk: dict
+    ess_tail: dict
+    divergences: int
+    priors: str  # the priors, as printed
+    failed_evaluations: int
+    live_trace_s: float = 0.0  # time spent on the live trace
+
+
+@dataclass(frozen=True, repr=False)
 class FitResult:
+    """A fit: estimates by reported name (``parameters`` is the table they come from), standard
+    errors, EBEs, shrinkage, termination, history and warnings; after ``nlme_lab.fit`` also the
+    model, the dataset (and its fingerprint), tables per subject and per record.
+
+    ``print(fit)`` shows the estimates table; ``fit.summary()`` gives it as a DataFrame;
+    ``to_dict()`` / ``FitResult.from_dict()`` save and restore every field (the dataset as its
+    fingerprint)."""
+
     method: MethodKind
     ofv: float  # -2 log-likelihood without the N log(2 pi) constant (NONMEM's OFV)
     loglik: float  # log-likelihood with the constant
@@ -110,8 +184,16 @@ class FitResult:
     elapsed_s: float
     n_evaluations: int
     iterations: int
-    extra: dict = field(default_factory=dict)
-    kinds: dict = field(default_factory=dict)  # reported name -> theta, omega_var, omega_cov or sd
+    ofv_kind: OFVKind | None = None  # what ``ofv`` is (every method sets it; None: a hand-built result)
+    parameters: ParameterTable | None = None  # the declared parameters (kinds, bounds, initial values)
+    # how ``ofv`` was computed when not by the method's own objective (SAEM, NUTS), and the
+    # FOCEI objective at the estimates (``ofv_linearization``) with the Monte-Carlo SE of an IS OFV
+    ofv_method: str = ""
+    ofv_linearization: float | None = None
+    ofv_mc_se: float | None = None
+    covariance_method: str = ""  # how the standard errors were computed ("" without a covariance step)
+    saem: SAEMDetails | None = None
+    posterior: Posterior | None = None
     # filled by ``nlme_lab.fit`` (a model fitted to a dataset); empty for a bare PredictionProblem
     subject_ids: tuple = ()
     individual: object = None  # pandas DataFrame: ID, EBEs, individual parameters (first record)
@@ -120,69 +202,102 @@ class FitResult:
     model_name: str = ""
     data_name: str = ""
     seed: int | None = None
+    data_fingerprint: str = ""  # ``compare.data_fingerprint`` of the dataset
     # the fitted Model and Dataset (both immutable), so diagnostics need nothing else
-    model: object = field(default=None, repr=False, compare=False)
-    data: object = field(default=None, repr=False, compare=False)
+    model: object = field(default=None, compare=False)
+    data: object = field(default=None, compare=False)
 
     @property
     def converged(self) -> bool:
         return self.termination in (Termination.CONVERGED, Termination.EVALUATED)
 
+    # --- presentations (``tables``) ----------------------------------------------------------
     def table(self) -> str:
-        """The estimates as plain text (the CLI prints this)."""
+        """The estimates as plain text (the CLI prints this; so does ``print(fit)``)."""
         from nlme_lab.estimation.tables import text_table
 
         return text_table(self)
 
-    def to_dict(self) -> dict:
-        """JSON-ready values (the CLI's ``--json``)."""
-        from nlme_lab.estimation.tables import fit_to_dict
+    def __str__(self) -> str:
+        return self.table()
 
-        return fit_to_dict(self)
+    def __repr__(self) -> str:
+        from nlme_lab.estimation.tables import header_lines
 
-    def lognormal_table(self, pairs: dict[str, str]) -> list[dict]:
-        """Log-normal parameter summaries; ``pairs`` maps a log-scale theta to its eta."""
-        return lognormal_table(self.estimates, pairs)
+        return "\n".join(["<FitResult>", *header_lines(self)])
 
     def _repr_html_(self) -> str:
         from nlme_lab.estimation.tables import html_table
 
         return html_table(self)
 
+    def summary(self):
+        """The estimates table as a pandas DataFrame, one row per parameter (``tables.summary``);
+        ``nlme_lab.to_polars(fit.summary())`` for polars."""
+        from nlme_lab.estimation.tables import summary
+
+        return summary(self)
+
+    def correlation_matrix(self):
+        """The correlation matrix of the estimates as a DataFrame labelled by parameter (None
+        without a covariance step)."""
+        from nlme_lab.estimation.tables import labelled_matrix
+
+        return labelled_matrix(self, self.correlation)
+
+    def covariance_matrix(self):
+        """The covariance matrix of the estimates as a DataFrame labelled by parameter (None
+        without a covariance step)."""
+        from nlme_lab.estimation.tables import labelled_matrix
+
+        cov = self.covariance
+        return labelled_matrix(self, cov.covariance if cov is not None else None)
+
+    # --- saving (``result_io``) -----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Every field as JSON-ready values (the CLI's ``--json``): the model as its text, the
+        dataset as its fingerprint. ``FitResult.from_dict`` restores it."""
+        from nlme_lab.estimation.result_io import fit_to_dict
+
+        return fit_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FitResult:
+        """The result ``to_dict`` wrote (the model rebuilt from its text; ``data`` is None:
+        ``data_fingerprint`` tells whether another dataset is the same)."""
+        from nlme_lab.estimation.result_io import fit_from_dict
+
+        return fit_from_dict(d)
+
+    def lognormal_table(self, pairs: dict[str, str]) -> list[dict]:
+        """Log-normal parameter summaries; ``pairs`` maps a log-scale theta to its eta."""
+        return lognormal_table(self.estimates, pairs)
+
     def importance_sampling_ofv(self, n: int = 2000, seed=None, df: float = 5.0):
         """The -2LL of this fit by importance sampling (``estimation.importance``): an
         ``ImportanceResult`` with ``ofv`` and its Monte-Carlo ``se`` (loaded on first use)."""
-        import importlib
+        from nlme_lab.estimation.importance import fit_importance_sampling
 
-        return importlib.import_module("nlme_lab.estimation.importance").fit_importance_sampling(
-            self, n=n, seed=seed, df=df)
+        return fit_importance_sampling(self, n=n, seed=seed, df=df)
 
     def to_arviz(self):
         """The posterior draws of a NUTS fit as an ``arviz.InferenceData`` (``posterior``: every
         estimated parameter and ``eta``; ``sample_stats``); arviz is loaded on first use."""
-        import importlib
+        from nlme_lab.estimation.bayes.draws import to_inference_data
 
-        return importlib.import_module("nlme_lab.estimation.bayes.draws").to_inference_data(self)
+        return to_inference_data(self)
 
-    def report(self, path="report.html", **options):
-        """Write the self-contained HTML report of this fit (see ``nlme_lab.plots.report``).
 
-        A convenience hook in the spirit of pandas' ``DataFrame.plot``: the figures live in the
-        plots layer, which this layer must not import statically, so the writer is looked up
-        by name at call time. Options: ``n_vpc``, ``n_sim``, ``seed``, ``vpc_options``.
-        """
-        import importlib
-
-        writer = importlib.import_module("nlme_lab.plots.report").write_report
-        return writer(self, path, model=self.model, data=self.data, **options)
+def lognormal_moments(theta: float, w2: float) -> tuple[float, float, float]:
+    """(median exp(theta), mean exp(theta + w^2/2), CV% 100 sqrt(exp(w^2) - 1)) of
+    ``exp(theta + eta)``, eta ~ N(0, w^2)."""
+    return float(np.exp(theta)), float(np.exp(theta + w2 / 2)), float(100 * np.sqrt(np.expm1(w2)))
 
 
 def lognormal_table(estimates: dict[str, float], pairs: dict[str, str]) -> list[dict]:
-    """median exp(theta), mean exp(theta + w^2/2), CV% 100 sqrt(exp(w^2) - 1) per pair."""
+    """median, mean and CV% (``lognormal_moments``) per pair of log-scale theta and eta."""
     out = []
     for theta, eta in pairs.items():
-        t = estimates[theta]
-        w2 = estimates[eta]
-        out.append({"theta": theta, "eta": eta, "median": float(np.exp(t)),
-                    "mean": float(np.exp(t + w2 / 2)), "cv_percent": float(100 * np.sqrt(np.expm1(w2)))})
+        median, mean, cv = lognormal_moments(estimates[theta], estimates[eta])
+        out.append({"theta": theta, "eta": eta, "median": median, "mean": mean, "cv_percent": cv})
     return out

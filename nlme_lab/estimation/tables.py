@@ -1,5 +1,5 @@
-"""Presentations of a ``FitResult``: the estimates table as rows, plain text (CLI), HTML
-(notebooks) and a JSON-ready dict.
+"""Presentations of a ``FitResult``: the estimates table as rows, a pandas DataFrame
+(``fit.summary()``), plain text (CLI, ``print(fit)``), HTML (notebooks) and labelled matrices.
 
 Extra columns follow the field's habits: a log-scale theta paired with an eta inside the same
 ``exp()`` shows its typical value (median) ``exp(theta)`` and mean ``exp(theta + omega^2/2)``;
@@ -13,18 +13,50 @@ import html
 import math
 from dataclasses import dataclass
 
+from nlme_lab.model.parameter_names import split_name
+from nlme_lab.model.parameter_table import ParameterKind, Scale
+
+SUMMARY_COLUMNS = ("parameter", "kind", "estimate", "fixed", "se", "rse_percent", "ci_low", "ci_high",
+                   "shrinkage_percent", "back_transformed", "cv_percent", "correlation")
+
 
 @dataclass(frozen=True)
 class Row:
     name: str
-    kind: str  # theta, omega_var, omega_cov, sd
+    kind: ParameterKind
+    scale: Scale
     estimate: float
     fixed: bool
     se: float | None
     rse: float | None
     ci: tuple[float, float] | None
-    note: str  # back-transformed value, CV% or correlation
-    shrinkage: float | None
+    shrinkage: float | None  # SD-based eta shrinkage (percent) of a variance
+    median: float | None = None  # exp(theta) of a log-scale typical value
+    mean: float | None = None  # exp(theta + omega^2 / 2)
+    cv_percent: float | None = None  # of a log-normal random effect's variance
+    correlation: float | None = None  # of a covariance
+
+    @property
+    def note(self) -> str:
+        """The back-transformed value, CV% or correlation, as the text and HTML tables show it."""
+        if self.median is not None:
+            return f"median {_g(self.median)}, mean {_g(self.mean)}"
+        if self.cv_percent is not None:
+            return f"CV {self.cv_percent:.1f}%"
+        if self.correlation is not None:
+            return f"corr {self.correlation:+.3f}"
+        return ""
+
+
+def _entry(fit, name: str) -> tuple[ParameterKind, Scale]:
+    """The kind and scale of ``name`` (from the fit's table; by its shape for an older result)."""
+    table = fit.parameters
+    if table is not None and table.canonical(name) is not None:
+        e = table.entry(name)
+        return e.kind, e.scale
+    if "," in name:
+        return ParameterKind.OMEGA, Scale.COVARIANCE
+    return ParameterKind.THETA, Scale.VALUE
 
 
 def rows(fit) -> list[Row]:
@@ -33,20 +65,46 @@ def rows(fit) -> list[Row]:
     shrink = fit.shrinkage.eta_sd if fit.shrinkage is not None else {}
     out = []
     for name, value in fit.estimates.items():
-        kind = fit.kinds.get(name, "omega_cov" if "," in name else "theta")
-        note = ""
+        kind, scale = _entry(fit, name)
+        extra = {}
         if name in by_theta:
-            p = by_theta[name]
-            note = f"median {_g(p['median'])}, mean {_g(p['mean'])}"
-        elif kind == "omega_var" and name in by_eta:
-            note = f"CV {by_eta[name]['cv_percent']:.1f}%"
-        elif kind == "omega_cov":
-            a, b = name.split(",")
+            extra = {"median": by_theta[name]["median"], "mean": by_theta[name]["mean"]}
+        elif scale is Scale.VARIANCE and name in by_eta:
+            extra = {"cv_percent": by_eta[name]["cv_percent"]}
+        elif scale is Scale.COVARIANCE:
+            a, b = split_name(name)
             denom = math.sqrt(max(fit.estimates.get(a, 0.0) * fit.estimates.get(b, 0.0), 0.0))
-            note = f"corr {value / denom:+.3f}" if denom > 0 else ""
-        out.append(Row(name, kind, float(value), name in fit.fixed, fit.se.get(name), fit.rse.get(name),
-                       fit.ci.get(name), note, shrink.get(name) if kind == "omega_var" else None))
+            extra = {"correlation": value / denom} if denom > 0 else {}
+        out.append(Row(name, kind, scale, float(value), name in fit.fixed, fit.se.get(name), fit.rse.get(name),
+                       fit.ci.get(name), shrink.get(name) if scale is Scale.VARIANCE else None, **extra))
     return out
+
+
+def summary(fit):
+    """The estimates as a pandas DataFrame, one row per parameter: kind (theta, omega, kappa,
+    residual), estimate, fixed, SE, RSE%, the 95% CI, SD-based shrinkage of a variance, the
+    back-transformed typical value exp(theta) of a log-scale theta, the CV% of a log-normal
+    random effect and the correlation of a covariance (NaN where a column does not apply)."""
+    import numpy as np
+    import pandas as pd
+
+    def num(x):
+        return np.nan if x is None else float(x)
+
+    data = [(r.name, r.kind.value, r.estimate, r.fixed, num(r.se), num(r.rse),
+             num(r.ci[0]) if r.ci else np.nan, num(r.ci[1]) if r.ci else np.nan, num(r.shrinkage),
+             num(r.median), num(r.cv_percent), num(r.correlation)) for r in rows(fit)]
+    return pd.DataFrame(data, columns=list(SUMMARY_COLUMNS))
+
+
+def labelled_matrix(fit, matrix):
+    """``matrix`` (estimated parameters x estimated parameters) as a labelled DataFrame."""
+    if matrix is None or fit.covariance is None:
+        return None
+    import pandas as pd
+
+    names = list(fit.covariance.names)
+    return pd.DataFrame(matrix, index=pd.Index(names, name="parameter"), columns=names)
 
 
 def _g(x, digits: int = 4) -> str:
@@ -72,13 +130,17 @@ def header_lines(fit) -> list[str]:
 
 
 def _ofv_method_line(fit) -> list[str]:
-    """How a sampling method's OFV was computed (nothing for FO/FOCE/FOCEI/Laplace)."""
-    if "ofv_method" not in fit.extra:
+    """How a sampling method's OFV was computed (nothing for FO/FOCE/FOCEI/Laplace), and the
+    FOCEI objective at the estimates when the OFV is another number (an OFV that is the
+    linearization itself is not repeated)."""
+    if not fit.ofv_method:
         return []
-    se = fit.extra.get("ofv_mc_se")
-    mc = f" +- {se:.3f} (Monte-Carlo SE)" if se is not None else ""
-    return [f"OFV by {fit.extra['ofv_method']}{mc}; by linearization (FOCEI objective at these estimates) "
-            f"{fit.extra['ofv_linearization']:.4f}"]
+    se = fit.ofv_mc_se
+    line = f"OFV by {fit.ofv_method}" + (f" +- {se:.3f} (Monte-Carlo SE)" if se is not None else "")
+    lin = fit.ofv_linearization
+    if lin is not None and lin != fit.ofv:
+        line += f"; by linearization (FOCEI objective at these estimates) {lin:.4f}"
+    return [line]
 
 
 def text_table(fit) -> str:
@@ -121,55 +183,3 @@ def html_table(fit) -> str:
     warn = "".join(f"<li>{html.escape(w)}</li>" for w in fit.warnings)
     return (f"<div><b>{head_lines}</b><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             + (f"<ul>{warn}</ul>" if warn else "") + "</div>")
-
-
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def fit_to_dict(fit) -> dict:
-    shrink = {}
-    if fit.shrinkage is not None:
-        shrink = {k: _num(v) for k, v in fit.shrinkage.eta_sd.items()}
-        shrink["eps"] = _num(fit.shrinkage.epsilon_sd)
-    cov = fit.covariance
-    return {
-        "method": fit.method.value, "model": fit.model_name, "data": fit.data_name,
-        "ofv": _num(fit.ofv), "loglik": _num(fit.loglik), "aic": _num(fit.aic), "bic": _num(fit.bic),
-        "n_subjects": fit.n_subjects, "n_observations": fit.n_observations, "n_parameters": fit.n_parameters,
-        "converged": bool(fit.converged), "termination": fit.termination.name.lower(), "message": fit.message,
-        "iterations": fit.iterations, "n_evaluations": fit.n_evaluations,
-        "estimates": {k: _num(v) for k, v in fit.estimates.items()},
-        "fixed": list(fit.fixed),
-        "se": {k: _num(v) for k, v in fit.se.items()},
-        "rse_percent": {k: _num(v) for k, v in fit.rse.items()},
-        "ci95": {k: [_num(a), _num(b)] for k, (a, b) in fit.ci.items()},
-        "shrinkage_sd_percent": shrink,
-        "lognormal": [{k: (_num(v) if isinstance(v, float) else v) for k, v in p.items()} for p in fit.lognormal],
-        "covariance": None if cov is None else {"kind": cov.kind.value, "ok": cov.ok, "message": cov.message,
-                                                 "condition_number": _num(fit.condition_number)},
-        "warnings": list(fit.warnings), "seed": fit.seed, "elapsed_s": _num(fit.elapsed_s),
-    } | _stochastic_fields(fit) | _posterior_fields(fit)
-
-
-def _stochastic_fields(fit) -> dict:
-    """SAEM (and other sampling methods) say how ``ofv`` was computed; FOCEI writes nothing here."""
-    if "ofv_method" not in fit.extra:
-        return {}
-    return {"ofv_linearization": _num(fit.extra.get("ofv_linearization")), "ofv_method": fit.extra["ofv_method"],
-            "ofv_mc_se": _num(fit.extra.get("ofv_mc_se"))}
-
-
-def _posterior_fields(fit) -> dict:
-    """NUTS: the convergence diagnostics and priors of the posterior summaries."""
-    if "rhat" not in fit.extra:
-        return {}
-    e = fit.extra
-    return {"posterior": {"rhat": {k: _num(v) for k, v in e["rhat"].items()},
-                          "ess_bulk": {k: _num(v) for k, v in e["ess_bulk"].items()},
-                          "ess_tail": {k: _num(v) for k, v in e["ess_tail"].items()},
-                          "divergences": int(e["divergences"]), "chains": e["chains"],
-                          "draws_per_chain": e["draws_per_chain"], "tune": e["tune"], "priors": e["priors"]}}

@@ -2,7 +2,8 @@
 
 Public API: ``Model`` (immutable; ``Model(text)``, ``Model.from_file(path)``), ``parse``
 (text -> syntax tree), ``resolve`` (syntax tree -> ``Resolution(ir, warnings)``), and the IR
-types (``ModelIR``, ``Theta``, ...). Importing this package does not import sympy: the IR
+types (``ModelIR``, ``Theta``, ``OmegaBlock``, ...) and the parameter table (``ParameterTable``,
+``ParameterKind``, ``Scale``, ``ParameterValues``). Importing this package does not import sympy: the IR
 names below load on first access.
 """
 
@@ -24,6 +25,11 @@ _LAZY = {
     "ErrorKind": "nlme_lab.model.ir",
     "DoseModifier": "nlme_lab.model.ir",
     "LinCmt": "nlme_lab.model.ir",
+    "ParameterTable": "nlme_lab.model.parameter_table",
+    "ParameterValues": "nlme_lab.model.parameter_table",
+    "Parameter": "nlme_lab.model.parameter_table",
+    "ParameterKind": "nlme_lab.model.parameter_table",
+    "Scale": "nlme_lab.model.parameter_table",
 }
 
 __all__ = ["Model", "ModelError", "ModelWarning", "Diagnostic", "parse", *_LAZY]

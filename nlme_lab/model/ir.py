@@ -55,6 +55,9 @@ class ErrorKind(enum.Enum):
 
 @dataclass(frozen=True)
 class Theta:
+    """A fixed effect of ``[ini]`` (residual SDs are thetas too; ``parameter_table`` tells them
+    apart). The one theta class of the package."""
+
     name: str
     init: float
     lower: float = float("-inf")
@@ -76,15 +79,22 @@ class RandomEffect:
 
 @dataclass(frozen=True)
 class OmegaBlock:
-    """One diagonal entry or one block of the omega matrix.
+    """One diagonal entry or one block of the omega matrix (of etas or of kappas); the one
+    omega block class of the package.
 
-    ``values`` is the lower triangle by rows (var_1; cov_21, var_2; ...), len n(n+1)/2.
+    ``values`` is the lower triangle by rows (var_1; cov_21, var_2; ...), len n(n+1)/2
+    (``parameter_table.element_names`` names them, ``parameter_table.block_matrix`` fills the
+    matrix).
     """
 
     names: tuple[str, ...]
     values: tuple[float, ...]
     fixed: bool = False
     line: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from nlme_lab.errors import Diagnostic, ModelError, ModelWarning
 from nlme_lab.model import ast
+from nlme_lab.model.parameter_names import element_names
 from nlme_lab.model.parser import parse
 from nlme_lab.model.source import Span, normalize_text, read_model_file, replace_spans, span_text, suggest
 
@@ -122,19 +123,22 @@ class Model:
     def warnings(self) -> tuple[Diagnostic, ...]:
         return self._warnings
 
+    @functools.cached_property
+    def parameters(self):
+        """The ``ParameterTable`` of ``[ini]`` (kinds, bounds, fixed flags, initial values)."""
+        from nlme_lab.model.parameter_table import ParameterTable
+
+        return ParameterTable.from_ir(self._ir)
+
     def parameter_names(self) -> tuple[str, ...]:
         """Reported parameter names: thetas (declaration order), then each omega block's lower
         triangle by rows: a variance by its eta's name (``eta_cl``), a covariance by the pair
         (``eta_cl,eta_v``); etas before kappas, as in ``ir.omega``."""
-        return tuple(self.initial_values())
+        return self.parameters.declared_names
 
     def initial_values(self) -> dict[str, float]:
         """Initial value of every reported parameter, keyed as in ``parameter_names()``."""
-        values = {t.name: t.init for t in self.thetas}
-        for block in self.omega:
-            for key, value in zip(_block_keys(block.names), block.values):
-                values[key] = value
-        return values
+        return self.parameters.as_dict(self.parameters.initial)
 
     # ------------------------------------------------------------------ compiled code
     @functools.cached_property
@@ -155,6 +159,7 @@ class Model:
         spans = self._value_spans()
         edits = []
         for key, value in values.items():
+            key = self.parameters.canonical(key) or key  # a covariance in either order
             if key not in spans:
                 raise ValueError(f"no parameter '{key}' in this model{suggest(key, spans)}")
             number = float(value)
@@ -210,7 +215,7 @@ class Model:
             if isinstance(decl, ast.ThetaDecl):
                 spans[decl.name] = decl.init.span
             else:
-                for key, value in zip(_block_keys(decl.names), decl.values):
+                for key, value in zip(element_names(decl.names), decl.values):
                     spans[key] = value.span
         return spans
 
@@ -236,7 +241,7 @@ class Model:
             rows.append((theta.name, "θ", _fmt(theta.init), *bounds, theta.fixed, theta.label))
         labels = {r.name: r for r in self._ir.random_effects}
         for block in self.omega:
-            for key, value in zip(_block_keys(block.names), block.values):
+            for key, value in zip(element_names(block.names), block.values):
                 effect = labels.get(key)
                 kind = "ω²" if effect else "ω cov"
                 if effect and effect.occasion:
@@ -250,15 +255,6 @@ class Model:
             f"endpoints: {', '.join(e.variable for e in self.endpoints)}"
         )
         return f"<div><b>{title}</b><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><p>{extra}</p></div>"
-
-
-def _block_keys(names: tuple[str, ...]) -> list[str]:
-    """Keys of a block's values, lower triangle by rows: ``a``; ``a,b``, ``b``; ..."""
-    keys = []
-    for i, row in enumerate(names):
-        for j in range(i + 1):
-            keys.append(row if i == j else f"{names[j]},{row}")
-    return keys
 
 
 def _cell(value) -> str:

@@ -3,8 +3,8 @@ the goodness-of-fit figures, EBE figures, individual fits, parameter traces and 
 
 BokehJS is inlined (``bokeh.resources.INLINE``), so the page works offline. The numbers come
 from ``nlme_lab.diagnostics`` (``residuals``, ``vpc``, ``prediction_curves``); this module
-only lays them out. ``write_report(fit, path, model=..., data=...)`` is what
-``fit.report(path)`` and ``nlme-lab report`` are meant to call.
+only lays them out. ``report(fit, path)`` is ``nlme_lab.report`` (and what ``nlme-lab report``
+calls); the estimation layer below knows nothing of it.
 """
 
 from __future__ import annotations
@@ -54,8 +54,10 @@ def report_html(fit, *, model=None, data=None, n_vpc: int = 500, n_sim: int = 10
             f"</title><style>{STYLE}</style>{INLINE.render()}{script}</head><body>{body}</body></html>")
 
 
-def write_report(fit, path, *, model=None, data=None, **options) -> Path:
-    """Write ``report_html`` to ``path`` (UTF-8) and return the path."""
+def report(fit, path="report.html", *, model=None, data=None, **options) -> Path:
+    """Write the report of ``fit`` (``report_html``) to ``path`` (UTF-8) and return the path
+    (``nlme_lab.report``). ``model`` / ``data``: for a fit that does not carry them. Options:
+    ``n_vpc``, ``n_sim``, ``seed``, ``vpc_options``, ``per_page``."""
     path = Path(path)
     path.write_text(report_html(fit, model=model, data=data, **options), encoding="utf-8")
     return path

@@ -2,9 +2,9 @@
 engine for it. Shared by simulation and estimation (``Predictor`` loads the kernels lazily)."""
 
 from nlme_lab.problem.binding import BoundModel, bind
-from nlme_lab.problem.parameters import ParameterSet
+from nlme_lab.problem.inputs import as_dataset, as_model
 
-__all__ = ["BoundModel", "bind", "ParameterSet", "Predictor"]
+__all__ = ["BoundModel", "bind", "as_dataset", "as_model", "Predictor"]
 
 
 def __getattr__(name):

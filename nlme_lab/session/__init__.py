@@ -19,6 +19,8 @@ _LAZY = {
     "RunRecord": "nlme_lab.session.history",
     "RunComparison": "nlme_lab.session.history",
     "LRTStatus": "nlme_lab.session.history",
+    "OFVMismatch": "nlme_lab.session.history",
+    "ofv_mismatch": "nlme_lab.session.history",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=())

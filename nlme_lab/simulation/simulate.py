@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nlme_lab.problem import ParameterSet, bind
+from nlme_lab.model.parameter_table import ParameterValues
+from nlme_lab.problem import as_dataset, as_model, bind
 from nlme_lab.problem.predict import Predictor
 from nlme_lab.simulation.residual import residual_sd, simulate_observations
 
@@ -43,20 +44,15 @@ def simulate(model, data, n: int = 1, seed: int | None = None, params: dict | No
     """Simulate ``n`` replicates of ``data`` under ``model``.
 
     ``params`` replaces initial estimates by name (thetas, residual SDs, eta/kappa variances,
-    covariances as ``"eta_a,eta_b"``). PRED uses etas = 0; IPRED the simulated etas; SIMDV adds
-    residual error on observation records (EVID 0) and is missing elsewhere.
+    covariances of a block as ``"eta_a,eta_b"``, in either order). PRED uses etas = 0; IPRED the
+    simulated etas; SIMDV adds residual error on observation records (EVID 0) and is missing
+    elsewhere.
     """
-    from nlme_lab.data import Dataset, read_nonmem
-    from nlme_lab.model import Model
-
-    if not isinstance(model, Model):
-        model = Model.from_file(model)
-    if not isinstance(data, Dataset):
-        data = read_nonmem(data)
+    model, data = as_model(model), as_dataset(data)
     if int(n) < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     bound = bind(model, data)
-    values = ParameterSet.from_ir(model.ir).with_values(params)
+    values = model.parameters.values(params)
     predictor = Predictor(bound)
     rng = np.random.default_rng(seed)
 
@@ -76,7 +72,7 @@ def simulate(model, data, n: int = 1, seed: int | None = None, params: dict | No
     return SimulationResult(table, np.asarray(all_etas), values.eta_names, seed)
 
 
-def _draw_effects(rng, values: ParameterSet, n_sub: int, n_occ: int):
+def _draw_effects(rng, values: ParameterValues, n_sub: int, n_occ: int):
     etas = _mvnormal(rng, values.omega, n_sub)
     kappas = _mvnormal(rng, values.omega_kappa, n_sub * n_occ).reshape(n_sub, n_occ, -1)
     return etas, kappas

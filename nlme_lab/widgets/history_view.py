@@ -10,6 +10,10 @@ the likelihood-ratio verdict from ``history.comparison(i, j)``; this module only
 * ``table``, ``comparison_html`` (HTML): what is shown; ``rows()`` and ``comparison`` are the
   same content as data, for tests and for code.
 
+Each row says what its OFV is ("OFV kind": FOCEI, IS ± its Monte-Carlo SE, linearised, NUTS
+posterior, ...); the ΔOFV cell holds a number only when the run's OFV and the reference's are
+comparable (same kind, same data), else the short reason ``RunHistory.table()`` gives.
+
 The Lab calls ``refresh()`` after each fit (from the fit's thread).
 """
 
@@ -21,7 +25,8 @@ import threading
 
 import ipywidgets as w
 
-from nlme_lab.session.history import RunComparison, RunHistory
+from nlme_lab.estimation.results import OFVKind, Termination
+from nlme_lab.session.history import KIND_LABELS, RunComparison, RunHistory, ofv_mismatch
 
 # (column of RunHistory.table(), header shown, format)
 TABLE_COLUMNS = (
@@ -29,6 +34,7 @@ TABLE_COLUMNS = (
     ("label", "label", "{}"),
     ("model_hash", "model", "{}"),
     ("method", "method", "{}"),
+    ("ofv_kind", "OFV kind", "{}"),
     ("ofv", "OFV", "{:.4f}"),
     ("delta_ofv", "ΔOFV", "{:+.4f}"),
     ("aic", "AIC", "{:.2f}"),
@@ -41,13 +47,19 @@ TABLE_COLUMNS = (
 
 CSS = """<style>
 .nlme-history table { border-collapse: collapse; font-size: 12px; font-family: var(--jp-ui-font-family, sans-serif); }
-.nlme-history th, .nlme-history td { padding: 2px 8px; text-align: right;
+.nlme-history th, .nlme-history td { padding: 2px 5px; text-align: right; white-space: nowrap;
   border-bottom: 1px solid var(--jp-border-color2, #ddd); }
+.nlme-history th, .nlme-history td.nlme-note { white-space: normal; }
+.nlme-history .nlme-history-table .widget-html-content { min-width: 0; flex: 1 1 auto; }
+.nlme-history .nlme-history-scroll { max-width: 100%; overflow-x: auto; }
 .nlme-history th { font-weight: 600; }
 .nlme-history td.nlme-text { text-align: left; }
+.nlme-history td.nlme-note { text-align: left; font-style: italic; color: var(--jp-ui-font-color2, #666); }
 .nlme-history tr.nlme-history-reference td { font-weight: 600; }
 .nlme-history .nlme-lrt[data-status="nested"] { color: var(--jp-success-color1, #2e7d32); }
-.nlme-history .nlme-lrt[data-status="not nested"] { color: var(--jp-error-color1, #c62828); }
+.nlme-history .nlme-lrt[data-status="not nested"],
+.nlme-history .nlme-lrt[data-status="OFVs not comparable"] { color: var(--jp-error-color1, #c62828); }
+.nlme-history .nlme-history-kinds { font-size: 11px; color: var(--jp-ui-font-color2, #666); }
 </style>"""
 
 
@@ -60,8 +72,28 @@ def _cell(value, fmt: str) -> str:
     return fmt.format(value)
 
 
+# how a run ended, in a few characters (the full text is the cell's tooltip)
+STATUS_LABELS = {Termination.MAX_ITERATIONS.value: "max. iterations", Termination.ROUNDING_ERRORS.value:
+                 "rounding errors", Termination.STOPPED.value: "stopped", Termination.FAILED.value: "failed"}
+
+
 def _termination(row: dict) -> str:
-    return "✓" if row["converged"] else row["termination"]
+    return "✓" if row["converged"] else STATUS_LABELS.get(row["termination"], row["termination"])
+
+
+def _kind(row: dict) -> str:
+    """The OFV kind, with the Monte-Carlo SE of an importance-sampling OFV."""
+    se = row["ofv_se"]
+    if se is None or (isinstance(se, float) and math.isnan(se)):
+        return row["ofv_kind"]
+    return f"{row['ofv_kind']} ± {se:.3f}"
+
+
+def _delta(row: dict) -> str:
+    """ΔOFV, or the reason there is none."""
+    if row["delta_note"]:
+        return row["delta_note"]
+    return _cell(row["delta_ofv"], "{:+.4f}")
 
 
 class HistoryView(w.VBox):
@@ -117,8 +149,9 @@ class HistoryView(w.VBox):
         frame = self.history.table()
         out = []
         for row in frame.to_dict("records"):
-            row["termination"] = _termination(row)
-            out.append({header: _cell(row[key], fmt) for key, header, fmt in TABLE_COLUMNS})
+            shown = {header: _cell(row[key], fmt) for key, header, fmt in TABLE_COLUMNS}
+            shown.update({"OFV kind": _kind(row), "ΔOFV": _delta(row), "status": _termination(row)})
+            out.append(shown)
         return out
 
     # ------------------------------------------------------------------ events
@@ -155,19 +188,31 @@ class HistoryView(w.VBox):
         rows = self.rows()
         if not rows:
             return "<i>no fits yet: each fit of the Lab adds a row here</i>"
+        records = self.history.records
         ref = self.history.reference
         head = "".join(f"<th>{html.escape(h)}</th>" for _k, h, _f in TABLE_COLUMNS)
         body = []
         for k, row in enumerate(rows):
             marker = ' class="nlme-history-reference" title="the ΔOFV reference"' if k == ref else ""
-            cells = "".join(self._td(header, text) for (_k, header, _f), text in zip(TABLE_COLUMNS, row.values()))
+            mismatch = ofv_mismatch(records[ref], records[k])
+            tips = {"ΔOFV": mismatch.reason if mismatch else "", "status": records[k].termination,
+                    "model": "model structure and fixed parameters (hash)"}
+            cells = "".join(self._td(header, text, tips.get(header, ""))
+                            for (_k, header, _f), text in zip(TABLE_COLUMNS, row.values()))
             body.append(f"<tr data-run=\"{k}\"{marker}>{cells}</tr>")
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        return f'<div class="nlme-history-scroll">{table}</div>' + _kinds_note(records)
 
     @staticmethod
-    def _td(header: str, text: str) -> str:
-        css = ' class="nlme-text"' if header in ("label", "model", "method", "status") else ""
-        return f"<td{css}>{html.escape(text)}</td>"
+    def _td(header: str, text: str, title: str = "") -> str:
+        if header == "ΔOFV" and not _is_number(text):
+            css = ' class="nlme-note"'
+        elif header in ("label", "model", "method", "OFV kind", "status"):
+            css = ' class="nlme-text"'
+        else:
+            css = ""
+        tip = f' title="{html.escape(title)}"' if title else ""
+        return f"<td{css}{tip}>{html.escape(text)}</td>"
 
     def _show_comparison(self) -> None:
         a, b = self.run_a.value, self.run_b.value
@@ -178,6 +223,25 @@ class HistoryView(w.VBox):
             return
         self.comparison = self.history.comparison(a, b)
         self.comparison_html.value = comparison_html(self.comparison)
+
+
+def _kinds_note(records) -> str:
+    """What the OFV kinds in the table mean, and when a ΔOFV is shown."""
+    kinds = dict.fromkeys(r.ofv_kind for r in records if r.ofv_kind is not None)
+    if not kinds:
+        return ""
+    se = {OFVKind.IMPORTANCE_SAMPLING: " ± its Monte-Carlo SE"}
+    meaning = "; ".join(f"{KIND_LABELS[k]}: {k.value}{se.get(k, '')}" for k in kinds)
+    return (f'<p class="nlme-history-kinds">OFV kinds: {html.escape(meaning)}. ΔOFV and the likelihood-ratio '
+            "test only between runs of the same kind on the same data.</p>")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def comparison_html(comparison: RunComparison) -> str:

@@ -1,4 +1,4 @@
-"""``Lab``: the live modelling environment (``nl.Lab(data=..., model=...)``).
+"""``Lab``: the live modelling environment (``nl.Lab(model, data)``, as ``nl.fit(model, data)``).
 
 A thin container: the state is the dataset, the working model (the last that compiled in the
 editor), the parameter values of the sliders and the fits. Numbers come from the engine's
@@ -32,38 +32,24 @@ log = logging.getLogger(__name__)
 N_PANELS = 12  # individual panels drawn live (the first subjects)
 
 
-def _as_dataset(data):
-    from nlme_lab.data import Dataset, read_nonmem
+def _data_path(data) -> str:
+    """Where the session finds the data again: a dataset's source, or the path resolved."""
+    from nlme_lab.data import Dataset
 
-    if isinstance(data, Dataset):
-        return data, str(data.source)
-    path = Path(data).expanduser()
-    return read_nonmem(path), str(path.resolve())
-
-
-def _as_model(model):
-    from nlme_lab.model import Model
-
-    if isinstance(model, Model):
-        return model
-    if isinstance(model, Path) or (isinstance(model, str) and "\n" not in model and model.endswith(".nlm")):
-        return Model.from_file(model)
-    if isinstance(model, str):
-        return Model(model)
-    raise TypeError(f"Lab(model=...) takes a Model, a .nlm path or model text, got {type(model).__name__}")
+    return str(data.source) if isinstance(data, Dataset) else str(Path(data).expanduser().resolve())
 
 
 class LivePredictions:
     """PRED and IPRED of every record for given parameter values, through one bound Predictor."""
 
     def __init__(self, model, dataset):
-        from nlme_lab.problem import ParameterSet, bind
+        from nlme_lab.problem import bind
         from nlme_lab.problem.predict import Predictor
 
         self.model = model
         self.bound = bind(model, dataset)
         self.predictor = Predictor(self.bound)
-        self.base = ParameterSet.from_ir(model.ir)
+        self.base = model.parameters.values()
         self.zero = self.predictor.zero_effects()
         self.n_kappa = len(self.base.kappa_names)
         self.set_etas(None)
@@ -88,14 +74,16 @@ class LivePredictions:
 class Lab(w.VBox):
     """Data view, model editor, parameter sliders, fit, diagnostics, history and export.
 
-    >>> lab = nl.Lab(data="theo_sd.csv", model="theo_sd.nlm")
+    >>> lab = nl.Lab("theo_sd.nlm", "theo_sd.csv")  # model, data: the order of nl.fit
     >>> lab                      # in a notebook: renders the environment
     >>> lab.fit("focei")         # as the Start button; lab.last_fit, lab.history
     """
 
-    def __init__(self, data, model, *, method: str = "focei"):
-        self.dataset, self.data_path = _as_dataset(data)
-        model = _as_model(model)
+    def __init__(self, model, data, *, method: str = "focei"):
+        from nlme_lab.problem import as_dataset, as_model
+
+        self.dataset, self.data_path = as_dataset(data), _data_path(data)
+        model = as_model(model)
         model.compiled.compile_all()
         self.model = model
         self.last_fit = None
@@ -147,8 +135,6 @@ class Lab(w.VBox):
         ``_fit_done``."""
         from nlme_lab.widgets.history_view import HistoryView
 
-        if self.history is None:
-            return w.HTML("<i>run history: nlme_lab.session.history is not available</i>")
         return HistoryView(self.history)
 
     def _export_button(self):
@@ -320,6 +306,9 @@ class Lab(w.VBox):
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
             return
+        if _nothing_estimated(result, model):  # stopped at its start: no row, nothing replaced
+            self._show_nothing_estimated()
+            return
         try:
             self._fit_done(result, *_reproducing_spec(result, spec, options))
         except Exception as err:
@@ -327,21 +316,27 @@ class Lab(w.VBox):
             self.fit_error = f"{type(err).__name__}: {err}"
             self.fit_panel.show_error(self.fit_error)
 
+    def _show_nothing_estimated(self) -> None:
+        from nlme_lab.widgets.fit_panel import FitStatus
+
+        panel = self.fit_panel
+        panel.flush()
+        panel.status_kind = FitStatus.DONE
+        panel.set_running(False, "<b>done</b>: stopped by the user before the estimates moved from their start: "
+                                 "nothing was estimated, no History row; the previous results are kept")
+
     def _fit_done(self, result, spec, reproduced: bool = False) -> None:
         self._stop_reproduced = reproduced
         self.last_fit = result
         self.last_fit_spec = spec
-        if self.history is not None:
-            self.history.add(result)
-            refresh = getattr(self.history_view, "refresh", None)
-            if refresh is not None:
-                refresh()
+        self.history.add(result)
+        self.history_view.refresh()
         self.fit_panel.show_result(result)
         self.live.set_etas(result.etas)
         self.parameter_panel.set_values({k: v for k, v in result.estimates.items() if k in self.parameters})
         self.diagnostics.refresh(result)
 
-    # ------------------------------------------------------------------ sessions (engineer B's layer)
+    # ------------------------------------------------------------------ sessions
     def state(self):
         """The ``SessionState`` that reproduces this Lab: data path, model text with the
         current slider values as initial estimates, the last fit's call and VPC."""
@@ -369,16 +364,36 @@ class Lab(w.VBox):
     def from_session(cls, path) -> "Lab":
         """A Lab reopened from a session ``.ipynb`` or ``.json`` (``read_session``)."""
         from nlme_lab.session.cells import read_session
+        from nlme_lab.model import Model
+        from nlme_lab.session.state import covariance_name
 
         state = read_session(path)
-        lab = cls(data=state.data_path, model=state.model_text,
+        # the model text as text (a one-line text ending in .nlm is never taken for a file name)
+        lab = cls(data=state.data_path, model=Model(state.model_text),
                   method=state.fit.method if state.fit is not None else "focei")
         if state.fit is not None:  # the fit controls as the session left them
             panel = lab.fit_panel
             panel.seed.value = 1 if state.fit.seed is None else state.fit.seed
-            panel.covariance.value = state.fit.covariance or "none"
+            panel.covariance.value = covariance_name(state.fit.covariance)
             panel.options.value = state.fit.options
         return lab
+
+
+def _nothing_estimated(result, model) -> bool:
+    """A fit stopped before its estimates moved from ``model``'s initial values: before its first
+    iteration, or within SAEM's first iterations (which only sample the etas). It returns its
+    starting point (for SAEM the FOCEI objective there, a copy of the previous fit's row when the
+    sliders hold that fit's estimates), so it adds no History row and replaces no results."""
+    import math
+
+    from nlme_lab.estimation.results import Termination
+
+    if result.termination is not Termination.STOPPED:
+        return False
+    start = model.initial_values()
+    return result.iterations == 0 or all(
+        math.isclose(value, start.get(name, math.nan), rel_tol=1e-9, abs_tol=1e-12)
+        for name, value in result.estimates.items())
 
 
 def _reproducing_spec(result, spec, options):
@@ -415,8 +430,6 @@ def _ensure_bokehjs() -> None:
 
 
 def _new_history():
-    try:
-        from nlme_lab.session.history import RunHistory
-    except ImportError:  # engineer B's module (nlme_lab/session/history.py) not there yet
-        return None
+    from nlme_lab.session.history import RunHistory
+
     return RunHistory()

@@ -11,7 +11,7 @@ from nlme_lab.cli.main import _Progress, main
 from tests.conftest import DATA, MODELS
 
 REQUIRED = {"method", "ofv", "loglik", "aic", "bic", "n_subjects", "n_observations", "converged",
-            "termination", "estimates", "se", "shrinkage_sd_percent", "elapsed_s"}
+            "termination", "estimates", "se", "shrinkage", "elapsed_s", "model", "data_fingerprint"}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,8 @@ def test_fit_json_carries_every_field(theo_json):
     assert doc["n_subjects"] == 12 and doc["n_observations"] == 132 and doc["seed"] == 3
     names = ["tka", "tcl", "tv", "add_sd", "eta_ka", "eta_cl", "eta_v"]
     assert list(doc["estimates"]) == names and set(doc["se"]) == set(names)
-    assert set(doc["shrinkage_sd_percent"]) == {"eta_ka", "eta_cl", "eta_v", "eps"}
-    assert abs(doc["shrinkage_sd_percent"]["eta_cl"] - 3.968) < 1.0
+    assert set(doc["shrinkage"]["eta_sd"]) == {"eta_ka", "eta_cl", "eta_v"} and doc["shrinkage"]["epsilon_sd"] > 0
+    assert abs(doc["shrinkage"]["eta_sd"]["eta_cl"] - 3.968) < 1.0
     assert doc["aic"] == pytest.approx(doc["ofv"] + 132 * 1.8378770664093453 + 2 * 7, abs=1e-6)
     assert doc["elapsed_s"] > 0
 

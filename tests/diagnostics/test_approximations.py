@@ -185,8 +185,18 @@ def test_parameters_move_the_numbers_as_the_engine_says(wang_ap):
     assert pop.total() != pytest.approx(WANG["prop"]["exact"][0], abs=0.1)
 
 
+def test_a_block_covariance_is_named_in_either_order():
+    """The model's parameter table reads a user's dict for every layer: "eta_b,eta_a" is the
+    covariance reported as "eta_a,eta_b" (simulate accepted it, the approximations did not)."""
+    ap = ApproximationProblem(nl.Model(LINEAR.replace("eta_a ~ 0.5\neta_b ~ 0.3", "eta_a + eta_b ~ [0.5, 0.1, 0.3]")),
+                              nl.read_nonmem(DATA / "wang2007.csv"))
+    given, reported = ap.values({"eta_b,eta_a": 0.05}), ap.values({"eta_a,eta_b": 0.05})
+    np.testing.assert_array_equal(given.omega, reported.omega)
+    np.testing.assert_array_equal(given.omega, [[0.5, 0.05], [0.05, 0.3]])
+
+
 def test_errors_name_the_problem(wang_ap):
-    with pytest.raises(NlmeError, match="no parameter 'tcl'.*tke"):
+    with pytest.raises(NlmeError, match="unknown parameter 'tcl'.*tke"):
         wang_ap["prop"].values({"tcl": 1.0})
     with pytest.raises(NlmeError, match="no subject with ID 99"):
         wang_ap["prop"].subject(subject_id=99)

@@ -14,7 +14,8 @@ from tests.estimation.problems import Wang2007Censored
 from scipy import integrate, special, stats
 from scipy.optimize import minimize_scalar
 
-from nlme_lab.estimation import EndpointError, ResidualModel, ResidualSD, fit_problem
+from nlme_lab.estimation import EndpointError, ResidualModel, fit_problem
+from nlme_lab.model.ir import Theta
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 
 METHODS = ["fo", "foce", "focei", "laplace"]
@@ -73,7 +74,7 @@ def test_censored_terms_equal_scipy_probabilities_and_their_derivatives():
     dv = np.array([6.0, 6.0, 6.0, 6.0, 6.0])
     cens = np.array([1, -1, 1, -1, 1])
     limit = np.array([np.nan, np.nan, 5.0, 7.5, np.nan])
-    res = ResidualModel((ResidualSD("a", 1.0),), (EndpointError(add=0),))
+    res = ResidualModel((Theta("a", 1.0),), (EndpointError(add=0),))
     lay = ResidualLayout.build(res, np.zeros(5, int), dv, cens, limit)
     f = np.array([4.0, 5.5, 5.8, 9.0, 40.0])  # the last one far in the tail: log P ~ -590
     V = np.array([0.5, 0.3, 0.2, 1.5, 0.7])
@@ -134,7 +135,7 @@ def test_censored_observations_do_not_count_in_the_likelihood_constant(censored)
 def test_lnorm_left_censored_term_is_the_log_scale_probability_below_the_limit():
     """M3 on a log-normal endpoint: P(DV < LLOQ) = Phi((log LLOQ - log f) / sd); the open lower
     end must stay -inf on the log scale (log of a -inf bound would be NaN)."""
-    res = ResidualModel((ResidualSD("lsd", 0.3),), (EndpointError(lnorm=0),))
+    res = ResidualModel((Theta("lsd", 0.3),), (EndpointError(lnorm=0),))
     dv = np.array([0.5, 2.0, 0.8])
     cens = np.array([1, 0, -1])
     lay = ResidualLayout.build(res, np.zeros(3, int), dv, cens, np.full(3, np.nan))

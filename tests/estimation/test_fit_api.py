@@ -3,7 +3,7 @@ warnings, parameter scales, residual model variants and input checks."""
 
 import numpy as np
 import pytest
-from tests.estimation.spaces import theo_space, wang_space
+from tests.estimation.spaces import make_space, theo_space, wang_space
 from tests.estimation.problems import Wang2007
 
 from nlme_lab.errors import NlmeError
@@ -14,19 +14,17 @@ from nlme_lab.estimation import (
     FOCEIOptions,
     IterationEvent,
     MethodKind,
-    OmegaBlock,
     OuterOptions,
-    ParameterSpace,
     ResidualModel,
-    ResidualSD,
     StopToken,
     Termination,
-    Theta,
     fit_problem,
     get_method,
     lognormal_table,
 )
 from nlme_lab.estimation.parameters import ReportedScale, Unconstrained
+from nlme_lab.model.ir import OmegaBlock, Theta
+from nlme_lab.model.parameter_names import element_names
 
 
 def test_callback_receives_typed_events_and_history_records_every_iteration(wang):
@@ -70,9 +68,9 @@ def test_keyboard_interrupt_ends_the_fit_cleanly(theo):
 def _all_fixed(space):
     thetas = tuple(Theta(t.name, t.init, t.lower, t.upper, fixed=True) for t in space.thetas)
     omega = tuple(OmegaBlock(b.names, b.values, fixed=True) for b in space.omega)
-    res = ResidualModel(tuple(ResidualSD(s.name, s.init, fixed=True) for s in space.residual.sds),
+    res = ResidualModel(tuple(Theta(s.name, s.init, fixed=True) for s in space.residual.sds),
                         space.residual.endpoints)
-    return ParameterSpace(thetas, omega, res, space.n_eta)
+    return make_space(thetas, omega, res, space.n_eta)
 
 
 def test_a_model_with_every_parameter_fixed_is_evaluated(wang):
@@ -123,10 +121,10 @@ def _fixed_at(space, z):
     names = space.reported_names()
     est = dict(zip(names, z))
     thetas = tuple(Theta(t.name, est[t.name], t.lower, t.upper, fixed=True) for t in space.thetas)
-    omega = tuple(OmegaBlock(b.names, tuple(est[n] for n in b.element_names()), fixed=True) for b in space.omega)
-    res = ResidualModel(tuple(ResidualSD(s.name, est[s.name], fixed=True) for s in space.residual.sds),
+    omega = tuple(OmegaBlock(b.names, tuple(est[n] for n in element_names(b.names)), fixed=True) for b in space.omega)
+    res = ResidualModel(tuple(Theta(s.name, est[s.name], fixed=True) for s in space.residual.sds),
                         space.residual.endpoints)
-    return ParameterSpace(thetas, omega, res, space.n_eta)
+    return make_space(thetas, omega, res, space.n_eta)
 
 
 class ProductWang(Wang2007):
@@ -141,7 +139,7 @@ class ProductWang(Wang2007):
 
 def test_unidentifiable_parameters_are_named_when_the_covariance_step_fails():
     base = wang_space("prop", fixed=False)
-    space = ParameterSpace((Theta("k1", 0.7, lower=0), Theta("k2", 0.7, lower=0)), base.omega, base.residual, 1)
+    space = make_space((Theta("k1", 0.7, lower=0), Theta("k2", 0.7, lower=0)), base.omega, base.residual, 1)
     r = fit_problem(ProductWang(), space, "focei")
     assert r.covariance is not None and not r.covariance.ok
     msg = r.covariance.message
@@ -152,8 +150,8 @@ def test_unidentifiable_parameters_are_named_when_the_covariance_step_fails():
 
 
 def test_warnings_name_bounds_vanishing_variances_and_poor_precision(wang):
-    res = ResidualModel((ResidualSD("sd", 0.3),), (EndpointError(prop=0),))
-    space = ParameterSpace((Theta("tke", 0.44, lower=0.0, upper=0.45),),
+    res = ResidualModel((Theta("sd", 0.3),), (EndpointError(prop=0),))
+    space = make_space((Theta("tke", 0.44, lower=0.0, upper=0.45),),
                            (OmegaBlock(("eta_ke",), (0.04,)),), res, 1)
     r = fit_problem(wang, space, "focei")
     text = " | ".join(r.warnings)
@@ -179,8 +177,8 @@ def test_parameter_scales_round_trip_and_respect_bounds():
     z = space.reported_initial()
     for p in (Unconstrained(space), ReportedScale(space)):
         np.testing.assert_allclose(p.to_reported(p.from_reported(z)), z, rtol=1e-12)
-    res = ResidualModel((ResidualSD("sd", 0.3),), (EndpointError(prop=0),))
-    s2 = ParameterSpace((Theta("a", 0.5, lower=0, upper=1), Theta("b", 2.0, lower=1), Theta("c", -2.0, upper=0)),
+    res = ResidualModel((Theta("sd", 0.3),), (EndpointError(prop=0),))
+    s2 = make_space((Theta("a", 0.5, lower=0, upper=1), Theta("b", 2.0, lower=1), Theta("c", -2.0, upper=0)),
                         (OmegaBlock(("e1", "e2"), (0.1, 0.02, 0.2)),), res, 2)
     u = Unconstrained(s2)
     for x in (-5.0, 0.0, 5.0):
@@ -191,9 +189,9 @@ def test_parameter_scales_round_trip_and_respect_bounds():
 
 
 def test_occasion_copies_share_one_variance():
-    res = ResidualModel((ResidualSD("sd", 0.3),), (EndpointError(add=0),))
-    space = ParameterSpace((Theta("t", 1.0),), (OmegaBlock(("eta",), (0.1,)),
-                           OmegaBlock(("kappa",), (0.02,), placements=((1,), (2,)))), res, 3)
+    res = ResidualModel((Theta("sd", 0.3),), (EndpointError(add=0),))
+    space = make_space((Theta("t", 1.0),), (OmegaBlock(("eta",), (0.1,)), OmegaBlock(("kappa",), (0.02,))), res, 3,
+                       placements=((), ((1,), (2,))))
     om = space.values_from_reported(np.array([1.0, 0.1, 0.03, 0.3])).omega
     np.testing.assert_allclose(np.diag(om), [0.1, 0.03, 0.03])
     assert space.eta_labels == ["eta", "kappa#1", "kappa#2"]
@@ -210,12 +208,12 @@ def test_lnorm_equals_additive_error_on_log_transformed_data(wang):
             ev = super().evaluate(theta, etas, derivs)
             return Evaluation(np.log(ev.f), None if ev.df_deta is None else ev.df_deta / ev.f[:, None])
 
-    ln = ResidualModel((ResidualSD("sd", 0.2, fixed=True),), (EndpointError(lnorm=0),))
-    add = ResidualModel((ResidualSD("sd", 0.2, fixed=True),), (EndpointError(add=0),))
+    ln = ResidualModel((Theta("sd", 0.2, fixed=True),), (EndpointError(lnorm=0),))
+    add = ResidualModel((Theta("sd", 0.2, fixed=True),), (EndpointError(add=0),))
     base = wang_space("add")
     for method in ("fo", "foce", "focei", "laplace"):
-        a = fit_problem(wang, ParameterSpace(base.thetas, base.omega, ln, 1), method).ofv
-        b = fit_problem(LogWang(), ParameterSpace(base.thetas, base.omega, add, 1), method).ofv
+        a = fit_problem(wang, make_space(base.thetas, base.omega, ln, 1), method).ofv
+        b = fit_problem(LogWang(), make_space(base.thetas, base.omega, add, 1), method).ofv
         assert a == pytest.approx(b, abs=1e-9)
 
 
@@ -225,10 +223,10 @@ def test_two_endpoints_use_their_own_error_models(wang):
             super().__init__()
             self.endpoint = (np.arange(len(self.dv)) % 2).astype(int)
 
-    res = ResidualModel((ResidualSD("p", float(np.sqrt(0.1)), fixed=True), ResidualSD("a", 0.5, fixed=True)),
+    res = ResidualModel((Theta("p", float(np.sqrt(0.1)), fixed=True), Theta("a", 0.5, fixed=True)),
                         (EndpointError(prop=0), EndpointError(add=1)))
     pb = TwoEndpoints()
-    r = fit_problem(pb, ParameterSpace(wang_space("add").thetas, wang_space("add").omega, res, 1), "fo")
+    r = fit_problem(pb, make_space(wang_space("add").thetas, wang_space("add").omega, res, 1), "fo")
     total = 0.0
     for i in range(pb.n_subjects):
         rows = pb.obs_subject == i
@@ -253,12 +251,12 @@ def test_registry_and_input_errors_say_what_is_wrong(wang):
     with pytest.raises(NlmeError, match="available: fo, foce, focei, laplace"):
         get_method("saem2")
     with pytest.raises(NlmeError, match="the parameters declare 2"):
-        fit_problem(wang, ParameterSpace(wang_space("add").thetas, (OmegaBlock(("a", "b"), (0.1, 0, 0.1)),),
+        fit_problem(wang, make_space(wang_space("add").thetas, (OmegaBlock(("a", "b"), (0.1, 0, 0.1)),),
                                  wang_space("add").residual, 2), "fo")
     with pytest.raises(NlmeError, match="not inside its bounds"):
-        Theta("x", 2.0, lower=0, upper=1) and ParameterSpace((Theta("x", 2.0, 0, 1),), (), wang_space("add").residual, 0)
+        Theta("x", 2.0, lower=0, upper=1) and make_space((Theta("x", 2.0, 0, 1),), (), wang_space("add").residual, 0)
     with pytest.raises(NlmeError, match="not positive definite"):
-        ParameterSpace((), (OmegaBlock(("a", "b"), (0.1, 0.5, 0.1)),), wang_space("add").residual, 2)
+        make_space((), (OmegaBlock(("a", "b"), (0.1, 0.5, 0.1)),), wang_space("add").residual, 2)
 
 
 def test_max_iterations_is_reported(theo):

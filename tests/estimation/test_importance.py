@@ -78,7 +78,7 @@ def test_compiled_batches_equal_the_numpy_weights(case, df, shared_models, share
     model, data = {"theo_sd": (shared_models["theo_sd"], shared_data["theo_sd.csv"]),
                    "iov_combined": (nl.Model(IOV), _iov_data())}[case]
     problem = KernelProblem(bind(model, data))
-    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    space = parameter_space(model.ir, max(problem.n_occasions, 1))
     values = space.values_from_reported(space.reported_initial())
     center, cov = proposal(problem, space, values, np.zeros((problem.n_subjects, problem.n_eta)))
     monkeypatch.setattr("nlme_lab.estimation.importance.BATCH_SUBJECTS", 64 * problem.n_subjects)

@@ -127,7 +127,7 @@ def test_kappas_are_expanded_per_occasion(iov_problem):
 
 def test_parameter_space_from_the_ir(iov_problem):
     model = iov_problem.bound.model
-    space = parameter_space(model.ir, model.compiled.error_index, iov_problem.n_occasions)
+    space = parameter_space(model.ir, iov_problem.n_occasions)
     assert [t.name for t in space.thetas] == ["tcl", "tv", "tka"]
     tv, tka = space.thetas[1], space.thetas[2]
     assert (tv.lower, tv.upper, tv.fixed, tka.fixed) == (0.0, 100.0, False, True)

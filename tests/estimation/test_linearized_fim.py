@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 import nlme_lab as nl
-from nlme_lab.estimation import EndpointError, OmegaBlock, ParameterSpace, ResidualModel, ResidualSD, Theta
+from nlme_lab.estimation import EndpointError, ResidualModel
+from nlme_lab.model.ir import OmegaBlock, Theta
 from nlme_lab.estimation import linearized_fim
 from nlme_lab.estimation.individual import SubjectEngine
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.methods import METHODS, CovarianceKind, MethodKind
 from nlme_lab.estimation.problem import Evaluation
+from tests.estimation.spaces import make_space
 
 
 class OneWay:
@@ -50,8 +52,8 @@ def test_one_way_model_information_is_the_closed_form(monkeypatch):
     counts = rng.integers(1, 12, size=90)
     prob = OneWay(counts, rng)
     w, s = 0.7, 0.4
-    space = ParameterSpace((Theta("mu", 1.0),), (OmegaBlock(("eta",), (w,)),),
-                           ResidualModel((ResidualSD("sd", s),), (EndpointError(add=0),)), 1)
+    space = make_space((Theta("mu", 1.0),), (OmegaBlock(("eta",), (w,)),),
+                           ResidualModel((Theta("sd", s),), (EndpointError(add=0),)), 1)
     n = counts.astype(float)
     lam = s * s + n * w
     exact = np.array([[np.sum(n / lam), 0, 0],
@@ -98,7 +100,7 @@ def test_information_is_the_hessian_of_the_expected_likelihood():
 
     model = nl.Model(IOV.replace("prop_sd = fix(0.1)", "prop_sd = 0.1"))
     problem = KernelProblem(bind(model, _iov_data()))
-    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    space = parameter_space(model.ir, max(problem.n_occasions, 1))
     engine = _engine(problem, space)
     z0 = space.reported_initial()
     etas = np.random.default_rng(1).normal(0, 0.1, size=(problem.n_subjects, problem.n_eta))
@@ -132,7 +134,7 @@ def test_saem_reports_the_linearized_information_and_focei_can_ask_for_it(theo):
     short = SAEMOptions(n_burn=60, n_em=60, is_samples=0)
     saem = nl.fit(*theo, "saem", seed=3, options=short)
     assert saem.covariance.kind is CovarianceKind.FIM and saem.covariance.ok
-    assert saem.extra["covariance_method"].startswith("linearization")
+    assert saem.covariance_method.startswith("linearization")
     sandwich = nl.fit(*theo, "saem", seed=3, options=short, covariance="sandwich")
     assert sandwich.covariance.kind is CovarianceKind.SANDWICH
     for k in ("tka", "tcl", "tv"):  # the two kinds agree on the thetas (within 15 %, theo's 12 subjects)

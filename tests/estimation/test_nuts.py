@@ -10,11 +10,13 @@ from scipy import integrate, stats
 from nlme_lab.errors import NlmeError
 
 pytest.importorskip("nutpie")
-from nlme_lab.estimation import (EndpointError, Evaluation, MethodKind, NUTSOptions, OmegaBlock, ParameterSpace,
-                                 ResidualModel, ResidualSD, StopToken, Termination, Theta)
+from nlme_lab.estimation import (EndpointError, Evaluation, MethodKind, NUTSOptions, ResidualModel, StopToken,
+                                 Termination)
+from nlme_lab.model.ir import OmegaBlock, Theta
 from nlme_lab.estimation.results import ObjectiveKind
 from nlme_lab.estimation.bayes.run import run_nuts
 from nlme_lab.estimation.methods import get_method
+from tests.estimation.spaces import make_space
 
 SIGMA = 0.5
 
@@ -41,8 +43,8 @@ class LinearGaussian:
 
 
 def _space(omega_fixed: bool):
-    res = ResidualModel((ResidualSD("sd", SIGMA, fixed=True),), (EndpointError(add=0),))
-    return ParameterSpace((Theta("mu", 1.0),), (OmegaBlock(("eta",), (0.3,), fixed=omega_fixed),), res, 1)
+    res = ResidualModel((Theta("sd", SIGMA, fixed=True),), (EndpointError(add=0),))
+    return make_space((Theta("mu", 1.0),), (OmegaBlock(("eta",), (0.3,), fixed=omega_fixed),), res, 1)
 
 
 def _run(problem, space, seed=1, callback=None, stop=None, **kw):
@@ -57,7 +59,7 @@ def _loglik(problem, theta, eta, sd=SIGMA):
 
 
 def _mc_se(fit, name, draws):
-    return np.std(draws) / np.sqrt(fit.extra["ess_bulk"][name])
+    return np.std(draws) / np.sqrt(fit.posterior.ess_bulk[name])
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_theta_and_eta_posteriors_match_the_analytic_ones(linear, fixed_omega_fi
     m0, s0 = 1.0, 2.0  # the default prior of an unbounded theta with [ini] 1
     prec = 1 / s0**2 + np.sum(1 / v)
     mean, sd = (m0 / s0**2 + np.sum(ybar / v)) / prec, prec**-0.5
-    draws = fit.extra["draws"][..., 0].ravel()
+    draws = fit.posterior.draws[..., 0].ravel()
     assert abs(np.mean(draws) - mean) < 4 * _mc_se(fit, "mu", draws)
     assert abs(np.std(draws) / sd - 1) < 0.1
     assert abs(fit.estimates["mu"] - mean) < 4 * _mc_se(fit, "mu", draws)  # median = mean (Gaussian)
@@ -89,8 +91,8 @@ def test_theta_and_eta_posteriors_match_the_analytic_ones(linear, fixed_omega_fi
     eta_mean = k * (ybar - mean)
     eta_sd = np.sqrt(k * SIGMA**2 / n_i + k**2 / prec)
     np.testing.assert_allclose(fit.etas[:, 0], eta_mean, atol=4 * eta_sd.max() / np.sqrt(300))
-    assert fit.method is MethodKind.NUTS and fit.extra["divergences"] == 0
-    assert set(fit.extra["rhat"]) == {"mu"} and fit.extra["rhat"]["mu"] < 1.02
+    assert fit.method is MethodKind.NUTS and fit.posterior.divergences == 0
+    assert set(fit.posterior.rhat) == {"mu"} and fit.posterior.rhat["mu"] < 1.02
 
 
 def test_free_omega_posterior_matches_quadrature(linear):
@@ -108,8 +110,8 @@ def test_free_omega_posterior_matches_quadrature(linear):
     def expect(g):
         return integrate.trapezoid(integrate.trapezoid(p * g, s[0], axis=1), th[:, 0]) / z
 
-    mu_draws, om_draws = fit.extra["draws"][..., 0].ravel(), fit.extra["draws"][..., 1].ravel()
-    assert fit.extra["draw_names"] == ("mu", "eta")
+    mu_draws, om_draws = fit.posterior.draws[..., 0].ravel(), fit.posterior.draws[..., 1].ravel()
+    assert fit.posterior.draw_names == ("mu", "eta")
     assert abs(mu_draws.mean() - expect(th)) < 4 * _mc_se(fit, "mu", mu_draws)
     assert abs(om_draws.mean() - expect(s**2)) < 4 * _mc_se(fit, "eta", om_draws)
     assert abs(om_draws.std() / np.sqrt(expect(s**4) - expect(s**2) ** 2) - 1) < 0.15
@@ -118,8 +120,8 @@ def test_free_omega_posterior_matches_quadrature(linear):
 def test_same_seed_gives_the_same_draws(linear, fixed_omega_fit):
     again = _run(linear, _space(True), seed=1)
     other = _run(linear, _space(True), seed=2)
-    np.testing.assert_array_equal(again.extra["draws"], fixed_omega_fit.extra["draws"])
-    assert not np.array_equal(other.extra["draws"], fixed_omega_fit.extra["draws"])
+    np.testing.assert_array_equal(again.posterior.draws, fixed_omega_fit.posterior.draws)
+    assert not np.array_equal(other.posterior.draws, fixed_omega_fit.posterior.draws)
 
 
 def test_priors_reach_the_posterior_and_are_printed(linear):
@@ -127,11 +129,11 @@ def test_priors_reach_the_posterior_and_are_printed(linear):
 
     fit = _run(linear, _space(True), priors={"mu": Normal(0.0, 0.01)}, draws=200, tune=200)
     assert abs(fit.estimates["mu"]) < 0.05  # a tight prior at 0 dominates the data (mean near 2)
-    assert "mu ~ Normal(0, 0.01)" in fit.message and "mu ~ Normal(0, 0.01)" in fit.extra["priors"]
+    assert "mu ~ Normal(0, 0.01)" in fit.message and "mu ~ Normal(0, 0.01)" in fit.posterior.priors
 
 
 def test_all_fixed_is_refused(linear):
-    space = ParameterSpace((Theta("mu", 1.0, fixed=True),), (OmegaBlock(("eta",), (0.3,), fixed=True),),
+    space = make_space((Theta("mu", 1.0, fixed=True),), (OmegaBlock(("eta",), (0.3,), fixed=True),),
                            _space(True).residual, 1)
     with pytest.raises(NlmeError, match="nothing to sample"):
         _run(linear, space)
@@ -139,11 +141,11 @@ def test_all_fixed_is_refused(linear):
 
 def test_each_draw_keeps_its_log_likelihood_and_the_history_ends_at_the_result(linear):
     fit = _run(linear, _space(False), draws=300, tune=300)
-    ll, complete = fit.extra["loglik_draws"], fit.extra["complete_ofv_draws"]
-    assert ll.shape == complete.shape == fit.extra["draws"].shape[:2] == (2, 300)
+    ll, complete = fit.posterior.loglik_draws, fit.posterior.complete_ofv_draws
+    assert ll.shape == complete.shape == fit.posterior.draws.shape[:2] == (2, 300)
     for c, d in [(0, 0), (0, 211), (1, 299)]:  # logp of the draw minus its prior part == the likelihood
-        mu, omega = fit.extra["draws"][c, d]
-        eta = fit.extra["eta_draws"][c, d]
+        mu, omega = fit.posterior.draws[c, d]
+        eta = fit.posterior.eta_draws[c, d]
         expected = _loglik(linear, mu, eta)
         assert ll[c, d] == pytest.approx(expected, rel=1e-9)
         # complete data: -2 log p(y | eta) - 2 log N(eta; 0, omega), without constants
@@ -173,11 +175,11 @@ def test_stop_ends_sampling_with_the_draws_so_far_and_events_trace_the_run(linea
     events, callback = _stopping(stop, tune=200, chains=2)
     fit = _run(linear, _space(False), callback=callback, stop=stop, draws=100_000, tune=200)
     assert fit.termination is Termination.STOPPED and not fit.converged
-    n, kept = fit.extra["draws_per_chain"], fit.extra["chains"]
+    n, kept = fit.posterior.draws_per_chain, fit.posterior.chains
     # on a busy machine one chain may lag below half the other's draws at the stop: it is dropped
-    assert kept + fit.extra["chains_dropped"] == 2 and kept >= 1
-    assert 0 < n < 100_000 and fit.iterations == kept * n and fit.extra["draws"].shape == (kept, n, 2)
-    mu = fit.extra["draws"][..., 0].ravel()  # the summaries come from the draws kept so far
+    assert kept + fit.posterior.chains_dropped == 2 and kept >= 1
+    assert 0 < n < 100_000 and fit.iterations == kept * n and fit.posterior.draws.shape == (kept, n, 2)
+    mu = fit.posterior.draws[..., 0].ravel()  # the summaries come from the draws kept so far
     assert fit.estimates["mu"] == pytest.approx(np.median(mu), rel=1e-12)
     assert fit.ci["mu"] == pytest.approx(tuple(np.quantile(mu, [0.025, 0.975])), rel=1e-12)
     assert any("stopped by the user" in w for w in fit.warnings)
@@ -192,7 +194,7 @@ def test_stop_ends_sampling_with_the_draws_so_far_and_events_trace_the_run(linea
         assert np.isfinite(event.ofv) and np.isnan(event.gradient_norm) and event.n_evaluations > 0
     # the posterior is near mu ~ 2, omega ~ 0.27 within a few hundred draws; the live medians follow it
     assert abs(events[-1].estimates["mu"] - fit.estimates["mu"]) < 0.15
-    assert abs(events[-1].ofv - fit.extra["complete_ofv_draws"].mean()) < 3
+    assert abs(events[-1].ofv - fit.posterior.complete_ofv_draws.mean()) < 3
 
 
 def test_ctrl_c_ends_sampling_like_a_stop(linear):
@@ -200,8 +202,8 @@ def test_ctrl_c_ends_sampling_like_a_stop(linear):
     events, callback = _stopping(interrupted, tune=150, chains=2, interrupt=True)
     fit = _run(linear, _space(True), callback=callback, draws=100_000, tune=150)
     assert interrupted.is_set() and events[-1].iteration > 2 * 150
-    assert fit.termination is Termination.STOPPED and 0 < fit.extra["draws_per_chain"] < 100_000
-    assert fit.estimates["mu"] == pytest.approx(np.median(fit.extra["draws"][..., 0]), rel=1e-12)
+    assert fit.termination is Termination.STOPPED and 0 < fit.posterior.draws_per_chain < 100_000
+    assert fit.estimates["mu"] == pytest.approx(np.median(fit.posterior.draws[..., 0]), rel=1e-12)
 
 
 def test_a_stop_during_tuning_says_so(linear):
@@ -280,17 +282,17 @@ def test_theo_live_trace_and_draw_log_likelihoods(theo_fits, theo_events, shared
     assert theo_events[-2].iteration < 2 * 500 == theo_events[-1].iteration  # readings, then the final trace
     assert len(nuts.history) == len(theo_events) and nuts.history[-1].estimates == nuts.estimates
     problem = KernelProblem(bind(shared_models["theo_sd"], shared_data["theo_sd.csv"]))
-    names = nuts.extra["draw_names"]
+    names = nuts.posterior.draw_names
     for c, d in [(0, 0), (1, 123)]:  # the engine's likelihood at a draw == the sampler's logp minus the prior part
-        p = dict(zip(names, nuts.extra["draws"][c, d]))
-        eta = nuts.extra["eta_draws"][c, d]
+        p = dict(zip(names, nuts.posterior.draws[c, d]))
+        eta = nuts.posterior.eta_draws[c, d]
         f = problem.evaluate(np.array([p["tka"], p["tcl"], p["tv"]]), eta, derivs=False).f
         r, var = problem.dv - f, p["add_sd"] ** 2
-        assert nuts.extra["loglik_draws"][c, d] == pytest.approx(-0.5 * np.sum(np.log(var) + r * r / var), rel=1e-10)
+        assert nuts.posterior.loglik_draws[c, d] == pytest.approx(-0.5 * np.sum(np.log(var) + r * r / var), rel=1e-10)
         omega = np.array([p["eta_ka"], p["eta_cl"], p["eta_v"]])  # diagonal
         complete = np.sum(np.log(var) + r * r / var) + np.sum(eta**2 / omega) + 12 * np.sum(np.log(omega))
-        assert nuts.extra["complete_ofv_draws"][c, d] == pytest.approx(complete, rel=1e-10)
-    ofv = nuts.extra["complete_ofv_draws"].mean()
+        assert nuts.posterior.complete_ofv_draws[c, d] == pytest.approx(complete, rel=1e-10)
+    ofv = nuts.posterior.complete_ofv_draws.mean()
     assert nuts.history[-1].ofv == pytest.approx(ofv, rel=1e-12)
     # the complete-data value is far below the marginal -2LL; the last live reading is near the end value
     assert ofv < nuts.ofv - 50 and abs(theo_events[-2].ofv - ofv) < 10
@@ -307,17 +309,17 @@ def test_theo_posterior_medians_are_near_focei(theo_fits):
         lo, hi = nuts.ci[name]
         assert lo < focei.estimates[name] < hi, name
         # 2 x 250 draws keep the test short: diagnostics present and sane, not publication grade
-        assert nuts.extra["rhat"][name] < 1.1 and nuts.extra["ess_bulk"][name] > 20, name
+        assert nuts.posterior.rhat[name] < 1.1 and nuts.posterior.ess_bulk[name] > 20, name
 
 
 def test_theo_ofv_by_importance_sampling_and_linearization(theo_fits):
     focei, nuts = theo_fits
-    assert nuts.extra["ofv_method"].startswith("importance sampling")
-    assert abs(nuts.ofv - nuts.extra["ofv_linearization"]) < 3  # FOCEI is close to exact on theo_sd
-    assert focei.ofv <= nuts.extra["ofv_linearization"] + 1e-6  # FOCEI's optimum is the minimum
+    assert nuts.ofv_method.startswith("importance sampling")
+    assert abs(nuts.ofv - nuts.ofv_linearization) < 3  # FOCEI is close to exact on theo_sd
+    assert focei.ofv <= nuts.ofv_linearization + 1e-6  # FOCEI's optimum is the minimum
     d = nuts.to_dict()
-    assert d["method"] == "nuts" and d["ofv_linearization"] == nuts.extra["ofv_linearization"]
-    assert d["posterior"]["divergences"] == nuts.extra["divergences"] and "rhat" in d["posterior"]
+    assert d["method"] == "nuts" and d["ofv_linearization"] == nuts.ofv_linearization
+    assert d["posterior"]["divergences"] == nuts.posterior.divergences and "rhat" in d["posterior"]
     json.dumps(d)
 
 

@@ -25,7 +25,7 @@ def test_nuts_json_has_focei_fields_and_ofv_labels(tmp_path, capsys):
     assert set(focei) <= set(a)
     assert a["method"] == "nuts" and a["seed"] == 4 and a["ofv_method"].startswith("importance sampling")
     assert 0 <= a["ofv_linearization"] - focei["ofv"] < 2.0 and abs(a["ofv"] - focei["ofv"]) < 4.0
-    assert a["estimates"] == b["estimates"] and a["ci95"] == b["ci95"]  # same seed, same numbers
+    assert a["estimates"] == b["estimates"] and a["ci"] == b["ci"]  # same seed, same numbers
     assert set(a["posterior"]["rhat"]) == set(a["estimates"])
     assert "priors:" in capsys.readouterr().out
 

@@ -6,9 +6,11 @@ measured value and the digits of agreement.
 
 import numpy as np
 import pytest
-from tests.estimation.spaces import digits, pheno_space, theo_space
+from tests.estimation.spaces import digits, make_space, pheno_space, theo_space
 
-from nlme_lab.estimation import OmegaBlock, ParameterSpace, Termination, Theta, fit_problem
+from nlme_lab.estimation import ParameterSpace, Termination, fit_problem
+from nlme_lab.model.ir import OmegaBlock, Theta
+from nlme_lab.model.parameter_names import element_names
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +74,12 @@ def test_fo_matches_nlmixr2_ladder_on_theophylline(theo):
 
 
 def _fixed_copy(space: ParameterSpace, est) -> ParameterSpace:
-    from nlme_lab.estimation import ResidualModel, ResidualSD
+    from nlme_lab.estimation import ResidualModel
     thetas = tuple(Theta(t.name, est[t.name], fixed=True) for t in space.thetas)
-    omega = tuple(OmegaBlock(b.names, tuple(est[n] for n in b.element_names()), fixed=True) for b in space.omega)
-    res = ResidualModel(tuple(ResidualSD(s.name, est[s.name], fixed=True) for s in space.residual.sds),
+    omega = tuple(OmegaBlock(b.names, tuple(est[n] for n in element_names(b.names)), fixed=True) for b in space.omega)
+    res = ResidualModel(tuple(Theta(s.name, est[s.name], fixed=True) for s in space.residual.sds),
                         space.residual.endpoints)
-    return ParameterSpace(thetas, omega, res, space.n_eta)
+    return make_space(thetas, omega, res, space.n_eta)
 
 
 NONMEM_PHENO = {"tvcl": (0.00469555, 0.000210036), "tvv": (0.984258, 0.0268952), "apgr_v": (0.158920, 0.0837623),

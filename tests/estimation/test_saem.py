@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from tests.conftest import MODELS
 
-from nlme_lab.estimation import (EndpointError, OmegaBlock, ParameterSpace, ResidualModel, ResidualSD,
-                                 StopToken, Termination, Theta)
-from nlme_lab.estimation.kernel_problem import residual_sd_names
+from nlme_lab.estimation import EndpointError, ResidualModel, StopToken, Termination
+from nlme_lab.model.ir import OmegaBlock, Theta
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import MethodKind, SAEMOptions, get_method
 from nlme_lab.estimation.problem import Evaluation
@@ -21,14 +20,14 @@ from nlme_lab.estimation.saem.mu import mu_reference_from_ir
 from nlme_lab.estimation.saem.run import run_saem
 from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood, subject_ranges
 from nlme_lab.estimation.saem.stacked import StackedPredictions, replicate_dataset
+from tests.estimation.spaces import make_space
 
 
 def _mu(name):
     from nlme_lab.model import Model
 
     m = Model.from_file(MODELS / f"{name}.nlm")
-    sd = set(residual_sd_names(m.ir))
-    names = tuple(t.name for t in m.ir.thetas if t.name not in sd)
+    names = tuple(t.name for t in m.parameters.structural)
     return names, *mu_reference_from_ir(m.ir, names, len(m.ir.etas))
 
 
@@ -61,14 +60,14 @@ class LinearGaussian:
 
 
 def _linear_space(theta=0.0, omega=1.0, sd=1.0, fixed=False):
-    res = ResidualModel((ResidualSD("sd", sd, fixed=fixed),), (EndpointError(add=0),))
-    return ParameterSpace((Theta("mu", theta, fixed=fixed),), (OmegaBlock(("eta",), (omega,), fixed=fixed),), res, 1)
+    res = ResidualModel((Theta("sd", sd, fixed=fixed),), (EndpointError(add=0),))
+    return make_space((Theta("mu", theta, fixed=fixed),), (OmegaBlock(("eta",), (omega,), fixed=fixed),), res, 1)
 
 
 def test_sufficient_statistics_m_step_matches_direct_computation():
     rng = np.random.default_rng(3)
-    space = ParameterSpace((Theta("a", 0.0), Theta("b", 0.0)), (OmegaBlock(("e1", "e2"), (1.0, 0.2, 1.0)),),
-                           ResidualModel((ResidualSD("sd", 1.0),), (EndpointError(add=0),)), 2)
+    space = make_space((Theta("a", 0.0), Theta("b", 0.0)), (OmegaBlock(("e1", "e2"), (1.0, 0.2, 1.0)),),
+                           ResidualModel((Theta("sd", 1.0),), (EndpointError(add=0),)), 2)
     phi1, phi2 = rng.normal(size=(3, 40, 2)) + [1.0, -2.0], rng.normal(size=(3, 40, 2)) * 2 + [0.5, 0.0]
     st = Statistics(2, 1)
     st.update(phi1, np.array([np.nan]), 0.3)  # the first update takes the batch whole
@@ -131,7 +130,7 @@ def test_saem_recovers_the_closed_form_mle_of_a_linear_gaussian_model():
     V = w_hat * np.ones((n_per, n_per)) + s2_hat * np.eye(n_per)
     r = Y - mu_hat
     exact_at_mle = n_sub * np.linalg.slogdet(V)[1] + np.einsum("si,ij,sj->", r, np.linalg.inv(V), r)
-    assert fit.extra["ofv_linearization"] - exact_at_mle < 0.05  # at most a little above the maximum
+    assert fit.ofv_linearization - exact_at_mle < 0.05  # at most a little above the maximum
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +171,13 @@ def test_stop_token_returns_current_estimates_and_callbacks_stream(theo_model):
     assert all(e.objective is ObjectiveKind.COMPLETE_DATA for e in events)
     assert all(-60 < e.ofv < 40 for e in events[5:]), [e.ofv for e in events]
     # one engine call per kernel pass for all 5 chains: 2 prior + 2 joint + 2 x 3 single-eta passes
-    assert fit.extra["n_chains"] == 5
+    assert fit.saem.n_chains == 5
     assert set(np.diff([e.n_evaluations for e in events])) == {10}
     assert fit.history[-1].estimates == fit.estimates and fit.covariance is None
+    # a stopped run's OFV is the linearization: said once, not twice
+    line = next(x for x in fit.table().splitlines() if x.startswith("OFV by"))
+    assert line == "OFV by linearization (FOCEI objective at the SAEM estimates)"
+    assert fit.ofv == fit.ofv_linearization
 
 
 def test_saem_refuses_a_model_that_cannot_be_evaluated_at_its_initial_estimates(shared_data):
@@ -195,8 +198,8 @@ def test_json_fields_of_saem_and_focei(theo_model):
     assert np.isfinite(saem["ofv_linearization"]) and saem["ofv_mc_se"] > 0
     assert saem["ofv"] - saem["ofv_linearization"] > 0.5  # IS (near-exact) above FOCEI-type on theo_sd
     focei = nl.fit(*theo_model, "focei", covariance=None).to_dict()
-    assert "ofv_method" not in focei and "ofv_linearization" not in focei
-    assert set(saem) - set(focei) == {"ofv_linearization", "ofv_method", "ofv_mc_se"}
+    assert focei["ofv_method"] == "" and focei["ofv_linearization"] is None and focei["ofv_mc_se"] is None
+    assert set(saem) == set(focei)
 
 
 def test_focei_events_keep_the_ofv_label(theo_model):
@@ -210,7 +213,7 @@ def test_focei_events_keep_the_ofv_label(theo_model):
 
 def _mixed_layout(n_obs, rng):
     """Endpoints with additive, proportional, combined and log-normal error, shuffled."""
-    res = ResidualModel((ResidualSD("a", 0.3), ResidualSD("p", 0.2), ResidualSD("l", 0.4)),
+    res = ResidualModel((Theta("a", 0.3), Theta("p", 0.2), Theta("l", 0.4)),
                         (EndpointError(add=0), EndpointError(prop=1), EndpointError(add=0, prop=1),
                          EndpointError(lnorm=2)))
     endpoint = rng.integers(0, 4, n_obs)
@@ -457,7 +460,7 @@ def _sampler_state(model, data, seed):
     from nlme_lab.problem import bind
 
     problem = KernelProblem(bind(model, data))
-    space = parameter_space(model.ir, model.compiled.error_index, max(problem.n_occasions, 1))
+    space = parameter_space(model.ir, max(problem.n_occasions, 1))
     return SAEMState(problem, space, SAEMOptions(n_chains=3), np.random.Generator(np.random.PCG64(seed)))
 
 

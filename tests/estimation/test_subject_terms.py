@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nlme_lab.estimation import EndpointError, ResidualModel, ResidualSD
+from nlme_lab.estimation import EndpointError, ResidualModel
+from nlme_lab.model.ir import Theta
 from nlme_lab.estimation.individual import SubjectEngine
 from nlme_lab.estimation.likelihood import ResidualLayout
 from nlme_lab.estimation.methods import get_method
@@ -31,7 +32,7 @@ def engine_and_batch(request):
     cens[(endpoint == 2) & np.isnan(limit)] = 0  # (ResidualLayout gives M3 on lnorm endpoints a NaN bound)
     if not request.param:
         cens[:] = 0
-    residual = ResidualModel((ResidualSD("a", 0.3), ResidualSD("p", 0.2), ResidualSD("l", 0.25)),
+    residual = ResidualModel((Theta("a", 0.3), Theta("p", 0.2), Theta("l", 0.25)),
                              (EndpointError(add=0, prop=1), EndpointError(prop=1), EndpointError(lnorm=2)))
     layout = ResidualLayout.build(residual, endpoint, dv, cens, limit)
     problem = SimpleNamespace(obs_subject=obs_subject, n_subjects=N_SUB, n_eta=N_ETA)

@@ -1,6 +1,8 @@
 """The server extension's pure half: requests read or refused, model text checked."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,14 @@ def test_the_new_model_template_is_a_clean_model():
     text = template.read_text()
     assert check_model_text(text).to_json() == {"ok": True, "diagnostics": []}
     assert [t.name for t in Model(text).thetas] == ["tka", "tcl", "tv", "add_sd"] and text.startswith("# ")
+
+
+def test_checks_load_neither_code_generation_nor_numba():
+    code = ("import sys; from nlme_lab.jupyter.handlers import CheckHandler; "
+            "from nlme_lab.jupyter.check import check_model_text; from nlme_lab.examples import example_path; "
+            "assert check_model_text(example_path('theo_sd.nlm').read_text()).ok; "
+            "assert not check_model_text('[ini]\\na = 1\\n[model]\\nb = exp(').ok; "
+            "print(','.join(m for m in ('numba', 'nlme_lab.model.codegen', 'nlme_lab.kernels', 'nlme_lab.estimation', "
+            "'ipykernel', 'nlme_lab.widgets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

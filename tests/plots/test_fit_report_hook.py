@@ -1,4 +1,4 @@
-"""fit.report(path) writes the same report as the plots layer, from the fit alone."""
+"""nl.report(fit, path) writes the report from the fit alone (the fit carries its model and data)."""
 
 import nlme_lab as nl
 from tests.conftest import DATA, MODELS
@@ -11,6 +11,7 @@ def test_fit_carries_model_and_data_and_writes_its_report(tmp_path):
     assert fit.model is model and fit.data is data
     vpc = nl.vpc(fit, n=20, seed=3)  # no model=/data= needed any more
     assert vpc.percentiles["OBSERVED"].notna().any()
-    path = fit.report(tmp_path / "wang.html", n_vpc=20, n_sim=50)
+    path = nl.report(fit, tmp_path / "wang.html", n_vpc=20, n_sim=50)
+    assert not hasattr(fit, "report")  # the estimation layer does not reach up to the plots
     page = path.read_text()
     assert "39.457" in page and "<script" in page

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("bokeh")
 
-from nlme_lab.plots.report import write_report  # noqa: E402
+from nlme_lab.plots.report import report as write_report  # noqa: E402
 
 @pytest.fixture(scope="module")
 def report(theo_focei, shared_models, shared_data, tmp_path_factory):

@@ -30,14 +30,14 @@ def test_theo_sd_saem_matches_nlmixr2_saem(theo):
 
 
 def test_theo_sd_importance_sampling_ofv_near_exact(theo):
-    assert theo.extra["ofv_method"] == "importance sampling"
+    assert theo.ofv_method == "importance sampling"
     check_abs("theo_sd SAEM IS -2LL", theo.ofv, 118.1, 0.3)
     lo = min(v["importance_sampling_m2LL"] for v in IMP.values() if "importance_sampling_m2LL" in v)
     hi = max(v["importance_sampling_m2LL"] for v in IMP.values() if "importance_sampling_m2LL" in v)
     assert lo - 0.3 <= theo.ofv <= hi + 0.3
-    assert 0 < theo.extra["ofv_mc_se"] < 0.15
+    assert 0 < theo.ofv_mc_se < 0.15
     # linearization (FOCEI objective at the SAEM estimates) is 1.2-1.3 below the exact -2LL
-    check_abs("theo_sd SAEM linearized OFV", theo.extra["ofv_linearization"],
+    check_abs("theo_sd SAEM linearized OFV", theo.ofv_linearization,
               IMP["imp"]["focei_objf_at_estimates"], 0.3)
     assert all(np.isfinite(theo.se[k]) for k in theo.estimates)
 

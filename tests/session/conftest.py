@@ -26,3 +26,29 @@ def theo_fits(theo):
             .replace("eta_ka ~ 0.6\n", "").replace("exp(tka + eta_ka)", "exp(tka)"))
     other = nl.fit(nl.Model(text), data, method="focei", seed=1)
     return full, reduced, other
+
+
+def _saem(model, data, text, seed=1, stop_after=None):
+    import nlme_lab as nl
+    from nlme_lab.estimation.option_text import options_from_text
+    from nlme_lab.estimation.results import StopToken
+
+    token = StopToken()
+
+    def callback(event):
+        if stop_after is not None and event.iteration >= stop_after:
+            token.stop()
+
+    return nl.fit(model, data, "saem", seed=seed, options=options_from_text("saem", text), callback=callback,
+                  stop=token)
+
+
+@pytest.fixture(scope="session")
+def theo_saem(theo):
+    """Short SAEM runs of the theophylline model: finished with importance sampling (two seeds),
+    finished without it (``is_samples=0``: the linearised OFV), and stopped after 3 iterations."""
+    data, model = theo
+    short = "n_burn=40, n_em=40, is_samples=300"
+    return {"is": _saem(model, data, short), "is_seed2": _saem(model, data, short, seed=2),
+            "linearized": _saem(model, data, "n_burn=40, n_em=40, is_samples=0"),
+            "stopped": _saem(model, data, short, stop_after=3)}

@@ -151,3 +151,38 @@ def test_the_front_end_bundle_is_built_beside_the_editors():
     assert export._BUNDLE == bundle.resolve() and (bundle.parent / "editor.js").is_file()
     text = bundle.read_text()
     assert "insertCells" in text and "no_notebook" in text
+
+
+def test_a_session_reopens_with_its_covariance_spelled_as_nl_fit_takes_it(tmp_path):
+    """A covariance nl.fit accepts but the fit panel names otherwise ("R,S") raised
+    ``traitlets.TraitError`` in ``Lab.from_session``; an unknown one is refused on load."""
+    from nlme_lab.session.state import SessionError
+
+    state = SessionState(data_path=STATE.data_path, model_text=STATE.model_text,
+                         fit=FitSpec("FOCE", seed=2, covariance="R,S", options="outer.max_iterations=5"))
+    path = tmp_path / "s.json"
+    path.write_text(state.to_json())
+    reopened = nl.Lab.from_session(path)
+    panel = reopened.fit_panel
+    assert (panel.method.value, panel.seed.value, panel.covariance.value) == ("foce", 2, "sandwich")
+    assert panel.options.value == "outer.max_iterations=5" and reopened.model.text == STATE.model_text
+    path.write_text(path.read_text().replace('"R,S"', '"bogus"'))
+    with pytest.raises(SessionError, match=r"s.json: field 'fit'.covariance: unknown covariance kind 'bogus'"):
+        nl.Lab.from_session(path)
+
+
+def test_a_session_whose_data_path_is_not_data_names_the_path_not_the_content(tmp_path):
+    """Reopening a session pointed at a file that is not a dataset (a system file, say): the
+    error names the file and never echoes its content; a folder is refused on load."""
+    from nlme_lab.errors import NlmeError
+    from nlme_lab.session.state import SessionError
+
+    secret = tmp_path / "passwd"
+    secret.write_text("root:TOP-SECRET-LINE:0:0:root:/root:/bin/bash\n" * 3)
+    for target, error in ((secret, NlmeError), (tmp_path, SessionError)):
+        state = SessionState(data_path=str(target), model_text=STATE.model_text, fit=STATE.fit)
+        path = tmp_path / "s.json"
+        path.write_text(state.to_json())
+        with pytest.raises(error) as err:
+            nl.Lab.from_session(path)
+        assert str(target) in str(err.value) and "TOP-SECRET" not in str(err.value)

@@ -23,6 +23,7 @@ import numpy as np
 from nlme_lab.estimation.bayes.priors import PriorSet
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.parameters import ParameterSpace
+from nlme_lab.model.parameter_table import block_matrix
 
 STEP = 1e-30  # complex step
 
@@ -77,7 +78,7 @@ class Posterior:
         self.n_sub, self.n_eta = problem.n_subjects, problem.n_eta
         self.theta_free = np.array([not t.fixed for t in space.thetas], dtype=bool)
         self.sd_free = np.array([not s.fixed for s in space.residual.sds], dtype=bool)
-        self.blocks = list(zip(space.omega, space._placements))
+        self.blocks = list(zip(space.omega, space.placements))
         n_om = sum(b.size + b.size * (b.size - 1) // 2 for b in space.omega if not b.fixed)
         self.n_globals = int(self.theta_free.sum() + n_om + self.sd_free.sum())
         self.n_dim = self.n_globals + self.n_sub * self.n_eta
@@ -93,7 +94,7 @@ class Posterior:
         for t in (t for t in self.space.thetas if not t.fixed):
             out.append(_to_u(t.init, t.lower, t.upper))
         for b in (b for b in self.space.omega if not b.fixed):
-            m = b.matrix()
+            m = block_matrix(b.values, b.size)
             sd = np.sqrt(np.diag(m))
             out += list(np.log(sd))
             out += list(_cpc_from_corr(m / np.outer(sd, sd)))
@@ -119,7 +120,7 @@ class Posterior:
         tri = []
         for bi, (b, places) in enumerate(self.blocks):
             if b.fixed:
-                Lb = np.tile(np.linalg.cholesky(b.matrix()).astype(dt), (B, 1, 1))
+                Lb = np.tile(np.linalg.cholesky(block_matrix(b.values, b.size)).astype(dt), (B, 1, 1))
             else:
                 logs = X[:, k:k + b.size]
                 k += b.size

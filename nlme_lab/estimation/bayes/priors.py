@@ -23,6 +23,8 @@ import numpy as np
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.parameters import ParameterSpace
+from nlme_lab.model.parameter_names import element_names
+from nlme_lab.model.parameter_table import block_matrix
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def _theta_priors(space: ParameterSpace, priors: dict, used: set):
 
 def resolve_priors(space: ParameterSpace, priors: dict | None) -> PriorSet:
     """The priors of ``space``: the defaults, overridden by ``priors`` (errors name unknown keys)."""
-    priors = dict(priors or {})
+    priors = {(space.table.canonical(k) or k): v for k, v in (priors or {}).items()}  # covariances either order
     used: set = set()
     mu, sd, lines = _theta_priors(space, priors, used)
     sd_scale = []
@@ -133,7 +135,7 @@ def resolve_priors(space: ParameterSpace, priors: dict | None) -> PriorSet:
             lines.append(f"{s.name} ~ HalfNormal({scale:.4g})" + ("" if p else "   (default)"))
     omega_scale, lkj = [], []
     for b in space.omega:
-        diag = np.diag(b.matrix())
+        diag = np.diag(block_matrix(b.values, b.size))
         scales = []
         for name, var in zip(b.names, diag):
             p = _get(priors, name, HalfNormal, used)
@@ -141,7 +143,7 @@ def resolve_priors(space: ParameterSpace, priors: dict | None) -> PriorSet:
             if not b.fixed:
                 lines.append(f"sqrt({name}) ~ HalfNormal({scales[-1]:.4g})" + ("" if p else "   (default)"))
         omega_scale.append(tuple(scales))
-        key = b.element_names()[1] if b.size > 1 else None
+        key = element_names(b.names)[1] if b.size > 1 else None
         p = (_get(priors, key, LKJ, used) or _get(priors, "lkj", LKJ, used)) if key else None
         lkj.append(p.eta if p else 2.0)
         if b.size > 1 and not b.fixed:

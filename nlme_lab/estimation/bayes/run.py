@@ -4,7 +4,7 @@ nutpie (a Rust NUTS with mass-matrix adaptation from draws and gradients) takes 
 and its gradient as a Python function (``nutpie.compiled_pyfunc.from_pyfunc``); every call is
 one batched ``problem.evaluate`` with exact sensitivities (``density.Posterior``). The chains
 start at the ``[ini]`` values (z = 0) with a small jitter from the seed; the same seed gives the
-same draws. Draws are kept on the reported scale (``extra["draws"]``) and exported by
+same draws. Draws are kept on the reported scale (``FitResult.posterior.draws``) and exported by
 ``FitResult.to_arviz()``.
 
 Sampling is non-blocking: the loop waits on the sampler in slices of ``POLL_S`` seconds; a

@@ -1,6 +1,7 @@
 """The ``FitResult`` of a NUTS run: posterior medians, SDs and 95 % equal-tailed credible
 intervals, R-hat and ESS (ArviZ, rank-normalised), divergences, the importance-sampling -2LL at
-the posterior medians and the FOCEI objective there (``ofv_linearization``)."""
+the posterior medians and the FOCEI objective there (``ofv_linearization``); the draws and
+their diagnostics in ``FitResult.posterior``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.bayes.trace import Draws, chain_lengths, kept_draws
 from nlme_lab.estimation.methods import METHODS, MethodKind
 from nlme_lab.estimation.report import information_criteria
-from nlme_lab.estimation.results import FitResult, Termination
+from nlme_lab.estimation.results import FitResult, OFVKind, Posterior, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
 RHAT_LIMIT = 1.01
@@ -132,9 +133,8 @@ def finish(post, trace, names, priors, options, termination, seed, t0, live) -> 
     corr = np.corrcoef(flat, rowvar=False) if flat.shape[0] > 2 and len(names) > 1 else None
     n_draws = int(np.prod(draws.shape[:2]))
     warnings = _warnings(rhat, bulk, div, n_draws, termination, kept.n_dropped)
-    extra = {"ofv_linearization": ofv_lin, "ofv_method": ofv_method, "ofv_mc_se": ofv_se,
-             "rhat": rhat, "ess_bulk": bulk, "ess_tail": tail, "divergences": div, "priors": priors.text(),
-             "failed_evaluations": post.n_failures} | _kept(kept, names, options, live)
+    posterior = Posterior(rhat=rhat, ess_bulk=bulk, ess_tail=tail, divergences=div, priors=priors.text(),
+                          failed_evaluations=post.n_failures, **_kept(kept, names, options, live))
     message = (f"NUTS: {draws.shape[0]} chain(s) x {draws.shape[1]} draws after {options.tune} tuning; "
                f"max R-hat {_extreme(rhat, max):.4f}, min bulk ESS {_extreme(bulk, min):.0f}, "
                f"{div} divergence(s)\n{priors.text()}")
@@ -147,5 +147,5 @@ def finish(post, trace, names, priors, options, termination, seed, t0, live) -> 
         ci={n: (float(a), float(b)) for n, a, b in zip(names, lo, hi)}, correlation=corr, condition_number=None,
         covariance=None, etas=etas, eta_names=tuple(space.eta_labels), shrinkage=shrink, termination=termination,
         message=message, history=tuple(live.history), warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0,
-        n_evaluations=post.n_evaluations + n_lin, iterations=n_draws, extra=extra,
-        kinds=dict(zip(all_names, space.reported_kinds())), seed=seed)
+        n_evaluations=post.n_evaluations + n_lin, iterations=n_draws, ofv_kind=OFVKind.POSTERIOR, parameters=space.table,
+        ofv_method=ofv_method, ofv_linearization=float(ofv_lin), ofv_mc_se=ofv_se, posterior=posterior, seed=seed)

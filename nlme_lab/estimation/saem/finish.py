@@ -14,7 +14,7 @@ from nlme_lab.estimation.methods import METHODS, CovarianceKind, MethodKind
 from nlme_lab.estimation.objective import Objective
 from nlme_lab.estimation.parameters import Unconstrained
 from nlme_lab.estimation.report import collect_warnings, information_criteria
-from nlme_lab.estimation.results import FitResult, Termination
+from nlme_lab.estimation.results import FitResult, OFVKind, SAEMDetails, Termination
 from nlme_lab.estimation.shrinkage import shrinkage
 
 
@@ -35,9 +35,9 @@ def _notes(state) -> list[str]:
     return out
 
 
-def _covariance_method(cov) -> str | None:
+def _covariance_method(cov) -> str:
     if cov is None:
-        return None
+        return ""
     if cov.kind is CovarianceKind.FIM:
         return "linearization (Fisher information of the model linearized at eta-hat)"
     return f"FOCEI covariance step ({cov.kind.value}) at the SAEM estimates"
@@ -68,6 +68,7 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
         cov = covariance_step(engine, space, z_hat, etas_hat, options)
     se, rse, ci, corr, cond = summarize(cov, estimates) if cov is not None else ({}, {}, {}, None, None)
     ofv, ofv_method, is_se = ofv_lin, "linearization (FOCEI objective at the SAEM estimates)", None
+    ofv_kind = OFVKind.LINEARIZED
     if options.is_samples and termination is not Termination.STOPPED:
         from nlme_lab.estimation.importance import importance_sampling, proposal
 
@@ -75,17 +76,18 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
         imp = importance_sampling(problem, space, values, center, covs, n=options.is_samples,
                                   seed=None if seed is None else seed + 1, df=options.is_df)
         ofv, ofv_method, is_se = imp.ofv, "importance sampling", imp.se
+        ofv_kind = OFVKind.IMPORTANCE_SAMPLING
     ipred = state.lik.predict(values.theta, cond_mean)
     has_obs = np.bincount(problem.obs_subject, minlength=problem.n_subjects) > 0
     shrink = shrinkage(cond_mean, values.omega, space.eta_labels, has_obs, state.layout, ipred, values.sd)
     n_free = int(free.sum())
     loglik, aic, bic = information_criteria(ofv, state.layout, n_free)
     warnings = collect_warnings(space, estimates, rse, cov, corr, shrink, obj, termination) + _notes(state)
-    extra = {"ofv_linearization": float(ofv_lin), "ofv_method": ofv_method, "ofv_mc_se": is_se,
-             "eta_sd": cond_sd, "ebe": etas_hat, "n_chains": int(state.chains.etas.shape[0]),
-             "mu_referenced": {space.eta_labels[c]: (f"log({space.thetas[m].name})" if state.mu_log[c] else space.thetas[m].name)
-                              for c, m in enumerate(state.mu) if m >= 0},
-             "covariance_method": _covariance_method(cov)}
+    theta_names = [t.name for t in space.thetas]
+    details = SAEMDetails(
+        n_chains=int(state.chains.etas.shape[0]), conditional_sd=cond_sd, ebe=etas_hat,
+        mu_referenced={space.eta_labels[c]: (f"log({theta_names[m]})" if state.mu_log[c] else theta_names[m])
+                       for c, m in enumerate(state.mu) if m >= 0})
     return FitResult(
         method=MethodKind.SAEM, ofv=float(ofv), loglik=loglik, aic=aic, bic=bic, n_subjects=problem.n_subjects,
         n_observations=len(problem.dv), n_parameters=n_free, estimates=estimates,
@@ -93,4 +95,5 @@ def finish(state, spec, options, termination, message, history, seed, t0) -> Fit
         condition_number=cond, covariance=cov, etas=cond_mean, eta_names=tuple(space.eta_labels),
         shrinkage=shrink, termination=termination, message=message, history=history, warnings=tuple(warnings),
         elapsed_s=time.perf_counter() - t0, n_evaluations=state.lik.n_evaluations + engine.n_evaluations,
-        iterations=len(history), extra=extra, kinds=dict(zip(names, space.reported_kinds())), seed=seed)
+        iterations=len(history), ofv_kind=ofv_kind, parameters=space.table, ofv_method=ofv_method, ofv_linearization=float(ofv_lin),
+        ofv_mc_se=is_se, covariance_method=_covariance_method(cov), saem=details, seed=seed)
