@@ -10,24 +10,31 @@ OUT := out
 
 .PHONY: demo test venv bench clean js browser clean-js
 
-# The widget front ends: js/src/*.js bundled by esbuild into nlme_lab/widgets/static/ (package
-# data; a build product, not committed). Built before the Python install; needs node and npm.
+# The front ends (build products, not committed; built before the Python install; need node and
+# npm): the widgets' js/src/*.js bundled by esbuild into nlme_lab/widgets/static/ (package data),
+# and the JupyterLab extension js/src/labextension/ built by @jupyter/builder into
+# nlme_lab/labextension/ (a wheel's data files; the editable install below links it instead).
 JS_BUNDLE := $(patsubst js/src/%.js,nlme_lab/widgets/static/%.js,$(wildcard js/src/*.js))
-JS_SOURCES := $(shell find js/src -name '*.js' 2>/dev/null) js/build.mjs js/package.json
+JS_SOURCES := $(shell find js/src -type f 2>/dev/null) js/build.mjs js/package.json
 JS_DEPS := js/node_modules/.package-lock.json
+LABEXT := nlme_lab/labextension/package.json
+LABEXT_LINKED := $(VENV)/.labextension-linked
 
 $(JS_DEPS): js/package.json js/package-lock.json
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
 	  echo "error: node and npm are needed to build the widget front ends in js/" >&2; \
-	  echo "       (Node.js 18 or later; on Debian: apt-get install -y nodejs npm), then run make again" >&2; \
+	  echo "       (Node.js 20.19 or later; on Debian 13: apt-get install -y nodejs npm), then run make again" >&2; \
 	  exit 1; }
 	cd js && npm ci --no-audit --no-fund
 	touch $@
 
 $(JS_BUNDLE) &: $(JS_DEPS) $(JS_SOURCES)
-	cd js && npm run build
+	cd js && npm run build:widgets
 
-js: $(JS_BUNDLE)
+$(LABEXT): $(JS_DEPS) $(JS_SOURCES) js/labextension.rspack.cjs
+	cd js && npm run build:labextension
+
+js: $(JS_BUNDLE) $(LABEXT)
 
 # Debian's chromium for the browser tests in tests/ui (no browser download is possible; needs
 # root, as CI has). Without it those tests skip.
@@ -36,13 +43,21 @@ browser:
 	  (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
 	  echo "warning: chromium is missing and could not be installed: the browser tests (tests/ui) will skip" >&2
 
-$(STAMP): pyproject.toml | $(JS_BUNDLE)
+$(STAMP): pyproject.toml | $(JS_BUNDLE) $(LABEXT)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[jupyter,test,bayes]"
 	touch $(STAMP)
 
-venv: $(STAMP) $(JS_BUNDLE)
+# An editable install has no data files: link the built extension into the venv (a rebuild then
+# needs no reinstall; jupyter-builder comes with JupyterLab 4.6) and enable the server extension
+# with the file a wheel installs.
+$(LABEXT_LINKED): $(STAMP) nlme_lab/jupyter/config/nlme_lab.json
+	$(VENV)/bin/jupyter-builder develop --overwrite .
+	install -D -m 644 nlme_lab/jupyter/config/nlme_lab.json $(VENV)/etc/jupyter/jupyter_server_config.d/nlme_lab.json
+	touch $@
+
+venv: $(STAMP) $(JS_BUNDLE) $(LABEXT) $(LABEXT_LINKED)
 
 demo: venv
 	@mkdir -p $(OUT)
@@ -62,4 +77,4 @@ clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
 
 clean-js:
-	rm -rf js/node_modules nlme_lab/widgets/static
+	rm -rf js/node_modules nlme_lab/widgets/static nlme_lab/labextension

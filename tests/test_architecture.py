@@ -37,11 +37,14 @@ LAYERS = (
     ("covariates",),  # covariate model building, SCM (issue 18)
     ("plots",),
     ("session",),
-    ("widgets", "cli"),  # the two front ends: neither imports the other
+    ("widgets", "cli", "jupyter"),  # the front ends (jupyter: the server extension): none imports another
 )
 RANK = {name: k for k, layer in enumerate(LAYERS) for name in layer}
 THIRD_PARTY_ONLY_IN = {"bokeh": {"plots", "widgets"}, "ipywidgets": {"widgets"}, "anywidget": {"widgets"},
-                       "dask": {"distributed"}}
+                       "dask": {"distributed"}, "tornado": {"jupyter"}, "jupyter_server": {"jupyter"}}
+# Layers that may import only some of the layers below them. The Jupyter server checks model text
+# for the JupyterLab editor: the model language, never code generation, kernels or fits.
+ONLY_FROM = {"jupyter": {"_lazy", "errors", "config", "examples", "data", "model"}}
 KERNEL_ALLOWED = {"numpy", "numba", "math", "__future__", "nlme_lab"}
 MODULE_STRING = re.compile(r"nlme_lab(\.[a-z_][a-z0-9_]*)+(:[A-Za-z_]\w*)?")  # modules are lower case
 IMPORT_FUNCTIONS = {"import_module", "__import__"}
@@ -117,6 +120,8 @@ def violations(path: Path, root: Path = PACKAGE) -> list[str]:
                 out.append(f"{path} ({layer}) names {name}: a layer missing from LAYERS")
             elif other >= rank:
                 out.append(f"{path} ({layer}) imports {name} ({target}), a layer above or beside it")
+            elif layer in ONLY_FROM and target not in ONLY_FROM[layer]:
+                out.append(f"{path} ({layer}) imports {name} ({target}); it may import only {sorted(ONLY_FROM[layer])}")
         for lib, allowed in THIRD_PARTY_ONLY_IN.items():
             if top[0] == lib and layer not in allowed:
                 out.append(f"{path} imports {lib}; only {sorted(allowed)} may")
@@ -177,6 +182,17 @@ def test_the_front_ends_stay_apart(tmp_path):
         planted = root / layer / "planted.py"
         planted.write_text(f"from nlme_lab.{other} import x\n")
         assert violations(planted, root), (layer, other)
+
+
+def test_the_server_extension_imports_only_the_model_language(tmp_path):
+    root = tmp_path / "nlme_lab"
+    for layer, other, allowed in (("jupyter", "kernels", False), ("jupyter", "estimation", False),
+                                  ("jupyter", "widgets", False), ("cli", "jupyter", False),
+                                  ("widgets", "jupyter", False), ("jupyter", "model.source", True)):
+        (root / layer).mkdir(parents=True, exist_ok=True)
+        planted = root / layer / "planted.py"
+        planted.write_text(f"from nlme_lab.{other} import x\n")
+        assert bool(violations(planted, root)) != allowed, (layer, other)
 
 
 def test_import_nlme_lab_is_light():

@@ -109,7 +109,16 @@ def jupyter_lab(tmp_path_factory, chromium_path) -> JupyterLab:
     """``jupyter lab`` on 127.0.0.1 with runtime, data, config, settings and workspaces in a
     temporary folder; stopped (with its kernels) at the end, also after an interruption."""
     pytest.importorskip("jupyterlab", reason="the jupyter extra is not installed")
-    base = tmp_path_factory.mktemp("jupyter")
+    with running_jupyter_lab(tmp_path_factory.mktemp("jupyter")) as lab:
+        yield lab
+
+
+@contextlib.contextmanager
+def running_jupyter_lab(base: Path, extra_args: tuple[str, ...] = (), base_url: str = "/", *,
+                        python: str = sys.executable, environ: dict | None = None):
+    """A ``jupyter lab`` server with every Jupyter folder under ``base`` (the notebooks in
+    ``base/notebooks``), ``extra_args`` added to its command line, served under ``base_url``,
+    run by ``python`` in ``environ`` (default: this process's); stopped on exit."""
     root = base / "notebooks"
     settings = base / "settings"
     for folder in (root, base / "runtime", base / "data", base / "config", base / "workspaces", base / "ipython"):
@@ -118,7 +127,7 @@ def jupyter_lab(tmp_path_factory, chromium_path) -> JupyterLab:
     token = uuid.uuid4().hex
     port = _free_port()
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "JUPYTER_DATA_DIR": str(base / "data"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
@@ -126,20 +135,22 @@ def jupyter_lab(tmp_path_factory, chromium_path) -> JupyterLab:
         "JUPYTER_PLATFORM_DIRS": "1",
     }
     command = [
-        sys.executable, "-m", "jupyterlab",
+        python, "-m", "jupyterlab",
         "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--allow-root",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
+        f"--ServerApp.base_url={base_url}",
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands from the test
+        *extra_args,
     ]  # fmt: skip
     log = base / "jupyter.log"
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, log)
+    lab = JupyterLab(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, root, log)
     try:
         _wait_until_up(lab, process, log)
         yield lab
