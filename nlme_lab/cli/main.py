@@ -126,11 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="FILE.html", default="report.html", help="output file (default report.html)")
     report.add_argument("--json", metavar="OUT.json", help="also write the fit results as JSON (as 'fit --json')")
 
-    from nlme_lab.cli import nonmem_commands  # NONMEM control streams: import-nonmem, export-nonmem
-
-    nonmem_commands.add_parsers(sub)
-    parser.epilog += nonmem_commands.EXAMPLES
+    for module in command_modules():
+        module.add_parsers(sub)
+        parser.epilog += module.EXAMPLES
     return parser
+
+
+# Subcommands kept in modules of their own (one per capability), each with ``add_parsers(sub)``,
+# ``COMMANDS`` (name -> function of the parsed arguments), ``EXAMPLES`` (epilog lines) and
+# optionally ``OUTPUTS`` (as below). A new capability adds its module name here and nothing else.
+COMMAND_MODULES = ("nonmem_commands",)
+
+
+def command_modules() -> list:
+    from importlib import import_module
+
+    return [import_module(f"nlme_lab.cli.{name}") for name in COMMAND_MODULES]
 
 
 def _version() -> str:
@@ -330,16 +341,16 @@ OUTPUTS = {"simulate": (("out", "--out", "sim.csv"),), "fit": (("json", "--json"
            "report": (("out", "--out", "report.html"), ("json", "--json", "fit.json"))}
 
 
-def _nonmem_commands() -> dict:
-    from nlme_lab.cli.nonmem_commands import COMMANDS as NONMEM
-
-    return NONMEM
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for attr, option, example in OUTPUTS.get(args.command, ()):
+    modules = command_modules()
+    commands = dict(COMMANDS)
+    outputs = dict(OUTPUTS)
+    for module in modules:
+        commands.update(module.COMMANDS)
+        outputs.update(getattr(module, "OUTPUTS", {}))
+    for attr, option, example in outputs.get(args.command, ()):
         problem = check_output(getattr(args, attr), option, example)
         if problem:
             parser.error(problem)
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _show_warning
-            return {**COMMANDS, **_nonmem_commands()}[args.command](args)
+            return commands[args.command](args)
     except (NlmeError, OSError) as exc:
         for line in _error_lines(exc):
             print(f"nlme-lab: error: {line}", file=sys.stderr)

@@ -29,6 +29,11 @@ from nlme_lab.widgets.parameter_panel import ParameterPanel
 
 log = logging.getLogger(__name__)
 
+# The tabs of the tools built on a fitted model (covariate search, validation, design, trials,
+# ...): (title, "module:factory"), the factory called with the Lab the first time the tab opens.
+# A new capability adds its entry here and keeps its widget in a module of its own.
+TOOL_TABS: tuple[tuple[str, str], ...] = ()
+
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
 
 
@@ -124,14 +129,41 @@ class Lab(w.VBox):
         model_tab = w.HBox([editor, w.VBox([w.HTML("<b>Parameters</b>"), self.parameter_panel],
                                            layout=w.Layout(flex="0 1 auto"))],
                            layout=w.Layout(flex_flow="row wrap", width="100%"))
-        tabs = w.Tab(children=[self.data_view, w.VBox([model_tab, self.individual]), self.fit_panel,
-                               self.diagnostics, self.history_view])
-        for k, title in enumerate(["Data", "Model & parameters", "Fit", "Diagnostics", "History"]):
+        core = [self.data_view, w.VBox([model_tab, self.individual]), self.fit_panel, self.diagnostics,
+                self.history_view]
+        self.tools = {title: None for title, _ in TOOL_TABS}  # built when first opened
+        tabs = w.Tab(children=core + [w.VBox() for _ in TOOL_TABS])
+        for k, title in enumerate(["Data", "Model & parameters", "Fit", "Diagnostics", "History",
+                                   *(title for title, _ in TOOL_TABS)]):
             tabs.set_title(k, title)
+        tabs.observe(self._open_tool, names="selected_index")
         self.tabs = tabs
         header = w.HBox([w.HTML(f"<b>nlme_lab Lab</b>: {self.dataset.n_subjects} subjects, "
                                 f"{self.dataset.n_observations} observations"), self.export_button])
         return w.VBox([header, tabs])
+
+    def _open_tool(self, change) -> None:
+        """Build a tool's tab (``TOOL_TABS``) the first time it is selected."""
+        if change["new"] is None:
+            return
+        k = change["new"] - (len(self.tabs.children) - len(TOOL_TABS))
+        if k >= 0:
+            self.tool(TOOL_TABS[k][0])
+
+    def tool(self, title: str):
+        """The widget of the tool tab ``title`` (built on first use: ``factory(lab)``)."""
+        if title not in self.tools:
+            raise KeyError(f"no tool tab {title!r}; the Lab has {', '.join(self.tools)}")
+        if self.tools[title] is None:
+            from importlib import import_module
+
+            target = dict(TOOL_TABS)[title]
+            module, _, name = target.partition(":")
+            widget = getattr(import_module(module), name)(self)
+            self.tools[title] = widget
+            k = len(self.tabs.children) - len(TOOL_TABS) + [t for t, _ in TOOL_TABS].index(title)
+            self.tabs.children[k].children = [widget]
+        return self.tools[title]
 
     def _history_view(self):
         """The History tab: every fit a row, two compared (``HistoryView``); refreshed by

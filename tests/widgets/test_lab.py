@@ -364,3 +364,27 @@ def test_a_two_endpoint_lab_shows_both_endpoints_everywhere(pkpd_lab):
         np.testing.assert_allclose(src.data["DV"], frame["DV"].to_numpy()[second & (frame["DVID"] == dvid)])
     doses = view.timeline_layout.select_one({"name": "lab_timeline_doses"})
     assert list(doses.data["AMT"]) == [100.0] and list(doses.data["LABEL"]) == ["100"]
+
+
+def test_a_tool_tab_is_built_once_when_first_opened(monkeypatch):
+    """``lab.TOOL_TABS``: each entry gets a tab; its factory runs with the Lab on first selection only."""
+    import sys
+    import types
+
+    from nlme_lab.widgets import lab as lab_module
+
+    calls = []
+    fake = types.ModuleType("fake_tool_module")
+    import ipywidgets as w
+
+    fake.make = lambda the_lab: calls.append(the_lab) or w.HTML("the tool")
+    monkeypatch.setitem(sys.modules, "fake_tool_module", fake)
+    monkeypatch.setattr(lab_module, "TOOL_TABS", (("Tool", "fake_tool_module:make"),))
+    the_lab = nl.Lab(THEO_MODEL, THEO_DATA)
+    assert the_lab.tabs.get_title(5) == "Tool" and the_lab.tools == {"Tool": None} and calls == []
+    the_lab.tabs.selected_index = 5
+    the_lab.tabs.selected_index = 0
+    the_lab.tabs.selected_index = 5
+    assert calls == [the_lab] and the_lab.tabs.children[5].children[0].value == "the tool"
+    with pytest.raises(KeyError, match="no tool tab 'Other'"):
+        the_lab.tool("Other")
