@@ -80,14 +80,7 @@ from .linear import (  # noqa: E402
     make_workspace,
 )
 from .spectral import make_decomp_workspace  # noqa: E402
-from .propagate import (  # noqa: E402
-    CACHE,
-    HAVE_ODE,
-    NONFINITE_STATE,
-    STATUS_NO_ODE,
-    advance,
-    eval_f,
-)
+from .propagate import NONFINITE_STATE, advance, eval_f  # noqa: E402
 from .steady_state import (  # noqa: E402
     KIND_BOLUS,
     KIND_INFUSION,
@@ -102,7 +95,6 @@ ODE_FAILED = 1
 BAD_RECORD = 2
 SS_FAILED = 3
 SINGULAR = 4
-NO_ODE = 5
 NONFINITE = 6
 
 # bad-record details (info[1] when the status is BAD_RECORD)
@@ -129,7 +121,6 @@ class Status(enum.IntEnum):
     BAD_RECORD = BAD_RECORD  # info[1] = a BadRecord code
     SS_FAILED = SS_FAILED  # steady state did not converge
     SINGULAR = SINGULAR  # singular steady-state system (no elimination?)
-    NO_ODE = NO_ODE  # a non-linear model but the ODE integrator is unavailable
     NONFINITE = NONFINITE  # a state became inf/nan
 
 
@@ -154,7 +145,7 @@ SOLVE_SUBJECT_SIG = types.int64(
 
 
 # ---------------------------------------------------------------------------- event queue
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da, t0, step, count, kind,
             c, a, dt, da):
     """Add the series t0 + k step (k < count). dt/da: per-direction d time / d amount."""
@@ -176,7 +167,7 @@ def _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da, t0, step, 
     return False
 
 
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _q_next(q_t0, q_step, q_k, q_n):
     """(index, time) of the earliest pending event (first pushed on ties), or (-1, inf)."""
     best = -1
@@ -190,7 +181,7 @@ def _q_next(q_t0, q_step, q_k, q_n):
     return best, tb
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_v, f1, f2):
     """Apply a bolus arrival / infusion start / infusion end at time te (jump conditions)."""
     nd = S.shape[1]
@@ -222,7 +213,7 @@ def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_
 
 
 # ---------------------------------------------------------------------------- helpers
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
     """Zero the inputs and the queue; the state becomes init(p) (or zero)."""
     n = y.shape[0]
@@ -251,7 +242,7 @@ def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
                 S[i, d] = 0.0
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _modifier(idx, p, dPr, default, dout):
     """Value of a dose modifier p[idx] (default if idx < 0), its directions into dout."""
     for d in range(dout.shape[0]):
@@ -259,7 +250,7 @@ def _modifier(idx, p, dPr, default, dout):
     return p[idx] if idx >= 0 else default
 
 
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
     obs(t, y, p, pred_i)
     nd = S.shape[1]
@@ -277,13 +268,11 @@ def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
             dpred_i[e, d] = acc
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _status_of(st, info, i):
     """Map an advance/steady-state status to a ``Status`` and record where it happened."""
     info[0] = i
     info[1] = st
-    if st == STATUS_NO_ODE:
-        return NO_ODE
     if st == SS_NO_CONVERGENCE:
         return SS_FAILED
     if st == SS_SINGULAR:
@@ -293,7 +282,7 @@ def _status_of(st, info, i):
     return ODE_FAILED
 
 
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _finite(y):
     for i in range(y.shape[0]):
         if not (abs(y[i]) < 1e308):
@@ -301,14 +290,14 @@ def _finite(y):
     return True
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _bad(info, i, detail):
     info[0] = i
     info[1] = detail
     return BAD_RECORD
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
     """(amount, R, D, detail) of a dose; derivatives into damt/dR/dD. detail 0 = fine."""
     nd = dF.shape[0]
@@ -354,7 +343,7 @@ def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
 
 
 # ---------------------------------------------------------------------------- workspace
-@engine_jit(cache=CACHE)
+@engine_jit()
 def queue_capacity(evid, a, b):
     """Event-queue slots the records a:b need (3 series per dose record, + 4)."""
     n_dose = 0
@@ -364,7 +353,7 @@ def queue_capacity(evid, a, b):
     return 3 * n_dose + 4
 
 
-@njit(cache=CACHE)
+@njit(cache=True)
 def make_subject_workspace(n, n_p, nd, n_end, cap):
     """All scratch of ``solve_records`` for n states, n_p parameters, nd directions, n_end
     endpoints and a queue of ``cap`` slots (allocate once per thread, reuse per subject)."""
@@ -394,7 +383,7 @@ def make_subject_workspace(n, n_p, nd, n_end, cap):
             lw, ss_w, make_decomp_workspace(n))
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _clear(ws):
     """Zero a reused workspace, so a subject's results never depend on the previous one."""
     ws[0][:] = 0.0
@@ -426,7 +415,7 @@ def _clear(ws):
     forget(ws[20])
 
 
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _load_row(P, dP, g, p, dPr, first):
     """Copy record g's parameters into p, dPr; True if they differ from what was there."""
     changed = first
@@ -443,7 +432,7 @@ def _load_row(P, dP, g, p, dPr, first):
     return changed
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def fast_path_applies(linear, nd, opts):
     """Whether ``bolus_march.march`` may take subjects: a linear model, predictions only (no
     directions), and not the forced Padé method (``LinearMethod.EXPM``, the reference)."""
@@ -451,7 +440,7 @@ def fast_path_applies(linear, nd, opts):
                                        and opts[OPT_LINEAR_METHOD] == METHOD_EXPM)
 
 
-@njit(cache=CACHE)
+@njit(cache=True)
 def march_scratch(ws):
     """The scratch arrays of ``bolus_march.march`` inside a ``make_subject_workspace`` tuple
     (taken once per chunk of subjects: passing the whole tuple per subject costs more than a
@@ -467,7 +456,7 @@ SOLVE_RECORDS_SIG = types.int64(
 )
 
 
-@engine_jit(SOLVE_RECORDS_SIG, cache=CACHE)
+@engine_jit(SOLVE_RECORDS_SIG, cache=True)
 def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
                   dpred, opts, info, ws):
@@ -482,9 +471,6 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
     info[1] = 0
     if n_rec <= 0:
         return OK
-    if not linear and not HAVE_ODE:
-        info[0] = 0
-        return NO_ODE
     _clear(ws)
     cap = queue_capacity(evid, a, b)
     V1, V2, VN, Vd = ws[0], ws[1], ws[2], ws[3]
@@ -689,7 +675,7 @@ def __getattr__(name):
     global _solve_subject
     if name == "solve_subject":
         if _solve_subject is None:
-            _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=CACHE)(_solve_subject_py)
+            _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=True)(_solve_subject_py)
             _solve_subject.__doc__ = _solve_subject_py.__doc__
         return _solve_subject
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,12 @@ the augmented sensitivity right-hand side and the automatic initial step. Privat
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 # Status codes (mirrored by ``ode.OdeStatus``). Kept here so the steppers need not import ode.py.
 ODE_OK = 0

@@ -20,10 +20,14 @@ error (~1e-8 relative) only perturbs the Rosenbrock matrix, which keeps the meth
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from . import cache_guard
 
-from nlme_lab.kernels.ode_common import (
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from nlme_lab.kernels.ode_common import (  # noqa: E402
     ODE_MAX_STEPS,
     ODE_NONFINITE,
     ODE_OK,

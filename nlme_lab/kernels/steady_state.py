@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from .jit import engine_jit  # noqa: E402
 
 from .expm import solve_into  # noqa: E402
-from .propagate import CACHE, advance, eval_f  # noqa: E402
+from .propagate import advance, eval_f  # noqa: E402
 
 KIND_BOLUS = 0
 KIND_INFUSION = 1
@@ -47,7 +47,7 @@ NEWTON_MAX_IT = 50
 FIXED_POINT_MAX_IT = 2000
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def infusion_phases(D, II):
     """(m, r, n0) for an infusion of duration D repeated every II."""
     m = int(np.floor(D / II))
@@ -62,7 +62,7 @@ def infusion_phases(D, II):
     return m, r, n0
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, cmt, amt,
              damt, R, dR, dD, II, n0, r, rate, drate, opts, lw):
     """One dosing cycle in place: (y, S) at phase 0+ -> phase II+ (after the next arrival).
@@ -109,7 +109,7 @@ def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, 
     return 0
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _converged(dy, y, opts):
     rtol = opts[0] if opts[0] > 0.0 else 1e-6
     atol = opts[1] if opts[1] > 0.0 else 1e-9
@@ -119,7 +119,7 @@ def _converged(dy, y, opts):
     return True
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind, cmt, amt,
                 damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w):
     """Fixed point y0+ of the cycle map into ``y`` (start value in ``y``) and dy0+ into S.
@@ -190,7 +190,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind,
     return SS_OK
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt, damt, R,
             dR, D, dD, L, dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
     """The SS component at the record time t into (y, S, rate_c, drate_c).
@@ -253,7 +253,7 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt
     return SS_OK, a0 + D - k * II, k + 1
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, Fp,
                 ftmp, opts):
     """Steady state of a constant infusion R into ``cmt``: f(y) + R e_cmt = 0, into (y, S).
