@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 #: code of the others: the ODE integrator's modules too, which ``ode.ode_advance`` inlines)
 ENGINE_MODULES = (
     "ode_common", "ode_dopri", "ode_rodas", "ode", "expm", "spectral", "linear", "propagate",
-    "steady_state", "bolus_march", "events", "population", "metropolis",
+    "steady_state", "workspace", "bolus_march", "events", "population", "metropolis",
 )
 #: kernel modules that are not engine modules (standalone kernels; no jit code)
 STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs", "subject_terms")

@@ -50,16 +50,9 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
-from .events import (  # noqa: E402
-    fast_path_applies,
-    i64m,
-    i64v,
-    make_subject_workspace,
-    march_scratch,
-    queue_capacity,
-    solve_records,
-)
+from .events import fast_path_applies, i64m, i64v, solve_records  # noqa: E402
 from .jit import engine_jit  # noqa: E402
+from .workspace import make_subject_workspace, march_scratch, queue_capacity  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
 #: contiguous chunks (load balance vs one workspace per chunk). Not from the thread count:
@@ -145,11 +138,11 @@ def _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, d
     info = np.zeros(2, np.int64)
     my_opts = np.empty_like(opts)
     fast = fast_path_applies(linear, dP.shape[2], opts)
-    K, V, W, lam, y, yh, p, pred_i, dw = march_scratch(ws)
+    scratch = march_scratch(ws)
     for s in range(s0, s1):
         a = offsets[s]
         if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
-                          init, obs, linsys, pred, K, V, W, lam, y, yh, p, pred_i, dw):
+                          init, obs, linsys, pred, scratch):
             status[s] = 0
             fail_rec[s] = -1
             continue

@@ -45,7 +45,7 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
     if abs(h) <= 1e-12 * max(1.0, abs(t0), abs(t1)):
         # a rounding-size interval (e.g. an infusion ending 1e-15 h after a record): one Euler
         # step for y (error O(h^2)); S changes by O(h), below rounding of the times themselves
-        f = lw[2]
+        f = lw.tmp
         rhs(t0, y, p, f)
         for i in range(y.shape[0]):
             y[i] += h * (f[i] + rate[i])

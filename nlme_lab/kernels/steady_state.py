@@ -29,7 +29,10 @@ from . import cache_guard
 
 cache_guard.check()  # drop stale cached kernels before any is loaded
 
+from typing import NamedTuple  # noqa: E402
+
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 from .jit import engine_jit  # noqa: E402
 
@@ -45,6 +48,41 @@ SS_NO_CONVERGENCE = 1003
 
 NEWTON_MAX_IT = 50
 FIXED_POINT_MAX_IT = 2000
+
+
+class SteadyStateWorkspace(NamedTuple):
+    """Scratch of ``ss_load`` for n states, n_p parameters and nd directions
+    (``make_steady_workspace``)."""
+
+    ycyc: np.ndarray  # (n,) the state along a cycle
+    Sid: np.ndarray  # (n, n) its variational matrix (the cycle run from S = I)
+    Jm: np.ndarray  # (n, n) Newton matrix I - dG/dy
+    b: np.ndarray  # (n, 1) Newton step
+    rate: np.ndarray  # (n,) inputs running in the cycle
+    drate: np.ndarray  # (n, nd) their directions
+    drate0: np.ndarray  # (n, n) zero inputs' directions of the state-only cycle
+    dKd0: np.ndarray  # (n, n, n) always zero: dK of the state-only directions
+    dP0: np.ndarray  # (n_p, n) always zero: dp of the state-only directions
+
+
+@njit(cache=True)
+def make_steady_workspace(n, n_p, nd):
+    """A ``SteadyStateWorkspace``."""
+    return SteadyStateWorkspace(np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)),
+                                np.zeros(n), np.zeros((n, nd)), np.zeros((n, n)),
+                                np.zeros((n, n, n)), np.zeros((n_p, n)))
+
+
+@engine_jit()
+def clear_steady_workspace(ss_w):
+    """Zero what the solver writes (``dKd0`` and ``dP0`` stay zero)."""
+    ss_w.ycyc[:] = 0.0
+    ss_w.Sid[:] = 0.0
+    ss_w.Jm[:] = 0.0
+    ss_w.b[:] = 0.0
+    ss_w.rate[:] = 0.0
+    ss_w.drate[:] = 0.0
+    ss_w.drate0[:] = 0.0
 
 
 @engine_jit()
@@ -120,14 +158,12 @@ def _converged(dy, y, opts):
 
 
 @engine_jit()
-def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind, cmt, amt,
-                damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w):
+def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, damt, R, dR,
+                dD, II, n0, r, y, S, opts, lw, ss_w):
     """Fixed point y0+ of the cycle map into ``y`` (start value in ``y``) and dy0+ into S.
-
-    ``dKd0`` (n, n, n) / ``dP0`` (n_p, n) are zeros; ``ss_w`` is the tuple
-    (ycyc (n,), Sid (n, n), Jm (n, n), b (n, 1), rate (n,), drate (n, nd), drate0 (n, n)).
-    """
-    ycyc, Sid, Jm, b, rate, drate, drate0 = ss_w
+    ``ss_w``: a ``SteadyStateWorkspace``."""
+    ycyc, Sid, Jm, b = ss_w.ycyc, ss_w.Sid, ss_w.Jm, ss_w.b
+    rate, drate, drate0, dKd0, dP0 = ss_w.rate, ss_w.drate, ss_w.drate0, ss_w.dKd0, ss_w.dP0
     n = y.shape[0]
     nd = S.shape[1]
     done = False
@@ -191,8 +227,8 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind,
 
 
 @engine_jit()
-def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt, damt, R,
-            dR, D, dD, L, dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
+def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, dR, D, dD, L,
+            dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
     """The SS component at the record time t into (y, S, rate_c, drate_c).
 
     Returns (status, first_end, n_end): the history infusions still running after t end at
@@ -206,8 +242,8 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt
     a0 = t + L - II
     for i in range(n):
         y[i] = 0.0
-    st = ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, a0, kind, cmt, amt,
-                     damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w)
+    st = ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, a0, kind, cmt, amt, damt, R, dR,
+                     dD, II, n0, r, y, S, opts, lw, ss_w)
     if st != 0:
         return st, 0.0, 0
     for i in range(n):
