@@ -23,8 +23,8 @@ HERE = Path(__file__).resolve().parent
 #: the engine's modules: their sources are hashed, their caches dropped together (each may embed
 #: code of the others: the ODE integrator's modules too, which ``ode.ode_advance`` inlines)
 ENGINE_MODULES = (
-    "ode_common", "ode_dopri", "ode_rodas", "ode", "expm", "spectral", "linear", "propagate",
-    "steady_state", "workspace", "bolus_march", "events", "population", "metropolis",
+    "dense", "ode_common", "ode_dopri", "ode_rodas", "ode", "expm", "spectral", "linear",
+    "propagate", "steady_state", "workspace", "bolus_march", "events", "population", "metropolis",
 )
 #: kernel modules that are not engine modules (standalone kernels; no jit code)
 STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs", "subject_terms")

@@ -487,7 +487,7 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 for k in range(n):
                     yc[k] = 0.0
                 st = ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
-                                 ws.Jm, ws.bcol, ws.Fp, f1, opts)
+                                 ws.Jm, ws.bcol, ws.steady.piv, ws.Fp, f1, opts)
                 if st != 0:
                     return _status_of(st, info, i)
                 for k in range(n):

@@ -59,7 +59,8 @@ from numba import njit  # noqa: E402
 
 from .jit import engine_jit  # noqa: E402
 
-from .expm import EXPM_WORK, expm_into, norm1  # noqa: E402
+from .dense import norm1  # noqa: E402
+from .expm import EXPM_WORK, expm_into  # noqa: E402
 from .spectral import EIG_OK, decompose, dd1, dd2_0, phi1  # noqa: E402
 
 #: scratch matrices needed per workspace (expm's plus the augmented matrix and its exponential)
@@ -97,6 +98,7 @@ class LinearWorkspace(NamedTuple):
     expm: np.ndarray  # (LIN_WORK, n + 1, n + 1) Padé scratch
     expm2: np.ndarray  # (LIN_WORK, 2 n + 2, 2 n + 2) (or 1 x 1 without directions)
     tmp: np.ndarray  # (n,)
+    piv: np.ndarray  # int64 (2 n + 2,) row pivots of the Padé solves
     eig: np.ndarray  # (A_SLOTS + 2 ndm, n, w): the eigen path's matrices, see A_*
     stats: np.ndarray  # int64 (STAT_DZERO + ndm,): STAT_* counters, then 1 where dK_d == 0
 
@@ -132,6 +134,7 @@ def make_workspace(n_state, n_dir):
     st[STAT_EIG] = -1
     st[STAT_ND] = -1
     return LinearWorkspace(np.zeros((LIN_WORK, m, m)), np.zeros((LIN_WORK, m2, m2)), np.zeros(n),
+                           np.zeros(2 * m, np.int64),
                            np.zeros((A_SLOTS + 2 * ndm, n, max(ndm, N_VEC))), st)
 
 
@@ -163,7 +166,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
     ``LinearWorkspace``. Directions whose dK and drate are both zero cost one matrix-vector
     product.
     """
-    Wm, W2, tmp = lw.expm, lw.expm2, lw.tmp
+    Wm, W2, tmp, piv = lw.expm, lw.expm2, lw.tmp, lw.piv
     n = K.shape[0]
     m = n + 1
     nd = S.shape[1]
@@ -172,14 +175,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
     A = Wm[EXPM_WORK]
     E = Wm[EXPM_WORK + 1]
     # input column scale c (similarity diag(I, 1/c))
-    knorm = 0.0
-    for j in range(n):
-        s = 0.0
-        for i in range(n):
-            s += abs(K[i, j])
-        if s > knorm:
-            knorm = s
-    knorm *= abs(h)
+    knorm = norm1(K) * abs(h)
     rnorm = 0.0
     for i in range(n):
         rnorm += abs(rate[i])
@@ -201,7 +197,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
         A[i, n] = rate[i] * h / c
         A[n, i] = 0.0
     A[n, n] = 0.0
-    expm_into(A, E, Wm)
+    expm_into(A, E, Wm, piv)
     # sensitivities first (they need the old y)
     if nd > 0:
         M = W2[EXPM_WORK]
@@ -215,14 +211,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
                 tmp[i] = acc
             if not _direction_is_zero(dKd, drate, d):
                 # dA (same column similarity), then scalar scaling g
-                dnorm = 0.0
-                for j in range(n):
-                    s = 0.0
-                    for i in range(n):
-                        s += abs(dKd[d, i, j])
-                    if s > dnorm:
-                        dnorm = s
-                dnorm *= abs(h)
+                dnorm = norm1(dKd[d]) * abs(h)
                 s = 0.0
                 for i in range(n):
                     s += abs(drate[i, d])
@@ -243,7 +232,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
                     for j in range(n):
                         M[m + i, j] = dKd[d, i, j] * h / g
                     M[m + i, n] = drate[i, d] * h / (c * g)
-                expm_into(M, EM, W2)
+                expm_into(M, EM, W2, piv)
                 for i in range(n):
                     acc = 0.0
                     for j in range(n):

@@ -1,8 +1,8 @@
 """Small numba helpers shared by the ODE steppers (``ode_rodas``, ``ode_dopri``).
 
-Dense LU with partial pivoting for the small iteration matrices, the weighted RMS error norm,
-the augmented sensitivity right-hand side and the automatic initial step. Private to the
-``ode*`` modules; the public entry point is :func:`nlme_lab.kernels.ode.ode_advance`.
+The weighted RMS error norm, the augmented sensitivity right-hand side and the automatic
+initial step (the LU of the iteration matrices is ``dense``'s). Private to the ``ode*``
+modules; the public entry point is :func:`nlme_lab.kernels.ode.ode_advance`.
 """
 
 from __future__ import annotations
@@ -25,87 +25,6 @@ ODE_SWITCH = -1
 
 UROUND = 2.220446049250313e-16
 SQRT_UROUND = 1.4901161193847656e-08
-
-
-@njit(cache=True)
-def lu_factor(a, piv):
-    """In-place LU with partial pivoting of square ``a``; False if a pivot is 0 or not finite."""
-    n = a.shape[0]
-    for k in range(n):
-        best = k
-        amax = abs(a[k, k])
-        for i in range(k + 1, n):
-            v = abs(a[i, k])
-            if v > amax:
-                amax = v
-                best = i
-        piv[k] = best
-        if not (amax > 0.0) or not np.isfinite(amax):
-            return False
-        if best != k:
-            for j in range(n):
-                tmp = a[k, j]
-                a[k, j] = a[best, j]
-                a[best, j] = tmp
-        inv = 1.0 / a[k, k]
-        for i in range(k + 1, n):
-            m = a[i, k] * inv
-            a[i, k] = m
-            if m != 0.0:
-                for j in range(k + 1, n):
-                    a[i, j] -= m * a[k, j]
-    return True
-
-
-@njit(cache=True)
-def lu_solve(lu, piv, b):
-    """Solve in place ``A x = b`` for a vector ``b`` given ``lu_factor``'s output."""
-    n = lu.shape[0]
-    for k in range(n):
-        pk = piv[k]
-        if pk != k:
-            tmp = b[k]
-            b[k] = b[pk]
-            b[pk] = tmp
-    for i in range(1, n):
-        s = b[i]
-        for j in range(i):
-            s -= lu[i, j] * b[j]
-        b[i] = s
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for j in range(i + 1, n):
-            s -= lu[i, j] * b[j]
-        b[i] = s / lu[i, i]
-
-
-@njit(cache=True)
-def lu_solve_mat(lu, piv, b):
-    """Solve in place ``A X = B`` for a matrix ``B`` (n x m), column by column."""
-    n = lu.shape[0]
-    m = b.shape[1]
-    for k in range(n):
-        pk = piv[k]
-        if pk != k:
-            for c in range(m):
-                tmp = b[k, c]
-                b[k, c] = b[pk, c]
-                b[pk, c] = tmp
-    for i in range(1, n):
-        for j in range(i):
-            l = lu[i, j]
-            if l != 0.0:
-                for c in range(m):
-                    b[i, c] -= l * b[j, c]
-    for i in range(n - 1, -1, -1):
-        for j in range(i + 1, n):
-            u = lu[i, j]
-            if u != 0.0:
-                for c in range(m):
-                    b[i, c] -= u * b[j, c]
-        inv = 1.0 / lu[i, i]
-        for c in range(m):
-            b[i, c] *= inv
 
 
 @njit(cache=True)

@@ -27,6 +27,7 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
+from nlme_lab.kernels.dense import lu_factor, lu_solve  # noqa: E402
 from nlme_lab.kernels.ode_common import (  # noqa: E402
     ODE_MAX_STEPS,
     ODE_NONFINITE,
@@ -39,9 +40,6 @@ from nlme_lab.kernels.ode_common import (  # noqa: E402
     all_finite,
     all_finite2,
     err_norm,
-    lu_factor,
-    lu_solve,
-    lu_solve_mat,
     sens_rhs,
 )
 
@@ -132,6 +130,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
     piv = np.empty(n, np.int64)
     U = np.empty((6, n))
     r = np.empty(n)
+    r_col = r.reshape((n, 1))  # r as the column lu_solve takes
     Fp = np.empty((ns, npar))
     Jw = np.empty((ns, ns))
     Fw = np.empty((ns, npar))
@@ -185,7 +184,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
             for j in range(n):
                 lu[i, j] = -J[i, j]
             lu[i, i] += inv
-        if not lu_factor(lu, piv):
+        if not lu_factor(lu, piv, 1.0, False):
             n_singular += 1
             if n_singular > MAX_SINGULAR:
                 return ODE_SINGULAR, t, h, h_last
@@ -213,7 +212,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                 for j in range(s):
                     acc += (C[s, j] / h) * U[j, i]
                 r[i] = acc
-            lu_solve(lu, piv, r)
+            lu_solve(lu, piv, r_col, True)
             for i in range(n):
                 U[s, i] = r[i]
             if nd > 0:
@@ -240,7 +239,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                         for k in range(n):
                             acc += H[k, i, c] * r[k]
                         RS[i, c] = acc
-                lu_solve_mat(lu, piv, RS)
+                lu_solve(lu, piv, RS, False)
                 for i in range(n):
                     for c in range(nd):
                         US[s, i, c] = RS[i, c]

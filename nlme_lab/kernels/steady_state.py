@@ -36,7 +36,7 @@ from numba import njit  # noqa: E402
 
 from .jit import engine_jit  # noqa: E402
 
-from .expm import solve_into  # noqa: E402
+from .dense import solve_into  # noqa: E402
 from .propagate import advance, eval_f  # noqa: E402
 
 KIND_BOLUS = 0
@@ -58,6 +58,7 @@ class SteadyStateWorkspace(NamedTuple):
     Sid: np.ndarray  # (n, n) its variational matrix (the cycle run from S = I)
     Jm: np.ndarray  # (n, n) Newton matrix I - dG/dy
     b: np.ndarray  # (n, 1) Newton step
+    piv: np.ndarray  # int64 (n,) row pivots of the solves
     rate: np.ndarray  # (n,) inputs running in the cycle
     drate: np.ndarray  # (n, nd) their directions
     drate0: np.ndarray  # (n, n) zero inputs' directions of the state-only cycle
@@ -69,7 +70,8 @@ class SteadyStateWorkspace(NamedTuple):
 def make_steady_workspace(n, n_p, nd):
     """A ``SteadyStateWorkspace``."""
     return SteadyStateWorkspace(np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)),
-                                np.zeros(n), np.zeros((n, nd)), np.zeros((n, n)),
+                                np.zeros(n, np.int64), np.zeros(n), np.zeros((n, nd)),
+                                np.zeros((n, n)),
                                 np.zeros((n, n, n)), np.zeros((n_p, n)))
 
 
@@ -80,6 +82,7 @@ def clear_steady_workspace(ss_w):
     ss_w.Sid[:] = 0.0
     ss_w.Jm[:] = 0.0
     ss_w.b[:] = 0.0
+    ss_w.piv[:] = 0
     ss_w.rate[:] = 0.0
     ss_w.drate[:] = 0.0
     ss_w.drate0[:] = 0.0
@@ -162,7 +165,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
                 dD, II, n0, r, y, S, opts, lw, ss_w):
     """Fixed point y0+ of the cycle map into ``y`` (start value in ``y``) and dy0+ into S.
     ``ss_w``: a ``SteadyStateWorkspace``."""
-    ycyc, Sid, Jm, b = ss_w.ycyc, ss_w.Sid, ss_w.Jm, ss_w.b
+    ycyc, Sid, Jm, b, piv = ss_w.ycyc, ss_w.Sid, ss_w.Jm, ss_w.b, ss_w.piv
     rate, drate, drate0, dKd0, dP0 = ss_w.rate, ss_w.drate, ss_w.drate0, ss_w.dKd0, ss_w.dP0
     n = y.shape[0]
     nd = S.shape[1]
@@ -180,7 +183,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
             b[i, 0] = ycyc[i] - y[i]
             for j in range(n):
                 Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
-        if not solve_into(Jm, b):
+        if not solve_into(Jm, b, piv):
             if linear:
                 return SS_SINGULAR
             break
@@ -221,7 +224,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
         for i in range(n):
             for j in range(n):
                 Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
-        if not solve_into(Jm, S):
+        if not solve_into(Jm, S, piv):
             return SS_SINGULAR
     return SS_OK
 
@@ -290,7 +293,7 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
 
 
 @engine_jit()
-def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, Fp,
+def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, piv, Fp,
                 ftmp, opts):
     """Steady state of a constant infusion R into ``cmt``: f(y) + R e_cmt = 0, into (y, S).
 
@@ -305,7 +308,7 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
             for j in range(n):
                 Jm[i, j] = K[i, j]
         b[cmt, 0] = -R
-        if not solve_into(Jm, b):
+        if not solve_into(Jm, b, piv):
             return SS_SINGULAR
         for i in range(n):
             y[i] = b[i, 0]
@@ -317,7 +320,7 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
             jac(t, y, p, Jm)
             for i in range(n):
                 b[i, 0] = ftmp[i]
-            if not solve_into(Jm, b):
+            if not solve_into(Jm, b, piv):
                 return SS_SINGULAR
             for i in range(n):
                 y[i] -= b[i, 0]
@@ -350,6 +353,6 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
         jac(t, y, p, Jm)
     for d in range(nd):
         S[cmt, d] -= dR[d]
-    if not solve_into(Jm, S):
+    if not solve_into(Jm, S, piv):
         return SS_SINGULAR
     return SS_OK

@@ -28,7 +28,7 @@ def test_expm_matches_scipy_on_random_matrices():
         for scale in (1e-4, 0.05, 0.5, 2.0, 8.0, 60.0):
             A = rng.normal(size=(n, n)) * scale / np.sqrt(n)
             out = np.empty((n, n))
-            expm_into(A, out, np.empty((EXPM_WORK, n, n)))
+            expm_into(A, out, np.empty((EXPM_WORK, n, n)), np.empty(n, np.int64))
             ref = sla.expm(A)
             assert np.abs(out - ref).max() <= 1e-12 * np.abs(ref).max() * max(1.0, scale)
 
@@ -37,7 +37,8 @@ def test_expm_of_jordan_block_is_exact():
     """Repeated eigenvalue (ka == k): exp(h [[-k, 0], [k, -k]]) = e^{-kh} [[1, 0], [kh, 1]]."""
     k, h = 0.7, 9.0
     out = np.empty((2, 2))
-    expm_into(np.array([[-k, 0.0], [k, -k]]) * h, out, np.empty((EXPM_WORK, 2, 2)))
+    expm_into(np.array([[-k, 0.0], [k, -k]]) * h, out, np.empty((EXPM_WORK, 2, 2)),
+              np.empty(2, np.int64))
     e = np.exp(-k * h)
     np.testing.assert_allclose(out, [[e, 0.0], [k * h * e, e]], rtol=1e-13, atol=0)
 
