@@ -70,10 +70,11 @@ def _lag_free(a, b, evid, amt, cmt, dose_index, p):
 
 @engine_jit(inline=True)
 def march(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, init, obs, linsys, pred,
-          K, V, W, lam, y, yh, p, pred_i, dw):
+          scratch):
     """Predictions ``pred[a:b]`` of a simple subject (module docstring), or False (nothing
-    useful written). ``K, V, W`` (n, n), ``lam, y, yh`` (n,), ``p`` (n_p,), ``pred_i``
-    (n_end,): scratch; ``dw``: ``spectral.make_decomp_workspace(n)``."""
+    useful written). ``scratch``: a ``workspace.MarchScratch``."""
+    K, V, W, lam = scratch.K, scratch.V, scratch.W, scratch.lam
+    y, yh, p, pred_i = scratch.y, scratch.yh, scratch.p, scratch.pred_i
     n = K.shape[0]
     if not _simple(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, n):
         return False
@@ -82,8 +83,7 @@ def march(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, init, obs, 
     if not _lag_free(a, b, evid, amt, cmt, dose_index, p):
         return False
     linsys(p, K)
-    F, Fv, I, R = dw
-    if decompose(K, V, W, lam, F, Fv, I, R) != EIG_OK:
+    if decompose(K, V, W, lam, scratch.decomp) != EIG_OK:
         return False
     init(p, y)
     if n == 2:

@@ -4,12 +4,13 @@ numba's ``cache=True`` checks only the source file of the cached function itself
 engine inlines code from other modules (``expm``, ``linear``, ``steady_state``, the ODE
 integrator ...), so an edit there would otherwise leave ``solve_subject`` running the old
 code from ``__pycache__``. ``check()`` hashes the engine's sources and, when the hash differs
-from the one recorded at the last compilation, deletes the engine's cache files (only those
-of the modules listed in ``ENGINE_MODULES``) so numba recompiles them.
+from the one recorded at the last compilation, deletes the cache files of every module listed
+in ``ENGINE_MODULES`` so numba recompiles them. A new engine module must be added there
+(``tests/kernels/test_cache_guard.py`` fails otherwise).
 
-``metropolis`` and ``subject_terms`` are listed too: they inline ``error_model`` (and the
-former is compiled against the engine's signatures). Called by ``events.py``, ``metropolis.py``
-and ``subject_terms.py`` before their kernels are compiled. Honours ``NUMBA_CACHE_DIR``.
+``metropolis`` and ``subject_terms`` inline ``error_model`` (and the former is compiled against
+the engine's signatures). Called at the top of the engine modules, before any of their kernels
+is loaded. Honours ``NUMBA_CACHE_DIR``.
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-#: modules whose cached kernels embed code from other modules (their caches get dropped)
+#: the engine's modules: their sources are hashed, their caches dropped together (each may embed
+#: code of the others: the ODE integrator's modules too, which ``ode.ode_advance`` inlines)
 ENGINE_MODULES = (
-    "expm", "spectral", "linear", "propagate", "steady_state", "bolus_march", "events", "population",
-    "metropolis", "error_model", "subject_terms",
+    "dense", "ode_common", "ode_dopri", "ode_rodas", "ode", "expm", "spectral", "linear",
+    "propagate", "steady_state", "workspace", "bolus_march", "events", "population", "metropolis",
+    "error_model", "subject_terms",
 )
+#: kernel modules that are not engine modules (standalone kernels; no jit code)
+STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs")
 STAMP_NAME = "engine_sources.sha256"
 
 
 def _sources() -> list[Path]:
     files = [HERE / f"{m}.py" for m in ENGINE_MODULES]
-    files += sorted(HERE.glob("ode*.py")) + [HERE / "abi.py", HERE / "jit.py", HERE / "cache_guard.py"]
+    files += [HERE / "abi.py", HERE / "jit.py", HERE / "cache_guard.py"]
     return [f for f in files if f.exists()]
 
 

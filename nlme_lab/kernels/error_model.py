@@ -30,6 +30,10 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
+from . import cache_guard
+
+cache_guard.check()  # its functions are inlined into engine kernels: drop stale caches first
+
 
 @register_jitable(inline="always")
 def residual_variance(a, p, x):

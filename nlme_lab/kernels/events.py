@@ -27,8 +27,8 @@ Never raises: returns a ``Status`` and writes the failing record index to ``info
 detail code (the ODE integrator's status) to ``info[1]``.
 
 Speed (linear models): ``solve_records`` works on a range of a population's arrays with a
-reusable workspace (``make_subject_workspace``; ``population`` allocates one per chunk of
-subjects), copies each record's parameters into it (no views of shared arrays, whose refcount
+reusable workspace (``workspace.make_subject_workspace``; ``population`` allocates one per chunk
+of subjects), copies each record's parameters into it (no views of shared arrays, whose refcount
 atomics would contend between threads), recomputes K, dK and their eigendecomposition
 (``linear.lin_prepare``) only when the record's parameters differ from the previous record's,
 and calls the linear propagator directly rather than through ``propagate.advance``. Its
@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 
 import numpy as np
-from numba import njit, typeof, types
+from numba import njit, types
 
 from . import cache_guard
 
@@ -64,30 +64,16 @@ from .abi import (  # noqa: E402
 from .bolus_march import march  # noqa: E402
 from .jit import engine_jit  # noqa: E402
 from .linear import (  # noqa: E402
-    A_V,
-    A_W,
-    LW_A,
-    LW_STATS,
     METHOD_EXPM,
     OPT_LINEAR_METHOD,
     STAT_EIGEN_INTERVALS,
     STAT_EXPM_INTERVALS,
     contract_dK,
-    forget,
     lin_advance_eigen,
     lin_advance_expm,
     lin_prepare,
-    make_workspace,
 )
-from .spectral import make_decomp_workspace  # noqa: E402
-from .propagate import (  # noqa: E402
-    CACHE,
-    HAVE_ODE,
-    NONFINITE_STATE,
-    STATUS_NO_ODE,
-    advance,
-    eval_f,
-)
+from .propagate import NONFINITE_STATE, advance, eval_f  # noqa: E402
 from .steady_state import (  # noqa: E402
     KIND_BOLUS,
     KIND_INFUSION,
@@ -96,13 +82,20 @@ from .steady_state import (  # noqa: E402
     ss_constant,
     ss_load,
 )
+from .workspace import (  # noqa: E402
+    WORKSPACE_TYPE,
+    clear,
+    make_subject_workspace,
+    march_scratch,
+    queue_capacity,
+    queue_head,
+)
 
 OK = 0
 ODE_FAILED = 1
 BAD_RECORD = 2
 SS_FAILED = 3
 SINGULAR = 4
-NO_ODE = 5
 NONFINITE = 6
 
 # bad-record details (info[1] when the status is BAD_RECORD)
@@ -129,7 +122,6 @@ class Status(enum.IntEnum):
     BAD_RECORD = BAD_RECORD  # info[1] = a BadRecord code
     SS_FAILED = SS_FAILED  # steady state did not converge
     SINGULAR = SINGULAR  # singular steady-state system (no elimination?)
-    NO_ODE = NO_ODE  # a non-linear model but the ODE integrator is unavailable
     NONFINITE = NONFINITE  # a state became inf/nan
 
 
@@ -154,43 +146,43 @@ SOLVE_SUBJECT_SIG = types.int64(
 
 
 # ---------------------------------------------------------------------------- event queue
-@engine_jit(cache=CACHE)
-def _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da, t0, step, count, kind,
-            c, a, dt, da):
-    """Add the series t0 + k step (k < count). dt/da: per-direction d time / d amount."""
+@engine_jit()
+def _q_push(q, t0, step, count, kind, c, a, dt, da):
+    """Add the series t0 + k step (k < count) to the ``workspace.EventQueue`` q. dt/da:
+    per-direction d time / d amount."""
     if count <= 0:
         return True
-    for j in range(q_n.shape[0]):
-        if q_k[j] >= q_n[j]:
-            q_t0[j] = t0
-            q_step[j] = step
-            q_k[j] = 0
-            q_n[j] = count
-            q_kind[j] = kind
-            q_cmt[j] = c
-            q_amt[j] = a
-            for d in range(q_dt.shape[1]):
-                q_dt[j, d] = dt[d]
-                q_da[j, d] = da[d]
+    for j in range(q.n.shape[0]):
+        if q.k[j] >= q.n[j]:
+            q.t0[j] = t0
+            q.step[j] = step
+            q.k[j] = 0
+            q.n[j] = count
+            q.kind[j] = kind
+            q.cmt[j] = c
+            q.amt[j] = a
+            for d in range(q.dt.shape[1]):
+                q.dt[j, d] = dt[d]
+                q.da[j, d] = da[d]
             return True
     return False
 
 
-@engine_jit(cache=CACHE, inline=True)
-def _q_next(q_t0, q_step, q_k, q_n):
+@engine_jit(inline=True)
+def _q_next(q):
     """(index, time) of the earliest pending event (first pushed on ties), or (-1, inf)."""
     best = -1
     tb = np.inf
-    for j in range(q_n.shape[0]):
-        if q_k[j] < q_n[j]:
-            te = q_t0[j] + q_k[j] * q_step[j]
+    for j in range(q.n.shape[0]):
+        if q.k[j] < q.n[j]:
+            te = q.t0[j] + q.k[j] * q.step[j]
             if te < tb:
                 tb = te
                 best = j
     return best, tb
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_v, f1, f2):
     """Apply a bolus arrival / infusion start / infusion end at time te (jump conditions)."""
     nd = S.shape[1]
@@ -222,14 +214,14 @@ def _apply_event(kind, c, a, dt, da, linear, rhs, K, te, y, S, p, rate_v, drate_
 
 
 # ---------------------------------------------------------------------------- helpers
-@engine_jit(cache=CACHE)
-def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
-    """Zero the inputs and the queue; the state becomes init(p) (or zero)."""
+@engine_jit()
+def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, Y0p, to_init):
+    """Zero the inputs and the queue q; the state becomes init(p) (or zero)."""
     n = y.shape[0]
     nd = S.shape[1]
-    for j in range(q_n.shape[0]):
-        q_k[j] = 0
-        q_n[j] = 0
+    for j in range(q.n.shape[0]):
+        q.k[j] = 0
+        q.n[j] = 0
     for i in range(n):
         rate_v[i] = 0.0
         for d in range(nd):
@@ -251,7 +243,7 @@ def _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, to_init):
                 S[i, d] = 0.0
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _modifier(idx, p, dPr, default, dout):
     """Value of a dose modifier p[idx] (default if idx < 0), its directions into dout."""
     for d in range(dout.shape[0]):
@@ -259,7 +251,7 @@ def _modifier(idx, p, dPr, default, dout):
     return p[idx] if idx >= 0 else default
 
 
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
     obs(t, y, p, pred_i)
     nd = S.shape[1]
@@ -277,13 +269,11 @@ def _predict(obs, dobs_dy, dobs_dp, t, y, S, p, dPr, pred_i, dpred_i, Oy, Op):
             dpred_i[e, d] = acc
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _status_of(st, info, i):
     """Map an advance/steady-state status to a ``Status`` and record where it happened."""
     info[0] = i
     info[1] = st
-    if st == STATUS_NO_ODE:
-        return NO_ODE
     if st == SS_NO_CONVERGENCE:
         return SS_FAILED
     if st == SS_SINGULAR:
@@ -293,7 +283,7 @@ def _status_of(st, info, i):
     return ODE_FAILED
 
 
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _finite(y):
     for i in range(y.shape[0]):
         if not (abs(y[i]) < 1e308):
@@ -301,14 +291,14 @@ def _finite(y):
     return True
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _bad(info, i, detail):
     info[0] = i
     info[1] = detail
     return BAD_RECORD
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
     """(amount, R, D, detail) of a dose; derivatives into damt/dR/dD. detail 0 = fine."""
     nd = dF.shape[0]
@@ -353,80 +343,7 @@ def _dose_quantities(kind, a_data, r_data, F, dF, iR, iD, p, dPr, damt, dR, dD):
     return F * a_data, R, D, 0
 
 
-# ---------------------------------------------------------------------------- workspace
-@engine_jit(cache=CACHE)
-def queue_capacity(evid, a, b):
-    """Event-queue slots the records a:b need (3 series per dose record, + 4)."""
-    n_dose = 0
-    for i in range(a, b):
-        if evid[i] == 1 or evid[i] == 4:
-            n_dose += 1
-    return 3 * n_dose + 4
-
-
-@njit(cache=CACHE)
-def make_subject_workspace(n, n_p, nd, n_end, cap):
-    """All scratch of ``solve_records`` for n states, n_p parameters, nd directions, n_end
-    endpoints and a queue of ``cap`` slots (allocate once per thread, reuse per subject)."""
-    lw = make_workspace(n, nd)
-    ss_w = (np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)), np.zeros(n),
-            np.zeros((n, nd)), np.zeros((n, n)))
-    return (np.zeros((6, n)),  # 0 y, rate_v, yc, rate_c, f1, f2
-            np.zeros((4, n, nd)),  # 1 S, drate_v, Sc, drate_c
-            np.zeros((2, n, n)),  # 2 K, Jm
-            np.zeros((6, nd)),  # 3 dF, dL, damt, dR, dD, dLD
-            np.zeros((n, n, n_p)),  # 4 dK_raw
-            np.zeros((nd, n, n)),  # 5 dKd
-            np.zeros((n, n, n)),  # 6 dKd0 (always zero)
-            np.zeros((n_p, n)),  # 7 dP0 (always zero)
-            np.zeros((2, n, n_p)),  # 8 Y0p, Fp
-            np.zeros((n, 1)),  # 9 bcol
-            np.zeros((n_end, n)),  # 10 Oy
-            np.zeros((n_end, n_p)),  # 11 Op
-            np.zeros(n_p),  # 12 p (the record's row of P)
-            np.zeros((n_p, nd)),  # 13 dPr
-            np.zeros(n_end),  # 14 pred_i
-            np.zeros((n_end, nd)),  # 15 dpred_i
-            np.zeros((3, cap)),  # 16 queue t0, step, amt
-            np.zeros((4, cap), np.int64),  # 17 queue k, n, kind, cmt
-            np.zeros((cap, nd)),  # 18 queue dt
-            np.zeros((cap, nd)),  # 19 queue da
-            lw, ss_w, make_decomp_workspace(n))
-
-
-@engine_jit(cache=CACHE)
-def _clear(ws):
-    """Zero a reused workspace, so a subject's results never depend on the previous one."""
-    ws[0][:] = 0.0
-    ws[1][:] = 0.0
-    ws[2][:] = 0.0
-    ws[3][:] = 0.0
-    ws[4][:] = 0.0
-    ws[5][:] = 0.0
-    ws[8][:] = 0.0
-    ws[9][:] = 0.0
-    ws[10][:] = 0.0
-    ws[11][:] = 0.0
-    ws[12][:] = 0.0
-    ws[13][:] = 0.0
-    ws[14][:] = 0.0
-    ws[15][:] = 0.0
-    ws[16][:] = 0.0
-    ws[17][:] = 0
-    ws[18][:] = 0.0
-    ws[19][:] = 0.0
-    ssw = ws[21]
-    ssw[0][:] = 0.0
-    ssw[1][:] = 0.0
-    ssw[2][:] = 0.0
-    ssw[3][:] = 0.0
-    ssw[4][:] = 0.0
-    ssw[5][:] = 0.0
-    ssw[6][:] = 0.0
-    forget(ws[20])
-
-
-@engine_jit(cache=CACHE, inline=True)
+@engine_jit(inline=True)
 def _load_row(P, dP, g, p, dPr, first):
     """Copy record g's parameters into p, dPr; True if they differ from what was there."""
     changed = first
@@ -443,7 +360,7 @@ def _load_row(P, dP, g, p, dPr, first):
     return changed
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def fast_path_applies(linear, nd, opts):
     """Whether ``bolus_march.march`` may take subjects: a linear model, predictions only (no
     directions), and not the forced Padé method (``LinearMethod.EXPM``, the reference)."""
@@ -451,28 +368,17 @@ def fast_path_applies(linear, nd, opts):
                                        and opts[OPT_LINEAR_METHOD] == METHOD_EXPM)
 
 
-@njit(cache=CACHE)
-def march_scratch(ws):
-    """The scratch arrays of ``bolus_march.march`` inside a ``make_subject_workspace`` tuple
-    (taken once per chunk of subjects: passing the whole tuple per subject costs more than a
-    simple subject's arithmetic)."""
-    LA = ws[20][LW_A]
-    return ws[2][0], LA[A_V], LA[A_W], ws[22][1][2], ws[0][0], ws[0][2], ws[12], ws[14], ws[22]
-
-
-#: the type of ``make_subject_workspace``'s tuple (for the explicit signature below)
-WORKSPACE_TYPE = typeof(make_subject_workspace.py_func(1, 1, 1, 1, 1))
 SOLVE_RECORDS_SIG = types.int64(
     types.int64, types.int64, *SOLVE_SUBJECT_SIG.args, WORKSPACE_TYPE,  # a, b, ..., ws
 )
 
 
-@engine_jit(SOLVE_RECORDS_SIG, cache=CACHE)
+@engine_jit(SOLVE_RECORDS_SIG, cache=True)
 def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
                   dpred, opts, info, ws):
     """``solve_subject`` on the records a:b of the (population's) arrays, with the workspace
-    ``ws`` of ``make_subject_workspace`` (cleared here; its queue needs
+    ``ws`` of ``workspace.make_subject_workspace`` (cleared here; its queue needs
     ``queue_capacity(evid, a, b)`` slots). ``info[0]`` is relative to a."""
     n_rec = b - a
     n = dose_index.shape[1]
@@ -482,29 +388,18 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
     info[1] = 0
     if n_rec <= 0:
         return OK
-    if not linear and not HAVE_ODE:
-        info[0] = 0
-        return NO_ODE
-    _clear(ws)
-    cap = queue_capacity(evid, a, b)
-    V1, V2, VN, Vd = ws[0], ws[1], ws[2], ws[3]
-    y, rate_v, yc, rate_c, f1, f2 = V1[0], V1[1], V1[2], V1[3], V1[4], V1[5]
-    S, drate_v, Sc, drate_c = V2[0], V2[1], V2[2], V2[3]
-    K, Jm = VN[0], VN[1]
-    dF, dL, damt, dR, dD, dLD = Vd[0], Vd[1], Vd[2], Vd[3], Vd[4], Vd[5]
-    dK_raw, dKd, dKd0, dP0 = ws[4], ws[5], ws[6], ws[7]
-    Y0p, Fp, bcol, Oy, Op = ws[8][0], ws[8][1], ws[9], ws[10], ws[11]
-    p, dPr, pred_i, dpred_i = ws[12], ws[13], ws[14], ws[15]
-    q_t0, q_step, q_amt = ws[16][0][:cap], ws[16][1][:cap], ws[16][2][:cap]
-    q_k, q_n, q_kind, q_cmt = ws[17][0][:cap], ws[17][1][:cap], ws[17][2][:cap], ws[17][3][:cap]
-    q_dt, q_da = ws[18][:cap], ws[19][:cap]
-    lw, ss_w, dw = ws[20], ws[21], ws[22]
-    LA, lst = lw[LW_A], lw[LW_STATS]
+    clear(ws)
+    q = queue_head(ws.queue, queue_capacity(evid, a, b))
+    y, rate_v, S, drate_v = ws.y, ws.rate_v, ws.S, ws.drate_v
+    yc, rate_c, Sc, drate_c = ws.yc, ws.rate_c, ws.Sc, ws.drate_c
+    f1, f2, K, dKd, p, dPr = ws.f1, ws.f2, ws.K, ws.dKd, ws.p, ws.dPr
+    dF, dL, damt, dR, dD, dLD = ws.dF, ws.dL, ws.damt, ws.dR, ws.dD, ws.dLD
+    lw = ws.linear
     expm_only = opts.shape[0] > OPT_LINEAR_METHOD and opts[OPT_LINEAR_METHOD] == METHOD_EXPM
 
     tc = time[a]
     _load_row(P, dP, a, p, dPr, True)
-    _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
+    _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, True)
     for i in range(n_rec):
         g = a + i
         ti = time[g]
@@ -514,14 +409,14 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
         if linear and changed:
             linsys(p, K)
             if nd > 0:
-                dlinsys(p, dK_raw)
-                contract_dK(dK_raw, dPr, dKd)
+                dlinsys(p, ws.dK_raw)
+                contract_dK(ws.dK_raw, dPr, dKd)
             if not expm_only:
-                lin_prepare(K, dKd, nd, lw, dw)
+                lin_prepare(K, dKd, nd, lw, ws.decomp)
         # ---- pending events due up to (and at) this record's time
         t_snap = 1e-12 * max(1.0, abs(ti))
         while True:
-            j, te = _q_next(q_t0, q_step, q_k, q_n)
+            j, te = _q_next(q)
             if j < 0 or te > ti + t_snap:
                 break
             te = min(max(te, tc), ti)
@@ -529,12 +424,11 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 st = 0
             elif linear:  # propagate.advance's linear branch, without the call
                 if expm_only or not lin_advance_eigen(K, dKd, te - tc, y, S, rate_v, drate_v,
-                                                      LA, lst):
-                    lst[STAT_EXPM_INTERVALS] += 1
-                    lin_advance_expm(K, dKd, te - tc, y, S, rate_v, drate_v, lw[0], lw[1],
-                                     lw[2])
+                                                      lw.eig, lw.stats):
+                    lw.stats[STAT_EXPM_INTERVALS] += 1
+                    lin_advance_expm(K, dKd, te - tc, y, S, rate_v, drate_v, lw)
                 else:
-                    lst[STAT_EIGEN_INTERVALS] += 1
+                    lw.stats[STAT_EIGEN_INTERVALS] += 1
                 st = 0 if _finite(y) else NONFINITE_STATE
             else:
                 st = advance(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v,
@@ -542,18 +436,18 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             if st != 0:
                 return _status_of(st, info, i)
             tc = te
-            _apply_event(q_kind[j], q_cmt[j], q_amt[j], q_dt[j], q_da[j], linear, rhs, K, te, y,
-                         S, p, rate_v, drate_v, f1, f2)
-            q_k[j] += 1
+            _apply_event(q.kind[j], q.cmt[j], q.amt[j], q.dt[j], q.da[j], linear, rhs, K, te, y, S,
+                         p, rate_v, drate_v, f1, f2)
+            q.k[j] += 1
         if ti == tc:
             st = 0
         elif linear:
-            if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, LA,
-                                                  lst):
-                lst[STAT_EXPM_INTERVALS] += 1
-                lin_advance_expm(K, dKd, ti - tc, y, S, rate_v, drate_v, lw[0], lw[1], lw[2])
+            if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, lw.eig,
+                                                  lw.stats):
+                lw.stats[STAT_EXPM_INTERVALS] += 1
+                lin_advance_expm(K, dKd, ti - tc, y, S, rate_v, drate_v, lw)
             else:
-                lst[STAT_EIGEN_INTERVALS] += 1
+                lw.stats[STAT_EIGEN_INTERVALS] += 1
             st = 0 if _finite(y) else NONFINITE_STATE
         else:
             st = advance(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
@@ -563,7 +457,7 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
         tc = ti
         ev = evid[g]
         if ev == 3 or ev == 4:
-            _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, True)
+            _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, True)
         if (ev == 1 or ev == 4) and (amt[g] != 0.0 or rate[g] != 0.0):
             c = cmt[g]
             if c < 0 or c >= n:
@@ -589,11 +483,11 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 if not R > 0.0:
                     return _bad(info, i, BAD_RATE)
                 if ssi == 1:
-                    _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p, False)
+                    _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
                 for k in range(n):
                     yc[k] = 0.0
                 st = ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
-                                 Jm, bcol, Fp, f1, opts)
+                                 ws.Jm, ws.bcol, ws.steady.piv, ws.Fp, f1, opts)
                 if st != 0:
                     return _status_of(st, info, i)
                 for k in range(n):
@@ -610,11 +504,10 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                     dLD[d] = dL[d] + dD[d]
                 if ssi > 0:
                     if ssi == 1:
-                        _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q_k, q_n, Y0p,
-                               False)
+                        _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
                     st, first_end, n_end_hist = ss_load(
-                        linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, ti, kind, c, am, damt,
-                        R, dR, D, dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ss_w, f1)
+                        linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, kind, c, am, damt, R, dR, D,
+                        dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ws.steady, f1)
                     if st != 0:
                         return _status_of(st, info, i)
                     for k in range(n):
@@ -623,8 +516,7 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                         for d in range(nd):
                             S[k, d] += Sc[k, d]
                             drate_v[k, d] += drate_c[k, d]
-                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
-                            first_end, II, n_end_hist, KIND_END, c, R, dLD, dR)
+                    _q_push(q, first_end, II, n_end_hist, KIND_END, c, R, dLD, dR)
                 # the record's own dose (at ti + L) and its ADDL doses
                 first = 0
                 if L == 0.0:
@@ -634,20 +526,17 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                                  damt if kind == KIND_BOLUS else dR, linear, rhs, K, ti, y, S,
                                  p, rate_v, drate_v, f1, f2)
                 if kind == KIND_BOLUS:
-                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
-                            ti + L + first * II, II, nadd + 1 - first, KIND_BOLUS, c, am, dL,
+                    _q_push(q, ti + L + first * II, II, nadd + 1 - first, KIND_BOLUS, c, am, dL,
                             damt)
                 else:
-                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
-                            ti + L + first * II, II, nadd + 1 - first, KIND_START, c, R, dL,
+                    _q_push(q, ti + L + first * II, II, nadd + 1 - first, KIND_START, c, R, dL,
                             dR)
-                    _q_push(q_t0, q_step, q_k, q_n, q_kind, q_cmt, q_amt, q_dt, q_da,
-                            ti + L + D, II, nadd + 1, KIND_END, c, R, dLD, dR)
-        _predict(obs, dobs_dy, dobs_dp, ti, y, S, p, dPr, pred_i, dpred_i, Oy, Op)
+                    _q_push(q, ti + L + D, II, nadd + 1, KIND_END, c, R, dLD, dR)
+        _predict(obs, dobs_dy, dobs_dp, ti, y, S, p, dPr, ws.pred_i, ws.dpred_i, ws.Oy, ws.Op)
         for e in range(n_end):
-            pred[g, e] = pred_i[e]
+            pred[g, e] = ws.pred_i[e]
             for d in range(nd):
-                dpred[g, e, d] = dpred_i[e, d]
+                dpred[g, e, d] = ws.dpred_i[e, d]
     return OK
 
 
@@ -668,9 +557,8 @@ def _solve_subject_py(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, r
     ws = make_subject_workspace(dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1],
                                 queue_capacity(evid, 0, n_rec))
     if fast_path_applies(linear, dP.shape[2], opts):
-        K, V, W, lam, y, yh, p, pred_i, dw = march_scratch(ws)
         if march(0, n_rec, time, evid, amt, cmt, rate, addl, ss, P, dose_index, init, obs, linsys,
-                 pred, K, V, W, lam, y, yh, p, pred_i, dw):
+                 pred, march_scratch(ws)):
             info[0] = -1
             info[1] = 0
             return OK
@@ -689,7 +577,7 @@ def __getattr__(name):
     global _solve_subject
     if name == "solve_subject":
         if _solve_subject is None:
-            _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=CACHE)(_solve_subject_py)
+            _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=True)(_solve_subject_py)
             _solve_subject.__doc__ = _solve_subject_py.__doc__
         return _solve_subject
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,4 @@
-"""Small dense linear algebra for the engine: matrix exponential, solves, products.
-
-Everything works in place on caller-provided arrays so the event engine's inner loops do not
-allocate. Matrices are small (a few compartments, at most ~20 x 20 for the augmented
-sensitivity blocks), so plain loops beat BLAS/LAPACK calls here.
+"""The matrix exponential of the engine (in place on caller-provided arrays, no allocation).
 
 ``expm_into`` is the scaling-and-squaring algorithm with diagonal Padé approximants of
 degree 3, 5, 7, 9 or 13 chosen from the 1-norm (Higham, SIAM J. Matrix Anal. Appl. 26 (2005)
@@ -20,6 +16,7 @@ import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from .dense import matmul_into, norm1, solve_into  # noqa: E402
 from .jit import engine_jit  # noqa: E402
 
 
@@ -44,99 +41,8 @@ THETA7 = 9.504178996162932e-1
 THETA9 = 2.097847961257068e0
 THETA13 = 5.371920351148152e0
 
-#: a row swap happens only if |diagonal| < PIVOT_THRESHOLD * (largest entry in the column)
-PIVOT_THRESHOLD = 0.1
-
 #: number of scratch matrices ``expm_into`` needs in its ``W`` argument
 EXPM_WORK = 7
-
-
-@engine_jit()
-def norm1(A):
-    """Maximum absolute column sum."""
-    n, m = A.shape
-    best = 0.0
-    for j in range(m):
-        s = 0.0
-        for i in range(n):
-            s += abs(A[i, j])
-        if s > best:
-            best = s
-    return best
-
-
-@engine_jit()
-def matmul_into(A, B, C):
-    """C = A @ B (C must not alias A or B)."""
-    n, k = A.shape
-    m = B.shape[1]
-    for i in range(n):
-        for j in range(m):
-            C[i, j] = 0.0
-        for q in range(k):
-            a = A[i, q]
-            if a != 0.0:
-                for j in range(m):
-                    C[i, j] += a * B[q, j]
-
-
-@engine_jit()
-def solve_into(A, B):
-    """Solve A X = B in place by Gaussian elimination with threshold partial pivoting.
-
-    Rows are swapped only when the diagonal is below ``PIVOT_THRESHOLD`` times the column's
-    largest entry. Not swapping keeps structural zeros exact: e.g. a depot with no inflow
-    keeps exactly zero off-diagonal entries in exp(K h), which matters when the state is
-    propagated backwards over a long time (NONMEM's SS with ALAG > II), where fast modes
-    would amplify rounding noise by exp(ka |h|).
-
-    ``A`` is destroyed, ``B`` (n, m) is overwritten by X. Returns False if A is singular.
-    """
-    n = A.shape[0]
-    m = B.shape[1]
-    for k in range(n):
-        piv = k
-        big = abs(A[k, k])
-        for i in range(k + 1, n):
-            if abs(A[i, k]) > big:
-                big = abs(A[i, k])
-                piv = i
-        if big == 0.0 or not np.isfinite(big):
-            return False
-        if abs(A[k, k]) >= PIVOT_THRESHOLD * big:
-            piv = k  # threshold pivoting: keep the structure (zeros) when the diagonal will do
-        if piv != k:
-            for j in range(n):
-                tmp = A[k, j]
-                A[k, j] = A[piv, j]
-                A[piv, j] = tmp
-            for j in range(m):
-                tmp = B[k, j]
-                B[k, j] = B[piv, j]
-                B[piv, j] = tmp
-        inv = 1.0 / A[k, k]
-        for i in range(k + 1, n):
-            f = A[i, k] * inv
-            if f != 0.0:
-                A[i, k] = 0.0
-                for j in range(k + 1, n):
-                    A[i, j] -= f * A[k, j]
-                for j in range(m):
-                    B[i, j] -= f * B[k, j]
-    for k in range(n - 1, -1, -1):
-        inv = 1.0 / A[k, k]
-        for j in range(m):
-            s = B[k, j]
-            for q in range(k + 1, n):
-                s -= A[k, q] * B[q, j]
-            B[k, j] = s * inv
-    return True
-
-
-@engine_jit()
-def solve_vec_into(A, b):
-    """Solve A x = b in place (b overwritten, A destroyed). Returns False if singular."""
-    return solve_into(A, b.reshape((b.shape[0], 1)))
 
 
 @engine_jit()
@@ -162,8 +68,9 @@ def _odd_even(c, A, A2, A4, A6, A8, deg, U, V, T):
 
 
 @engine_jit()
-def expm_into(A, out, W):
-    """out = exp(A). ``W`` is scratch of shape (>= EXPM_WORK, n, n); A is not modified."""
+def expm_into(A, out, W, piv):
+    """out = exp(A). ``W`` is scratch of shape (>= EXPM_WORK, n, n), ``piv`` int64 (>= n,);
+    A is not modified."""
     n = A.shape[0]
     nrm = norm1(A)
     A2 = W[0]
@@ -228,7 +135,7 @@ def expm_into(A, out, W):
         for j in range(n):
             T[i, j] = V[i, j] - U[i, j]
             out[i, j] = V[i, j] + U[i, j]
-    if not solve_into(T, out):
+    if not solve_into(T, out, piv):
         for i in range(n):
             for j in range(n):
                 out[i, j] = np.nan

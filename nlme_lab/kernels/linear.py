@@ -38,9 +38,9 @@ The path is chosen by ``opts[OPT_LINEAR_METHOD]`` of the engine's options (a slo
 of ``ode.make_opts``; absent or 0 = ``LinearMethod.AUTO``, 1 = ``LinearMethod.EXPM`` forces the
 Padé path everywhere). ``with_linear_method`` makes such an ``opts``.
 
-Workspace: the tuple of ``make_workspace(n_state, n_dir)`` (``n_dir``: the most columns of S
-any call will pass; the steady-state solver passes n_state columns), plus
-``spectral.make_decomp_workspace(n_state)`` for ``lin_prepare``. Slot ``LW_STATS`` counts
+Workspace: the ``LinearWorkspace`` of ``make_workspace(n_state, n_dir)`` (``n_dir``: the most
+columns of S any call will pass; the steady-state solver passes n_state columns), plus
+``spectral.make_decomp_workspace(n_state)`` for ``lin_prepare``. Its ``stats`` count
 decompositions and intervals per path (``STAT_*``), for tests and benchmarks.
 """
 
@@ -52,13 +52,15 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 
 import enum  # noqa: E402
 import math  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
 from .jit import engine_jit  # noqa: E402
 
-from .expm import EXPM_WORK, expm_into, norm1  # noqa: E402
+from .dense import norm1  # noqa: E402
+from .expm import EXPM_WORK, expm_into  # noqa: E402
 from .spectral import EIG_OK, decompose, dd1, dd2_0, phi1  # noqa: E402
 
 #: scratch matrices needed per workspace (expm's plus the augmented matrix and its exponential)
@@ -88,14 +90,20 @@ def with_linear_method(opts: np.ndarray, method: LinearMethod | int | str) -> np
     return out
 
 
-# workspace tuple ``lw`` slots (few arrays: every array a kernel binds costs refcount atomics)
-LW_EXPM = 0  # (LIN_WORK, n + 1, n + 1) Padé scratch
-LW_EXPM2 = 1  # (LIN_WORK, 2 n + 2, 2 n + 2) (or 1 x 1 without directions)
-LW_TMP = 2  # (n,)
-LW_A = 3  # float (A_SLOTS + 2 ndm, n, w): the eigen path's matrices, see A_*
-LW_STATS = 4  # int64 (8 + ndm,): STAT_* counters, then 1 where dK_d == 0
+class LinearWorkspace(NamedTuple):
+    """Scratch of ``lin_advance`` (``make_workspace``). The eigen path keeps its matrices in one
+    array of slabs (``eig``, indexed by ``A_*``): a kernel that binds fewer arrays pays fewer
+    reference-count atomics where it runs with numba's reference counting."""
 
-# slabs of lw[LW_A] (each n x w, w = max(ndm, N_VEC))
+    expm: np.ndarray  # (LIN_WORK, n + 1, n + 1) Padé scratch
+    expm2: np.ndarray  # (LIN_WORK, 2 n + 2, 2 n + 2) (or 1 x 1 without directions)
+    tmp: np.ndarray  # (n,)
+    piv: np.ndarray  # int64 (2 n + 2,) row pivots of the Padé solves
+    eig: np.ndarray  # (A_SLOTS + 2 ndm, n, w): the eigen path's matrices, see A_*
+    stats: np.ndarray  # int64 (STAT_DZERO + ndm,): STAT_* counters, then 1 where dK_d == 0
+
+
+# slabs of ``LinearWorkspace.eig`` (each n x w, w = max(ndm, N_VEC))
 A_K = 0  # the K of the cached decomposition
 A_V = 1  # right eigenvectors (columns)
 A_W = 2  # left eigenvectors (rows), W = V^-1
@@ -117,7 +125,7 @@ STAT_DZERO = 8  # first of the ndm zero flags
 
 @njit(cache=True)
 def make_workspace(n_state, n_dir):
-    """Scratch arrays of ``lin_advance`` (allocate once per subject or thread)."""
+    """A ``LinearWorkspace`` (allocate once per subject or thread)."""
     n = n_state
     m = n + 1
     m2 = 2 * m if n_dir > 0 else 1
@@ -125,16 +133,16 @@ def make_workspace(n_state, n_dir):
     st = np.zeros(STAT_DZERO + ndm, np.int64)
     st[STAT_EIG] = -1
     st[STAT_ND] = -1
-    return (np.zeros((LIN_WORK, m, m)), np.zeros((LIN_WORK, m2, m2)), np.zeros(n),
-            np.zeros((A_SLOTS + 2 * ndm, n, max(ndm, N_VEC))), st)
+    return LinearWorkspace(np.zeros((LIN_WORK, m, m)), np.zeros((LIN_WORK, m2, m2)), np.zeros(n),
+                           np.zeros(2 * m, np.int64),
+                           np.zeros((A_SLOTS + 2 * ndm, n, max(ndm, N_VEC))), st)
 
 
 @engine_jit()
 def forget(lw):
     """Drop the cached decomposition (results never depend on it; this only frees reuse)."""
-    st = lw[LW_STATS]
-    st[STAT_EIG] = -1
-    st[STAT_ND] = -1
+    lw.stats[STAT_EIG] = -1
+    lw.stats[STAT_ND] = -1
 
 
 @engine_jit()
@@ -150,13 +158,15 @@ def _direction_is_zero(dKd, drate, d):
 
 
 @engine_jit()
-def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
+def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
     """The Padé path: advance y (n,) and S (n, n_dir) in place by ``h`` under
     dy/dt = K y + rate.
 
-    ``dKd`` (>= n_dir, n, n): dK along each direction; ``drate`` (n, >= n_dir).
-    Directions whose dK and drate are both zero cost one matrix-vector product.
+    ``dKd`` (>= n_dir, n, n): dK along each direction; ``drate`` (n, >= n_dir); ``lw``: a
+    ``LinearWorkspace``. Directions whose dK and drate are both zero cost one matrix-vector
+    product.
     """
+    Wm, W2, tmp, piv = lw.expm, lw.expm2, lw.tmp, lw.piv
     n = K.shape[0]
     m = n + 1
     nd = S.shape[1]
@@ -165,14 +175,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
     A = Wm[EXPM_WORK]
     E = Wm[EXPM_WORK + 1]
     # input column scale c (similarity diag(I, 1/c))
-    knorm = 0.0
-    for j in range(n):
-        s = 0.0
-        for i in range(n):
-            s += abs(K[i, j])
-        if s > knorm:
-            knorm = s
-    knorm *= abs(h)
+    knorm = norm1(K) * abs(h)
     rnorm = 0.0
     for i in range(n):
         rnorm += abs(rate[i])
@@ -194,7 +197,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
         A[i, n] = rate[i] * h / c
         A[n, i] = 0.0
     A[n, n] = 0.0
-    expm_into(A, E, Wm)
+    expm_into(A, E, Wm, piv)
     # sensitivities first (they need the old y)
     if nd > 0:
         M = W2[EXPM_WORK]
@@ -208,14 +211,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
                 tmp[i] = acc
             if not _direction_is_zero(dKd, drate, d):
                 # dA (same column similarity), then scalar scaling g
-                dnorm = 0.0
-                for j in range(n):
-                    s = 0.0
-                    for i in range(n):
-                        s += abs(dKd[d, i, j])
-                    if s > dnorm:
-                        dnorm = s
-                dnorm *= abs(h)
+                dnorm = norm1(dKd[d]) * abs(h)
                 s = 0.0
                 for i in range(n):
                     s += abs(drate[i, d])
@@ -236,7 +232,7 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, Wm, W2, tmp):
                     for j in range(n):
                         M[m + i, j] = dKd[d, i, j] * h / g
                     M[m + i, n] = drate[i, d] * h / (c * g)
-                expm_into(M, EM, W2)
+                expm_into(M, EM, W2, piv)
                 for i in range(n):
                     acc = 0.0
                     for j in range(n):
@@ -281,8 +277,8 @@ def lin_prepare(K, dKd, nd, lw, dw):
     decomposition out of the code compiled into every caller of ``propagate.advance``); it
     takes the Padé path where no decomposition of its K is cached.
     """
-    st = lw[LW_STATS]
-    LA = lw[LW_A]
+    st = lw.stats
+    LA = lw.eig
     n = K.shape[0]
     same = st[STAT_EIG] >= 0
     if same:
@@ -294,9 +290,8 @@ def lin_prepare(K, dKd, nd, lw, dw):
         for i in range(n):
             for j in range(n):
                 LA[A_K, i, j] = K[i, j]
-        F, Fv, I, R = dw
-        lam = Fv[2]
-        st[STAT_EIG] = decompose(K, LA[A_V], LA[A_W], lam, F, Fv, I, R)
+        lam = dw.lam
+        st[STAT_EIG] = decompose(K, LA[A_V], LA[A_W], lam, dw)
         for i in range(n):
             LA[A_VEC, i, C_LAM] = lam[i]
         st[STAT_ND] = -1
@@ -473,9 +468,9 @@ def lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
     """
     if h == 0.0:
         return
-    st = lw[LW_STATS]
-    if method != METHOD_EXPM and lin_advance_eigen(K, dKd, h, y, S, rate, drate, lw[LW_A], st):
+    st = lw.stats
+    if method != METHOD_EXPM and lin_advance_eigen(K, dKd, h, y, S, rate, drate, lw.eig, st):
         st[STAT_EIGEN_INTERVALS] += 1
         return
     st[STAT_EXPM_INTERVALS] += 1
-    lin_advance_expm(K, dKd, h, y, S, rate, drate, lw[LW_EXPM], lw[LW_EXPM2], lw[LW_TMP])
+    lin_advance_expm(K, dKd, h, y, S, rate, drate, lw)

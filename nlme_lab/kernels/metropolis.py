@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
 
 from .error_model import gaussian_term, observation_variance  # noqa: E402
-from .events import BAD_RECORD, NO_ODE  # noqa: E402
+from .events import BAD_RECORD  # noqa: E402
 from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
 
 #: chunks of the threaded passes per thread (numba's static schedule: one contiguous range each)
@@ -208,7 +208,7 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
             f_new[b, o] = math.log(v) if any_log and log_scale[o] else v
         if status[r] != 0:
             counts_out[c, 0] += 1
-            if status[r] == BAD_RECORD or status[r] == NO_ODE:
+            if status[r] == BAD_RECORD:
                 counts_out[c, 1] += 1
             for o in range(starts[i], starts[i] + counts[i]):
                 f_new[b, o] = np.nan

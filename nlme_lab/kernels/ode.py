@@ -45,19 +45,23 @@ Speed: see benchmarks/bench_ode.py. Calling from Python costs ~0.1-0.2 ms per ca
 converting the dispatchers to first-class functions; call it from numba in hot loops.
 
 Cache note: ``ode_advance`` embeds code from ``ode_common``, ``ode_rodas`` and ``ode_dopri``;
-numba's cache checks only this file, so after editing those modules clear the ``ode*`` files in
-``kernels/__pycache__`` (``cache_guard`` does so for the engine modules it lists).
+numba's cache checks only this file, so ``cache_guard`` (which lists these modules with the
+rest of the engine) drops the cached kernels when any of them changed.
 """
 
 from __future__ import annotations
 
-import enum
+from . import cache_guard
 
-import numpy as np
-from numba import njit, types
+cache_guard.check()  # drop stale cached kernels before any is loaded
 
-from nlme_lab.kernels.abi import JacFn, RhsFn, f8, mat, vec
-from nlme_lab.kernels.ode_common import (
+import enum  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numba import njit, types  # noqa: E402
+
+from nlme_lab.kernels.abi import JacFn, RhsFn, f8, mat, vec  # noqa: E402
+from nlme_lab.kernels.ode_common import (  # noqa: E402
     ODE_MAX_STEPS,
     ODE_NONFINITE,
     ODE_OK,
@@ -68,8 +72,8 @@ from nlme_lab.kernels.ode_common import (
     all_finite2,
     initial_step,
 )
-from nlme_lab.kernels.ode_dopri import dopri_run
-from nlme_lab.kernels.ode_rodas import rodas_run
+from nlme_lab.kernels.ode_dopri import dopri_run  # noqa: E402
+from nlme_lab.kernels.ode_rodas import rodas_run  # noqa: E402
 
 ODE_BAD_INPUT = 5
 

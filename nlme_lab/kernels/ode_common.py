@@ -1,14 +1,21 @@
 """Small numba helpers shared by the ODE steppers (``ode_rodas``, ``ode_dopri``).
 
-Dense LU with partial pivoting for the small iteration matrices, the weighted RMS error norm,
-the augmented sensitivity right-hand side and the automatic initial step. Private to the
+The step-size control (a ``StepControl``: ``plan_step`` before an attempt, ``judge_step``
+after it), the weighted RMS error norm, the augmented sensitivity right-hand side and the
+automatic initial step (the LU of the iteration matrices is ``dense``'s). Private to the
 ``ode*`` modules; the public entry point is :func:`nlme_lab.kernels.ode.ode_advance`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+from typing import NamedTuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 # Status codes (mirrored by ``ode.OdeStatus``). Kept here so the steppers need not import ode.py.
 ODE_OK = 0
@@ -22,86 +29,81 @@ ODE_SWITCH = -1
 UROUND = 2.220446049250313e-16
 SQRT_UROUND = 1.4901161193847656e-08
 
+# step-size control (both methods; each has its own largest factor and error exponent)
+SAFETY = 0.9
+FAC_MIN = 0.2
+#: a step whose result is not finite is retried at this fraction of its size
+NONFINITE_CUT = 0.25
+#: ``plan_step``: take the step
+TAKE_STEP = -2
 
-@njit(cache=True)
-def lu_factor(a, piv):
-    """In-place LU with partial pivoting of square ``a``; False if a pivot is 0 or not finite."""
-    n = a.shape[0]
-    for k in range(n):
-        best = k
-        amax = abs(a[k, k])
-        for i in range(k + 1, n):
-            v = abs(a[i, k])
-            if v > amax:
-                amax = v
-                best = i
-        piv[k] = best
-        if not (amax > 0.0) or not np.isfinite(amax):
-            return False
-        if best != k:
-            for j in range(n):
-                tmp = a[k, j]
-                a[k, j] = a[best, j]
-                a[best, j] = tmp
-        inv = 1.0 / a[k, k]
-        for i in range(k + 1, n):
-            m = a[i, k] * inv
-            a[i, k] = m
-            if m != 0.0:
-                for j in range(k + 1, n):
-                    a[i, j] -= m * a[k, j]
-    return True
+
+class StepControl(NamedTuple):
+    """The step-size controller's state between attempts (``start_control``, then
+    ``plan_step`` before each attempt and ``judge_step`` after it)."""
+
+    h: float  # the (signed) step to try next
+    h_last: float  # the size of the last accepted step
+    after_reject: bool  # the previous attempt was rejected
+    last_nonfinite: bool  # ... because its result was not finite
 
 
 @njit(cache=True)
-def lu_solve(lu, piv, b):
-    """Solve in place ``A x = b`` for a vector ``b`` given ``lu_factor``'s output."""
-    n = lu.shape[0]
-    for k in range(n):
-        pk = piv[k]
-        if pk != k:
-            tmp = b[k]
-            b[k] = b[pk]
-            b[pk] = tmp
-    for i in range(1, n):
-        s = b[i]
-        for j in range(i):
-            s -= lu[i, j] * b[j]
-        b[i] = s
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for j in range(i + 1, n):
-            s -= lu[i, j] * b[j]
-        b[i] = s / lu[i, i]
+def start_control(h):
+    """A ``StepControl`` that starts with the step h."""
+    return StepControl(h, abs(h), False, False)
 
 
 @njit(cache=True)
-def lu_solve_mat(lu, piv, b):
-    """Solve in place ``A X = B`` for a matrix ``B`` (n x m), column by column."""
-    n = lu.shape[0]
-    m = b.shape[1]
-    for k in range(n):
-        pk = piv[k]
-        if pk != k:
-            for c in range(m):
-                tmp = b[k, c]
-                b[k, c] = b[pk, c]
-                b[pk, c] = tmp
-    for i in range(1, n):
-        for j in range(i):
-            l = lu[i, j]
-            if l != 0.0:
-                for c in range(m):
-                    b[i, c] -= l * b[j, c]
-    for i in range(n - 1, -1, -1):
-        for j in range(i + 1, n):
-            u = lu[i, j]
-            if u != 0.0:
-                for c in range(m):
-                    b[i, c] -= u * b[j, c]
-        inv = 1.0 / lu[i, i]
-        for c in range(m):
-            b[i, c] *= inv
+def plan_step(ctl, t, t1, direction, attempts, max_attempts):
+    """Before an attempt from t towards t1 (``direction`` +-1): ``(TAKE_STEP, h, last)``, the
+    step ``ctl.h`` cut to the rest of the interval when ``last``; or ``(status, ctl.h, False)``
+    when the run ends here: ODE_OK at t1, ODE_MAX_STEPS after ``max_attempts`` attempts, or a
+    step too small to move t (ODE_NONFINITE if the last attempt was not finite, else
+    ODE_STEP_UNDERFLOW)."""
+    h = ctl.h
+    rem = t1 - t
+    if rem * direction <= 0.0:
+        return ODE_OK, h, False
+    if attempts >= max_attempts:
+        return ODE_MAX_STEPS, h, False
+    if abs(h) < 16.0 * UROUND * max(abs(t), abs(t1) * 1e-3, 1e-300):
+        return (ODE_NONFINITE if ctl.last_nonfinite else ODE_STEP_UNDERFLOW), h, False
+    if abs(h) >= abs(rem) * (1.0 - 1e-12):
+        return TAKE_STEP, rem, True
+    return TAKE_STEP, h, False
+
+
+@njit(cache=True)
+def judge_step(ctl, h, last, err, finite, expo, fac_max):
+    """After an attempt of the step h (``plan_step``'s) with the error norm ``err``:
+    ``(accepted, next StepControl, factor)``.
+
+    Not ``finite`` (the error or the solution): rejected, next h * NONFINITE_CUT. ``err > 1``:
+    rejected, h * max(FAC_MIN, SAFETY err^-expo). Else accepted with the factor
+    SAFETY err^-expo within [FAC_MIN, fac_max], at most 1 right after a rejection; a ``last``
+    step, cut short to land on t1, hands the planned ``ctl.h`` on when that is larger.
+    """
+    if not finite:
+        return False, StepControl(h * NONFINITE_CUT, ctl.h_last, True, True), 0.0
+    if err > 1.0:
+        return False, StepControl(h * max(FAC_MIN, SAFETY * err ** -expo), ctl.h_last, True,
+                                  False), 0.0
+    fac = SAFETY * max(err, 1e-10) ** -expo
+    fac = min(fac_max, max(FAC_MIN, fac))
+    if ctl.after_reject:
+        fac = min(fac, 1.0)
+    h_new = h * fac
+    if last and abs(ctl.h) > abs(h_new):
+        h_new = ctl.h
+    return True, StepControl(h_new, abs(h), False, False), fac
+
+
+@njit(cache=True)
+def retry_control(ctl, h):
+    """The controller after an attempt abandoned before its error was known (a singular
+    iteration matrix): the next try is h, the rest unchanged."""
+    return StepControl(h, ctl.h_last, ctl.after_reject, ctl.last_nonfinite)
 
 
 @njit(cache=True)

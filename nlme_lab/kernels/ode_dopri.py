@@ -10,20 +10,23 @@ Rodas4.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from . import cache_guard
 
-from nlme_lab.kernels.ode_common import (
-    ODE_MAX_STEPS,
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from nlme_lab.kernels.ode_common import (  # noqa: E402
     ODE_NONFINITE,
-    ODE_OK,
-    ODE_STEP_UNDERFLOW,
     ODE_SWITCH,
-    UROUND,
+    TAKE_STEP,
     all_finite,
-    all_finite2,
     err_norm,
+    judge_step,
+    plan_step,
     sens_rhs,
+    start_control,
 )
 
 A = np.array([
@@ -40,9 +43,8 @@ CNODE = np.array([0.0, 0.2, 0.3, 0.8, 8.0 / 9.0, 1.0, 1.0])
 E = np.array([71.0 / 57600.0, 0.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0,
               22.0 / 525.0, -1.0 / 40.0])
 
-FAC_MIN = 0.2
 FAC_MAX = 10.0
-SAFETY = 0.9
+ERR_EXPONENT = 0.2  # step factor SAFETY err^-1/5 (the error estimate is of order 4)
 STIFF_LIMIT = 3.25
 STIFF_STEPS = 15
 
@@ -92,24 +94,12 @@ def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
         return ODE_NONFINITE, t, h, abs(h)
     if nd > 0:
         _stage_sens(jac, dfdp, t, y, S, p, dP, drate, Jw, Fw, gs, KS, 0, stats)
-    n_stiff = 0
-    n_nonstiff = 0
-    reject = False
-    last_nonfinite = False
-    h_last = abs(h)
+    n_stiff, n_nonstiff = 0, 0  # the stiffness test's counts of accepted steps
+    ctl = start_control(h)
     while True:
-        rem = t1 - t
-        if rem * direction <= 0.0:
-            return ODE_OK, t, h, h_last
-        if stats[3] >= max_attempts:
-            return ODE_MAX_STEPS, t, h, h_last
-        if abs(h) < 16.0 * UROUND * max(abs(t), abs(t1) * 1e-3, 1e-300):
-            return (ODE_NONFINITE if last_nonfinite else ODE_STEP_UNDERFLOW), t, h, h_last
-        h_planned = h
-        last = False
-        if abs(h) >= abs(rem) * (1.0 - 1e-12):
-            h = rem
-            last = True
+        status, h, last = plan_step(ctl, t, t1, direction, stats[3], max_attempts)
+        if status != TAKE_STEP:
+            return status, t, ctl.h, ctl.h_last
         stats[3] += 1
         for s in range(1, 7):
             for i in range(n):
@@ -152,13 +142,9 @@ def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                         acc += E[j] * KS[j, i, c]
                     Serr[i, c] = h * acc
         err = err_norm(yerr, y, ynew, Serr, S, Snew, rtol, atol, with_sens and nd > 0)
-        if not np.isfinite(err) or not all_finite(ynew) or not all_finite(fs):
-            last_nonfinite = True
-            reject = True
-            h = h * 0.25
-            continue
-        last_nonfinite = False
-        if err <= 1.0:
+        finite = np.isfinite(err) and all_finite(ynew) and all_finite(fs)
+        accepted, ctl, _ = judge_step(ctl, h, last, err, finite, ERR_EXPONENT, FAC_MAX)
+        if accepted:
             stats[0] += 1
             if may_switch:
                 num = 0.0
@@ -182,18 +168,5 @@ def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                     for c in range(nd):
                         S[i, c] = Snew[i, c]
                         KS[0, i, c] = KS[6, i, c]
-            h_last = abs(h)
-            fac = SAFETY * max(err, 1e-10) ** -0.2
-            fac = min(FAC_MAX, max(FAC_MIN, fac))
-            if reject:
-                fac = min(fac, 1.0)
-            reject = False
-            h_new = h * fac
-            if last and abs(h_planned) > abs(h_new):
-                h_new = h_planned
-            h = h_new
             if may_switch and n_stiff >= STIFF_STEPS and not last:
-                return ODE_SWITCH, t, h, h_last
-        else:
-            reject = True
-            h = h * max(FAC_MIN, SAFETY * err ** -0.2)
+                return ODE_SWITCH, t, ctl.h, ctl.h_last

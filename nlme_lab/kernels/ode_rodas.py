@@ -20,25 +20,28 @@ error (~1e-8 relative) only perturbs the Rosenbrock matrix, which keeps the meth
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from . import cache_guard
 
-from nlme_lab.kernels.ode_common import (
-    ODE_MAX_STEPS,
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from nlme_lab.kernels.dense import lu_factor, lu_solve  # noqa: E402
+from nlme_lab.kernels.ode_common import (  # noqa: E402
     ODE_NONFINITE,
-    ODE_OK,
     ODE_SINGULAR,
-    ODE_STEP_UNDERFLOW,
     ODE_SWITCH,
     SQRT_UROUND,
-    UROUND,
+    TAKE_STEP,
     all_finite,
     all_finite2,
     err_norm,
-    lu_factor,
-    lu_solve,
-    lu_solve_mat,
+    judge_step,
+    plan_step,
+    retry_control,
     sens_rhs,
+    start_control,
 )
 
 GAMMA = 0.25
@@ -63,9 +66,8 @@ C = np.array([
 CNODE = np.array([0.0, 0.386, 0.21, 0.63, 1.0, 1.0])
 D = np.array([0.25, -0.1043, 0.1035, -0.0362, 0.0, 0.0])
 
-FAC_MIN = 0.2
 FAC_MAX = 6.0
-SAFETY = 0.9
+ERR_EXPONENT = 0.25  # step factor SAFETY err^-1/4 (the error estimate is of order 3)
 # Hand back to the explicit method after this many accepted steps with h * ||J||_inf small.
 NONSTIFF_LIMIT = 2.0
 NONSTIFF_STEPS = 10
@@ -128,6 +130,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
     piv = np.empty(n, np.int64)
     U = np.empty((6, n))
     r = np.empty(n)
+    r_col = r.reshape((n, 1))  # r as the column lu_solve takes
     Fp = np.empty((ns, npar))
     Jw = np.empty((ns, ns))
     Fw = np.empty((ns, npar))
@@ -143,22 +146,11 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
     need_base = True
     n_singular = 0
     n_nonstiff = 0
-    reject = False
-    last_nonfinite = False
-    h_last = abs(h)
+    ctl = start_control(h)
     while True:
-        rem = t1 - t
-        if rem * direction <= 0.0:
-            return ODE_OK, t, h, h_last
-        if stats[3] >= max_attempts:
-            return ODE_MAX_STEPS, t, h, h_last
-        if abs(h) < 16.0 * UROUND * max(abs(t), abs(t1) * 1e-3, 1e-300):
-            return (ODE_NONFINITE if last_nonfinite else ODE_STEP_UNDERFLOW), t, h, h_last
-        h_planned = h
-        last = False
-        if abs(h) >= abs(rem) * (1.0 - 1e-12):
-            h = rem
-            last = True
+        status, h, last = plan_step(ctl, t, t1, direction, stats[3], max_attempts)
+        if status != TAKE_STEP:
+            return status, t, ctl.h, ctl.h_last
         delta = direction * SQRT_UROUND * max(abs(t), abs(h), 1e-8)
         if need_base:
             rhs(t, y, p, f0)
@@ -169,7 +161,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
             stats[1] += 2
             stats[2] += 1
             if not (all_finite(f0) and all_finite2(J)):
-                return ODE_NONFINITE, t, h, h_last
+                return ODE_NONFINITE, t, h, ctl.h_last
             for i in range(n):
                 ft[i] = (fs[i] + rate[i] - f0[i]) / delta
             if nd > 0:
@@ -181,11 +173,11 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
             for j in range(n):
                 lu[i, j] = -J[i, j]
             lu[i, i] += inv
-        if not lu_factor(lu, piv):
+        if not lu_factor(lu, piv, 1.0, False):
             n_singular += 1
             if n_singular > MAX_SINGULAR:
-                return ODE_SINGULAR, t, h, h_last
-            h = h * 0.5
+                return ODE_SINGULAR, t, h, ctl.h_last
+            ctl = retry_control(ctl, h * 0.5)
             continue
         n_singular = 0
         for s in range(6):
@@ -209,7 +201,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                 for j in range(s):
                     acc += (C[s, j] / h) * U[j, i]
                 r[i] = acc
-            lu_solve(lu, piv, r)
+            lu_solve(lu, piv, r_col, True)
             for i in range(n):
                 U[s, i] = r[i]
             if nd > 0:
@@ -236,7 +228,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                         for k in range(n):
                             acc += H[k, i, c] * r[k]
                         RS[i, c] = acc
-                lu_solve_mat(lu, piv, RS)
+                lu_solve(lu, piv, RS, False)
                 for i in range(n):
                     for c in range(nd):
                         US[s, i, c] = RS[i, c]
@@ -248,13 +240,9 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                 for c in range(nd):
                     Snew[i, c] = Stmp[i, c] + RS[i, c]
         err = err_norm(r, y, ynew, RS, S, Snew, rtol, atol, with_sens and nd > 0)
-        if not np.isfinite(err) or not all_finite(ynew) or not all_finite2(Snew):
-            last_nonfinite = True
-            reject = True
-            h = h * 0.25
-            continue
-        last_nonfinite = False
-        if err <= 1.0:
+        finite = np.isfinite(err) and all_finite(ynew) and all_finite2(Snew)
+        accepted, ctl, fac = judge_step(ctl, h, last, err, finite, ERR_EXPONENT, FAC_MAX)
+        if accepted:
             stats[0] += 1
             t = t1 if last else t + h
             for i in range(n):
@@ -263,12 +251,6 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                 for i in range(n):
                     for c in range(nd):
                         S[i, c] = Snew[i, c]
-            h_last = abs(h)
-            fac = SAFETY * max(err, 1e-10) ** -0.25
-            fac = min(FAC_MAX, max(FAC_MIN, fac))
-            if reject:
-                fac = min(fac, 1.0)
-            reject = False
             need_base = True
             if may_switch:
                 jn = 0.0
@@ -281,13 +263,5 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                     n_nonstiff += 1
                 else:
                     n_nonstiff = 0
-            h_new = h * fac
-            if last and abs(h_planned) > abs(h_new):
-                h_new = h_planned
-            h = h_new
             if may_switch and n_nonstiff >= NONSTIFF_STEPS and not last:
-                return ODE_SWITCH, t, h, h_last
-        else:
-            reject = True
-            fac = max(FAC_MIN, SAFETY * err ** -0.25)
-            h = h * fac
+                return ODE_SWITCH, t, ctl.h, ctl.h_last

@@ -50,17 +50,9 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
-from .events import (  # noqa: E402
-    fast_path_applies,
-    i64m,
-    i64v,
-    make_subject_workspace,
-    march_scratch,
-    queue_capacity,
-    solve_records,
-)
+from .events import fast_path_applies, i64m, i64v, solve_records  # noqa: E402
 from .jit import engine_jit  # noqa: E402
-from .propagate import CACHE  # noqa: E402
+from .workspace import make_subject_workspace, march_scratch, queue_capacity  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
 #: contiguous chunks (load balance vs one workspace per chunk). Not from the thread count:
@@ -133,7 +125,7 @@ def compute_dp(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time
             dpk(t[i], theta, eta_rec[i], cov[i], P_out[i], dp_deta[i], dp_dtheta[i])
 
 
-@njit(types.void(types.int64, types.int64, *SOLVE_POPULATION_SIG.args), cache=CACHE)
+@njit(types.void(types.int64, types.int64, *SOLVE_POPULATION_SIG.args), cache=True)
 def _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs,
                  jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
                  pred, dpred, status, fail_rec):
@@ -146,11 +138,11 @@ def _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, d
     info = np.zeros(2, np.int64)
     my_opts = np.empty_like(opts)
     fast = fast_path_applies(linear, dP.shape[2], opts)
-    K, V, W, lam, y, yh, p, pred_i, dw = march_scratch(ws)
+    scratch = march_scratch(ws)
     for s in range(s0, s1):
         a = offsets[s]
         if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
-                          init, obs, linsys, pred, K, V, W, lam, y, yh, p, pred_i, dw):
+                          init, obs, linsys, pred, scratch):
             status[s] = 0
             fail_rec[s] = -1
             continue
@@ -226,7 +218,7 @@ def compute_dp_at(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_t
     compute_dp(_as_dpk(dpk), t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time)
 
 
-@njit(types.void(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=CACHE)
+@njit(types.void(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=True)
 def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                     linear, dP, opts, pred, dpred, status, fail_rec):
     """``_solve_range`` with the model functions at the addresses ``fn`` (``FN_ORDER``)."""
@@ -274,6 +266,6 @@ def __getattr__(name):
     if name in _LAZY:
         if name not in _compiled:
             fn, sig, parallel = _LAZY[name]
-            _compiled[name] = njit(sig, parallel=parallel, cache=CACHE)(fn)
+            _compiled[name] = njit(sig, parallel=parallel, cache=True)(fn)
         return _compiled[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

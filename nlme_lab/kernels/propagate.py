@@ -5,11 +5,8 @@ linear models it uses ``linear.lin_advance`` with the current ``K = linsys(p)`` 
 direction-contracted ``dKd``): the cached eigendecomposition, or Padé exponentials where that
 is not reliable or ``opts`` asks for them; otherwise ``ode.ode_advance``.
 
-If ``ode.py`` cannot be imported, a stub returning ``STATUS_NO_ODE`` stands in and
-``HAVE_ODE`` is False; the engine then refuses ODE models (linear ones still work). Kernels
-that call ``advance`` are compiled with ``cache=HAVE_ODE`` so a stub never lands in the cache.
-Note numba's cache tracks only a function's own source file: after changing ``ode*.py``,
-clear ``nlme_lab/kernels/__pycache__`` (the cached engine would keep the old integrator).
+numba's cache tracks only a function's own source file; ``cache_guard`` drops the engine's
+cached kernels when any engine source (the ODE integrator's included) changed.
 """
 
 from __future__ import annotations
@@ -18,33 +15,15 @@ from . import cache_guard
 
 cache_guard.check()  # drop stale cached kernels before any is loaded
 
-from numba import njit  # noqa: E402
-
 from .jit import engine_jit  # noqa: E402
-
 from .linear import METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
+from .ode import ode_advance  # noqa: E402
 
-#: returned when the ODE integrator module is missing
-STATUS_NO_ODE = -1000
 #: returned by ``advance`` when a linear propagation gives a non-finite state
 NONFINITE_STATE = 2006
 
-try:  # pragma: no cover - depends on the other engineer's module
-    from .ode import ode_advance
 
-    HAVE_ODE = True
-except ImportError:  # pragma: no cover
-    HAVE_ODE = False
-
-    @njit
-    def ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
-        return STATUS_NO_ODE
-
-
-CACHE = HAVE_ODE
-
-
-@engine_jit(cache=CACHE)
+@engine_jit()
 def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, opts, lw):
     """Move (y, S) from t0 to t1 (either direction) with constant inputs ``rate``.
 
@@ -66,7 +45,7 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
     if abs(h) <= 1e-12 * max(1.0, abs(t0), abs(t1)):
         # a rounding-size interval (e.g. an infusion ending 1e-15 h after a record): one Euler
         # step for y (error O(h^2)); S changes by O(h), below rounding of the times themselves
-        f = lw[2]
+        f = lw.tmp
         rhs(t0, y, p, f)
         for i in range(y.shape[0]):
             y[i] += h * (f[i] + rate[i])
@@ -74,7 +53,7 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
     return ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dPr, rate, drate, opts)
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def eval_f(linear, rhs, K, t, y, p, rate, out):
     """out = f(t, y, p) + rate (the full right-hand side including zero-order inputs)."""
     n = y.shape[0]

@@ -40,10 +40,12 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 
 import enum  # noqa: E402
 import math  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
+from .dense import lu_factor, lu_solve  # noqa: E402
 from .jit import engine_jit  # noqa: E402
 
 EIG_OK = 0
@@ -59,10 +61,6 @@ KAPPA_MAX = 1e3
 SYM_TOL = 1e-12
 JACOBI_MAX_SWEEPS = 40
 
-#: float scratch matrices (n x n) ``decompose`` needs in ``F``
-DECOMP_WORK = 3
-
-
 class EigStatus(enum.IntEnum):
     """Why ``decompose`` declined (0 = fine)."""
 
@@ -74,12 +72,30 @@ class EigStatus(enum.IntEnum):
     ILL_CONDITIONED = EIG_ILL_CONDITIONED
 
 
+class DecompWorkspace(NamedTuple):
+    """Scratch of ``decompose`` for n states (``make_decomp_workspace``)."""
+
+    sym: np.ndarray  # (n, n) a block made symmetric, diagonalised by Jacobi in place
+    rot: np.ndarray  # (n, n) its accumulated rotations Q
+    shifted: np.ndarray  # (n, n) K_bb - mu I of the eigenvector continuation
+    scale: np.ndarray  # (n,) the block's diagonal similarity d
+    rhs: np.ndarray  # (n,) right-hand side / solution of the continuation
+    lam: np.ndarray  # (n,) free for the caller's eigenvalues (``decompose`` does not touch it)
+    order: np.ndarray  # int64 (n,) states ordered by block, sources first
+    comp: np.ndarray  # int64 (n,) block (strongly connected component) of each state
+    anc: np.ndarray  # int64 (n,) ancestors of each state
+    bstart: np.ndarray  # int64 (n + 1,) where each block starts in ``order``
+    reach: np.ndarray  # int64 (n, n) reach[a, b] = 1 if a flows into b (transitively)
+    piv: np.ndarray  # int64 (n,) row pivots of the continuation's solves
+
+
 @njit(cache=True)
 def make_decomp_workspace(n):
-    """Scratch of ``decompose``: F (DECOMP_WORK, n, n), Fv (3, n) (row 2 free for the caller's
-    eigenvalues), I (4, n + 1), R (n, n)."""
-    return (np.zeros((DECOMP_WORK, n, n)), np.zeros((3, n)), np.zeros((4, n + 1), np.int64),
-            np.zeros((n, n), np.int64))
+    """A ``DecompWorkspace`` for n states."""
+    return DecompWorkspace(np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n)), np.zeros(n),
+                           np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                           np.zeros(n, np.int64), np.zeros(n + 1, np.int64),
+                           np.zeros((n, n), np.int64), np.zeros(n, np.int64))
 
 
 # ------------------------------------------------------------------ divided differences
@@ -133,11 +149,12 @@ def dd2_0(a, b):
 
 # ------------------------------------------------------------------ structure of K
 @engine_jit()
-def _block_order(K, I, R):
-    """Order the states by SCC, sources first. I[0] = order, I[1] = SCC id per state,
-    I[2] = ancestor count per state, I[3][:nb + 1] = block starts in ``order``; returns nb."""
+def _block_order(K, dw):
+    """Order the states by SCC, sources first, into ``dw.order``; ``dw.bstart[:nb + 1]`` the
+    block starts in that order (``dw.comp``, ``dw.anc``: each state's SCC and ancestor count);
+    returns nb."""
     n = K.shape[0]
-    order, comp, anc, bstart = I[0], I[1], I[2], I[3]
+    order, comp, anc, bstart, R = dw.order, dw.comp, dw.anc, dw.bstart, dw.reach
     for a in range(n):
         for b in range(n):
             R[a, b] = 1 if (a != b and K[b, a] != 0.0) else 0  # a flows into b
@@ -272,48 +289,25 @@ def _jacobi(A, Q, s):
 
 
 @engine_jit()
-def _solve_shifted(K, order, p0, s, mu, rhs, M, transpose):
+def _solve_shifted(K, order, p0, s, mu, rhs, dw, transpose):
     """Solve (K_bb - mu I) z = rhs (or its transpose) for the block order[p0:p0+s] in place
-    of rhs[:s], by Gaussian elimination with partial pivoting. False if singular."""
+    of rhs[:s] (LU with partial pivoting, dividing by the pivots). False if singular."""
+    M = dw.shifted.reshape(dw.shifted.size)[: s * s].reshape((s, s))  # contiguous s x s scratch
     for p in range(s):
         for q in range(s):
             kv = K[order[p0 + q], order[p0 + p]] if transpose else K[order[p0 + p],
                                                                     order[p0 + q]]
             M[p, q] = kv - mu if p == q else kv
-    for k in range(s):
-        piv = k
-        big = abs(M[k, k])
-        for i in range(k + 1, s):
-            if abs(M[i, k]) > big:
-                big = abs(M[i, k])
-                piv = i
-        if big == 0.0:
-            return False
-        if piv != k:
-            for j in range(s):
-                tmp = M[k, j]
-                M[k, j] = M[piv, j]
-                M[piv, j] = tmp
-            tmp = rhs[k]
-            rhs[k] = rhs[piv]
-            rhs[piv] = tmp
-        for i in range(k + 1, s):
-            f = M[i, k] / M[k, k]
-            if f != 0.0:
-                for j in range(k + 1, s):
-                    M[i, j] -= f * M[k, j]
-                rhs[i] -= f * rhs[k]
-    for k in range(s - 1, -1, -1):
-        acc = rhs[k]
-        for j in range(k + 1, s):
-            acc -= M[k, j] * rhs[j]
-        rhs[k] = acc / M[k, k]
+    if not lu_factor(M, dw.piv, 1.0, True):
+        return False
+    lu_solve(M, dw.piv, rhs[:s].reshape((s, 1)), True)
     return True
 
 
 @engine_jit()
-def _extend(K, order, bstart, nb, b, k, mu, V, W, M, z):
+def _extend(K, order, bstart, nb, b, k, mu, V, W, dw):
     """Continue the block eigenpair (V[:, k] on block b, W[k] on block b) to all of K."""
+    z = dw.rhs
     for c in range(b + 1, nb):  # right vector into later blocks
         c0, c1 = bstart[c], bstart[c + 1]
         nz = False
@@ -327,7 +321,7 @@ def _extend(K, order, bstart, nb, b, k, mu, V, W, M, z):
             if acc != 0.0:
                 nz = True
         if nz:
-            if not _solve_shifted(K, order, c0, c1 - c0, mu, z, M, False):
+            if not _solve_shifted(K, order, c0, c1 - c0, mu, z, dw, False):
                 return EIG_DEFECTIVE
             for q in range(c1 - c0):
                 V[order[c0 + q], k] = z[q]
@@ -344,7 +338,7 @@ def _extend(K, order, bstart, nb, b, k, mu, V, W, M, z):
             if acc != 0.0:
                 nz = True
         if nz:
-            if not _solve_shifted(K, order, e0, e1 - e0, mu, z, M, True):
+            if not _solve_shifted(K, order, e0, e1 - e0, mu, z, dw, True):
                 return EIG_DEFECTIVE
             for q in range(e1 - e0):
                 W[k, order[e0 + q]] = z[q]
@@ -352,10 +346,10 @@ def _extend(K, order, bstart, nb, b, k, mu, V, W, M, z):
 
 
 @engine_jit()
-def decompose(K, V, W, lam, F, Fv, I, R):
+def decompose(K, V, W, lam, dw):
     """K = V diag(lam) W with W V = I (module docstring); returns an ``EigStatus`` code.
 
-    ``F``, ``Fv``, ``I``, ``R``: the scratch of ``make_decomp_workspace(n)``.
+    ``dw``: a ``make_decomp_workspace(n)``.
     """
     n = K.shape[0]
     for i in range(n):
@@ -366,10 +360,10 @@ def decompose(K, V, W, lam, F, Fv, I, R):
             W[i, j] = 0.0
     if n == 2 and K[0, 1] == 0.0:
         return _lower_two(K, V, W, lam)
-    A, Q = F[0], F[1]
-    d = Fv[0]
-    nb = _block_order(K, I, R)
-    order, bstart = I[0], I[3]
+    A, Q = dw.sym, dw.rot
+    d = dw.scale
+    nb = _block_order(K, dw)
+    order, bstart = dw.order, dw.bstart
     for b in range(nb):
         p0 = bstart[b]
         s = bstart[b + 1] - p0
@@ -391,7 +385,7 @@ def decompose(K, V, W, lam, F, Fv, I, R):
                 i = order[p0 + p]
                 V[i, col] = d[p] * Q[p, kk]
                 W[col, i] = Q[p, kk] / d[p]
-    return _finish(K, V, W, lam, order, bstart, nb, F[2], Fv[1])
+    return _finish(K, V, W, lam, nb, dw)
 
 
 @engine_jit()
@@ -413,12 +407,13 @@ def _lower_two(K, V, W, lam):
 
 
 @engine_jit()
-def _finish(K, V, W, lam, order, bstart, nb, M, z):
+def _finish(K, V, W, lam, nb, dw):
     """Extend the block eigenpairs to K and check their condition numbers."""
+    order, bstart = dw.order, dw.bstart
     for b in range(nb):
         for pk in range(bstart[b], bstart[b + 1]):
             k = order[pk]
-            st = _extend(K, order, bstart, nb, b, k, lam[k], V, W, M, z)
+            st = _extend(K, order, bstart, nb, b, k, lam[k], V, W, dw)
             if st != EIG_OK:
                 return st
     return _conditioned(V, W)

@@ -29,12 +29,15 @@ from . import cache_guard
 
 cache_guard.check()  # drop stale cached kernels before any is loaded
 
+from typing import NamedTuple  # noqa: E402
+
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 from .jit import engine_jit  # noqa: E402
 
-from .expm import solve_into  # noqa: E402
-from .propagate import CACHE, advance, eval_f  # noqa: E402
+from .dense import solve_into  # noqa: E402
+from .propagate import advance, eval_f  # noqa: E402
 
 KIND_BOLUS = 0
 KIND_INFUSION = 1
@@ -47,7 +50,45 @@ NEWTON_MAX_IT = 50
 FIXED_POINT_MAX_IT = 2000
 
 
-@engine_jit(cache=CACHE)
+class SteadyStateWorkspace(NamedTuple):
+    """Scratch of ``ss_load`` for n states, n_p parameters and nd directions
+    (``make_steady_workspace``)."""
+
+    ycyc: np.ndarray  # (n,) the state along a cycle
+    Sid: np.ndarray  # (n, n) its variational matrix (the cycle run from S = I)
+    Jm: np.ndarray  # (n, n) Newton matrix I - dG/dy
+    b: np.ndarray  # (n, 1) Newton step
+    piv: np.ndarray  # int64 (n,) row pivots of the solves
+    rate: np.ndarray  # (n,) inputs running in the cycle
+    drate: np.ndarray  # (n, nd) their directions
+    drate0: np.ndarray  # (n, n) zero inputs' directions of the state-only cycle
+    dKd0: np.ndarray  # (n, n, n) always zero: dK of the state-only directions
+    dP0: np.ndarray  # (n_p, n) always zero: dp of the state-only directions
+
+
+@njit(cache=True)
+def make_steady_workspace(n, n_p, nd):
+    """A ``SteadyStateWorkspace``."""
+    return SteadyStateWorkspace(np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)),
+                                np.zeros(n, np.int64), np.zeros(n), np.zeros((n, nd)),
+                                np.zeros((n, n)),
+                                np.zeros((n, n, n)), np.zeros((n_p, n)))
+
+
+@engine_jit()
+def clear_steady_workspace(ss_w):
+    """Zero what the solver writes (``dKd0`` and ``dP0`` stay zero)."""
+    ss_w.ycyc[:] = 0.0
+    ss_w.Sid[:] = 0.0
+    ss_w.Jm[:] = 0.0
+    ss_w.b[:] = 0.0
+    ss_w.piv[:] = 0
+    ss_w.rate[:] = 0.0
+    ss_w.drate[:] = 0.0
+    ss_w.drate0[:] = 0.0
+
+
+@engine_jit()
 def infusion_phases(D, II):
     """(m, r, n0) for an infusion of duration D repeated every II."""
     m = int(np.floor(D / II))
@@ -62,7 +103,7 @@ def infusion_phases(D, II):
     return m, r, n0
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, cmt, amt,
              damt, R, dR, dD, II, n0, r, rate, drate, opts, lw):
     """One dosing cycle in place: (y, S) at phase 0+ -> phase II+ (after the next arrival).
@@ -109,7 +150,7 @@ def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, 
     return 0
 
 
-@engine_jit(cache=CACHE)
+@engine_jit()
 def _converged(dy, y, opts):
     rtol = opts[0] if opts[0] > 0.0 else 1e-6
     atol = opts[1] if opts[1] > 0.0 else 1e-9
@@ -119,15 +160,13 @@ def _converged(dy, y, opts):
     return True
 
 
-@engine_jit(cache=CACHE)
-def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind, cmt, amt,
-                damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w):
+@engine_jit()
+def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, damt, R, dR,
+                dD, II, n0, r, y, S, opts, lw, ss_w):
     """Fixed point y0+ of the cycle map into ``y`` (start value in ``y``) and dy0+ into S.
-
-    ``dKd0`` (n, n, n) / ``dP0`` (n_p, n) are zeros; ``ss_w`` is the tuple
-    (ycyc (n,), Sid (n, n), Jm (n, n), b (n, 1), rate (n,), drate (n, nd), drate0 (n, n)).
-    """
-    ycyc, Sid, Jm, b, rate, drate, drate0 = ss_w
+    ``ss_w``: a ``SteadyStateWorkspace``."""
+    ycyc, Sid, Jm, b, piv = ss_w.ycyc, ss_w.Sid, ss_w.Jm, ss_w.b, ss_w.piv
+    rate, drate, drate0, dKd0, dP0 = ss_w.rate, ss_w.drate, ss_w.drate0, ss_w.dKd0, ss_w.dP0
     n = y.shape[0]
     nd = S.shape[1]
     done = False
@@ -144,7 +183,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind,
             b[i, 0] = ycyc[i] - y[i]
             for j in range(n):
                 Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
-        if not solve_into(Jm, b):
+        if not solve_into(Jm, b, piv):
             if linear:
                 return SS_SINGULAR
             break
@@ -185,14 +224,14 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t_base, kind,
         for i in range(n):
             for j in range(n):
                 Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
-        if not solve_into(Jm, S):
+        if not solve_into(Jm, S, piv):
             return SS_SINGULAR
     return SS_OK
 
 
-@engine_jit(cache=CACHE)
-def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt, damt, R,
-            dR, D, dD, L, dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
+@engine_jit()
+def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, dR, D, dD, L,
+            dL, II, y, S, rate_c, drate_c, opts, lw, ss_w, ftmp):
     """The SS component at the record time t into (y, S, rate_c, drate_c).
 
     Returns (status, first_end, n_end): the history infusions still running after t end at
@@ -206,8 +245,8 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt
     a0 = t + L - II
     for i in range(n):
         y[i] = 0.0
-    st = ss_periodic(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, a0, kind, cmt, amt,
-                     damt, R, dR, dD, II, n0, r, y, S, opts, lw, ss_w)
+    st = ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, a0, kind, cmt, amt, damt, R, dR,
+                     dD, II, n0, r, y, S, opts, lw, ss_w)
     if st != 0:
         return st, 0.0, 0
     for i in range(n):
@@ -253,8 +292,8 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, dKd0, p, dPr, dP0, t, kind, cmt, amt
     return SS_OK, a0 + D - k * II, k + 1
 
 
-@engine_jit(cache=CACHE)
-def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, Fp,
+@engine_jit()
+def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm, b, piv, Fp,
                 ftmp, opts):
     """Steady state of a constant infusion R into ``cmt``: f(y) + R e_cmt = 0, into (y, S).
 
@@ -269,7 +308,7 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
             for j in range(n):
                 Jm[i, j] = K[i, j]
         b[cmt, 0] = -R
-        if not solve_into(Jm, b):
+        if not solve_into(Jm, b, piv):
             return SS_SINGULAR
         for i in range(n):
             y[i] = b[i, 0]
@@ -281,7 +320,7 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
             jac(t, y, p, Jm)
             for i in range(n):
                 b[i, 0] = ftmp[i]
-            if not solve_into(Jm, b):
+            if not solve_into(Jm, b, piv):
                 return SS_SINGULAR
             for i in range(n):
                 y[i] -= b[i, 0]
@@ -314,6 +353,6 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
         jac(t, y, p, Jm)
     for d in range(nd):
         S[cmt, d] -= dR[d]
-    if not solve_into(Jm, S):
+    if not solve_into(Jm, S, piv):
         return SS_SINGULAR
     return SS_OK

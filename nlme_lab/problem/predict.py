@@ -41,10 +41,10 @@ class Failure:
 
     @property
     def is_data_error(self) -> bool:
-        """A bad record or a missing ODE: no parameter value can fix it."""
+        """A bad record: no parameter value can fix it."""
         from nlme_lab.kernels.events import Status
 
-        return self.status in (Status.BAD_RECORD, Status.NO_ODE)
+        return self.status == Status.BAD_RECORD
 
     def error(self) -> SolverError:
         more = f" ({self.subjects.size - 1} other subject(s) too)" if self.subjects.size > 1 else ""

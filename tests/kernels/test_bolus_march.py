@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import nlme_lab as nl
-from nlme_lab.kernels import bolus_march, events
+from nlme_lab.kernels import bolus_march, workspace
 from nlme_lab.problem import bind
 from nlme_lab.problem.predict import Predictor
 
@@ -103,11 +103,11 @@ def _march(model, data, extra_p=None):
     if extra_p is not None:
         extra_p(P)
     offsets, time, evid, amt, cmt, rate, ii, addl, ss = pr._records
-    ws = events.make_subject_workspace(cm.n_state, cm.n_p, 0, cm.n_endpoint, 8)
+    ws = workspace.make_subject_workspace(cm.n_state, cm.n_p, 0, cm.n_endpoint, 8)
     pred = np.zeros((data.n_records, cm.n_endpoint))
     refs = pr._refs
     return bolus_march.march(0, int(offsets[1]), time, evid, amt, cmt, rate, addl, ss, P, pr._dose_index,
-                             refs["init"], refs["obs"], refs["linsys"], pred, *events.march_scratch(ws))
+                             refs["init"], refs["obs"], refs["linsys"], pred, workspace.march_scratch(ws))
 
 
 @pytest.mark.parametrize("kind", ["infusion", "addl", "ss"])
