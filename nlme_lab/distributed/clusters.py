@@ -95,14 +95,26 @@ def embedded_client(n_workers: int | None = None, *, dashboard: bool = False):
         return _embedded.client
 
 
+_MAIN_GUARD = ("worker processes import the main module of a script: if this runs from one, put the "
+               "script's code under `if __name__ == \"__main__\":`")
+
+
 def _start_local(n: int, dashboard: bool) -> _Embedded:
+    import multiprocessing
+
     import dask
     from distributed import Client, LocalCluster
 
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # a worker importing __main__
+        raise RuntimeError(f"a worker process tried to start a cluster of its own: {_MAIN_GUARD}")
     with dask.config.set(EMBEDDED_CONFIG):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0" if dashboard else None, silence_logs=logging.ERROR,
-                               env=worker_environment(n))
+        try:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0" if dashboard else None, silence_logs=logging.CRITICAL,
+                                   env=worker_environment(n))
+        except Exception as err:  # noqa: BLE001 - said in words, with the usual cause
+            raise RuntimeError(f"the local dask cluster could not start its {n} worker processes "
+                               f"({type(err).__name__}: {err}); {_MAIN_GUARD}") from None
         client = Client(cluster, set_as_default=False)
     return _Embedded(cluster, client, n)
 

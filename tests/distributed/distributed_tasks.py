@@ -105,3 +105,10 @@ def _short(method):
     from nlme_lab.estimation.methods import SAEMOptions
 
     return {"options": SAEMOptions(n_burn=30, n_em=30, n_anneal=15, is_samples=200)}
+
+
+def engine_entry_points_loaded():
+    import sys
+
+    population = sys.modules.get("nlme_lab.kernels.population")
+    return sorted(population._compiled) if population is not None else []

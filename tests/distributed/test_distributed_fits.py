@@ -7,6 +7,7 @@ import pytest
 
 from distributed_tasks import theo_refit
 from nlme_lab.distributed import TaskStatus, run_tasks
+from nlme_lab.problem.compiling import warm_engine
 
 
 @pytest.mark.parametrize("method, n", [("focei", 3), ("saem", 2)])
@@ -14,7 +15,7 @@ def test_refits_on_two_workers_equal_the_serial_refits_to_the_bit(two_workers, t
     model, frame = theo
     refit = functools.partial(theo_refit, model=model, frame=frame, method=method)
     serial = run_tasks(refit, range(n), scheduler="serial", seed=2024)
-    spread = run_tasks(refit, range(n), scheduler=None, n_workers=2, seed=2024)
+    spread = run_tasks(refit, range(n), scheduler=None, n_workers=2, seed=2024, warmup=warm_engine)
     assert all(o.status is TaskStatus.OK for o in serial + spread), [o.error for o in serial + spread]
     for a, b in zip(serial, spread):
         ofv_a, estimates_a, drawn_a = a.value

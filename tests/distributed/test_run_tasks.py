@@ -141,3 +141,15 @@ def test_importing_the_package_loads_no_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.strip() == "False"
+
+
+def test_the_engine_warm_up_loads_the_kernels_once_on_every_worker(two_workers):
+    from distributed_tasks import engine_entry_points_loaded
+    from nlme_lab.distributed.warmup import warm_workers
+    from nlme_lab.problem.compiling import warm_engine
+
+    seconds = warm_workers(two_workers, warm_engine)
+    assert set(seconds) == set(two_workers.scheduler_info()["workers"]) and all(s is not None for s in seconds.values())
+    loaded = two_workers.run(engine_entry_points_loaded)
+    assert all(names == ["solve_population_at", "solve_population_at_serial"] for names in loaded.values())
+    assert warm_workers(two_workers, warm_engine) == seconds  # not run again
