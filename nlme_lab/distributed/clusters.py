@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 
 SERIAL = "serial"
+CONNECT_TIMEOUT_S = 10  # how long attaching to a scheduler address may try before it is an error
 
 #: Scheduler settings of the embedded cluster. ``allowed-failures: 0``: a task whose worker dies
 #: comes back at once as KilledWorker, so ``run_tasks`` counts and retries it itself (the same rule
@@ -164,7 +165,7 @@ def attached_client(address: str):
         from distributed import Client
 
         try:
-            client = Client(address, set_as_default=False, timeout="10s")
+            client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
         except OSError as err:
             raise ConnectionError(f"no dask scheduler answers at {address!r}: {err}") from None
         _attached[address] = client

@@ -11,16 +11,13 @@ ones are returned (a task already running on a worker runs to its end there, uns
 
 from __future__ import annotations
 
-import queue
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from nlme_lab.distributed import clusters
 from nlme_lab.distributed.tasks import TaskOutcome, cancelled, default_label, execute, outcome_of, task_seeds
 
-_POLL_SECONDS = 0.1  # how often a waiting run looks at ``stop``
 _WHY_STOPPED = "cancelled: the run was stopped before this task finished"
 _WHY_INTERRUPTED = "cancelled: the run was interrupted (Ctrl-C) before this task finished"
 
@@ -142,8 +139,7 @@ class _Run:
 
     # ------------------------------------------------------------------ on a cluster
     def distributed(self, client, retries: int, warmup, description: str) -> list[TaskOutcome]:
-        """Keeps at most one task per worker thread in flight (``_InFlight``), so that a worker
-        that dies held only the task it was running, and that one alone is blamed and retried."""
+        from nlme_lab.distributed.inflight import InFlight
         from nlme_lab.distributed.submit import Submitter
 
         submitter = Submitter(client, self.fn, description)
@@ -151,7 +147,7 @@ class _Run:
             from nlme_lab.distributed.warmup import warm_workers
 
             warm_workers(client, warmup)
-        flight = _InFlight(submitter, self, retries)
+        flight = InFlight(submitter, self, retries)
         try:
             flight.fill()
             while flight.live and not self.stopping():
@@ -161,54 +157,3 @@ class _Run:
         finally:
             flight.cancel()
         return self.rest_cancelled(flight.attempts)
-
-
-class _InFlight:
-    """The tasks of a cluster run that are submitted and not yet collected."""
-
-    _RECOUNT_SECONDS = 1.0  # how stale the count of worker threads may be
-
-    def __init__(self, submitter, run: _Run, retries: int):
-        self.submitter, self.run, self.retries = submitter, run, retries
-        self.arrived: queue.Queue = queue.Queue()
-        self.waiting = list(range(len(run.items)))[::-1]  # popped from the end: item order
-        self.live: dict = {}
-        self.attempts: dict[int, int] = {}
-        self._limit, self._counted = 1, -float("inf")
-
-    def limit(self) -> int:
-        now = time.monotonic()
-        if now - self._counted > self._RECOUNT_SECONDS:
-            self._limit = max(1, sum(self.submitter.client.nthreads().values()))
-            self._counted = now
-        return self._limit
-
-    def fill(self) -> None:
-        run = self.run
-        while self.waiting and len(self.live) < self.limit() and not run.stopping():
-            k = self.waiting.pop()
-            self.attempts[k] = self.attempts.get(k, 0) + 1
-            self.live[k] = self.submitter.submit(k, run.items[k], run.seeds[k], run.labels[k], self.arrived.put)
-
-    def step(self) -> None:
-        try:
-            future = self.arrived.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
-            return
-        k = self.submitter.index_of(future)
-        if self.live.get(k) is not future:
-            return  # a future this run already gave up on
-        run = self.run
-        del self.live[k]
-        outcome = self.submitter.collect(future, k, run.seeds[k], run.labels[k], self.attempts[k], self.retries)
-        if outcome is None:  # its worker died: start it again, first
-            self.waiting.append(k)
-            self._counted = -float("inf")
-        else:
-            run.finish(outcome)
-        self.fill()
-
-    def cancel(self) -> None:
-        if self.live:
-            self.submitter.cancel(list(self.live.values()))
-            self.live.clear()

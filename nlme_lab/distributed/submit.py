@@ -62,10 +62,21 @@ class Submitter:
         """The item index of a future of this run (-1: already collected or cancelled)."""
         return self._index.get(future.key, -1)
 
-    def collect(self, future, k: int, seed, label: str, attempts: int, retries: int) -> TaskOutcome | None:
-        """The outcome of a finished future, or None when its worker died and it has retries left."""
+    def dead_worker(self, future) -> str | None:
+        """The address of the worker that died holding ``future``'s task (None: it did not)."""
         from distributed.scheduler import KilledWorker
 
+        if future.status == "lost":
+            return "?"
+        if future.status != "error":
+            return None
+        error = future.exception()
+        if not isinstance(error, KilledWorker):
+            return None
+        return str(getattr(error.last_worker, "address", "?"))
+
+    def collect(self, future, k: int, seed, label: str, attempts: int) -> TaskOutcome:
+        """The outcome of a future that finished, failed or was cancelled (not lost: ``dead_worker``)."""
         self._index.pop(future.key, None)
         status = future.status
         if status == "finished":
@@ -74,12 +85,12 @@ class Submitter:
             return cancelled(k, seed, label, "cancelled by the dask cluster (its scheduler or client went away)",
                              attempts)
         error = future.exception()
-        if isinstance(error, KilledWorker) or status == "lost":
-            if attempts <= retries:
-                return None
-            return failed(k, seed, label, _WORKER_DIED.format(n=attempts, s="" if attempts == 1 else "s"), attempts)
         return failed(k, seed, label, f"the dask cluster could not run it: {type(error).__name__}: {error}",
                       attempts)
+
+    @staticmethod
+    def worker_died(k: int, seed, label: str, attempts: int) -> TaskOutcome:
+        return failed(k, seed, label, _WORKER_DIED.format(n=attempts, s="" if attempts == 1 else "s"), attempts)
 
     def cancel(self, futures) -> None:
         try:

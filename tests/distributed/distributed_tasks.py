@@ -60,7 +60,9 @@ def die_once(item, seed):
 
 
 def kill_own_worker(item, seed):
-    """Item ``"die"`` kills the process it runs in, every time; others return."""
+    """Item ``"die"`` kills the process it runs in, every time (after a moment, so that another
+    task is waiting on that worker); the others take a moment and return."""
+    time.sleep(0.2)
     if item == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     return item

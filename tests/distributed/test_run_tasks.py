@@ -102,7 +102,8 @@ def test_a_plain_lambda_travels_by_value_and_one_holding_a_lock_is_refused(two_w
     assert [o.value for o in run_tasks(lambda item, seed: lock and item, range(3), scheduler="serial")] == [0, 1, 2]
 
 
-def test_bad_arguments_are_refused_in_words():
+def test_bad_arguments_are_refused_in_words(monkeypatch):
+    monkeypatch.setattr(clusters, "CONNECT_TIMEOUT_S", 1)
     with pytest.raises(ValueError, match="scheduler must be None"):
         run_tasks(identity, [1], scheduler="threads")
     with pytest.raises(TypeError, match="not a int"):
