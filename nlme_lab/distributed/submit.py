@@ -13,7 +13,7 @@ import itertools
 import re
 import uuid
 
-from nlme_lab.distributed.tasks import TaskOutcome, cancelled, execute, failed, outcome_of
+from nlme_lab.distributed.tasks import TaskOutcome, cancelled, execute, failed, outcome_of, unpicklable
 
 _WORKER_DIED = ("its worker process stopped while running it (killed, or out of memory), {n} time{s}; "
                 "the other tasks are not affected")
@@ -24,15 +24,18 @@ def check_picklable(fn, what: str = "the task function") -> None:
     why and what to do. dask sends functions with cloudpickle: a module-level function goes by
     name, a lambda or closure by value, which works unless it holds something that cannot
     travel (a lock, an open file, a widget, a generator)."""
-    import cloudpickle  # what dask falls back to for functions (without its error log)
-
-    try:
-        cloudpickle.dumps(fn)
-    except Exception as err:  # noqa: BLE001 - any pickling failure is the same refusal
+    problem = unpicklable(fn)
+    if problem:
         name = getattr(fn, "__qualname__", type(fn).__name__)
-        raise TypeError(f"{what} {name!r} cannot be sent to a worker process ({type(err).__name__}: {err}); "
-                        "define it at module level and pass what it needs in the items (or use "
-                        "scheduler='serial')") from None
+        raise TypeError(f"{what} {name!r} cannot be sent to a worker process ({problem}); define it at module "
+                        "level and pass what it needs in the items (or use scheduler='serial')")
+
+
+def check_item(item, label: str) -> None:
+    problem = unpicklable(item)
+    if problem:
+        raise TypeError(f"{label}: its item ({type(item).__name__}) cannot be sent to a worker process ({problem}); "
+                        "pass plain data (or use scheduler='serial')")
 
 
 def _key_prefix(description: str) -> str:
@@ -50,8 +53,12 @@ class Submitter:
         self._prefix = f"{_key_prefix(description)}-{uuid.uuid4().hex[:10]}"
         self._count = itertools.count()
         self._index: dict[str, int] = {}
+        self._checked: set[int] = set()
 
     def submit(self, k: int, item, seed, label: str, callback):
+        if k not in self._checked:  # pickled here first: dask would log its own traceback
+            check_item(item, label)
+            self._checked.add(k)
         key = f"{self._prefix}-{k}-{next(self._count)}"
         self._index[key] = k
         future = self.client.submit(execute, self.fn, item, seed, label, key=key, pure=False, retries=0)

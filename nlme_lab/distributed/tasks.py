@@ -108,13 +108,33 @@ def describe_failure(exc: BaseException, label: str) -> str:
 
 def execute(fn, item, seed, label: str) -> Finished:
     """Call ``fn(item, seed)`` and capture what happened (any ``Exception``; a Ctrl-C or a
-    ``SystemExit`` goes through, as it must)."""
+    ``SystemExit`` goes through, as it must). A value that cannot be pickled fails the task here,
+    serially too: it could not come back from a worker, and a run must not depend on where it ran."""
     start = time.perf_counter()
     try:
         value = fn(item, seed)
     except Exception as exc:  # noqa: BLE001 - every failure of a task becomes its outcome
         return Finished(None, describe_failure(exc, label), time.perf_counter() - start, worker_name())
-    return Finished(value, None, time.perf_counter() - start, worker_name())
+    seconds = time.perf_counter() - start
+    problem = unpicklable(value)
+    if problem:
+        return Finished(None, f"{label}: its result ({type(value).__name__}) cannot be sent back from a worker "
+                              f"process ({problem}); return plain data (numbers, arrays, tables, dataclasses)",
+                        seconds, worker_name())
+    return Finished(value, None, seconds, worker_name())
+
+
+def unpicklable(value) -> str:
+    """Why ``value`` cannot be pickled the way dask sends results ('' when it can)."""
+    try:
+        import cloudpickle as pickler  # dask's fallback for what plain pickle refuses
+    except ImportError:
+        import pickle as pickler
+    try:
+        pickler.dumps(value)
+    except Exception as err:  # noqa: BLE001 - any failure to pickle is the same problem
+        return f"{type(err).__name__}: {err}"
+    return ""
 
 
 def outcome_of(index: int, finished: Finished, seed, label: str, attempts: int) -> TaskOutcome:

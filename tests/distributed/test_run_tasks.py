@@ -100,6 +100,8 @@ def test_a_plain_lambda_travels_by_value_and_one_holding_a_lock_is_refused(two_w
     with pytest.raises(TypeError, match=r"cannot be sent to a worker process .*lock.*define it at module level"):
         run_tasks(lambda item, seed: lock and item, range(3), n_workers=2)
     assert [o.value for o in run_tasks(lambda item, seed: lock and item, range(3), scheduler="serial")] == [0, 1, 2]
+    with pytest.raises(TypeError, match=r"^task 1: its item \(lock\) cannot be sent to a worker process"):
+        run_tasks(identity, [0, lock], n_workers=2)
 
 
 def test_bad_arguments_are_refused_in_words(monkeypatch):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from distributed_tasks import (die_once, fail_on_odd, identity, interrupt_self, kill_own_worker, raise_data_error,
-                               sleep_then_return)
+                               return_a_lock, sleep_then_return)
 from nlme_lab.distributed import TaskStatus, run_tasks
 
 SCHEDULERS = ["serial", None]
@@ -35,6 +35,15 @@ def test_nlme_lab_errors_keep_their_own_message_without_a_class_name(two_workers
     [outcome] = run_tasks(raise_data_error, ["x"], n_workers=2, label=lambda item: "replicate 12")
     assert outcome.status is TaskStatus.FAILED
     assert outcome.error == "replicate 12: row 7, ID 3, column DV: DV is negative"
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_a_result_that_cannot_travel_fails_its_task_alike_serial_and_on_workers(two_workers, scheduler):
+    outcomes = run_tasks(return_a_lock, range(3), scheduler=scheduler, n_workers=2)
+    assert [o.status for o in outcomes] == [TaskStatus.OK, TaskStatus.FAILED, TaskStatus.OK]
+    assert outcomes[1].error == ("task 1 (1): its result (lock) cannot be sent back from a worker process "
+                                 "(TypeError: cannot pickle '_thread.lock' object); return plain data (numbers, "
+                                 "arrays, tables, dataclasses)")
 
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
