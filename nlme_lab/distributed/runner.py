@@ -43,6 +43,9 @@ def run_tasks(fn: Callable, items: Sequence, *, scheduler=None, seed=None, descr
     ``warmup``: a module-level function run once on each worker before its tasks (e.g. one
     that loads the engine's compiled kernels), and once here for a serial run.
     ``progress``: a tqdm bar on stderr.
+
+    A task on a cluster costs about 5 ms of dask's round trips (``benchmarks/bench_distributed.py``):
+    work far shorter than that (one simulated replicate of a small model) goes several to a task.
     """
     items = list(items)
     if not callable(fn):
