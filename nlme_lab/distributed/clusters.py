@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -181,8 +182,24 @@ def _require_dask() -> None:
                           "pip install 'dask[distributed]' (or pass scheduler='serial')") from None
 
 
+def in_worker() -> bool:
+    """Whether this is a task running on a dask worker: a fan-out nested in a task (a bootstrap
+    inside a covariate-search candidate) then runs serially there, with the outer fan-out
+    already using every core (a worker process cannot start processes of its own)."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 def resolve(scheduler, n_workers: int | None = None, *, dashboard: bool = False):
-    """The dask ``Client`` tasks go to, or ``None`` to run them here (``scheduler="serial"``)."""
+    """The dask ``Client`` tasks go to, or ``None`` to run them here (``scheduler="serial"``, or
+    ``None`` inside a task on a worker: ``in_worker``)."""
     if isinstance(scheduler, str) and scheduler.strip().lower() == SERIAL:
         return None
     _require_dask()
@@ -193,7 +210,7 @@ def resolve(scheduler, n_workers: int | None = None, *, dashboard: bool = False)
         raise ValueError(f"scheduler must be None (a local cluster), 'serial', a dask scheduler address such "
                          f"as 'tcp://host:8786', or a dask Client; not {scheduler!r}")
     if scheduler is None:
-        return embedded_client(n_workers, dashboard=dashboard)
+        return None if in_worker() else embedded_client(n_workers, dashboard=dashboard)
     from distributed import Client
 
     if isinstance(scheduler, Client):

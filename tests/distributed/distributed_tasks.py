@@ -118,3 +118,11 @@ def engine_entry_points_loaded():
 
 def return_a_lock(item, seed):
     return threading.Lock() if item == 1 else item
+
+
+def nested_fan_out(item, seed):
+    """A task that fans out itself (scheduler=None): the inner tasks run in this worker process."""
+    from nlme_lab.distributed import run_tasks
+
+    inner = run_tasks(normal_draws, [item, item], seed=seed)
+    return os.getpid(), [o.worker.rsplit(":", 1)[1] for o in inner], [o.value.tolist() for o in inner]

@@ -156,3 +156,14 @@ def test_the_engine_warm_up_loads_the_kernels_once_on_every_worker(two_workers):
     loaded = two_workers.run(engine_entry_points_loaded)
     assert all(names == ["solve_population_at", "solve_population_at_serial"] for names in loaded.values())
     assert warm_workers(two_workers, warm_engine) == seconds  # not run again
+
+
+def test_a_fan_out_inside_a_task_runs_serially_in_that_worker_with_the_same_numbers(two_workers):
+    from distributed_tasks import nested_fan_out
+
+    serial = run_tasks(nested_fan_out, [1, 2], scheduler="serial", seed=9)
+    spread = run_tasks(nested_fan_out, [1, 2], n_workers=2, seed=9)
+    for outcome in spread:
+        pid, inner_pids, _ = outcome.value
+        assert outcome.ok and inner_pids == [str(pid)] * 2 and pid != os.getpid()
+    assert [o.value[2] for o in serial] == [o.value[2] for o in spread]
