@@ -41,7 +41,8 @@ LAYERS = (
 )
 RANK = {name: k for k, layer in enumerate(LAYERS) for name in layer}
 THIRD_PARTY_ONLY_IN = {"bokeh": {"plots", "widgets"}, "ipywidgets": {"widgets"}, "anywidget": {"widgets"},
-                       "dask": {"distributed"}, "tornado": {"jupyter"}, "jupyter_server": {"jupyter"}}
+                       "dask": {"distributed"}, "distributed": {"distributed"},  # dask.distributed imports as `distributed`
+                       "tornado": {"jupyter"}, "jupyter_server": {"jupyter"}}
 # Layers that may import only some of the layers below them. The Jupyter server checks model text
 # for the JupyterLab editor: the model language, never code generation, kernels or fits.
 ONLY_FROM = {"jupyter": {"_lazy", "errors", "config", "examples", "data", "model"}}

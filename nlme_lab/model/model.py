@@ -234,6 +234,12 @@ class Model:
     def __hash__(self) -> int:
         return hash(self._text)
 
+    def __reduce__(self):
+        """Pickled as its text and name (to a worker process of ``nlme_lab.distributed``): the
+        parsed IR and the compiled code never travel; the receiving process rebuilds the model
+        once (``_unpickled``) and reuses it for every task that sends it again."""
+        return (_unpickled, (self._text, self._name))
+
     def _repr_html_(self) -> str:
         rows = []
         for theta in self.thetas:
@@ -255,6 +261,13 @@ class Model:
             f"endpoints: {', '.join(e.variable for e in self.endpoints)}"
         )
         return f"<div><b>{title}</b><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><p>{extra}</p></div>"
+
+
+@functools.lru_cache(maxsize=16)
+def _unpickled(text: str, name: str) -> Model:
+    """The model a pickle describes, built once per process (models are immutable, so one
+    instance, with its compiled code, serves every task that receives it)."""
+    return Model._derived(text, name)
 
 
 def _cell(value) -> str:

@@ -85,3 +85,14 @@ def announce(method=None, stream=None) -> str:
     text = f"nlme_lab: {_sentence(groups)}..."
     print(text, file=sys.stderr if stream is None else stream, flush=True)
     return text
+
+
+def warm_engine() -> None:
+    """Load the engine's kernels now (from numba's on-disk cache; compiling them where there is
+    none): the worker-start hook of a fan-out, ``run_tasks(..., warmup=warm_engine)``, so that each
+    worker process of ``nlme_lab.distributed`` pays it once, before its first task (about a
+    second), and no task is timed with it."""
+    from nlme_lab.kernels import population
+
+    for name in ("solve_population_at_serial", "solve_population_at"):  # what Predictor calls
+        getattr(population, name)
