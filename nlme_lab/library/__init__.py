@@ -16,9 +16,21 @@ Brain-Cousens). Every template shares ``random=`` (parameters with a random effe
 ``error=`` (residual error) and ``values=`` (initial values by name).
 """
 
-from nlme_lab.library.catalog import Catalog, OptionInfo, TemplateGroup, TemplateInfo, catalog
+from nlme_lab.library.catalog import (
+    Catalog,
+    OptionInfo,
+    TemplateGroup,
+    TemplateInfo,
+    catalog,
+)
 from nlme_lab.library.dose_response import brain_cousens, log_logistic, weibull
-from nlme_lab.library.growth import asymptotic, decay_to_plateau, gompertz, logistic, von_bertalanffy
+from nlme_lab.library.growth import (
+    asymptotic,
+    decay_to_plateau,
+    gompertz,
+    logistic,
+    von_bertalanffy,
+)
 from nlme_lab.library.pd import effect_compartment, emax, indirect_response
 from nlme_lab.library.pk import one_compartment, three_compartment, two_compartment
 from nlme_lab.library.tmdd import (
@@ -33,7 +45,7 @@ from nlme_lab.library.tmdd import (
 from nlme_lab.library.writer import ErrorModel, TemplateError
 
 
-def list() -> Catalog:  # noqa: A001 - ``nl.library.list()`` is the library's table of contents
+def list() -> Catalog:
     """Every template with a one-line description (a table in a notebook)."""
     return catalog()
 
@@ -49,9 +61,34 @@ def info(name: str) -> TemplateInfo:
 
 
 __all__ = [
-    "Catalog", "ErrorModel", "OptionInfo", "TemplateError", "TemplateGroup", "TemplateInfo",
-    "asymptotic", "brain_cousens", "decay_to_plateau", "effect_compartment", "emax", "get", "gompertz", "info",
-    "indirect_response", "list", "log_logistic", "logistic", "one_compartment", "three_compartment",
-    "tmdd_constant_target", "tmdd_full", "tmdd_irreversible", "tmdd_mm", "tmdd_qe", "tmdd_qss", "tmdd_wagner",
-    "two_compartment", "von_bertalanffy", "weibull",
+    "Catalog",
+    "ErrorModel",
+    "OptionInfo",
+    "TemplateError",
+    "TemplateGroup",
+    "TemplateInfo",
+    "asymptotic",
+    "brain_cousens",
+    "decay_to_plateau",
+    "effect_compartment",
+    "emax",
+    "get",
+    "gompertz",
+    "indirect_response",
+    "info",
+    "list",
+    "log_logistic",
+    "logistic",
+    "one_compartment",
+    "three_compartment",
+    "tmdd_constant_target",
+    "tmdd_full",
+    "tmdd_irreversible",
+    "tmdd_mm",
+    "tmdd_qe",
+    "tmdd_qss",
+    "tmdd_wagner",
+    "two_compartment",
+    "von_bertalanffy",
+    "weibull",
 ]

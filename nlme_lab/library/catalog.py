@@ -9,8 +9,9 @@ import enum
 import html
 import inspect
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from nlme_lab.library.writer import TemplateError
 from nlme_lab.model.source import suggest

@@ -17,7 +17,16 @@ from __future__ import annotations
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, check_x, render
+from nlme_lab.library.writer import (
+    ErrorModel,
+    ErrorName,
+    Param,
+    Parts,
+    TemplateError,
+    check_random,
+    check_x,
+    render,
+)
 from nlme_lab.model import Model
 
 _X = {"x": "the data column of the dose or concentration, e.g. CONC (no doses or TIME needed)"}
@@ -48,7 +57,7 @@ def log_logistic(*, x: str = "CONC", random: tuple[str, ...] | None = None, erro
 
 @template(TemplateGroup.DOSE_RESPONSE, "four-parameter Weibull dose-response (drc's W1.4 or W2.4)",
           {**_X, "type": "1: W1.4, c + (d - c) exp(-(x/e)^b); 2: W2.4, c + (d - c) (1 - exp(-(x/e)^b))"})
-def weibull(*, type: Literal[1, 2] = 1, x: str = "CONC", random: tuple[str, ...] | None = None,  # noqa: A002
+def weibull(*, type: Literal[1, 2] = 1, x: str = "CONC", random: tuple[str, ...] | None = None,
             error: ErrorName = "add", values: dict | None = None) -> Model:
     """W1.4 or W2.4 (drc's Weibull types 1 and 2)."""
     if type not in (1, 2):

@@ -17,7 +17,16 @@ from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
 from nlme_lab.library.pk import pk_part
-from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, check_x, render
+from nlme_lab.library.writer import (
+    ErrorModel,
+    ErrorName,
+    Param,
+    Parts,
+    TemplateError,
+    check_random,
+    check_x,
+    render,
+)
 from nlme_lab.model import Model
 
 PKRoute = Literal["iv", "oral"]
@@ -68,7 +77,7 @@ def emax(*, sigmoid: bool = False, x: str = "CONC", random: tuple[str, ...] | No
     chosen = check_random(random, params, ("e0",))
     title = ("sigmoid " if sigmoid else "") + f"Emax model of {x}"
     notes = (f"data: observations of the effect with the concentration in column {x} (no doses, no time needed)",)
-    parts = Parts("emax", title, call_text("emax", dict(sigmoid=sigmoid, x=x, random=random, error=error)), params,
+    parts = Parts("emax", title, call_text("emax", {"sigmoid": sigmoid, "x": x, "random": random, "error": error}), params,
                   tuple(emax_lines(x, sigmoid)), "effect", notes)
     return Model(render(parts, random=chosen, error=ErrorModel.parse(error), values=values), name="emax")
 
@@ -86,7 +95,7 @@ def effect_compartment(*, route: PKRoute = "iv", sigmoid: bool = False, pk_fixed
     body = (*pk.lines, "d/dt(effect_site) = ke0 * (cp - effect_site)", "ce = effect_site",
             *emax_lines("ce", sigmoid))
     chosen = check_random(random, params, ("ke0", "e0"))
-    options = dict(route=route, sigmoid=sigmoid, pk_fixed=pk_fixed, random=random, error=error)
+    options = {"route": route, "sigmoid": sigmoid, "pk_fixed": pk_fixed, "random": random, "error": error}
     parts = Parts("effect_compartment", "effect compartment model" + (" (sigmoid Emax)" if sigmoid else " (Emax)"),
                   call_text("effect_compartment", options), params, body, "effect",
                   (_pk_note(pk, route) + " (DV = effect)",))
@@ -124,7 +133,7 @@ def indirect_response(*, kind: IndirectKind = "I", route: PKRoute = "iv", pk_fix
               *drug)
     body = (*pk.lines, "kin = base * kout", effect, f"d/dt(response) = {ode}", "response(0) = base")
     chosen = check_random(random, params, ("base", "kout"))
-    options = dict(kind=kind, route=route, pk_fixed=pk_fixed, random=random, error=error)
+    options = {"kind": kind, "route": route, "pk_fixed": pk_fixed, "random": random, "error": error}
     parts = Parts("indirect_response", f"indirect response model {kind}: {what}",
                   call_text("indirect_response", options), params, body, "response",
                   (_pk_note(pk, route) + " (DV = response)",))

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, render
+from nlme_lab.library.writer import (
+    ErrorModel,
+    ErrorName,
+    Param,
+    Parts,
+    TemplateError,
+    check_random,
+    render,
+)
 from nlme_lab.model import Model
 
 Route = Literal["iv", "oral", "infusion"]
@@ -126,7 +134,7 @@ def _odes(n: int, route: str, transit: int) -> list[str]:
 
 def _compartmental(n: int, name: str, *, route, lag, transit, infusion, form, random, error, values) -> Model:
     pk = pk_part(n, route, lag=lag, transit=transit, infusion=infusion, form=form)
-    options = dict(route=route, lag=lag, transit=transit, infusion=infusion, form=form, random=random, error=error)
+    options = {"route": route, "lag": lag, "transit": transit, "infusion": infusion, "form": form, "random": random, "error": error}
     words = {1: "one", 2: "two", 3: "three"}[n]
     how = {"iv": "IV bolus", "oral": "first-order absorption", "infusion": "IV infusion"}[route]
     title = f"{words}-compartment PK, {how}" + (", lag time" if lag else "") + \
@@ -134,8 +142,8 @@ def _compartmental(n: int, name: str, *, route, lag, transit, infusion, form, ra
     cmt, cmt_name = pk.dose_cmt
     rate = "; RATE > 0 gives the infusion rate" if route == "infusion" and infusion == "data" else \
         ("; RATE = -2 (the duration is modeled)" if route == "infusion" else "")
-    notes = (f"data: doses (AMT) into CMT {cmt} ({cmt_name}){rate}; observations of cp = central amount / v "
-             f"(any CMT 1-{pk.n_state})",)
+    notes = ((f"data: doses (AMT) into CMT {cmt} ({cmt_name}){rate}; observations of cp = central amount / v "
+              f"(any CMT 1-{pk.n_state})"),)
     default_random = ("ka", "cl", "v") if route == "oral" else ("cl", "v")
     chosen = check_random(random, pk.params, tuple(n for n in default_random if n in [p.name for p in pk.params]))
     parts = Parts(name, title, call_text(name, options), pk.params, pk.lines, "cp", notes)

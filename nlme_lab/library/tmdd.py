@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, render
+from nlme_lab.library.writer import (
+    ErrorModel,
+    ErrorName,
+    Param,
+    Parts,
+    TemplateError,
+    check_random,
+    render,
+)
 from nlme_lab.model import Model
 
 TMDDRoute = Literal["iv", "sc"]
@@ -135,11 +143,11 @@ def _tmdd(kind: str, *, route, compartments, random, error, values) -> Model:
     names = (["ka"] if route == "sc" else []) + ["cl", "v"] + (["q", "v2"] if compartments == 2 else [])
     params = tuple(_p(n) for n in [*names, *spec.params])
     drug = "total (free + bound) drug" if spec.total else "free drug"
-    state = "depot, then central" if route == "sc" else "central"
-    notes = (f"states are amounts ({_UNITS} as an example): central = {drug}; the dose (AMT) goes into CMT 1 "
-             f"({state.split(',')[0]})", "observations: cp, the free drug concentration (any CMT of the model)")
+    first = "depot" if route == "sc" else "central"
+    notes = ((f"states are amounts ({_UNITS} as an example): central = {drug}; the dose (AMT) goes into CMT 1 "
+              f"({first})"), "observations: cp, the free drug concentration (any CMT of the model)")
     chosen = check_random(random, params, ("cl", "v"))
-    options = dict(route=route, compartments=compartments, random=random, error=error)
+    options = {"route": route, "compartments": compartments, "random": random, "error": error}
     parts = Parts(kind, spec.title, call_text(kind, options), params, tuple(_body(kind, route, compartments)), "cp",
                   notes)
     return Model(render(parts, random=chosen, error=ErrorModel.parse(error), values=values), name=kind)

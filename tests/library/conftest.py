@@ -2,6 +2,7 @@
 predictions of a template, and an independent ``scipy.integrate.solve_ivp`` integration of the
 same system written out by hand (the twin every template is checked against)."""
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +61,7 @@ def integrate(rhs, y0, doses, times, *, method="LSODA", rtol=1e-11, atol=1e-13) 
     edges = sorted({0.0, *(d.time for d in doses), *(end for _, end, _, _ in infusions), float(max(times))})
     out = np.full((len(times), y.size), np.nan)
     times = np.asarray(times, dtype=float)
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         for d in doses:
             if d.rate == 0 and d.time == a:
                 y[d.cmt - 1] += d.amount
@@ -68,7 +69,7 @@ def integrate(rhs, y0, doses, times, *, method="LSODA", rtol=1e-11, atol=1e-13) 
         for start, end, rate, k in infusions:
             if start <= a < end:
                 u[k] += rate
-        sol = solve_ivp(lambda t, s: rhs(t, s) + u, (a, b), y, method=method, rtol=rtol, atol=atol,
+        sol = solve_ivp(lambda t, s, u=u: rhs(t, s) + u, (a, b), y, method=method, rtol=rtol, atol=atol,
                         dense_output=True)
         assert sol.success, sol.message
         inside = (times >= a) & (times < b)

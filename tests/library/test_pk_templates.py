@@ -57,16 +57,16 @@ def _twin_rhs(n, route, transit, p):
 
 
 CASES = {
-    "1cmt oral lag closed": ("one_compartment", dict(route="oral", lag=True), [Dose(0, 100), Dose(12, 100)]),
-    "1cmt oral lag ode": ("one_compartment", dict(route="oral", lag=True, form="ode"), [Dose(0, 100), Dose(12, 100)]),
-    "1cmt oral transit 1 lag": ("one_compartment", dict(route="oral", transit=1, lag=True), [Dose(0, 100)]),
-    "2cmt infusion data": ("two_compartment", dict(route="infusion"), [Dose(0, 100, rate=40), Dose(12, 60, rate=20)]),
-    "2cmt infusion modeled": ("two_compartment", dict(route="infusion", infusion="modeled"),
+    "1cmt oral lag closed": ("one_compartment", {"route": "oral", "lag": True}, [Dose(0, 100), Dose(12, 100)]),
+    "1cmt oral lag ode": ("one_compartment", {"route": "oral", "lag": True, "form": "ode"}, [Dose(0, 100), Dose(12, 100)]),
+    "1cmt oral transit 1 lag": ("one_compartment", {"route": "oral", "transit": 1, "lag": True}, [Dose(0, 100)]),
+    "2cmt infusion data": ("two_compartment", {"route": "infusion"}, [Dose(0, 100, rate=40), Dose(12, 60, rate=20)]),
+    "2cmt infusion modeled": ("two_compartment", {"route": "infusion", "infusion": "modeled"},
                               [Dose(0, 100, rate=-2, duration=3.0)]),
-    "2cmt iv lag ode": ("two_compartment", dict(route="iv", lag=True, form="ode"), [Dose(0, 100)]),
-    "3cmt iv closed": ("three_compartment", dict(route="iv"), [Dose(0, 100), Dose(12, 100)]),
-    "3cmt iv ode": ("three_compartment", dict(route="iv", form="ode"), [Dose(0, 100), Dose(12, 100)]),
-    "3cmt oral transit 3": ("three_compartment", dict(route="oral", transit=3), [Dose(0, 100), Dose(12, 100)]),
+    "2cmt iv lag ode": ("two_compartment", {"route": "iv", "lag": True, "form": "ode"}, [Dose(0, 100)]),
+    "3cmt iv closed": ("three_compartment", {"route": "iv"}, [Dose(0, 100), Dose(12, 100)]),
+    "3cmt iv ode": ("three_compartment", {"route": "iv", "form": "ode"}, [Dose(0, 100), Dose(12, 100)]),
+    "3cmt oral transit 3": ("three_compartment", {"route": "oral", "transit": 3}, [Dose(0, 100), Dose(12, 100)]),
 }
 
 
