@@ -16,32 +16,13 @@ Brain-Cousens). Every template shares ``random=`` (parameters with a random effe
 ``error=`` (residual error) and ``values=`` (initial values by name).
 """
 
-from nlme_lab.library.catalog import (
-    Catalog,
-    OptionInfo,
-    TemplateGroup,
-    TemplateInfo,
-    catalog,
-)
+from nlme_lab.library.catalog import Catalog, OptionInfo, TemplateGroup, TemplateInfo, catalog
 from nlme_lab.library.dose_response import brain_cousens, log_logistic, weibull
-from nlme_lab.library.growth import (
-    asymptotic,
-    decay_to_plateau,
-    gompertz,
-    logistic,
-    von_bertalanffy,
-)
+from nlme_lab.library.growth import asymptotic, decay_to_plateau, gompertz, logistic, von_bertalanffy
 from nlme_lab.library.pd import effect_compartment, emax, indirect_response
 from nlme_lab.library.pk import one_compartment, three_compartment, two_compartment
-from nlme_lab.library.tmdd import (
-    tmdd_constant_target,
-    tmdd_full,
-    tmdd_irreversible,
-    tmdd_mm,
-    tmdd_qe,
-    tmdd_qss,
-    tmdd_wagner,
-)
+from nlme_lab.library.tmdd import (tmdd_constant_target, tmdd_full, tmdd_irreversible, tmdd_mm, tmdd_qe, tmdd_qss,
+                                   tmdd_wagner)
 from nlme_lab.library.writer import ErrorModel, TemplateError
 
 

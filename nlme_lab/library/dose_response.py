@@ -17,16 +17,7 @@ from __future__ import annotations
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import (
-    ErrorModel,
-    ErrorName,
-    Param,
-    Parts,
-    TemplateError,
-    check_random,
-    check_x,
-    render,
-)
+from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, check_x, render
 from nlme_lab.model import Model
 
 _X = {"x": "the data column of the dose or concentration, e.g. CONC (no doses or TIME needed)"}

@@ -18,16 +18,7 @@ from __future__ import annotations
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import (
-    ErrorModel,
-    ErrorName,
-    Param,
-    Parts,
-    TemplateError,
-    check_random,
-    check_x,
-    render,
-)
+from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, check_x, render
 from nlme_lab.model import Model
 
 _X = {"x": "the independent variable: t (time) or a data column such as AGE or CONC"}

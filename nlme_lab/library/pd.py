@@ -17,16 +17,7 @@ from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
 from nlme_lab.library.pk import pk_part
-from nlme_lab.library.writer import (
-    ErrorModel,
-    ErrorName,
-    Param,
-    Parts,
-    TemplateError,
-    check_random,
-    check_x,
-    render,
-)
+from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, check_x, render
 from nlme_lab.model import Model
 
 PKRoute = Literal["iv", "oral"]
@@ -77,7 +68,8 @@ def emax(*, sigmoid: bool = False, x: str = "CONC", random: tuple[str, ...] | No
     chosen = check_random(random, params, ("e0",))
     title = ("sigmoid " if sigmoid else "") + f"Emax model of {x}"
     notes = (f"data: observations of the effect with the concentration in column {x} (no doses, no time needed)",)
-    parts = Parts("emax", title, call_text("emax", {"sigmoid": sigmoid, "x": x, "random": random, "error": error}), params,
+    options = {"sigmoid": sigmoid, "x": x, "random": random, "error": error}
+    parts = Parts("emax", title, call_text("emax", options), params,
                   tuple(emax_lines(x, sigmoid)), "effect", notes)
     return Model(render(parts, random=chosen, error=ErrorModel.parse(error), values=values), name="emax")
 

@@ -17,15 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import (
-    ErrorModel,
-    ErrorName,
-    Param,
-    Parts,
-    TemplateError,
-    check_random,
-    render,
-)
+from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, render
 from nlme_lab.model import Model
 
 Route = Literal["iv", "oral", "infusion"]
@@ -134,7 +126,8 @@ def _odes(n: int, route: str, transit: int) -> list[str]:
 
 def _compartmental(n: int, name: str, *, route, lag, transit, infusion, form, random, error, values) -> Model:
     pk = pk_part(n, route, lag=lag, transit=transit, infusion=infusion, form=form)
-    options = {"route": route, "lag": lag, "transit": transit, "infusion": infusion, "form": form, "random": random, "error": error}
+    options = {"route": route, "lag": lag, "transit": transit, "infusion": infusion, "form": form, "random": random,
+               "error": error}
     words = {1: "one", 2: "two", 3: "three"}[n]
     how = {"iv": "IV bolus", "oral": "first-order absorption", "infusion": "IV infusion"}[route]
     title = f"{words}-compartment PK, {how}" + (", lag time" if lag else "") + \

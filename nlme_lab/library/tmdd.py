@@ -23,15 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nlme_lab.library.catalog import TemplateGroup, call_text, template
-from nlme_lab.library.writer import (
-    ErrorModel,
-    ErrorName,
-    Param,
-    Parts,
-    TemplateError,
-    check_random,
-    render,
-)
+from nlme_lab.library.writer import ErrorModel, ErrorName, Param, Parts, TemplateError, check_random, render
 from nlme_lab.model import Model
 
 TMDDRoute = Literal["iv", "sc"]
@@ -80,7 +72,8 @@ _KINDS = {k.name: k for k in (
     _Kind("tmdd_qss", "quasi-steady-state TMDD (total drug and total target)", ("kss", "kint", "kdeg", "r0"), True),
     _Kind("tmdd_qe", "quasi-equilibrium (rapid binding) TMDD (total drug and total target)",
           ("kd", "kint", "kdeg", "r0"), True),
-    _Kind("tmdd_wagner", "Wagner: rapid binding with a constant total target (kint = kdeg)", ("kd", "kint", "r0"), True),
+    _Kind("tmdd_wagner", "Wagner: rapid binding with a constant total target (kint = kdeg)", ("kd", "kint", "r0"),
+          True),
     _Kind("tmdd_irreversible", "irreversible binding (koff = 0): free drug and free target", ("kon", "kdeg", "r0"),
           False),
     _Kind("tmdd_constant_target", "QSS TMDD with a constant total target (kint = kdeg)", ("kss", "kint", "r0"), True),

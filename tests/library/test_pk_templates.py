@@ -58,7 +58,8 @@ def _twin_rhs(n, route, transit, p):
 
 CASES = {
     "1cmt oral lag closed": ("one_compartment", {"route": "oral", "lag": True}, [Dose(0, 100), Dose(12, 100)]),
-    "1cmt oral lag ode": ("one_compartment", {"route": "oral", "lag": True, "form": "ode"}, [Dose(0, 100), Dose(12, 100)]),
+    "1cmt oral lag ode": ("one_compartment", {"route": "oral", "lag": True, "form": "ode"},
+                          [Dose(0, 100), Dose(12, 100)]),
     "1cmt oral transit 1 lag": ("one_compartment", {"route": "oral", "transit": 1, "lag": True}, [Dose(0, 100)]),
     "2cmt infusion data": ("two_compartment", {"route": "infusion"}, [Dose(0, 100, rate=40), Dose(12, 60, rate=20)]),
     "2cmt infusion modeled": ("two_compartment", {"route": "infusion", "infusion": "modeled"},
