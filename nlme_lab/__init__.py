@@ -31,4 +31,7 @@ _LAZY = {
     "to_nonmem": "nlme_lab.nonmem",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=["__version__"])
+# subpackages that are public namespaces (loaded on first use): ``nl.library.list()``
+_NAMESPACES = ["library"]
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, globals(), extra=["__version__", *_NAMESPACES])

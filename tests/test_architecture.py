@@ -25,7 +25,7 @@ LAYERS = (
     ("distributed",),  # the one Dask fan-out helper every tool uses (issue 18)
     ("data",),
     ("model",),
-    ("nonmem",),  # NONMEM control-stream import / export (data + model only)
+    ("nonmem", "library"),  # NONMEM control streams; the model library (both make Models from text)
     ("kernels",),
     ("problem",),
     ("estimation",),
@@ -44,8 +44,10 @@ THIRD_PARTY_ONLY_IN = {"bokeh": {"plots", "widgets"}, "ipywidgets": {"widgets"},
                        "dask": {"distributed"}, "distributed": {"distributed"},  # dask.distributed imports as `distributed`
                        "tornado": {"jupyter"}, "jupyter_server": {"jupyter"}}
 # Layers that may import only some of the layers below them. The Jupyter server checks model text
-# for the JupyterLab editor: the model language, never code generation, kernels or fits.
-ONLY_FROM = {"jupyter": {"_lazy", "errors", "config", "examples", "data", "model"}}
+# for the JupyterLab editor: the model language, never code generation, kernels or fits. The model
+# library writes model text and builds Models from it: it needs no engine either.
+ONLY_FROM = {"jupyter": {"_lazy", "errors", "config", "examples", "data", "model"},
+             "library": {"_lazy", "errors", "config", "examples", "data", "model"}}
 KERNEL_ALLOWED = {"numpy", "numba", "math", "__future__", "nlme_lab"}
 MODULE_STRING = re.compile(r"nlme_lab(\.[a-z_][a-z0-9_]*)+(:[A-Za-z_]\w*)?")  # modules are lower case
 IMPORT_FUNCTIONS = {"import_module", "__import__"}

@@ -236,3 +236,56 @@ def test_nonmem_tutorial_fit_matches_nonmem_and_the_export_round_trips():
     check_rel("11 pheno prop_sd", r["prop_sd"], float(np.sqrt(PHENO["sigma2"]["EPS1_prop"]["value"])), 0.01)
     # the exported control stream, imported and evaluated at the estimates, gives the fit's OFV
     assert r["roundtrip_ofv"] == pytest.approx(r["ofv"], abs=1e-3)
+
+
+# --------------------------------------------------------------------------- 10: immunology and ecology
+LOBLOLLY = reference("loblolly.nlme.ml")
+THINNED = {4: [3], 8: [3, 5], 10: [3, 5, 10]}  # the tutorial's units measured only young
+
+
+def test_antibody_decay_recovers_the_simulating_values():
+    """The simulated antibody data (seeded) give back the values they were simulated from,
+    each within three standard errors; the half-life is log 2 / k."""
+    r, _, _ = run("10_immunology_and_ecology.ipynb")
+    for name, true in {"tbase": 100, "tplateau": 30, "tk": 0.02}.items():
+        assert abs(r[f"ab_{name}"] - np.log(true)) < 3 * r[f"ab_se_{name}"], name
+    assert r["ab_half_life"] == pytest.approx(np.log(2) / np.exp(r["ab_tk"]), rel=1e-12)
+    assert 0.07 < r["ab_prop_sd"] < 0.13
+
+
+def test_loblolly_one_stage_matches_r_nlme_and_per_unit_fits_match_nlslist():
+    r, _, _ = run("10_immunology_and_ecology.ipynb")
+    for name, key in {"tasym": "Asym", "tr0": "R0", "tlrc": "lrc"}.items():
+        check_rel(f"10 Loblolly {name} vs R nlme", r[f"lob_{name}"], LOBLOLLY["fixed"][key], 0.01)
+    assert r["lob_ofv"] + LOBLOLLY["m2ll_with_constant"] - (-2 * LOBLOLLY["loglik"]) < 229.486  # sanity of refs
+    assert -0.2 < r["lob_ofv"] + 84 * np.log(2 * np.pi) - LOBLOLLY["m2ll_with_constant"] < -0.05
+    nls = LOBLOLLY["per_unit_nls"]
+    for k in range(14):
+        for name, key in (("asym", "Asym"), ("r0", "R0"), ("lrc", "lrc")):
+            check_rel(f"10 nls {name} of seed {nls['seed'][k]}", r[f"nls_{name}_{k + 1}"], nls[key][k], 1e-5)
+
+
+def test_loblolly_sparse_units_shrink_as_the_linear_model_says():
+    """Asym_i enters linearly, so the one-stage EBE of a unit is A + w (own - A) exactly: recomputed
+    here from the data and the printed population estimates, against the engine's EBEs."""
+    import pandas as pd
+
+    r, _, _ = run("10_immunology_and_ecology.ipynb")
+    frame = pd.read_csv(DATA / "loblolly.csv")
+    asym, r0, lrc, omega, sd = (r[f"thin_{k}"] for k in ("tasym", "tr0", "tlrc", "eta_asym", "add_sd"))
+    weights = []
+    for sid, ages in THINNED.items():
+        unit = frame[(frame["ID"] == sid) & frame["AGE"].isin(ages)]
+        z = 1 - np.exp(-np.exp(lrc) * unit["AGE"].to_numpy())
+        y = unit["DV"].to_numpy() - r0 * (1 - z)
+        posterior_mean = (np.sum(z * (y - asym * z)) / sd**2) / (np.sum(z * z) / sd**2 + 1 / omega)
+        assert r[f"thin_ebe_{sid}"] == pytest.approx(asym + posterior_mean, abs=1e-4), sid
+        weights.append(r[f"thin_weight_{sid}"])
+    assert weights == sorted(weights) and weights[0] < 0.5  # more heights, more weight on the unit's own
+
+
+def test_a_three_point_per_unit_fit_has_no_anchor():
+    """Three heights, three parameters: the per-unit curve interpolates them (residual 0) with an
+    asymptote far from anything the full data of that unit say."""
+    r, _, _ = run("10_immunology_and_ecology.ipynb")
+    assert r["three_point_asym"] > 5 * r["nls_asym_10"]

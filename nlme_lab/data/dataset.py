@@ -102,7 +102,7 @@ class Dataset:
     _table: pd.DataFrame = field(repr=False)
     ids: np.ndarray  # subject ID of each subject block, in order of appearance
     offsets: np.ndarray  # int64 (n_subjects + 1)
-    time: np.ndarray
+    time: np.ndarray  # 0 on every record when the input has no TIME column (``has_time``)
     dv: np.ndarray  # NaN where missing
     amt: np.ndarray
     rate: np.ndarray  # > 0 rate, 0 bolus, -1 modeled rate, -2 modeled duration
@@ -133,6 +133,12 @@ class Dataset:
     @property
     def n_records(self) -> int:
         return int(self.time.size)
+
+    @property
+    def has_time(self) -> bool:
+        """Whether the input had a TIME column. Without one every record is at time 0 (``time``
+        is 0), the data hold no doses, and only models without ``t``, ODEs or doses bind to them."""
+        return any(role is ColumnRole.TIME for _, role in self.column_roles)
 
     @property
     def observed(self) -> np.ndarray:

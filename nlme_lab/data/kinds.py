@@ -45,8 +45,9 @@ class ColumnRole(enum.Enum):
 
 _STANDARD = {role.value: role for role in ColumnRole if role.value.isupper()}
 
-#: standard columns that must be present
-REQUIRED = (ColumnRole.ID, ColumnRole.TIME, ColumnRole.DV)
+#: standard columns that must be present (TIME may be absent: then every record is at time 0 and
+#: the data hold no doses; binding refuses a model that needs time, ``problem/binding.py``)
+REQUIRED = (ColumnRole.ID, ColumnRole.DV)
 
 #: standard columns holding integer codes
 INTEGER_ROLES = (

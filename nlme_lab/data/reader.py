@@ -27,7 +27,7 @@ from nlme_lab.data.covariates import fill, warn_all_missing
 from nlme_lab.data.dataset import Dataset
 from nlme_lab.data.comments import check_comment_column
 from nlme_lab.data.filters import RecordFilter
-from nlme_lab.data.issues import excerpt, fail, fail_argument, listed, short_name
+from nlme_lab.data.issues import excerpt, fail, fail_argument, listed, short_name, show_id
 from nlme_lab.data.kinds import REQUIRED, ColumnRole, CovariateFill
 from nlme_lab.data.raw import RawTable, load
 
@@ -78,6 +78,7 @@ def read_nonmem(data, *, filter=None, covariate_fill="nocb", drop=(), names=None
     rec = _checked_records(parsed, roles, raw.rows)
     offsets, ids = records.subject_blocks(rec.id)
     checks.check_time(rec, offsets)
+    _check_untimed(rec, raw)
     checks.check_subjects(rec, offsets, ids)
     cov_raw = np.column_stack([parsed[c].values for c in covariate_names]) if covariate_names \
         else np.zeros((rec.n, 0))
@@ -173,14 +174,32 @@ def _roles(raw: RawTable) -> tuple[dict, list[str]]:
             covariates.append(name)
         else:
             roles[role] = name
-    for role in REQUIRED:
+    for role in (*REQUIRED, R.TIME):
         if role not in roles:
             upper = [n.upper() for n in raw.names]
             hint = difflib.get_close_matches(role.value, upper, n=1, cutoff=0.6)
+            if role is R.TIME and not hint:
+                continue  # data without time (see _check_untimed)
             more = f"; is {short_name(raw.names[upper.index(hint[0])])} meant to be {role.value}?" if hint else ""
             fail(f"the data have no {role.value} column (columns: {listed(raw.names)}){more}",
                  row=raw.header_row or None, column=role.value)
     return roles, covariates
+
+
+def _check_untimed(rec: records.Records, raw: RawTable) -> None:
+    """Data without a TIME column (every record at time 0) are for models of another variable
+    (a curve of CONC, say): they hold no doses or resets, which happen at a time. A column whose
+    name is close to TIME is taken for a misspelling (``_roles``), not for time-free data."""
+    if R.TIME in rec.present:
+        return
+    timed = np.flatnonzero(np.isin(rec.evid, (1, 3, 4)))
+    if timed.size:
+        i = int(timed[0])
+        what = "reset" if rec.evid[i] == 3 else "dose"
+        fail(f"the data have no TIME column (columns: {listed(raw.names)}), but row {rec.rows[i]} "
+             f"(ID {show_id(rec.id[i])}) is a {what} (EVID {rec.evid[i]}), which happens at a time; data without TIME "
+             "are for models without doses, ODEs or t (a curve of a column such as CONC)",
+             row=raw.header_row or None, column=R.TIME.value, count=int(timed.size))
 
 
 def _role_of(name: str, roles: dict) -> ColumnRole:

@@ -2,7 +2,7 @@
 
 Null (missing) cells of the standard columns, as NONMEM reads them:
 
-* ID and TIME must not be missing (DataError).
+* ID and TIME must not be missing (DataError). Without a TIME column every record is at time 0.
 * DV missing is NaN; it is fine on any record that is not an observation.
 * AMT, RATE, II, ADDL, SS, CMT, EVID, MDV, CENS and OCC missing read as 0
   (NONMEM's null data item).
@@ -92,6 +92,8 @@ def build(parsed: dict, roles: dict, rows: np.ndarray) -> Records:
         return np.where(parsed[roles[role]].missing, fill, values)
 
     for role in (ColumnRole.ID, ColumnRole.TIME):
+        if role not in roles:
+            continue
         p = parsed[roles[role]]
         hits = np.flatnonzero(p.missing)
         if hits.size:

@@ -68,6 +68,7 @@ def bind(model, dataset) -> BoundModel:
     problem found at once (see the module docstring)."""
     ir = model.ir
     problems = _Problems()
+    _needs_time(model, dataset, problems)
     covariates = _gather_covariates(ir, dataset, problems)
     cmt_index = _dose_compartments(ir, dataset, problems)
     _observation_compartments(ir, dataset, problems)
@@ -75,6 +76,45 @@ def bind(model, dataset) -> BoundModel:
     occasion, n_occ = _occasions(ir, dataset, problems)
     problems.raise_all()
     return BoundModel(model, dataset, covariates, cmt_index, endpoint, occasion, n_occ)
+
+
+def _needs_time(model, dataset, problems: _Problems) -> None:
+    """Data without a TIME column (every record at time 0, no doses) bind only to a model that
+    never needs time: no ``t``, no ``d/dt`` and no ``linCmt()``. Each construct is named at its
+    line:column."""
+    if getattr(dataset, "has_time", True):
+        return
+    uses = _time_uses(model)
+    if not uses:
+        return
+    listed = "; ".join(f"{what} at line {line}:{col}" for what, line, col, _end in uses)
+    message = (f"the data have no TIME column, but the model needs time: {listed}; add a TIME column, or "
+               "write the model as a curve of a data column (no t, d/dt or linCmt())")
+    problems.add(BindError(message, diagnostics=[
+        Diagnostic(f"{what} needs time, but the data have no TIME column", line, col, end)
+        for what, line, col, end in uses]))
+
+
+def _time_uses(model) -> list[tuple[str, int, int, int]]:
+    """(what, line, col, end_col) of every use of time in ``[model]``: ``t``, ``d/dt(...)``, ``linCmt()``."""
+    from nlme_lab.model.lexer import tokenize
+    from nlme_lab.model.tokens import TokenKind
+
+    tokens = tokenize(model.text)
+    out, in_model = [], False
+    for k, tok in enumerate(tokens):
+        if tok.kind is TokenKind.SECTION:
+            in_model = tok.text == "model"
+        elif in_model and tok.kind is TokenKind.NAME and k + 1 < len(tokens):
+            after = tokens[k + 1]
+            if tok.text == "t" and not after.is_op("="):
+                out.append(("time 't'", tok.line, tok.col, tok.end_col))
+            elif tok.text == "d" and after.is_op("/") and k + 4 < len(tokens) and tokens[k + 2].text == "dt" \
+                    and tokens[k - 1].kind is TokenKind.NEWLINE:  # a d/dt line, not d / dt of two variables
+                out.append((f"d/dt({tokens[k + 4].text}) (an ODE)", tok.line, tok.col, tokens[k + 2].end_col))
+            elif tok.text == "linCmt" and after.is_op("("):
+                out.append(("linCmt() (a compartment model)", tok.line, tok.col, tok.end_col + 2))
+    return out
 
 
 def unknown_names(model, dataset) -> tuple[Diagnostic, ...]:

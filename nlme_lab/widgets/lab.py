@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 # The tabs of the tools built on a fitted model (covariate search, validation, design, trials,
 # ...): (title, "module:factory"), the factory called with the Lab the first time the tab opens.
 # A new capability adds its entry here and keeps its widget in a module of its own.
-TOOL_TABS: tuple[tuple[str, str], ...] = ()
+TOOL_TABS: tuple[tuple[str, str], ...] = (
+    ("Library", "nlme_lab.widgets.library_tab:make_library_tab"),
+)
 
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
 

@@ -170,3 +170,50 @@ def test_between_occasion_variability_changes_clearance_per_occasion():
     ratio2 = np.log(ipred[:, 5] / pred[:, 5])
     assert np.corrcoef(ratio1, ratio2)[0, 1] < 0.6  # shared eta_cl, independent kappas
     assert np.std(ratio1 - ratio2) > 0.05
+
+
+ALGEBRAIC = """
+[ini]
+tasym = 30
+tlrc = -4.5
+tc0 = 50
+eta_asym ~ 50
+add_sd = 2
+[model]
+asym = tasym + eta_asym
+y = asym * (1 - exp(-exp(tlrc) * (CONC - tc0)))
+y ~ add(add_sd)
+"""
+
+
+def _untimed():
+    return nl.read_nonmem(pd.DataFrame({"ID": [1, 1, 2, 2], "CONC": [95, 500, 95, 500], "DV": [15, 35, 10, 30]}))
+
+
+def test_a_model_without_time_binds_to_data_without_time():
+    bound = nl.bind(nl.Model(ALGEBRAIC), _untimed())
+    np.testing.assert_array_equal(bound.covariates[:, 0], [95, 500, 95, 500])
+
+
+@pytest.mark.parametrize("line,what,col", [
+    ("y = asym * (1 - exp(-exp(tlrc) * (CONC - tc0))) + 0 * t", "time 't' at line 10:55", 55),
+    ("y = asym * (1 - exp(-exp(tlrc) * (CONC - tc0)))\nd/dt(depot) = -depot", "d/dt(depot) (an ODE) at line 11:1", 1),
+])
+def test_a_model_that_needs_time_is_refused_for_data_without_time_at_its_line(line, what, col):
+    text = ALGEBRAIC.replace("y = asym * (1 - exp(-exp(tlrc) * (CONC - tc0)))", line)
+    with pytest.raises(BindError, match=r"no TIME column, but the model needs time: " + what.replace("(", r"\(")
+                       .replace(")", r"\)")) as err:
+        nl.bind(nl.Model(text), _untimed())
+    assert err.value.diagnostics[0].column == col
+
+
+def test_a_closed_form_pk_model_is_refused_for_data_without_time():
+    with pytest.raises(BindError) as err:
+        nl.bind(nl.Model(ONE_CMT), nl.read_nonmem(_frame().drop(columns=["TIME", "AMT", "EVID"])))
+    assert "linCmt() (a compartment model) at line 10:6" in str(err.value)
+    assert [d.line for d in err.value.diagnostics] == [10]
+
+
+def test_the_time_check_reads_d_slash_dt_of_two_variables_as_division():
+    text = ALGEBRAIC.replace("y = asym", "d = 1\ndt = 2\nr = d/dt\ny = r * asym")
+    nl.bind(nl.Model(text), _untimed())
