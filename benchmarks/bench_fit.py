@@ -11,9 +11,10 @@ Every line reports the kernel evaluations (``FitResult.n_evaluations``: calls of
 with or without sensitivities) and the time per evaluation, so a change in the number of
 evaluations (estimation) can be told from a change in their cost (kernels).
 
-Prints numbers only (no assertions). ``python benchmarks/bench_fit.py [--quick | --full]``
-(the default plan leaves out the slowest combinations: ODE models above 100 subjects and the
-2-compartment closed form at 2000; ``--full`` runs them all).
+Prints numbers only (no assertions). ``python benchmarks/bench_fit.py [--quick | --full |
+--ode-routing]`` (the default plan leaves out the slowest combinations: ODE models above 100
+subjects and the 2-compartment closed form at 2000; ``--full`` runs them all; ``--ode-routing``
+only the warm theo_sd, theo_sd_ode and theo_sd_ode with ``solver="ode"`` fits).
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 import nlme_lab as nl  # noqa: E402
 
-SHARED_FITS = [("theo_sd", "theo_sd.csv"), ("theo_sd_ode", "theo_sd.csv"), ("pheno", "pheno.csv"),
-               ("warfarin_pk", "warfarin_pk.csv")]
+# (model, data, solver): theo_sd_ode runs on the exact linear propagator (its d/dt system is
+# linear in the states); solver="ode" is the same model forced onto the ODE solver (before)
+SHARED_FITS = [("theo_sd", "theo_sd.csv", "auto"), ("theo_sd_ode", "theo_sd.csv", "auto"),
+               ("theo_sd_ode", "theo_sd.csv", "ode"), ("pheno", "pheno.csv", "auto"),
+               ("warfarin_pk", "warfarin_pk.csv", "auto")]
+ODE_ROUTING = SHARED_FITS[:3]  # --ode-routing: only these
 WARM_REPEATS = 5  # the machine is shared: the median of several warm fits
 TIMES = [0.25, 0.5, 1, 2, 3.5, 5, 7, 9, 12, 24]
 
@@ -90,15 +95,16 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def warm_fits() -> None:
+def warm_fits(fits=SHARED_FITS) -> None:
     print("warm fits (second nl.fit, FOCEI, covariance step included)")
-    for name, data in SHARED_FITS:
-        model = nl.Model.from_file(SHARED / "models" / f"{name}.nlm")
+    for name, data, solver in fits:
+        model = nl.Model.from_file(SHARED / "models" / f"{name}.nlm", solver=solver)
+        name = name if solver == "auto" else f"{name} (solver={solver})"
         ds = nl.read_nonmem(SHARED / "data" / data)
         _, first = timed(lambda: nl.fit(model, ds))
         runs = [timed(lambda: nl.fit(model, ds)) for _ in range(WARM_REPEATS)]
         r, warm = runs[0][0], float(np.median([dt for _, dt in runs]))
-        print(f"  {name:12s} first {first:6.2f} s   warm {warm:6.3f} s (median of {WARM_REPEATS}, min "
+        print(f"  {name:25s} first {first:6.2f} s   warm {warm:6.3f} s (median of {WARM_REPEATS}, min "
               f"{min(dt for _, dt in runs):.3f})   OFV {r.ofv:.4f}  "
               f"{r.termination.name.lower()}, {r.iterations} iterations, {r.n_evaluations} model evaluations "
               f"({1e3 * warm / max(r.n_evaluations, 1):.2f} ms each)")
@@ -150,6 +156,9 @@ DEFAULT_PLAN = {"1-cmt closed form": (100, 500, 2000), "2-cmt closed form": (100
 
 
 def main(argv) -> None:
+    if "--ode-routing" in argv:
+        warm_fits(ODE_ROUTING)
+        return
     warm_fits()
     cold_fit()
     if "--quick" in argv:

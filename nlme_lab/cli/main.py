@@ -181,6 +181,7 @@ def _describe(model, compiled) -> str:
         kind = "linCmt() closed form" if ir.lincmt else "ODEs"
         cmts = ", ".join(f"{i + 1}={c}" for i, c in enumerate(ir.compartments))
         lines.append(f"  compartments ({kind}): {cmts}")
+        lines.append(f"  solved by: {compiled.path}")
     if ir.covariates:
         lines.append(f"  covariates: {', '.join(ir.covariates)}")
     eps = "; ".join(f"{e.variable} ~ " + " + ".join(f"{t.kind.value}({t.param})" for t in e.terms) for e in ir.endpoints)

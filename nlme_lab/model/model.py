@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from nlme_lab.model.ir import Endpoint, ModelIR, OmegaBlock, RandomEffect, Theta
 
 
+#: ``Model(..., solver=)``: "auto" routes linear d/dt systems to the exact linear propagator
+SOLVERS = ("auto", "ode")
+
+
 class Model:
     """A model written in the nlme_lab language (see ``tests/shared/models/README.md``, the language contract).
 
@@ -32,12 +36,14 @@ class Model:
     >>> m2 = m.with_initial(tcl=1.0).fix("tv")   # new models; ``m`` is unchanged
     """
 
-    def __init__(self, text: str, *, name: str = ""):
-        self._init(text, name, warn=True)
+    def __init__(self, text: str, *, name: str = "", solver: str = "auto"):
+        self._init(text, name, warn=True, solver=solver)
 
-    def _init(self, text: str, name: str, warn: bool) -> None:
+    def _init(self, text: str, name: str, warn: bool, solver: str = "auto") -> None:
         if not isinstance(text, str):
             raise TypeError(f"Model() takes the model text as a str, got {type(text).__name__}")
+        if solver not in SOLVERS:
+            raise ValueError(f"solver={solver!r}: expected one of {', '.join(map(repr, SOLVERS))}")
         from nlme_lab.model.resolver import resolve  # sympy loads here, not at import
 
         text = normalize_text(text)  # line ends as an editor shows them; ``model.text`` is this
@@ -46,6 +52,7 @@ class Model:
         resolution = resolve(program, text)
         object.__setattr__(self, "_text", text)
         object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_solver", solver)
         object.__setattr__(self, "_program", program)
         object.__setattr__(self, "_ir", resolution.ir)
         object.__setattr__(self, "_warnings", resolution.warnings)
@@ -54,22 +61,22 @@ class Model:
                 warnings.warn(ModelWarning(str(diag)), stacklevel=3)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Model:
+    def from_file(cls, path: str | Path, *, solver: str = "auto") -> Model:
         """Read a ``.nlm`` file (UTF-8, a byte-order mark allowed). Every ``ModelError`` names
         the file: a missing file, a folder, bytes that are not UTF-8, or problems in the text."""
         path = Path(path)
         text = read_model_file(path)
         model = cls.__new__(cls)
         try:
-            model._init(text, path.stem, warn=True)
+            model._init(text, path.stem, warn=True, solver=solver)
         except ModelError as err:
             raise ModelError(err.diagnostics, file=path) from None
         return model
 
     @classmethod
-    def _derived(cls, text: str, name: str) -> Model:
+    def _derived(cls, text: str, name: str, solver: str = "auto") -> Model:
         model = cls.__new__(cls)
-        model._init(text, name, warn=False)
+        model._init(text, name, warn=False, solver=solver)
         return model
 
     def __setattr__(self, key, value):
@@ -146,7 +153,45 @@ class Model:
         """The generated code (lazy, cached per model), from ``nlme_lab.model.codegen``."""
         from nlme_lab.model.codegen import compile_model
 
+        if self._solver == "ode":
+            return compile_model(self._ir, route_linear=False)
         return compile_model(self._ir)
+
+    @property
+    def solver(self) -> str:
+        """``"auto"``: a d/dt system linear in the states with coefficients constant between
+        records runs on the exact linear propagator of linCmt(), others on the ODE solver;
+        ``"ode"``: every d/dt system on the ODE solver (for checks). See ``describe()``."""
+        return self._solver
+
+    def with_solver(self, solver: str) -> Model:
+        """The same model with ``solver`` ``"auto"`` or ``"ode"`` (see ``solver``)."""
+        return Model._derived(self._text, self._name, solver)
+
+    @property
+    def path(self) -> str:
+        """How the states are propagated, in words (compiles the model's code): "linCmt()
+        closed form ...", "ODE system routed to the exact linear propagator (linear in the
+        states)", "stiff ODE solver: <why not linear>", or "" without states."""
+        return getattr(self.compiled, "path", "")
+
+    def describe(self) -> str:
+        """A few lines: parameters, compartments and how they are solved, covariates, endpoints."""
+        ir = self._ir
+        lines = [f"model {self._name or '(unnamed)'}"]
+        lines.append("  thetas: " + ", ".join(f"{t.name}={t.init:g}" + (" (fixed)" if t.fixed else "")
+                                             for t in ir.thetas))
+        if ir.random_effects:
+            lines.append(f"  random effects: {', '.join(r.name for r in ir.random_effects)}")
+        if self.compartments:
+            cmts = ", ".join(f"{i + 1}={c}" for i, c in enumerate(self.compartments))
+            lines.append(f"  compartments: {cmts}")
+            lines.append(f"  solved by: {self.path}")
+        if ir.covariates:
+            lines.append(f"  covariates: {', '.join(ir.covariates)}")
+        lines.append("  endpoints: " + "; ".join(
+            f"{e.variable} ~ " + " + ".join(f"{t.kind.value}({t.param})" for t in e.terms) for e in ir.endpoints))
+        return "\n".join(lines)
 
     def source(self) -> str:
         """The generated Python source of this model."""
@@ -166,7 +211,7 @@ class Model:
             if not math.isfinite(number):
                 raise ValueError(f"the initial value of '{key}' must be finite, got {value!r}")
             edits.append((spans[key], repr(number)))
-        return Model._derived(replace_spans(self._text, edits), self._name)
+        return Model._derived(replace_spans(self._text, edits), self._name, self._solver)
 
     def fix(self, *names: str) -> Model:
         """A new model with these parameters fixed (an omega block is fixed as a whole: name
@@ -192,7 +237,7 @@ class Model:
                     )
             if decl.fixed != fixed and all(e[0] != decl.spec_span for e in edits):
                 edits.append((decl.spec_span, self._fixed_spec(decl, fixed)))
-        return Model._derived(replace_spans(self._text, edits), self._name)
+        return Model._derived(replace_spans(self._text, edits), self._name, self._solver)
 
     def _fixed_spec(self, decl: ast.ThetaDecl | ast.RandomDecl, fixed: bool) -> str:
         spec = span_text(self._text, decl.spec_span)
@@ -229,7 +274,7 @@ class Model:
         )
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Model) and other._text == self._text
+        return isinstance(other, Model) and other._text == self._text and other._solver == self._solver
 
     def __hash__(self) -> int:
         return hash(self._text)
@@ -238,7 +283,7 @@ class Model:
         """Pickled as its text and name (to a worker process of ``nlme_lab.distributed``): the
         parsed IR and the compiled code never travel; the receiving process rebuilds the model
         once (``_unpickled``) and reuses it for every task that sends it again."""
-        return (_unpickled, (self._text, self._name))
+        return (_unpickled, (self._text, self._name, self._solver))
 
     def _repr_html_(self) -> str:
         rows = []
@@ -264,10 +309,10 @@ class Model:
 
 
 @functools.lru_cache(maxsize=16)
-def _unpickled(text: str, name: str) -> Model:
+def _unpickled(text: str, name: str, solver: str = "auto") -> Model:
     """The model a pickle describes, built once per process (models are immutable, so one
     instance, with its compiled code, serves every task that receives it)."""
-    return Model._derived(text, name)
+    return Model._derived(text, name, solver)
 
 
 def _cell(value) -> str:

@@ -105,7 +105,7 @@ def test_eta_and_theta_sensitivities_match_finite_differences(theo_problem):
 
 
 def test_ode_sensitivities_match_finite_differences(shared_models, shared_data):
-    p = KernelProblem(bind(shared_models["theo_sd_ode"], shared_data["theo_sd.csv"]))
+    p = KernelProblem(bind(shared_models["theo_sd_ode"].with_solver("ode"), shared_data["theo_sd.csv"]))
     rng = np.random.default_rng(3)
     _fd_check(p, np.array([0.45, 1.0, 3.45]), rng.normal(0, 0.3, (12, 3)), h=1e-5)
 

@@ -391,7 +391,7 @@ def test_the_sampler_integrates_odes_at_the_options_tolerances(shared_models, sh
     from nlme_lab.estimation.saem.run import sampling_problem
     from nlme_lab.problem import bind
 
-    ode = KernelProblem(bind(shared_models["theo_sd_ode"], shared_data["theo_sd.csv"]))
+    ode = KernelProblem(bind(shared_models["theo_sd_ode"].with_solver("ode"), shared_data["theo_sd.csv"]))
     closed = KernelProblem(bind(shared_models["theo_sd"], shared_data["theo_sd.csv"]))
     loose = sampling_problem(ode, SAEMOptions())
     assert (ode.rtol, ode.atol) == (1e-8, 1e-10) and (loose.rtol, loose.atol) == (1e-6, 1e-9)

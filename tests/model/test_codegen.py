@@ -228,9 +228,16 @@ def test_lincmt_and_ode_theophylline_agree():
     lin.rhs(t, y, p, a)
     ode.rhs(t, y, p, b)
     np.testing.assert_allclose(a, b, rtol=1e-14)
-    assert not ode.is_linear and ode.lincmt is None
-    K = np.full((2, 2), np.nan)
+    # the d/dt system is linear in the states: routed to the linear propagator with linCmt's K
+    assert ode.is_linear and ode.lincmt is None
+    K, K_lin = np.full((2, 2), np.nan), np.zeros((2, 2))
     ode.linsys(p, K)
+    lin.linsys(p, K_lin)
+    np.testing.assert_allclose(K, K_lin, rtol=1e-14)
+    forced = compile_model(M.theo_sd_ode(), route_linear=False)
+    assert not forced.is_linear and forced.path.startswith("stiff ODE solver")
+    K = np.full((2, 2), np.nan)
+    forced.linsys(p, K)
     assert not K.any()
 
 

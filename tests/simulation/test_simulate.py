@@ -24,7 +24,7 @@ def test_every_shared_model_simulates_on_its_dataset(name, shared_models, shared
 def test_theo_closed_form_and_ode_give_the_same_predictions(shared_models, shared_data):
     data = shared_data["theo_sd.csv"]
     a = nl.simulate(shared_models["theo_sd"], data, n=3, seed=11).table
-    b = nl.simulate(shared_models["theo_sd_ode"], data, n=3, seed=11).table
+    b = nl.simulate(shared_models["theo_sd_ode"].with_solver("ode"), data, n=3, seed=11).table
     for col in ("PRED", "IPRED"):
         x, y = a[col].to_numpy(), b[col].to_numpy()
         np.testing.assert_allclose(y, x, rtol=1e-6, atol=1e-9 * np.abs(x).max())

@@ -45,20 +45,21 @@ def generate_source(ir: ModelIR) -> str:
     return emit(build_plan(ir))
 
 
-def compile_model(ir: ModelIR, eager: bool = False):
+def compile_model(ir: ModelIR, eager: bool = False, route_linear: bool = True):
     """Generate, write and import the code of ``ir``; return its ``CompiledModel``.
 
     The same IR key (and cache folder) returns the object made earlier in this process. The
     numba functions compile on first use (``eager=True`` compiles all twelve now); with a warm
     disk cache they load instead. Model problems raise ``ModelError`` naming the model line.
+    ``route_linear=False`` keeps a linear d/dt system on the ODE solver (``analysis.build_plan``).
     """
-    key = (str(config.cache_dir()), ir.key())
+    key = (str(config.cache_dir()), ir.key(), bool(route_linear))
     with _LOCK:
         compiled = _MEMORY.get(key)
     if compiled is None:
         from nlme_lab.model.codegen.compiled import build_compiled
 
-        made = build_compiled(ir)
+        made = build_compiled(ir, route_linear)
         with _LOCK:
             compiled = _MEMORY.setdefault(key, made)
     elif compiled.ir != ir:

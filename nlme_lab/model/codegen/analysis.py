@@ -95,6 +95,8 @@ class Plan:
     dose_index: tuple[tuple[int, ...], ...]  # (4, n_state)
     error_index: tuple[tuple[int, ...], ...]  # (n_endpoint, 3): ADD, PROP, LNORM theta or -1
     lincmt: LinCmtInfo | None
+    #: how the states are propagated, in words (``ode_path``); empty without states
+    path: str = ""
 
     @property
     def p_symbols(self) -> dict:
@@ -217,8 +219,12 @@ class _Resolver:
             self.history.append((a.line, {a.name: sym}))
 
 
-def build_plan(ir: ModelIR) -> Plan:
-    """Resolve ``ir`` into a ``Plan``; model problems raise ``ModelError`` naming the line."""
+def build_plan(ir: ModelIR, route_linear: bool = True) -> Plan:
+    """Resolve ``ir`` into a ``Plan``; model problems raise ``ModelError`` naming the line.
+
+    ``route_linear``: d/dt systems that are linear in the states with coefficients constant
+    between records get ``K`` (``linear_system``) and so the exact linear propagator of
+    linCmt(); False keeps every d/dt system on the ODE solver (for checks)."""
     r = _Resolver(ir)
     r.statements()
     stmts = tuple(r.stmts)
@@ -234,12 +240,59 @@ def build_plan(ir: ModelIR) -> Plan:
         lincmt = LinCmtInfo(lincmt[0], lincmt[1], lincmt[2], lincmt[3],
                             {name: index[sym] for name, sym in lincmt[4].items()})
     dose_index = _dose_index(ir, r, slots)
+    path = ""
+    if K is not None:
+        path = "linCmt() closed form (exact linear propagator)"
+    elif r.states:
+        K, reason = linear_system(odes, r.states, r.state_names, full_dyn, slots)
+        if not route_linear:
+            K, reason = None, "forced by the model's solver option (solver='ode')"
+        path = (f"ODE system routed to the exact linear propagator ({reason})" if K is not None
+                else f"stiff ODE solver: {reason}")
     return Plan(
         ir=ir, thetas=r.thetas, res=r.res, covs=r.covs, states=r.states,
         state_names=r.state_names, stmts=stmts, slots=slots, odes=odes, inits=inits, obs=obs,
         K=K, full_base=full_base, full_dyn=full_dyn, dose_index=dose_index,
-        error_index=_error_index(ir), lincmt=lincmt,
+        error_index=_error_index(ir), lincmt=lincmt, path=path,
     )
+
+
+def linear_system(odes, states, state_names, full_dyn: dict, slots) -> tuple:
+    """``(K, words)`` when ``d/dt y = K y`` exactly, with ``K`` free of t and of the states (so
+    constant between records) and written in p-slot symbols; ``(None, why not)`` otherwise.
+
+    Decided on the fully substituted right-hand sides: the Jacobian with respect to the
+    states must be free of states and t, and the part left at y = 0 must vanish (a zero-order
+    input written in the model is not routed: the exact propagator's inputs are the doses)."""
+    exprs = [e.xreplace(full_dyn) for e in odes]
+    for name, e in zip(state_names, exprs):
+        if TIME in e.free_symbols:
+            return None, f"d/dt({name}) depends on t"
+    J = sympy.Matrix(exprs).jacobian(sympy.Matrix(states))
+    state_set = set(states)
+    for i, name in enumerate(state_names):
+        for j, other in enumerate(state_names):
+            uses = J[i, j].free_symbols
+            if uses & state_set or TIME in uses:
+                return None, (f"d/dt({name}) is not linear in the states (its derivative with "
+                              f"respect to {other} depends on {_names(uses & state_set, states, state_names)})")
+    zero = {s: sympy.S.Zero for s in states}
+    for name, e in zip(state_names, exprs):
+        rest = e.xreplace(zero)
+        if rest != 0 and sympy.simplify(rest) != 0:
+            return None, (f"d/dt({name}) has a term without a state (a zero-order input); the "
+                          f"linear propagator takes inputs from doses only")
+    allowed = {s.sym for s in slots if s.sym is not None}
+    if not J.free_symbols <= allowed:  # a value the linear functions cannot load
+        return None, "a coefficient is not available per record"
+    if any(not v.is_finite for v in J if v.is_number):
+        return None, "a coefficient is not finite"
+    return J, "linear in the states"
+
+
+def _names(syms, states, state_names) -> str:
+    out = [state_names[states.index(s)] for s in states if s in syms]
+    return ", ".join(out) if out else "t"
 
 
 def _substitutions(stmts) -> tuple[dict, dict]:

@@ -52,6 +52,9 @@ class CompiledModel:
     #: some p slot depends on t (a dose modifier may): ``pk`` must run on every record, not
     #: only where the random effects or covariates change (``kernels.population.compute_p``)
     p_uses_time: bool = True
+    #: how the states are propagated, in words: "linCmt() closed form ...", "ODE system routed
+    #: to the exact linear propagator (linear in the states)" or "stiff ODE solver: <why>"
+    path: str = ""
 
     n_theta = property(lambda self: len(self.theta_names))
     n_re = property(lambda self: len(self.re_names))
@@ -102,7 +105,7 @@ class CompiledModel:
         return dict(zip(self.p_names, p.tolist()))
 
     def __repr__(self) -> str:
-        kind = "linCmt" if self.lincmt else ("ODE" if self.n_state else "algebraic")
+        kind = "linCmt" if self.lincmt else (("linear ODE" if self.is_linear else "ODE") if self.n_state else "algebraic")
         return (f"<CompiledModel {kind}: {self.n_theta} theta, {self.n_re} eta, {self.n_cov} cov, "
                 f"{self.n_p} p, {self.n_state} states, {self.n_endpoint} endpoints; {self.module_path.name}>")
 
@@ -114,8 +117,8 @@ def _vector(x, n: int, what: str) -> np.ndarray:
     return arr
 
 
-def build_compiled(ir: ModelIR) -> CompiledModel:
-    plan = build_plan(ir)
+def build_compiled(ir: ModelIR, route_linear: bool = True) -> CompiledModel:
+    plan = build_plan(ir, route_linear)
     source = generate_source(plan)
     path = loader.module_file(source)
     module = loader.import_source(path, source)
@@ -135,4 +138,5 @@ def build_compiled(ir: ModelIR) -> CompiledModel:
         has_initial=any(e is not None for e in plan.inits),
         kernels={name: getattr(module, name) for name in FUNCTION_NAMES},
         p_uses_time=any(TIME in s.full.free_symbols for s in plan.slots),
+        path=plan.path,
     )
