@@ -177,3 +177,28 @@ def test_peripheral_bolus_initial_amount_and_reset_match_the_ode_solver():
               for m in (routed, routed.with_solver("ode")))
     np.testing.assert_allclose(pa.f, pb.f, rtol=1e-7)
     np.testing.assert_allclose(pa.df_deta, pb.df_deta, rtol=1e-5, atol=1e-7 * np.abs(pb.df_deta).max())
+
+
+SHAPES = {  # K with a zero eigenvalue, complex eigenvalues, a repeated (defective) eigenvalue
+    "excretion": "d/dt(center) = -cl / v * center\nd/dt(urine) = cl / v * center\ncp = center / v + 0.01 * urine\n",
+    "oscillating": "d/dt(a) = -cl / v * a - 0.5 * b\nd/dt(b) = 0.5 * a - 0.05 * b\ncp = a / v\n",
+    "transit": "d/dt(a) = -2 * a\nd/dt(b) = 2 * a - 2 * b\nd/dt(c) = 2 * b - 2 * c\n"
+               "d/dt(center) = 2 * c - cl / v * center\ncp = center / v\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_systems_linCmt_never_writes_match_the_ode_solver(shape):
+    model = nl.Model(HEAD + SHAPES[shape] + "cp ~ add(add_sd)\n")
+    assert model.path == ROUTED
+    rows = []
+    for sid in (1, 2, 3):
+        base = dict(ID=sid, DV=0.0, RATE=0.0, II=0.0, ADDL=0, SS=0, CMT=1)
+        rows += [base | dict(TIME=0.0, AMT=100.0, EVID=1, II=12.0, ADDL=2),
+                 base | dict(TIME=30.0, AMT=50.0, EVID=1, RATE=25.0)]
+        rows += [base | dict(TIME=t, AMT=0.0, EVID=0, DV=1.0) for t in (0.5, 1, 3, 6, 11, 12.5, 16, 24, 31, 40)]
+    data = nl.read_nonmem(pd.DataFrame(rows).sort_values(["ID", "TIME"], kind="stable"))
+    etas = np.random.default_rng(8).normal(0, 0.2, (3, 2))
+    pa, pb = (prepare(m, data).predictions(prepare(m, data).values(), etas) for m in (model, model.with_solver("ode")))
+    np.testing.assert_allclose(pa.f, pb.f, rtol=1e-7, atol=1e-9 * np.abs(pb.f).max())
+    np.testing.assert_allclose(pa.df_deta, pb.df_deta, rtol=1e-5, atol=1e-8 * np.abs(pb.df_deta).max())
