@@ -202,3 +202,15 @@ def test_systems_linCmt_never_writes_match_the_ode_solver(shape):
     pa, pb = (prepare(m, data).predictions(prepare(m, data).values(), etas) for m in (model, model.with_solver("ode")))
     np.testing.assert_allclose(pa.f, pb.f, rtol=1e-7, atol=1e-9 * np.abs(pb.f).max())
     np.testing.assert_allclose(pa.df_deta, pb.df_deta, rtol=1e-5, atol=1e-8 * np.abs(pb.df_deta).max())
+
+
+def test_nlme_lab_check_says_which_path_a_model_takes(capsys, tmp_path):
+    from nlme_lab.cli.main import main
+    from tests.conftest import MODELS
+
+    assert main(["check", str(MODELS / "theo_sd_ode.nlm")]) == 0
+    assert "solved by: " + ROUTED in capsys.readouterr().out
+    mm = tmp_path / "mm.nlm"
+    mm.write_text(HEAD + NOT_ROUTED["michaelis-menten"][0] + "cp ~ add(add_sd)\n")
+    assert main(["check", str(mm)]) == 0
+    assert "solved by: stiff ODE solver: d/dt(center) is not linear in the states" in capsys.readouterr().out
