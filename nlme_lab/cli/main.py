@@ -159,34 +159,15 @@ def cmd_check(args) -> int:
         model = nl.Model.from_file(args.model)
     for diag in model.warnings:
         print(f"warning: {args.model}:{diag.line}:{diag.column}: {diag.message}")
-    compiled = model.compiled.compile_all()  # surface every compilation problem now
+    model.compiled.compile_all()  # surface every compilation problem now
     print(f"model {args.model}: OK ({time.perf_counter() - t0:.2f} s to parse and compile)")
-    print(_describe(model, compiled))
+    print(model.describe().split("\n", 1)[1])  # its first line names the model, said above
     if args.data:
         data = nl.read_nonmem(args.data)
         nl.bind(model, data)
         print(f"data {args.data}: {data.n_subjects} subjects, {data.n_records} records, "
               f"{data.n_observations} observations; binds to the model: OK")
     return 0
-
-
-def _describe(model, compiled) -> str:
-    ir = model.ir
-    lines = []
-    thetas = ", ".join(f"{t.name}={t.init:g}" + (" (fixed)" if t.fixed else "") for t in ir.thetas)
-    lines.append(f"  thetas: {thetas}")
-    if ir.random_effects:
-        lines.append(f"  random effects: {', '.join(r.name for r in ir.random_effects)}")
-    if ir.compartments:
-        kind = "linCmt() closed form" if ir.lincmt else "ODEs"
-        cmts = ", ".join(f"{i + 1}={c}" for i, c in enumerate(ir.compartments))
-        lines.append(f"  compartments ({kind}): {cmts}")
-        lines.append(f"  solved by: {compiled.path}")
-    if ir.covariates:
-        lines.append(f"  covariates: {', '.join(ir.covariates)}")
-    eps = "; ".join(f"{e.variable} ~ " + " + ".join(f"{t.kind.value}({t.param})" for t in e.terms) for e in ir.endpoints)
-    lines.append(f"  endpoints: {eps}")
-    return "\n".join(lines)
 
 
 def cmd_simulate(args) -> int:

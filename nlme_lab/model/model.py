@@ -185,7 +185,8 @@ class Model:
             lines.append(f"  random effects: {', '.join(r.name for r in ir.random_effects)}")
         if self.compartments:
             cmts = ", ".join(f"{i + 1}={c}" for i, c in enumerate(self.compartments))
-            lines.append(f"  compartments: {cmts}")
+            kind = "linCmt() closed form" if ir.lincmt else "ODEs"
+            lines.append(f"  compartments ({kind}): {cmts}")
             lines.append(f"  solved by: {self.path}")
         if ir.covariates:
             lines.append(f"  covariates: {', '.join(ir.covariates)}")
