@@ -156,7 +156,12 @@ def _undetails(cls, d):
 
 
 def _model(model):
-    return None if model is None else {"text": model.text, "name": model.name}
+    if model is None:
+        return None
+    out = {"text": model.text, "name": model.name}
+    if getattr(model, "solver", "auto") != "auto":  # Model(..., solver="ode"); older files have none
+        out["solver"] = model.solver
+    return out
 
 
 def _unmodel(d):
@@ -164,7 +169,7 @@ def _unmodel(d):
         return None
     from nlme_lab.model import Model
 
-    return Model(d["text"], name=d["name"])
+    return Model(d["text"], name=d["name"], solver=d.get("solver", "auto"))
 
 
 # --- the result ---------------------------------------------------------------------------------

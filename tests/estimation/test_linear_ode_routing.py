@@ -214,3 +214,11 @@ def test_nlme_lab_check_says_which_path_a_model_takes(capsys, tmp_path):
     mm.write_text(HEAD + NOT_ROUTED["michaelis-menten"][0] + "cp ~ add(add_sd)\n")
     assert main(["check", str(mm)]) == 0
     assert "solved by: stiff ODE solver: d/dt(center) is not linear in the states" in capsys.readouterr().out
+
+
+def test_a_saved_fit_keeps_the_forced_solver(shared_models, shared_data):
+    from nlme_lab.estimation.result_io import _model, _unmodel
+
+    forced = shared_models["theo_sd_ode"].with_solver("ode")
+    assert _unmodel(_model(forced)) == forced and _unmodel(_model(forced)).solver == "ode"
+    assert "solver" not in _model(shared_models["theo_sd_ode"])
