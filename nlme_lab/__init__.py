@@ -29,6 +29,14 @@ _LAZY = {
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",
+    # from a model to a decision (issue 21)
+    "map_estimate": "nlme_lab.trials",
+    "individual_dose": "nlme_lab.trials",
+    "virtual_trial": "nlme_lab.trials",
+    "recommend_dose": "nlme_lab.trials",
+    "Target": "nlme_lab.trials",
+    "Regimen": "nlme_lab.trials",
+    "Population": "nlme_lab.trials",
 }
 
 # subpackages that are public namespaces (loaded on first use): ``nl.library.list()``
