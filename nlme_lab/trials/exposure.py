@@ -81,6 +81,31 @@ class ExposureModel:
         return ExposureBatch(times, pred, metrics, individual)
 
 
+    def evaluate_many(self, regimens, covariates: pd.DataFrame, etas, **kw) -> list[ExposureBatch]:
+        """``evaluate`` for several regimens of the same subjects. For a linear model
+        (``analytic_auc``) concentrations are proportional to the dose (superposition), so
+        regimens that differ only in dose share one engine evaluation, scaled."""
+        out: dict[int, ExposureBatch] = {}
+        groups: dict = {}
+        for k, reg in enumerate(regimens):
+            key = (reg.interval, reg.duration, reg.cmt, reg.horizon) if self.analytic else k
+            groups.setdefault(key, []).append(k)
+        for members in groups.values():
+            base = regimens[members[0]]
+            b = self.evaluate(base, covariates, etas, **kw)
+            out[members[0]] = b
+            for k in members[1:]:
+                reg = regimens[k]
+                conc = b.conc * (reg.dose / base.dose)
+                metrics = exposure_metrics(b.times, conc, reg, threshold=kw.get("threshold"),
+                                           conc_at=kw.get("conc_at"))
+                if "cl" in b.individual:
+                    metrics["auc"] = reg.dose / b.individual["cl"].to_numpy()
+                    metrics["auc_inf"] = metrics["auc"]
+                out[k] = ExposureBatch(b.times, conc, metrics, b.individual)
+        return [out[k] for k in range(len(regimens))]
+
+
 def _segment_auc(t: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Linear-up/log-down trapezoids of every row of ``c`` over ``t``."""
     dt = np.diff(t)

@@ -136,9 +136,10 @@ def _run_chunk(item: dict, seed) -> pd.DataFrame:
         etas = np.concatenate([d[5] for d in group])
         ids = np.concatenate([np.arange(d[1], d[1] + d[2]) for d in group])
         trials = np.concatenate([np.full(d[2], d[0]) for d in group])
-        for reg in item["regimens"]:
-            b = em.evaluate(reg, cov, etas, params=group[0][3], threshold=item["threshold"], conc_at=item["conc_at"],
-                            n_grid=item["n_grid"])
+        regs = item["regimens"]
+        batches = em.evaluate_many(regs, cov, etas, params=group[0][3], threshold=item["threshold"],
+                                   conc_at=item["conc_at"], n_grid=item["n_grid"])
+        for reg, b in zip(regs, batches):
             f = pd.concat([pd.DataFrame({"trial": trials, "subject": ids, "regimen": reg.name, "dose": reg.dose}),
                            cov.reset_index(drop=True), b.individual, b.metrics], axis=1)
             frames.append(f.loc[:, ~f.columns.duplicated()])

@@ -128,3 +128,15 @@ def test_bad_input_is_named(one_cmt):
         res.target_attainment(nl.Target("time_above", 6, None, at=1.0))
     with pytest.raises(NlmeError, match="by='WT'"):
         res.target_attainment("auc", (1, 2), by=["WT"])
+
+
+def test_regimens_differing_in_dose_share_one_evaluation_of_a_linear_model(one_cmt):
+    from nlme_lab.trials.exposure import ExposureModel
+
+    em = ExposureModel(one_cmt)
+    regs = [nl.Regimen("a", 50, interval=12, duration=1), nl.Regimen("b", 130, interval=12, duration=1)]
+    cov = pd.DataFrame(index=range(4))
+    etas = np.array([[-0.3], [0.0], [0.2], [0.5]])
+    shared = em.evaluate_many(regs, cov, etas, threshold=3.0)
+    direct = em.evaluate(regs[1], cov, etas, threshold=3.0)
+    pd.testing.assert_frame_equal(shared[1].metrics, direct.metrics, rtol=1e-9)
