@@ -49,7 +49,7 @@ class MapResult:
 
     @property
     def eta_sd(self) -> dict:
-        return dict(zip(self.eta, np.sqrt(np.diag(self.eta_covariance))))
+        return {k: float(v) for k, v in zip(self.eta, np.sqrt(np.diag(self.eta_covariance)))}
 
     def to_dict(self) -> dict:
         """Plain JSON values (the CLI's output)."""
