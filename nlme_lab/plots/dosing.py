@@ -56,7 +56,8 @@ def pta_heatmap(table, column: str | None = None, *, title: str = "Probability o
     data = _heat_data(table, column)
     regs = list(dict.fromkeys(data["regimen"]))
     groups = list(dict.fromkeys(data["group"]))
-    fig = figure(title, "regimen", column or "", width=width, height=height, x_range=regs, y_range=groups)
+    fig = figure(title, "regimen", column or "", width=width, height=height, x_range=regs, y_range=groups,
+                 x_axis_type="auto", y_axis_type="auto")  # factor ranges: categorical axes
     mapper = LinearColorMapper(palette=list(reversed(RdYlGn11)), low=0.0, high=1.0)
     src = source("pta_cells", data)
     rect = fig.rect("regimen", "group", 1, 1, source=src, fill_color={"field": "pta", "transform": mapper},

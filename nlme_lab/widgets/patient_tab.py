@@ -18,9 +18,9 @@ import pandas as pd
 from nlme_lab.errors import NlmeError
 
 CSS = """<style>
-.nlme-patient textarea { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
-.nlme-patient .nlme-patient-status { font-size: 12px; white-space: normal; }
-.nlme-patient .nlme-patient-status[data-kind="error"] { color: var(--jp-error-color1, #c62828); }
+.nlme-patient textarea, .nlme-trial textarea { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
+.nlme-patient-message { font-size: 12px; white-space: normal; }
+.nlme-patient-message[data-kind="error"] { color: var(--jp-error-color1, #c62828); }
 </style>"""
 
 METRICS = ["auc", "cmin", "cmax", "conc", "time_above"]
@@ -79,7 +79,9 @@ class PatientTab(w.VBox):
         self.suggestion = w.HTML()
         for widget, name in ((self.doses, "doses"), (self.levels, "levels"), (self.status, "status"),
                              (self.estimate, "estimate"), (self.suggestion, "suggestion"),
-                             (self.suggest_button, "suggest")):
+                             (self.suggest_button, "suggest"), (self.metric, "metric"), (self.low, "low"),
+                             (self.high, "high"), (self.interval, "interval"), (self.duration, "duration"),
+                             *((cw, f"cov-{c}") for c, cw in self.covariates.items())):
             widget.add_class(f"nlme-patient-{name}")
         self.post = None
         self.dose_result = None
@@ -144,7 +146,7 @@ class PatientTab(w.VBox):
         return frame.reset_index(drop=True)
 
     def _set_status(self, text: str, kind: str = "info") -> None:
-        self.status.value = f"<div class='nlme-patient-status' data-kind='{kind}'>{html.escape(text)}</div>"
+        self.status.value = f"<div class='nlme-patient-message' data-kind='{kind}'>{html.escape(text)}</div>"
 
     def update(self) -> None:
         """Re-estimate from the current entries and redraw (called on every edit)."""
@@ -188,7 +190,7 @@ class PatientTab(w.VBox):
                                  cmt=int(self.cmt.value))
             self.dose_result = nl.individual_dose(self.post, target, regimen)
         except (NlmeError, ValueError) as err:
-            self.suggestion.value = f"<div class='nlme-patient-status' data-kind='error'>{html.escape(str(err))}</div>"
+            self.suggestion.value = f"<div class='nlme-patient-message' data-kind='error'>{html.escape(str(err))}</div>"
             return None
         r = self.dose_result
         self.suggestion.value = (f"<div><b>Suggested: {r.regimen.dose:.3g}</b> ({html.escape(r.regimen.describe())})"

@@ -76,7 +76,9 @@ class TrialTab(w.VBox):
         self.label = w.HTML()
         self.plot_box = w.VBox()
         for widget, name in ((self.regimens, "regimens"), (self.subgroups, "subgroups"), (self.status, "status"),
-                             (self.label, "label"), (self.run_button, "run"), (self.plot_box, "plot")):
+                             (self.label, "label"), (self.run_button, "run"), (self.plot_box, "plot"),
+                             (self.low, "low"), (self.high, "high"), (self.n_subjects, "subjects"),
+                             (self.n_trials, "trials"), (self.metric, "metric")):
             widget.add_class(f"nlme-trial-{name}")
         self.result = None
         self.recommendation = None
@@ -107,7 +109,7 @@ class TrialTab(w.VBox):
         return getattr(self.lab, "dataset", None)
 
     def _set_status(self, text: str, kind: str = "info") -> None:
-        self.status.value = f"<div class='nlme-patient-status' data-kind='{kind}'>{html.escape(text)}</div>"
+        self.status.value = f"<div class='nlme-patient-message' data-kind='{kind}'>{html.escape(text)}</div>"
 
     def target(self):
         import nlme_lab as nl
@@ -142,7 +144,7 @@ class TrialTab(w.VBox):
             self._set_status(str(err), "error")
             return None
         table = self.recommendation.table
-        self.figure = pta_heatmap(table.assign(group=table["level"].astype(str)), "group",
+        self.figure = pta_heatmap(table.assign(subgroup=table["level"].astype(str)), "subgroup",
                                   title=f"PTA: {target.describe()}")
         self.plot_box.children = [BokehModel(self.figure)]
         self.label.value = f"<div class='nlme-trial-label-text'><b>Label</b>: {html.escape(self.recommendation.label)}</div>"
