@@ -116,22 +116,20 @@ def _with_times(frame: pd.DataFrame, times) -> pd.DataFrame:
     tcol = cols.get("TIME")
     if tcol is None:
         raise DataError("times= needs a TIME column in patient_data")
-    rows = []
-    base = frame.iloc[-1]
-    for t in np.atleast_1d(np.asarray(times, dtype=float)):
-        r = base.copy()
-        r[tcol] = t
-        for name, val in (("DV", 0.0), ("MDV", 1), ("EVID", 0), ("AMT", 0.0), ("RATE", 0.0), ("CENS", 0),
-                          ("SS", 0), ("II", 0.0), ("ADDL", 0)):
-            if name in cols:
-                r[cols[name]] = val
-        if "CMT" in cols:
-            obs = frame[frame[cols["EVID"]] == 0] if "EVID" in cols else frame
-            r[cols["CMT"]] = obs[cols["CMT"]].iloc[0] if len(obs) else base[cols["CMT"]]
-        rows.append(r)
-    out = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    new = {c: np.repeat(frame[c].to_numpy()[-1:], len(t)) for c in frame.columns}  # covariates: the last record's
+    new[tcol] = t
+    for name, val in (("DV", 0.0), ("MDV", 1), ("EVID", 0), ("AMT", 0.0), ("RATE", 0.0), ("CENS", 0),
+                      ("SS", 0), ("II", 0.0), ("ADDL", 0)):
+        if name in cols:
+            new[cols[name]] = np.full(len(t), val)
+    if "CMT" in cols:
+        obs = frame[cols["CMT"]].to_numpy()[frame[cols["EVID"]].to_numpy() == 0] if "EVID" in cols else []
+        new[cols["CMT"]] = np.full(len(t), obs[0] if len(obs) else frame[cols["CMT"]].iloc[-1])
+    out = pd.concat([frame, pd.DataFrame(new)], ignore_index=True)
     # new rows go after the existing records of the same time (a stable sort)
-    return out.sort_values(tcol, kind="stable").reset_index(drop=True)
+    order = np.argsort(out[tcol].to_numpy(dtype=float), kind="stable")
+    return out.iloc[order].reset_index(drop=True)
 
 
 def _replicate(frame: pd.DataFrame, k: int) -> pd.DataFrame:
