@@ -21,7 +21,7 @@ import pandas as pd
 
 from nlme_lab.errors import DataError, DataWarning, NlmeError
 from nlme_lab.estimation.evaluation import prepare
-from nlme_lab.trials.regimen import Regimen, Target
+from nlme_lab.trials.regimen import Regimen, Target, mvn_draws
 
 N_BAND = 200  # posterior draws behind the prediction band and the probability of attainment
 
@@ -209,7 +209,7 @@ def map_estimate(fit_or_model, patient_data, *, params: dict | None = None, time
     rec_pred, rec_ipred = rec.pred[:nrec, 0], rec.ipred[:nrec, 0]
     lo = hi = np.full(nrec, np.nan)
     if band:  # the posterior band: draws of the etas' normal approximation, one engine call
-        draws = _posterior_draws(np.random.default_rng(seed), best, cov, N_BAND)
+        draws = mvn_draws(np.random.default_rng(seed), best, cov, N_BAND)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataWarning)
             evb = prepare(model, read_nonmem(_replicate(frame, N_BAND)))
@@ -234,12 +234,6 @@ def map_estimate(fit_or_model, patient_data, *, params: dict | None = None, time
     covs = {c: float(first[c]) for c in model.ir.covariates if c in frame.columns}
     return MapResult(dict(zip(labels, map(float, best))), dict(zip(ind.names, map(float, ind.values[0]))),
                      float(ofv), np.asarray(cov), pred, multimodal, tuple(distinct), message, model, pop, covs, frame)
-
-
-def _posterior_draws(rng, mean: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
-    w, V = np.linalg.eigh(0.5 * (cov + cov.T))
-    L = V * np.sqrt(np.clip(w, 0.0, None))
-    return mean[None, :] + rng.standard_normal((n, len(mean))) @ L.T
 
 
 @dataclass(frozen=True)
@@ -291,7 +285,7 @@ def individual_dose(map_result: MapResult, target, regimen, *, round_to: float |
         dose = max(round_to, round(dose / round_to) * round_to)
     chosen = regimen.with_dose(dose)
     rng = np.random.default_rng(seed)
-    draws = _posterior_draws(rng, eta, map_result.eta_covariance, n_draws)
+    draws = mvn_draws(rng, eta, map_result.eta_covariance, n_draws)
     many = em.evaluate(chosen, pd.concat([cov_frame] * n_draws, ignore_index=True), draws, **kw)
     x = many.metrics[target.metric].to_numpy()
     at_mode = float(em.evaluate(chosen, cov_frame, eta[None, :], **kw).metrics[target.metric].iloc[0])

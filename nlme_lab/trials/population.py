@@ -18,6 +18,7 @@ from scipy import stats
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.model.parameter_table import ParameterKind, block_matrix, tril
+from nlme_lab.trials.regimen import mvn_draws
 
 KINDS = ("normal", "lognormal", "categorical")
 
@@ -137,14 +138,12 @@ def _covariance_draws(table, base, cov, n, rng, n_subjects):
     is_var = np.array([entries[i].kind in (ParameterKind.OMEGA, ParameterKind.KAPPA) for i in idx], dtype=bool)
     fixed_part = ~is_var
     sub = C[np.ix_(fixed_part, fixed_part)]
-    w, V = np.linalg.eigh(0.5 * (sub + sub.T))
-    L = V * np.sqrt(np.clip(w, 0.0, None))
     lo, hi = table.lower[idx[fixed_part]], table.upper[idx[fixed_part]]
     se = dict(zip(idx, np.sqrt(np.clip(np.diag(C), 0.0, None))))
     out = []
     for _ in range(n):
         v = base.copy()
-        x = base[idx[fixed_part]] + L @ rng.standard_normal(L.shape[1])
+        x = mvn_draws(rng, base[idx[fixed_part]], sub, 1)[0]
         v[idx[fixed_part]] = np.clip(x, lo, hi)
         for b, sl in zip(table.blocks, table.block_slices):
             if b.fixed:

@@ -169,3 +169,13 @@ def regimen_records(regimen: Regimen, times: np.ndarray, covariates: pd.DataFram
     for col in covariates.columns:
         frame[col] = np.repeat(np.asarray(covariates[col]), m + 1)
     return frame
+
+
+def mvn_draws(rng: np.random.Generator, mean, cov, n: int) -> np.ndarray:
+    """``n`` normal draws (rows) of mean ``mean`` and covariance ``cov`` (symmetrised; a
+    semi-definite ``cov`` is fine: its square root is taken through its eigenvalues)."""
+    cov = np.atleast_2d(np.asarray(cov, dtype=float))
+    mean = np.broadcast_to(np.asarray(mean, dtype=float), (cov.shape[0],))
+    w, V = np.linalg.eigh(0.5 * (cov + cov.T))
+    L = V * np.sqrt(np.clip(w, 0.0, None))
+    return mean[None, :] + rng.standard_normal((n, cov.shape[0])) @ L.T

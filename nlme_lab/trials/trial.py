@@ -20,7 +20,7 @@ from nlme_lab.errors import NlmeError
 from nlme_lab.trials.exposure import N_GRID, ExposureModel
 from nlme_lab.trials.map import population_of
 from nlme_lab.trials.population import Population, parameter_draws
-from nlme_lab.trials.regimen import METRICS, Regimen, Target, regimens_of
+from nlme_lab.trials.regimen import METRICS, Regimen, Target, mvn_draws, regimens_of
 
 CHUNK = 5000  # subjects per task
 
@@ -150,9 +150,7 @@ def _etas(rng, omega, n: int) -> np.ndarray:
     omega = np.atleast_2d(np.asarray(omega, dtype=float))
     if omega.size == 0:
         return np.zeros((n, 0))
-    w, V = np.linalg.eigh(0.5 * (omega + omega.T))
-    L = V * np.sqrt(np.clip(w, 0.0, None))
-    return rng.standard_normal((n, omega.shape[0])) @ L.T
+    return mvn_draws(rng, 0.0, omega, n)
 
 
 def _pieces(n_subjects: int, n_trials: int, chunk: int) -> list[list[tuple[int, int, int]]]:
