@@ -189,7 +189,7 @@ def map_estimate(fit_or_model, patient_data, *, params: dict | None = None, time
     for i in order:
         if not np.isfinite(inner[i]):
             continue
-        if all(np.max(np.abs(etas[i] - e)) > 1e-3 and abs(inner[i] - o) > 1e-6 for e, o in distinct):
+        if all(np.max(np.abs(etas[i] - e)) > 1e-2 for e, _ in distinct):  # a mode not found yet
             distinct.append((etas[i].copy(), float(inner[i])))
     if not distinct:
         raise NlmeError("the MAP objective is not finite at any start: check the patient's doses, levels and "
@@ -224,8 +224,8 @@ def map_estimate(fit_or_model, patient_data, *, params: dict | None = None, time
     pred.loc[pred["MDV"] != 0, "DV"] = np.nan
     if multimodal:
         others = "; ".join(f"({', '.join(f'{x:.4g}' for x in e)}) objective {o:.6g}" for e, o in distinct[1:])
-        message = (f"the objective is multimodal: {len(distinct)} modes from {k} starts; the best is kept, "
-                   f"the others: {others}")
+        message = (f"the objective is multimodal: the {k} starts reached {len(distinct)} distinct solutions; the "
+                   f"lowest is kept, the others: {others}")
     else:
         message = f"one mode from {k} starts"
     if modes.n_not_converged:

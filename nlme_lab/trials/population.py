@@ -123,7 +123,11 @@ def parameter_draws(table, params: dict, uncertainty, n: int, rng: np.random.Gen
             raise NlmeError('uncertainty="covariance" needs a fit with a covariance step (fit.covariance)')
         return [table.as_dict(v) for v in _covariance_draws(table, base, covariance, n, rng, n_subjects)]
     reps = getattr(uncertainty, "replicates", None)
-    if isinstance(reps, pd.DataFrame):
+    if isinstance(reps, pd.DataFrame):  # a BootstrapResult (duck-typed: validation sits above trials)
+        if callable(getattr(uncertainty, "included", None)):
+            reps = uncertainty.included()  # the replicates its intervals use (converged ones)
+        if len(reps) == 0:
+            raise NlmeError("the bootstrap has no usable replicate to draw population values from")
         cols = [c for c in reps.columns if table.canonical(str(c)) is not None]
         rows = rng.integers(0, len(reps), n)
         return [table.as_dict(table.vector({c: float(reps.iloc[r][c]) for c in cols}, base=base)) for r in rows]

@@ -111,3 +111,16 @@ def test_errors_name_the_problem(model, patient):
         nl.map_estimate(model, pd.concat([patient, patient.assign(ID=2)]))
     with pytest.raises(DataError, match="no observed level"):
         nl.map_estimate(model, patient.iloc[:1])
+
+
+def test_a_multimodal_objective_is_found_and_said():
+    """ke = exp(tk + eta^2): data wanting a faster elimination have two symmetric modes."""
+    model = nl.Model("[ini]\ntk = log(0.1)\neta_k ~ 0.5\nadd_sd = 0.2\n[model]\nke = exp(tk + eta_k * eta_k)\n"
+                     "cp = 10 * exp(-ke * t)\ncp ~ add(add_sd)\n")
+    df = pd.DataFrame({"ID": 1, "TIME": [2.0, 6.0], "DV": 10 * np.exp(-0.25 * np.array([2.0, 6.0])), "EVID": 0,
+                       "MDV": 0})
+    post = nl.map_estimate(model, df)
+    assert post.multimodal and "multimodal" in post.message
+    first, second = post.modes[0], post.modes[1]
+    assert first[0][0] == pytest.approx(-second[0][0], abs=1e-4) and first[1] == pytest.approx(second[1], abs=1e-6)
+    assert abs(post.eta["eta_k"]) == pytest.approx(np.sqrt(np.log(2.5)), abs=0.05)  # ke near 0.25
