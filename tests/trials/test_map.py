@@ -124,3 +124,37 @@ def test_a_multimodal_objective_is_found_and_said():
     first, second = post.modes[0], post.modes[1]
     assert first[0][0] == pytest.approx(-second[0][0], abs=1e-4) and first[1] == pytest.approx(second[1], abs=1e-6)
     assert abs(post.eta["eta_k"]) == pytest.approx(np.sqrt(np.log(2.5)), abs=0.05)  # ke near 0.25
+
+
+
+@pytest.fixture(scope="module")
+def theo_fit():
+    from tests.conftest import DATA, MODELS
+
+    data = pd.read_csv(DATA / "theo_sd.csv")
+    fit = nl.fit(nl.Model.from_file(MODELS / "theo_sd.nlm"), nl.read_nonmem(data), "focei", covariance=None)
+    return fit, data[data["ID"] == fit.subject_ids[3]]
+
+
+def test_map_of_a_fitted_subject_is_its_ebe(theo_fit):
+    """With a fit's estimates as the prior, one subject's MAP etas are the fit's EBEs for it (the
+    same inner problem)."""
+    fit, one = theo_fit
+    post = nl.map_estimate(fit, one)
+    np.testing.assert_allclose(post.eta_vector, fit.etas[3], atol=1e-4)
+
+
+def test_cli_map_with_a_saved_fit(theo_fit, tmp_path):
+    import json
+
+    from nlme_lab.cli.main import main
+    from tests.conftest import MODELS
+
+    fit, one = theo_fit
+    (tmp_path / "fit.json").write_text(json.dumps(fit.to_dict()))
+    one.to_csv(tmp_path / "patient.csv", index=False)
+    out = tmp_path / "map.json"
+    assert main(["map", str(MODELS / "theo_sd.nlm"), str(tmp_path / "patient.csv"), "--fit",
+                 str(tmp_path / "fit.json"), "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    np.testing.assert_allclose(list(d["eta"].values()), fit.etas[3], atol=1e-4)
