@@ -37,6 +37,7 @@ class FoldResult:
     subject_ofv: np.ndarray
     pred: object  # external.PredictionErrors
     ipred: object
+    notes: tuple = ()  # warnings of the held-out predictions (EBEs that did not converge)
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,9 @@ def run_fold(label, seed, *, blocks: SubjectBlocks, labels: np.ndarray, model, m
 
     held = read_nonmem(blocks.subset(test))
     total, per = prediction_ofv(model, held, fitted.estimates, objective_method(method))
-    table = prediction_table(model, held, fitted.estimates)
+    table, notes = prediction_table(model, held, fitted.estimates)
     return FoldResult(fitted, total, per, error_summary(table["PRED"], table["DV"], "PRED"),
-                      error_summary(table["IPRED"], table["DV"], "IPRED"))
+                      error_summary(table["IPRED"], table["DV"], "IPRED"), notes)
 
 
 def crossvalidate(fit_or_model, data=None, *, folds: int | None = 5, seed: int = 1, fold_of=None, stratify_by=None,
@@ -140,7 +141,7 @@ def crossvalidate(fit_or_model, data=None, *, folds: int | None = 5, seed: int =
                      "prediction_ofv": r.prediction_ofv if r else math.nan,
                      "pred_mpe": r.pred.mpe if r else math.nan, "pred_rmse": r.pred.rmse if r else math.nan,
                      "ipred_mpe": r.ipred.mpe if r else math.nan, "ipred_rmse": r.ipred.rmse if r else math.nan,
-                     "error": o.error})
+                     "error": o.error or ("; ".join(r.notes) if r else "")})
         est.append({"fold": label, **{n: (fitted.estimates.get(n, math.nan) if fitted else math.nan) for n in names}})
     mapping = {blocks.ids[i]: labels[i] for i in range(blocks.n_subjects)}
     return CrossValidationResult(pd.DataFrame(rows, columns=list(FOLD_COLUMNS)), pd.DataFrame(est), mapping,

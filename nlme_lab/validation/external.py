@@ -79,10 +79,11 @@ class ValidationResult:
     method: str
     n_subjects: int
     n_observations: int
+    notes: tuple = ()  # e.g. EBEs of some subjects did not converge
 
     def to_dict(self) -> dict:
         return {"prediction_ofv": self.prediction_ofv, "method": self.method, "n_subjects": self.n_subjects,
-                "n_observations": self.n_observations, "pred": self.pred.to_dict(), "ipred": self.ipred.to_dict(),
+                "n_observations": self.n_observations, "notes": list(self.notes), "pred": self.pred.to_dict(), "ipred": self.ipred.to_dict(),
                 "npde": self.npde.to_dict() if self.npde is not None else None}
 
     def summary(self) -> pd.DataFrame:
@@ -165,12 +166,17 @@ def npde_summary(npde) -> NPDESummary | None:
 
 
 def prediction_table(model, data, estimates: dict, *, npde: bool = False, n_sim: int = 1000, seed=None):
-    """``nl.residuals`` of ``model`` on ``data`` at ``estimates`` (MAP etas), its uncensored
-    observation rows."""
+    """``nl.residuals`` of ``model`` on ``data`` at ``estimates`` (MAP etas): its uncensored
+    observation rows, and the warnings it gave (e.g. EBEs that did not converge) as notes."""
+    import warnings
+
     from nlme_lab.diagnostics import residuals
 
-    table = residuals(model, data, params=dict(estimates), npde=npde, n_sim=n_sim, seed=seed).records
-    return table[table["CENS"] == 0].reset_index(drop=True)
+    with warnings.catch_warnings(record=True) as caught:  # kept as notes of the result, not printed
+        warnings.simplefilter("always")
+        table = residuals(model, data, params=dict(estimates), npde=npde, n_sim=n_sim, seed=seed).records
+    notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+    return table[table["CENS"] == 0].reset_index(drop=True), notes
 
 
 def validate(fit, new_data, *, method=None, npde: bool = True, n_sim: int = 1000, seed: int = 1) -> ValidationResult:
@@ -188,12 +194,12 @@ def validate(fit, new_data, *, method=None, npde: bool = True, n_sim: int = 1000
     data = as_dataset(new_data)
     method = objective_method(method or fit.method.value)
     total, per = prediction_ofv(fit.model, data, fit.estimates, method)
-    table = prediction_table(fit.model, data, fit.estimates, npde=npde, n_sim=n_sim, seed=seed)
+    table, notes = prediction_table(fit.model, data, fit.estimates, npde=npde, n_sim=n_sim, seed=seed)
     subjects = pd.DataFrame({"ID": [data.subject_id(i) for i in range(data.n_subjects)], "prediction_ofv": per})
     return ValidationResult(total, subjects, error_summary(table["PRED"], table["DV"], "PRED"),
                             error_summary(table["IPRED"], table["DV"], "IPRED"),
                             npde_summary(table["NPDE"]) if npde else None, table, method, data.n_subjects,
-                            int(len(table)))
+                            int(len(table)), notes)
 
 
 def objective_method(method: str) -> str:
