@@ -24,7 +24,7 @@ def forest_plot(summary, *, width: int = 560, title: str = "Bootstrap and covari
     med = summary["median"].to_numpy(dtype=float)
     cse = summary["covariance_se"].to_numpy(dtype=float)
     cov_lo, cov_hi = est - 1.96 * cse, est + 1.96 * cse
-    height = 90 + 36 * len(names)
+    height = 130 + 36 * len(names)
     fig = figure(title, "value / original estimate", "", width=width, height=height)
     boot = source("bootstrap_intervals", {"y": y + 0.12, "lo": boot_lo / scale, "hi": boot_hi / scale,
                                           "mid": med / scale, "parameter": names, "low": boot_lo, "high": boot_hi,
@@ -42,8 +42,10 @@ def forest_plot(summary, *, width: int = 560, title: str = "Bootstrap and covari
     fig.y_range = Range1d(-0.8, len(names) - 0.2)
     fig.add_tools(HoverTool(tooltips=[("parameter", "@parameter"), ("", "@kind"), ("center", "@center{0.[0000]}"),
                                       ("interval", "@low{0.[0000]} to @high{0.[0000]}")]))
-    fig.legend.location = "top_left"
-    fig.legend.label_text_font_size = "9pt"
+    legend = fig.legend[0]
+    legend.label_text_font_size = "9pt"
+    legend.orientation = "horizontal"
+    fig.add_layout(legend, "below")
     fig.name = "forest_plot"
     return fig
 
@@ -51,7 +53,8 @@ def forest_plot(summary, *, width: int = 560, title: str = "Bootstrap and covari
 def prediction_ofv_plot(folds, *, width: int = 420):
     """Per-fold prediction OFV (bars) of a cross-validation's ``folds`` table."""
     labels = [str(f) for f in folds["fold"]]
-    fig = figure("Prediction OFV per fold", "fold", "prediction OFV", width=width, height=300, x_range=labels)
+    fig = figure("Prediction OFV per fold", "fold", "prediction OFV", width=width, height=300, x_range=labels,
+                 x_axis_type="auto")
     src = source("fold_ofv", {"fold": labels, "ofv": folds["prediction_ofv"].to_numpy(dtype=float)})
     fig.vbar(x="fold", top="ofv", width=0.7, source=src, color=POINT)
     fig.name = "fold_ofv_plot"

@@ -29,9 +29,17 @@ def make_validation_tab(lab) -> ValidationTab:
     return ValidationTab(lab)
 
 
+CSS = """<style>
+.nlme-validation table.nlme-validation-table { border-collapse: collapse; font-size: 12px; margin: 4px 0; }
+.nlme-validation table.nlme-validation-table th, .nlme-validation table.nlme-validation-table td {
+  padding: 2px 8px; text-align: right; white-space: nowrap; border-bottom: 1px solid var(--jp-border-color2, #ddd); }
+.nlme-validation .nlme-validation-note { font-size: 12px; color: var(--jp-ui-font-color2, #555); }
+</style>"""
+
+
 def _table(frame, float_format="{:.4g}") -> str:
-    return frame.to_html(index=False, na_rep="", float_format=lambda v: float_format.format(v), border=0,
-                         classes="nlme-validation-table")
+    return CSS + frame.to_html(index=False, na_rep="", float_format=lambda v: float_format.format(v), border=0,
+                               classes="nlme-validation-table")
 
 
 class ValidationTab(w.VBox):
@@ -52,7 +60,7 @@ class ValidationTab(w.VBox):
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="260px"))
         self.status = w.HTML("<i>fit the model (Fit tab), then start a bootstrap or a cross-validation</i>")
         self.live = w.HTML()
-        self.results = w.VBox()
+        self.results = w.VBox(layout=w.Layout(overflow="auto", max_width="100%"))
         for widget, name in ((self.start_button, "start"), (self.stop_button, "stop"), (self.status, "status"),
                              (self.live, "live"), (self.results, "results"), (self.progress, "progress")):
             widget.add_class(f"nlme-validation-{name}")
@@ -152,7 +160,7 @@ class ValidationTab(w.VBox):
             names = [n for n in est if n in ok[0]]
             cells = "".join(f"<tr><td>{html.escape(n)}</td><td>{est[n]:.4g}</td>"
                             f"<td>{np.median([r[n] for r in ok]):.4g}</td></tr>" for n in names)
-            self.live.value = ("<table class='nlme-validation-table nlme-validation-medians'><tr><th>parameter</th>"
+            self.live.value = (CSS + "<table class='nlme-validation-table nlme-validation-medians'><tr><th>parameter</th>"
                                f"<th>estimate</th><th>running median ({len(ok)})</th></tr>{cells}</table>")
 
     def _fold_done(self, outcome) -> None:
@@ -168,8 +176,11 @@ class ValidationTab(w.VBox):
         summary = res.summary()
         stopped = " (stopped: the finished replicates are kept)" if self._stop.is_set() else ""
         self.status.value = f"bootstrap: {res.n_successful} of {res.n} replicates converged{stopped}"
-        shown = summary.drop(columns=["n"])
-        self.results.children = [w.HTML(_table(shown)), BokehModel(forest_plot(summary))]
+        shown = summary[["parameter", "estimate", "median", "se", "covariance_se", "rse_percent", "bias_percent",
+                         "ci_low", "ci_high"]]
+        notes = "".join(f"<div class='nlme-validation-note'>{html.escape(n)}</div>"
+                        for n in dict.fromkeys(summary["ci_note"]) if n)
+        self.results.children = [w.HTML(_table(shown) + notes), BokehModel(forest_plot(summary))]
         self.progress.bar_style = "success"
 
     def _show_crossval(self, res) -> None:
