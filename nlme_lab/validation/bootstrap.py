@@ -20,7 +20,7 @@ import pandas as pd
 
 from nlme_lab.errors import NlmeError
 from nlme_lab.validation import intervals
-from nlme_lab.validation.refits import Origin, origin, refit, run
+from nlme_lab.validation.refits import origin, refit, run
 from nlme_lab.validation.subjects import SubjectBlocks, draw_subjects, strata_of
 
 CI_METHODS = ("percentile", "bca")
