@@ -13,8 +13,7 @@ def forest_plot(summary, *, width: int = 560, title: str = "Bootstrap and covari
     relative to the original estimate (1 = the estimate) so that parameters on different scales
     share an axis; the hover shows the values themselves. Parameters without a bootstrap
     interval show their median only."""
-    from bokeh.models import HoverTool, Span
-    from bokeh.models import Range1d
+    from bokeh.models import HoverTool, Range1d, Span
 
     names = [str(p) for p in summary["parameter"]]
     est = summary["estimate"].to_numpy(dtype=float)

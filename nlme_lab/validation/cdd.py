@@ -67,7 +67,7 @@ def groups_of(blocks: SubjectBlocks, groups) -> tuple[list, list[np.ndarray]]:
 
 def leave_group_out(k, seed, *, blocks: SubjectBlocks, members: tuple, model, method: str, covariance):
     """Task ``k``: refit without group ``k``'s subjects (module level: it runs on workers)."""
-    left = set(int(i) for i in members[k])
+    left = {int(i) for i in members[k]}
     kept = [i for i in range(blocks.n_subjects) if i not in left]
     return refit(blocks.subset(kept), model=model, method=method, covariance=covariance)
 

@@ -199,7 +199,7 @@ def validate(fit, new_data, *, method=None, npde: bool = True, n_sim: int = 1000
     return ValidationResult(total, subjects, error_summary(table["PRED"], table["DV"], "PRED"),
                             error_summary(table["IPRED"], table["DV"], "IPRED"),
                             npde_summary(table["NPDE"]) if npde else None, table, method, data.n_subjects,
-                            int(len(table)), notes)
+                            len(table), notes)
 
 
 def objective_method(method: str) -> str:

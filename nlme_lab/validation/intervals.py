@@ -39,7 +39,7 @@ def rule_quantile(values: np.ndarray, p: float) -> float:
     h = (n + 1) * p
     if n == 0 or h < 1 - 1e-12 or h > n + 1e-12:
         return float("nan")
-    lo = min(int(math.floor(h)), n)
+    lo = max(1, min(math.floor(h), n))
     if lo >= n:
         return float(x[n - 1])
     return float(x[lo - 1] + (h - lo) * (x[lo] - x[lo - 1]))

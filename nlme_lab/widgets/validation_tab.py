@@ -140,7 +140,7 @@ class ValidationTab(w.VBox):
             self.error = str(err)
             self.status.value = f"<b>failed</b>: {html.escape(self.error)}"
             self.progress.bar_style = "danger"
-        except Exception as err:  # noqa: BLE001 - shown in the tab, logged with its traceback
+        except Exception as err:  # a bug: shown in the tab, logged with its traceback
             log.exception("validation run failed")
             self.error = f"{type(err).__name__}: {err}"
             self.status.value = f"<b>failed</b>: {html.escape(self.error)}"

@@ -33,7 +33,7 @@ def page(jupyter_lab, browser, artifacts, open_notebook):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, jupyter_lab.root / "validation.ipynb")
-    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=240_000)  # noqa: E731
+    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=240_000)
     with open_notebook(browser, jupyter_lab, artifacts, "validation.ipynb", prefix="validation",
                        viewport=(1280, 1000), timeout_ms=TIMEOUT_MS, ready=ready) as page:
         yield page

@@ -6,7 +6,11 @@ import pytest
 from scipy import stats
 
 from nlme_lab.validation.bootstrap import BootstrapResult
-from nlme_lab.validation.intervals import minimum_replicates, percentile_interval, rule_quantile
+from nlme_lab.validation.intervals import (
+    minimum_replicates,
+    percentile_interval,
+    rule_quantile,
+)
 
 
 def _result(values, jack=None, original=1.0, ci="percentile"):
