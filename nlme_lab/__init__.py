@@ -29,6 +29,11 @@ _LAZY = {
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",
+    # validation (issue 19)
+    "bootstrap": "nlme_lab.validation",
+    "crossvalidate": "nlme_lab.validation",
+    "validate": "nlme_lab.validation",
+    "cdd": "nlme_lab.validation",
 }
 
 # subpackages that are public namespaces (loaded on first use): ``nl.library.list()``
