@@ -1,0 +1,7 @@
+"""Optimal design: designs, their population Fisher information and optimal sampling times
+(issue 20). ``nl.Design``, ``nl.fim``, ``nl.optimize_design``."""
+
+from nlme_lab.design.design import Design, Dose, Group
+from nlme_lab.design.fim import DesignInformation, FIMResult, fim
+
+__all__ = ["Design", "DesignInformation", "Dose", "FIMResult", "Group", "fim"]
