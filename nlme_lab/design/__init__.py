@@ -3,5 +3,6 @@
 
 from nlme_lab.design.design import Design, Dose, Group
 from nlme_lab.design.fim import DesignInformation, FIMResult, fim
+from nlme_lab.design.optimize import OptimalDesign, optimize_design
 
-__all__ = ["Design", "DesignInformation", "Dose", "FIMResult", "Group", "fim"]
+__all__ = ["Design", "DesignInformation", "Dose", "FIMResult", "Group", "OptimalDesign", "fim", "optimize_design"]

@@ -247,31 +247,29 @@ class Design:
 
     def to_data(self, *, expand: bool = True) -> pd.DataFrame:
         """The NONMEM-format table: one subject per individual (``expand``) or one per group;
-        DV is 0 on the sampling records (``nl.simulate`` fills it)."""
-        rows = []
-        multi = any(len(g.times) > 1 or g.times[0][0] != 1 for g in self.groups if g.times)
+        DV is 0 on the sampling records (``nl.simulate`` fills it). DVID is written when a
+        group samples an endpoint other than 1; CMT when doses or samples name one."""
+        multi = any(dvid != 1 for g in self.groups for dvid, _ in g.times)
+        cov_names = sorted({k for g in self.groups for k, _ in g.covariates})
+        cols: dict[str, list] = {k: [] for k in ("ID", "TIME", "DV", "AMT", "RATE", "II", "ADDL", "SS", "EVID",
+                                                  "MDV", "CMT", "DVID", *cov_names)}
         sid = 0
         for g in self.groups:
+            recs = [(d.time, 0, d.amt, d.rate, d.ii, d.addl, d.ss, 1, 1, d.cmt, 1) for d in g.doses]
+            ocmt = g.observation_cmt if g.observation_cmt is not None else 0
+            recs += [(t, 1, 0.0, 0.0, 0.0, 0, 0, 0, 0, ocmt, dvid) for dvid, ts in g.times for t in ts]
+            recs.sort(key=lambda r: (r[0], r[1]))
+            covs = dict(g.covariates)
             for _ in range(g.size if expand else 1):
                 sid += 1
-                recs = []
-                for d in g.doses:
-                    recs.append({"ID": sid, "TIME": d.time, "DV": 0.0, "AMT": d.amt, "RATE": d.rate, "II": d.ii,
-                                 "ADDL": d.addl, "SS": d.ss, "EVID": 1, "MDV": 1, "CMT": d.cmt, "DVID": 1, "_o": 0})
-                for dvid, ts in g.times:
-                    for t in ts:
-                        recs.append({"ID": sid, "TIME": t, "DV": 0.0, "AMT": 0.0, "RATE": 0.0, "II": 0.0,
-                                     "ADDL": 0, "SS": 0, "EVID": 0, "MDV": 0,
-                                     "CMT": g.observation_cmt if g.observation_cmt is not None else 0,
-                                     "DVID": dvid, "_o": 1})
-                for r in recs:
-                    r.update(dict(g.covariates))
-                rows.extend(sorted(recs, key=lambda r: (r["TIME"], r["_o"])))
-        df = pd.DataFrame(rows).drop(columns="_o")
+                for t, _o, amt, rate, ii, addl, ss, evid, mdv, cmt, dvid in recs:
+                    for k, v in zip(("ID", "TIME", "DV", "AMT", "RATE", "II", "ADDL", "SS", "EVID", "MDV", "CMT",
+                                     "DVID"), (sid, t, 0.0, amt, rate, ii, addl, ss, evid, mdv, cmt, dvid)):
+                        cols[k].append(v)
+                    for k in cov_names:
+                        cols[k].append(covs.get(k, np.nan))
         if not multi:
-            df = df.drop(columns="DVID")
-        if (df["CMT"] == 0).all():
-            df = df.drop(columns="CMT")
-        elif (df.loc[df.EVID == 0, "CMT"] == 0).any():
-            df.loc[(df.EVID == 0) & (df.CMT == 0), "CMT"] = 0
-        return df
+            del cols["DVID"]
+        if not any(cols["CMT"]):
+            del cols["CMT"]
+        return pd.DataFrame(cols)

@@ -124,8 +124,16 @@ class DesignInformation:
         self.scale = _choice(scale, SCALES, "scale")
         self.n_draws, self.seed = int(n_draws), int(seed)
         self.model.parameters.vector(self.params)  # unknown names fail here, by name
+        self._bound: dict = {}  # design -> (evaluator, weights): a design seen again is not re-bound
 
     def _bind(self, design: Design):
+        if design not in self._bound:
+            if len(self._bound) > 64:
+                self._bound.clear()
+            self._bound[design] = self._bind_new(design)
+        return self._bound[design]
+
+    def _bind_new(self, design: Design):
         from nlme_lab.data import read_nonmem
         from nlme_lab.estimation.evaluation import prepare
 
