@@ -247,9 +247,8 @@ class Design:
 
     def to_data(self, *, expand: bool = True) -> pd.DataFrame:
         """The NONMEM-format table: one subject per individual (``expand``) or one per group;
-        DV is 0 on the sampling records (``nl.simulate`` fills it). DVID is written when a
-        group samples an endpoint other than 1; CMT when doses or samples name one."""
-        multi = any(dvid != 1 for g in self.groups for dvid, _ in g.times)
+        DV is 0 on the sampling records (``nl.simulate`` fills it); DVID always (1 on doses),
+        CMT when doses or samples name one."""
         cov_names = sorted({k for g in self.groups for k, _ in g.covariates})
         cols: dict[str, list] = {k: [] for k in ("ID", "TIME", "DV", "AMT", "RATE", "II", "ADDL", "SS", "EVID",
                                                   "MDV", "CMT", "DVID", *cov_names)}
@@ -268,8 +267,6 @@ class Design:
                         cols[k].append(v)
                     for k in cov_names:
                         cols[k].append(covs.get(k, np.nan))
-        if not multi:
-            del cols["DVID"]
         if not any(cols["CMT"]):
             del cols["CMT"]
         return pd.DataFrame(cols)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nlme_lab.design.design import Design
+from nlme_lab.design.design import Design, Group
 from nlme_lab.errors import NlmeError
 
 __all__ = ["FIMResult", "DesignInformation", "fim"]
@@ -266,3 +266,23 @@ def fim(fit_or_model, design: Design, *, params: dict | None = None, approximati
         design = Design.from_data(design)
     return DesignInformation(fit_or_model, params=params, approximation=approximation, kind=kind, scale=scale,
                              n_draws=n_draws, seed=seed)(design)
+
+
+def typical_curve(fit_or_model, design: Design, group: int = 0, *, dvid: int | None = None, params=None,
+                  n: int = 200, t_max: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(times, PRED): the typical prediction (etas 0) of one group's endpoint ``dvid`` (default
+    its first) on ``n`` times from 0 to ``t_max`` (default 1.05 x its latest sampling time),
+    on DV's scale; the Lab draws its sampling times on it."""
+    from nlme_lab.data import read_nonmem
+    from nlme_lab.estimation.evaluation import prepare
+
+    model, values = _model_and_params(fit_or_model, params)
+    g = design.groups[group]
+    dvid = g.times[0][0] if dvid is None else int(dvid)
+    latest = max([max(ts) for _, ts in g.times if ts] + [1.0])
+    t = np.linspace(0.0, float(t_max or 1.05 * latest), int(n))
+    one = Design((Group(g.name, 1, g.doses, ((dvid, tuple(t)),), g.covariates, g.observation_cmt),))
+    frame = one.to_data(expand=False)
+    ev = prepare(model, read_nonmem(frame))
+    pred = ev.predictions(ev.values(values), derivatives=False)
+    return np.asarray(frame.loc[frame.EVID == 0, "TIME"], float), np.asarray(pred.natural, float)
