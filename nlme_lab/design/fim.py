@@ -189,8 +189,19 @@ class DesignInformation:
         return make_result(info, names, zf, self, design.n_subjects, time.perf_counter() - t0)
 
 
+_INDEX: dict = {}
+
+
+def _index(names: tuple[str, ...]) -> pd.Index:
+    """One pandas Index per parameter list (building it is most of a small FIM's cost)."""
+    if names not in _INDEX:
+        _INDEX[names] = pd.Index(list(names))
+    return _INDEX[names]
+
+
 def make_result(info, names, zf, opts, n_subjects=0, elapsed=0.0) -> FIMResult:
     names = tuple(names)
+    idx = _index(names)
     p = len(names)
     info = 0.5 * (info + info.T)
     sign, ln_det = np.linalg.slogdet(info) if p else (1.0, 0.0)
@@ -198,17 +209,16 @@ def make_result(info, names, zf, opts, n_subjects=0, elapsed=0.0) -> FIMResult:
     ln_det = float(ln_det) if sign > 0 else -np.inf
     d_crit = float(np.exp(ln_det / p)) if (p and sign > 0) else 0.0
     null, message, cond = _null_space(info, names, zf)
-    nan = pd.Series(np.nan, index=list(names), dtype=float)
     if null or sign <= 0:
-        cov, se, rse = None, nan, nan.copy()
+        cov, se, rse = None, pd.Series(np.full(p, np.nan), index=idx), pd.Series(np.full(p, np.nan), index=idx)
     else:
         C = np.linalg.inv(info)
         se_v = np.sqrt(np.clip(np.diag(C), 0, None))
-        cov = pd.DataFrame(C, index=list(names), columns=list(names))
-        se = pd.Series(se_v, index=list(names))
+        cov = pd.DataFrame(C, index=idx, columns=idx)
+        se = pd.Series(se_v, index=idx)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rse = pd.Series(100.0 * se_v / np.abs(zf), index=list(names))
-    return FIMResult(names, pd.Series(zf, index=list(names)), pd.DataFrame(info, index=list(names), columns=list(names)),
+            rse = pd.Series(100.0 * se_v / np.abs(zf), index=idx)
+    return FIMResult(names, pd.Series(zf, index=idx), pd.DataFrame(info, index=idx, columns=idx),
                      det, ln_det, d_crit, cov, se, rse, cond, null, message, opts.approximation, opts.kind,
                      opts.scale, n_subjects, elapsed)
 
