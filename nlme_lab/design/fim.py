@@ -254,6 +254,9 @@ def _null_space(info, names, zf) -> tuple[tuple[str, ...], str, float]:
                 sentences.append(f"{names[a]} and {names[b]} enter only as their {how} with this design")
                 continue
         sentences.append(f"only a combination of {_join([names[i] for i in who])} is determined, not each")
+    if len(small) > 2:  # many directions: say how many, and who
+        sentences = [f"the design determines only {len(names) - len(small)} combinations of the {len(names)} "
+                     f"parameters; {_join(involved)} cannot all be estimated"]
     msg = ("The FIM is singular (not inverted): " + "; ".join(sentences)
            + ". Add sampling times or subjects that separate them, or fix some of them.")
     return tuple(involved), msg, np.inf if w[0] <= 0 else cond
