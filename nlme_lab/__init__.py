@@ -26,6 +26,12 @@ _LAZY = {
     "residuals": "nlme_lab.diagnostics",
     "report": "nlme_lab.plots.report",
     "to_polars": "nlme_lab.frames",
+    # optimal design
+    "Design": "nlme_lab.design",
+    "Dose": "nlme_lab.design",
+    "fim": "nlme_lab.design",
+    "FIMResult": "nlme_lab.design",
+    "optimize_design": "nlme_lab.design",
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",
