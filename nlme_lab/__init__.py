@@ -26,9 +26,20 @@ _LAZY = {
     "residuals": "nlme_lab.diagnostics",
     "report": "nlme_lab.plots.report",
     "to_polars": "nlme_lab.frames",
+    # optimal design
+    "Design": "nlme_lab.design",
+    "Dose": "nlme_lab.design",
+    "fim": "nlme_lab.design",
+    "FIMResult": "nlme_lab.design",
+    "optimize_design": "nlme_lab.design",
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",
+    # validation (issue 19)
+    "bootstrap": "nlme_lab.validation",
+    "crossvalidate": "nlme_lab.validation",
+    "validate": "nlme_lab.validation",
+    "cdd": "nlme_lab.validation",
     # from a model to a decision (issue 21)
     "map_estimate": "nlme_lab.trials",
     "individual_dose": "nlme_lab.trials",

@@ -633,6 +633,58 @@ def immunology_and_ecology() -> list:
     ]
 
 
+VALIDATION = [
+    ("md", '# 06 · Validation: bootstrap, cross-validation, external validation\n'
+           '\n'
+           'A model is only as good as its validation. This tutorial bootstraps the phenobarbital model (intervals that need no asymptotic normality), cross-validates it (how well it predicts subjects it was not fitted to) and validates a warfarin model fitted on half of the subjects against the other half. Every fan-out goes through `nlme_lab.distributed.run_tasks`: `scheduler="serial"` runs here, the default starts a local Dask cluster, an address uses a running one; the same seed gives the same table everywhere.'),
+    ("code", 'import nlme_lab as nl\n'
+             'import pandas as pd\n'
+             'pd.set_option("display.width", 160)\n'
+             'pheno = nl.fit(nl.Model.from_file(nl.example_path("pheno.nlm")), nl.read_nonmem(nl.example_path("pheno.csv")), "focei")\n'
+             'print(f"pheno FOCEI OFV {pheno.ofv:.3f}")'),
+    ("md", '## Bootstrap\n'
+           '\n'
+           "Each replicate draws the 59 neonates with replacement (a neonate drawn twice becomes two subjects), stratified by Apgar score below 5 so each replicate keeps the 14 low-Apgar neonates' share, and refits from the original estimates. We run 40 replicates to stay quick; a report would use 200 or more (`nlme-lab bootstrap ... --n 200`). The percentile interval follows PsN's (n+1)p rule and needs at least 39 converged replicates for 95%; below that it is refused with the reason in `ci_note`."),
+    ("code", 'frame = pheno.data.table.assign(LOWAPGR=lambda d: (d["APGR"] < 5).astype(int))\n'
+             'strat_fit = nl.fit(pheno.model, frame, "focei")\n'
+             'boot = nl.bootstrap(strat_fit, n=40, seed=1, stratify_by="LOWAPGR", scheduler="serial")\n'
+             'print(f"{boot.n_successful} of {boot.n} replicates converged")\n'
+             'boot.summary()[["parameter", "estimate", "median", "se", "covariance_se", "bias_percent", "ci_low", "ci_high"]]'),
+    ("md", 'The per-replicate table holds the seed each replicate used, the subjects it drew, its status and every estimate: any replicate can be reproduced alone.'),
+    ("code", 'boot.replicates.head()'),
+    ("md", 'The forest plot puts the bootstrap interval (blue, median dot) beside the covariance-step interval (red, estimate ± 1.96 SE), each relative to the estimate.'),
+    ("code", 'from bokeh.io import output_notebook, show\n'
+             'from bokeh.resources import INLINE\n'
+             'from nlme_lab.plots.validation import forest_plot\n'
+             'output_notebook(INLINE, hide_banner=True)\n'
+             'show(forest_plot(boot.summary()))'),
+    ("md", '## Cross-validation\n'
+           '\n'
+           "Five folds: for each, the model is estimated on the other four, then the held-out neonates are evaluated at those estimates with nothing re-estimated (the prediction OFV, as PsN's `crossval`). Two models cross-validated with the same seed see the same folds, so their summed prediction OFVs compare their predictive performance: here the model with and without the Apgar effect on V."),
+    ("code", 'cv = nl.crossvalidate(pheno, folds=5, seed=1, scheduler="serial")\n'
+             'no_apgr = pheno.model.with_initial(apgr_v=0.0).fix("apgr_v")\n'
+             'cv0 = nl.crossvalidate(no_apgr, pheno.data, folds=5, seed=1, scheduler="serial")\n'
+             'print(f"summed prediction OFV: with Apgar effect {cv.sum_prediction_ofv:.2f}, without {cv0.sum_prediction_ofv:.2f}")\n'
+             'cv.folds[["fold", "ids", "estimation_ofv", "prediction_ofv", "pred_rmse", "ipred_rmse"]]'),
+    ("md", '## External validation\n'
+           '\n'
+           'The warfarin PK model fitted on the first half of the subjects, then every parameter fixed and the second half predicted: prediction OFV, population (PRED) and individual (IPRED, MAP etas) prediction errors (prediction minus DV) and the NPDE summary with the global test (Bonferroni over the t, Fisher and Shapiro-Wilk tests).'),
+    ("code", 'warf = nl.read_nonmem(nl.example_path("warfarin_pk.csv")).table\n'
+             'ids = warf["ID"].unique()\n'
+             'train, test = warf[warf["ID"].isin(ids[::2])], warf[warf["ID"].isin(ids[1::2])]\n'
+             'wfit = nl.fit(nl.Model.from_file(nl.example_path("warfarin_pk.nlm")), train, "focei")\n'
+             'val = nl.validate(wfit, test, n_sim=200, seed=1)\n'
+             'print(f"prediction OFV of the {val.n_subjects} held-out subjects: {val.prediction_ofv:.2f}")\n'
+             'print(f"NPDE mean {val.npde.mean:.3f}, variance {val.npde.variance:.3f}, global p {val.npde.p_value:.3g}")\n'
+             'val.summary()'),
+    ("code", 's = boot.summary().set_index("parameter")\n'
+             'values = {"n_successful": boot.n_successful, "se_tvcl": s.loc["tvcl", "se"],\n'
+             '          "cov_se_tvcl": s.loc["tvcl", "covariance_se"], "cv_sum": cv.sum_prediction_ofv,\n'
+             '          "cv0_sum": cv0.sum_prediction_ofv, "val_ofv": val.prediction_ofv, "ipred_rmse": val.ipred.rmse}\n'
+             'print("RESULT " + " ".join(f"{k}={float(v)!r}" for k, v in values.items()))'),
+]
+
+
 # issue 21: from a model to a decision (nlme_lab.trials)
 VIRTUAL_TRIAL = [
     ('md', '# 08 · Virtual trial and label: which dose for whom\n\nThe payoff of a population model is a decision. Here the phenobarbital model of tutorial 03 (59 neonates, CL and V proportional to birth weight, larger V when the Apgar score is below 5) is fitted, then used for a **virtual trial**: four maintenance regimens given to simulated neonates whose covariates are resampled, jointly, from the real ones. For each regimen and subgroup the **probability of target attainment** (PTA) is computed, with its trial-to-trial interval, and `nl.recommend_dose` turns the table into a label sentence.'),
@@ -682,6 +734,7 @@ TUTORIALS = {
     "09_map_dosing.ipynb": MAP_DOSING,
     "10_immunology_and_ecology.ipynb": immunology_and_ecology(),
     "11_from_nonmem.ipynb": FROM_NONMEM,
+    "06_validation.ipynb": VALIDATION,
 }
 
 

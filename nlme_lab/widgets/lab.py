@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # A new capability adds its entry here and keeps its widget in a module of its own.
 TOOL_TABS: tuple[tuple[str, str], ...] = (
     ("Library", "nlme_lab.widgets.library_tab:make_library_tab"),
+    ("Validation", "nlme_lab.widgets.validation_tab:make_validation_tab"),
+    ("Design", "nlme_lab.widgets.design_tab:make_design_tab"),
     ("Patient", "nlme_lab.widgets.patient_tab:make_patient_tab"),
     ("Trial", "nlme_lab.widgets.trial_tab:make_trial_tab"),
 )
