@@ -143,17 +143,17 @@ def test_regimens_differing_in_dose_share_one_evaluation_of_a_linear_model(one_c
 
 
 def test_bootstrap_uncertainty_draws_whole_replicates(one_cmt):
-    """A stand-in with BootstrapResult's fields: each trial takes one converged replicate's values."""
-    class Boot:
-        replicates = pd.DataFrame({"replicate": [1, 2, 3], "status": ["ok", "ok", "failed"],
-                                   "tcl": [0.5, 0.9, 5.0], "eta_cl": [0.05, 0.2, 9.0], "add_sd": [0.1, 0.1, 0.1]})
+    """A BootstrapResult: each trial takes one converged replicate's values, jointly."""
+    from nlme_lab.validation.bootstrap import BootstrapResult
 
-        def included(self):
-            return self.replicates[self.replicates["status"] == "ok"]
+    reps = pd.DataFrame({"replicate": [1, 2, 3], "status": ["ok", "ok", "failed"], "tcl": [0.5, 0.9, 5.0],
+                         "eta_cl": [0.05, 0.2, 9.0], "add_sd": [0.1, 0.1, 0.1]})
+    boot = BootstrapResult(replicates=reps, parameters=("tcl", "eta_cl", "add_sd"), estimates={}, covariance_se={},
+                           original_ofv=0.0, method="focei", n=3, seed=1)
 
-    draws = parameter_draws(one_cmt.parameters, {}, Boot(), 50, np.random.default_rng(2))
+    draws = parameter_draws(one_cmt.parameters, {}, boot, 50, np.random.default_rng(2))
     pairs = {(d["tcl"], d["eta_cl"]) for d in draws}
     assert pairs == {(0.5, 0.05), (0.9, 0.2)}  # jointly, never the failed replicate
     res = nl.virtual_trial(one_cmt, {"a": {"dose": 100, "interval": 24}}, n_subjects=50, n_trials=4,
-                           uncertainty=Boot(), scheduler="serial")
+                           uncertainty=boot, scheduler="serial")
     assert res.uncertainty == "bootstrap" and {p["tcl"] for p in res.params} <= {0.5, 0.9}
