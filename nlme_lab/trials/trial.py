@@ -40,6 +40,8 @@ class TrialResult:
     failures: tuple[str, ...] = ()
     covariates: tuple[str, ...] = ()
     params: tuple = field(default=(), repr=False)  # the population values of each trial
+    threshold: float | None = None  # the concentration of ``time_above``
+    conc_at: float | None = None  # the time of ``conc``
 
     def target_attainment(self, metric, window=None, *, by=("regimen",), subgroups: dict | None = None,
                           level: float = 0.95) -> pd.DataFrame:
@@ -51,6 +53,10 @@ class TrialResult:
         if target.metric not in self.subjects:
             raise NlmeError(f"metric {target.metric!r} was not computed in this trial (it has "
                             f"{', '.join(self.metrics)}; time_above and conc need threshold= and conc_at=)")
+        for name, simulated in (("time_above", self.threshold), ("conc", self.conc_at)):
+            if target.metric == name and target.at is not None and target.at != simulated:
+                raise NlmeError(f"the target's {name} is at {target.at:g} but the trial computed it at {simulated} "
+                                f"({'threshold' if name == 'time_above' else 'conc_at'}= of virtual_trial)")
         frame = with_subgroups(self.subjects, subgroups)
         by = [by] if isinstance(by, str) else list(by)
         for b in by:
@@ -213,4 +219,4 @@ def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n
     metrics = tuple(m for m in METRICS if m in subjects)
     label = uncertainty if isinstance(uncertainty, str) else "bootstrap"
     return TrialResult(subjects, regs, n_subjects, n_trials, label, metrics, time.perf_counter() - t0, failures,
-                       covs, tuple(draws))
+                       covs, tuple(draws), threshold, conc_at)

@@ -126,6 +126,11 @@ def test_bad_input_is_named(one_cmt):
                            scheduler="serial")
     with pytest.raises(NlmeError, match="time_above"):
         res.target_attainment(nl.Target("time_above", 6, None, at=1.0))
+    above = nl.virtual_trial(one_cmt, {"a": {"dose": 10, "interval": 12}}, n_subjects=5, n_trials=1,
+                             scheduler="serial", threshold=0.2)
+    assert above.target_attainment(nl.Target("time_above", 6, None, at=0.2))["pta"].between(0, 1).all()
+    with pytest.raises(NlmeError, match="computed it at 0.2"):
+        above.target_attainment(nl.Target("time_above", 6, None, at=0.3))
     with pytest.raises(NlmeError, match="by='WT'"):
         res.target_attainment("auc", (1, 2), by=["WT"])
 
