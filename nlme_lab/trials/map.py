@@ -92,15 +92,16 @@ def _patient_frame(patient_data) -> pd.DataFrame:
     if isinstance(patient_data, Dataset):
         frame = patient_data.to_frame()
     elif isinstance(patient_data, pd.DataFrame):
-        frame = patient_data.copy()
+        frame = patient_data
     else:
         from nlme_lab.data import read_nonmem
 
         frame = read_nonmem(patient_data).to_frame()
-    frame.columns = [str(c) for c in frame.columns]
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame = frame.rename(columns=str)
     idcol = next((c for c in frame.columns if c.upper() == "ID"), None)
     if idcol is None:
-        frame.insert(0, "ID", 1)
+        frame = frame.assign(ID=1)[["ID", *frame.columns]]
         idcol = "ID"
     ids = pd.unique(frame[idcol])
     if len(ids) != 1:
@@ -126,10 +127,10 @@ def _with_times(frame: pd.DataFrame, times) -> pd.DataFrame:
     if "CMT" in cols:
         obs = frame[cols["CMT"]].to_numpy()[frame[cols["EVID"]].to_numpy() == 0] if "EVID" in cols else []
         new[cols["CMT"]] = np.full(len(t), obs[0] if len(obs) else frame[cols["CMT"]].iloc[-1])
-    out = pd.concat([frame, pd.DataFrame(new)], ignore_index=True)
+    both = {c: np.concatenate([frame[c].to_numpy(), new[c]]) for c in frame.columns}
     # new rows go after the existing records of the same time (a stable sort)
-    order = np.argsort(out[tcol].to_numpy(dtype=float), kind="stable")
-    return out.iloc[order].reset_index(drop=True)
+    order = np.argsort(both[tcol].astype(float), kind="stable")
+    return pd.DataFrame({c: v[order] for c, v in both.items()})
 
 
 def _replicate(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -217,11 +218,12 @@ def map_estimate(fit_or_model, patient_data, *, params: dict | None = None, time
         lo, hi = np.nanquantile(ipb, [(1 - band) / 2, (1 + band) / 2], axis=0)
     evid = frame[cols["EVID"]].to_numpy() if "EVID" in cols else np.zeros(nrec)
     mdv = frame[cols["MDV"]].to_numpy() if "MDV" in cols else np.zeros(nrec)
-    pred = pd.DataFrame({"TIME": frame[cols["TIME"]].to_numpy(dtype=float) if "TIME" in cols else np.arange(nrec),
-                         "DV": frame[cols["DV"]].to_numpy(dtype=float) if "DV" in cols else np.nan,
-                         "MDV": mdv, "PRED": rec_pred, "IPRED": rec_ipred, "LOWER": lo, "UPPER": hi})
-    pred = pred[evid == 0].reset_index(drop=True)
-    pred.loc[pred["MDV"] != 0, "DV"] = np.nan
+    keep = evid == 0
+    dv = frame[cols["DV"]].to_numpy(dtype=float) if "DV" in cols else np.full(nrec, np.nan)
+    pred = pd.DataFrame({"TIME": (frame[cols["TIME"]].to_numpy(dtype=float) if "TIME" in cols
+                                  else np.arange(nrec, dtype=float))[keep],
+                         "DV": np.where(mdv != 0, np.nan, dv)[keep], "MDV": mdv[keep], "PRED": rec_pred[keep],
+                         "IPRED": rec_ipred[keep], "LOWER": lo[keep], "UPPER": hi[keep]})
     if multimodal:
         others = "; ".join(f"({', '.join(f'{x:.4g}' for x in e)}) objective {o:.6g}" for e, o in distinct[1:])
         message = (f"the objective is multimodal: the {k} starts reached {len(distinct)} distinct solutions; the "
@@ -230,8 +232,7 @@ def map_estimate(fit_or_model, patient_data, *, params: dict | None = None, time
         message = f"one mode from {k} starts"
     if modes.n_not_converged:
         message += f"; {modes.n_not_converged} of the {k} starts stopped before the tolerance"
-    first = frame.iloc[0]
-    covs = {c: float(first[c]) for c in model.ir.covariates if c in frame.columns}
+    covs = {c: float(frame[c].to_numpy()[0]) for c in model.ir.covariates if c in frame.columns}
     return MapResult(dict(zip(labels, map(float, best))), dict(zip(ind.names, map(float, ind.values[0]))),
                      float(ofv), np.asarray(cov), pred, multimodal, tuple(distinct), message, model, pop, covs, frame)
 
