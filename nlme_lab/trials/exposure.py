@@ -39,9 +39,9 @@ class ExposureBatch:
 
 
 def grid_for(regimen: Regimen, *, conc_at: float | None = None, n_grid: int = N_GRID) -> np.ndarray:
-    t = np.linspace(0.0, regimen.span, n_grid)
+    t = regimen.start + np.linspace(0.0, regimen.span, n_grid)
     if conc_at is not None:
-        t = np.unique(np.r_[t, float(conc_at)])
+        t = np.unique(np.r_[t, regimen.start + float(conc_at)])
     return t
 
 
@@ -70,11 +70,16 @@ class ExposureModel:
         values = ev.values({**self.params, **(params or {})})
         n = len(covariates)
         etas = ev.zero_etas() if etas is None else np.ascontiguousarray(etas, dtype=float)
-        pred = ev.record_predictions(values, etas).ipred[:, 0].reshape(n, len(times) + 1)[:, 1:]
+        ipred = ev.record_predictions(values, etas).ipred[:, 0]
+        rows = frame.attrs.get("obs_rows")
+        if rows is None:  # one dose record, then the grid
+            pred = ipred.reshape(n, len(times) + 1)[:, 1:]
+        else:
+            pred = ipred.reshape(n, -1)[:, rows]
         ind = ev.individual_parameters(values, etas)
         individual = pd.DataFrame(ind.values, columns=list(ind.names))
         metrics = exposure_metrics(times, pred, regimen, threshold=threshold, conc_at=conc_at)
-        if self.analytic and "cl" in individual:
+        if self.analytic and "cl" in individual and not regimen.records:
             amount = regimen.dose if doses is None else np.asarray(doses, dtype=float)
             metrics["auc"] = amount / individual["cl"].to_numpy()
             metrics["auc_inf"] = metrics["auc"]
@@ -88,7 +93,7 @@ class ExposureModel:
         out: dict[int, ExposureBatch] = {}
         groups: dict = {}
         for k, reg in enumerate(regimens):
-            key = (reg.interval, reg.duration, reg.cmt, reg.horizon) if self.analytic else k
+            key = (reg.interval, reg.duration, reg.cmt, reg.horizon) if self.analytic and not reg.records else k
             groups.setdefault(key, []).append(k)
         for members in groups.values():
             base = regimens[members[0]]
@@ -132,8 +137,8 @@ def exposure_metrics(t: np.ndarray, conc: np.ndarray, regimen: Regimen, *, thres
     """The metrics of every row of ``conc`` (predictions at ``t`` over the regimen's window)."""
     auc_window = _segment_auc(t, conc)
     out = {"cmax": conc.max(axis=1), "cmin": conc[:, -1]}
-    if regimen.interval is not None:
-        out["auc"] = auc_window
+    if regimen.interval is not None or regimen.records:
+        out["auc"] = auc_window  # over the steady-state interval, or the records' window
         out["auc_inf"] = np.full(len(conc), np.nan)  # only exact (analytic) at steady state
     else:
         c1, c2 = conc[:, -2], conc[:, -1]
@@ -145,5 +150,5 @@ def exposure_metrics(t: np.ndarray, conc: np.ndarray, regimen: Regimen, *, thres
     if threshold is not None:
         out["time_above"] = _time_above(t, conc, threshold)
     if conc_at is not None:
-        out["conc"] = conc[:, int(np.argmin(np.abs(t - conc_at)))]
+        out["conc"] = conc[:, int(np.argmin(np.abs(t - (regimen.start + conc_at))))]
     return pd.DataFrame(out)

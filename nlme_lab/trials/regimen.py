@@ -37,8 +37,22 @@ class Regimen:
     duration: float = 0.0
     cmt: int = 1
     horizon: float | None = None  # single dose: how long to follow (default 72)
+    records: tuple = ()  # NONMEM dose records instead: dicts with TIME, AMT (RATE, CMT, ADDL, II)
+    window: tuple | None = None  # with records: (start, end) of the metrics' window
 
     def __post_init__(self):
+        if self.records:
+            object.__setattr__(self, "records", tuple(dict(r) for r in self.records))
+            for k, r in enumerate(self.records):
+                missing = {"TIME", "AMT"} - set(r)
+                unknown = set(r) - {"TIME", "AMT", "RATE", "CMT", "ADDL", "II"}
+                if missing or unknown:
+                    raise NlmeError(f"regimen {self.name!r}, dose record {k + 1}: "
+                                    + (f"needs {sorted(missing)}" if missing else
+                                       f"unknown columns {sorted(unknown)} (TIME, AMT, RATE, CMT, ADDL, II)"))
+            if self.window is None or len(self.window) != 2 or not self.window[0] < self.window[1]:
+                raise NlmeError(f"regimen {self.name!r}: dose records need window=(start, end) with start < end, "
+                                "the time window of the exposure metrics")
         if not np.isfinite(self.dose) or self.dose <= 0:
             raise NlmeError(f"regimen {self.name!r}: dose must be a positive number, not {self.dose!r}")
         if self.interval is not None and not self.interval > 0:
@@ -49,13 +63,22 @@ class Regimen:
 
     @property
     def span(self) -> float:
-        """The time window the metrics are taken over."""
+        """The length of the time window the metrics are taken over."""
+        if self.records:
+            return float(self.window[1] - self.window[0])
         return float(self.interval if self.interval is not None else (self.horizon or 72.0))
+
+    @property
+    def start(self) -> float:
+        """Where the metrics' window starts (0 but for dose records)."""
+        return float(self.window[0]) if self.records else 0.0
 
     def with_dose(self, dose: float) -> "Regimen":
         return replace(self, dose=float(dose))
 
     def describe(self) -> str:
+        if self.records:
+            return f"{len(self.records)} dose records, window {self.window[0]:g}-{self.window[1]:g}"
         how = f" infused over {self.duration:g} h" if self.duration > 0 else ""
         every = f" every {self.interval:g} h" if self.interval is not None else " once"
         return f"{self.dose:g}{how}{every}"
@@ -68,10 +91,14 @@ class Regimen:
         if isinstance(spec, dict):
             spec = dict(spec)
             nm = spec.pop("name", name)
-            unknown = set(spec) - {"dose", "interval", "duration", "cmt", "horizon"}
+            unknown = set(spec) - {"dose", "interval", "duration", "cmt", "horizon", "records", "window"}
             if unknown:
                 raise NlmeError(f"regimen {nm!r}: unknown fields {sorted(unknown)} (dose, interval, duration, cmt, "
-                                "horizon)")
+                                "horizon, records, window)")
+            if spec.get("records") and "dose" not in spec:
+                spec["dose"] = float(spec["records"][0].get("AMT", 0.0))
+            if spec.get("window") is not None:
+                spec["window"] = tuple(spec["window"])
             if "dose" not in spec:
                 raise NlmeError(f"regimen {nm!r} has no dose")
             return cls(name=str(nm if nm is not None else f"{spec['dose']:g}"), **spec)
@@ -143,17 +170,14 @@ class Target:
         raise NlmeError(f"a target is a Target or a dict (metric, low, high, at), not {type(spec).__name__}")
 
 
-def grid_times(regimen: Regimen, n_grid: int) -> np.ndarray:
-    """The metric grid over the regimen's window (the ``conc`` time added where needed)."""
-    return np.linspace(0.0, regimen.span, n_grid)
-
-
 def regimen_records(regimen: Regimen, times: np.ndarray, covariates: pd.DataFrame, obs_cmt: int = 1,
                     doses: np.ndarray | None = None) -> pd.DataFrame:
     """One subject per row of ``covariates`` (IDs 1..n): the regimen's dose (``doses``: one per
     subject instead; steady state when it repeats) at time 0, then MDV=1 prediction records at
     ``times``."""
     n, m = len(covariates), len(times)
+    if regimen.records:
+        return _record_rows(regimen, times, covariates, obs_cmt)
     ss = 1 if regimen.interval is not None else 0
     amount = np.repeat(np.full(n, regimen.dose) if doses is None else np.asarray(doses, dtype=float), m + 1)
     rate = amount / regimen.duration if regimen.duration > 0 else 0.0
@@ -168,6 +192,31 @@ def regimen_records(regimen: Regimen, times: np.ndarray, covariates: pd.DataFram
     })
     for col in covariates.columns:
         frame[col] = np.repeat(np.asarray(covariates[col]), m + 1)
+    return frame
+
+
+def _record_rows(regimen: Regimen, times: np.ndarray, covariates: pd.DataFrame, obs_cmt: int) -> pd.DataFrame:
+    """The dose records of ``regimen`` then MDV=1 records at ``times`` for every subject, in time
+    order (a dose before an observation at the same time)."""
+    n, m = len(covariates), len(times)
+    recs = regimen.records
+    one = pd.DataFrame({
+        "TIME": np.r_[[float(r["TIME"]) for r in recs], times], "DV": 0.0,
+        "AMT": np.r_[[float(r["AMT"]) for r in recs], np.zeros(m)],
+        "RATE": np.r_[[float(r.get("RATE", 0.0)) for r in recs], np.zeros(m)],
+        "II": np.r_[[float(r.get("II", 0.0)) for r in recs], np.zeros(m)],
+        "ADDL": np.r_[[int(r.get("ADDL", 0)) for r in recs], np.zeros(m, dtype=int)],
+        "EVID": np.r_[np.ones(len(recs), dtype=int), np.zeros(m, dtype=int)], "MDV": 1,
+        "CMT": np.r_[[int(r.get("CMT", regimen.cmt)) for r in recs], np.full(m, obs_cmt)],
+    })
+    one = one.iloc[np.lexsort((1 - one["EVID"].to_numpy(), one["TIME"].to_numpy()))].reset_index(drop=True)
+    obs_rows = np.flatnonzero(one["EVID"].to_numpy() == 0)
+    k = len(one)
+    frame = pd.DataFrame({c: np.tile(one[c].to_numpy(), n) for c in one.columns})
+    frame.insert(0, "ID", np.repeat(np.arange(1, n + 1), k))
+    for col in covariates.columns:
+        frame[col] = np.repeat(np.asarray(covariates[col]), k)
+    frame.attrs["obs_rows"] = obs_rows  # where the grid's predictions are in each subject's block
     return frame
 
 

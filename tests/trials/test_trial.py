@@ -162,3 +162,25 @@ def test_bootstrap_uncertainty_draws_whole_replicates(one_cmt):
     res = nl.virtual_trial(one_cmt, {"a": {"dose": 100, "interval": 24}}, n_subjects=50, n_trials=4,
                            uncertainty=boot, scheduler="serial")
     assert res.uncertainty == "bootstrap" and {p["tcl"] for p in res.params} <= {0.5, 0.9}
+
+
+def test_a_regimen_of_nonmem_dose_records(one_cmt):
+    """Three 100 mg boluses at 0, 12 and 24 h (as three records, or one with ADDL=2, II=12); the
+    window 24-36 h against the sum of exponentials (CL 2, V 20)."""
+    from nlme_lab.trials.exposure import ExposureModel
+
+    k = 0.1
+    cmax = 5.0 * (1 + np.exp(-1.2) + np.exp(-2.4))
+    for records in ([{"TIME": t, "AMT": 100} for t in (0, 12, 24)], [{"TIME": 0, "AMT": 100, "ADDL": 2, "II": 12}]):
+        reg = nl.Regimen.of({"records": records, "window": [24, 36]}, name="three doses")
+        assert reg.dose == 100 and reg.span == 12
+        m = ExposureModel(one_cmt).evaluate(reg, pd.DataFrame(index=[0]), None, conc_at=6.0).metrics.iloc[0]
+        assert m["cmax"] == pytest.approx(cmax, rel=1e-6)
+        assert m["cmin"] == pytest.approx(cmax * np.exp(-1.2), rel=1e-6)
+        assert m["auc"] == pytest.approx(cmax * (1 - np.exp(-1.2)) / k, rel=1e-6)  # log-down is exact here
+        assert m["conc"] == pytest.approx(cmax * np.exp(-0.6), rel=1e-6)  # 6 h into the window
+    res = nl.virtual_trial(one_cmt, [reg, nl.Regimen("q12h", 100, interval=12)], n_subjects=20, n_trials=1,
+                           scheduler="serial")
+    assert set(res.subjects["regimen"]) == {"three doses", "q12h"}
+    with pytest.raises(NlmeError, match="window"):
+        nl.Regimen("x", 100, records=({"TIME": 0, "AMT": 100},))
