@@ -264,6 +264,9 @@ def individual_dose(map_result: MapResult, target, regimen, *, round_to: float |
 
     target = Target.of(target)
     regimen = Regimen.of(regimen, name="individual")
+    if regimen.records:
+        raise NlmeError("individual_dose scales one dose: give the regimen as dose, interval, duration (not dose "
+                        "records)")
     em = ExposureModel(map_result.model, map_result.params)
     cov_frame = pd.DataFrame([map_result.covariates]) if map_result.covariates else pd.DataFrame(index=[0])
     kw = dict(threshold=target.at if target.metric == "time_above" else None,

@@ -185,7 +185,9 @@ def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n
 
     ``model_or_fit``: a ``FitResult`` (its estimates; its covariance for
     ``uncertainty="covariance"``) or a ``Model`` ([ini]). ``regimens``: ``{name: Regimen or
-    dict(dose=, interval=, duration=, cmt=)}`` or a list of ``Regimen``. ``population``: a
+    dict(dose=, interval=, duration=, cmt=)}`` or a list of ``Regimen``; a regimen may instead be
+    NONMEM dose records (``{"records": [{"TIME": 0, "AMT": 100, "ADDL": 2, "II": 12}],
+    "window": [24, 36]}``: the metrics over that window). ``population``: a
     dataset to resample covariate vectors from, or per-covariate distributions
     (``Population.of``). ``uncertainty``: ``"none"``, ``"covariance"`` or a bootstrap result.
     ``threshold``: the concentration of the ``time_above`` metric; ``conc_at``: the time of
