@@ -29,6 +29,13 @@ _LAZY = {
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",
+    # covariate model building
+    "add_covariate_effect": "nlme_lab.covariates",
+    "add_allometry": "nlme_lab.covariates",
+    "remove_covariate_effect": "nlme_lab.covariates",
+    "compare": "nlme_lab.covariates",
+    "scm": "nlme_lab.covariates",
+    "SCMResult": "nlme_lab.covariates",
 }
 
 # subpackages that are public namespaces (loaded on first use): ``nl.library.list()``
