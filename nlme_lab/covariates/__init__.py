@@ -5,6 +5,7 @@ comparison tables (``compare``) and stepwise covariate modeling (``scm``), fanne
 from nlme_lab.covariates.effects import (
     FORMS,
     CovariateEffect,
+    CovariateError,
     add_allometry,
     add_covariate_effect,
     covariate_relations,
@@ -12,7 +13,7 @@ from nlme_lab.covariates.effects import (
     remove_covariate_effect,
 )
 from nlme_lab.covariates.compare import bic, compare
-from nlme_lab.covariates.scm import SCMResult, scm
+from nlme_lab.covariates.stepwise import SCMResult, scm
 
-__all__ = ["FORMS", "CovariateEffect", "SCMResult", "add_allometry", "add_covariate_effect", "bic", "compare",
-           "covariate_relations", "describe_effect", "remove_covariate_effect", "scm"]
+__all__ = ["FORMS", "CovariateEffect", "CovariateError", "SCMResult", "add_allometry", "add_covariate_effect", "bic",
+           "compare", "covariate_relations", "describe_effect", "remove_covariate_effect", "scm"]

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from nlme_lab.covariates.effects import CovariateError
 from nlme_lab.estimation.compare import likelihood_ratio
 from nlme_lab.model.parameter_table import ParameterKind
 
@@ -42,7 +43,7 @@ def n_variance_parameters(fit) -> int:
 def bic(fit, convention: str = "mixed") -> float:
     """BIC of one fit under ``convention`` (see the module docstring)."""
     if convention not in BIC_CONVENTIONS:
-        raise ValueError(f"bic must be one of {', '.join(BIC_CONVENTIONS)}, not {convention!r}")
+        raise CovariateError(f"bic must be one of {', '.join(BIC_CONVENTIONS)}, not {convention!r}")
     k = int(fit.n_parameters)
     log_obs, log_sub = math.log(fit.n_observations), math.log(fit.n_subjects)
     if convention == "observations":
@@ -67,7 +68,7 @@ def _named(fits) -> list[tuple[str, object]]:
             seen[name] = seen.get(name, 0) + 1
         pairs = [(f"{name} ({k + 1})" if seen[name] > 1 else name, f) for k, (name, f) in enumerate(pairs)]
     if not pairs:
-        raise ValueError("compare needs at least one fit")
+        raise CovariateError("compare needs at least one fit")
     return pairs
 
 
@@ -79,19 +80,19 @@ def compare(fits, reference=None, bic: str = "mixed") -> pd.DataFrame:
     where no test applies or a caveat holds. ``reference``: a position or a name (default the
     first fit)."""
     if bic not in BIC_CONVENTIONS:
-        raise ValueError(f"bic must be one of {', '.join(BIC_CONVENTIONS)}, not {bic!r}")
+        raise CovariateError(f"bic must be one of {', '.join(BIC_CONVENTIONS)}, not {bic!r}")
     pairs = _named(fits)
     names = [n for n, _ in pairs]
     if reference is None:
         ref_index = 0
     elif isinstance(reference, int | np.integer) and not isinstance(reference, bool):
         if not 0 <= reference < len(pairs):
-            raise ValueError(f"reference {reference} is not a position among {len(pairs)} fits")
+            raise CovariateError(f"reference {reference} is not a position among {len(pairs)} fits")
         ref_index = int(reference)
     elif reference in names:
         ref_index = names.index(reference)
     else:
-        raise ValueError(f"reference {reference!r} is not one of the fits ({', '.join(names)})")
+        raise CovariateError(f"reference {reference!r} is not one of the fits ({', '.join(names)})")
     ref_name, ref = pairs[ref_index]
     rows = []
     for k, (name, fit) in enumerate(pairs):

@@ -36,8 +36,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nlme_lab.errors import NlmeError
 from nlme_lab.model import ast
 from nlme_lab.model.parser import parse
+
+class CovariateError(NlmeError, ValueError):
+    """A covariate relation that cannot be built (a column absent or missing in some subjects, a
+    parameter the model does not assign, a categorical covariate with one level, ...)."""
+
 
 FORMS = ("linear", "power", "exp", "piecewise_linear", "categorical")
 MARK = "[nl.add_covariate_effect]"
@@ -94,7 +100,7 @@ def covariate_values(data, covariate: str) -> CovariateValues:
     names = {n.lower(): k for k, n in enumerate(data.covariate_names)}
     k = names.get(covariate.lower())
     if k is None:
-        raise ValueError(f"covariate '{covariate}' is not a column of the data (covariate columns: "
+        raise CovariateError(f"covariate '{covariate}' is not a column of the data (covariate columns: "
                          f"{', '.join(data.covariate_names) or 'none'})")
     column = np.asarray(data.covariates[:, k], dtype=float)
     offsets = np.asarray(data.offsets)
@@ -102,7 +108,7 @@ def covariate_values(data, covariate: str) -> CovariateValues:
     missing = [str(data.ids[i]) for i, v in enumerate(per_subject) if v.size == 0 or np.isnan(v).any()]
     if missing:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        raise ValueError(f"covariate '{data.covariate_names[k]}' has missing values in subject(s) {shown}: "
+        raise CovariateError(f"covariate '{data.covariate_names[k]}' has missing values in subject(s) {shown}: "
                          "impute them or drop those subjects before a covariate search")
     levels = np.unique(column)
     held = [set(np.unique(v).tolist()) for v in per_subject]
@@ -120,7 +126,7 @@ def _require_parameter(model, program, parameter: str) -> ast.Assign:
     assigned = _assignments(program)
     if parameter not in assigned:
         choices = ", ".join(n for n in assigned if not n.startswith("cov_")) or "none"
-        raise ValueError(f"parameter '{parameter}' is not assigned in the model's [model] section "
+        raise CovariateError(f"parameter '{parameter}' is not assigned in the model's [model] section "
                          f"(variables: {choices})")
     return assigned[parameter]
 
@@ -166,7 +172,8 @@ def _edit(model, program, parameter: str, factor: str, comment: str, factor_expr
     value = stmt.value
     start, end = value.span.col - 1, value.span.end_col - 1
     rhs = line[start:end]
-    simple = isinstance(value, ast.Name | ast.Call | ast.Num) or (isinstance(value, ast.BinOp) and value.op in ("*", "/", "**"))
+    simple = (isinstance(value, ast.Name | ast.Call | ast.Num)
+              or (isinstance(value, ast.BinOp) and value.op in ("*", "/", "**")))
     new_rhs = f"{rhs} * {factor}" if simple else f"({rhs}) * {factor}"
     lines[stmt.span.line - 1] = line[:start] + new_rhs + line[end:]
     indent = line[: len(line) - len(line.lstrip())]
@@ -188,7 +195,8 @@ def _as_model(model):
 
 
 # --------------------------------------------------------------------------- public transforms
-def describe_effect(model, parameter: str, covariate: str, form: str, *, reference="median", data=None) -> CovariateEffect:
+def describe_effect(model, parameter: str, covariate: str, form: str, *, reference="median",
+                    data=None) -> CovariateEffect:
     """The ``CovariateEffect`` that ``add_covariate_effect`` would add (names, df, reference),
     with every check it makes, without building the model."""
     return _plan(_as_model(model), parameter, covariate, form, reference, data)[0]
@@ -211,24 +219,24 @@ def add_covariate_effect(model, parameter: str, covariate: str, form: str = "lin
 
 def _plan(model, parameter, covariate, form, reference, data):
     if form not in FORMS:
-        raise ValueError(f"unknown covariate form '{form}' (choose from {', '.join(FORMS)})")
+        raise CovariateError(f"unknown covariate form '{form}' (choose from {', '.join(FORMS)})")
     program = parse(model.text)
     _require_parameter(model, program, parameter)
     values = covariate_values(data, covariate) if data is not None else None
     cov = values.name if values is not None else covariate
     factor = _factor_name(parameter, cov)
     if factor in _assignments(program):
-        raise ValueError(f"the model already has a {parameter}-{cov} effect ({factor}): remove it first "
+        raise CovariateError(f"the model already has a {parameter}-{cov} effect ({factor}): remove it first "
                          "(nl.remove_covariate_effect)")
     base = f"{parameter}_{cov.lower()}"
     existing = {t.name for t in model.thetas}
     if form in ("categorical", "piecewise_linear") and values is None:
-        raise ValueError(f"a {form} effect needs the data (data=...) to find the covariate's levels or median")
+        raise CovariateError(f"a {form} effect needs the data (data=...) to find the covariate's levels or median")
     if isinstance(reference, str):
         if reference != "median":
-            raise ValueError(f"reference must be 'median' or a number, not {reference!r}")
+            raise CovariateError(f"reference must be 'median' or a number, not {reference!r}")
         if values is None and form != "categorical":
-            raise ValueError(f"reference='median' needs the data (data=...) to compute the median of {cov}; "
+            raise CovariateError(f"reference='median' needs the data (data=...) to compute the median of {cov}; "
                              "or pass a number")
         ref = values.median if values is not None else math.nan
         how = "median"
@@ -238,7 +246,7 @@ def _plan(model, parameter, covariate, form, reference, data):
     label = f"{parameter}-{cov} {form}"
     if form == "categorical":
         if len(values.levels) < 2:
-            raise ValueError(f"categorical covariate '{cov}' has a single level ({_num(values.levels[0])}): "
+            raise CovariateError(f"categorical covariate '{cov}' has a single level ({_num(values.levels[0])}): "
                              "it cannot explain any variability")
         ref_level = values.reference_level
         others = [lv for lv in values.levels if lv != ref_level]
@@ -252,7 +260,7 @@ def _plan(model, parameter, covariate, form, reference, data):
         _check_new(names, existing)
         return effect, f"1 + {terms}", lines, comment
     if not math.isfinite(ref):
-        raise ValueError(f"the reference of {cov} must be a finite number, got {reference!r}")
+        raise CovariateError(f"the reference of {cov} must be a finite number, got {reference!r}")
     r = _num(ref)
     lo_b, hi_b = None, None
     if values is not None:
@@ -264,9 +272,9 @@ def _plan(model, parameter, covariate, form, reference, data):
         lines = [_theta_line(base, 0.0, lo_b, hi_b, False, label)]
     elif form == "power":
         if values is not None and values.minimum <= 0:
-            raise ValueError(f"a power effect needs {cov} > 0, but its minimum is {_num(values.minimum)}")
+            raise CovariateError(f"a power effect needs {cov} > 0, but its minimum is {_num(values.minimum)}")
         if ref <= 0:
-            raise ValueError(f"a power effect needs a positive reference, got {r}")
+            raise CovariateError(f"a power effect needs a positive reference, got {r}")
         names = (base,)
         expr = f"({cov} / {r}) ** {base}"
         lines = [_theta_line(base, 0.0, None, None, False, label)]
@@ -290,7 +298,7 @@ def _plan(model, parameter, covariate, form, reference, data):
 def _check_new(names, existing):
     clash = [n for n in names if n in existing]
     if clash:
-        raise ValueError(f"the model already declares {', '.join(clash)}: remove that effect first")
+        raise CovariateError(f"the model already declares {', '.join(clash)}: remove that effect first")
 
 
 def add_allometry(model, weight: str = "WT", reference: float = 70, exponents: dict | None = None, fixed: bool = True,
@@ -303,18 +311,18 @@ def add_allometry(model, weight: str = "WT", reference: float = 70, exponents: d
     exponents = {"cl": 0.75, "q": 0.75, "v": 1.0, "v2": 1.0} if exponents is None else dict(exponents)
     ref = float(reference)
     if not (math.isfinite(ref) and ref > 0):
-        raise ValueError(f"the allometric reference weight must be a positive number, got {reference!r}")
+        raise CovariateError(f"the allometric reference weight must be a positive number, got {reference!r}")
     cov = covariate_values(data, weight).name if data is not None else weight
     assigned = _assignments(parse(model.text))
     targets = [(p, float(e)) for p, e in exponents.items() if p in assigned]
     if not targets:
-        raise ValueError(f"none of {', '.join(exponents)} is assigned in the model (variables: "
+        raise CovariateError(f"none of {', '.join(exponents)} is assigned in the model (variables: "
                          f"{', '.join(assigned)})")
     for parameter, exponent in targets:
         program = parse(model.text)
         factor = _factor_name(parameter, cov)
         if factor in _assignments(program):
-            raise ValueError(f"the model already has a {parameter}-{cov} effect ({factor}): remove it first")
+            raise CovariateError(f"the model already has a {parameter}-{cov} effect ({factor}): remove it first")
         name = f"{parameter}_{cov.lower()}"
         _check_new((name,), {t.name for t in model.thetas})
         how = "fixed" if fixed else "estimated"
@@ -343,7 +351,8 @@ def covariate_relations(model) -> dict[str, tuple[str, ...]]:
 
 def _user_of(program, factor: str) -> str | None:
     for stmt in program.model:
-        if isinstance(stmt, ast.Assign) and stmt.name != factor and any(n.id == factor for n in ast.names_in(stmt.value)):
+        uses = isinstance(stmt, ast.Assign) and any(n.id == factor for n in ast.names_in(stmt.value))
+        if uses and stmt.name != factor:
             return stmt.name
     return None
 
@@ -370,7 +379,7 @@ def remove_covariate_effect(model, parameter: str, covariate: str):
     assigned = _assignments(program)
     if factor not in assigned:
         have = ", ".join(covariate_relations(model)) or "none"
-        raise ValueError(f"the model has no {parameter}-{covariate} effect added by nl.add_covariate_effect "
+        raise CovariateError(f"the model has no {parameter}-{covariate} effect added by nl.add_covariate_effect "
                          f"(relations it has: {have})")
     stmt = assigned[factor]
     thetas = {t.name for t in model.thetas}

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import chi2
 
 import nlme_lab as nl
-from nlme_lab.covariates import scm as scm_module
+from nlme_lab.covariates import stepwise as scm_module
 
 RELATIONS = {"cl": ["WT", "APGR"], "v": ["WT", "APGR"]}
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nlme_lab.covariates.effects import FORMS, add_covariate_effect, describe_effect, remove_covariate_effect
+from nlme_lab.covariates.effects import (FORMS, CovariateError, add_covariate_effect, describe_effect,
+                                         remove_covariate_effect)
 
 STEP_COLUMNS = ("step", "direction", "relation", "form", "df", "ofv", "dofv", "p_value", "significant", "chosen",
                 "status")
@@ -134,7 +135,7 @@ def _forms_for(covariate: str, forms) -> tuple[str, ...]:
     out = (chosen,) if isinstance(chosen, str) else tuple(chosen)
     for f in out:
         if f not in FORMS:
-            raise ValueError(f"unknown covariate form '{f}' for {covariate} (choose from {', '.join(FORMS)})")
+            raise CovariateError(f"unknown covariate form '{f}' for {covariate} (choose from {', '.join(FORMS)})")
     return out
 
 
@@ -144,7 +145,7 @@ def _relation_list(relations) -> list[tuple[str, str]]:
     else:
         out = [tuple(r) for r in relations]
     if not out:
-        raise ValueError("relations is empty: give {parameter: [covariates]}, e.g. {'cl': ['WT']}")
+        raise CovariateError("relations is empty: give {parameter: [covariates]}, e.g. {'cl': ['WT']}")
     return list(dict.fromkeys(out))
 
 
@@ -168,7 +169,7 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
     t0 = time.perf_counter()
     model, data = as_model(model), as_dataset(data)
     if not (0 < p_forward < 1 and 0 < p_backward < 1):
-        raise ValueError(f"p_forward and p_backward must be in (0, 1), got {p_forward}, {p_backward}")
+        raise CovariateError(f"p_forward and p_backward must be in (0, 1), got {p_forward}, {p_backward}")
     pairs = _relation_list(relations)
     included = [tuple(r) for r in included]
     options = []  # (parameter, covariate, form, df) of every candidate, checked now
@@ -189,7 +190,7 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
         current = add_covariate_effect(current, parameter, covariate, form, data=data)
     base = state.fit_models([current])[0]
     if "error" in base:
-        raise RuntimeError(f"the base model's fit failed: {base['error']}")
+        raise CovariateError(f"the base model's fit failed: {base['error']}")
     base_ofv = base["ofv"]
     current_est = base["estimates"]
     current_ofv = base_ofv
