@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # A new capability adds its entry here and keeps its widget in a module of its own.
 TOOL_TABS: tuple[tuple[str, str], ...] = (
     ("Library", "nlme_lab.widgets.library_tab:make_library_tab"),
+    ("Covariates", "nlme_lab.widgets.covariates_tab:make_covariates_tab"),
 )
 
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
