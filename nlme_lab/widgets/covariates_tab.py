@@ -33,7 +33,8 @@ CSS = """<style>
 .nlme-covariates table { border-collapse: collapse; font-size: 12px; }
 .nlme-covariates td, .nlme-covariates th { padding: 2px 8px; text-align: right; border-bottom: 1px solid #ddd; }
 .nlme-covariates tr[data-chosen="true"] { background: #e3f2e1; font-weight: bold; }
-.nlme-covariates .nlme-covariates-status { font-size: 12px; }
+.nlme-covariates .nlme-covariates-message { font-size: 12px; }
+.nlme-covariates .nlme-covariates-message[data-kind="error"] { color: #c62828; }
 </style>"""
 
 
@@ -86,10 +87,12 @@ class CovariatesTab(w.VBox):
         self.scheduler = w.Dropdown(options=[("this process", "serial"), ("local Dask cluster", None)],
                                     value="serial", description="run on", style={"description_width": "60px"},
                                     layout=w.Layout(width="230px"))
-        self.start_button = w.Button(description="Start search", icon="play", button_style="primary")
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.start_button = w.Button(description="Start search", icon="play", button_style="primary",
+                                     layout=w.Layout(width="130px"))
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True, layout=w.Layout(width="80px"))
         self.adopt_button = w.Button(description="Adopt final model", icon="arrow-right", disabled=True,
-                                     tooltip="Put the final model's text into the model editor")
+                                     tooltip="Put the final model's text into the model editor",
+                                     layout=w.Layout(width="170px"))
         self.status = w.HTML()
         self.table = w.HTML()
         for widget, name in ((self.start_button, "start"), (self.stop_button, "stop"), (self.adopt_button, "adopt"),
@@ -206,7 +209,7 @@ class CovariatesTab(w.VBox):
             self._say(f"Step {last['step']}: {len(steps)} candidates fitted so far…")
 
     def _say(self, text: str, kind: str = "info") -> None:
-        self.status.value = (f"<div class='nlme-covariates-status' data-kind='{kind}'>{html.escape(text)}</div>")
+        self.status.value = (f"<div class='nlme-covariates-message' data-kind='{kind}'>{html.escape(text)}</div>")
 
 
 def _f(x, digits: int, kind: str = "f") -> str:

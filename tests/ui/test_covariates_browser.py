@@ -54,7 +54,7 @@ def test_search_runs_from_the_browser_and_adopts_the_final_model(page, artifacts
     page.locator(COV).scroll_into_view_if_needed()
     page.screenshot(path=artifacts / "covariates_1_relations.png")
     page.locator(f"{COV} button.nlme-covariates-start").click()
-    status = page.locator(f"{COV} .nlme-covariates-status")
+    status = page.locator(f"{COV} .nlme-covariates-message")
     expect(status).to_contain_text("final relations", timeout=240_000)
     expect(status).to_contain_text("v-WT, cl-WT")
     table = page.locator(f"{COV} .nlme-covariates-table table")
