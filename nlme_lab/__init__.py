@@ -40,6 +40,13 @@ _LAZY = {
     "crossvalidate": "nlme_lab.validation",
     "validate": "nlme_lab.validation",
     "cdd": "nlme_lab.validation",
+    # covariate model building
+    "add_covariate_effect": "nlme_lab.covariates",
+    "add_allometry": "nlme_lab.covariates",
+    "remove_covariate_effect": "nlme_lab.covariates",
+    "compare": "nlme_lab.covariates",
+    "scm": "nlme_lab.covariates",
+    "SCMResult": "nlme_lab.covariates",
 }
 
 # subpackages that are public namespaces (loaded on first use): ``nl.library.list()``

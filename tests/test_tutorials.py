@@ -289,3 +289,12 @@ def test_a_three_point_per_unit_fit_has_no_anchor():
     asymptote far from anything the full data of that unit say."""
     r, _, _ = run("10_immunology_and_ecology.ipynb")
     assert r["three_point_asym"] > 5 * r["nls_asym_10"]
+
+
+def test_covariate_search_keeps_weight_on_cl_and_v():
+    """05: the SCM ends with WT on cl and v, at the OFVs tests/covariates/test_scm.py asserts."""
+    r, _, _ = run("05_covariate_search.ipynb")
+    assert r["cl_wt"] and r["v_wt"] and r["n_relations"] == 2
+    assert r["base_ofv"] == pytest.approx(730.8947, abs=1e-3)
+    assert r["final_ofv"] == pytest.approx(588.6545, abs=1e-3)
+    assert r["allometry_ofv"] < r["base_ofv"]

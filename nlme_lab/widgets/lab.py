@@ -36,6 +36,7 @@ TOOL_TABS: tuple[tuple[str, str], ...] = (
     ("Library", "nlme_lab.widgets.library_tab:make_library_tab"),
     ("Validation", "nlme_lab.widgets.validation_tab:make_validation_tab"),
     ("Design", "nlme_lab.widgets.design_tab:make_design_tab"),
+    ("Covariates", "nlme_lab.widgets.covariates_tab:make_covariates_tab"),
 )
 
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
