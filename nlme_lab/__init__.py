@@ -47,6 +47,14 @@ _LAZY = {
     "compare": "nlme_lab.covariates",
     "scm": "nlme_lab.covariates",
     "SCMResult": "nlme_lab.covariates",
+    # from a model to a decision (issue 21)
+    "map_estimate": "nlme_lab.trials",
+    "individual_dose": "nlme_lab.trials",
+    "virtual_trial": "nlme_lab.trials",
+    "recommend_dose": "nlme_lab.trials",
+    "Target": "nlme_lab.trials",
+    "Regimen": "nlme_lab.trials",
+    "Population": "nlme_lab.trials",
 }
 
 # subpackages that are public namespaces (loaded on first use): ``nl.library.list()``
