@@ -298,6 +298,8 @@ def test_covariate_search_keeps_weight_on_cl_and_v():
     assert r["base_ofv"] == pytest.approx(730.8947, abs=1e-3)
     assert r["final_ofv"] == pytest.approx(588.6545, abs=1e-3)
     assert r["allometry_ofv"] < r["base_ofv"]
+
+
 def test_map_dosing_reproduces_mapbayr_and_doses_by_clearance():
     """mapbayr's README numbers; the AUC dose is the window's middle times the MAP CL, rounded."""
     r, _, _ = run("09_map_dosing.ipynb")
@@ -308,6 +310,7 @@ def test_map_dosing_reproduces_mapbayr_and_doses_by_clearance():
     assert r["dose"] == 5 * round(np.sqrt(40 * 60) * r["cl"] / 5)
     assert 0.5 < r["dose_probability"] < 0.9
     assert r["blq_eta_cl"] > r["eta_cl"]  # "< 1.5 at 15 h" allows a faster clearance than 1.1 did
+
 
 def test_virtual_trial_pta_of_auc_matches_the_closed_form_over_the_weights():
     """AUC = dose / (tvcl WT exp(eta_cl)): PTA = mean over the 59 weights of a normal-CDF difference."""
