@@ -40,6 +40,13 @@ _LAZY = {
     "crossvalidate": "nlme_lab.validation",
     "validate": "nlme_lab.validation",
     "cdd": "nlme_lab.validation",
+    # covariate model building
+    "add_covariate_effect": "nlme_lab.covariates",
+    "add_allometry": "nlme_lab.covariates",
+    "remove_covariate_effect": "nlme_lab.covariates",
+    "compare": "nlme_lab.covariates",
+    "scm": "nlme_lab.covariates",
+    "SCMResult": "nlme_lab.covariates",
     # from a model to a decision (issue 21)
     "map_estimate": "nlme_lab.trials",
     "individual_dose": "nlme_lab.trials",

@@ -291,6 +291,15 @@ def test_a_three_point_per_unit_fit_has_no_anchor():
     assert r["three_point_asym"] > 5 * r["nls_asym_10"]
 
 
+def test_covariate_search_keeps_weight_on_cl_and_v():
+    """05: the SCM ends with WT on cl and v, at the OFVs tests/covariates/test_scm.py asserts."""
+    r, _, _ = run("05_covariate_search.ipynb")
+    assert r["cl_wt"] and r["v_wt"] and r["n_relations"] == 2
+    assert r["base_ofv"] == pytest.approx(730.8947, abs=1e-3)
+    assert r["final_ofv"] == pytest.approx(588.6545, abs=1e-3)
+    assert r["allometry_ofv"] < r["base_ofv"]
+
+
 def test_map_dosing_reproduces_mapbayr_and_doses_by_clearance():
     """mapbayr's README numbers; the AUC dose is the window's middle times the MAP CL, rounded."""
     r, _, _ = run("09_map_dosing.ipynb")
@@ -307,7 +316,6 @@ def test_virtual_trial_pta_of_auc_matches_the_closed_form_over_the_weights():
     """AUC = dose / (tvcl WT exp(eta_cl)): PTA = mean over the 59 weights of a normal-CDF difference."""
     import pandas as pd
     from scipy.stats import norm
-
     r, _, _ = run("08_virtual_trial_and_label.ipynb")
     wt = pd.read_csv(DATA / "pheno.csv").groupby("ID")["WT"].first().to_numpy()
     sd = np.sqrt(r["eta_cl"])

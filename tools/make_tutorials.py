@@ -730,11 +730,11 @@ TUTORIALS = {
     "02_warfarin_pkpd.ipynb": WARFARIN_PKPD,
     "03_phenobarbital_covariates.ipynb": PHENOBARBITAL,
     "04_estimation_approximations.ipynb": APPROXIMATIONS,
+    "06_validation.ipynb": VALIDATION,
     "08_virtual_trial_and_label.ipynb": VIRTUAL_TRIAL,
     "09_map_dosing.ipynb": MAP_DOSING,
     "10_immunology_and_ecology.ipynb": immunology_and_ecology(),
     "11_from_nonmem.ipynb": FROM_NONMEM,
-    "06_validation.ipynb": VALIDATION,
 }
 
 
