@@ -163,9 +163,16 @@ class ValidationTab(w.VBox):
             self.live.value = (CSS + "<table class='nlme-validation-table nlme-validation-medians'><tr><th>parameter</th>"
                                f"<th>estimate</th><th>running median ({len(ok)})</th></tr>{cells}</table>")
 
-    def _fold_done(self, outcome) -> None:
-        self.progress.value += 1
-        self.status.value = f"cross-validation: {self.progress.value} of {self.progress.max} folds done"
+    def _fold_done(self, row: dict) -> None:
+        self._rows.append(row)
+        self.progress.value = len(self._rows)
+        done = [r for r in self._rows if r["status"] != "failed"]
+        self.status.value = f"cross-validation: {len(self._rows)} of {self.progress.max} folds done"
+        if done:
+            cells = "".join(f"<tr><td>{html.escape(str(r['fold']))}</td><td>{r['prediction_ofv']:.4f}</td></tr>"
+                            for r in done)
+            self.live.value = (CSS + "<table class='nlme-validation-table'><tr><th>fold</th><th>prediction OFV</th>"
+                               f"</tr>{cells}</table>")
 
     # ------------------------------------------------------------------ results
     def _show_bootstrap(self, res) -> None:

@@ -77,3 +77,10 @@ def test_bad_stratification_column_is_named(pheno_fit):
         nl.bootstrap(pheno_fit, n=2, stratify_by="TIME", scheduler="serial")
     with pytest.raises(NlmeError, match="no column NOPE"):
         nl.bootstrap(pheno_fit, n=2, stratify_by="NOPE", scheduler="serial")
+
+
+def test_bca_runs_the_jackknife_over_subjects(theo_fit):
+    boot = nl.bootstrap(theo_fit, n=3, seed=1, ci="bca", scheduler="serial")
+    assert len(boot.jackknife) == 12 and np.isfinite(boot.jackknife["tcl"]).all()
+    row = boot.summary().set_index("parameter").loc["tcl"]
+    assert np.isnan(row["ci_low"]) and "BCa interval needs at least 39" in row["ci_note"]

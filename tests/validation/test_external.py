@@ -60,3 +60,9 @@ def test_cdd_leaves_out_each_subject(theo_fit):
     C = np.asarray(cov.covariance)[np.ix_(idx, idx)]
     d = res.estimates.iloc[0].to_numpy() - np.array([theo_fit.estimates[n] for n in names])
     assert t["cook_score"].iloc[0] == pytest.approx(np.sqrt(d @ np.linalg.solve(C, d)))
+
+
+def test_cdd_groups_by_a_mapping(theo_fit):
+    groups = {sid: ("a" if int(sid) <= 6 else "b") for sid in theo_fit.subject_ids}
+    res = nl.cdd(theo_fit, groups=groups, scheduler="serial")
+    assert sorted(res.table["group"]) == ["a", "b"] and sorted(res.table["n_left_out"]) == [6, 6]
