@@ -10,7 +10,10 @@ D datasets the Monte-Carlo SE of a coverage rate is about sqrt(0.09 / D), 9.5 % 
 
     python benchmarks/bootstrap_coverage.py [D] [B]      (defaults 10 and 60)
 
-Prints numbers only.
+Prints numbers only. Measured 2026-12-06 (30 datasets x 40 replicates, 588 s on a shared 2-core
+machine): median bootstrap SE / covariance-step SE 0.945-1.000 for every parameter; 90 %
+coverage, bootstrap percentile vs Wald: tka 0.90/0.83, tcl 0.83/0.80, tv 0.90/0.93, add_sd
+0.87/0.83, eta_ka 0.77/0.73, eta_cl 0.73/0.73, eta_v 0.80/0.77 (Monte-Carlo SE about 0.055).
 """
 
 from __future__ import annotations
