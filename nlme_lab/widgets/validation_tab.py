@@ -209,6 +209,7 @@ class ValidationTab(w.VBox):
 
         from nlme_lab.plots.validation import prediction_ofv_plot
 
+        self.live.value = ""  # the per-fold table below replaces the running one
         cols = ["fold", "ids", "n_test", "status", "estimation_ofv", "prediction_ofv", "pred_rmse", "ipred_rmse"]
         self.status.value = (f"cross-validation: {len(res.folds)} folds, summed prediction OFV "
                              f"{res.sum_prediction_ofv:.4f}")
