@@ -1,0 +1,8 @@
+"""Optimal design: designs, their population Fisher information and optimal sampling times
+(issue 20). ``nl.Design``, ``nl.fim``, ``nl.optimize_design``."""
+
+from nlme_lab.design.design import Design, Dose, Group
+from nlme_lab.design.fim import DesignInformation, FIMResult, fim
+from nlme_lab.design.optimize import OptimalDesign, optimize_design
+
+__all__ = ["Design", "DesignInformation", "Dose", "FIMResult", "Group", "OptimalDesign", "fim", "optimize_design"]
