@@ -49,6 +49,7 @@ class BootstrapResult:
     include: str = "converged"
     level: float = 0.95
     jackknife: pd.DataFrame | None = None  # leave-one-subject-out estimates (BCa's acceleration)
+    derived: tuple[str, ...] = ()  # columns computed from the estimates: sd(eta), cv%(eta), corr(a,b)
 
     @property
     def n_successful(self) -> int:
@@ -84,12 +85,13 @@ class BootstrapResult:
             raise NlmeError("BCa intervals need the jackknife estimates: run bootstrap(..., ci='bca')")
         table = self.included(include)
         rows = []
-        for name in self.parameters:
+        for name in (*self.parameters, *self.derived):
             x = table[name].to_numpy(dtype=float)
             x = x[np.isfinite(x)]
             est = float(self.estimates[name])
             if ci == "bca":
-                interval = intervals.bca_interval(x, est, self.jackknife[name].to_numpy(dtype=float), level)
+                jack = self.jackknife[name].to_numpy(dtype=float) if name in self.jackknife else np.zeros(0)
+                interval = intervals.bca_interval(x, est, jack, level)
             else:
                 interval = intervals.percentile_interval(x, level)
             se = float(np.std(x, ddof=1)) if x.size > 1 else math.nan
@@ -165,13 +167,62 @@ def bootstrap(fit_or_model, data=None, *, n: int = 200, seed: int = 1, method=No
     outcomes = run(task, range(int(n)), scheduler=scheduler, seed=seed, description="bootstrap",
                    on_result=report, stop=stop, progress=progress)
     table = pd.DataFrame([_row(o, names) for o in outcomes])
+    extra = derived_quantities(start.fit)
+    estimates = dict(start.fit.estimates)
+    for name, fn in extra.items():
+        table[name] = [fn(row) for row in table.to_dict("records")]
+        estimates[name] = fn(estimates)
     jack = None
     if ci == "bca":
         from nlme_lab.validation.cdd import leave_out
 
         jack = leave_out(start, None, covariance=None, scheduler=scheduler, stop=stop, progress=progress).estimates
-    return BootstrapResult(table, tuple(names), dict(start.fit.estimates), dict(start.fit.se), float(start.fit.ofv),
-                           start.method, int(n), int(seed), stratify_by, ci, include, float(level), jack)
+        for name, fn in extra.items():
+            jack[name] = [fn(row) for row in jack.to_dict("records")]
+    return BootstrapResult(table, tuple(names), estimates, dict(start.fit.se), float(start.fit.ofv),
+                           start.method, int(n), int(seed), stratify_by, ci, include, float(level), jack,
+                           tuple(extra))
+
+
+def derived_quantities(fit) -> dict:
+    """Name -> function of an estimates dict, for the scales a reader reads random effects on:
+    ``sd(eta)`` of every variance, ``cv%(eta)`` (100 sqrt(exp(w^2) - 1)) of an eta of a
+    log-normal parameter (``fit.lognormal``), ``corr(a,b)`` of every covariance."""
+    from nlme_lab.model.parameter_names import split_name
+    from nlme_lab.model.parameter_table import ParameterKind, Scale
+
+    table = fit.parameters
+    if table is None:
+        return {}
+    lognormal = {entry.get("eta") for entry in (fit.lognormal or ())}
+    fixed = set(fit.fixed)
+    out = {}
+    for p in table.of_kind(ParameterKind.OMEGA, ParameterKind.KAPPA):
+        if p.name in fixed:
+            continue
+        if p.scale is Scale.VARIANCE:
+            out[f"sd({p.name})"] = functools.partial(_sd, p.name)
+            if p.name in lognormal:
+                out[f"cv%({p.name})"] = functools.partial(_cv, p.name)
+        elif p.scale is Scale.COVARIANCE:
+            a, b = split_name(p.name)
+            out[f"corr({p.name})"] = functools.partial(_corr, p.name, a, b)
+    return out
+
+
+def _sd(name, values) -> float:
+    v = float(values.get(name, math.nan))
+    return math.sqrt(v) if v >= 0 else math.nan
+
+
+def _cv(name, values) -> float:
+    v = float(values.get(name, math.nan))
+    return 100 * math.sqrt(math.expm1(v)) if v >= 0 else math.nan
+
+
+def _corr(name, a, b, values) -> float:
+    c, va, vb = (float(values.get(k, math.nan)) for k in (name, a, b))
+    return c / math.sqrt(va * vb) if va > 0 and vb > 0 else math.nan
 
 
 def _row(outcome, names) -> dict:

@@ -155,7 +155,9 @@ def cdd(fit, groups=None, *, method=None, scheduler=None, stop=None, progress: b
         d = out.estimates.iloc[k].to_numpy(dtype=float) - theta
         cook.append(float(np.sqrt(d @ Cinv @ d)) if np.all(np.isfinite(d)) else math.nan)
         Ck = out.covariances[k]
-        ratio.append(float(np.sqrt(np.linalg.det(Ck) / det)) if Ck is not None and det > 0 else math.nan)
+        det_k = np.linalg.det(Ck) if Ck is not None else math.nan
+        # a refit whose covariance matrix is not positive definite has no ratio
+        ratio.append(float(np.sqrt(det_k / det)) if det_k > 0 and det > 0 else math.nan)
         dofv.append(float(start.fit.ofv - per[members[k]].sum() - table["ofv"].iloc[k]))
     table["dofv"], table["cook_score"], table["covariance_ratio"] = dofv, cook, ratio
     order = np.argsort(-np.nan_to_num(np.asarray(cook), nan=-np.inf), kind="stable")

@@ -107,12 +107,31 @@ def run_fold(label, seed, *, blocks: SubjectBlocks, labels: np.ndarray, model, m
                       error_summary(table["IPRED"], table["DV"], "IPRED"), notes)
 
 
+def _fold_row(o, *, blocks: SubjectBlocks, labels: np.ndarray, folds: list) -> dict:
+    """The fold table's row of task outcome ``o``."""
+    label = folds[o.index]
+    test = np.flatnonzero(labels == label)
+    r = o.value if o.ok else None
+    fitted = r.estimation if r is not None else None
+    status = "failed" if r is None else ("ok" if fitted.converged else "not converged")
+    if o.status.value == "cancelled":
+        status = "cancelled"
+    return {"fold": label, "ids": " ".join(str(blocks.ids[i]) for i in test),
+            "n_train": int(blocks.n_subjects - test.size), "n_test": int(test.size), "status": status,
+            "termination": fitted.termination if fitted else "", "estimation_ofv": fitted.ofv if fitted else math.nan,
+            "prediction_ofv": r.prediction_ofv if r else math.nan,
+            "pred_mpe": r.pred.mpe if r else math.nan, "pred_rmse": r.pred.rmse if r else math.nan,
+            "ipred_mpe": r.ipred.mpe if r else math.nan, "ipred_rmse": r.ipred.rmse if r else math.nan,
+            "error": o.error or ("; ".join(r.notes) if r else "")}
+
+
 def crossvalidate(fit_or_model, data=None, *, folds: int | None = 5, seed: int = 1, fold_of=None, stratify_by=None,
                   method=None, scheduler=None, on_result=None, stop=None, progress: bool = False
                   ) -> CrossValidationResult:
     """Cross-validate ``fit_or_model`` (a ``FitResult``, or a model and ``data``; module
     docstring). ``folds``: how many (checked against ``fold_of`` when both are given).
-    ``scheduler``, ``on_result(outcome)``, ``stop``: as ``run_tasks``."""
+    ``scheduler`` and ``stop``: as ``run_tasks``; ``on_result(row)`` receives each fold's table row
+    (a dict) as it ends."""
     start = origin(fit_or_model, data, method, covariance=None)
     blocks = SubjectBlocks.of(start.data)
     labels = fold_labels(blocks, folds, seed, fold_of, stratify_by)
@@ -122,26 +141,17 @@ def crossvalidate(fit_or_model, data=None, *, folds: int | None = 5, seed: int =
     except TypeError:
         pass
     task = functools.partial(run_fold, blocks=blocks, labels=labels, model=start.start, method=start.method)
+    row_of = functools.partial(_fold_row, blocks=blocks, labels=labels, folds=distinct)
+    report = None if on_result is None else (lambda outcome: on_result(row_of(outcome)))
     outcomes = run(task, distinct, scheduler=scheduler, seed=None, description="cross-validation",
-                   on_result=on_result, stop=stop, progress=progress)
+                   on_result=report, stop=stop, progress=progress)
     names = start.estimated
     rows, est, results = [], [], []
     for label, o in zip(distinct, outcomes):
-        test = np.flatnonzero(labels == label)
         r = o.value if o.ok else None
         results.append(r)
         fitted = r.estimation if r is not None else None
-        status = "failed" if r is None else ("ok" if fitted.converged else "not converged")
-        if o.status.value == "cancelled":
-            status = "cancelled"
-        rows.append({"fold": label, "ids": " ".join(str(blocks.ids[i]) for i in test),
-                     "n_train": int(blocks.n_subjects - test.size), "n_test": int(test.size), "status": status,
-                     "termination": fitted.termination if fitted else "",
-                     "estimation_ofv": fitted.ofv if fitted else math.nan,
-                     "prediction_ofv": r.prediction_ofv if r else math.nan,
-                     "pred_mpe": r.pred.mpe if r else math.nan, "pred_rmse": r.pred.rmse if r else math.nan,
-                     "ipred_mpe": r.ipred.mpe if r else math.nan, "ipred_rmse": r.ipred.rmse if r else math.nan,
-                     "error": o.error or ("; ".join(r.notes) if r else "")})
+        rows.append(row_of(o))
         est.append({"fold": label, **{n: (fitted.estimates.get(n, math.nan) if fitted else math.nan) for n in names}})
     mapping = {blocks.ids[i]: labels[i] for i in range(blocks.n_subjects)}
     return CrossValidationResult(pd.DataFrame(rows, columns=list(FOLD_COLUMNS)), pd.DataFrame(est), mapping,

@@ -80,6 +80,7 @@ class ValidationResult:
     n_subjects: int
     n_observations: int
     notes: tuple = ()  # e.g. EBEs of some subjects did not converge
+    vpc: object = None  # diagnostics.VPCResult of the new data under the fitted model (``n_vpc`` > 0)
 
     def to_dict(self) -> dict:
         return {"prediction_ofv": self.prediction_ofv, "method": self.method, "n_subjects": self.n_subjects,
@@ -179,11 +180,13 @@ def prediction_table(model, data, estimates: dict, *, npde: bool = False, n_sim:
     return table[table["CENS"] == 0].reset_index(drop=True), notes
 
 
-def validate(fit, new_data, *, method=None, npde: bool = True, n_sim: int = 1000, seed: int = 1) -> ValidationResult:
+def validate(fit, new_data, *, method=None, npde: bool = True, n_sim: int = 1000, seed: int = 1,
+             n_vpc: int = 0) -> ValidationResult:
     """External validation of ``fit`` on ``new_data`` (a Dataset, path or DataFrame), every
     parameter fixed at the fit (module docstring). ``method``: the objective of the prediction
     OFV (default the fit's; SAEM and NUTS fits use FOCEI). ``npde``: simulate ``n_sim`` times
-    (seeded by ``seed``) for the NPDE summary."""
+    (seeded by ``seed``) for the NPDE summary. ``n_vpc`` > 0: also a VPC of the new data under
+    the fitted model (``nl.vpc`` with that many replicates; ``plots.vpc_plot`` draws it)."""
     from nlme_lab.estimation.results import FitResult
     from nlme_lab.problem import as_dataset
 
@@ -196,10 +199,15 @@ def validate(fit, new_data, *, method=None, npde: bool = True, n_sim: int = 1000
     total, per = prediction_ofv(fit.model, data, fit.estimates, method)
     table, notes = prediction_table(fit.model, data, fit.estimates, npde=npde, n_sim=n_sim, seed=seed)
     subjects = pd.DataFrame({"ID": [data.subject_id(i) for i in range(data.n_subjects)], "prediction_ofv": per})
+    vpc = None
+    if n_vpc:
+        from nlme_lab.diagnostics import vpc as run_vpc
+
+        vpc = run_vpc(fit.model, data, params=dict(fit.estimates), n=int(n_vpc), seed=seed)
     return ValidationResult(total, subjects, error_summary(table["PRED"], table["DV"], "PRED"),
                             error_summary(table["IPRED"], table["DV"], "IPRED"),
                             npde_summary(table["NPDE"]) if npde else None, table, method, data.n_subjects,
-                            len(table), notes)
+                            len(table), notes, vpc)
 
 
 def objective_method(method: str) -> str:

@@ -163,11 +163,32 @@ class ValidationTab(w.VBox):
             self.live.value = (CSS + "<table class='nlme-validation-table nlme-validation-medians'><tr><th>parameter</th>"
                                f"<th>estimate</th><th>running median ({len(ok)})</th></tr>{cells}</table>")
 
-    def _fold_done(self, outcome) -> None:
-        self.progress.value += 1
-        self.status.value = f"cross-validation: {self.progress.value} of {self.progress.max} folds done"
+    def _fold_done(self, row: dict) -> None:
+        self._rows.append(row)
+        self.progress.value = len(self._rows)
+        done = [r for r in self._rows if r["status"] != "failed"]
+        self.status.value = f"cross-validation: {len(self._rows)} of {self.progress.max} folds done"
+        if done:
+            cells = "".join(f"<tr><td>{html.escape(str(r['fold']))}</td><td>{r['prediction_ofv']:.4f}</td></tr>"
+                            for r in done)
+            self.live.value = (CSS + "<table class='nlme-validation-table'><tr><th>fold</th><th>prediction OFV</th>"
+                               f"</tr>{cells}</table>")
 
     # ------------------------------------------------------------------ results
+    def code(self) -> str:
+        """The call that repeats the last run on the Lab's fit (``fit``: ``lab.last_fit``), shown
+        under the results to copy into a cell: the same seed gives the same table."""
+        if self.result is None:
+            return ""
+        where = self.where.value
+        sched = "" if where is None else f", scheduler={where!r}"
+        if self.kind.value == KINDS[0]:
+            return f"boot = nl.bootstrap(fit, n={int(self.n.value)}, seed={int(self.seed.value)}{sched})"
+        return f"cv = nl.crossvalidate(fit, folds={int(self.folds.value)}, seed={int(self.seed.value)}{sched})"
+
+    def _code_box(self) -> w.HTML:
+        return w.HTML(f"<pre class='nlme-validation-code'>{html.escape(self.code())}</pre>")
+
     def _show_bootstrap(self, res) -> None:
         from jupyter_bokeh import BokehModel
 
@@ -180,7 +201,7 @@ class ValidationTab(w.VBox):
                          "ci_low", "ci_high"]]
         notes = "".join(f"<div class='nlme-validation-note'>{html.escape(n)}</div>"
                         for n in dict.fromkeys(summary["ci_note"]) if n)
-        self.results.children = [w.HTML(_table(shown) + notes), BokehModel(forest_plot(summary))]
+        self.results.children = [w.HTML(_table(shown) + notes), BokehModel(forest_plot(summary)), self._code_box()]
         self.progress.bar_style = "success"
 
     def _show_crossval(self, res) -> None:
@@ -188,8 +209,10 @@ class ValidationTab(w.VBox):
 
         from nlme_lab.plots.validation import prediction_ofv_plot
 
+        self.live.value = ""  # the per-fold table below replaces the running one
         cols = ["fold", "ids", "n_test", "status", "estimation_ofv", "prediction_ofv", "pred_rmse", "ipred_rmse"]
         self.status.value = (f"cross-validation: {len(res.folds)} folds, summed prediction OFV "
                              f"{res.sum_prediction_ofv:.4f}")
-        self.results.children = [w.HTML(_table(res.folds[cols])), BokehModel(prediction_ofv_plot(res.folds))]
+        self.results.children = [w.HTML(_table(res.folds[cols])), BokehModel(prediction_ofv_plot(res.folds)),
+                                 self._code_box()]
         self.progress.bar_style = "success"

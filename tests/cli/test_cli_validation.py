@@ -66,3 +66,10 @@ def test_bootstrap_refuses_a_bad_count(capsys):
     with pytest.raises(SystemExit):
         main(["bootstrap", *THEO, "--n", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_cdd_json(tmp_path):
+    out = tmp_path / "cdd.json"
+    assert main(["cdd", *THEO, "--scheduler", "serial", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["groups"]) == 12 and {"ids", "cook_score", "covariance_ratio", "dofv"} <= set(doc["groups"][0])

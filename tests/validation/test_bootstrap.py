@@ -16,7 +16,15 @@ def theo_boot(theo_fit):
 def test_table_has_a_row_per_replicate_with_every_parameter(theo_boot, theo_fit):
     table = theo_boot.replicates
     assert list(table.columns[:7]) == ["replicate", "seed", "subjects", "status", "termination", "ofv", "error"]
-    assert list(table.columns[7:]) == list(theo_boot.parameters) == list(theo_fit.estimates)
+    n = len(theo_fit.estimates)
+    assert list(table.columns[7:7 + n]) == list(theo_boot.parameters) == list(theo_fit.estimates)
+    # random effects also on the scales a reader reads: SD and CV% of the log-normal parameters
+    assert list(table.columns[7 + n:]) == list(theo_boot.derived)
+    assert {"sd(eta_cl)", "cv%(eta_cl)"} <= set(theo_boot.derived)
+    assert np.allclose(table["sd(eta_cl)"], np.sqrt(table["eta_cl"]), equal_nan=True)
+    assert np.allclose(table["cv%(eta_cl)"], 100 * np.sqrt(np.expm1(table["eta_cl"])), equal_nan=True)
+    s = theo_boot.summary().set_index("parameter")
+    assert s.loc["sd(eta_cl)", "estimate"] == pytest.approx(np.sqrt(theo_fit.estimates["eta_cl"]))
     assert len(table) == 40 and table["replicate"].tolist() == list(range(1, 41))
     assert all(len(s.split()) == 12 for s in table["subjects"])  # 12 subjects drawn, repeats allowed
     assert any(len(set(s.split())) < 12 for s in table["subjects"])
@@ -69,3 +77,10 @@ def test_bad_stratification_column_is_named(pheno_fit):
         nl.bootstrap(pheno_fit, n=2, stratify_by="TIME", scheduler="serial")
     with pytest.raises(NlmeError, match="no column NOPE"):
         nl.bootstrap(pheno_fit, n=2, stratify_by="NOPE", scheduler="serial")
+
+
+def test_bca_runs_the_jackknife_over_subjects(theo_fit):
+    boot = nl.bootstrap(theo_fit, n=3, seed=1, ci="bca", scheduler="serial")
+    assert len(boot.jackknife) == 12 and np.isfinite(boot.jackknife["tcl"]).all()
+    row = boot.summary().set_index("parameter").loc["tcl"]
+    assert np.isnan(row["ci_low"]) and "BCa interval needs at least 39" in row["ci_note"]

@@ -60,3 +60,16 @@ def test_cdd_leaves_out_each_subject(theo_fit):
     C = np.asarray(cov.covariance)[np.ix_(idx, idx)]
     d = res.estimates.iloc[0].to_numpy() - np.array([theo_fit.estimates[n] for n in names])
     assert t["cook_score"].iloc[0] == pytest.approx(np.sqrt(d @ np.linalg.solve(C, d)))
+
+
+def test_cdd_groups_by_a_mapping(theo_fit):
+    groups = {sid: ("a" if int(sid) <= 6 else "b") for sid in theo_fit.subject_ids}
+    res = nl.cdd(theo_fit, groups=groups, scheduler="serial")
+    assert sorted(res.table["group"]) == ["a", "b"] and sorted(res.table["n_left_out"]) == [6, 6]
+
+
+def test_validate_adds_a_vpc_of_the_new_data(theo_fit):
+    half = theo_fit.data.table
+    half = half[half["ID"] > 6]
+    res = nl.validate(theo_fit, half, npde=False, n_vpc=20, seed=2)
+    assert res.npde is None and res.vpc is not None and res.n_subjects == 6

@@ -43,7 +43,8 @@ def test_bootstrap_runs_with_progress_medians_and_forest_plot(lab):
     assert "running median" in tab.live.value and "tcl" in tab.live.value
     ok = res.replicates[res.replicates["status"] == "ok"]
     assert f"{np.median(ok['tcl']):.4g}" in tab.live.value
-    table, plot = tab.results.children
+    table, plot, code = tab.results.children
+    assert tab.code() == "boot = nl.bootstrap(fit, n=3, seed=2, scheduler='serial')" and "nl.bootstrap" in code.value
     assert "covariance_se" in table.value
     fig = plot._model
     assert fig.name == "forest_plot"
@@ -81,3 +82,5 @@ def test_crossvalidation_shows_the_fold_table(lab):
     table = tab.results.children[0].value
     assert "prediction_ofv" in table and f"{res.folds['prediction_ofv'].iloc[0]:.4g}" in table
     assert "summed prediction OFV" in tab.status.value
+    assert "nl.crossvalidate(fit, folds=3" in tab.code()
+    assert len(tab._rows) == 3 and tab.live.value == ""  # fold rows arrived live; the final table replaces them
