@@ -87,20 +87,28 @@ class DesignTab(w.VBox):
                           controls, options, self.plot, self.status, opt, self.table])
         self.add_class("nlme-design")
         self.update()
+        self._show_plot()
 
     # ------------------------------------------------------------------ plot
     def _build_plot(self):
         from bokeh.layouts import row
-        from jupyter_bokeh import BokehModel
 
         from nlme_lab.plots.design import design_curve_figure, rse_figure
 
         self.info = self._information()
         names = list(self.info(self.design).parameters)
-        self.curve_figure, self.curve_source, self.times_source = design_curve_figure([0, 1], [0, 0], [], [])
+        self.curve_figure, self.curve_source, self.times_source, self.dragged_source = \
+            design_curve_figure([0, 1], [0, 0], [], [])
         self.rse_figure, self.rse_source = rse_figure(names, [np.nan] * len(names))
-        self.times_source.on_change("data", self._on_drag)
-        self.plot = BokehModel(row(self.curve_figure, self.rse_figure))
+        self.times_source.on_change("data", self._on_drag)  # a kernel-side edit of the markers
+        self.dragged_source.on_change("data", self._on_drag)  # a drag in the browser
+        self._plot_layout = row(self.curve_figure, self.rse_figure)
+        self.plot = w.VBox()  # the BokehModel is made once the sources hold the first design's numbers
+
+    def _show_plot(self) -> None:
+        from jupyter_bokeh import BokehModel
+
+        self.plot.children = [BokehModel(self._plot_layout)]
 
     def _information(self) -> DesignInformation:
         return DesignInformation(self.model, params=self.params, approximation=getattr(self, "approximation").value
@@ -155,6 +163,8 @@ class DesignTab(w.VBox):
         if len(ts) != len(g.times[0][1]):  # points are not added or removed here
             self._show_times()
             return
+        if np.allclose(np.sort(np.asarray(ts, float)), g.times[0][1]):
+            return  # the echo of the kernel's own update
         self.set_times(ts)
 
     def _on_times_text(self, change) -> None:
@@ -197,7 +207,10 @@ class DesignTab(w.VBox):
                 self.status.value = f"<span style='color:#c62828'>{html.escape(str(err))}</span>"
                 return
         self.last_result = result
-        self.rse_source.data = rse_data(result.parameters, result.rse_percent.to_numpy())
+        rse = result.rse_percent.to_numpy()
+        self.rse_source.data = rse_data(result.parameters, rse)
+        finite = rse[np.isfinite(rse)]
+        self.rse_figure.x_range.end = max(10.0, 1.35 * float(finite.max())) if len(finite) else 10.0
         msg = (f"<span style='color:#c62828'>{html.escape(result.message)}</span>" if result.message else "")
         self.status.value = (f"<span class='nlme-design-det'>{self.design.n_subjects} subjects, "
                              f"{self.design.n_samples} samples: ln det {result.ln_det:.4g}, D-criterion "
