@@ -294,7 +294,7 @@ def typical_curve(fit_or_model, design: Design, group: int = 0, *, dvid: int | N
     dvid = g.times[0][0] if dvid is None else int(dvid)
     latest = max([max(ts) for _, ts in g.times if ts] + [1.0])
     t = np.linspace(0.0, float(t_max or 1.05 * latest), int(n))
-    one = Design((Group(g.name, 1, g.doses, ((dvid, tuple(t)),), g.covariates, g.observation_cmt),))
+    one = Design((Group(g.name, 1, g.doses, ((dvid, tuple(t)),), g.covariates, g.observation_cmt, g.occasions),))
     frame = one.to_data(expand=False)
     ev = prepare(model, read_nonmem(frame))
     pred = ev.predictions(ev.values(values), derivatives=False)
