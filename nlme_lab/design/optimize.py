@@ -210,7 +210,7 @@ def _continuous(problem: _Problem, x, bounds, min_spacing, max_iter) -> np.ndarr
 def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times="all", windows=None,
                     n_samples: int | None = None, min_spacing: float = 0.0, method: str = "auto", seed: int = 1,
                     params: dict | None = None, approximation: str = "fo", kind: str = "block",
-                    scale: str = "declared", grid=None, ds_parameters=(), max_iter: int = 200,
+                    scale: str = "declared", grid=None, ds_parameters=(), max_iter: int = 200, prior=None,
                     on_step=None, stop: threading.Event | None = None) -> OptimalDesign:
     """Optimise the sampling times of ``design`` (module docstring).
 
@@ -220,7 +220,7 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
     spread over its current times; ``min_spacing``: least distance between a group's times;
     ``seed``: the FOCE draws (the optimisers are deterministic); ``on_step(design, fim_result)``
     is called at every improvement (the Lab animates it); ``stop`` (an Event) ends the search
-    early with the best design so far."""
+    early with the best design so far; ``prior``: a FIM added to every design's (``nl.fim``)."""
     criterion = _choice(criterion, CRITERIA, "criterion")
     method = _choice(method, METHODS, "method")
     if criterion == "Ds" and not ds_parameters:
@@ -229,7 +229,7 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
         design = Design.from_data(design)
     t0 = time.perf_counter()
     info = DesignInformation(fit_or_model, params=params, approximation=approximation, kind=kind, scale=scale,
-                             seed=seed)
+                             seed=seed, prior=prior)
     names = [g.name for g in design.groups]
     if times == "all":
         group_idx = list(range(len(design.groups)))

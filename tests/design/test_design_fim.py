@@ -4,6 +4,7 @@ finite-difference check on an infusion + two-endpoint model, and the null space 
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import nlme_lab as nl
@@ -166,3 +167,14 @@ def test_occasions_identify_the_between_occasion_variability():
     assert Design.from_data(frame).groups[0].occasions == (0.0, 48.0)
     one = nl.fim(model, Design.single(doses=[Dose(70), Dose(70, time=48)], times=times, size=40))
     assert {"eta_cl", "kappa_cl"} <= set(one.null_space)  # one occasion: the two variances add up
+
+
+def test_a_prior_fim_adds_to_the_design(warfarin, design):
+    r = nl.fim(warfarin, design)
+    twice = nl.fim(warfarin, design, prior=r)
+    assert twice.det == pytest.approx(r.det * 2 ** 7, rel=1e-10)
+    one = Design.single(doses=[Dose(70)], times=[6.0], size=50)
+    rescued = nl.fim(warfarin, one, prior=r)
+    assert rescued.null_space == () and np.all(rescued.rse_percent < r.rse_percent)
+    with pytest.raises(NlmeError, match="prior FIM.*tq"):
+        nl.fim(warfarin, design, prior=pd.DataFrame([[1.0]], index=["tq"], columns=["tq"]))
