@@ -74,6 +74,7 @@ class _Problem:
 
     def __init__(self, info: DesignInformation, design: Design, criterion, ds_parameters, group_idx, on_step, stop):
         self.info, self.design, self.criterion = info, design, criterion
+        self.expected: list[DesignInformation] = []  # ED: the FIMs at parameter draws, averaged
         self.groups = group_idx
         self.all_times = [np.asarray(t, dtype=float) for t in design.sampling_times()]
         self.ds = ds_parameters
@@ -122,6 +123,8 @@ class _Problem:
         try:
             info, names, zf = self.info.information(design)
             v = self.value(info, names)
+            if self.expected:
+                v = float(np.mean([v] + [self.value(e.information(design)[0], names) for e in self.expected]))
         except Exception:  # noqa: BLE001 - a design the engine cannot evaluate is just a bad design
             v, info = PENALTY, None
         self.cache[key] = v
@@ -211,7 +214,7 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
                     n_samples: int | None = None, min_spacing: float = 0.0, method: str = "auto", seed: int = 1,
                     params: dict | None = None, approximation: str = "fo", kind: str = "block",
                     scale: str = "declared", grid=None, ds_parameters=(), max_iter: int = 200, prior=None,
-                    on_step=None, stop: threading.Event | None = None) -> OptimalDesign:
+                    on_step=None, stop: threading.Event | None = None, parameter_draws=None) -> OptimalDesign:
     """Optimise the sampling times of ``design`` (module docstring).
 
     ``times``: ``"all"`` or the names of the groups whose times move; ``windows``: one
@@ -220,7 +223,10 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
     spread over its current times; ``min_spacing``: least distance between a group's times;
     ``seed``: the FOCE draws (the optimisers are deterministic); ``on_step(design, fim_result)``
     is called at every improvement (the Lab animates it); ``stop`` (an Event) ends the search
-    early with the best design so far; ``prior``: a FIM added to every design's (``nl.fim``)."""
+    early with the best design so far; ``prior``: a FIM added to every design's (``nl.fim``);
+    ``parameter_draws`` (ED-optimality): a list of parameter dicts (draws from the uncertainty
+    of the parameters, e.g. from a fit's covariance); the criterion is averaged over them and
+    the given ``params`` (PopED's ED criterion: E[ln det] for D)."""
     criterion = _choice(criterion, CRITERIA, "criterion")
     method = _choice(method, METHODS, "method")
     if criterion == "Ds" and not ds_parameters:
@@ -260,6 +266,10 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
             new.append({grp.times[0][0]: np.quantile(cur, np.linspace(0, 1, n)) if len(cur) else np.linspace(0, 1, n)})
         first = design.with_times(new)
     problem = _Problem(info, first, criterion, tuple(ds_parameters), group_idx, on_step, stop)
+    for draw in parameter_draws or ():
+        problem.expected.append(DesignInformation(fit_or_model, params={**(params or {}), **draw},
+                                                  approximation=approximation, kind=kind, scale=scale, seed=seed,
+                                                  prior=prior))
     x0 = problem.x0()
     latest = np.concatenate([design.sampling_times()[g] for g in group_idx])
     if windows is None and grid is not None:
@@ -269,6 +279,9 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
     grid_arr = None if grid is None else np.unique(np.asarray(grid, dtype=float))
     start_fim = info(design)
     start_value = problem.value(start_fim.matrix.to_numpy(), start_fim.parameters)
+    if problem.expected:
+        start_value = float(np.mean([start_value] + [problem.value(e.information(design)[0], start_fim.parameters)
+                                                      for e in problem.expected]))
     stopped, message = False, ""
     try:
         x = x0

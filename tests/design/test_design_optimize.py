@@ -82,3 +82,13 @@ def test_stop_and_steps(warfarin, design):
 
     o = nl.optimize_design(warfarin, design.with_times([{1: [24, 48, 72]}]), on_step=step, stop=stop)
     assert o.stopped and "stopped" in o.message and len(seen) == 1
+
+
+def test_ed_criterion_averages_over_parameter_draws(warfarin, design):
+    start = design.with_times([{1: [1, 24, 72]}])
+    grid = [1, 4, 24, 72, 120]
+    draws = [{"tka": 0.5}, {"tka": 2.0}]
+    ed = nl.optimize_design(warfarin, start, method="discrete", grid=grid, parameter_draws=draws)
+    lds = [nl.fim(warfarin, ed.design, params=p).ln_det for p in ({}, *draws)]
+    assert ed.value == pytest.approx(np.mean(lds), rel=1e-9)
+    assert ed.value >= ed.start_value
