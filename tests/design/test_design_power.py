@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import norm
 
 import nlme_lab as nl
-from nlme_lab.design import Design, Dose, wald_power
+from nlme_lab.design import Design, wald_power
 
 MODEL = """
 [ini]
