@@ -12,7 +12,7 @@ __all__ = ["design_curve_figure", "rse_figure", "rse_data"]
 
 
 def design_curve_figure(t, y, times, y_at, *, title="Typical prediction and sampling times", y_label="prediction",
-                        width=520, height=300):
+                        width=470, height=300):
     """(figure, curve source, times source, dragged source): the curve ``(t, y)`` and markers at
     ``times`` (``y_at`` their predictions) that the pointer can drag along time (bokeh's
     PointDrawTool). A drag edits the markers' arrays in place, which the kernel does not hear
@@ -46,7 +46,7 @@ def rse_data(names, rse) -> dict:
     return {"name": list(names), "rse": shown, "label": label, "color": color}
 
 
-def rse_figure(names, rse, *, width=420, height=300):
+def rse_figure(names, rse, *, width=360, height=300):
     """(figure, source): horizontal bars of the expected RSE% per parameter (orange above 30 %,
     red above 50 % or not identifiable)."""
     from bokeh.models import LabelSet, Range1d

@@ -51,13 +51,24 @@ MARKER = """(k) => {
 }"""
 
 
+# elements of the tab (figures, inputs, buttons) past the right edge of the visible notebook
+CUT = """(sel) => {
+  const tab = document.querySelector(sel);
+  const clip = tab.closest('.jp-WindowedPanel-outer') || tab.closest('.jp-Notebook');
+  const limit = Math.min(clip.getBoundingClientRect().right, window.innerWidth);
+  return Array.from(tab.querySelectorAll('canvas, input, button, select, .bk-Figure, .bk-Row'))
+      .map((e) => [e.className.toString().slice(0, 40), e.getBoundingClientRect().right, limit])
+      .filter(([, right, edge]) => right > edge + 1);
+}"""
+
+
 @pytest.fixture(scope="module")
 def page(jupyter_lab, browser, artifacts, open_notebook):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS[:1]])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, jupyter_lab.root / "design.ipynb")
     ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)  # noqa: E731
-    with open_notebook(browser, jupyter_lab, artifacts, "design.ipynb", prefix="design", viewport=(1400, 1100),
+    with open_notebook(browser, jupyter_lab, artifacts, "design.ipynb", prefix="design", viewport=(1280, 1000),
                        timeout_ms=TIMEOUT_MS, ready=ready) as page:
         yield page
         page.evaluate("""async () => { const app = window.jupyterapp;
@@ -88,6 +99,7 @@ def test_typing_and_dragging_times_move_the_rse_bars(page, artifacts):
     assert before and len(before) == 7
     page.locator(DES).scroll_into_view_if_needed()
     page.screenshot(path=artifacts / "design_1_tab.png")
+    assert not page.evaluate(CUT, DES), "a part of the Design tab is cut off at 1280 px"
     # type new times: the bars change
     times.fill("0.5, 2, 6, 24")
     times.press("Enter")
