@@ -178,3 +178,13 @@ def test_a_prior_fim_adds_to_the_design(warfarin, design):
     assert rescued.null_space == () and np.all(rescued.rse_percent < r.rse_percent)
     with pytest.raises(NlmeError, match="prior FIM.*tq"):
         nl.fim(warfarin, design, prior=pd.DataFrame([[1.0]], index=["tq"], columns=["tq"]))
+
+
+def test_a_fit_gives_its_estimates(warfarin, design):
+    small = Design.single(doses=[Dose(70)], times=TIMES, size=8)
+    frame = small.to_data()
+    frame["DV"] = np.where(frame.EVID == 0, nl.simulate(warfarin, frame, n=1, seed=2).table["SIMDV"].to_numpy(), 0)
+    fit = nl.fit(warfarin, frame, "fo", covariance=None)
+    r = nl.fim(fit, design)
+    assert r.values.to_dict() == pytest.approx({k: fit.estimates[k] for k in r.parameters})
+    assert nl.fim(fit, design, params={"tcl": 0.2}).values["tcl"] == 0.2
