@@ -210,6 +210,46 @@ def _continuous(problem: _Problem, x, bounds, min_spacing, max_iter) -> np.ndarr
     return lo + res.x * span
 
 
+def optimize_samples(fit_or_model, design: Design, budget: int, *, min_samples: int = 1, **options) -> OptimalDesign:
+    """How many samples per group under a total ``budget`` of samples (sum over groups of size x
+    samples per subject), with their times: greedy allocation, each step adding one sample to the
+    group whose criterion gains most per sample spent (each candidate's times optimised by
+    ``optimize_design(**options)``), until no group's next sample fits the budget. The result is
+    the last step's optimum; ``message`` gives the allocation; ``efficiency`` is relative to
+    ``design``. One endpoint per group."""
+    if not isinstance(design, Design):
+        design = Design.from_data(design)
+    counts = {g.name: int(min_samples) for g in design.groups}
+    sizes = {g.name: g.size for g in design.groups}
+    used = sum(sizes[n] * c for n, c in counts.items())
+    if used > budget:
+        raise NlmeError(f"budget {budget}: {min_samples} sample(s) per subject already need {used}")
+    criterion = options.get("criterion", "D")
+    sign = -1.0 if criterion == "A" else 1.0  # larger is better
+    best = optimize_design(fit_or_model, design, n_samples=dict(counts), **options)
+    steps = [dict(counts)]
+    while True:
+        trials = []
+        for name in counts:
+            if used + sizes[name] > budget:
+                continue
+            trial = dict(counts, **{name: counts[name] + 1})
+            opt = optimize_design(fit_or_model, design, n_samples=trial, **options)
+            trials.append(((sign * (opt.value - best.value)) / sizes[name], name, opt))
+        if not trials:
+            break
+        gain, name, opt = max(trials, key=lambda x: x[0])
+        counts[name] += 1
+        used += sizes[name]
+        best = opt
+        steps.append(dict(counts))
+    from dataclasses import replace as _replace
+
+    words = ", ".join(f"{n}: {c}" for n, c in counts.items())
+    return _replace(best, message=f"samples per subject by group ({used} of {budget} used): {words}",
+                    trace=pd.DataFrame({"step": range(len(steps)), "samples": steps}))
+
+
 def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times="all", windows=None,
                     n_samples: int | None = None, min_spacing: float = 0.0, method: str = "auto", seed: int = 1,
                     params: dict | None = None, approximation: str = "fo", kind: str = "block",
@@ -219,8 +259,8 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
 
     ``times``: ``"all"`` or the names of the groups whose times move; ``windows``: one
     ``(low, high)`` for every sample or one per sample (default: the grid's range, or ``[0, latest time]``);
-    ``n_samples``: give each moving group this many samples (one endpoint per group), started
-    spread over its current times; ``min_spacing``: least distance between a group's times;
+    ``n_samples``: give each moving group this many samples (one endpoint per group; an int,
+    or ``{group name: n}``), started spread over its current times; ``min_spacing``: least distance between a group's times;
     ``seed``: the FOCE draws (the optimisers are deterministic); ``on_step(design, fim_result)``
     is called at every improvement (the Lab animates it); ``stop`` (an Event) ends the search
     early with the best design so far; ``prior``: a FIM added to every design's (``nl.fim``);
@@ -252,14 +292,18 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
             raise NlmeError(f"ds_parameters: {bad} are not parameters of the model ({sorted(known)})")
     first = design  # where the search starts: the design, or its times respread to n_samples
     if n_samples is not None:
-        n = int(n_samples)
-        if n < 1:
-            raise NlmeError(f"n_samples must be at least 1, got {n}")
+        per_group = n_samples if isinstance(n_samples, dict) else {design.groups[k].name: n_samples for k in group_idx}
+        unknown = [g for g in per_group if g not in names]
+        if unknown:
+            raise NlmeError(f"n_samples: no design group {unknown} (groups: {names})")
         new = []
         for k, grp in enumerate(design.groups):
-            if k not in group_idx:
+            if k not in group_idx or grp.name not in per_group:
                 new.append(dict(grp.times))
                 continue
+            n = int(per_group[grp.name])
+            if n < 1:
+                raise NlmeError(f"n_samples must be at least 1, got {n} for group {grp.name!r}")
             if len(grp.times) != 1:
                 raise NlmeError(f"n_samples: group {grp.name!r} has several endpoints; give its times per DVID instead")
             cur = np.asarray(grp.times[0][1])
