@@ -7,8 +7,8 @@ typical predicted curve (drag them) and the expected RSE% of every parameter, li
 * ``approximation``, ``kind``, ``scale``: the FIM's options (``nl.fim``);
 * ``rse`` bars (``design-rse``) and ``status`` (det, ln det, the null space in words) update at
   every change; ``timings["update_s"]`` is the last update's time;
-* ``optimise_button`` runs ``nl.optimize_design`` in a background thread (``n_samples``,
-  ``windows``); every improvement moves the markers and bars (the times are seen moving);
+* ``optimise_button`` runs ``nl.optimize_design`` on the group shown, in a background thread
+  (``n_samples``, ``windows``); every improvement moves the markers and bars (the times are seen moving);
   ``stop_button`` ends it with the best design so far; ``last_optimum`` keeps the result.
 
 The design starts as the Lab's dataset's (``Design.from_data``: identical subjects merged). The
@@ -241,6 +241,7 @@ class DesignTab(w.VBox):
         self._stop.clear()
         self.optimise_button.disabled, self.stop_button.disabled = True, False
         start = self.design
+        group = self.group.value  # the group shown is the one optimised
 
         def step(design, result):
             self.design = design
@@ -249,7 +250,7 @@ class DesignTab(w.VBox):
 
         def run():
             try:
-                opt = optimize_design(self.model, start, windows=windows, n_samples=n, params=self.params,
+                opt = optimize_design(self.model, start, times=[group], windows=windows, n_samples=n, params=self.params,
                                       approximation=self.approximation.value, kind=self.kind.value,
                                       scale=self.scale.value, on_step=step, stop=self._stop, **kwargs)
                 self.last_optimum = opt
