@@ -127,3 +127,20 @@ def test_typing_and_dragging_times_move_the_rse_bars(page, artifacts):
     expect(out).to_contain_text("KERNEL_TIMES=", timeout=TIMEOUT_MS)
     kernel = eval(out.inner_text().split("KERNEL_TIMES=")[1].strip())
     assert len(kernel) == 4 and 0.5 in kernel and 24.0 in kernel and 2.0 not in kernel
+
+
+def test_optimise_runs_in_the_background_and_moves_the_times(page, artifacts):
+    from playwright.sync_api import expect
+
+    before = page.evaluate(RSE)
+    page.locator(f"{DES} .nlme-design-n-samples input").fill("3")
+    page.locator(f"{DES} .nlme-design-n-samples input").press("Tab")
+    page.locator(f"{DES} .nlme-design-windows input").fill("0:24")
+    page.locator(f"{DES} .nlme-design-windows input").press("Tab")
+    page.locator(f"{DES} button.nlme-design-optimise, {DES} .nlme-design-optimise button").first.click()
+    expect(page.locator(f"{DES} .nlme-design-status")).to_contain_text("efficiency", timeout=120_000)
+    after = page.evaluate(RSE)
+    assert after != before
+    times = page.locator(f"{DES} .nlme-design-times input").input_value()
+    assert len(times.split(",")) == 3
+    page.screenshot(path=artifacts / "design_4_optimised.png")
