@@ -218,6 +218,19 @@ class DesignTab(w.VBox):
         self.table.value = self.design.table().to_html(index=False)
         self.timings["update_s"] = time.perf_counter() - t0
 
+    # ------------------------------------------------------------------ export
+    def to_cells(self, model_name: str = "model") -> list[str]:
+        """Code cells that rebuild the current design and its FIM (``model_name``: the variable
+        holding the model in the exported session; the parameter values are written out)."""
+        from pprint import pformat
+
+        design = pformat(self.design.to_dict(), sort_dicts=False)
+        params = {k: float(v) for k, v in self.params.items()}
+        return [f"design = nl.Design.from_dict({design})",
+                f"design_fim = nl.fim({model_name}, design, params={params!r}, approximation={self.approximation.value!r}, "
+                f"kind={self.kind.value!r}, scale={self.scale.value!r})\n"
+                "design_fim.summary()"]
+
     # ------------------------------------------------------------------ optimisation
     @property
     def running(self) -> bool:
