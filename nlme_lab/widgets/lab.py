@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 # A new capability adds its entry here and keeps its widget in a module of its own.
 TOOL_TABS: tuple[tuple[str, str], ...] = (
     ("Library", "nlme_lab.widgets.library_tab:make_library_tab"),
+    ("Validation", "nlme_lab.widgets.validation_tab:make_validation_tab"),
     ("Design", "nlme_lab.widgets.design_tab:make_design_tab"),
+    ("Covariates", "nlme_lab.widgets.covariates_tab:make_covariates_tab"),
+    ("Patient", "nlme_lab.widgets.patient_tab:make_patient_tab"),
+    ("Trial", "nlme_lab.widgets.trial_tab:make_trial_tab"),
 )
 
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)

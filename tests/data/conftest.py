@@ -2,7 +2,6 @@
 
 import textwrap
 import warnings
-from pathlib import Path
 
 import pytest
 

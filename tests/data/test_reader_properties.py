@@ -3,7 +3,6 @@ located DataWarnings; never another exception type."""
 
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

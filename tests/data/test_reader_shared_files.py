@@ -1,6 +1,5 @@
 """Every shared reference dataset loads, with the counts its README states."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -7,7 +7,6 @@ The ADVAN2 model is written by hand (test_events_models.ADVAN2); the records go 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -6,7 +6,6 @@ IRs generate, so every check of test_codegen.py holds for the parsed models too.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

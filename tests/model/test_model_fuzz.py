@@ -4,7 +4,6 @@ never another exception type."""
 
 import re
 import warnings
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -1,6 +1,5 @@
 """The parser alone: syntax tree shapes, precedence, statement kinds, located syntax errors."""
 
-from pathlib import Path
 
 import pytest
 

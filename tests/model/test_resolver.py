@@ -1,7 +1,6 @@
 """The resolver alone: IR contents of the shared models, expression mapping, located checks."""
 
 import math
-from pathlib import Path
 
 import pytest
 import sympy

@@ -2,7 +2,6 @@
 and building a model never calls eval/exec/compile."""
 
 import builtins
-from pathlib import Path
 
 import pytest
 

@@ -1,6 +1,5 @@
 """Binding a model to a dataset: every mismatch is an error naming both sides."""
 
-import warnings
 
 import numpy as np
 import pandas as pd

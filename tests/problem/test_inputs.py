@@ -4,7 +4,6 @@ import pytest
 from tests.conftest import DATA, MODELS
 
 from nlme_lab.data import Dataset
-from nlme_lab.model import Model
 from nlme_lab.problem import as_dataset, as_model
 
 

@@ -3,7 +3,6 @@ under the notebook's folder by its relative path; a session notebook moved with 
 another folder runs (nbclient) to the same OFV (issue 15, item 7)."""
 
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
