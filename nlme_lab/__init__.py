@@ -32,6 +32,7 @@ _LAZY = {
     "fim": "nlme_lab.design",
     "FIMResult": "nlme_lab.design",
     "optimize_design": "nlme_lab.design",
+    "wald_power": "nlme_lab.design",
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",

@@ -42,6 +42,7 @@ def add_parsers(sub) -> None:
                    help="a parameter value other than [ini]'s (repeatable)")
     p.add_argument("--optimize", action="store_true", help="optimise the sampling times (D-optimality)")
     p.add_argument("--criterion", default="D", choices=("D", "lnD", "A", "Ds"), help="with --optimize (default D)")
+    p.add_argument("--ds-parameters", metavar="NAME,...", help="with --criterion Ds: the parameters of interest")
     p.add_argument("--n-samples", type=int, metavar="K", help="with --optimize: K samples per subject")
     p.add_argument("--windows", metavar="LOW:HIGH,...",
                    help="with --optimize: one window for every sample, or one per sample (default [0, latest time])")
@@ -110,7 +111,8 @@ def cmd_design(args) -> int:
         print(result.message)
     payload = result.to_dict()
     if args.optimize:
-        opt = nl.optimize_design(model, design, criterion=args.criterion, n_samples=args.n_samples,
+        ds = [n.strip() for n in (args.ds_parameters or "").split(",") if n.strip()]
+        opt = nl.optimize_design(model, design, criterion=args.criterion, n_samples=args.n_samples, ds_parameters=ds,
                                  windows=windows, **opts)
         print(f"optimal times ({args.criterion}): "
               + "; ".join(f"{g.name}: " + ", ".join(f"{t:.4g}" for t in ts)

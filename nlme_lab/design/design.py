@@ -12,7 +12,8 @@ The schema of ``to_dict`` (and of the CLI's design JSON files)::
                  "doses": [{"time": 0, "amt": 70, "cmt": 1, "rate": 0, "ii": 0, "addl": 0, "ss": 0}],
                  "times": {"1": [0.5, 1, 2]},            # DVID -> sampling times
                  "covariates": {"WT": 70},                # optional
-                 "observation_cmt": null}]}               # optional CMT of the sampling records
+                 "observation_cmt": null,                 # optional CMT of the sampling records
+                 "occasions": [0, 48]}]}                  # optional: start times of occasions (IOV)
 
 Dose fields other than ``amt`` are optional (defaults as above).
 """
@@ -58,6 +59,11 @@ class Group:
     times: tuple[tuple[int, tuple[float, ...]], ...]  # ((dvid, times), ...) sorted by DVID
     covariates: tuple[tuple[str, float], ...] = ()
     observation_cmt: int | None = None
+    occasions: tuple[float, ...] = ()  # start time of each occasion (IOV); () one occasion
+
+    def occasion_of(self, t: float) -> int:
+        """1-based occasion of a record at time ``t``."""
+        return 1 + sum(1 for s in self.occasions[1:] if t >= s) if self.occasions else 1
 
     @property
     def times_by_dvid(self) -> dict[int, tuple[float, ...]]:
@@ -70,10 +76,10 @@ class Group:
     def to_dict(self) -> dict:
         return {"name": self.name, "size": self.size, "doses": [d.to_dict() for d in self.doses],
                 "times": {str(k): list(v) for k, v in self.times}, "covariates": dict(self.covariates),
-                "observation_cmt": self.observation_cmt}
+                "observation_cmt": self.observation_cmt, "occasions": list(self.occasions)}
 
 
-def _group(name, size, doses, times, covariates=None, observation_cmt=None) -> Group:
+def _group(name, size, doses, times, covariates=None, observation_cmt=None, occasions=()) -> Group:
     if isinstance(times, dict):
         pairs = {int(k): v for k, v in times.items()}
     else:
@@ -103,7 +109,8 @@ def _group(name, size, doses, times, covariates=None, observation_cmt=None) -> G
             raise DataError(f"design group {name!r}: a dose is a Dose or a dict, got {type(d).__name__}")
     cov = tuple(sorted((str(k), float(v)) for k, v in (covariates or {}).items()))
     return Group(str(name), size, tuple(dose_objs), tuple(clean), cov,
-                 None if observation_cmt is None else int(observation_cmt))
+                 None if observation_cmt is None else int(observation_cmt),
+                 tuple(sorted(float(x) for x in (occasions or ()))))
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class Design:
             if "times" not in g or "doses" not in g:
                 raise DataError(f"design group {k + 1}: needs 'doses' and 'times' (got keys {sorted(g)})")
             out.append(_group(g.get("name", str(k + 1)), g.get("size", 1), g["doses"], g["times"],
-                              g.get("covariates"), g.get("observation_cmt")))
+                              g.get("covariates"), g.get("observation_cmt"), g.get("occasions", ())))
         return cls(tuple(out))
 
     @classmethod
@@ -179,8 +186,10 @@ class Design:
             obs = [r for r in range(sl.start, sl.stop) if ds.evid[r] == 0 and ds.mdv[r] == 0]
             ocmt = {int(ds.cmt[r]) for r in obs}
             cov = {n: float(ds.covariates[sl.start, k]) for k, n in enumerate(ds.covariate_names)}
-            group = _group(str(ds.ids[i]), 1, doses, times, cov, ocmt.pop() if len(ocmt) == 1 else None)
-            key = (group.doses, group.times, group.covariates, group.observation_cmt)
+            occ = np.asarray(ds.occ[sl])
+            starts = [float(ds.time[sl][occ == o].min()) - t0 for o in np.unique(occ)] if len(np.unique(occ)) > 1 else []
+            group = _group(str(ds.ids[i]), 1, doses, times, cov, ocmt.pop() if len(ocmt) == 1 else None, starts)
+            key = (group.doses, group.times, group.covariates, group.observation_cmt, group.occasions)
             seen.setdefault(key, []).append(group)
         if not seen:
             raise DataError(f"dataset {ds.source}: no subject has observation records to take as sampling times")
@@ -215,7 +224,7 @@ class Design:
         groups = []
         for g, new in zip(self.groups, times):
             if isinstance(new, dict):
-                groups.append(_group(g.name, g.size, g.doses, new, dict(g.covariates), g.observation_cmt))
+                groups.append(_group(g.name, g.size, g.doses, new, dict(g.covariates), g.observation_cmt, g.occasions))
                 continue
             new = np.asarray(new, dtype=float)
             k, pairs = 0, {}
@@ -224,7 +233,7 @@ class Design:
                 k += len(ts)
             if k != len(new):
                 raise DataError(f"design group {g.name!r}: {len(new)} times given for {k} samples")
-            groups.append(_group(g.name, g.size, g.doses, pairs, dict(g.covariates), g.observation_cmt))
+            groups.append(_group(g.name, g.size, g.doses, pairs, dict(g.covariates), g.observation_cmt, g.occasions))
         return Design(tuple(groups))
 
     def to_dict(self) -> dict:
@@ -247,11 +256,11 @@ class Design:
 
     def to_data(self, *, expand: bool = True) -> pd.DataFrame:
         """The NONMEM-format table: one subject per individual (``expand``) or one per group;
-        DV is 0 on the sampling records (``nl.simulate`` fills it); DVID always (1 on doses),
-        CMT when doses or samples name one."""
+        DV is 0 on the sampling records (``nl.simulate`` fills it); DVID (1 on doses) and OCC
+        (1 without occasions) always, CMT when doses or samples name one."""
         cov_names = sorted({k for g in self.groups for k, _ in g.covariates})
         cols: dict[str, list] = {k: [] for k in ("ID", "TIME", "DV", "AMT", "RATE", "II", "ADDL", "SS", "EVID",
-                                                  "MDV", "CMT", "DVID", *cov_names)}
+                                                  "MDV", "CMT", "DVID", "OCC", *cov_names)}
         sid = 0
         for g in self.groups:
             recs = [(d.time, 0, d.amt, d.rate, d.ii, d.addl, d.ss, 1, 1, d.cmt, 1) for d in g.doses]
@@ -265,6 +274,7 @@ class Design:
                     for k, v in zip(("ID", "TIME", "DV", "AMT", "RATE", "II", "ADDL", "SS", "EVID", "MDV", "CMT",
                                      "DVID"), (sid, t, 0.0, amt, rate, ii, addl, ss, evid, mdv, cmt, dvid)):
                         cols[k].append(v)
+                    cols["OCC"].append(g.occasion_of(t))
                     for k in cov_names:
                         cols[k].append(covs.get(k, np.nan))
         if not any(cols["CMT"]):

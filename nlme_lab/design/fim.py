@@ -117,8 +117,9 @@ class DesignInformation:
     optimiser and the Lab's live RSEs reuse one)."""
 
     def __init__(self, fit_or_model, *, params=None, approximation="fo", kind="block", scale="declared",
-                 n_draws: int = 25, seed: int = 1):
+                 n_draws: int = 25, seed: int = 1, prior=None):
         self.model, self.params = _model_and_params(fit_or_model, params)
+        self.prior = None if prior is None else (prior.matrix if isinstance(prior, FIMResult) else pd.DataFrame(prior))
         self.approximation = _choice(approximation, APPROXIMATIONS, "approximation")
         self.kind = _choice(kind, KINDS, "kind")
         self.scale = _choice(scale, SCALES, "scale")
@@ -179,6 +180,8 @@ class DesignInformation:
             jac = np.array([1.0 / (2.0 * v) if k == "residual" else 1.0 for k, v in zip(kinds, zf)])
             info = info * np.outer(jac, jac)
             zf = np.array([v * v if k == "residual" else v for k, v in zip(kinds, zf)])
+        if self.prior is not None:
+            info = info + _aligned(self.prior, names)
         return info, names, zf
 
     def __call__(self, design: Design) -> FIMResult:
@@ -187,6 +190,14 @@ class DesignInformation:
         t0 = time.perf_counter()
         info, names, zf = self.information(design)
         return make_result(info, names, zf, self, design.n_subjects, time.perf_counter() - t0)
+
+
+def _aligned(prior: pd.DataFrame, names) -> np.ndarray:
+    """A prior FIM (labelled) on this FIM's parameters: missing ones count as no information."""
+    unknown = [n for n in prior.index if n not in names]
+    if unknown:
+        raise NlmeError(f"prior FIM: parameters {unknown} are not estimated parameters of the model ({list(names)})")
+    return prior.reindex(index=list(names), columns=list(names)).fillna(0.0).to_numpy(dtype=float)
 
 
 _INDEX: dict = {}
@@ -268,17 +279,20 @@ def _join(names) -> str:
 
 
 def fim(fit_or_model, design: Design, *, params: dict | None = None, approximation: str = "fo",
-        kind: str = "block", scale: str = "declared", n_draws: int = 25, seed: int = 1) -> FIMResult:
+        kind: str = "block", scale: str = "declared", n_draws: int = 25, seed: int = 1, prior=None) -> FIMResult:
     """The population FIM of ``design`` for a model at ``params`` (default: a fit's estimates or
     the model's ``[ini]`` values), with the expected SEs and RSEs (module docstring).
 
     >>> r = nl.fim(model, nl.Design.single(doses=[nl.Dose(70)], times=[0.5, 2, 24], size=32))
     >>> r.rse_percent, r.det, r.null_space
+
+    ``prior``: a FIM (a ``FIMResult`` or a labelled DataFrame, on the same scale) added to the
+    design's: the information of an earlier study; parameters it leaves out count as zero.
     """
     if not isinstance(design, Design):
         design = Design.from_data(design)
     return DesignInformation(fit_or_model, params=params, approximation=approximation, kind=kind, scale=scale,
-                             n_draws=n_draws, seed=seed)(design)
+                             n_draws=n_draws, seed=seed, prior=prior)(design)
 
 
 def typical_curve(fit_or_model, design: Design, group: int = 0, *, dvid: int | None = None, params=None,
@@ -294,7 +308,7 @@ def typical_curve(fit_or_model, design: Design, group: int = 0, *, dvid: int | N
     dvid = g.times[0][0] if dvid is None else int(dvid)
     latest = max([max(ts) for _, ts in g.times if ts] + [1.0])
     t = np.linspace(0.0, float(t_max or 1.05 * latest), int(n))
-    one = Design((Group(g.name, 1, g.doses, ((dvid, tuple(t)),), g.covariates, g.observation_cmt),))
+    one = Design((Group(g.name, 1, g.doses, ((dvid, tuple(t)),), g.covariates, g.observation_cmt, g.occasions),))
     frame = one.to_data(expand=False)
     ev = prepare(model, read_nonmem(frame))
     pred = ev.predictions(ev.values(values), derivatives=False)

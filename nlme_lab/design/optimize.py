@@ -74,6 +74,7 @@ class _Problem:
 
     def __init__(self, info: DesignInformation, design: Design, criterion, ds_parameters, group_idx, on_step, stop):
         self.info, self.design, self.criterion = info, design, criterion
+        self.expected: list[DesignInformation] = []  # ED: the FIMs at parameter draws, averaged
         self.groups = group_idx
         self.all_times = [np.asarray(t, dtype=float) for t in design.sampling_times()]
         self.ds = ds_parameters
@@ -122,6 +123,8 @@ class _Problem:
         try:
             info, names, zf = self.info.information(design)
             v = self.value(info, names)
+            if self.expected:
+                v = float(np.mean([v] + [self.value(e.information(design)[0], names) for e in self.expected]))
         except Exception:  # noqa: BLE001 - a design the engine cannot evaluate is just a bad design
             v, info = PENALTY, None
         self.cache[key] = v
@@ -207,20 +210,63 @@ def _continuous(problem: _Problem, x, bounds, min_spacing, max_iter) -> np.ndarr
     return lo + res.x * span
 
 
+def optimize_samples(fit_or_model, design: Design, budget: int, *, min_samples: int = 1, **options) -> OptimalDesign:
+    """How many samples per group under a total ``budget`` of samples (sum over groups of size x
+    samples per subject), with their times: greedy allocation, each step adding one sample to the
+    group whose criterion gains most per sample spent (each candidate's times optimised by
+    ``optimize_design(**options)``), until no group's next sample fits the budget. The result is
+    the last step's optimum; ``message`` gives the allocation; ``efficiency`` is relative to
+    ``design``. One endpoint per group."""
+    if not isinstance(design, Design):
+        design = Design.from_data(design)
+    counts = {g.name: int(min_samples) for g in design.groups}
+    sizes = {g.name: g.size for g in design.groups}
+    used = sum(sizes[n] * c for n, c in counts.items())
+    if used > budget:
+        raise NlmeError(f"budget {budget}: {min_samples} sample(s) per subject already need {used}")
+    criterion = options.get("criterion", "D")
+    sign = -1.0 if criterion == "A" else 1.0  # larger is better
+    best = optimize_design(fit_or_model, design, n_samples=dict(counts), **options)
+    steps = [dict(counts)]
+    while True:
+        trials = []
+        for name in counts:
+            if used + sizes[name] > budget:
+                continue
+            trial = dict(counts, **{name: counts[name] + 1})
+            opt = optimize_design(fit_or_model, design, n_samples=trial, **options)
+            trials.append(((sign * (opt.value - best.value)) / sizes[name], name, opt))
+        if not trials:
+            break
+        gain, name, opt = max(trials, key=lambda x: x[0])
+        counts[name] += 1
+        used += sizes[name]
+        best = opt
+        steps.append(dict(counts))
+    from dataclasses import replace as _replace
+
+    words = ", ".join(f"{n}: {c}" for n, c in counts.items())
+    return _replace(best, message=f"samples per subject by group ({used} of {budget} used): {words}",
+                    trace=pd.DataFrame({"step": range(len(steps)), "samples": steps}))
+
+
 def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times="all", windows=None,
                     n_samples: int | None = None, min_spacing: float = 0.0, method: str = "auto", seed: int = 1,
                     params: dict | None = None, approximation: str = "fo", kind: str = "block",
-                    scale: str = "declared", grid=None, ds_parameters=(), max_iter: int = 200,
-                    on_step=None, stop: threading.Event | None = None) -> OptimalDesign:
+                    scale: str = "declared", grid=None, ds_parameters=(), max_iter: int = 200, prior=None,
+                    on_step=None, stop: threading.Event | None = None, parameter_draws=None) -> OptimalDesign:
     """Optimise the sampling times of ``design`` (module docstring).
 
     ``times``: ``"all"`` or the names of the groups whose times move; ``windows``: one
     ``(low, high)`` for every sample or one per sample (default: the grid's range, or ``[0, latest time]``);
-    ``n_samples``: give each moving group this many samples (one endpoint per group), started
-    spread over its current times; ``min_spacing``: least distance between a group's times;
+    ``n_samples``: give each moving group this many samples (one endpoint per group; an int,
+    or ``{group name: n}``), started spread over its current times; ``min_spacing``: least distance between a group's times;
     ``seed``: the FOCE draws (the optimisers are deterministic); ``on_step(design, fim_result)``
     is called at every improvement (the Lab animates it); ``stop`` (an Event) ends the search
-    early with the best design so far."""
+    early with the best design so far; ``prior``: a FIM added to every design's (``nl.fim``);
+    ``parameter_draws`` (ED-optimality): a list of parameter dicts (draws from the uncertainty
+    of the parameters, e.g. from a fit's covariance); the criterion is averaged over them and
+    the given ``params`` (PopED's ED criterion: E[ln det] for D)."""
     criterion = _choice(criterion, CRITERIA, "criterion")
     method = _choice(method, METHODS, "method")
     if criterion == "Ds" and not ds_parameters:
@@ -229,7 +275,7 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
         design = Design.from_data(design)
     t0 = time.perf_counter()
     info = DesignInformation(fit_or_model, params=params, approximation=approximation, kind=kind, scale=scale,
-                             seed=seed)
+                             seed=seed, prior=prior)
     names = [g.name for g in design.groups]
     if times == "all":
         group_idx = list(range(len(design.groups)))
@@ -246,20 +292,28 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
             raise NlmeError(f"ds_parameters: {bad} are not parameters of the model ({sorted(known)})")
     first = design  # where the search starts: the design, or its times respread to n_samples
     if n_samples is not None:
-        n = int(n_samples)
-        if n < 1:
-            raise NlmeError(f"n_samples must be at least 1, got {n}")
+        per_group = n_samples if isinstance(n_samples, dict) else {design.groups[k].name: n_samples for k in group_idx}
+        unknown = [g for g in per_group if g not in names]
+        if unknown:
+            raise NlmeError(f"n_samples: no design group {unknown} (groups: {names})")
         new = []
         for k, grp in enumerate(design.groups):
-            if k not in group_idx:
+            if k not in group_idx or grp.name not in per_group:
                 new.append(dict(grp.times))
                 continue
+            n = int(per_group[grp.name])
+            if n < 1:
+                raise NlmeError(f"n_samples must be at least 1, got {n} for group {grp.name!r}")
             if len(grp.times) != 1:
                 raise NlmeError(f"n_samples: group {grp.name!r} has several endpoints; give its times per DVID instead")
             cur = np.asarray(grp.times[0][1])
             new.append({grp.times[0][0]: np.quantile(cur, np.linspace(0, 1, n)) if len(cur) else np.linspace(0, 1, n)})
         first = design.with_times(new)
     problem = _Problem(info, first, criterion, tuple(ds_parameters), group_idx, on_step, stop)
+    for draw in parameter_draws or ():
+        problem.expected.append(DesignInformation(fit_or_model, params={**(params or {}), **draw},
+                                                  approximation=approximation, kind=kind, scale=scale, seed=seed,
+                                                  prior=prior))
     x0 = problem.x0()
     latest = np.concatenate([design.sampling_times()[g] for g in group_idx])
     if windows is None and grid is not None:
@@ -269,6 +323,9 @@ def optimize_design(fit_or_model, design: Design, *, criterion: str = "D", times
     grid_arr = None if grid is None else np.unique(np.asarray(grid, dtype=float))
     start_fim = info(design)
     start_value = problem.value(start_fim.matrix.to_numpy(), start_fim.parameters)
+    if problem.expected:
+        start_value = float(np.mean([start_value] + [problem.value(e.information(design)[0], start_fim.parameters)
+                                                      for e in problem.expected]))
     stopped, message = False, ""
     try:
         x = x0

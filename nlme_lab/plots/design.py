@@ -12,11 +12,13 @@ __all__ = ["design_curve_figure", "rse_figure", "rse_data"]
 
 
 def design_curve_figure(t, y, times, y_at, *, title="Typical prediction and sampling times", y_label="prediction",
-                        width=520, height=300):
-    """(figure, curve source, times source): the curve ``(t, y)`` and markers at ``times``
-    (``y_at`` their predictions) that the pointer can drag along time (bokeh's PointDrawTool;
-    adding or deleting points is the caller's to refuse)."""
-    from bokeh.models import PointDrawTool
+                        width=470, height=300):
+    """(figure, curve source, times source, dragged source): the curve ``(t, y)`` and markers at
+    ``times`` (``y_at`` their predictions) that the pointer can drag along time (bokeh's
+    PointDrawTool). A drag edits the markers' arrays in place, which the kernel does not hear
+    of; at its end a JS callback copies the times into ``design-dragged`` (a new object, so the
+    change reaches the kernel): watch that source."""
+    from bokeh.models import CustomJS, PointDrawTool
 
     fig = figure(title, "time", y_label, width=width, height=height)
     curve = source("design-curve", {"t": np.asarray(t, float), "y": np.asarray(y, float)})
@@ -29,7 +31,10 @@ def design_curve_figure(t, y, times, y_at, *, title="Typical prediction and samp
     fig.toolbar.active_tap = tool
     fig.toolbar.active_drag = tool
     fig.toolbar.autohide = False
-    return fig, curve, marks
+    dragged = source("design-dragged", {"t": np.asarray(times, float)})
+    marks.js_on_change("data", CustomJS(args={"src": marks, "out": dragged},
+                                        code="out.data = {t: Array.from(src.data.t)};"))
+    return fig, curve, marks, dragged
 
 
 def rse_data(names, rse) -> dict:
@@ -41,14 +46,15 @@ def rse_data(names, rse) -> dict:
     return {"name": list(names), "rse": shown, "label": label, "color": color}
 
 
-def rse_figure(names, rse, *, width=420, height=300):
+def rse_figure(names, rse, *, width=360, height=300):
     """(figure, source): horizontal bars of the expected RSE% per parameter (orange above 30 %,
     red above 50 % or not identifiable)."""
     from bokeh.models import LabelSet, Range1d
 
     names = list(names)
     src = source("design-rse", rse_data(names, rse))
-    fig = figure("Expected RSE (%)", "RSE %", "", width=width, height=height, y_range=list(reversed(names)))
+    fig = figure("Expected RSE (%)", "RSE %", "", width=width, height=height, y_range=list(reversed(names)),
+                 y_axis_type="auto")
     fig.hbar(y="name", right="rse", height=0.7, source=src, color="color")
     fig.add_layout(LabelSet(x="rse", y="name", text="label", source=src, x_offset=4, y_offset=-6,
                             text_font_size="8pt"))

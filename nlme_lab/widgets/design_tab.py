@@ -7,8 +7,8 @@ typical predicted curve (drag them) and the expected RSE% of every parameter, li
 * ``approximation``, ``kind``, ``scale``: the FIM's options (``nl.fim``);
 * ``rse`` bars (``design-rse``) and ``status`` (det, ln det, the null space in words) update at
   every change; ``timings["update_s"]`` is the last update's time;
-* ``optimise_button`` runs ``nl.optimize_design`` in a background thread (``n_samples``,
-  ``windows``); every improvement moves the markers and bars (the times are seen moving);
+* ``optimise_button`` runs ``nl.optimize_design`` on the group shown, in a background thread
+  (``n_samples``, ``windows``); every improvement moves the markers and bars (the times are seen moving);
   ``stop_button`` ends it with the best design so far; ``last_optimum`` keeps the result.
 
 The design starts as the Lab's dataset's (``Design.from_data``: identical subjects merged). The
@@ -87,20 +87,28 @@ class DesignTab(w.VBox):
                           controls, options, self.plot, self.status, opt, self.table])
         self.add_class("nlme-design")
         self.update()
+        self._show_plot()
 
     # ------------------------------------------------------------------ plot
     def _build_plot(self):
         from bokeh.layouts import row
-        from jupyter_bokeh import BokehModel
 
         from nlme_lab.plots.design import design_curve_figure, rse_figure
 
         self.info = self._information()
         names = list(self.info(self.design).parameters)
-        self.curve_figure, self.curve_source, self.times_source = design_curve_figure([0, 1], [0, 0], [], [])
+        self.curve_figure, self.curve_source, self.times_source, self.dragged_source = \
+            design_curve_figure([0, 1], [0, 0], [], [])
         self.rse_figure, self.rse_source = rse_figure(names, [np.nan] * len(names))
-        self.times_source.on_change("data", self._on_drag)
-        self.plot = BokehModel(row(self.curve_figure, self.rse_figure))
+        self.times_source.on_change("data", self._on_drag)  # a kernel-side edit of the markers
+        self.dragged_source.on_change("data", self._on_drag)  # a drag in the browser
+        self._plot_layout = row(self.curve_figure, self.rse_figure)
+        self.plot = w.VBox()  # the BokehModel is made once the sources hold the first design's numbers
+
+    def _show_plot(self) -> None:
+        from jupyter_bokeh import BokehModel
+
+        self.plot.children = [BokehModel(self._plot_layout)]
 
     def _information(self) -> DesignInformation:
         return DesignInformation(self.model, params=self.params, approximation=getattr(self, "approximation").value
@@ -155,6 +163,8 @@ class DesignTab(w.VBox):
         if len(ts) != len(g.times[0][1]):  # points are not added or removed here
             self._show_times()
             return
+        if np.allclose(np.sort(np.asarray(ts, float)), g.times[0][1]):
+            return  # the echo of the kernel's own update
         self.set_times(ts)
 
     def _on_times_text(self, change) -> None:
@@ -197,13 +207,29 @@ class DesignTab(w.VBox):
                 self.status.value = f"<span style='color:#c62828'>{html.escape(str(err))}</span>"
                 return
         self.last_result = result
-        self.rse_source.data = rse_data(result.parameters, result.rse_percent.to_numpy())
+        rse = result.rse_percent.to_numpy()
+        self.rse_source.data = rse_data(result.parameters, rse)
+        finite = rse[np.isfinite(rse)]
+        self.rse_figure.x_range.end = max(10.0, 1.35 * float(finite.max())) if len(finite) else 10.0
         msg = (f"<span style='color:#c62828'>{html.escape(result.message)}</span>" if result.message else "")
         self.status.value = (f"<span class='nlme-design-det'>{self.design.n_subjects} subjects, "
                              f"{self.design.n_samples} samples: ln det {result.ln_det:.4g}, D-criterion "
                              f"{result.d_criterion:.4g}</span> {msg}")
         self.table.value = self.design.table().to_html(index=False)
         self.timings["update_s"] = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ export
+    def to_cells(self, model_name: str = "model") -> list[str]:
+        """Code cells that rebuild the current design and its FIM (``model_name``: the variable
+        holding the model in the exported session; the parameter values are written out)."""
+        from pprint import pformat
+
+        design = pformat(self.design.to_dict(), sort_dicts=False)
+        params = {k: float(v) for k, v in self.params.items()}
+        return [f"design = nl.Design.from_dict({design})",
+                f"design_fim = nl.fim({model_name}, design, params={params!r}, approximation={self.approximation.value!r}, "
+                f"kind={self.kind.value!r}, scale={self.scale.value!r})\n"
+                "design_fim.summary()"]
 
     # ------------------------------------------------------------------ optimisation
     @property
@@ -228,6 +254,7 @@ class DesignTab(w.VBox):
         self._stop.clear()
         self.optimise_button.disabled, self.stop_button.disabled = True, False
         start = self.design
+        group = self.group.value  # the group shown is the one optimised
 
         def step(design, result):
             self.design = design
@@ -236,7 +263,7 @@ class DesignTab(w.VBox):
 
         def run():
             try:
-                opt = optimize_design(self.model, start, windows=windows, n_samples=n, params=self.params,
+                opt = optimize_design(self.model, start, times=[group], windows=windows, n_samples=n, params=self.params,
                                       approximation=self.approximation.value, kind=self.kind.value,
                                       scale=self.scale.value, on_step=step, stop=self._stop, **kwargs)
                 self.last_optimum = opt
@@ -244,7 +271,7 @@ class DesignTab(w.VBox):
                 self._show_times()
                 self.update(opt.fim)
                 self.status.value += (f" <span class='nlme-design-efficiency'>optimised: efficiency "
-                                      f"{opt.efficiency:.3g} relative to the start</span>")
+                                      f"{opt.efficiency:.4f} relative to the start</span>")
             except Exception as err:  # noqa: BLE001 - shown, not raised, in a background thread
                 self.status.value = f"<span style='color:#c62828'>optimisation failed: {html.escape(str(err))}</span>"
             finally:

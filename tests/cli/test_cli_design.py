@@ -54,3 +54,8 @@ def test_optimize_adds_times_and_efficiency(tmp_path):
 def test_bad_windows_is_one_line():
     r = run("design", MODEL, DESIGN, "--optimize", "--windows", "0-120")
     assert r.returncode == 1 and "--windows" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_ds_needs_its_parameters_in_one_line():
+    r = run("design", MODEL, DESIGN, "--optimize", "--criterion", "Ds")
+    assert r.returncode == 1 and "ds_parameters" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,7 +1,10 @@
 """The population FIM (issue 20): PopED's warfarin_basic reference values, an independent
 finite-difference check on an infusion + two-endpoint model, and the null space in words."""
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import nlme_lab as nl
@@ -119,3 +122,69 @@ cp ~ add(add_sd)
     r = nl.fim(model, Design.single(doses=[], times=[1, 2, 4], size=20))
     assert set(r.null_space) == {"tcl", "tv"}
     assert "tcl and tv enter only as their ratio with this design" in r.message
+
+
+def test_multiple_doses_addl_equal_explicit_doses_and_steady_state(warfarin):
+    times = [0.5, 2, 12, 48.5, 50, 60]
+    addl = Design.single(doses=[Dose(70, ii=24, addl=2)], times=times, size=10)
+    explicit = Design.single(doses=[Dose(70, time=t) for t in (0, 24, 48)], times=times, size=10)
+    a, b = nl.fim(warfarin, addl), nl.fim(warfarin, explicit)
+    np.testing.assert_allclose(a.matrix.to_numpy(), b.matrix.to_numpy(), rtol=1e-8)
+    ss = nl.fim(warfarin, Design.single(doses=[Dose(70, ii=24, ss=1)], times=[0.5, 2, 12, 23], size=10))
+    assert np.all(np.isfinite(ss.rse_percent)) and ss.det != a.det
+    back = Design.from_data(addl.to_data())
+    assert back.groups[0].doses == addl.groups[0].doses and back.groups[0].size == 10
+
+
+IOV_MODEL = """
+[ini]
+tcl = 0.15
+tv = 8
+tka = 1
+eta_cl ~ 0.07
+eta_v ~ 0.02
+kappa_cl ~ 0.03 | OCC
+prop_sd = 0.1
+[model]
+cl = tcl * exp(eta_cl + kappa_cl)
+v = tv * exp(eta_v)
+ka = tka
+cp = linCmt()
+cp ~ prop(prop_sd)
+"""
+
+
+def test_occasions_identify_the_between_occasion_variability():
+    model = nl.Model(IOV_MODEL)
+    times = [0.5, 2, 6, 24, 48.5, 50, 54, 72]
+    two = Design.single(doses=[Dose(70), Dose(70, time=48)], times=times, size=40)
+    two = Design((replace(two.groups[0], occasions=(0.0, 48.0)),))
+    r = nl.fim(model, two)
+    assert "kappa_cl" in r.parameters and r.null_space == ()
+    assert 0 < r.rse_percent["kappa_cl"] < 100
+    frame = two.to_data()
+    assert set(frame.OCC) == {1, 2} and (frame.loc[frame.TIME >= 48, "OCC"] == 2).all()
+    assert Design.from_data(frame).groups[0].occasions == (0.0, 48.0)
+    one = nl.fim(model, Design.single(doses=[Dose(70), Dose(70, time=48)], times=times, size=40))
+    assert {"eta_cl", "kappa_cl"} <= set(one.null_space)  # one occasion: the two variances add up
+
+
+def test_a_prior_fim_adds_to_the_design(warfarin, design):
+    r = nl.fim(warfarin, design)
+    twice = nl.fim(warfarin, design, prior=r)
+    assert twice.det == pytest.approx(r.det * 2 ** 7, rel=1e-10)
+    one = Design.single(doses=[Dose(70)], times=[6.0], size=50)
+    rescued = nl.fim(warfarin, one, prior=r)
+    assert rescued.null_space == () and np.all(rescued.rse_percent < r.rse_percent)
+    with pytest.raises(NlmeError, match="prior FIM.*tq"):
+        nl.fim(warfarin, design, prior=pd.DataFrame([[1.0]], index=["tq"], columns=["tq"]))
+
+
+def test_a_fit_gives_its_estimates(warfarin, design):
+    small = Design.single(doses=[Dose(70)], times=TIMES, size=8)
+    frame = small.to_data()
+    frame["DV"] = np.where(frame.EVID == 0, nl.simulate(warfarin, frame, n=1, seed=2).table["SIMDV"].to_numpy(), 0)
+    fit = nl.fit(warfarin, frame, "fo", covariance=None)
+    r = nl.fim(fit, design)
+    assert r.values.to_dict() == pytest.approx({k: fit.estimates[k] for k in r.parameters})
+    assert nl.fim(fit, design, params={"tcl": 0.2}).values["tcl"] == 0.2

@@ -82,3 +82,27 @@ def test_stop_and_steps(warfarin, design):
 
     o = nl.optimize_design(warfarin, design.with_times([{1: [24, 48, 72]}]), on_step=step, stop=stop)
     assert o.stopped and "stopped" in o.message and len(seen) == 1
+
+
+def test_ed_criterion_averages_over_parameter_draws(warfarin, design):
+    start = design.with_times([{1: [1, 24, 72]}])
+    grid = [1, 4, 24, 72, 120]
+    draws = [{"tka": 0.5}, {"tka": 2.0}]
+    ed = nl.optimize_design(warfarin, start, method="discrete", grid=grid, parameter_draws=draws)
+    lds = [nl.fim(warfarin, ed.design, params=p).ln_det for p in ({}, *draws)]
+    assert ed.value == pytest.approx(np.mean(lds), rel=1e-9)
+    assert ed.value >= ed.start_value
+
+
+def test_samples_allocated_under_a_budget(warfarin):
+    from nlme_lab.design import optimize_samples
+
+    two = Design.from_groups([{"name": "low", "size": 10, "doses": [{"amt": 35}], "times": [1, 24, 72]},
+                              {"name": "high", "size": 20, "doses": [{"amt": 70}], "times": [1, 24, 72]}])
+    grid = [0.5, 6, 24, 120]
+    o = optimize_samples(warfarin, two, budget=90, min_samples=2, method="discrete", grid=grid)
+    counts = [len(t) for t in o.times]
+    used = 10 * counts[0] + 20 * counts[1]
+    assert used <= 90 < used + 10 and min(counts) >= 2
+    assert "samples per subject" in o.message and len(o.trace) >= 2
+    assert o.fim.null_space == ()

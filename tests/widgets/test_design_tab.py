@@ -74,3 +74,11 @@ def test_the_lab_builds_the_tab_from_its_model_and_data():
     tab = lab.tool("Design")
     assert isinstance(tab, DesignTab) and tab.design.n_subjects == 12
     assert tab.last_result.parameters[0] == "tka" and np.isfinite(_bars(tab)["tcl"])
+
+
+def test_cells_rebuild_the_design_and_its_numbers(tab):
+    ns = {"nl": nl, "model": tab.model}
+    for code in tab.to_cells():
+        exec(code, ns)
+    assert ns["design"] == tab.design
+    assert ns["design_fim"].ln_det == pytest.approx(tab.last_result.ln_det, rel=1e-12)
