@@ -415,10 +415,16 @@ class Lab(w.VBox):
         return SessionState(data_path=self.data_path, model_text=text, fit=fit_spec, vpc=vpc_spec)
 
     def to_cells(self) -> list[str]:
-        """The code cells that reproduce the current state (``session_cells(self.state())``)."""
+        """The code cells that reproduce the current state (``session_cells(self.state())``), then
+        those of every tool tab opened that has a result to repeat (a tab's ``to_cells()``, written
+        against the session's ``data``, ``model`` and ``fit``)."""
         from nlme_lab.session.cells import session_cells
 
-        return session_cells(self.state())
+        cells = session_cells(self.state())
+        for tab in self.tools.values():
+            if tab is not None and hasattr(tab, "to_cells"):
+                cells.extend(tab.to_cells())
+        return cells
 
     def export(self, path=None) -> Path:
         """Write the session notebook (``write_session_notebook``) and return its path."""

@@ -186,6 +186,13 @@ class ValidationTab(w.VBox):
             return f"boot = nl.bootstrap(fit, n={int(self.n.value)}, seed={int(self.seed.value)}{sched})"
         return f"cv = nl.crossvalidate(fit, folds={int(self.folds.value)}, seed={int(self.seed.value)}{sched})"
 
+    def to_cells(self) -> list[str]:
+        """The Lab's export: the call that repeats the last run and its table (none before a run)."""
+        code = self.code()
+        if not code:
+            return []
+        return [code + ("\nboot.summary()" if code.startswith("boot =") else "\ncv.folds")]
+
     def _code_box(self) -> w.HTML:
         return w.HTML(f"<pre class='nlme-validation-code'>{html.escape(self.code())}</pre>")
 

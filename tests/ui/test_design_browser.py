@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.ui.conftest import lab_notebook
+
 nbformat = pytest.importorskip("nbformat", reason="the jupyter extra is not installed")
 
 CELLS = [
@@ -63,19 +65,9 @@ CUT = """(sel) => {
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, open_notebook):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS[:1]])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, jupyter_lab.root / "design.ipynb")
-    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)  # noqa: E731
-    with open_notebook(browser, jupyter_lab, artifacts, "design.ipynb", prefix="design", viewport=(1280, 1000),
-                       timeout_ms=TIMEOUT_MS, ready=ready) as page:
+def page(jupyter_lab, browser, artifacts):
+    with lab_notebook(browser, jupyter_lab, artifacts, "design", CELLS[:1], timeout_ms=TIMEOUT_MS) as page:
         yield page
-        page.evaluate("""async () => { const app = window.jupyterapp;
-            await app.commands.execute('docmanager:save');
-            await app.commands.execute('kernelmenu:shutdown');
-            await app.commands.execute('application:close'); }""")
-        time.sleep(2.0)
 
 
 def _wait_change(page, before, timeout=30.0):

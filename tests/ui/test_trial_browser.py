@@ -7,10 +7,9 @@ Screenshots: tests/ui/artifacts/trial_1_patient.png, trial_2_dose.png, trial_3_t
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
+
+from tests.ui.conftest import click_lab_tab, lab_notebook
 
 nbformat = pytest.importorskip("nbformat", reason="the jupyter extra is not installed")
 
@@ -30,29 +29,15 @@ TRIAL = f"{OUT} .nlme-trial"
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, open_notebook):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, jupyter_lab.root / "trial.ipynb")
-    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)  # noqa: E731
-    with open_notebook(browser, jupyter_lab, artifacts, "trial.ipynb", prefix="trial", viewport=(1400, 1000),
-                       timeout_ms=TIMEOUT_MS, ready=ready) as page:
+def page(jupyter_lab, browser, artifacts):
+    with lab_notebook(browser, jupyter_lab, artifacts, "trial", CELLS, timeout_ms=TIMEOUT_MS, viewport=(1400, 1000)) as page:
         yield page
-        page.evaluate("""async () => { const app = window.jupyterapp;
-            await app.commands.execute('docmanager:save');
-            await app.commands.execute('kernelmenu:shutdown');
-            await app.commands.execute('application:close'); }""")
-        time.sleep(2.0)
 
 
 def _expect():
     from playwright.sync_api import expect
 
     return expect
-
-
-def _tab(page, title: str):
-    page.locator(f"{OUT} .lm-TabBar-tab", has_text=re.compile(f"^{re.escape(title)}$")).first.click()
 
 
 def _set_number(page, selector: str, value) -> None:
@@ -72,7 +57,7 @@ def _curve_points(page) -> int:
 
 def test_typed_levels_estimate_the_patient_and_draw_the_curve(page, artifacts):
     expect = _expect()
-    _tab(page, "Patient")
+    click_lab_tab(page, "Patient")
     page.locator(f"{PAT} .nlme-patient-levels textarea").wait_for()
     _set_number(page, f"{PAT} .nlme-patient-cov-BW", 90)
     page.locator(f"{PAT} .nlme-patient-doses textarea").fill("0, 100, 5")
@@ -94,7 +79,7 @@ def test_typed_levels_estimate_the_patient_and_draw_the_curve(page, artifacts):
 
 def test_the_trial_tab_runs_a_trial_and_shows_pta_and_label(page, artifacts):
     expect = _expect()
-    _tab(page, "Trial")
+    click_lab_tab(page, "Trial")
     page.locator(f"{TRIAL} .nlme-trial-regimens textarea").wait_for()
     page.locator(f"{TRIAL} .nlme-trial-subgroups textarea").fill("under 70 kg: BW < 70\n70 kg or more: BW >= 70")
     _set_number(page, f"{TRIAL} .nlme-trial-low", 60)

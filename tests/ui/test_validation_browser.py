@@ -8,9 +8,10 @@ Screenshots: tests/ui/artifacts/validation_*.png.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
+
+from tests.ui.conftest import click_lab_tab, lab_notebook
 
 nbformat = pytest.importorskip("nbformat", reason="the jupyter extra is not installed")
 
@@ -29,29 +30,15 @@ VAL = f"{OUT} .nlme-validation"
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, open_notebook):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, jupyter_lab.root / "validation.ipynb")
-    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=240_000)
-    with open_notebook(browser, jupyter_lab, artifacts, "validation.ipynb", prefix="validation",
-                       viewport=(1280, 1000), timeout_ms=TIMEOUT_MS, ready=ready) as page:
+def page(jupyter_lab, browser, artifacts):
+    with lab_notebook(browser, jupyter_lab, artifacts, "validation", CELLS, timeout_ms=TIMEOUT_MS, ready_timeout_ms=240_000) as page:
         yield page
-        page.evaluate("""async () => { const app = window.jupyterapp;
-            await app.commands.execute('docmanager:save');
-            await app.commands.execute('kernelmenu:shutdown');
-            await app.commands.execute('application:close'); }""")
-        time.sleep(2.0)
 
 
 def _expect():
     from playwright.sync_api import expect
 
     return expect
-
-
-def _tab(page, title: str):
-    page.locator(f"{OUT} .lm-TabBar-tab", has_text=re.compile(f"^{re.escape(title)}$")).first.click()
 
 
 def _bokeh_sources(page) -> list:
@@ -65,7 +52,7 @@ def _bokeh_sources(page) -> list:
 
 def test_bootstrap_from_the_browser_shows_medians_and_the_forest_plot(page, artifacts):
     expect = _expect()
-    _tab(page, "Validation")
+    click_lab_tab(page, "Validation")
     page.locator(f"{VAL} .nlme-validation-start").first.click()
     status = page.locator(f"{VAL} .nlme-validation-status")
     expect(status).to_contain_text(re.compile(r"of 5 replicates converged"), timeout=TIMEOUT_MS)
