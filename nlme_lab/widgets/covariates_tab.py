@@ -95,8 +95,9 @@ class CovariatesTab(w.VBox):
                                      layout=w.Layout(width="170px"))
         self.status = w.HTML()
         self.table = w.HTML()
+        self.code = w.HTML()  # the nl.scm call that reproduces the last search
         for widget, name in ((self.start_button, "start"), (self.stop_button, "stop"), (self.adopt_button, "adopt"),
-                             (self.status, "status"), (self.table, "table")):
+                             (self.status, "status"), (self.table, "table"), (self.code, "code")):
             widget.add_class(f"nlme-covariates-{name}")
         self.start_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
@@ -109,7 +110,7 @@ class CovariatesTab(w.VBox):
                         w.HBox([self.start_button, self.stop_button, self.adopt_button]), self.status],
                        layout=w.Layout(flex="0 0 auto", margin="0 0 0 16px"))
         super().__init__([w.HTML(CSS), w.HBox([left, right], layout=w.Layout(flex_flow="row wrap")),
-                          w.HTML("<b>Candidates</b>"), self.table])
+                          w.HTML("<b>Candidates</b>"), self.table, self.code])
         self.add_class("nlme-covariates")
         self._say("Tick relations, then Start search.")
 
@@ -159,6 +160,11 @@ class CovariatesTab(w.VBox):
         else:
             self.result = result
             self._show(result.steps)
+            if not result.stopped:
+                label = f"SCM final: {', '.join(result.final_relations) or 'no covariate'}"
+                self.lab.history.add(result.final_fit, label=label)
+                self.lab.history_view.refresh()
+                self.code.value = f"<pre>{html.escape(self.search_code(relations, forms))}</pre>"
             if result.stopped:
                 self._say(f"Stopped after {len(result.steps)} candidates; Start again to search anew.", "error")
             else:
@@ -168,6 +174,12 @@ class CovariatesTab(w.VBox):
                           f"{result.final_fit.ofv:.3f}.")
         finally:
             self.start_button.disabled, self.stop_button.disabled = False, True
+
+    def search_code(self, relations, forms) -> str:
+        """The code of the search just run (the Lab's data path; the model as the Lab's)."""
+        p_f, p_b = float(self.p_forward.value), float(self.p_backward.value)
+        return (f"search = nl.scm(model, data, {relations!r}, forms={forms!r},\n"
+                f"                p_forward={p_f!r}, p_backward={p_b!r}, method={self._method()!r})")
 
     def _method(self) -> str:
         panel = getattr(self.lab, "fit_panel", None)

@@ -104,3 +104,10 @@ def test_serial_and_two_worker_cluster_give_identical_steps(base, data):
         shutdown()
     assert cluster.steps.equals(serial.steps)
     assert cluster.final_fit.ofv == serial.final_fit.ofv
+
+
+def test_included_relation_is_in_the_base_and_never_removed(base, data):
+    r = nl.scm(base, data, {"v": ["WT"]}, included=[("cl", "wt")], scheduler="serial")
+    assert r.base_ofv == pytest.approx(675.8607, abs=1e-3)  # the base already has cl-WT
+    assert set(r.final_relations) == {"cl-WT", "v-WT"}
+    assert "cl-WT" not in set(r.steps["relation"])  # neither a candidate nor removed

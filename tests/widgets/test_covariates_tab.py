@@ -3,6 +3,8 @@ background with the live table, Stop, and the final model adopted into the edito
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 import nlme_lab as nl
@@ -37,6 +39,8 @@ def test_search_fills_the_table_and_adopts_the_final_model(lab):
     assert len(seen) > 3 and "fitted" in "".join(seen)  # live rows before the step tables
     assert tab.table.value.count("<tr data-chosen='true'>") == 2
     assert "final relations v-WT, cl-WT" in tab.status.value and not tab.adopt_button.disabled
+    assert lab.history.records[-1].label == "SCM final: v-WT, cl-WT"
+    assert "search = nl.scm(model, data, {'cl': ['WT'], 'v': ['WT']}" in html.unescape(tab.code.value)
     tab.adopt()
     assert lab.editor.value == tab.result.final_model.text and lab.tabs.selected_index == 1
     assert "cov_cl_wt" in lab.editor.value
