@@ -96,6 +96,7 @@ class CovariatesTab(w.VBox):
         self.status = w.HTML()
         self.table = w.HTML()
         self.code = w.HTML()  # the nl.scm call that reproduces the last search
+        self._export: tuple[str, str] | None = None  # (base model text, the nl.scm call) of the last search
         for widget, name in ((self.start_button, "start"), (self.stop_button, "stop"), (self.adopt_button, "adopt"),
                              (self.status, "status"), (self.table, "table"), (self.code, "code")):
             widget.add_class(f"nlme-covariates-{name}")
@@ -165,6 +166,7 @@ class CovariatesTab(w.VBox):
                 self.lab.history.add(result.final_fit, label=label)
                 self.lab.history_view.refresh()
                 self.code.value = f"<pre>{html.escape(self.search_code(relations, forms))}</pre>"
+                self._export = (model.text, self.search_code(relations, forms, model_name="scm_base"))
             if result.stopped:
                 self._say(f"Stopped after {len(result.steps)} candidates; Start again to search anew.", "error")
             else:
@@ -175,11 +177,20 @@ class CovariatesTab(w.VBox):
         finally:
             self.start_button.disabled, self.stop_button.disabled = False, True
 
-    def search_code(self, relations, forms) -> str:
+    def search_code(self, relations, forms, model_name: str = "model") -> str:
         """The code of the search just run (the Lab's data path; the model as the Lab's)."""
         p_f, p_b = float(self.p_forward.value), float(self.p_backward.value)
-        return (f"search = nl.scm(model, data, {relations!r}, forms={forms!r},\n"
-                f"                p_forward={p_f!r}, p_backward={p_b!r}, method={self._method()!r})")
+        return (f"search = nl.scm({model_name}, data, {relations!r}, forms={forms!r},\n"
+                f"                p_forward={p_f!r}, p_backward={p_b!r}, method={self._method()!r}"
+                + (f", scheduler={self.scheduler.value!r})" if self.scheduler.value is not None else ")"))
+
+    def to_cells(self) -> list[str]:
+        """The Lab's export: the last finished search, from the model it started from (written out:
+        the Lab's working model may since be the adopted final one); none before a search."""
+        if self._export is None:
+            return []
+        text, code = self._export
+        return [f"scm_base = nl.Model({text!r})\n{code}\nsearch.steps"]
 
     def _method(self) -> str:
         panel = getattr(self.lab, "fit_panel", None)

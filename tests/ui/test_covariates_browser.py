@@ -8,10 +8,9 @@ covariates_3_editor.png.
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
+
+from tests.ui.conftest import click_lab_tab, lab_notebook
 
 nbformat = pytest.importorskip("nbformat", reason="the jupyter extra is not installed")
 
@@ -30,25 +29,15 @@ COV = f"{OUT} .nlme-covariates"
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, open_notebook):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS[:1]])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, jupyter_lab.root / "covariates.ipynb")
-    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)  # noqa: E731
-    with open_notebook(browser, jupyter_lab, artifacts, "covariates.ipynb", prefix="covariates",
-                       viewport=(1280, 1000), timeout_ms=TIMEOUT_MS, ready=ready) as page:
+def page(jupyter_lab, browser, artifacts):
+    with lab_notebook(browser, jupyter_lab, artifacts, "covariates", CELLS[:1], timeout_ms=TIMEOUT_MS) as page:
         yield page
-        page.evaluate("""async () => { const app = window.jupyterapp;
-            await app.commands.execute('docmanager:save');
-            await app.commands.execute('kernelmenu:shutdown');
-            await app.commands.execute('application:close'); }""")
-        time.sleep(2.0)
 
 
 def test_search_runs_from_the_browser_and_adopts_the_final_model(page, artifacts):
     from playwright.sync_api import expect
 
-    page.locator(f"{OUT} .lm-TabBar-tab", has_text=re.compile("^Covariates$")).first.click()
+    click_lab_tab(page, "Covariates")
     for relation in ("cl-WT", "v-WT", "v-APGR"):
         page.locator(f"{COV} .nlme-covariates-relation-{relation} input").check()
     page.locator(COV).scroll_into_view_if_needed()

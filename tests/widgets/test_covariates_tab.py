@@ -41,6 +41,12 @@ def test_search_fills_the_table_and_adopts_the_final_model(lab):
     assert "final relations v-WT, cl-WT" in tab.status.value and not tab.adopt_button.disabled
     assert lab.history.records[-1].label == "SCM final: v-WT, cl-WT"
     assert "search = nl.scm(model, data, {'cl': ['WT'], 'v': ['WT']}" in html.unescape(tab.code.value)
+    cells = tab.to_cells()  # the Lab's export: the same search from the same base model
+    assert len(cells) == 1 and lab.to_cells()[-1] == cells[0]
+    namespace = {"nl": nl, "data": lab.dataset}
+    exec(cells[0], namespace)
+    assert namespace["search"].final_relations == tab.result.final_relations
+    assert namespace["search"].final_fit.ofv == pytest.approx(tab.result.final_fit.ofv, rel=1e-9)
     tab.adopt()
     assert lab.editor.value == tab.result.final_model.text and lab.tabs.selected_index == 1
     assert "cov_cl_wt" in lab.editor.value
