@@ -26,9 +26,36 @@ _LAZY = {
     "residuals": "nlme_lab.diagnostics",
     "report": "nlme_lab.plots.report",
     "to_polars": "nlme_lab.frames",
+    # optimal design
+    "Design": "nlme_lab.design",
+    "Dose": "nlme_lab.design",
+    "fim": "nlme_lab.design",
+    "FIMResult": "nlme_lab.design",
+    "optimize_design": "nlme_lab.design",
+    "wald_power": "nlme_lab.design",
     # NONMEM control streams
     "from_nonmem": "nlme_lab.nonmem",
     "to_nonmem": "nlme_lab.nonmem",
+    # validation (issue 19)
+    "bootstrap": "nlme_lab.validation",
+    "crossvalidate": "nlme_lab.validation",
+    "validate": "nlme_lab.validation",
+    "cdd": "nlme_lab.validation",
+    # covariate model building
+    "add_covariate_effect": "nlme_lab.covariates",
+    "add_allometry": "nlme_lab.covariates",
+    "remove_covariate_effect": "nlme_lab.covariates",
+    "compare": "nlme_lab.covariates",
+    "scm": "nlme_lab.covariates",
+    "SCMResult": "nlme_lab.covariates",
+    # from a model to a decision (issue 21)
+    "map_estimate": "nlme_lab.trials",
+    "individual_dose": "nlme_lab.trials",
+    "virtual_trial": "nlme_lab.trials",
+    "recommend_dose": "nlme_lab.trials",
+    "Target": "nlme_lab.trials",
+    "Regimen": "nlme_lab.trials",
+    "Population": "nlme_lab.trials",
 }
 
 # subpackages that are public namespaces (loaded on first use): ``nl.library.list()``

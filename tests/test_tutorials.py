@@ -289,3 +289,40 @@ def test_a_three_point_per_unit_fit_has_no_anchor():
     asymptote far from anything the full data of that unit say."""
     r, _, _ = run("10_immunology_and_ecology.ipynb")
     assert r["three_point_asym"] > 5 * r["nls_asym_10"]
+
+
+def test_covariate_search_keeps_weight_on_cl_and_v():
+    """05: the SCM ends with WT on cl and v, at the OFVs tests/covariates/test_scm.py asserts."""
+    r, _, _ = run("05_covariate_search.ipynb")
+    assert r["cl_wt"] and r["v_wt"] and r["n_relations"] == 2
+    assert r["base_ofv"] == pytest.approx(730.8947, abs=1e-3)
+    assert r["final_ofv"] == pytest.approx(588.6545, abs=1e-3)
+    assert r["allometry_ofv"] < r["base_ofv"]
+
+
+def test_map_dosing_reproduces_mapbayr_and_doses_by_clearance():
+    """mapbayr's README numbers; the AUC dose is the window's middle times the MAP CL, rounded."""
+    r, _, _ = run("09_map_dosing.ipynb")
+    assert r["eta_cl"] == pytest.approx(0.3872104, abs=1e-4) and r["eta_v1"] == pytest.approx(0.1569604, abs=1e-4)
+    assert r["cl"] == pytest.approx(1.79217, abs=1e-4)
+    for t, ipred, pred in ((6, 4.162, 5.174), (15, 1.087, 1.647), (24, 0.556, 0.959)):
+        assert round(r[f"ipred_{t}"], 3) == ipred and round(r[f"pred_{t}"], 3) == pred
+    assert r["dose"] == 5 * round(np.sqrt(40 * 60) * r["cl"] / 5)
+    assert 0.5 < r["dose_probability"] < 0.9
+    assert r["blq_eta_cl"] > r["eta_cl"]  # "< 1.5 at 15 h" allows a faster clearance than 1.1 did
+
+
+def test_virtual_trial_pta_of_auc_matches_the_closed_form_over_the_weights():
+    """AUC = dose / (tvcl WT exp(eta_cl)): PTA = mean over the 59 weights of a normal-CDF difference."""
+    import pandas as pd
+    from scipy.stats import norm
+    r, _, _ = run("08_virtual_trial_and_label.ipynb")
+    wt = pd.read_csv(DATA / "pheno.csv").groupby("ID")["WT"].first().to_numpy()
+    sd = np.sqrt(r["eta_cl"])
+    for dose in (2, 3, 4, 5):
+        mu = np.log(dose / (r["tvcl"] * wt))  # log AUC of a typical neonate of each weight
+        exact = np.mean(norm.cdf((mu - np.log(400)) / sd) - norm.cdf((mu - np.log(800)) / sd))
+        se = np.sqrt(exact * (1 - exact) / r["n_total"])
+        assert abs(r[f"pta_auc_{dose}"] - exact) < 4 * se, dose
+    assert r["label_ok"] == 1.0
+    assert r["ptau_2_light"] > r["ptau_2_heavy"] and r["ptau_5_light"] < r["ptau_5_heavy"]

@@ -633,12 +633,106 @@ def immunology_and_ecology() -> list:
     ]
 
 
+VALIDATION = [
+    ("md", '# 06 · Validation: bootstrap, cross-validation, external validation\n'
+           '\n'
+           'A model is only as good as its validation. This tutorial bootstraps the phenobarbital model (intervals that need no asymptotic normality), cross-validates it (how well it predicts subjects it was not fitted to) and validates a warfarin model fitted on half of the subjects against the other half. Every fan-out goes through `nlme_lab.distributed.run_tasks`: `scheduler="serial"` runs here, the default starts a local Dask cluster, an address uses a running one; the same seed gives the same table everywhere.'),
+    ("code", 'import nlme_lab as nl\n'
+             'import pandas as pd\n'
+             'pd.set_option("display.width", 160)\n'
+             'pheno = nl.fit(nl.Model.from_file(nl.example_path("pheno.nlm")), nl.read_nonmem(nl.example_path("pheno.csv")), "focei")\n'
+             'print(f"pheno FOCEI OFV {pheno.ofv:.3f}")'),
+    ("md", '## Bootstrap\n'
+           '\n'
+           "Each replicate draws the 59 neonates with replacement (a neonate drawn twice becomes two subjects), stratified by Apgar score below 5 so each replicate keeps the 14 low-Apgar neonates' share, and refits from the original estimates. We run 40 replicates to stay quick; a report would use 200 or more (`nlme-lab bootstrap ... --n 200`). The percentile interval follows PsN's (n+1)p rule and needs at least 39 converged replicates for 95%; below that it is refused with the reason in `ci_note`."),
+    ("code", 'frame = pheno.data.table.assign(LOWAPGR=lambda d: (d["APGR"] < 5).astype(int))\n'
+             'strat_fit = nl.fit(pheno.model, frame, "focei")\n'
+             'boot = nl.bootstrap(strat_fit, n=40, seed=1, stratify_by="LOWAPGR", scheduler="serial")\n'
+             'print(f"{boot.n_successful} of {boot.n} replicates converged")\n'
+             'boot.summary()[["parameter", "estimate", "median", "se", "covariance_se", "bias_percent", "ci_low", "ci_high"]]'),
+    ("md", 'The per-replicate table holds the seed each replicate used, the subjects it drew, its status and every estimate: any replicate can be reproduced alone.'),
+    ("code", 'boot.replicates.head()'),
+    ("md", 'The forest plot puts the bootstrap interval (blue, median dot) beside the covariance-step interval (red, estimate ± 1.96 SE), each relative to the estimate.'),
+    ("code", 'from bokeh.io import output_notebook, show\n'
+             'from bokeh.resources import INLINE\n'
+             'from nlme_lab.plots.validation import forest_plot\n'
+             'output_notebook(INLINE, hide_banner=True)\n'
+             'show(forest_plot(boot.summary()))'),
+    ("md", '## Cross-validation\n'
+           '\n'
+           "Five folds: for each, the model is estimated on the other four, then the held-out neonates are evaluated at those estimates with nothing re-estimated (the prediction OFV, as PsN's `crossval`). Two models cross-validated with the same seed see the same folds, so their summed prediction OFVs compare their predictive performance: here the model with and without the Apgar effect on V."),
+    ("code", 'cv = nl.crossvalidate(pheno, folds=5, seed=1, scheduler="serial")\n'
+             'no_apgr = pheno.model.with_initial(apgr_v=0.0).fix("apgr_v")\n'
+             'cv0 = nl.crossvalidate(no_apgr, pheno.data, folds=5, seed=1, scheduler="serial")\n'
+             'print(f"summed prediction OFV: with Apgar effect {cv.sum_prediction_ofv:.2f}, without {cv0.sum_prediction_ofv:.2f}")\n'
+             'cv.folds[["fold", "ids", "estimation_ofv", "prediction_ofv", "pred_rmse", "ipred_rmse"]]'),
+    ("md", '## External validation\n'
+           '\n'
+           'The warfarin PK model fitted on the first half of the subjects, then every parameter fixed and the second half predicted: prediction OFV, population (PRED) and individual (IPRED, MAP etas) prediction errors (prediction minus DV) and the NPDE summary with the global test (Bonferroni over the t, Fisher and Shapiro-Wilk tests).'),
+    ("code", 'warf = nl.read_nonmem(nl.example_path("warfarin_pk.csv")).table\n'
+             'ids = warf["ID"].unique()\n'
+             'train, test = warf[warf["ID"].isin(ids[::2])], warf[warf["ID"].isin(ids[1::2])]\n'
+             'wfit = nl.fit(nl.Model.from_file(nl.example_path("warfarin_pk.nlm")), train, "focei")\n'
+             'val = nl.validate(wfit, test, n_sim=200, seed=1)\n'
+             'print(f"prediction OFV of the {val.n_subjects} held-out subjects: {val.prediction_ofv:.2f}")\n'
+             'print(f"NPDE mean {val.npde.mean:.3f}, variance {val.npde.variance:.3f}, global p {val.npde.p_value:.3g}")\n'
+             'val.summary()'),
+    ("code", 's = boot.summary().set_index("parameter")\n'
+             'values = {"n_successful": boot.n_successful, "se_tvcl": s.loc["tvcl", "se"],\n'
+             '          "cov_se_tvcl": s.loc["tvcl", "covariance_se"], "cv_sum": cv.sum_prediction_ofv,\n'
+             '          "cv0_sum": cv0.sum_prediction_ofv, "val_ofv": val.prediction_ofv, "ipred_rmse": val.ipred.rmse}\n'
+             'print("RESULT " + " ".join(f"{k}={float(v)!r}" for k, v in values.items()))'),
+]
+
+
+# issue 21: from a model to a decision (nlme_lab.trials)
+VIRTUAL_TRIAL = [
+    ('md', '# 08 · Virtual trial and label: which dose for whom\n\nThe payoff of a population model is a decision. Here the phenobarbital model of tutorial 03 (59 neonates, CL and V proportional to birth weight, larger V when the Apgar score is below 5) is fitted, then used for a **virtual trial**: four maintenance regimens given to simulated neonates whose covariates are resampled, jointly, from the real ones. For each regimen and subgroup the **probability of target attainment** (PTA) is computed, with its trial-to-trial interval, and `nl.recommend_dose` turns the table into a label sentence.'),
+    ('code', 'import numpy as np\nimport pandas as pd\nimport nlme_lab as nl\n\ndata = nl.read_nonmem(nl.example_path("pheno.csv"))\nmodel = nl.Model.from_file(nl.example_path("pheno.nlm"))\nfit = nl.fit(model, data, "focei")\nfit.summary()'),
+    ('md', "## Regimens, population, target\n\nRegimens are named: a dose (mg) every `interval` hours, at steady state. The target is a trough concentration (`cmin`, the end of the steady-state interval) between 20 and 45 mg/L. The population resamples the 59 neonates' (`WT`, `APGR`) vectors. The metrics of every simulated subject come from the engine's predictions over the interval (AUC over the interval is dose / CL exactly for this linear model)."),
+    ('code', 'regimens = {f"{d} mg q12h": {"dose": d, "interval": 12} for d in (2, 3, 4, 5)}\ntarget = nl.Target("cmin", 20, 45)\nsubgroups = {"weight": {"under 1.5 kg": "WT < 1.5", "1.5 kg or more": "WT >= 1.5"}}\ntrial = nl.virtual_trial(fit, regimens, population=data, n_subjects=200, n_trials=20, seed=1,\n                         scheduler="serial")\ntrial.subjects.head()'),
+    ('md', '`scheduler="serial"` keeps this small trial in the notebook\'s process; `scheduler=None` sends chunks of 5,000 subjects to the project\'s Dask cluster (`benchmarks/bench_trial.py`: 10,000 subjects x 4 regimens in a few seconds on 2 cores).'),
+    ('code', 'trial.target_attainment(target, by=["regimen", "weight"], subgroups=subgroups)'),
+    ('md', '`pta` pools the 20 trials; `lower`–`upper` is the 2.5–97.5% range of the trials\' PTAs: what a trial of 200 neonates could show. Light neonates clear less in absolute terms, so the same dose gives them higher troughs.\n\n## Parameter uncertainty\n\nWith `uncertainty="covariance"` every trial draws its own population values from the fit\'s covariance: thetas and residual SDs from a normal distribution (kept within their bounds), the omega matrix from an inverse-Wishart distribution around the estimate (always positive definite; its degrees of freedom follow the variances\' standard errors). The intervals widen:'),
+    ('code', 'trial_u = nl.virtual_trial(fit, regimens, population=data, n_subjects=200, n_trials=20, seed=1,\n                           uncertainty="covariance", scheduler="serial")\npta_u = trial_u.target_attainment(target, by=["regimen", "weight"], subgroups=subgroups)\npta_u'),
+    ('md', "## The recommendation\n\n`nl.recommend_dose` picks, overall and for each subgroup, the regimen with the highest PTA among those reaching `min_pta`, and says it as a label would. The heat map is the Lab's Trial tab's."),
+    ('code', 'rec = nl.recommend_dose(trial_u, target, subgroups=subgroups, min_pta=0.65)\nprint(rec.label)\nrec.by_subgroup'),
+    ('code', 'from bokeh.io import output_notebook, show\nfrom bokeh.resources import INLINE\nfrom nlme_lab.plots.dosing import pta_heatmap\noutput_notebook(INLINE, hide_banner=True)\nshow(pta_heatmap(rec.table, "level", title=f"PTA: {target.describe()}"))'),
+    ('md', '## A check: PTA of AUC against a closed form\n\nAUC over a steady-state interval is dose / CL, with CL = tvcl · WT · exp(eta_cl). Without parameter uncertainty the PTA of an AUC window is, for each resampled weight, a difference of two normal CDFs; averaged over the 59 weights it must match the simulation within Monte-Carlo error (the test suite recomputes it from the numbers printed below).'),
+    ('code', 'auc_window = (400, 800)\npta_auc = trial.target_attainment("auc", auc_window, by=["regimen"])\npta_auc'),
+    ('md', 'The same trial runs from the command line with a JSON specification (`nlme-lab trial pheno.nlm trial.json --json pta.json`; `nlme_lab/examples/trial.json`).'),
+    ('code', 'result = {"tvcl": fit.estimates["tvcl"], "eta_cl": fit.estimates["eta_cl"],\n          **{f"pta_auc_{r.regimen.split()[0]}": r.pta for r in pta_auc.itertuples()},\n          "n_total": trial.n_subjects * trial.n_trials,\n          **{f"ptau_{r.regimen.split()[0]}_{\'light\' if r.weight.startswith(\'under\') else \'heavy\'}": r.pta\n             for r in pta_u.itertuples()},\n          **{f"wu_{r.regimen.split()[0]}_{\'light\' if r.weight.startswith(\'under\') else \'heavy\'}": r.upper - r.lower\n             for r in pta_u.itertuples()},\n          "label_ok": float(rec.label.startswith("Start with "))}\nprint("RESULT " + " ".join(f"{k}={float(v)!r}" for k, v in result.items()))'),
+]
+
+
+MAP_DOSING = [
+    ('md', "# 09 · MAP dosing: one new patient, two levels, the next dose\n\nA population model is a prior for a new patient. With the population values fixed, the patient's random effects are estimated from the few levels measured: the *maximum a posteriori* (MAP) estimate, the mode of the posterior. `nl.map_estimate` solves exactly FOCEI's individual problem, minimising\n\n$$\\sum_j \\left[\\log V_j + \\frac{(y_j - f_j)^2}{V_j}\\right] + \\eta^\\top \\Omega^{-1} \\eta,$$\n\nfrom several starting points at once (it says so if they reach different modes). `nl.individual_dose` then finds the dose that puts the patient's predicted exposure in a target window, with the posterior probability that it does.\n\nThe example is the one of the R package mapbayr's README (its published numbers are the check): a two-compartment model, 100 mg infused at 20 mg/h, body weight 90 kg, levels 3.9 mg/L at 6 h and 1.1 mg/L at 15 h."),
+    ('code', 'import numpy as np\nimport pandas as pd\nimport nlme_lab as nl\n\nmodel = nl.Model.from_file(nl.example_path("mapbayr_2cmt.nlm"))\npatient = pd.read_csv(nl.example_path("mapbayr_patient.csv"))\nprint(model.text)\npatient'),
+    ('md', "`CL = 0.9 (BW/70)^1.2 exp(eta_cl)`, `V1 = 10 exp(eta_v1)`, Omega = diag(0.3, 0.3), residual variance 0.05 IPRED² + 0.1. The population values are the model's `[ini]` values (with a `FitResult` instead of the model, its estimates). `times=[24]` adds a prediction at 24 h."),
+    ('code', 'post = nl.map_estimate(model, patient, times=[24])\nprint(post)\npost.predictions'),
+    ('md', "mapbayr reports etas (0.3872104, 0.1569604), CL 1.79217 L/h, IPRED 4.162 / 1.087 / 0.556 and PRED 5.174 / 1.647 / 0.959 mg/L at 6 / 15 / 24 h: the same to the printed digits. `LOWER` and `UPPER` are a 90% posterior band (draws from the normal approximation of the posterior, whose covariance is the inverse of half the objective's Hessian):"),
+    ('code', 'print("posterior SD of the etas:", {k: round(v, 4) for k, v in post.eta_sd.items()})\nprint("posterior covariance:\\n", post.eta_covariance.round(5))'),
+    ('md', "The curve over a dosing interval, with its band and the two levels (the plot of the Lab's Patient tab):"),
+    ('code', 'from bokeh.io import output_notebook, show\nfrom bokeh.resources import INLINE\nfrom nlme_lab.plots.dosing import posterior_figure\noutput_notebook(INLINE, hide_banner=True)\ncurve = nl.map_estimate(model, patient, times=np.linspace(0.5, 36, 72))\nshow(posterior_figure(curve))'),
+    ('md', "## The next dose\n\nTarget: an AUC over the dosing interval at steady state between 40 and 60 mg·h/L, with 2-hour infusions every 12 hours. The dose aims at the window's geometric middle at the MAP etas; the probability of attainment comes from 200 posterior draws of the etas."),
+    ('code', 'target = nl.Target("auc", 40, 60)\ndose = nl.individual_dose(post, target, nl.Regimen("q12h", 50, interval=12, duration=2), round_to=5)\nprint(dose)'),
+    ('md', 'With the population values alone (etas 0) the same target would need a different dose: the levels moved CL up by a factor exp(0.387) = 1.47. AUC at steady state is dose / CL, so the check is one line:'),
+    ('code', 'typical_cl = 0.9 * (90 / 70) ** 1.2\nprint(f"typical CL {typical_cl:.3f} L/h -> dose {np.sqrt(40 * 60) * typical_cl:.1f} mg; "\n      f"this patient\'s CL {post.individual[\'cl\']:.3f} L/h -> {np.sqrt(40 * 60) * post.individual[\'cl\']:.1f} mg")'),
+    ('md', "## A level below the limit of quantification\n\nA level reported as below the limit (`CENS = 1`, `DV` the limit) enters as the probability of being below it (Beal's M3), not as a number:"),
+    ('code', 'censored = patient.assign(CENS=[0, 0, 1])\ncensored.loc[2, "DV"] = 1.5   # "< 1.5 mg/L" at 15 h\npost_blq = nl.map_estimate(model, censored)\nprint(post_blq)'),
+    ('md', "The same runs from the command line (`nlme-lab map mapbayr_2cmt.nlm mapbayr_patient.csv --times 24 --json map.json`) and in the Lab's **Patient** tab, where the curve and its band follow the levels as they are typed."),
+    ('code', 'result = {"eta_cl": post.eta["eta_cl"], "eta_v1": post.eta["eta_v1"], "cl": post.individual["cl"],\n          "ofv": post.ofv, **{f"ipred_{int(t)}": v for t, v in zip(post.predictions["TIME"], post.predictions["IPRED"])},\n          **{f"pred_{int(t)}": v for t, v in zip(post.predictions["TIME"], post.predictions["PRED"])},\n          "dose": dose.regimen.dose, "dose_probability": dose.probability, "blq_eta_cl": post_blq.eta["eta_cl"]}\nprint("RESULT " + " ".join(f"{k}={float(v)!r}" for k, v in result.items()))'),
+]
+
 TUTORIALS = {
     "00_quick_start.ipynb": QUICK_START,
     "01_theophylline_lab.ipynb": THEOPHYLLINE_LAB,
     "02_warfarin_pkpd.ipynb": WARFARIN_PKPD,
     "03_phenobarbital_covariates.ipynb": PHENOBARBITAL,
     "04_estimation_approximations.ipynb": APPROXIMATIONS,
+    "06_validation.ipynb": VALIDATION,
+    "08_virtual_trial_and_label.ipynb": VIRTUAL_TRIAL,
+    "09_map_dosing.ipynb": MAP_DOSING,
     "10_immunology_and_ecology.ipynb": immunology_and_ecology(),
     "11_from_nonmem.ipynb": FROM_NONMEM,
 }

@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Subcommands kept in modules of their own (one per capability), each with ``add_parsers(sub)``,
 # ``COMMANDS`` (name -> function of the parsed arguments), ``EXAMPLES`` (epilog lines) and
 # optionally ``OUTPUTS`` (as below). A new capability adds its module name here and nothing else.
-COMMAND_MODULES = ("nonmem_commands", "library_commands", "warmup_commands")
+COMMAND_MODULES = ("nonmem_commands", "library_commands", "warmup_commands", "validation_commands", "design_commands", "covariate_commands", "trial_commands")
 
 
 def command_modules() -> list:

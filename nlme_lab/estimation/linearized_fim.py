@@ -24,6 +24,12 @@ for their linear and quadratic forms.
 
 Not used (None, the caller falls back to the FOCEI covariance step) for censored observations,
 whose likelihood is not Gaussian, and for problems without theta sensitivities.
+
+Optimal design (``nlme_lab.design``) uses the same computation with two options: ``weights``
+(subjects standing for a group of identical subjects count that many times) and ``full`` (the
+thetas also move V: ``dV/dtheta = dG Omega G' + G Omega dG' + diag(dR)``, with ``dG`` and ``dR``
+central differences of the engine's exact ``G`` and of the residual variance, which adds the
+thetas' variance terms and the theta-variance cross blocks: PopED's "full" FIM).
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ CHUNK_FLOATS = 4_000_000  # padded per-subject matrices are built this many floa
 
 
 def linearized_information(engine: SubjectEngine, space: ParameterSpace, z_hat: np.ndarray,
-                           etas_hat: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]] | None:
+                           etas_hat: np.ndarray, *, weights: np.ndarray | None = None,
+                           full: bool = False) -> tuple[np.ndarray, tuple[str, ...]] | None:
     """(I, names): the information matrix in the free reported parameters, or None (see the
-    module docstring)."""
+    module docstring). ``weights``: per-subject multiplicities (default 1); ``full``: the
+    thetas' variance terms and cross blocks too."""
     layout, spec = engine.layout, engine.spec
     if layout.censored.any():
         return None
@@ -54,7 +62,7 @@ def linearized_information(engine: SubjectEngine, space: ParameterSpace, z_hat: 
     R = layout.variance(values.sd, fv)[0]
     free = np.flatnonzero(~space.reported_fixed())
     names = tuple(space.reported_names()[k] for k in free)
-    mean_idx, dm_cols, var_idx, d_omega, d_resid = [], [], [], [], []
+    mean_idx, dm_cols, var_idx, d_omega, d_resid, d_G = [], [], [], [], [], []
     for j, k in enumerate(free):
         h = 1e-3 * max(abs(z_hat[k]), 1e-2)
         zp, zm = z_hat.copy(), z_hat.copy()
@@ -64,25 +72,48 @@ def linearized_information(engine: SubjectEngine, space: ParameterSpace, z_hat: 
         if k < len(values.theta):
             mean_idx.append(j)
             dm_cols.append(f_th @ ((vp.theta - vm.theta) / (2 * h)))
+            if full:
+                moved = [_variance_pieces(engine, layout, spec, v, at) for v in (vp, vm)]
+                if any(m is None for m in moved):
+                    return None
+                var_idx.append(j)
+                d_omega.append(np.zeros_like(values.omega))
+                d_G.append((moved[0][0] - moved[1][0]) / (2 * h))
+                d_resid.append((moved[0][1] - moved[1][1]) / (2 * h))
         else:
             var_idx.append(j)
             d_omega.append((vp.omega - vm.omega) / (2 * h))
             d_resid.append((layout.variance(vp.sd, fv)[0] - layout.variance(vm.sd, fv)[0]) / (2 * h))
+            if full:
+                d_G.append(np.zeros_like(G))
     dm = np.stack(dm_cols, axis=1) if dm_cols else np.zeros((len(f), 0))
     I_mean, I_var = _subject_sums(engine.index, G, R, values.omega, dm,
                                   np.array(d_omega).reshape(-1, *values.omega.shape),
-                                  np.array(d_resid).reshape(-1, len(f)))
+                                  np.array(d_resid).reshape(-1, len(f)),
+                                  np.array(d_G).reshape(-1, *G.shape) if full else None, weights)
     info = np.zeros((len(free), len(free)))
     mean_idx, var_idx = np.array(mean_idx, dtype=int), np.array(var_idx, dtype=int)
-    info[np.ix_(mean_idx, mean_idx)] = I_mean
     info[np.ix_(var_idx, var_idx)] = I_var
+    info[np.ix_(mean_idx, mean_idx)] += I_mean
     return info, names
 
 
-def _subject_sums(index, G, R, omega, dm, d_omega, d_resid):
-    """sum_i dm' V^-1 dm and 1/2 sum_i tr(V^-1 dV_j V^-1 dV_k), subjects padded to a common
-    number of observations per chunk (padding: V = 1, dm = dV = 0, which adds nothing)."""
+def _variance_pieces(engine, layout, spec, values, at):
+    """(G, R) at other thetas: the pieces of V that move with them (``full``)."""
+    out = engine.evaluate_with_theta(values.theta, at)
+    if out is None:
+        return None
+    f, G, _ = out
+    fv = f if spec.interaction else engine.base(values.theta).f
+    return G, layout.variance(values.sd, fv)[0]
+
+
+def _subject_sums(index, G, R, omega, dm, d_omega, d_resid, d_G=None, weights=None):
+    """sum_i w_i dm' V^-1 dm and 1/2 sum_i w_i tr(V^-1 dV_j V^-1 dV_k), subjects padded to a
+    common number of observations per chunk (padding: V = 1, dm = dV = 0, which adds nothing);
+    ``d_G`` (optional): per-parameter derivatives of G, adding dG Omega G' + G Omega dG' to dV."""
     n_mean, n_var = dm.shape[1], len(d_omega)
+    weights = np.ones(index.n) if weights is None else np.asarray(weights, dtype=float)
     I_mean, I_var = np.zeros((n_mean, n_mean)), np.zeros((n_var, n_var))
     subjects = np.flatnonzero(index.counts > 0)
     subjects = subjects[np.argsort(index.counts[subjects], kind="stable")]  # similar sizes pad little
@@ -99,16 +130,21 @@ def _subject_sums(index, G, R, omega, dm, d_omega, d_resid):
         V = np.einsum("cne,ef,cmf->cnm", Gp, omega, Gp)
         V[:, pos, pos] += np.where(inside, R[rows], 1.0)
         Vinv = np.linalg.inv(V)
+        w = weights[chunk]
         if n_mean:
             dmp = np.where(inside[..., None], dm[rows], 0.0)
-            I_mean += np.einsum("cnj,cnm,cmk->jk", dmp, Vinv, dmp)
+            I_mean += np.einsum("c,cnj,cnm,cmk->jk", w, dmp, Vinv, dmp)
         if n_var:
             W = np.empty((n_var,) + V.shape)
             for k in range(n_var):
                 dV = np.einsum("cne,ef,cmf->cnm", Gp, d_omega[k], Gp)
+                if d_G is not None:
+                    dGp = np.where(inside[..., None], d_G[k][rows], 0.0)
+                    half = np.einsum("cne,ef,cmf->cnm", dGp, omega, Gp)
+                    dV += half + half.transpose(0, 2, 1)
                 dV[:, pos, pos] += np.where(inside, d_resid[k][rows], 0.0)
                 W[k] = Vinv @ dV
-            I_var += 0.5 * np.einsum("jcnm,kcmn->jk", W, W)
+            I_var += 0.5 * np.einsum("c,jcnm,kcmn->jk", w, W, W)
     return I_mean, I_var
 
 

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 # A new capability adds its entry here and keeps its widget in a module of its own.
 TOOL_TABS: tuple[tuple[str, str], ...] = (
     ("Library", "nlme_lab.widgets.library_tab:make_library_tab"),
+    ("Validation", "nlme_lab.widgets.validation_tab:make_validation_tab"),
+    ("Design", "nlme_lab.widgets.design_tab:make_design_tab"),
+    ("Covariates", "nlme_lab.widgets.covariates_tab:make_covariates_tab"),
+    ("Patient", "nlme_lab.widgets.patient_tab:make_patient_tab"),
+    ("Trial", "nlme_lab.widgets.trial_tab:make_trial_tab"),
 )
 
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
@@ -410,10 +415,16 @@ class Lab(w.VBox):
         return SessionState(data_path=self.data_path, model_text=text, fit=fit_spec, vpc=vpc_spec)
 
     def to_cells(self) -> list[str]:
-        """The code cells that reproduce the current state (``session_cells(self.state())``)."""
+        """The code cells that reproduce the current state (``session_cells(self.state())``), then
+        those of every tool tab opened that has a result to repeat (a tab's ``to_cells()``, written
+        against the session's ``data``, ``model`` and ``fit``)."""
         from nlme_lab.session.cells import session_cells
 
-        return session_cells(self.state())
+        cells = session_cells(self.state())
+        for tab in self.tools.values():
+            if tab is not None and hasattr(tab, "to_cells"):
+                cells.extend(tab.to_cells())
+        return cells
 
     def export(self, path=None) -> Path:
         """Write the session notebook (``write_session_notebook``) and return its path."""

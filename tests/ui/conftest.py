@@ -269,3 +269,38 @@ def notebook_page(browser, lab: JupyterLab, artifacts: Path, notebook: str, *, p
         yield page
     finally:
         context.close()
+
+
+LAB_OUTPUT = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output"  # the open notebook's outputs
+
+
+@contextlib.contextmanager
+def lab_notebook(browser, lab: JupyterLab, artifacts: Path, name: str, cells: list[str], *,
+                 viewport: tuple[int, int] = (1280, 1000), timeout_ms: int = 60_000, ready_timeout_ms: int = 120_000):
+    """The page of a notebook ``<name>.ipynb`` made of ``cells`` (the first builds an ``nl.Lab``),
+    run until the Lab's Fit button is on the page; screenshots are prefixed ``name``. On exit the
+    notebook is saved, its kernel shut down and its tab closed, so the next module starts clean."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, lab.root / f"{name}.ipynb")
+
+    def ready(page):
+        page.locator(f"{LAB_OUTPUT} .nlme-fit-start").wait_for(state="attached", timeout=ready_timeout_ms)
+
+    with notebook_page(browser, lab, artifacts, f"{name}.ipynb", prefix=name, viewport=viewport,
+                       timeout_ms=timeout_ms, ready=ready) as page:
+        yield page
+        page.evaluate("""async () => { const app = window.jupyterapp;
+            await app.commands.execute('docmanager:save');
+            await app.commands.execute('kernelmenu:shutdown');
+            await app.commands.execute('application:close'); }""")
+        time.sleep(2.0)
+
+
+def click_lab_tab(page, title: str) -> None:
+    """Select the Lab's tab titled exactly ``title``."""
+    import re
+
+    page.locator(f"{LAB_OUTPUT} .lm-TabBar-tab", has_text=re.compile(f"^{re.escape(title)}$")).first.click()

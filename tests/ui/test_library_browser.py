@@ -7,9 +7,10 @@ Screenshots at 1280 and 1920 px wide: tests/ui/artifacts/library_<width>_*.png.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
+
+from tests.ui.conftest import click_lab_tab, lab_notebook
 
 nbformat = pytest.importorskip("nbformat", reason="the jupyter extra is not installed")
 
@@ -26,29 +27,15 @@ LIB = f"{OUT} .nlme-library"
 
 
 @pytest.fixture(scope="module")
-def page(jupyter_lab, browser, artifacts, open_notebook):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS[:1]])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, jupyter_lab.root / "library.ipynb")
-    ready = lambda p: p.locator(f"{OUT} .nlme-fit-start").wait_for(state="attached", timeout=120_000)  # noqa: E731
-    with open_notebook(browser, jupyter_lab, artifacts, "library.ipynb", prefix="library", viewport=(1280, 1000),
-                       timeout_ms=TIMEOUT_MS, ready=ready) as page:
+def page(jupyter_lab, browser, artifacts):
+    with lab_notebook(browser, jupyter_lab, artifacts, "library", CELLS[:1], timeout_ms=TIMEOUT_MS) as page:
         yield page
-        page.evaluate("""async () => { const app = window.jupyterapp;
-            await app.commands.execute('docmanager:save');
-            await app.commands.execute('kernelmenu:shutdown');
-            await app.commands.execute('application:close'); }""")
-        time.sleep(2.0)
 
 
 def _expect():
     from playwright.sync_api import expect
 
     return expect
-
-
-def _tab(page, title: str):
-    page.locator(f"{OUT} .lm-TabBar-tab", has_text=re.compile(f"^{re.escape(title)}$")).first.click()
 
 
 def _cut_at_the_right(page) -> list:
@@ -66,7 +53,7 @@ def _cut_at_the_right(page) -> list:
 def test_the_library_tab_lists_templates_and_shows_the_text_of_the_options(page, artifacts, width):
     expect = _expect()
     page.set_viewport_size({"width": width, "height": 1000 if width == 1280 else 1080})
-    _tab(page, "Library")
+    click_lab_tab(page, "Library")
     chooser = page.locator(f"{LIB} .nlme-library-chooser select")
     chooser.wait_for()
     assert chooser.locator("option").count() == 21
