@@ -41,6 +41,7 @@ _LAZY = {
     "crossvalidate": "nlme_lab.validation",
     "validate": "nlme_lab.validation",
     "cdd": "nlme_lab.validation",
+    "validation_report": "nlme_lab.plots.validation_report",
     # covariate model building
     "add_covariate_effect": "nlme_lab.covariates",
     "add_allometry": "nlme_lab.covariates",

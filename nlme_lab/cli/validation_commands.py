@@ -16,9 +16,12 @@ EXAMPLES = """\
   nlme-lab crossval pheno.nlm pheno.csv --folds 5 --seed 1 --json cv.json
   nlme-lab cdd theo_sd.nlm theo_sd.csv --json cdd.json
   nlme-lab validate warfarin_pk.nlm train.csv test.csv --json validate.json
+  nlme-lab validate warfarin_pk.nlm train.csv test.csv --report validate.html --n-vpc 200
 """
 
 OUTPUTS = {name: (("json", "--json", f"{name}.json"),) for name in ("bootstrap", "crossval", "cdd", "validate")}
+OUTPUTS["validate"] += (("report", "--report", "validate.html"),)
+REPORT_VPC = 200  # VPC replicates of the --report page unless --n-vpc says otherwise
 METHODS = ("fo", "foce", "focei", "laplace", "saem")
 
 
@@ -63,7 +66,11 @@ def add_parsers(sub) -> None:
         "95% CIs) and the NPDE summary (mean, variance, global p-value: Bonferroni over the t, Fisher and "
         "Shapiro-Wilk tests).")
     _common(val, newdata=True)
-    val.add_argument("--seed", type=SEED, default=1, metavar="S", help="seed of the NPDE simulations (default 1)")
+    val.add_argument("--seed", type=SEED, default=1, metavar="S", help="seed of the NPDE and VPC simulations (default 1)")
+    val.add_argument("--report", metavar="OUT.html", help="write one offline HTML page: prediction OFV, error table, "
+                     "NPDE summary and the VPC of NEWDATA (nl.validation_report)")
+    val.add_argument("--n-vpc", type=COUNT, default=None, metavar="N",
+                     help=f"VPC replicates of the --report page (default {REPORT_VPC})")
 
 
 def _common(p, newdata: bool = False) -> None:
@@ -127,13 +134,23 @@ def cmd_cdd(args) -> int:
 
 def cmd_validate(args) -> int:
     import nlme_lab as nl
+    from nlme_lab.errors import NlmeError
 
-    res = nl.validate(_fit(args), nl.read_nonmem(args.newdata), seed=args.seed)
+    if args.n_vpc is not None and not args.report:
+        raise NlmeError("--n-vpc sets the VPC of the report page: give --report OUT.html too")
+    n_vpc = (args.n_vpc or REPORT_VPC) if args.report else 0
+    fit = _fit(args)
+    res = nl.validate(fit, nl.read_nonmem(args.newdata), seed=args.seed, n_vpc=n_vpc)
     print(f"prediction OFV of {args.newdata}: {res.prediction_ofv:.4f} ({res.n_subjects} subjects)")
     print(res.summary().to_string(float_format=lambda v: f"{v:.5g}"))
     if res.npde is not None:
         print(f"NPDE: mean {res.npde.mean:.4g}, variance {res.npde.variance:.4g}, global p {res.npde.p_value:.4g}")
     _write(args.json, res.to_dict())
+    if args.report:
+        name = fit.model.name or Path(args.model).stem
+        path = nl.validation_report(res, args.report, data_name=args.newdata,
+                                    title=f"External validation of {name} (fitted to {args.data})")
+        print(f"report written to {path}")
     return 0
 
 

@@ -68,7 +68,9 @@ class NPDESummary:
 @dataclass(frozen=True)
 class ValidationResult:
     """``validate``'s result: the prediction OFV (total and per subject), PRED/IPRED errors,
-    the NPDE summary and the per-observation table (``records``: ID, TIME, DV, PRED, IPRED, NPDE...)."""
+    the NPDE summary and the per-observation table (``records``: ID, TIME, DV, PRED, IPRED, NPDE...).
+    Its HTML page: ``nl.validation_report(result, path)`` (the plots layer; reached from the top,
+    as the fit's ``nl.report``)."""
 
     prediction_ofv: float
     subjects: pd.DataFrame  # ID, prediction_ofv

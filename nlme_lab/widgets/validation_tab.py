@@ -7,6 +7,8 @@ replicates so far. Stop cancels what has not finished and keeps the finished rep
 result is built from them). Then: the bootstrap summary and its forest plot (bootstrap beside
 covariance-step intervals, ``plots.validation.forest_plot``), or the per-fold table and the
 prediction OFV per fold. ``where`` picks the scheduler: the embedded Dask cluster or this process.
+External validation: ``nl.validate`` of the last fit on another dataset (a path) with a VPC of it;
+the errors table, the VPC and a button writing the page (``nl.validation_report``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-KINDS = ("Bootstrap", "Cross-validation")
+KINDS = ("Bootstrap", "Cross-validation", "External validation")
 WHERE = (("this process", "serial"), ("local Dask cluster", None))
 
 
@@ -52,6 +54,13 @@ class ValidationTab(w.VBox):
                                       layout=w.Layout(width="130px"))
         self.seed = w.BoundedIntText(value=1, min=0, max=2 ** 31 - 1, description="seed",
                                      style={"description_width": "auto"}, layout=w.Layout(width="150px"))
+        self.new_data = w.Text(placeholder="new data (path to a NONMEM csv)", layout=w.Layout(width="280px"))
+        self.n_vpc = w.BoundedIntText(value=100, min=1, max=100000, description="VPC replicates",
+                                      style={"description_width": "auto"}, layout=w.Layout(width="200px"))
+        self.report_path = w.Text(value="validation.html", description="page", style={"description_width": "auto"},
+                                  layout=w.Layout(width="260px"))
+        self.report_button = w.Button(description="Write page", icon="file", tooltip="nl.validation_report(result, page)")
+        self.report_button.on_click(lambda _b: self.write_report())
         self.where = w.Dropdown(options=WHERE, value="serial", description="run on", style={"description_width": "auto"},
                                 layout=w.Layout(width="260px"))
         self.start_button = w.Button(description="Start", icon="play", button_style="primary")
@@ -79,7 +88,8 @@ class ValidationTab(w.VBox):
         self.add_class("nlme-validation")
 
     def _show_count(self) -> None:
-        self.count.children = [self.n if self.kind.value == KINDS[0] else self.folds]
+        self.count.children = {KINDS[0]: [self.n], KINDS[1]: [self.folds]}.get(self.kind.value,
+                                                                               [self.new_data, self.n_vpc])
 
     @property
     def running(self) -> bool:
@@ -98,15 +108,20 @@ class ValidationTab(w.VBox):
         self._stop = threading.Event()
         self._rows = []
         self.result, self.error = None, None
-        bootstrap = self.kind.value == KINDS[0]
-        total = int(self.n.value) if bootstrap else min(int(self.folds.value), fit.n_subjects)
+        kind = self.kind.value
+        bootstrap = kind == KINDS[0]
+        if kind == KINDS[2] and not self.new_data.value.strip():
+            self.status.value = "<b>no new data</b>: give the path of the dataset to predict"
+            return None
+        total = (int(self.n.value) if bootstrap else min(int(self.folds.value), fit.n_subjects) if kind == KINDS[1]
+                 else 1)
         self.progress.max, self.progress.value = max(total, 1), 0
         self.progress.bar_style = ""
         self.results.children = []
         self.live.value = ""
-        self.status.value = f"{'bootstrap' if bootstrap else 'cross-validation'}: starting ({total} tasks)"
+        self.status.value = f"{kind.lower()}: starting ({total} tasks)"
         self.start_button.disabled, self.stop_button.disabled = True, False
-        self._thread = threading.Thread(target=self._run, args=(fit, bootstrap), daemon=True,
+        self._thread = threading.Thread(target=self._run, args=(fit, kind), daemon=True,
                                         name="nlme_lab-validation")
         self._thread.start()
         if wait:
@@ -123,12 +138,16 @@ class ValidationTab(w.VBox):
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _run(self, fit, bootstrap: bool) -> None:
+    def _run(self, fit, kind: str) -> None:
         import nlme_lab as nl
         from nlme_lab.errors import NlmeError
 
         try:
-            if bootstrap:
+            if kind == KINDS[2]:
+                self.result = nl.validate(fit, self.new_data.value.strip(), seed=int(self.seed.value),
+                                          n_vpc=int(self.n_vpc.value))
+                self._show_external(self.result)
+            elif kind == KINDS[0]:
                 self.result = nl.bootstrap(fit, n=int(self.n.value), seed=int(self.seed.value),
                                            scheduler=self.where.value, on_result=self._replicate_done, stop=self._stop)
                 self._show_bootstrap(self.result)
@@ -182,6 +201,9 @@ class ValidationTab(w.VBox):
             return ""
         where = self.where.value
         sched = "" if where is None else f", scheduler={where!r}"
+        if self.kind.value == KINDS[2]:
+            return (f"val = nl.validate(fit, {self.new_data.value.strip()!r}, seed={int(self.seed.value)}, "
+                    f"n_vpc={int(self.n_vpc.value)})")
         if self.kind.value == KINDS[0]:
             return f"boot = nl.bootstrap(fit, n={int(self.n.value)}, seed={int(self.seed.value)}{sched})"
         return f"cv = nl.crossvalidate(fit, folds={int(self.folds.value)}, seed={int(self.seed.value)}{sched})"
@@ -191,7 +213,7 @@ class ValidationTab(w.VBox):
         code = self.code()
         if not code:
             return []
-        return [code + ("\nboot.summary()" if code.startswith("boot =") else "\ncv.folds")]
+        return [code + {"boot": "\nboot.summary()", "cv": "\ncv.folds", "val": "\nval.summary()"}[code.split(" ")[0]]]
 
     def _code_box(self) -> w.HTML:
         return w.HTML(f"<pre class='nlme-validation-code'>{html.escape(self.code())}</pre>")
@@ -223,3 +245,37 @@ class ValidationTab(w.VBox):
         self.results.children = [w.HTML(_table(res.folds[cols])), BokehModel(prediction_ofv_plot(res.folds)),
                                  self._code_box()]
         self.progress.bar_style = "success"
+
+    def _show_external(self, res) -> None:
+        from jupyter_bokeh import BokehModel
+
+        from nlme_lab.plots.vpc import vpc_plot
+
+        self.progress.value = 1
+        npde = "" if res.npde is None else (f"; NPDE mean {res.npde.mean:.3g}, variance {res.npde.variance:.3g}, "
+                                            f"global p {res.npde.p_value:.3g}")
+        self.status.value = (f"external validation: prediction OFV {res.prediction_ofv:.4f} on {res.n_subjects} "
+                             f"subjects{npde}")
+        errors = res.summary().reset_index().rename(columns={"index": "error"})
+        children = [w.HTML(_table(errors))]
+        if res.vpc is not None:
+            children.append(BokehModel(vpc_plot(res.vpc)))
+        children += [w.HBox([self.report_path, self.report_button]), self._code_box()]
+        self.results.children = children
+        self.progress.bar_style = "success"
+
+    def write_report(self):
+        """Write the last external validation's page (``nl.validation_report``) to the page path."""
+        import nlme_lab as nl
+
+        if self.result is None or not hasattr(self.result, "prediction_ofv"):
+            self.status.value = "<b>no external validation yet</b>: run one first"
+            return None
+        try:
+            path = nl.validation_report(self.result, self.report_path.value.strip() or "validation.html",
+                                        data_name=self.new_data.value.strip())
+        except OSError as err:
+            self.status.value = f"<b>page not written</b>: {html.escape(str(err))}"
+            return None
+        self.status.value = f"page written to <code>{html.escape(str(path))}</code>"
+        return path

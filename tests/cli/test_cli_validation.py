@@ -62,6 +62,28 @@ def test_validate_json(tmp_path):
     assert doc["ipred"]["rmse"] < doc["pred"]["rmse"]
 
 
+def test_validate_report_page_with_the_vpc(tmp_path, capsys):
+    frame = pd.read_csv(DATA / "theo_sd.csv")
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    frame[frame["ID"] <= 8].to_csv(train, index=False)
+    frame[frame["ID"] > 8].to_csv(test, index=False)
+    out, page = tmp_path / "val.json", tmp_path / "val.html"
+    assert main(["validate", THEO[0], str(train), str(test), "--json", str(out), "--report", str(page),
+                 "--n-vpc", "10"]) == 0
+    assert f"report written to {page}" in capsys.readouterr().out
+    doc, text = json.loads(out.read_text()), page.read_text(encoding="utf-8")
+    assert f"{doc['prediction_ofv']:.4f}" in text and "4 subjects" in text and "test.csv" in text
+    assert "VPC of the new data" in text and "10 simulated replicates" in text and "Bokeh" in text
+
+
+def test_validate_refuses_n_vpc_without_report_and_a_bad_report_path(tmp_path, capsys):
+    assert main(["validate", *THEO, THEO[1], "--n-vpc", "10"]) == 1
+    assert "--n-vpc sets the VPC of the report page" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["validate", *THEO, THEO[1], "--report", str(tmp_path / "missing" / "v.html")])
+    assert "--report" in capsys.readouterr().err
+
+
 def test_bootstrap_refuses_a_bad_count(capsys):
     with pytest.raises(SystemExit):
         main(["bootstrap", *THEO, "--n", "0"])

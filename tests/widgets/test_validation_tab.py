@@ -84,3 +84,26 @@ def test_crossvalidation_shows_the_fold_table(lab):
     assert "summed prediction OFV" in tab.status.value
     assert "nl.crossvalidate(fit, folds=3" in tab.code()
     assert len(tab._rows) == 3 and tab.live.value == ""  # fold rows arrived live; the final table replaces them
+
+
+def test_external_validation_shows_errors_vpc_and_writes_the_page(lab, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(THEO_DATA)
+    new = tmp_path / "new.csv"
+    frame[frame["ID"] > 8].to_csv(new, index=False)
+    tab = lab.tool("Validation")
+    tab.kind.value = "External validation"
+    assert tab.count.children == (tab.new_data, tab.n_vpc)
+    tab.new_data.value, tab.n_vpc.value, tab.seed.value = str(new), 10, 3
+    res = tab.start(wait=True)
+    assert tab.error is None and res.n_subjects == 4 and res.vpc is not None
+    assert f"{res.prediction_ofv:.4f}" in tab.status.value
+    kinds = [type(c).__name__ for c in tab.results.children]
+    assert "BokehModel" in kinds and "rmse_percent" in tab.results.children[0].value
+    assert tab.to_cells()[0].startswith("val = nl.validate(fit, ") and "n_vpc=10" in tab.to_cells()[0]
+    tab.report_path.value = str(tmp_path / "val.html")
+    page = tab.write_report().read_text()
+    assert f"{res.prediction_ofv:.4f}" in page and "VPC of the new data" in page
+    tab.report_path.value = str(tmp_path / "missing" / "val.html")
+    assert tab.write_report() is None and "page not written" in tab.status.value
