@@ -49,6 +49,11 @@ def parse_rows(text: str, what: str, n_min: int, n_max: int) -> list[list[float]
     return rows
 
 
+def target_code(target) -> str:
+    """``nl.Target(...)`` as code."""
+    return f"nl.Target({target.metric!r}, {target.low!r}, {target.high!r}, at={target.at!r})"
+
+
 class PatientTab(w.VBox):
     """Doses, levels and covariates in; the MAP curve with its band and the suggested dose out."""
 
@@ -85,6 +90,7 @@ class PatientTab(w.VBox):
             widget.add_class(f"nlme-patient-{name}")
         self.post = None
         self.dose_result = None
+        self._last: dict | None = None  # what the last estimate was made from (``to_cells``)
         from jupyter_bokeh import BokehModel
 
         from nlme_lab.plots.dosing import posterior_figure
@@ -161,6 +167,7 @@ class PatientTab(w.VBox):
             times = np.linspace(0.0, max(float(self.horizon.value), float(frame["TIME"].max())), 97)
             times = times[~np.isin(times, frame["TIME"].to_numpy())]
             self.post = nl.map_estimate(self.fit if self.fit is not None else self.model, frame, times=times)
+            self._last = {"frame": frame, "horizon": float(self.horizon.value), "dose_call": None}
         except (NlmeError, ValueError) as err:
             self._set_status(str(err), "error")
             return
@@ -189,6 +196,10 @@ class PatientTab(w.VBox):
             regimen = nl.Regimen("suggested", float(first), interval=interval, duration=float(self.duration.value),
                                  cmt=int(self.cmt.value))
             self.dose_result = nl.individual_dose(self.post, target, regimen)
+            self._last["dose_call"] = (f"dose = nl.individual_dose(post, {target_code(target)}, nl.Regimen("
+                                       f"'suggested', {float(first)!r}, interval={interval!r}, "
+                                       f"duration={float(self.duration.value)!r}, cmt={int(self.cmt.value)!r}))\n"
+                                       "print(dose)")
         except (NlmeError, ValueError) as err:
             self.suggestion.value = f"<div class='nlme-patient-message' data-kind='error'>{html.escape(str(err))}</div>"
             return None
@@ -197,3 +208,23 @@ class PatientTab(w.VBox):
                                  f"<br>predicted {html.escape(target.metric)} {r.predicted:.4g}, probability in "
                                  f"window {r.probability:.0%}</div>")
         return r
+
+    # ------------------------------------------------------------------ export
+    def to_cells(self) -> list[str]:
+        """The Lab's export: the patient's records written out, ``nl.map_estimate`` on the
+        session's ``fit`` (else ``model``) as the tab ran it, and the last suggested dose's
+        ``nl.individual_dose`` (none before an estimate)."""
+        if self.post is None or self._last is None:
+            return []
+        frame = self._last["frame"]
+        columns = ",\n    ".join(f"{c!r}: {[v.item() if hasattr(v, 'item') else v for v in frame[c]]!r}"
+                                  for c in frame.columns)
+        prior = "fit" if self.fit is not None else "model"
+        cells = ["import numpy as np\nimport pandas as pd\n\n"
+                 f"patient = pd.DataFrame({{\n    {columns},\n}})\n"
+                 f"times = np.linspace(0.0, max({self._last['horizon']!r}, float(patient['TIME'].max())), 97)\n"
+                 "times = times[~np.isin(times, patient['TIME'].to_numpy())]\n"
+                 f"post = nl.map_estimate({prior}, patient, times=times)\nprint(post)"]
+        if self._last["dose_call"] is not None:
+            cells.append(self._last["dose_call"])
+        return cells
