@@ -160,19 +160,6 @@ def test_cli_map_with_a_saved_fit(theo_fit, tmp_path):
     np.testing.assert_allclose(list(d["eta"].values()), fit.etas[3], atol=1e-4)
 
 
-ONE_CMT = """
-[ini]
-tcl = log(2)
-tv = log(20)
-eta_cl ~ 0.09
-add_sd = 0.1
-[model]
-cl = exp(tcl + eta_cl)
-v = exp(tv)
-cp = linCmt()
-cp ~ add(add_sd)
-"""
-
 
 def test_individual_interval_puts_the_trough_in_the_window():
     """adjust="interval": 100 mg bolus at steady state, Cmin(tau) = D/V e^(-k tau) / (1 - e^(-k tau))
@@ -180,6 +167,7 @@ def test_individual_interval_puts_the_trough_in_the_window():
     is the share of the posterior draws (eta_cl ~ N(mode, posterior variance)) whose closed-form
     trough is in the window."""
     from nlme_lab.trials.regimen import mvn_draws
+    from tests.trials.test_trial import ONE_CMT
 
     model = nl.Model(ONE_CMT)
     df = pd.DataFrame({"ID": 1, "TIME": [0.0, 4.0, 12.0], "DV": [0.0, 3.0, 1.2], "AMT": [100.0, 0, 0],
