@@ -269,7 +269,9 @@ def individual_dose(map_result: MapResult, target, regimen, *, adjust: str = "do
     ``adjust="interval"``: keep ``regimen``'s dose and choose the dosing interval among
     ``intervals`` (steady state) with the highest posterior probability of attainment (ties: the
     prediction at the mode nearest the window's middle); ``candidates`` holds every interval's
-    prediction and probability."""
+    prediction and probability. ``intervals=None``: the interval solved continuously (the metric
+    at the mode equal to the window's middle, between 0.5 h and 14 days), rounded to ``round_to``
+    (default 1 h)."""
     from nlme_lab.trials.exposure import ExposureModel
 
     target = Target.of(target)
@@ -285,6 +287,8 @@ def individual_dose(map_result: MapResult, target, regimen, *, adjust: str = "do
               conc_at=target.at if target.metric == "conc" else None,
               variables=_target_variable(target))
     if adjust == "interval":
+        if intervals is None:
+            intervals = [_solve_interval(em, regimen, cov_frame, map_result.eta_vector, target, kw, round_to or 1.0)]
         return _individual_interval(map_result, target, regimen, em, cov_frame, kw, intervals, n_draws, seed)
     doses = regimen.dose * np.geomspace(1 / 64, 64, 61)
     eta = map_result.eta_vector
@@ -349,3 +353,22 @@ def _individual_interval(map_result, target, regimen, em, cov_frame, kw, interva
     return IndividualDose(chosen, target, float(best["predicted"]), float(best["probability"]),
                           (float(best["lower"]), float(best["upper"])), np.array([regimen.dose]),
                           np.array([float(best["predicted"])]), "interval", table.drop(columns="distance"))
+
+
+def _solve_interval(em, regimen, cov_frame, eta, target, kw, round_to: float) -> float:
+    """The steady-state interval whose metric at the MAP etas is ``target.center``: the metric
+    on a geometric grid of intervals, interpolated on log scales where it is monotonic, rounded."""
+    taus = np.geomspace(max(0.5, regimen.duration or 0.5), 336.0, 41)
+    x = np.array([float(em.evaluate(replace(regimen, interval=float(t)), cov_frame, eta[None, :], **kw)
+                        .metrics[target.metric].iloc[0]) for t in taus])
+    ok = np.isfinite(x) & (x > 0)
+    if ok.sum() < 2:
+        raise NlmeError(f"adjust='interval': the {target.metric} could not be computed over intervals 0.5-336 h")
+    lx, lt = np.log(x[ok]), np.log(taus[ok])
+    if np.all(np.diff(lx) < 0):
+        lx, lt = lx[::-1], lt[::-1]
+    if np.all(np.diff(lx) > 0):
+        tau = float(np.exp(np.interp(np.log(target.center), lx, lt)))
+    else:
+        tau = float(taus[ok][np.argmin(np.abs(lx - np.log(target.center)))])
+    return max(round_to, round(tau / round_to) * round_to)

@@ -189,5 +189,10 @@ def test_individual_interval_puts_the_trough_in_the_window():
     expected = [float(np.mean((cmin(t, kd) >= 0.8) & (cmin(t, kd) <= 1.6))) for t in (6, 8, 12, 24)]
     np.testing.assert_allclose(res.candidates["probability"], expected, atol=1e-12)
     assert res.probability == max(expected) and 0.3 < res.probability < 1
+    solved = nl.individual_dose(post, nl.Target("cmin", 0.8, 1.6), nl.Regimen("r", 100, interval=24),
+                                adjust="interval", intervals=None, round_to=0.5)
+    exact = np.log(1 + 5.0 / np.sqrt(0.8 * 1.6)) / k  # Cmin(tau) = sqrt(0.8 * 1.6)
+    assert solved.regimen.interval == round(exact / 0.5) * 0.5 and abs(solved.regimen.interval - exact) <= 0.25
+    assert solved.predicted == pytest.approx(cmin(solved.regimen.interval), rel=1e-6)
     with pytest.raises(NlmeError, match="adjust must be"):
         nl.individual_dose(post, nl.Target("cmin", 0.8, 1.6), nl.Regimen("r", 100, interval=24), adjust="both")
