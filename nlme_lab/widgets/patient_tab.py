@@ -78,6 +78,8 @@ class PatientTab(w.VBox):
                               layout=w.Layout(width="160px"))
         self.interval = w.FloatText(value=24.0, description="every (h)", layout=w.Layout(width="160px"))
         self.duration = w.FloatText(value=0.0, description="infusion (h)", layout=w.Layout(width="160px"))
+        self.adjust = w.Dropdown(options=[("dose", "dose"), ("interval (6, 8, 12, 24 h)", "interval")], value="dose",
+                                 description="adjust", layout=w.Layout(width="260px"))
         self.suggest_button = w.Button(description="Suggest dose", icon="calculator", button_style="primary")
         self.status = w.HTML()
         self.estimate = w.HTML()
@@ -85,7 +87,7 @@ class PatientTab(w.VBox):
         for widget, name in ((self.doses, "doses"), (self.levels, "levels"), (self.status, "status"),
                              (self.estimate, "estimate"), (self.suggestion, "suggestion"),
                              (self.suggest_button, "suggest"), (self.metric, "metric"), (self.low, "low"),
-                             (self.high, "high"), (self.interval, "interval"), (self.duration, "duration"),
+                             (self.high, "high"), (self.interval, "interval"), (self.duration, "duration"), (self.adjust, "adjust"),
                              *((cw, f"cov-{c}") for c, cw in self.covariates.items())):
             widget.add_class(f"nlme-patient-{name}")
         self.post = None
@@ -103,7 +105,7 @@ class PatientTab(w.VBox):
         inputs = w.VBox([w.HTML("<b>Patient</b>"), self.doses, self.levels, *self.covariates.values(), self.cmt,
                          self.horizon, self.status], layout=w.Layout(flex="0 0 auto"))
         target = w.VBox([w.HTML("<b>Target and regimen</b>"), self.metric, self.low, self.high, self.at,
-                         self.interval, self.duration, self.suggest_button, self.suggestion],
+                         self.interval, self.duration, self.adjust, self.suggest_button, self.suggestion],
                         layout=w.Layout(flex="0 0 auto", margin="0 12px"))
         right = w.VBox([self.plot, self.estimate], layout=w.Layout(flex="1 1 520px", min_width="0"))
         super().__init__([w.HTML(CSS), w.HBox([inputs, target, right], layout=w.Layout(flex_flow="row wrap"))])
@@ -195,10 +197,14 @@ class PatientTab(w.VBox):
             interval = self.interval.value if self.interval.value > 0 else None
             regimen = nl.Regimen("suggested", float(first), interval=interval, duration=float(self.duration.value),
                                  cmt=int(self.cmt.value))
-            self.dose_result = nl.individual_dose(self.post, target, regimen)
+            adjust = self.adjust.value
+            if adjust == "interval" and interval is None:
+                raise NlmeError("adjust interval: give the regimen's interval (every (h) > 0) as a starting form")
+            self.dose_result = nl.individual_dose(self.post, target, regimen, adjust=adjust)
             self._last["dose_call"] = (f"dose = nl.individual_dose(post, {target_code(target)}, nl.Regimen("
                                        f"'suggested', {float(first)!r}, interval={interval!r}, "
-                                       f"duration={float(self.duration.value)!r}, cmt={int(self.cmt.value)!r}))\n"
+                                       f"duration={float(self.duration.value)!r}, cmt={int(self.cmt.value)!r}), "
+                                       f"adjust={adjust!r})\n"
                                        "print(dose)")
         except (NlmeError, ValueError) as err:
             self.suggestion.value = f"<div class='nlme-patient-message' data-kind='error'>{html.escape(str(err))}</div>"

@@ -42,6 +42,14 @@ def test_patient_tab_estimates_as_levels_are_typed(lab):
     assert ns["post"].eta == pytest.approx(tab.post.eta, abs=1e-10) and ns["post"].ofv == pytest.approx(tab.post.ofv)
     np.testing.assert_allclose(ns["post"].predictions["IPRED"], tab.post.predictions["IPRED"], rtol=1e-10)
     assert ns["dose"].regimen == r.regimen and ns["dose"].probability == r.probability
+    tab.adjust.value = "interval"  # keep the typed dose (100), choose the interval
+    tab.metric.value, tab.low.value, tab.high.value = "cmin", 0.5, 2.0
+    r = tab.suggest()
+    assert r.adjust == "interval" and r.regimen.dose == 100 and r.regimen.interval == 24  # PTA .005 .025 .39 .765
+    assert r.probability == r.candidates["probability"].max() > 0.5 and "every 24 h" in tab.suggestion.value
+    ns = _run_cells(tab.to_cells(), lab)
+    assert ns["dose"].regimen == r.regimen
+    pd.testing.assert_frame_equal(ns["dose"].candidates, r.candidates)
 
 
 def _run_cells(cells, lab):
