@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nlme_lab.errors import DataWarning
+from nlme_lab.errors import DataWarning, NlmeError
 from nlme_lab.estimation.evaluation import prepare
 from nlme_lab.trials.regimen import Regimen, regimen_records
 
@@ -55,35 +55,69 @@ class ExposureModel:
 
     def evaluate(self, regimen: Regimen, covariates: pd.DataFrame, etas: np.ndarray | None, *,
                  params: dict | None = None, threshold: float | None = None, conc_at: float | None = None,
-                 n_grid: int = N_GRID, doses: np.ndarray | None = None) -> ExposureBatch:
+                 n_grid: int = N_GRID, doses: np.ndarray | None = None,
+                 variables: dict | None = None) -> ExposureBatch:
         """``covariates``: one row per subject (columns the model's covariates); ``etas`` (n, n_eta)
         or None (typical subjects); ``params``: population values for this batch (a draw);
-        ``doses``: one dose per subject instead of the regimen's."""
+        ``doses``: one dose per subject instead of the regimen's; ``variables``: ``{name: times}``
+        model variables (an endpoint, or a variable of ``[model]`` before the solution) at times
+        from the start of the metrics' window, as metric columns ``name@time``."""
         from nlme_lab.data import read_nonmem
 
         times = grid_for(regimen, conc_at=conc_at, n_grid=n_grid)
+        wanted = variable_times(variables)
+        all_t = np.unique(np.r_[times, [regimen.start + t for _, t in wanted]]) if wanted else times
         obs_cmt = self.obs_cmt or (2 if self.model.ir.lincmt is not None and self.model.ir.lincmt.has_depot else 1)
-        frame = regimen_records(regimen, times, covariates, obs_cmt=obs_cmt, doses=doses)
+        frame = regimen_records(regimen, all_t, covariates, obs_cmt=obs_cmt, doses=doses)
         with warnings.catch_warnings():  # prediction-only subjects: no observations by design
             warnings.simplefilter("ignore", DataWarning)
             ev = prepare(self.model, read_nonmem(frame))
         values = ev.values({**self.params, **(params or {})})
         n = len(covariates)
         etas = ev.zero_etas() if etas is None else np.ascontiguousarray(etas, dtype=float)
-        ipred = ev.record_predictions(values, etas).ipred[:, 0]
         rows = frame.attrs.get("obs_rows")
         if rows is None:  # one dose record, then the grid
-            pred = ipred.reshape(n, len(times) + 1)[:, 1:]
-        else:
-            pred = ipred.reshape(n, -1)[:, rows]
+            rows = np.arange(1, len(all_t) + 1)
+
+        def at_grid(per_record: np.ndarray) -> np.ndarray:  # (n_records,) -> (n, len(all_t))
+            return per_record.reshape(n, -1)[:, rows]
+
+        ipred = ev.record_predictions(values, etas).ipred
+        pred_all = at_grid(ipred[:, 0])
+        pred = pred_all[:, np.searchsorted(all_t, times)]
         ind = ev.individual_parameters(values, etas)
         individual = pd.DataFrame(ind.values, columns=list(ind.names))
         metrics = exposure_metrics(times, pred, regimen, threshold=threshold, conc_at=conc_at)
+        if wanted:
+            for col, values_at in self._variables(ev, values, etas, ipred, at_grid, wanted, all_t, regimen).items():
+                metrics[col] = values_at
         if self.analytic and "cl" in individual and not regimen.records:
             amount = regimen.dose if doses is None else np.asarray(doses, dtype=float)
             metrics["auc"] = amount / individual["cl"].to_numpy()
             metrics["auc_inf"] = metrics["auc"]
         return ExposureBatch(times, pred, metrics, individual)
+
+    def _variables(self, ev, values, etas, ipred, at_grid, wanted, all_t, regimen) -> dict:
+        """``{"name@t": (n,) values}``: endpoints from the record predictions (DV's scale), other
+        ``[model]`` variables from the individual parameters on every record."""
+        endpoints = [e.variable for e in self.model.ir.endpoints]
+        cm = ev.problem.compiled
+        p_names = [nm for nm, kind in zip(cm.p_names, cm.p_kinds) if kind != "input"]
+        P = None
+        out = {}
+        for name, t in wanted:
+            k = int(np.searchsorted(all_t, regimen.start + t))
+            if name in endpoints:
+                col = at_grid(ipred[:, endpoints.index(name)])[:, k]
+            elif name in p_names:
+                if P is None:
+                    P = ev.problem.individual_parameters(values.theta, etas)
+                col = at_grid(P[:, list(cm.p_names).index(name)])[:, k]
+            else:
+                raise NlmeError(f"variables: {name!r} is not a variable of the model (endpoints "
+                                f"{', '.join(endpoints)}; variables {', '.join(p_names)})")
+            out[variable_column(name, t)] = np.asarray(col, dtype=float)
+        return out
 
 
     def evaluate_many(self, regimens, covariates: pd.DataFrame, etas, **kw) -> list[ExposureBatch]:
@@ -93,7 +127,8 @@ class ExposureModel:
         out: dict[int, ExposureBatch] = {}
         groups: dict = {}
         for k, reg in enumerate(regimens):
-            key = (reg.interval, reg.duration, reg.cmt, reg.horizon) if self.analytic and not reg.records else k
+            shared = self.analytic and not reg.records and not kw.get("variables")
+            key = (reg.interval, reg.duration, reg.cmt, reg.horizon) if shared else k
             groups.setdefault(key, []).append(k)
         for members in groups.values():
             base = regimens[members[0]]
@@ -109,6 +144,22 @@ class ExposureModel:
                     metrics["auc_inf"] = metrics["auc"]
                 out[k] = ExposureBatch(b.times, conc, metrics, b.individual)
         return [out[k] for k in range(len(regimens))]
+
+
+def variable_column(name: str, t: float) -> str:
+    """The metric column of variable ``name`` at time ``t``: ``"effect@24"``."""
+    return f"{name}@{float(t):g}"
+
+
+def variable_times(variables: dict | None) -> list[tuple[str, float]]:
+    """``[(name, time)]`` of ``{name: time or times}`` (times >= 0, from the window's start)."""
+    out = []
+    for name, ts in (variables or {}).items():
+        for t in np.atleast_1d(np.asarray(ts, dtype=float)):
+            if not np.isfinite(t) or t < 0:
+                raise NlmeError(f"variables: the times of {name!r} must be >= 0, not {t}")
+            out.append((str(name), float(t)))
+    return out
 
 
 def _segment_auc(t: np.ndarray, c: np.ndarray) -> np.ndarray:

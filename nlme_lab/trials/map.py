@@ -14,7 +14,7 @@ patient is solved from several starts at once (the patient copied as that many s
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -246,8 +246,10 @@ class IndividualDose:
     predicted: float  # the metric at the MAP etas
     probability: float  # posterior probability that the metric is in the window
     interval: tuple  # 90 % posterior interval of the metric
-    doses: np.ndarray  # the dose grid searched
+    doses: np.ndarray  # the dose grid searched (adjust="interval": the regimen's dose)
     exposure: np.ndarray  # the metric at the MAP etas on that grid
+    adjust: str = "dose"  # what was chosen: "dose" or "interval"
+    candidates: pd.DataFrame | None = None  # adjust="interval": interval, predicted, probability per candidate
 
     def __str__(self) -> str:
         return (f"{self.regimen.describe()}: predicted {self.target.metric} {self.predicted:.4g} "
@@ -255,11 +257,21 @@ class IndividualDose:
                 f"{self.probability:.0%}")
 
 
-def individual_dose(map_result: MapResult, target, regimen, *, round_to: float | None = None,
-                    n_draws: int = N_BAND, seed: int = 1) -> IndividualDose:
+INTERVALS = (6.0, 8.0, 12.0, 24.0)  # the dosing intervals ``adjust="interval"`` chooses from by default
+
+
+def individual_dose(map_result: MapResult, target, regimen, *, adjust: str = "dose", intervals=INTERVALS,
+                    round_to: float | None = None, n_draws: int = N_BAND, seed: int = 1) -> IndividualDose:
     """The dose (of ``regimen``'s form: interval, infusion, compartment) whose predicted exposure
     at the patient's MAP etas is the middle of ``target`` (``Target.center``), rounded to
-    ``round_to`` if given, with the posterior probability of attainment (draws of the etas)."""
+    ``round_to`` if given, with the posterior probability of attainment (draws of the etas).
+
+    ``adjust="interval"``: keep ``regimen``'s dose and choose the dosing interval among
+    ``intervals`` (steady state) with the highest posterior probability of attainment (ties: the
+    prediction at the mode nearest the window's middle); ``candidates`` holds every interval's
+    prediction and probability. ``intervals=None``: the interval solved continuously (the metric
+    at the mode equal to the window's middle, between 0.5 h and 14 days), rounded to ``round_to``
+    (default 1 h)."""
     from nlme_lab.trials.exposure import ExposureModel
 
     target = Target.of(target)
@@ -267,10 +279,17 @@ def individual_dose(map_result: MapResult, target, regimen, *, round_to: float |
     if regimen.records:
         raise NlmeError("individual_dose scales one dose: give the regimen as dose, interval, duration (not dose "
                         "records)")
+    if adjust not in ("dose", "interval"):
+        raise NlmeError(f"adjust must be 'dose' or 'interval', not {adjust!r}")
     em = ExposureModel(map_result.model, map_result.params)
     cov_frame = pd.DataFrame([map_result.covariates]) if map_result.covariates else pd.DataFrame(index=[0])
     kw = dict(threshold=target.at if target.metric == "time_above" else None,
-              conc_at=target.at if target.metric == "conc" else None)
+              conc_at=target.at if target.metric == "conc" else None,
+              variables=_target_variable(target))
+    if adjust == "interval":
+        if intervals is None:
+            intervals = [_solve_interval(em, regimen, cov_frame, map_result.eta_vector, target, kw, round_to or 1.0)]
+        return _individual_interval(map_result, target, regimen, em, cov_frame, kw, intervals, n_draws, seed)
     doses = regimen.dose * np.geomspace(1 / 64, 64, 61)
     eta = map_result.eta_vector
     grid = em.evaluate(regimen, pd.concat([cov_frame] * len(doses), ignore_index=True),
@@ -295,3 +314,61 @@ def individual_dose(map_result: MapResult, target, regimen, *, round_to: float |
     at_mode = float(em.evaluate(chosen, cov_frame, eta[None, :], **kw).metrics[target.metric].iloc[0])
     return IndividualDose(chosen, target, at_mode, float(np.mean(target.attained(x))),
                           tuple(float(q) for q in np.nanquantile(x, [0.05, 0.95])), doses, exp)
+
+
+def _target_variable(target: Target) -> dict | None:
+    """``{name: [time]}`` when the target is a model variable at a time (``"effect@24"``)."""
+    from nlme_lab.trials.regimen import is_variable_metric
+
+    if not is_variable_metric(target.metric):
+        return None
+    name, _, t = target.metric.rpartition("@")
+    return {name: [float(t)]}
+
+
+def _individual_interval(map_result, target, regimen, em, cov_frame, kw, intervals, n_draws, seed) -> IndividualDose:
+    """``individual_dose(adjust="interval")``: every candidate interval at the regimen's dose,
+    evaluated at the MAP etas and on the same posterior draws."""
+    taus = sorted({float(t) for t in np.atleast_1d(np.asarray(intervals, dtype=float))})
+    taus = [t for t in taus if t > 0 and t >= regimen.duration]
+    if not taus:
+        raise NlmeError(f"adjust='interval': no candidate interval (of {list(intervals)}) is positive and at least "
+                        f"the infusion duration {regimen.duration:g}")
+    eta = map_result.eta_vector
+    draws = mvn_draws(np.random.default_rng(seed), eta, map_result.eta_covariance, n_draws)
+    many = pd.concat([cov_frame] * n_draws, ignore_index=True)
+    rows = []
+    for tau in taus:
+        reg = replace(regimen, interval=tau)
+        at_mode = float(em.evaluate(reg, cov_frame, eta[None, :], **kw).metrics[target.metric].iloc[0])
+        x = em.evaluate(reg, many, draws, **kw).metrics[target.metric].to_numpy(dtype=float)
+        lo, hi = np.nanquantile(x, [0.05, 0.95])
+        rows.append({"interval": tau, "predicted": at_mode, "probability": float(np.mean(target.attained(x))),
+                     "lower": float(lo), "upper": float(hi),
+                     "distance": abs(np.log(at_mode / target.center)) if at_mode > 0 and target.center > 0
+                     else abs(at_mode - target.center)})
+    table = pd.DataFrame(rows)
+    best = table.sort_values(["probability", "distance"], ascending=[False, True], kind="stable").iloc[0]
+    chosen = replace(regimen, interval=float(best["interval"]))
+    return IndividualDose(chosen, target, float(best["predicted"]), float(best["probability"]),
+                          (float(best["lower"]), float(best["upper"])), np.array([regimen.dose]),
+                          np.array([float(best["predicted"])]), "interval", table.drop(columns="distance"))
+
+
+def _solve_interval(em, regimen, cov_frame, eta, target, kw, round_to: float) -> float:
+    """The steady-state interval whose metric at the MAP etas is ``target.center``: the metric
+    on a geometric grid of intervals, interpolated on log scales where it is monotonic, rounded."""
+    taus = np.geomspace(max(0.5, regimen.duration or 0.5), 336.0, 41)
+    x = np.array([float(em.evaluate(replace(regimen, interval=float(t)), cov_frame, eta[None, :], **kw)
+                        .metrics[target.metric].iloc[0]) for t in taus])
+    ok = np.isfinite(x) & (x > 0)
+    if ok.sum() < 2:
+        raise NlmeError(f"adjust='interval': the {target.metric} could not be computed over intervals 0.5-336 h")
+    lx, lt = np.log(x[ok]), np.log(taus[ok])
+    if np.all(np.diff(lx) < 0):
+        lx, lt = lx[::-1], lt[::-1]
+    if np.all(np.diff(lx) > 0):
+        tau = float(np.exp(np.interp(np.log(target.center), lx, lt)))
+    else:
+        tau = float(taus[ok][np.argmin(np.abs(lx - np.log(target.center)))])
+    return max(round_to, round(tau / round_to) * round_to)

@@ -25,6 +25,16 @@ METRICS = {
 }
 
 
+def is_variable_metric(metric: str) -> bool:
+    """Whether ``metric`` names a model variable at a time (``"effect@24"``)."""
+    name, sep, t = str(metric).rpartition("@")
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return bool(sep and name)
+
+
 @dataclass(frozen=True)
 class Regimen:
     """A dosing regimen: ``dose`` (amount) every ``interval`` at steady state, or once
@@ -130,8 +140,9 @@ class Target:
     at: float | None = None
 
     def __post_init__(self):
-        if self.metric not in METRICS:
-            raise NlmeError(f"target metric {self.metric!r}: one of {', '.join(METRICS)}")
+        if self.metric not in METRICS and not is_variable_metric(self.metric):
+            raise NlmeError(f"target metric {self.metric!r}: one of {', '.join(METRICS)}, or a model variable at "
+                            "a time, 'name@time' (virtual_trial's variables=)")
         if self.low is None and self.high is None:
             raise NlmeError(f"target on {self.metric}: give low, high or both")
         if self.low is not None and self.high is not None and not self.low < self.high:

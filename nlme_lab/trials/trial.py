@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.trials.exposure import N_GRID, ExposureModel
+from nlme_lab.trials.exposure import N_GRID, ExposureModel, variable_column, variable_times
 from nlme_lab.trials.map import population_of
 from nlme_lab.trials.population import Population, parameter_draws
 from nlme_lab.trials.regimen import METRICS, Regimen, Target, mvn_draws, regimens_of
@@ -42,6 +42,7 @@ class TrialResult:
     params: tuple = field(default=(), repr=False)  # the population values of each trial
     threshold: float | None = None  # the concentration of ``time_above``
     conc_at: float | None = None  # the time of ``conc``
+    variables: dict = field(default_factory=dict)  # {name: times}: the ``name@time`` metric columns
 
     def target_attainment(self, metric, window=None, *, by=("regimen",), subgroups: dict | None = None,
                           level: float = 0.95) -> pd.DataFrame:
@@ -52,7 +53,8 @@ class TrialResult:
         target = metric if isinstance(metric, Target) else Target(metric, *tuple(window))
         if target.metric not in self.subjects:
             raise NlmeError(f"metric {target.metric!r} was not computed in this trial (it has "
-                            f"{', '.join(self.metrics)}; time_above and conc need threshold= and conc_at=)")
+                            f"{', '.join(self.metrics)}; time_above and conc need threshold= and conc_at=, "
+                            "'name@time' needs variables=)")
         for name, simulated in (("time_above", self.threshold), ("conc", self.conc_at)):
             if target.metric == name and target.at is not None and target.at != simulated:
                 raise NlmeError(f"the target's {name} is at {target.at:g} but the trial computed it at {simulated} "
@@ -144,7 +146,8 @@ def _run_chunk(item: dict, seed) -> pd.DataFrame:
         trials = np.concatenate([np.full(d[2], d[0]) for d in group])
         regs = item["regimens"]
         batches = em.evaluate_many(regs, cov, etas, params=group[0][3], threshold=item["threshold"],
-                                   conc_at=item["conc_at"], n_grid=item["n_grid"])
+                                   conc_at=item["conc_at"], n_grid=item["n_grid"],
+                                   variables=item.get("variables"))
         for reg, b in zip(regs, batches):
             f = pd.concat([pd.DataFrame({"trial": trials, "subject": ids, "regimen": reg.name, "dose": reg.dose}),
                            cov.reset_index(drop=True), b.individual, b.metrics], axis=1)
@@ -180,7 +183,7 @@ def _pieces(n_subjects: int, n_trials: int, chunk: int) -> list[list[tuple[int, 
 def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n_trials: int = 200,
                   uncertainty="none", seed: int = 1, scheduler=None, params: dict | None = None,
                   threshold: float | None = None, conc_at: float | None = None, n_grid: int = N_GRID,
-                  chunk: int = CHUNK, progress: bool = False) -> TrialResult:
+                  chunk: int = CHUNK, progress: bool = False, variables: dict | None = None) -> TrialResult:
     """Simulate ``n_trials`` trials of ``n_subjects`` each under every regimen.
 
     ``model_or_fit``: a ``FitResult`` (its estimates; its covariance for
@@ -191,7 +194,10 @@ def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n
     dataset to resample covariate vectors from, or per-covariate distributions
     (``Population.of``). ``uncertainty``: ``"none"``, ``"covariance"`` or a bootstrap result.
     ``threshold``: the concentration of the ``time_above`` metric; ``conc_at``: the time of
-    ``conc``. ``scheduler``: ``run_tasks``'s (None: the local cluster; ``"serial"``: here).
+    ``conc``. ``variables``: ``{name: times}``, any model variable (an endpoint or a ``[model]``
+    variable) at times from the start of the window, as metrics ``"name@time"`` (``{"effect":
+    [24, 48]}`` gives ``effect@24`` and ``effect@48``). ``scheduler``: ``run_tasks``'s (None: the
+    local cluster; ``"serial"``: here).
     """
     from nlme_lab.distributed import run_tasks
     from nlme_lab.problem.compiling import warm_engine
@@ -200,6 +206,10 @@ def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n
     if n_subjects < 1 or n_trials < 1:
         raise NlmeError(f"n_subjects and n_trials must be >= 1 (got {n_subjects}, {n_trials})")
     model, pop_values = population_of(model_or_fit, params)
+    wanted = variable_times(variables)
+    var_spec = {}
+    for name, t in wanted:
+        var_spec.setdefault(name, []).append(t)
     regs = tuple(regimens_of(regimens))
     covs = tuple(model.ir.covariates)
     population = Population.of(population, covs)
@@ -210,7 +220,7 @@ def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n
     same = isinstance(uncertainty, str) and uncertainty == "none"
     items = [{"model": model.text, "population": population, "covariates": covs, "regimens": regs,
               "pieces": p, "params": [draws[t] for t, _, _ in p], "same_params": same, "threshold": threshold,
-              "conc_at": conc_at, "n_grid": n_grid} for p in _pieces(n_subjects, n_trials, chunk)]
+              "conc_at": conc_at, "n_grid": n_grid, "variables": var_spec} for p in _pieces(n_subjects, n_trials, chunk)]
     outcomes = run_tasks(_run_chunk, items, scheduler=scheduler, seed=seed, description="virtual trial",
                          warmup=warm_engine, progress=progress)
     failures = tuple(o.error for o in outcomes if not o.ok)
@@ -218,7 +228,7 @@ def virtual_trial(model_or_fit, regimens, *, population=None, n_subjects: int, n
     if not frames:
         raise NlmeError("every chunk of the virtual trial failed: " + "; ".join(failures[:3]))
     subjects = pd.concat(frames, ignore_index=True)
-    metrics = tuple(m for m in METRICS if m in subjects)
+    metrics = tuple(m for m in METRICS if m in subjects) + tuple(variable_column(n, t) for n, t in wanted)
     label = uncertainty if isinstance(uncertainty, str) else "bootstrap"
     return TrialResult(subjects, regs, n_subjects, n_trials, label, metrics, time.perf_counter() - t0, failures,
-                       covs, tuple(draws), threshold, conc_at)
+                       covs, tuple(draws), threshold, conc_at, var_spec)

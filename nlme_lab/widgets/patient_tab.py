@@ -49,6 +49,11 @@ def parse_rows(text: str, what: str, n_min: int, n_max: int) -> list[list[float]
     return rows
 
 
+def target_code(target) -> str:
+    """``nl.Target(...)`` as code."""
+    return f"nl.Target({target.metric!r}, {target.low!r}, {target.high!r}, at={target.at!r})"
+
+
 class PatientTab(w.VBox):
     """Doses, levels and covariates in; the MAP curve with its band and the suggested dose out."""
 
@@ -73,6 +78,8 @@ class PatientTab(w.VBox):
                               layout=w.Layout(width="160px"))
         self.interval = w.FloatText(value=24.0, description="every (h)", layout=w.Layout(width="160px"))
         self.duration = w.FloatText(value=0.0, description="infusion (h)", layout=w.Layout(width="160px"))
+        self.adjust = w.Dropdown(options=[("dose", "dose"), ("interval (6, 8, 12, 24 h)", "interval")], value="dose",
+                                 description="adjust", layout=w.Layout(width="260px"))
         self.suggest_button = w.Button(description="Suggest dose", icon="calculator", button_style="primary")
         self.status = w.HTML()
         self.estimate = w.HTML()
@@ -80,11 +87,12 @@ class PatientTab(w.VBox):
         for widget, name in ((self.doses, "doses"), (self.levels, "levels"), (self.status, "status"),
                              (self.estimate, "estimate"), (self.suggestion, "suggestion"),
                              (self.suggest_button, "suggest"), (self.metric, "metric"), (self.low, "low"),
-                             (self.high, "high"), (self.interval, "interval"), (self.duration, "duration"),
+                             (self.high, "high"), (self.interval, "interval"), (self.duration, "duration"), (self.adjust, "adjust"),
                              *((cw, f"cov-{c}") for c, cw in self.covariates.items())):
             widget.add_class(f"nlme-patient-{name}")
         self.post = None
         self.dose_result = None
+        self._last: dict | None = None  # what the last estimate was made from (``to_cells``)
         from jupyter_bokeh import BokehModel
 
         from nlme_lab.plots.dosing import posterior_figure
@@ -97,7 +105,7 @@ class PatientTab(w.VBox):
         inputs = w.VBox([w.HTML("<b>Patient</b>"), self.doses, self.levels, *self.covariates.values(), self.cmt,
                          self.horizon, self.status], layout=w.Layout(flex="0 0 auto"))
         target = w.VBox([w.HTML("<b>Target and regimen</b>"), self.metric, self.low, self.high, self.at,
-                         self.interval, self.duration, self.suggest_button, self.suggestion],
+                         self.interval, self.duration, self.adjust, self.suggest_button, self.suggestion],
                         layout=w.Layout(flex="0 0 auto", margin="0 12px"))
         right = w.VBox([self.plot, self.estimate], layout=w.Layout(flex="1 1 520px", min_width="0"))
         super().__init__([w.HTML(CSS), w.HBox([inputs, target, right], layout=w.Layout(flex_flow="row wrap"))])
@@ -161,6 +169,7 @@ class PatientTab(w.VBox):
             times = np.linspace(0.0, max(float(self.horizon.value), float(frame["TIME"].max())), 97)
             times = times[~np.isin(times, frame["TIME"].to_numpy())]
             self.post = nl.map_estimate(self.fit if self.fit is not None else self.model, frame, times=times)
+            self._last = {"frame": frame, "horizon": float(self.horizon.value), "dose_call": None}
         except (NlmeError, ValueError) as err:
             self._set_status(str(err), "error")
             return
@@ -188,7 +197,15 @@ class PatientTab(w.VBox):
             interval = self.interval.value if self.interval.value > 0 else None
             regimen = nl.Regimen("suggested", float(first), interval=interval, duration=float(self.duration.value),
                                  cmt=int(self.cmt.value))
-            self.dose_result = nl.individual_dose(self.post, target, regimen)
+            adjust = self.adjust.value
+            if adjust == "interval" and interval is None:
+                raise NlmeError("adjust interval: give the regimen's interval (every (h) > 0) as a starting form")
+            self.dose_result = nl.individual_dose(self.post, target, regimen, adjust=adjust)
+            self._last["dose_call"] = (f"dose = nl.individual_dose(post, {target_code(target)}, nl.Regimen("
+                                       f"'suggested', {float(first)!r}, interval={interval!r}, "
+                                       f"duration={float(self.duration.value)!r}, cmt={int(self.cmt.value)!r}), "
+                                       f"adjust={adjust!r})\n"
+                                       "print(dose)")
         except (NlmeError, ValueError) as err:
             self.suggestion.value = f"<div class='nlme-patient-message' data-kind='error'>{html.escape(str(err))}</div>"
             return None
@@ -197,3 +214,23 @@ class PatientTab(w.VBox):
                                  f"<br>predicted {html.escape(target.metric)} {r.predicted:.4g}, probability in "
                                  f"window {r.probability:.0%}</div>")
         return r
+
+    # ------------------------------------------------------------------ export
+    def to_cells(self) -> list[str]:
+        """The Lab's export: the patient's records written out, ``nl.map_estimate`` on the
+        session's ``fit`` (else ``model``) as the tab ran it, and the last suggested dose's
+        ``nl.individual_dose`` (none before an estimate)."""
+        if self.post is None or self._last is None:
+            return []
+        frame = self._last["frame"]
+        columns = ",\n    ".join(f"{c!r}: {[v.item() if hasattr(v, 'item') else v for v in frame[c]]!r}"
+                                  for c in frame.columns)
+        prior = "fit" if self.fit is not None else "model"
+        cells = ["import numpy as np\nimport pandas as pd\n\n"
+                 f"patient = pd.DataFrame({{\n    {columns},\n}})\n"
+                 f"times = np.linspace(0.0, max({self._last['horizon']!r}, float(patient['TIME'].max())), 97)\n"
+                 "times = times[~np.isin(times, patient['TIME'].to_numpy())]\n"
+                 f"post = nl.map_estimate({prior}, patient, times=times)\nprint(post)"]
+        if self._last["dose_call"] is not None:
+            cells.append(self._last["dose_call"])
+        return cells

@@ -14,7 +14,7 @@ import html
 import ipywidgets as w
 
 from nlme_lab.errors import NlmeError
-from nlme_lab.widgets.patient_tab import CSS, METRICS, parse_rows
+from nlme_lab.widgets.patient_tab import CSS, METRICS, parse_rows, target_code
 
 
 def make_trial_tab(lab) -> TrialTab:
@@ -82,6 +82,7 @@ class TrialTab(w.VBox):
             widget.add_class(f"nlme-trial-{name}")
         self.result = None
         self.recommendation = None
+        self._last: dict | None = None  # the arguments of the last trial run (``to_cells``)
         self.figure = None
         self.run_button.on_click(lambda _b: self.run())
         left = w.VBox([w.HTML("<b>Regimens and subgroups</b>"), self.regimens, self.subgroups, self.n_subjects,
@@ -140,6 +141,9 @@ class TrialTab(w.VBox):
                                            conc_at=target.at if target.metric == "conc" else None)
             self.recommendation = nl.recommend_dose(self.result, target, subgroups=groups,
                                                     min_pta=float(self.min_pta.value))
+            self._last = {"prior": "fit" if self.fit is not None else "model", "regimens": regimens,
+                          "population": bool(covs), "target": target, "groups": groups,
+                          "min_pta": float(self.min_pta.value)}
         except (NlmeError, ValueError) as err:
             self._set_status(str(err), "error")
             return None
@@ -151,3 +155,21 @@ class TrialTab(w.VBox):
         self._set_status(f"{self.result.n_trials} trials x {self.result.n_subjects} subjects in "
                          f"{self.result.elapsed_s:.1f} s")
         return self.recommendation
+
+    # ------------------------------------------------------------------ export
+    def to_cells(self) -> list[str]:
+        """The Lab's export: ``nl.virtual_trial`` of the typed regimens on the session's ``fit``
+        (else ``model``; covariates resampled from ``data``), its PTA and ``nl.recommend_dose``'s
+        label, as the tab ran them (none before a run)."""
+        if self.result is None or self._last is None:
+            return []
+        last, res = self._last, self.result
+        t = last["target"]
+        population = "data" if last["population"] else "None"
+        return [f"trial = nl.virtual_trial({last['prior']}, {last['regimens']!r}, population={population}, "
+                f"n_subjects={res.n_subjects!r}, n_trials={res.n_trials!r}, scheduler='serial', "
+                f"threshold={res.threshold!r}, conc_at={res.conc_at!r})\n"
+                f"target = {target_code(t)}\n"
+                "trial.target_attainment(target, by=['regimen'])",
+                f"recommendation = nl.recommend_dose(trial, target, subgroups={last['groups']!r}, "
+                f"min_pta={last['min_pta']!r})\nprint(recommendation.label)\nrecommendation.table"]

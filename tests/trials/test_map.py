@@ -8,7 +8,7 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 
 import nlme_lab as nl
-from nlme_lab.errors import DataError
+from nlme_lab.errors import DataError, NlmeError
 
 OMEGA = np.diag([0.3, 0.3])
 
@@ -158,3 +158,41 @@ def test_cli_map_with_a_saved_fit(theo_fit, tmp_path):
                  str(tmp_path / "fit.json"), "--json", str(out)]) == 0
     d = json.loads(out.read_text())
     np.testing.assert_allclose(list(d["eta"].values()), fit.etas[3], atol=1e-4)
+
+
+
+def test_individual_interval_puts_the_trough_in_the_window():
+    """adjust="interval": 100 mg bolus at steady state, Cmin(tau) = D/V e^(-k tau) / (1 - e^(-k tau))
+    with the patient's MAP CL (V = 20): only 12 h puts it in [0.8, 1.6]; the posterior probability
+    is the share of the posterior draws (eta_cl ~ N(mode, posterior variance)) whose closed-form
+    trough is in the window."""
+    from nlme_lab.trials.regimen import mvn_draws
+    from tests.trials.test_trial import ONE_CMT
+
+    model = nl.Model(ONE_CMT)
+    df = pd.DataFrame({"ID": 1, "TIME": [0.0, 4.0, 12.0], "DV": [0.0, 3.0, 1.2], "AMT": [100.0, 0, 0],
+                       "EVID": [1, 0, 0], "MDV": [1, 0, 0]})
+    post = nl.map_estimate(model, df)
+    k = post.individual["cl"] / 20
+
+    def cmin(tau, kk=k):
+        return 5.0 * np.exp(-kk * tau) / (1 - np.exp(-kk * tau))
+
+    assert [cmin(t) > 1.6 for t in (6, 8)] == [True, True] and 0.8 < cmin(12) < 1.6 and cmin(24) < 0.8
+    res = nl.individual_dose(post, nl.Target("cmin", 0.8, 1.6), nl.Regimen("r", 100, interval=24),
+                             adjust="interval")
+    assert res.adjust == "interval" and res.regimen.interval == 12 and res.regimen.dose == 100
+    assert res.predicted == pytest.approx(cmin(12), rel=1e-6)
+    np.testing.assert_allclose(res.candidates["predicted"], [cmin(t) for t in (6, 8, 12, 24)], rtol=1e-6)
+    draws = mvn_draws(np.random.default_rng(1), post.eta_vector, post.eta_covariance, 200)[:, 0]
+    kd = np.exp(np.log(2) + draws) / 20
+    expected = [float(np.mean((cmin(t, kd) >= 0.8) & (cmin(t, kd) <= 1.6))) for t in (6, 8, 12, 24)]
+    np.testing.assert_allclose(res.candidates["probability"], expected, atol=1e-12)
+    assert res.probability == max(expected) and 0.3 < res.probability < 1
+    solved = nl.individual_dose(post, nl.Target("cmin", 0.8, 1.6), nl.Regimen("r", 100, interval=24),
+                                adjust="interval", intervals=None, round_to=0.5)
+    exact = np.log(1 + 5.0 / np.sqrt(0.8 * 1.6)) / k  # Cmin(tau) = sqrt(0.8 * 1.6)
+    assert solved.regimen.interval == round(exact / 0.5) * 0.5 and abs(solved.regimen.interval - exact) <= 0.25
+    assert solved.predicted == pytest.approx(cmin(solved.regimen.interval), rel=1e-6)
+    with pytest.raises(NlmeError, match="adjust must be"):
+        nl.individual_dose(post, nl.Target("cmin", 0.8, 1.6), nl.Regimen("r", 100, interval=24), adjust="both")

@@ -184,3 +184,28 @@ def test_a_regimen_of_nonmem_dose_records(one_cmt):
     assert set(res.subjects["regimen"]) == {"three doses", "q12h"}
     with pytest.raises(NlmeError, match="window"):
         nl.Regimen("x", 100, records=({"TIME": 0, "AMT": 100},))
+
+
+def test_model_variables_at_given_times_match_the_closed_form(one_cmt):
+    """``variables={"cp": [6, 24], "cl": [24]}`` after one 100 mg bolus: cp@t = 100 / V exp(-CL/V t)
+    per subject from its own CL and V; the PTA of cp@24 is the share of those closed-form values."""
+    res = nl.virtual_trial(one_cmt, {"100 mg": {"dose": 100}}, n_subjects=300, n_trials=2, scheduler="serial",
+                           seed=5, variables={"cp": [6, 24], "cl": 24})
+    s = res.subjects
+    assert {"cp@6", "cp@24", "cl@24"} <= set(res.metrics)
+    for t in (6, 24):
+        exact = 100 / s["v"] * np.exp(-s["cl"] / s["v"] * t)
+        np.testing.assert_allclose(s[f"cp@{t}"], exact, rtol=1e-8)
+    np.testing.assert_allclose(s["cl@24"], s["cl"], rtol=1e-12)
+    assert s["cl"].std() > 0.1  # the subjects differ
+    exact24 = 100 / s["v"] * np.exp(-s["cl"] / s["v"] * 24)
+    pta = res.target_attainment("cp@24", (0.5, 2.0))
+    assert pta["pta"].iloc[0] == pytest.approx(float(((exact24 >= 0.5) & (exact24 <= 2.0)).mean()), abs=1e-12)
+    assert 0.05 < pta["pta"].iloc[0] < 0.95
+    rec = nl.recommend_dose(res, nl.Target("cp@24", 0.5, 2.0), min_pta=0.1)
+    assert rec.overall == "100 mg"
+    with pytest.raises(NlmeError, match="'effect' is not a variable"):
+        nl.virtual_trial(one_cmt, {"a": {"dose": 1}}, n_subjects=2, n_trials=1, scheduler="serial",
+                         variables={"effect": [1]})
+    with pytest.raises(NlmeError, match="needs variables="):
+        res.target_attainment("cp@12", (1, 2))

@@ -38,6 +38,28 @@ def test_patient_tab_estimates_as_levels_are_typed(lab):
     r = tab.suggest()
     assert r.regimen.dose == pytest.approx(np.sqrt(2400) * tab.post.individual["cl"], rel=1e-3)
     assert "Suggested" in tab.suggestion.value
+    ns = _run_cells(tab.to_cells(), lab)  # the export repeats the estimate and the dose
+    assert ns["post"].eta == pytest.approx(tab.post.eta, abs=1e-10) and ns["post"].ofv == pytest.approx(tab.post.ofv)
+    np.testing.assert_allclose(ns["post"].predictions["IPRED"], tab.post.predictions["IPRED"], rtol=1e-10)
+    assert ns["dose"].regimen == r.regimen and ns["dose"].probability == r.probability
+    tab.adjust.value = "interval"  # keep the typed dose (100), choose the interval
+    tab.metric.value, tab.low.value, tab.high.value = "cmin", 0.5, 2.0
+    r = tab.suggest()
+    assert r.adjust == "interval" and r.regimen.dose == 100 and r.regimen.interval == 24  # PTA .005 .025 .39 .765
+    assert r.probability == r.candidates["probability"].max() > 0.5 and "every 24 h" in tab.suggestion.value
+    ns = _run_cells(tab.to_cells(), lab)
+    assert ns["dose"].regimen == r.regimen
+    pd.testing.assert_frame_equal(ns["dose"].candidates, r.candidates)
+
+
+def _run_cells(cells, lab):
+    from nlme_lab.widgets.patient_tab import PatientTab
+
+    assert cells and PatientTab(lab).to_cells() == []  # nothing to export before an estimate
+    namespace = {"model": lab.model, "data": lab.dataset}  # what the session's own cells define
+    for code in ["import nlme_lab as nl", *cells]:
+        exec(code, namespace)
+    return namespace
 
 
 def test_patient_tab_says_what_is_wrong(lab):
@@ -58,5 +80,8 @@ def test_trial_tab_runs_a_trial_and_shows_pta_and_label(lab):
     assert set(cells["regimen"]) == {"50 mg", "100 mg", "200 mg"}
     assert set(cells["group"]) == {"all", "under 70 kg", "70 kg or more"}
     assert len(cells["pta"]) == 9
+    ns = _run_cells(tab.to_cells(), lab)
+    assert ns["recommendation"].label == rec.label
+    pd.testing.assert_frame_equal(ns["recommendation"].table, rec.table)
     tab.regimens.value = "oops"
     assert tab.run() is None and "name: dose, interval" in tab.status.value
