@@ -17,7 +17,7 @@ EXAMPLES = """\
 OUTPUTS = {"map": (("json", "--json", "map.json"),), "trial": (("json", "--json", "pta.json"),)}
 
 TRIAL_KEYS = {"regimens", "population", "n_subjects", "n_trials", "target", "subgroups", "seed", "uncertainty",
-              "min_pta", "threshold", "conc_at"}
+              "min_pta", "threshold", "conc_at", "variables"}
 
 
 def add_parsers(sub) -> None:
@@ -110,7 +110,7 @@ def cmd_trial(args) -> int:
                            uncertainty=spec.get("uncertainty", "none"), seed=int(spec.get("seed", 1)),
                            threshold=spec.get("threshold", target.at if target.metric == "time_above" else None),
                            conc_at=spec.get("conc_at", target.at if target.metric == "conc" else None),
-                           scheduler=scheduler, progress=True)
+                           variables=spec.get("variables"), scheduler=scheduler, progress=True)
     rec = nl.recommend_dose(res, target, subgroups=spec.get("subgroups"), min_pta=float(spec.get("min_pta", 0.8)))
     print(rec.table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print()

@@ -40,6 +40,28 @@ def test_trial_writes_pta_records_and_the_label(capsys, tmp_path):
     assert all(0 <= r["pta"] <= 1 for r in d["pta"])
 
 
+def test_trial_targets_a_model_variable_at_a_time(capsys, tmp_path):
+    """TRIAL.json's "variables": the concentration 2 h after the first dose as the target's metric;
+    the PTA table equals the one of nl.virtual_trial called with the same specification."""
+    spec = json.loads(nl.example_path("trial.json").read_text())
+    spec.update(n_subjects=40, n_trials=2, population=str(nl.example_path("pheno.csv")), variables={"cp": [2]},
+                target={"metric": "cp@2", "low": 20, "high": 40}, subgroups=None)
+    path = tmp_path / "trial.json"
+    path.write_text(json.dumps(spec))
+    out = tmp_path / "pta.json"
+    assert main(["trial", str(nl.example_path("pheno.nlm")), str(path), "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    res = nl.virtual_trial(nl.Model.from_file(nl.example_path("pheno.nlm")), spec["regimens"],
+                           population=nl.read_nonmem(nl.example_path("pheno.csv")), n_subjects=40, n_trials=2,
+                           seed=1, scheduler="serial", variables={"cp": [2]})
+    pta = res.target_attainment(nl.Target("cp@2", 20, 40))
+    by_regimen = {r["regimen"]: r["pta"] for r in d["pta"] if r["subgroup"] == "all"}
+    assert by_regimen == pytest.approx(dict(zip(pta["regimen"], pta["pta"])), abs=1e-12)
+    cp = res.subjects.pivot_table(index=["trial", "subject"], columns="regimen", values="cp@2")
+    assert (cp["5 mg q12h"] / cp["2 mg q12h"]).to_numpy() == pytest.approx(2.5, rel=1e-9)  # a linear model
+    assert by_regimen["2 mg q12h"] > 0.5 > by_regimen["5 mg q12h"]  # median cp@2: 29 mg/L at 2 mg, 73 at 5 mg
+
+
 def test_a_bad_trial_file_is_a_one_line_error(capsys, tmp_path):
     path = tmp_path / "trial.json"
     path.write_text(json.dumps({"regimens": {"a": {"dose": 1}}, "n_subject": 3, "target": {"metric": "auc"}}))
