@@ -41,6 +41,16 @@ TOOL_TABS: tuple[tuple[str, str], ...] = (
     ("Trial", "nlme_lab.widgets.trial_tab:make_trial_tab"),
 )
 
+# Eleven tab titles do not fit a 1280 px notebook at ipywidgets' fixed tab width (they were cut to
+# "Model & p", "Covariate"): each tab takes its title's width and the bar wraps to a second row.
+TAB_CSS = """<style>
+.nlme-lab-tabs > .lm-TabBar, .nlme-lab-tabs > .p-TabBar { min-height: fit-content; height: auto; overflow: visible; }
+.nlme-lab-tabs > .lm-TabBar .lm-TabBar-content, .nlme-lab-tabs > .p-TabBar .p-TabBar-content { flex-wrap: wrap; }
+.nlme-lab-tabs > .lm-TabBar .lm-TabBar-tab, .nlme-lab-tabs > .p-TabBar .p-TabBar-tab {
+  flex: 0 0 auto; max-width: none; min-width: 0; }
+.nlme-lab-tabs > .lm-TabBar .lm-TabBar-tabLabel { overflow: visible; text-overflow: clip; }
+</style>"""
+
 N_PANELS = 12  # individual panels drawn live (the first subjects; one per subject and endpoint)
 
 
@@ -144,10 +154,11 @@ class Lab(w.VBox):
                                    *(title for title, _ in TOOL_TABS)]):
             tabs.set_title(k, title)
         tabs.observe(self._open_tool, names="selected_index")
+        tabs.add_class("nlme-lab-tabs")
         self.tabs = tabs
         header = w.HBox([w.HTML(f"<b>nlme_lab Lab</b>: {self.dataset.n_subjects} subjects, "
                                 f"{self.dataset.n_observations} observations"), self.export_button])
-        return w.VBox([header, tabs])
+        return w.VBox([w.HTML(TAB_CSS), header, tabs])
 
     def _open_tool(self, change) -> None:
         """Build a tool's tab (``TOOL_TABS``) the first time it is selected."""

@@ -233,6 +233,14 @@ def test_nothing_is_cut_and_both_endpoints_show_everywhere(page, artifacts, widt
 
     lab = _lab(page)
     lab.scroll_into_view_if_needed()
+    # every tab title whole (eleven tabs: the bar wraps rather than cutting "Model & parameters")
+    cut = lab.locator(".nlme-lab-tabs > .lm-TabBar .lm-TabBar-tab").evaluate_all("""(tabs) => tabs.filter((t) => {
+        const label = t.querySelector('.lm-TabBar-tabLabel');
+        const bar = t.closest('.lm-TabBar').getBoundingClientRect();
+        return label.scrollWidth > label.clientWidth + 1 || t.getBoundingClientRect().right > bar.right + 1;
+      }).map((t) => t.textContent)""")
+    n_tabs = lab.locator(".nlme-lab-tabs > .lm-TabBar .lm-TabBar-tab").count()
+    assert n_tabs == 11 and cut == [], (n_tabs, cut)
     # Data: one spaghetti plot per endpoint, observations over faint IPRED; the timeline's dose labels inside
     _tab(page, "Data")
     for endpoint in ("cp", "effect"):
