@@ -283,7 +283,7 @@ class DesignTab(w.VBox):
                 self.design = opt.design
                 self._show_times()
                 self.update(opt.fim)
-                self.status.value += (f" <span class='nlme-design-efficiency'>optimised: efficiency "
+                self.status.value += (f"; <span class='nlme-design-efficiency'>optimised: efficiency "
                                       f"{opt.efficiency:.4f} relative to the start</span>")
             except Exception as err:  # noqa: BLE001 - shown, not raised, in a background thread
                 self.status.value = f"<span style='color:#c62828'>optimisation failed: {html.escape(str(err))}</span>"
