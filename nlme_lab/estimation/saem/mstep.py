@@ -264,22 +264,74 @@ def theta_scoring_step(problem, layout, theta, etas, sd, free_idx: np.ndarray, l
     return new - cur
 
 
-def covariate_mean_step(theta, idx: np.ndarray, means_of, s1_subject, omega, cols, lower, upper) -> np.ndarray:
+def covariate_mean_step(theta, idx: np.ndarray, means_of, s1_subject, omega, cols, lower, upper,
+                        max_steps: int = 8) -> np.ndarray:
     """The thetas ``idx`` of subject-specific prior means: weighted least squares of
     ``means_of(theta)[:, cols]`` to the stochastic-approximated individual phi's
-    (``sum_i r_i' Omega_cc^-1 r_i``), no model prediction needed."""
+    (``sum_i r_i' Omega_cc^-1 r_i``, the complete-data -2 log-likelihood of the etas' prior in
+    these thetas), no model prediction needed.
+
+    Gauss-Newton steps (forward-difference Jacobian of the means, ``len(idx) + 1`` evaluations
+    of ``means_of`` each) with backtracking and a fraction-to-the-boundary rule keeping the
+    thetas strictly inside their bounds. Where the means are linear in the thetas (``mu + b *
+    log WT`` for a power effect) one step is exact; the categorical ratios ``log(1 + theta_k)``
+    take a few. L-BFGS-B with numerical gradients took ~10x the evaluations (a 12-theta
+    categorical model on pheno: 40 s per fit, now a few)."""
     W = np.linalg.inv(omega[np.ix_(cols, cols)])
     target = s1_subject[:, cols]
+    lo, hi = lower[idx], upper[idx]
 
-    def q(x):
+    def residual(x):
         t = theta.copy()
         t[idx] = x
         with np.errstate(all="ignore"):
-            r = target - means_of(t)[:, cols]
-        v = float(np.einsum("si,ij,sj->", r, W, r))
-        return v if np.isfinite(v) else 1e300
+            return target - means_of(t)[:, cols]
 
-    lo = np.where(lower[idx] >= 0, np.maximum(lower[idx], 1e-12), lower[idx])
-    bounds = [(a if np.isfinite(a) else None, b if np.isfinite(b) else None) for a, b in zip(lo, upper[idx])]
-    res = minimize(q, theta[idx], method="L-BFGS-B", bounds=bounds)
-    return res.x if res.fun <= q(theta[idx]) else theta[idx]
+    def q(r):
+        v = float(np.einsum("si,ij,sj->", r, W, r))
+        return v if np.isfinite(v) else np.inf
+
+    x = theta[idx].astype(float).copy()
+    r = residual(x)
+    best = q(r)
+    if not np.isfinite(best):
+        return x
+    n = len(idx)
+    for _ in range(max_steps):
+        h = 1e-6 * np.maximum(np.abs(x), 1.0)
+        h = np.where(x + h < hi, h, -h)  # stay inside the upper bound
+        J = np.empty(r.shape + (n,))  # d r / d x
+        for k in range(n):
+            xk = x.copy()
+            xk[k] += h[k]
+            J[..., k] = (residual(xk) - r) / h[k]
+        if not np.all(np.isfinite(J)):
+            break
+        JW = np.einsum("sik,ij->sjk", J, W)
+        A = np.einsum("sjk,sjl->kl", JW, J)
+        g = np.einsum("sjk,sj->k", JW, r)
+        A += 1e-12 * max(1.0, float(np.max(np.abs(np.diag(A))))) * np.eye(n)
+        try:
+            step = -np.linalg.solve(A, g)
+        except np.linalg.LinAlgError:
+            break
+        # fraction to the boundary: at most 99 % of the way to a bound
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(step > 0, (hi - x) / step, np.where(step < 0, (lo - x) / step, np.inf))
+        t_max = min(1.0, 0.99 * float(np.min(room))) if n else 1.0
+        t, improved = t_max, False
+        for _ in range(30):
+            x_new = x + t * step
+            r_new = residual(x_new)
+            q_new = q(r_new)
+            if q_new <= best:
+                improved = True
+                break
+            t *= 0.5
+        if not improved:
+            break
+        done = best - q_new <= 1e-12 * max(1.0, best) and np.max(np.abs(t * step)) <= 1e-10 * max(1.0, np.max(np.abs(x)))
+        x, r, best = x_new, r_new, q_new
+        if done:
+            break
+    return x

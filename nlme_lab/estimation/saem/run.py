@@ -124,13 +124,36 @@ class SAEMState:
         found = {c: v for c, v in found.items() if v[1]}
         if not found:
             return
+        p_names = problem.compiled.p_names
+        found = {c: v for c, v in found.items() if self._constant_within_subjects(problem, p_names.index(v[0]), v[1])}
+        if not found:
+            return
         self.cov_cols = np.array(sorted(found), dtype=int)
-        self.cov_p = np.array([problem.compiled.p_names.index(found[c][0]) for c in self.cov_cols])
+        self.cov_p = np.array([p_names.index(found[c][0]) for c in self.cov_cols])
         ks = sorted({k for c in found for k in found[c][1]})
         ks += [int(self.mu[c]) for c in self.cov_cols if self.mu_free[c]]
         self.cov_thetas = np.array(sorted(set(ks)), dtype=int)
         self.other = np.array([k for k in self.other if k not in self.cov_thetas], dtype=int)
         self.first_record = np.asarray(bound.dataset.offsets[:-1])
+
+    def _constant_within_subjects(self, problem, p: int, thetas) -> bool:
+        """Whether parameter ``p`` at eta = 0 is the same on every record of each subject, at the
+        initial thetas and with ``thetas`` moved inside their bounds (a time-varying covariate in
+        ``h`` makes its prior mean change within a subject: those thetas keep the scoring step)."""
+        offsets = np.asarray(problem.bound.dataset.offsets)
+        subject = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        zeros = np.zeros((problem.n_subjects, problem.n_eta))
+        moved = self.theta.copy()
+        for k in thetas:
+            step = 0.1 * max(abs(moved[k]), 1.0)
+            up = moved[k] + step
+            moved[k] = up if up < self.upper[k] else 0.5 * (moved[k] + max(self.lower[k], moved[k] - step))
+        for theta in (self.theta, moved):
+            P = np.asarray(problem.individual_parameters(theta, zeros))[:, p]
+            first = P[offsets[:-1]][subject]
+            if not np.allclose(P, first, rtol=1e-12, atol=0.0, equal_nan=True):
+                return False
+        return True
 
     def mu_vector(self, theta=None) -> np.ndarray:
         """The mu-referenced thetas per eta column (log-scale ones as their log; 0: none)."""
