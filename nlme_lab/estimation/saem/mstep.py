@@ -335,3 +335,60 @@ def covariate_mean_step(theta, idx: np.ndarray, means_of, s1_subject, omega, col
         if done:
             break
     return x
+
+
+def phi_scoring_step(problem, layout, theta, phi, means_of, omega, cols, idx: np.ndarray, sd, lower,
+                     upper) -> np.ndarray:
+    """A Fisher-scoring step for the thetas ``idx`` of a factor that changes within subjects (a
+    time-varying covariate in ``P = h(theta, COV(t)) exp(eta)``), on the complete-data -2LL
+    with the individual parameters phi = m_i(theta) + eta held fixed (m_i: ``log h`` on the
+    subject's first record, ``means_of(theta)[:, cols]``):
+
+        sum_c [ -2 log p(y | eta_c = phi_c - m(theta), theta) + sum_i (phi_ci - m_i)' Omega^-1 (phi_ci - m_i) ]
+
+    The data term then carries only the within-subject change of the factor, the prior term
+    the between-subject part (as for a constant factor, ``covariate_mean_step``): at fixed eta
+    the two would be traded against each other through the sampled etas and the damped step
+    would stop short (pheno-like data: an exponent 1.9 SE from FOCEI's). Derivatives at fixed
+    phi: df/dtheta - df/deta dm/dtheta (dm/dtheta by forward differences)."""
+    n = len(idx)
+    W = np.linalg.inv(omega[np.ix_(cols, cols)])
+    m0 = means_of(theta)
+    D = np.empty(m0[:, cols].shape + (n,))  # dm/dtheta (n_sub, n_cols, n)
+    for k, j in enumerate(idx):
+        h = 1e-6 * max(abs(theta[j]), 1.0)
+        h = h if theta[j] + h < upper[j] else -h
+        t = theta.copy()
+        t[j] += h
+        D[..., k] = (means_of(t)[:, cols] - m0[:, cols]) / h
+    grad, H = np.zeros(n), np.zeros((n, n))
+    subject = np.asarray(problem.obs_subject)
+    for c in range(phi.shape[0]):
+        etas = phi[c] - m0
+        ev = problem.evaluate(theta, etas, derivs=True, theta_derivs=True)
+        if ev.df_dtheta is None or ev.df_deta is None:
+            raise ValueError("the problem gives no theta or eta derivatives")
+        f = np.asarray(ev.f, dtype=float)
+        d = (np.asarray(ev.df_dtheta, dtype=float)[:, idx]
+             - np.einsum("oc,ock->ok", np.asarray(ev.df_deta, dtype=float)[:, cols], D[subject]))
+        f, d = layout.to_log_scale(f, d)
+        V, dV = layout.variance(sd, f)
+        t_obs = observation_terms(layout, f, V)
+        ok = np.isfinite(t_obs.l)
+        grad += d[ok].T @ (t_obs.l_f + t_obs.l_V * dV)[ok]
+        curv = (2.0 * (t_obs.M[:, 0, 0] + 2 * t_obs.M[:, 0, 1] * dV + t_obs.M[:, 1, 1] * dV * dV))[ok]
+        H += (d[ok] * curv[:, None]).T @ d[ok]
+        r = phi[c][:, cols] - m0[:, cols]
+        DW = np.einsum("sck,cj->sjk", D, W)
+        grad += -2.0 * np.einsum("sjk,sj->k", DW, r)
+        H += 2.0 * np.einsum("sjk,sjl->kl", DW, D)
+    H += 1e-10 * np.eye(n) * max(1.0, float(np.max(np.abs(np.diag(H)))))
+    step = -np.linalg.solve(H, grad)
+    cur = theta[idx]
+    scale = 0.5 * np.maximum(np.abs(cur), 0.1)
+    step = np.clip(step, -scale, scale)
+    new = cur + step
+    lo, hi = lower[idx], upper[idx]
+    new = np.where(new <= lo, 0.5 * (cur + lo), new)
+    new = np.where(new >= hi, 0.5 * (cur + hi), new)
+    return new - cur
