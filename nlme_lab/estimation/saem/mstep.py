@@ -242,16 +242,28 @@ def theta_scoring_step(problem, layout, theta, etas, sd, free_idx: np.ndarray, l
         ev = problem.evaluate(theta, etas[c], derivs=False, theta_derivs=True)
         if ev.df_dtheta is None:
             raise ValueError("the problem gives no theta derivatives")
-        f = np.asarray(ev.f, dtype=float)
-        d = np.asarray(ev.df_dtheta, dtype=float)[:, free_idx]
-        f, d = layout.to_log_scale(f, d)
-        V, dV = layout.variance(sd, f)
-        t = observation_terms(layout, f, V)
-        ok = np.isfinite(t.l)
-        w = (t.l_f + t.l_V * dV)[ok]
-        grad += d[ok].T @ w
-        curv = (2.0 * (t.M[:, 0, 0] + 2 * t.M[:, 0, 1] * dV + t.M[:, 1, 1] * dV * dV))[ok]
-        H += (d[ok] * curv[:, None]).T @ d[ok]
+        _add_scoring_terms(layout, np.asarray(ev.f, dtype=float), np.asarray(ev.df_dtheta, dtype=float)[:, free_idx],
+                           sd, grad, H)
+    return _bounded_step(theta, free_idx, grad, H, lower, upper)
+
+
+def _add_scoring_terms(layout, f, d, sd, grad, H) -> None:
+    """Add the gradient and expected Hessian of sum_o -2 log p(y_o | f_o) in the parameters
+    with derivatives ``d`` (n_obs, n) to ``grad``, ``H`` (in place)."""
+    f, d = layout.to_log_scale(f, d)
+    V, dV = layout.variance(sd, f)
+    t = observation_terms(layout, f, V)
+    ok = np.isfinite(t.l)
+    w = (t.l_f + t.l_V * dV)[ok]
+    grad += d[ok].T @ w
+    curv = (2.0 * (t.M[:, 0, 0] + 2 * t.M[:, 0, 1] * dV + t.M[:, 1, 1] * dV * dV))[ok]
+    H += (d[ok] * curv[:, None]).T @ d[ok]
+
+
+def _bounded_step(theta, free_idx, grad, H, lower, upper) -> np.ndarray:
+    """The Newton step -H^-1 grad on the thetas ``free_idx``, each move at most half the
+    theta's size (0.05 near 0) and half-way to a bound it would cross."""
+    n = len(free_idx)
     H += 1e-10 * np.eye(n) * max(1.0, float(np.max(np.abs(np.diag(H)))))
     step = -np.linalg.solve(H, grad)
     cur = theta[free_idx]
@@ -368,27 +380,11 @@ def phi_scoring_step(problem, layout, theta, phi, means_of, omega, cols, idx: np
         ev = problem.evaluate(theta, etas, derivs=True, theta_derivs=True)
         if ev.df_dtheta is None or ev.df_deta is None:
             raise ValueError("the problem gives no theta or eta derivatives")
-        f = np.asarray(ev.f, dtype=float)
         d = (np.asarray(ev.df_dtheta, dtype=float)[:, idx]
              - np.einsum("oc,ock->ok", np.asarray(ev.df_deta, dtype=float)[:, cols], D[subject]))
-        f, d = layout.to_log_scale(f, d)
-        V, dV = layout.variance(sd, f)
-        t_obs = observation_terms(layout, f, V)
-        ok = np.isfinite(t_obs.l)
-        grad += d[ok].T @ (t_obs.l_f + t_obs.l_V * dV)[ok]
-        curv = (2.0 * (t_obs.M[:, 0, 0] + 2 * t_obs.M[:, 0, 1] * dV + t_obs.M[:, 1, 1] * dV * dV))[ok]
-        H += (d[ok] * curv[:, None]).T @ d[ok]
+        _add_scoring_terms(layout, np.asarray(ev.f, dtype=float), d, sd, grad, H)
         r = phi[c][:, cols] - m0[:, cols]
         DW = np.einsum("sck,cj->sjk", D, W)
         grad += -2.0 * np.einsum("sjk,sj->k", DW, r)
         H += 2.0 * np.einsum("sjk,sjl->kl", DW, D)
-    H += 1e-10 * np.eye(n) * max(1.0, float(np.max(np.abs(np.diag(H)))))
-    step = -np.linalg.solve(H, grad)
-    cur = theta[idx]
-    scale = 0.5 * np.maximum(np.abs(cur), 0.1)
-    step = np.clip(step, -scale, scale)
-    new = cur + step
-    lo, hi = lower[idx], upper[idx]
-    new = np.where(new <= lo, 0.5 * (cur + lo), new)
-    new = np.where(new >= hi, 0.5 * (cur + hi), new)
-    return new - cur
+    return _bounded_step(theta, idx, grad, H, lower, upper)
