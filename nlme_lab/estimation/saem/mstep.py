@@ -9,6 +9,12 @@
   without a theta), pooled over the occasion copies of a kappa block.
 * residual SDs without a closed form (combined error, censored data): the minimiser of the
   current sample's -2 log-likelihood, then ``sd <- sd + gamma (argmin - sd)``.
+* covariate thetas in a factor of a log-normal parameter, ``P = h(theta, COV) exp(eta)``
+  (``mu.covariate_columns``, factor lines written in): with COV constant within each subject,
+  ``log h_i`` is the subject's prior mean of phi = log P and the thetas are a Gauss-Newton
+  weighted least-squares fit of it to the stochastic-approximated phi's
+  (``covariate_mean_step``); with COV changing within subjects, a Fisher-scoring step on the
+  complete-data -2LL at fixed phi (``phi_scoring_step``), damped by gamma.
 * other thetas (not mu-referenced): a Fisher-scoring step on the current sample's
   -2 log-likelihood, damped by gamma (a stochastic-gradient M-step).
 """
