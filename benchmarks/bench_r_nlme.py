@@ -96,7 +96,7 @@ def r_available() -> str | None:
     """None when R and its nlme package run, else the reason they do not."""
     if shutil.which("Rscript") is None:
         return "Rscript not found (apt-get install r-base-core r-cran-nlme)"
-    out = subprocess.run(["Rscript", "-e", "suppressMessages(library(nlme))"], capture_output=True, text=True)
+    out = subprocess.run(["Rscript", "-e", "suppressMessages(library(nlme))"], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return "R's nlme package is not installed (apt-get install r-cran-nlme): " + out.stderr.strip()[-200:]
     return None
@@ -106,7 +106,7 @@ def run_r(script: str, args: list[str]) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
         fh.write(script)
     try:
-        out = subprocess.run(["Rscript", fh.name, *args], capture_output=True, text=True)
+        out = subprocess.run(["Rscript", fh.name, *args], capture_output=True, text=True, check=False)
     finally:
         os.unlink(fh.name)
     if out.returncode != 0:
