@@ -405,11 +405,29 @@ def _merge_terms(old: SubjectTerms, new: SubjectTerms, subjects: np.ndarray, row
                         np.where(rows, new.l_fv, old.l_fv), new.n_hessian_fallback)
 
 
+_OMEGA_CACHE: dict[bytes, tuple[np.ndarray, float]] = {}
+_OMEGA_CACHE_SIZE = 32  # a gradient visits 2 n_eta perturbed omegas besides the current one
+
+
 def omega_inverse(omega: np.ndarray) -> tuple[np.ndarray, float]:
-    """Omega^-1 and log det Omega (inf when Omega is not positive definite)."""
+    """Omega^-1 and log det Omega (inf when Omega is not positive definite).
+
+    The last few results are kept (keyed by Omega's bytes): a fit asks for the same Omega in
+    its value, its inner solve and its gradient, hundreds of times per fit. The returned
+    inverse is shared, so callers must not write into it (none does)."""
+    omega = np.asarray(omega, dtype=float)
+    key = omega.tobytes() + bytes(omega.shape)
+    hit = _OMEGA_CACHE.get(key)
+    if hit is not None:
+        return hit
     try:
         L = np.linalg.cholesky(omega)
     except np.linalg.LinAlgError:
-        return np.full_like(omega, np.nan), np.inf
-    Linv = np.linalg.inv(L)
-    return Linv.T @ Linv, 2.0 * float(np.sum(np.log(np.diag(L))))
+        out = np.full_like(omega, np.nan), np.inf
+    else:
+        Linv = np.linalg.inv(L)
+        out = Linv.T @ Linv, 2.0 * float(np.sum(np.log(np.diag(L))))
+    if len(_OMEGA_CACHE) >= _OMEGA_CACHE_SIZE:
+        _OMEGA_CACHE.clear()  # (atomic: safe where fits run in threads)
+    _OMEGA_CACHE[key] = out
+    return out
