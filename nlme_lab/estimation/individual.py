@@ -290,7 +290,7 @@ class SubjectEngine:
         state = (etas, p, T)
         stuck = np.zeros(self.problem.n_subjects, dtype=bool)
         converged = np.zeros(self.problem.n_subjects, dtype=bool)
-        exact_H = None if chord is None else _positive_definite(chord)
+        exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))  # updated below
         dec_prev, refreshed = None, 0
         rounded = np.zeros(self.problem.n_subjects, dtype=bool)  # stopped at the rounding level of L_i
         blind = np.zeros(self.problem.n_subjects, dtype=int)
@@ -317,6 +317,8 @@ class SubjectEngine:
             slope = np.einsum("ne,ne->n", T.grad, step)
             state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
                                                                omega_inv, logdet_omega)
+            if exact_H is not None:
+                _secant_update(exact_H, state[0] - etas, state[2].grad - T.grad)
             blind = np.where(stalled, blind + 1, 0)
             done = blind >= BLIND_STEPS  # no measurable progress left: converged to rounding
             stuck |= failed | done
@@ -364,6 +366,27 @@ class SubjectEngine:
             stalled |= tiny
             todo &= ~tiny
         return (etas, p, T), todo, damped, stalled
+
+
+SECANT_MIN_STEP = 1e-8  # below this eta move the gradient difference is mostly rounding
+
+
+def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.ndarray) -> None:
+    """BFGS update, in place, of the Hessians in use (``exact_H``: (H, mask)) with each
+    subject's eta move ``s`` and gradient change ``y``: a chord Hessian from the previous outer
+    point contracts the Newton steps only linearly (a factor 0.2-0.3 per step on theo_sd); the
+    update, free of engine evaluations, makes the iteration superlinear. Subjects whose move is
+    below rounding or whose curvature s'y is not clearly positive keep their matrix."""
+    H, use = exact_H
+    ss = np.einsum("ne,ne->n", s, s)
+    sy = np.einsum("ne,ne->n", s, y)
+    ok = use & (np.max(np.abs(s), axis=1) > SECANT_MIN_STEP) & (sy > 1e-10 * np.sqrt(ss * np.einsum("ne,ne->n", y, y)))
+    if not ok.any():
+        return
+    Hs = np.einsum("nij,nj->ni", H[ok], s[ok])
+    sHs = np.einsum("ni,ni->n", s[ok], Hs)
+    yk = y[ok]
+    H[ok] += yk[:, :, None] * yk[:, None, :] / sy[ok][:, None, None] - Hs[:, :, None] * Hs[:, None, :] / sHs[:, None, None]
 
 
 def _stencil(etas: np.ndarray, h: float) -> list[np.ndarray]:

@@ -161,6 +161,18 @@ class Parameterization:
     def values(self, v: np.ndarray) -> ModelValues:
         return self.space.values_from_reported(self.to_reported(v))
 
+    def theta_moves(self, v: np.ndarray, h: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """(2, n, n_theta): ``to_reported(v +- h_k e_k)[:n_theta] - theta`` for every free
+        component k that is a theta (rows of the others unused), ``theta`` the thetas at ``v``."""
+        n_th = len(theta)
+        out = np.zeros((2, self.n, n_th))
+        for k in np.flatnonzero(self.affects_theta):
+            for i, sign in enumerate((1.0, -1.0)):
+                w = np.array(v, dtype=float)
+                w[k] += sign * h[k]
+                out[i, k] = self.to_reported(w)[:n_th] - theta
+        return out
+
     def with_base(self, z: np.ndarray) -> "Parameterization":
         """The same kind of map, fixed parameters and starting point taken from ``z``."""
         other = type(self)(self.space)
@@ -180,6 +192,9 @@ class ReportedScale(Parameterization):
 
     def from_reported(self, z):
         return np.asarray(z, dtype=float)[self.free].copy()
+
+    def theta_moves(self, v, h, theta):
+        return _one_theta_moves(self, np.asarray(v, dtype=float), h, theta, lambda x: x)
 
 
 class Unconstrained(Parameterization):
@@ -224,11 +239,29 @@ class Unconstrained(Parameterization):
             u[lo:hi] = _values_to_cholesky(z[lo:hi], b)
         return u[self.free]
 
+    def theta_moves(self, v, h, theta):
+        # a theta's transform is elementwise: only component k moves, computed as ``to_reported`` does
+        return _one_theta_moves(self, np.asarray(v, dtype=float)[self._scalar_free_in_v], h[self._scalar_free_in_v],
+                                theta, self._scalar_bounds.from_unbounded)
+
     def _scalar_mask(self):
         mask = np.ones(len(self.base), dtype=bool)
         for lo, hi, _ in self._segments:
             mask[lo:hi] = False
         return mask
+
+
+def _one_theta_moves(param: Parameterization, vs, hs, theta, transform) -> np.ndarray:
+    """``Parameterization.theta_moves`` where free theta k maps to reported theta ``index[k]`` by an
+    elementwise ``transform`` of ``vs`` (the free scalars, thetas first, in free order)."""
+    n_th = len(theta)
+    out = np.zeros((2, param.n, n_th))
+    ks = np.flatnonzero(param.affects_theta)
+    cols = np.flatnonzero(param.free)[ks]
+    for i, sign in enumerate((1.0, -1.0)):
+        moved = transform(vs + sign * hs)  # each element as if it alone moved
+        out[i, ks, cols] = moved[ks] - theta[cols]
+    return out
 
 
 class _BoundClasses:
