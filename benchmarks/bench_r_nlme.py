@@ -22,6 +22,12 @@ ours in-process warm (FOCEI with the default sandwich covariance step, repetitio
 warm-up fit, wall and CPU). The two sides run interleaved in rounds (R, ours, R, ours, ...) so
 the machine's load falls on both; the medians over rounds of the per-fit times are compared.
 ``python benchmarks/bench_r_nlme.py [--rounds N]``.
+
+Measured 2026-12-06 (2 shared cores, load average 3-4; CPU ms per warm fit, ours / R): before
+this branch theo 1.17-2.15, pheno 0.69-0.99, theo_full 0.19-0.22; after theo 1.07-1.22, pheno
+0.50-0.56, theo_full 0.12-0.14. What is left on theo is Python around many small engine calls
+(the engine is ~24 % of the fit) and on pheno the engine's sensitivity path (~45 %: with
+directions it leaves the fast bolus march, 5-10x the cost of predictions alone).
 """
 
 from __future__ import annotations
