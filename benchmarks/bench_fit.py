@@ -14,7 +14,13 @@ evaluations (estimation) can be told from a change in their cost (kernels).
 Prints numbers only (no assertions). ``python benchmarks/bench_fit.py [--quick | --full |
 --ode-routing]`` (the default plan leaves out the slowest combinations: ODE models above 100
 subjects and the 2-compartment closed form at 2000; ``--full`` runs them all; ``--ode-routing``
-only the warm theo_sd, theo_sd_ode and theo_sd_ode with ``solver="ode"`` fits).
+only the warm theo_sd, theo_sd_ode and theo_sd_ode with ``solver="ode"`` fits; ``--mm-ode`` only
+the Michaelis-Menten ODE fit, with ``--mm-reference`` also its tight-tolerance reference).
+
+``MM-ODE``: ``benchmarks/mm2_ode.nlm`` on ``benchmarks/mm2_ode_100.csv`` (100 subjects, 2-cmt
+with Michaelis-Menten elimination written as ODEs, 4 etas; made by ``benchmarks/mm2_data.py``),
+FOCEI + covariance step at the engine's ODE tolerances (rtol 1e-8, atol 1e-10), wall and CPU
+time; the reference refits at rtol 1e-11 / atol 1e-13 and prints the largest differences.
 """
 
 from __future__ import annotations
@@ -110,6 +116,35 @@ def warm_fits(fits=SHARED_FITS) -> None:
               f"({1e3 * warm / max(r.n_evaluations, 1):.2f} ms each)")
 
 
+def mm_ode_fit(reference: bool = False) -> None:
+    """The warm MM-ODE fit (module docstring); ``reference``: also the rtol 1e-11 refit."""
+    from nlme_lab.estimation.evaluation import prepare
+    from nlme_lab.estimation.fit import fit_problem
+
+    model = nl.Model.from_file(ROOT / "benchmarks" / "mm2_ode.nlm")
+    ds = nl.read_nonmem(ROOT / "benchmarks" / "mm2_ode_100.csv")
+    _, first = timed(lambda: nl.fit(model, ds))
+    runs = []
+    for _ in range(3):
+        c0 = time.process_time()
+        r, dt = timed(lambda: nl.fit(model, ds))
+        runs.append((r, dt, time.process_time() - c0))
+    r, wall, cpu = runs[0][0], float(np.median([x[1] for x in runs])), float(np.median([x[2] for x in runs]))
+    print(f"  {'MM-ODE 100 subjects':25s} first {first:6.2f} s   warm {wall:6.3f} s (median of 3; cpu {cpu:.3f} s)   "
+          f"OFV {r.ofv:.4f}  {r.termination.name.lower()}, {r.iterations} iterations, {r.n_evaluations} model "
+          f"evaluations ({1e3 * wall / max(r.n_evaluations, 1):.2f} ms each)")
+    if not reference:
+        return
+    ev = prepare(model, ds)
+    ref, dt = timed(lambda: fit_problem(ev.problem.with_tolerances(1e-11, 1e-13), ev.space, "focei"))
+    names = [n for n in ref.estimates if n in r.estimates]
+    rel = max(abs(r.estimates[n] - ref.estimates[n]) / max(abs(ref.estimates[n]), 1e-300) for n in names)
+    se_rel = max((abs(r.se[n] - ref.se[n]) / abs(ref.se[n]) for n in ref.se
+                  if n in r.se and np.isfinite(ref.se[n]) and ref.se[n]), default=float("nan"))
+    print(f"  reference (rtol 1e-11, atol 1e-13): {dt:.2f} s, OFV {ref.ofv:.6f} (difference {r.ofv - ref.ofv:.2e}); "
+          f"largest relative difference of the estimates {rel:.1e}, of the SEs {se_rel:.1e}")
+
+
 def cold_fit(name: str = "theo_sd", data: str = "theo_sd.csv") -> None:
     code = ("import time; t0 = time.perf_counter(); import nlme_lab as nl; "
             f"r = nl.fit({str(SHARED / 'models' / (name + '.nlm'))!r}, {str(SHARED / 'data' / data)!r}); "
@@ -159,7 +194,12 @@ def main(argv) -> None:
     if "--ode-routing" in argv:
         warm_fits(ODE_ROUTING)
         return
+    if "--mm-ode" in argv:
+        print("warm MM-ODE fit (FOCEI, covariance step included)")
+        mm_ode_fit(reference="--mm-reference" in argv)
+        return
     warm_fits()
+    mm_ode_fit()
     cold_fit()
     if "--quick" in argv:
         plan = {"1-cmt closed form": (100, 500)}

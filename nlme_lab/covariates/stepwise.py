@@ -34,14 +34,20 @@ WORSE_TOLERANCE = 1e-3  # a forward candidate this much above its parent's OFV i
 
 # --------------------------------------------------------------------------- the fan-out task
 def fit_candidate(item, seed=None) -> dict:
-    """Fit one candidate (a worker task): ``item`` = (model, data, method); the OFV, estimates and
-    convergence in plain values."""
+    """Fit one candidate (a worker task): ``item`` = (model, data, method[, keep_fit]); the OFV,
+    estimates and convergence in plain values, and with ``keep_fit`` the whole ``FitResult`` as
+    ``estimation.result_io.fit_to_dict`` writes it (under ``"fit"``, for the run history)."""
     from nlme_lab.estimation import fit
 
-    model, data, method = item
+    model, data, method, *keep = item
     result = fit(model, data, method, covariance=None, parallel=False)
-    return {"ofv": float(result.ofv), "estimates": dict(result.estimates), "converged": bool(result.converged),
-            "termination": result.termination.value, "n_parameters": int(result.n_parameters)}
+    out = {"ofv": float(result.ofv), "estimates": dict(result.estimates), "converged": bool(result.converged),
+           "termination": result.termination.value, "n_parameters": int(result.n_parameters)}
+    if keep and keep[0]:
+        from nlme_lab.estimation.result_io import fit_to_dict
+
+        out["fit"] = fit_to_dict(result)
+    return out
 
 
 def _warm():
@@ -152,7 +158,7 @@ def _relation_list(relations) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- the search
 def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0.05, p_backward: float = 0.001,
         method: str = "focei", scheduler=None, seed=None, on_step=None, stop=None, resume: SCMResult | None = None,
-        progress: bool = False) -> SCMResult:
+        progress: bool = False, on_fit=None) -> SCMResult:
     """Stepwise covariate modeling of ``model`` on ``data`` over ``relations``
     (``{"cl": ["WT", "APGR"], "v": ["WT"]}``); see the module docstring.
 
@@ -162,7 +168,10 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
     ``seed``: as ``nlme_lab.distributed.run_tasks``. ``on_step(steps)`` is called with the table so
     far (a DataFrame) as each candidate ends; ``stop`` (a ``threading.Event``) ends the search
     after the running candidates (the result has ``stopped=True``); ``resume`` (a previous result)
-    reuses its completed candidate fits. Every input is checked before any fit."""
+    reuses its completed candidate fits. ``on_fit(label, fit)`` is called with every fit of the
+    search as its step's table is complete (the base model, then each candidate; ``fit`` a
+    ``FitResult``, ``label`` e.g. ``"scm step 2: +cl-WT (linear)"``; a refitted candidate gives its
+    kept fit), e.g. to put them in a run history. Every input is checked before any fit."""
     from nlme_lab.estimation import fit as run_fit
     from nlme_lab.problem import as_dataset, as_model
 
@@ -183,6 +192,7 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
     cache = dict(resume.cache) if resume is not None else {}
     rows: list[Candidate] = []
     state = _State(data, method, scheduler, seed, cache, rows, on_step, stop, progress)
+    state.keep_fits = on_fit is not None
 
     current = model
     for parameter, covariate in included:
@@ -192,6 +202,7 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
     if "error" in base:
         raise CovariateError(f"the base model's fit failed: {base['error']}")
     base_ofv = base["ofv"]
+    _report_fit(on_fit, "scm base model", base)
     current_est = base["estimates"]
     current_ofv = base_ofv
     active = {(p, c): (f, df) for p, c, f, df in options if (p, c) in included}
@@ -218,6 +229,8 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
         if best is not None:
             cands[best] = _chosen(cands[best])
         state.add_rows(cands)
+        for cand, r in zip(cands, results):
+            _report_fit(on_fit, f"scm step {cand.step}: +{cand.relation} ({cand.form})", r)
         if best is None:
             break
         p, c = cands[best].relation.split("-", 1)
@@ -248,6 +261,8 @@ def scm(model, data, relations, *, forms=None, included=(), p_forward: float = 0
         if worst is not None:
             cands[worst] = _chosen(cands[worst])
         state.add_rows(cands)
+        for cand, r in zip(cands, results):
+            _report_fit(on_fit, f"scm step {cand.step}: -{cand.relation} ({cand.form})", r)
         if worst is None:
             break
         p, c = cands[worst].relation.split("-", 1)
@@ -297,6 +312,7 @@ class _State:
         self.data, self.method, self.scheduler, self.seed = data, method, scheduler, seed
         self.cache, self.rows, self.on_step, self.stop, self.progress = cache, rows, on_step, stop, progress
         self.live: list[Candidate] = []  # this step's candidates fitted so far (for on_step)
+        self.keep_fits = False  # whole FitResults kept for on_fit
 
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -316,7 +332,8 @@ class _State:
         from nlme_lab.distributed import run_tasks
 
         keys = [(m.text, str(self.method)) for m in models]
-        todo = [k for k, key in enumerate(keys) if key not in self.cache]
+        todo = [k for k, key in enumerate(keys)
+                if key not in self.cache or (self.keep_fits and "ofv" in self.cache[key] and "fit" not in self.cache[key])]
         if todo:
             def report(outcome):
                 if self.on_step is not None and outcome.ok:
@@ -326,7 +343,7 @@ class _State:
                                                math.nan, False, False, "fitted"))
                     self.on_step(self.frame(self.live))
 
-            outcomes = run_tasks(fit_candidate, [(models[k], self.data, self.method) for k in todo],
+            outcomes = run_tasks(fit_candidate, [(models[k], self.data, self.method, self.keep_fits) for k in todo],
                                  scheduler=self.scheduler, seed=self.seed, description="scm candidates",
                                  stop=self.stop, warmup=_warm, progress=self.progress,
                                  on_result=report if self.on_step is not None else None)
@@ -369,6 +386,15 @@ class _State:
                     keep = first[k] if "ofv" in first[k] else r
                     out[k] = dict(keep, status=f"failed: {problems[k]}; refit: {why}")
         return out
+
+
+def _report_fit(on_fit, label: str, r: dict) -> None:
+    """``on_fit(label, FitResult)`` for a fit that kept its result (none for a failed one)."""
+    if on_fit is None or "fit" not in r:
+        return
+    from nlme_lab.estimation.result_io import fit_from_dict
+
+    on_fit(label, fit_from_dict(r["fit"]))
 
 
 def hash_text(text: str) -> int:

@@ -162,9 +162,9 @@ class DesignInformation:
         z = space.table.vector(self.params)
         values = space.values_from_reported(z)
         if self.approximation == "fo":
-            engine, etas = ev._engine(MethodKind.FO), ev.zero_etas()
+            engine, etas = ev.subject_engine(MethodKind.FO), ev.zero_etas()
         else:
-            engine = ev._engine(MethodKind.FOCEI)
+            engine = ev.subject_engine(MethodKind.FOCEI)
             rng = np.random.default_rng(self.seed)
             L = np.linalg.cholesky(values.omega + 1e-300 * np.eye(ev.n_eta)) if ev.n_eta else np.zeros((0, 0))
             etas = rng.standard_normal((ev.n_subjects, ev.n_eta)) @ L.T

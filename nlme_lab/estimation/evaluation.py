@@ -14,6 +14,7 @@ and nothing else of estimation: they never build problems, layouts or inner-prob
     ev.conditional_m2ll(values, eta_sets)       -2 log p(y_i | eta) for many eta sets at once
     ev.record_predictions(values, etas)         every endpoint on every record (PRED, IPRED)
     ev.individual_parameters(values, etas)      model variables on each subject's first record
+    ev.record_variables(values, etas)           model variables on every record
     ev.shrinkage(values, etas, f)               eta and epsilon shrinkage
 
 Every number comes from the engine the fits use (``SubjectEngine`` for the methods' terms,
@@ -210,7 +211,10 @@ class Evaluator:
         return self.layout.variance(values.sd, f)[0]
 
     # --- the individual problem ----------------------------------------------------------------
-    def _engine(self, method) -> object:
+    def subject_engine(self, method) -> object:
+        """``method``'s per-subject engine (``individual.SubjectEngine``: predictions with their
+        eta/theta sensitivities, the inner solve), built once per method: what the linearised
+        FIM and the fits' inner problem run on."""
         kind = _method(method)
         if kind not in self._engines:
             from nlme_lab.estimation.individual import SubjectEngine
@@ -221,14 +225,14 @@ class Evaluator:
     def modes(self, values, method=MethodKind.FOCEI, etas0=None, options: InnerOptions | None = None) -> Modes:
         """The modes of ``method``'s individual objectives (from ``etas0``, default 0): FOCEI's
         are the EBEs. The same inner solve as the fits' (``SubjectEngine.solve``)."""
-        engine = self._engine(method)
+        engine = self.subject_engine(method)
         start = self.zero_etas() if etas0 is None else np.asarray(etas0, dtype=float)
         sol = engine.solve(values, start, options or InnerOptions())
         return Modes(_objectives(engine.spec.kind, sol.etas, sol.terms), sol.n_not_converged)
 
     def objectives(self, values, etas, method=MethodKind.FOCEI) -> SubjectObjectives:
         """``method``'s per-subject terms at given ``etas`` (a fit's EBEs, say), no solve."""
-        engine = self._engine(method)
+        engine = self.subject_engine(method)
         etas = np.asarray(etas, dtype=float)
         T = engine.terms(engine.predictions(values.theta, etas, around=True), values, etas)
         return _objectives(engine.spec.kind, etas, T)
@@ -259,12 +263,18 @@ class Evaluator:
 
     def individual_parameters(self, values, etas) -> IndividualParameters:
         """The model's variables (not its inputs) on each subject's first record."""
+        every = self.record_variables(values, etas)
+        first = np.asarray(self.problem.bound.dataset.offsets[:-1])
+        return IndividualParameters(every.names, every.values[first])
+
+    def record_variables(self, values, etas) -> IndividualParameters:
+        """The model's variables (not its inputs) on every record of the dataset (time-varying
+        covariates change them within a subject): ``values`` is (n_records, n_names)."""
         pb = self.problem
         cm = pb.compiled
         P = pb.individual_parameters(values.theta, etas)
-        first = np.asarray(pb.bound.dataset.offsets[:-1])
         keep = [k for k, kind in enumerate(cm.p_kinds) if kind != "input"]
-        return IndividualParameters(tuple(cm.p_names[k] for k in keep), P[first][:, keep])
+        return IndividualParameters(tuple(cm.p_names[k] for k in keep), P[:, keep])
 
     def shrinkage(self, values, etas, f: np.ndarray):
         """Eta (SD and variance based) and epsilon shrinkage at ``etas`` with error-scale

@@ -230,13 +230,13 @@ class Objective:
         OI = np.repeat(oi[None], B, 0)
         LDO = np.full(B, ldo)
         h = self.steps(v)
-        n_th = len(values.theta)
+        theta_moves = self.param.theta_moves(v, h, values.theta)
         for k in range(n):
             for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
                 w = v.copy()
                 w[k] += sign * h[k]
                 if self.param.affects_theta[k]:  # only theta moves: skip building omega
-                    dth = self.param.to_reported(w)[:n_th] - values.theta
+                    dth = theta_moves[0 if sign > 0 else 1, k]
                     F[j] += s.f_th @ dth
                     G[j] += s.g_th @ dth
                     if not spec.interaction:

@@ -19,6 +19,7 @@ Three scales:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.special import expit, logit
@@ -116,19 +117,28 @@ class ParameterSpace:
 
     # --- values ------------------------------------------------------------------------------
     def values_from_reported(self, z: np.ndarray) -> ModelValues:
-        n_th = len(self.thetas)
-        theta = np.array(z[:n_th], dtype=float)
-        k, blocks = n_th, []
+        n_th, (segments, src, dest) = len(self.thetas), self._omega_plan
+        z = np.asarray(z, dtype=float)
         omega = np.zeros((self.n_eta, self.n_eta))
+        omega.flat[dest] = z[src]
+        blocks = tuple(np.array(z[lo:hi]) for lo, hi in segments)
+        return ModelValues(np.array(z[:n_th]), omega, np.array(z[segments[-1][1] if segments else n_th:]), blocks)
+
+    @cached_property
+    def _omega_plan(self):
+        """Each block's segment of the reported vector, and for every omega element (both
+        triangles, every placement) the reported index it is copied from."""
+        k, segments, src, dest = len(self.thetas), [], [], []
         for b, places in zip(self.omega, self.placements):
-            v = np.array(z[k:k + len(b.values)], dtype=float)
-            k += len(b.values)
-            blocks.append(v)
-            m = block_matrix(v, b.size)
+            segments.append((k, k + len(b.values)))
+            rows, cols = tril(b.size)
             for p in places:
                 idx = np.asarray(p)
-                omega[idx[:, None], idx[None, :]] = m
-        return ModelValues(theta, omega, np.array(z[k:], dtype=float), tuple(blocks))
+                for r, c, j in zip(rows, cols, range(k, k + len(b.values))):
+                    dest += [idx[r] * self.n_eta + idx[c], idx[c] * self.n_eta + idx[r]]
+                    src += [j, j]
+            k += len(b.values)
+        return segments, np.array(src, dtype=np.intp), np.array(dest, dtype=np.intp)
 
 
 class Parameterization:
@@ -151,6 +161,18 @@ class Parameterization:
     def values(self, v: np.ndarray) -> ModelValues:
         return self.space.values_from_reported(self.to_reported(v))
 
+    def theta_moves(self, v: np.ndarray, h: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """(2, n, n_theta): ``to_reported(v +- h_k e_k)[:n_theta] - theta`` for every free
+        component k that is a theta (rows of the others unused), ``theta`` the thetas at ``v``."""
+        n_th = len(theta)
+        out = np.zeros((2, self.n, n_th))
+        for k in np.flatnonzero(self.affects_theta):
+            for i, sign in enumerate((1.0, -1.0)):
+                w = np.array(v, dtype=float)
+                w[k] += sign * h[k]
+                out[i, k] = self.to_reported(w)[:n_th] - theta
+        return out
+
     def with_base(self, z: np.ndarray) -> "Parameterization":
         """The same kind of map, fixed parameters and starting point taken from ``z``."""
         other = type(self)(self.space)
@@ -171,6 +193,9 @@ class ReportedScale(Parameterization):
     def from_reported(self, z):
         return np.asarray(z, dtype=float)[self.free].copy()
 
+    def theta_moves(self, v, h, theta):
+        return _one_theta_moves(self, np.asarray(v, dtype=float), h, theta, lambda x: x)
+
 
 class Unconstrained(Parameterization):
     """Bounded transforms for thetas and SDs; log-Cholesky for omega blocks."""
@@ -181,6 +206,11 @@ class Unconstrained(Parameterization):
         super().__init__(space)
         self.lower, self.upper = space.reported_bounds()
         self._segments = self._omega_segments()
+        # what ``to_reported`` needs, computed once (it runs hundreds of times per fit)
+        sf = self._scalar_mask() & self.free
+        self._scalar_free, self._scalar_free_in_v = sf, sf[self.free]
+        self._scalar_bounds = _BoundClasses(self.lower[sf], self.upper[sf])
+        self._free_segments = [(lo, hi, b.size) for lo, hi, b in self._segments if not b.fixed]
 
     def _omega_segments(self):
         seg, k = [], len(self.space.thetas)
@@ -191,14 +221,13 @@ class Unconstrained(Parameterization):
 
     def to_reported(self, v):
         z = self.base.copy()
-        u = np.full(len(z), np.nan)
-        u[self.free] = v
-        scalar = self._scalar_mask()
-        z[scalar & self.free] = _from_unbounded(u[scalar & self.free], self.lower[scalar & self.free],
-                                                self.upper[scalar & self.free])
-        for lo, hi, b in self._segments:
-            if not b.fixed:
-                z[lo:hi] = _cholesky_to_values(u[lo:hi], b.size)
+        v = np.asarray(v, dtype=float)
+        z[self._scalar_free] = self._scalar_bounds.from_unbounded(v[self._scalar_free_in_v])
+        if self._free_segments:
+            u = np.full(len(z), np.nan)
+            u[self.free] = v
+            for lo, hi, size in self._free_segments:
+                z[lo:hi] = _cholesky_to_values(u[lo:hi], size)
         return z
 
     def from_reported(self, z):
@@ -210,6 +239,11 @@ class Unconstrained(Parameterization):
             u[lo:hi] = _values_to_cholesky(z[lo:hi], b)
         return u[self.free]
 
+    def theta_moves(self, v, h, theta):
+        # a theta's transform is elementwise: only component k moves, computed as ``to_reported`` does
+        return _one_theta_moves(self, np.asarray(v, dtype=float)[self._scalar_free_in_v], h[self._scalar_free_in_v],
+                                theta, self._scalar_bounds.from_unbounded)
+
     def _scalar_mask(self):
         mask = np.ones(len(self.base), dtype=bool)
         for lo, hi, _ in self._segments:
@@ -217,15 +251,42 @@ class Unconstrained(Parameterization):
         return mask
 
 
-def _from_unbounded(u, lo, hi):
-    out = u.copy()
-    both = np.isfinite(lo) & np.isfinite(hi)
-    low = np.isfinite(lo) & ~np.isfinite(hi)
-    up = ~np.isfinite(lo) & np.isfinite(hi)
-    out[both] = lo[both] + (hi[both] - lo[both]) * expit(u[both])
-    out[low] = lo[low] + np.exp(u[low])
-    out[up] = hi[up] - np.exp(u[up])
+def _one_theta_moves(param: Parameterization, vs, hs, theta, transform) -> np.ndarray:
+    """``Parameterization.theta_moves`` where free theta k maps to reported theta ``index[k]`` by an
+    elementwise ``transform`` of ``vs`` (the free scalars, thetas first, in free order)."""
+    n_th = len(theta)
+    out = np.zeros((2, param.n, n_th))
+    ks = np.flatnonzero(param.affects_theta)
+    cols = np.flatnonzero(param.free)[ks]
+    for i, sign in enumerate((1.0, -1.0)):
+        moved = transform(vs + sign * hs)  # each element as if it alone moved
+        out[i, ks, cols] = moved[ks] - theta[cols]
     return out
+
+
+class _BoundClasses:
+    """Unbounded -> bounded (logit between two bounds, log above a lower or below an upper one) for
+    fixed bounds, their classes found once; the inverse of ``_to_unbounded``."""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+        self.both = np.isfinite(lo) & np.isfinite(hi)
+        self.low = np.isfinite(lo) & ~np.isfinite(hi)
+        self.up = ~np.isfinite(lo) & np.isfinite(hi)
+        self.any_both, self.any_low, self.any_up = self.both.any(), self.low.any(), self.up.any()
+        self.lo_both, self.width = lo[self.both], hi[self.both] - lo[self.both]
+        self.lo_low, self.hi_up = lo[self.low], hi[self.up]
+
+    def from_unbounded(self, u):
+        """The bounded values of ``u``."""
+        out = u.copy()
+        if self.any_both:
+            out[self.both] = self.lo_both + self.width * expit(u[self.both])
+        if self.any_low:
+            out[self.low] = self.lo_low + np.exp(u[self.low])
+        if self.any_up:
+            out[self.up] = self.hi_up - np.exp(u[self.up])
+        return out
 
 
 def _to_unbounded(z, lo, hi):

@@ -4,6 +4,12 @@ The step-size control (a ``StepControl``: ``plan_step`` before an attempt, ``jud
 after it), the weighted RMS error norm, the augmented sensitivity right-hand side and the
 automatic initial step (the LU of the iteration matrices is ``dense``'s). Private to the
 ``ode*`` modules; the public entry point is :func:`nlme_lab.kernels.ode.ode_advance`.
+
+These helpers (and the steppers' per-stage helpers ``ode_dopri._stage_sens``,
+``ode_rodas._sens_base``) allocate nothing, so they are ``engine_jit`` (no reference counting:
+called several times per stage, the atomic increments of their array arguments were 25-30% of
+an ODE subject with sensitivities, measured on the Michaelis-Menten 2-cmt benchmark); only the
+steppers' drivers ``dopri_run`` / ``rodas_run``, which allocate their scratch, stay ``njit``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+
+from .jit import engine_jit  # noqa: E402
 
 # Status codes (mirrored by ``ode.OdeStatus``). Kept here so the steppers need not import ode.py.
 ODE_OK = 0
@@ -48,13 +55,13 @@ class StepControl(NamedTuple):
     last_nonfinite: bool  # ... because its result was not finite
 
 
-@njit(cache=True)
+@engine_jit()
 def start_control(h):
     """A ``StepControl`` that starts with the step h."""
     return StepControl(h, abs(h), False, False)
 
 
-@njit(cache=True)
+@engine_jit()
 def plan_step(ctl, t, t1, direction, attempts, max_attempts):
     """Before an attempt from t towards t1 (``direction`` +-1): ``(TAKE_STEP, h, last)``, the
     step ``ctl.h`` cut to the rest of the interval when ``last``; or ``(status, ctl.h, False)``
@@ -74,7 +81,7 @@ def plan_step(ctl, t, t1, direction, attempts, max_attempts):
     return TAKE_STEP, h, False
 
 
-@njit(cache=True)
+@engine_jit()
 def judge_step(ctl, h, last, err, finite, expo, fac_max):
     """After an attempt of the step h (``plan_step``'s) with the error norm ``err``:
     ``(accepted, next StepControl, factor)``.
@@ -99,14 +106,14 @@ def judge_step(ctl, h, last, err, finite, expo, fac_max):
     return True, StepControl(h_new, abs(h), False, False), fac
 
 
-@njit(cache=True)
+@engine_jit()
 def retry_control(ctl, h):
     """The controller after an attempt abandoned before its error was known (a singular
     iteration matrix): the next try is h, the rest unchanged."""
     return StepControl(h, ctl.h_last, ctl.after_reject, ctl.last_nonfinite)
 
 
-@njit(cache=True)
+@engine_jit()
 def sens_rhs(J, Fp, S, dP, drate, out):
     """``out = J @ S + Fp @ dP + drate`` (the forward sensitivity right-hand side)."""
     n = S.shape[0]
@@ -127,7 +134,7 @@ def sens_rhs(J, Fp, S, dP, drate, out):
                     out[i, c] += fik * dP[k, c]
 
 
-@njit(cache=True)
+@engine_jit()
 def err_norm(e, y0, y1, es, s0, s1, rtol, atol, with_sens):
     """Weighted RMS norm of the error estimate ``e`` (states) and ``es`` (sensitivities)."""
     n = e.shape[0]
@@ -150,7 +157,7 @@ def err_norm(e, y0, y1, es, s0, s1, rtol, atol, with_sens):
     return np.sqrt(acc / count)
 
 
-@njit(cache=True)
+@engine_jit()
 def all_finite(x):
     """True if every entry of the vector ``x`` is finite."""
     for i in range(x.shape[0]):
@@ -159,7 +166,7 @@ def all_finite(x):
     return True
 
 
-@njit(cache=True)
+@engine_jit()
 def all_finite2(x):
     """True if every entry of the matrix ``x`` is finite."""
     for i in range(x.shape[0]):
@@ -169,7 +176,7 @@ def all_finite2(x):
     return True
 
 
-@njit(cache=True)
+@engine_jit()
 def initial_step(rhs, t, t1, y, p, rate, f0, order, rtol, atol, ytmp, f1):
     """Hairer-Wanner starting step (one explicit Euler probe). Returns (signed h, rhs calls)."""
     n = y.shape[0]

@@ -29,6 +29,8 @@ from nlme_lab.kernels.ode_common import (  # noqa: E402
     start_control,
 )
 
+from .jit import engine_jit  # noqa: E402
+
 A = np.array([
     [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
@@ -49,7 +51,7 @@ STIFF_LIMIT = 3.25
 STIFF_STEPS = 15
 
 
-@njit(cache=True)
+@engine_jit()
 def _stage_sens(jac, dfdp, ts, ys, Ss, p, dP, drate, Jw, Fw, gs, KS, s, stats):
     """KS[s] = J(ts, ys) Ss + Fp(ts, ys) dP + drate (gs is scratch; no views in the loop)."""
     jac(ts, ys, p, Jw)

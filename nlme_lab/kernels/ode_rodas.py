@@ -44,6 +44,8 @@ from nlme_lab.kernels.ode_common import (  # noqa: E402
     start_control,
 )
 
+from .jit import engine_jit  # noqa: E402
+
 GAMMA = 0.25
 # Stage coefficients a_ij (row i: stage i's argument), C_ij, nodes c_i, d_i (the f_t weights).
 A = np.array([
@@ -74,7 +76,7 @@ NONSTIFF_STEPS = 10
 MAX_SINGULAR = 8
 
 
-@njit(cache=True)
+@engine_jit()
 def _sens_base(jac, dfdp, t, y, p, S, dP, J, Fp, Jw, Fw, G, H, gt, delta, ytmp, zero, stats):
     """At the step start: G = J S + Fp dP, H[k] = d G / d y_k and gt = d G / d t (differences)."""
     n = y.shape[0]

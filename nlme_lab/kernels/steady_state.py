@@ -52,6 +52,8 @@ SS_NO_CONVERGENCE = 1003
 
 NEWTON_MAX_IT = 50
 FIXED_POINT_MAX_IT = 2000
+#: ``accumulating_state``: a column of I - dG/dy this small is zero
+ACCUMULATING_TOL = 1e-12
 
 
 class SteadyStateWorkspace(NamedTuple):
@@ -155,6 +157,26 @@ def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, 
 
 
 @engine_jit()
+def accumulating_state(Jm):
+    """The first state k whose column of ``Jm = I - dG/dy`` (G the one-cycle map) vanishes, or -1.
+
+    Such a state has no elimination and nothing depends on it (an AUC or cumulative-effect
+    compartment): one dosing cycle adds to it whatever it holds, so it has no steady state
+    (it grows by the same amount every cycle) and ``I - dG/dy`` is singular. Its column is
+    exactly 0 on the ODE path (d/dt of no state depends on it, so its variational column
+    stays e_k) and 0 to rounding on the linear one; ``ACCUMULATING_TOL`` separates it from
+    a slow but real elimination (1 - exp(-k II) > 1e-10 for k II > 1e-10)."""
+    n = Jm.shape[0]
+    for k in range(n):
+        big = 0.0
+        for i in range(n):
+            big = max(big, abs(Jm[i, k]))
+        if big <= ACCUMULATING_TOL:
+            return k
+    return -1
+
+
+@engine_jit()
 def _converged(dy, y, opts):
     rtol = opts[0] if opts[0] > 0.0 else 1e-6
     atol = opts[1] if opts[1] > 0.0 else 1e-9
@@ -187,6 +209,8 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
             b[i, 0] = ycyc[i] - y[i]
             for j in range(n):
                 Jm[i, j] = (1.0 if i == j else 0.0) - Sid[i, j]
+        if it == 0 and accumulating_state(Jm) >= 0:
+            return SS_SINGULAR
         if not solve_into(Jm, b, piv):
             if linear:
                 return SS_SINGULAR

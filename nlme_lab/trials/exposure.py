@@ -101,21 +101,19 @@ class ExposureModel:
         """``{"name@t": (n,) values}``: endpoints from the record predictions (DV's scale), other
         ``[model]`` variables from the individual parameters on every record."""
         endpoints = [e.variable for e in self.model.ir.endpoints]
-        cm = ev.problem.compiled
-        p_names = [nm for nm, kind in zip(cm.p_names, cm.p_kinds) if kind != "input"]
         P = None
         out = {}
         for name, t in wanted:
             k = int(np.searchsorted(all_t, regimen.start + t))
             if name in endpoints:
                 col = at_grid(ipred[:, endpoints.index(name)])[:, k]
-            elif name in p_names:
-                if P is None:
-                    P = ev.problem.individual_parameters(values.theta, etas)
-                col = at_grid(P[:, list(cm.p_names).index(name)])[:, k]
-            else:
+                out[variable_column(name, t)] = np.asarray(col, dtype=float)
+                continue
+            P = P if P is not None else ev.record_variables(values, etas)
+            if name not in P.names:
                 raise NlmeError(f"variables: {name!r} is not a variable of the model (endpoints "
-                                f"{', '.join(endpoints)}; variables {', '.join(p_names)})")
+                                f"{', '.join(endpoints)}; variables {', '.join(P.names)})")
+            col = at_grid(P.values[:, P.names.index(name)])[:, k]
             out[variable_column(name, t)] = np.asarray(col, dtype=float)
         return out
 

@@ -155,7 +155,7 @@ class CovariatesTab(w.VBox):
         try:
             result = scm(model, data, relations, forms=forms, p_forward=float(self.p_forward.value),
                          p_backward=float(self.p_backward.value), method=self._method(), scheduler=self.scheduler.value,
-                         on_step=self._show, stop=self._stop)
+                         on_step=self._show, stop=self._stop, on_fit=self._to_history)
         except Exception as err:  # shown in the tab, not lost in a thread
             self._say(f"✗ {err}", "error")
         else:
@@ -176,6 +176,13 @@ class CovariatesTab(w.VBox):
                           f"{result.final_fit.ofv:.3f}.")
         finally:
             self.start_button.disabled, self.stop_button.disabled = False, True
+
+    def _to_history(self, label: str, fit) -> None:
+        """Every fit of the search lands in the Lab's run History as its step's table completes
+        (``nl.scm``'s ``on_fit``): the base model, then each candidate, labelled
+        ``"scm step 2: +cl-WT (linear)"``."""
+        self.lab.history.add(fit, label=label)
+        self.lab.history_view.refresh()
 
     def search_code(self, relations, forms, model_name: str = "model") -> str:
         """The code of the search just run (the Lab's data path; the model as the Lab's)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections import deque
 
 import ipywidgets as w
 import numpy as np
@@ -34,6 +35,11 @@ def make_design_tab(lab) -> DesignTab:
     return DesignTab(lab)
 
 
+def _times_key(times) -> tuple[float, ...]:
+    """Sorted times rounded to 1e-9 h: how a pushed set of markers is recognised in its echo."""
+    return tuple(sorted(round(float(t), 9) for t in times))
+
+
 class DesignTab(w.VBox):
     def __init__(self, lab=None, *, model=None, design: Design | None = None, params: dict | None = None):
         self.lab = lab
@@ -46,6 +52,10 @@ class DesignTab(w.VBox):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._busy = False
+        # marker times the kernel pushed to the page: the page echoes each push back through
+        # ``design-dragged`` (a JS callback on the markers), late when pushes come fast (the
+        # optimiser's animation); an echo is not a drag and must not reset the design
+        self._pushed: deque[tuple[float, ...]] = deque(maxlen=256)
         names = [g.name for g in self.design.groups]
         self.group = w.Dropdown(options=names, value=names[0], description="group",
                                 layout=w.Layout(width="220px"))
@@ -137,6 +147,7 @@ class DesignTab(w.VBox):
         ts = np.asarray(g.times[0][1], dtype=float)
         c = self.curve_source.data
         self._busy = True
+        self._pushed.append(_times_key(ts))
         try:
             self.times_source.data = {"t": ts, "y": np.interp(ts, np.asarray(c["t"]), np.asarray(c["y"]))}
             self.times.value = ", ".join(f"{t:.4g}" for t in ts)
@@ -156,9 +167,11 @@ class DesignTab(w.VBox):
         self.update()
 
     def _on_drag(self, attr, old, new) -> None:
-        if self._busy:
+        if self._busy or self.running:  # no drags while the optimiser moves the markers
             return
         ts = list(new.get("t", []))
+        if _times_key(ts) in self._pushed:
+            return  # the page's echo of a push by the kernel (the animation), not a drag
         g = self.design.groups[self.group_index]
         if len(ts) != len(g.times[0][1]):  # points are not added or removed here
             self._show_times()
@@ -270,7 +283,7 @@ class DesignTab(w.VBox):
                 self.design = opt.design
                 self._show_times()
                 self.update(opt.fim)
-                self.status.value += (f" <span class='nlme-design-efficiency'>optimised: efficiency "
+                self.status.value += (f"; <span class='nlme-design-efficiency'>optimised: efficiency "
                                       f"{opt.efficiency:.4f} relative to the start</span>")
             except Exception as err:  # noqa: BLE001 - shown, not raised, in a background thread
                 self.status.value = f"<span style='color:#c62828'>optimisation failed: {html.escape(str(err))}</span>"

@@ -140,3 +140,26 @@ def test_an_evaluator_of_a_numpy_problem(wang):
     assert ev.modes(values, "focei").objectives.total == pytest.approx(39.458, abs=1e-3)  # refs README 4
     with pytest.raises(NlmeError, match="etas have shape"):
         ev.check_etas(np.zeros((3, 2)))
+
+
+def test_record_variables_follow_a_time_varying_covariate(shared_data):
+    """``record_variables``: the model's variables on every record, so a covariate that changes
+    within a subject changes them there; the first records are ``individual_parameters``."""
+    import nlme_lab as nl
+
+    frame = shared_data["theo_sd.csv"].table
+    frame["WT"] = 60.0 + frame["TIME"]  # grows along each subject's records
+    data = nl.read_nonmem(frame)
+    model = nl.Model(BLOCK.replace("cl = exp(tcl + eta_cl)", "cl = exp(tcl + eta_cl) * (WT / 70)"))
+    ev = prepare(model, data)
+    values = ev.values()
+    rng = np.random.default_rng(3)
+    etas = 0.1 * rng.standard_normal((ev.n_subjects, ev.n_eta))
+    every = ev.record_variables(values, etas)
+    assert every.values.shape == (len(frame), len(every.names)) and "WT" not in every.names
+    subject = np.repeat(np.arange(ev.n_subjects), np.diff(np.asarray(ev.problem.bound.dataset.offsets)))
+    expected = np.exp(1.0 + etas[subject, ev.eta_labels.index("eta_cl")]) * (60.0 + ev.problem.bound.dataset.time) / 70
+    np.testing.assert_allclose(every.values[:, every.names.index("cl")], expected, rtol=1e-12)
+    first = ev.individual_parameters(values, etas)
+    assert first.names == every.names
+    np.testing.assert_array_equal(first.values, every.values[np.asarray(ev.problem.bound.dataset.offsets[:-1])])

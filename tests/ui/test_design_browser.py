@@ -121,9 +121,6 @@ def test_typing_and_dragging_times_move_the_rse_bars(page, artifacts):
     assert len(kernel) == 4 and 0.5 in kernel and 24.0 in kernel and 2.0 not in kernel
 
 
-@pytest.mark.xfail(reason="known regression found at the end of the 2026-12-06 session: in the browser the Optimise "
-                   "run animates but does not finish within 300 s (nl.optimize_design itself finishes in 2-4 s on the "
-                   "same start); to be fixed before issue 20 closes", strict=False)
 def test_optimise_runs_in_the_background_and_moves_the_times(page, artifacts):
     from playwright.sync_api import expect
 

@@ -52,6 +52,30 @@ def test_search_fills_the_table_and_adopts_the_final_model(lab):
     assert "cov_cl_wt" in lab.editor.value
 
 
+def test_every_candidate_fit_lands_in_the_history(lab):
+    """A search of cl-WT alone: the base model, the forward candidate and the backward one are
+    History rows with their step labels and the OFVs of the step table, then the final fit."""
+    tab = lab.tool("Covariates")
+    for key, box in tab.checks.items():
+        box.value = key == ("cl", "WT")
+    n0 = len(lab.history)
+    tab.start(wait=True)
+    assert tab.result is not None and not tab.result.stopped and tab.result.final_relations == ("cl-WT",)
+    records = lab.history.records[n0:]
+    assert [r.label for r in records] == ["scm base model", "scm step 1: +cl-WT (linear)",
+                                          "scm step 2: -cl-WT (linear)", "SCM final: cl-WT"]
+    steps = tab.result.steps
+    assert records[0].ofv == pytest.approx(tab.result.base_ofv, abs=1e-9)
+    assert records[1].ofv == pytest.approx(float(steps["ofv"].iloc[0]), abs=1e-9)
+    assert records[2].ofv == pytest.approx(float(steps["ofv"].iloc[1]), abs=1e-9)
+    assert records[1].ofv < records[0].ofv - 3.84  # weight on CL is significant on pheno
+    assert records[2].ofv == pytest.approx(records[0].ofv, abs=1e-6)  # the backward candidate is the base model
+    assert records[1].fit.model.text == tab.result.candidates[0].model_text  # the candidate's model
+    assert "cl_wt" in records[1].estimates and records[1].method == "focei"
+    shown = lab.history_view.rows()[n0:]
+    assert len(shown) == 4 and "scm step 1: +cl-WT (linear)" in " ".join(map(str, shown[1].values()))
+
+
 def test_stop_ends_the_search(lab):
     tab = lab.tool("Covariates")
     for key, box in tab.checks.items():
@@ -60,3 +84,4 @@ def test_stop_ends_the_search(lab):
     tab.start(wait=True)
     assert tab.result is not None and tab.result.stopped
     assert "Stopped" in tab.status.value and tab.adopt_button.disabled and not tab.start_button.disabled
+

@@ -63,6 +63,21 @@ def test_optimise_in_the_background(tab):
     assert "efficiency" in tab.status.value
 
 
+def test_late_echoes_of_the_animation_do_not_undo_the_optimum(tab):
+    """In the browser each marker push comes back through ``design-dragged``, late when the
+    optimiser animates fast: replaying those echoes after the run must leave the optimum and
+    its status alone (they used to reset the design to an intermediate step)."""
+    optimum, status = tab.design.groups[0].times[0][1], tab.status.value
+    pushed = list(tab._pushed)
+    assert len(pushed) > 3  # the animation pushed intermediate designs
+    for times in pushed[:-1] + pushed[-1:]:
+        tab.dragged_source.data = {"t": list(times)}
+    assert tab.design.groups[0].times[0][1] == optimum
+    assert tab.status.value == status
+    tab.dragged_source.data = {"t": [1.0, 5.0, 120.0]}  # a real drag still moves the design
+    assert tab.design.groups[0].times[0][1] == (1.0, 5.0, 120.0)
+
+
 def test_the_lab_has_the_design_tab():
     from nlme_lab.widgets.lab import TOOL_TABS
 

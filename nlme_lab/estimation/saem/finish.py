@@ -28,6 +28,10 @@ def _notes(state) -> list[str]:
         out.append("estimated from the individual parameters as a covariate model of their prior mean "
                    "(weighted least squares on the sufficient statistics, covariates at each subject's first "
                    "record): " + ", ".join(names[k] for k in state.cov_thetas))
+    if state.tv_thetas.size:
+        out.append("in a factor that changes within subjects (time-varying covariate): estimated by a stochastic "
+                   "Fisher-scoring M-step with the individual parameters held fixed: "
+                   + ", ".join(names[k] for k in state.tv_thetas))
     if state.residual.numeric.any():
         sds = state.space.residual.sd_names
         out.append("residual SDs without a closed-form M-step (minimised on each sample): "

@@ -85,31 +85,82 @@ def mu_reference_from_ir(ir, theta_names: tuple[str, ...], n_eta_columns: int) -
     return out, log
 
 
+def _inline(ir, stmt_index: int, etas: set[str]):
+    """The expression of statement ``stmt_index`` with every earlier statement it reads
+    (directly or through others) written in, and the names of the statements written in.
+    None when an inlined statement depends on time, the state or an eta, or a name is
+    assigned twice (its value would depend on where it is read)."""
+    stmts = ir.statements
+    names = [s.name for s in stmts]
+    if len(set(names)) != len(names):
+        return None
+    defined = {s.name: k for k, s in enumerate(stmts[:stmt_index])}
+    expr, used = stmts[stmt_index].expr, []
+    for _ in range(len(stmts)):
+        reads = [x for x in expr.free_symbols if str(x) in defined]
+        if not reads:
+            return expr, used
+        subs = {}
+        for x in reads:
+            s = stmts[defined[str(x)]]
+            if s.depends_on_state or s.depends_on_time or {str(y) for y in s.expr.free_symbols} & etas:
+                return None
+            subs[x] = s.expr
+            used.append(s.name)
+        expr = expr.xreplace(subs)
+    return None
+
+
+def _only_through(ir, theta: str, parameter: str, inlined: list[str]) -> bool:
+    """Whether ``theta`` reaches the model only through ``parameter``: every statement that
+    reads it (or a statement carrying it) is ``parameter`` or one of the statements written
+    into it, and no ODE, initial value or dose modifier reads any of them."""
+    carriers, allowed = {theta}, set(inlined)
+    for s in ir.statements:
+        if carriers & {str(x) for x in s.expr.free_symbols} and s.name != parameter:
+            if s.name not in allowed:
+                return False
+            carriers.add(s.name)
+    rest = [e for _, e, _ in ir.odes] + [e for _, e, _ in ir.initial] + [e for _, _, e, _ in ir.dose_modifiers]
+    return not any(carriers & {str(x) for x in getattr(e, "free_symbols", ())} for e in rest)
+
+
 def covariate_columns(ir, theta_names: tuple[str, ...], mu_idx: np.ndarray) -> dict[int, tuple[str, tuple[int, ...]]]:
     """Eta columns whose parameter is log-linear in its eta, ``P = h(theta, covariates) exp(eta)``
     (so ``log P = log h + eta``: phi = log P is normal with a subject-specific mean
     ``m_i = log h_i``), mapped to (parameter name, indices of the other thetas in ``h``).
 
-    Only thetas that appear nowhere else (no ODE, no other statement) are listed: their M-step
-    is then a least-squares fit of ``m_i(theta)`` to the individual phi's, like a covariate
-    model in the prior, without any model prediction.
+    ``h`` may be spread over earlier statements (``cov_cl_wt = 1 + cl_wt * (WT - 70)`` then
+    ``cl = tvcl * exp(eta_cl) * cov_cl_wt``, as ``nl.add_covariate_effect`` writes it): they are
+    written into the parameter's expression first. Only thetas that reach the model through this
+    parameter alone (no ODE, no other statement) are listed: their M-step is then a
+    least-squares fit of ``m_i(theta)`` to the individual phi's, like a covariate model in the
+    prior, without any model prediction. Whether the covariates in ``h`` are constant within
+    each subject is the caller's check (it has the data).
     """
     import sympy
 
-    exprs = _expressions(ir)
     mu_names = {theta_names[m] for m in mu_idx if m >= 0}
+    eta_names = {re.name for re in ir.etas} | {re.name for re in getattr(ir, "kappas", ())}
+    covariates = set(getattr(ir, "covariates", ()))
     out = {}
     for k, re in enumerate(ir.etas):
-        stmts = [s for s in ir.statements if re.name in {str(x) for x in s.expr.free_symbols}]
-        if len(stmts) != 1:
+        at = [i for i, s in enumerate(ir.statements) if re.name in {str(x) for x in s.expr.free_symbols}]
+        if len(at) != 1 or ir.statements[at[0]].depends_on_state:
             continue
-        expr = stmts[0].expr
+        found = _inline(ir, at[0], eta_names - {re.name})
+        if found is None:
+            continue
+        expr, inlined = found
         eta = next(x for x in expr.free_symbols if str(x) == re.name)
         base = expr.subs(eta, 0)
-        if base == 0 or sympy.simplify(expr / base - sympy.exp(eta)) != 0:
+        if base == 0 or {str(x) for x in base.free_symbols} - set(theta_names) - covariates:
+            continue  # h must be a function of thetas and covariates only
+        if sympy.simplify(expr / base - sympy.exp(eta)) != 0:
             continue
+        name = ir.statements[at[0]].name
         others = [n for n in sorted(str(x) for x in base.free_symbols) if n in theta_names and n not in mu_names]
-        alone = [n for n in others if sum(n in {str(x) for x in e.free_symbols} for e in exprs) == 1]
+        alone = [n for n in others if _only_through(ir, n, name, inlined)]
         if alone:
-            out[k] = (stmts[0].name, tuple(theta_names.index(n) for n in alone))
+            out[k] = (name, tuple(theta_names.index(n) for n in alone))
     return out

@@ -35,7 +35,8 @@ from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.report import failure_words
 from nlme_lab.estimation.results import HistoryEntry, IterationEvent, ObjectiveKind, Termination
 from nlme_lab.estimation.saem.mstep import (ResidualStep, Statistics, block_columns, block_index,
-                                            covariate_mean_step, omega_from_statistics, theta_scoring_step)
+                                            covariate_mean_step, omega_from_statistics, phi_scoring_step,
+                                            theta_scoring_step)
 from nlme_lab.estimation.saem.moments import complete_data_sum, omega_factors
 from nlme_lab.estimation.saem.sampler import Sampler, SubjectLikelihood
 
@@ -114,6 +115,7 @@ class SAEMState:
     def _covariate_setup(self, problem, options, fixed_theta) -> None:
         """Columns with subject-specific prior means ``log P_i(theta, eta = 0)`` (``mu.covariate_columns``)."""
         self.cov_cols, self.cov_thetas = np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        self.tv_cols, self.tv_thetas = np.zeros(0, dtype=int), np.zeros(0, dtype=int)
         bound = getattr(problem, "bound", None)
         if bound is None or options.mu_reference is not None or not self.other.size:
             return
@@ -124,13 +126,40 @@ class SAEMState:
         found = {c: v for c, v in found.items() if v[1]}
         if not found:
             return
-        self.cov_cols = np.array(sorted(found), dtype=int)
-        self.cov_p = np.array([problem.compiled.p_names.index(found[c][0]) for c in self.cov_cols])
-        ks = sorted({k for c in found for k in found[c][1]})
-        ks += [int(self.mu[c]) for c in self.cov_cols if self.mu_free[c]]
-        self.cov_thetas = np.array(sorted(set(ks)), dtype=int)
-        self.other = np.array([k for k in self.other if k not in self.cov_thetas], dtype=int)
+        p_names = problem.compiled.p_names
+        varying = {c for c, v in found.items() if not self._constant_within_subjects(problem, p_names.index(v[0]), v[1])}
+        self.cov_cols = np.array(sorted(found), dtype=int)  # every column with subject-specific means
+        self.cov_p = np.array([p_names.index(found[c][0]) for c in self.cov_cols])
+
+        def thetas_of(cols):
+            ks = {k for c in cols for k in found[c][1]} | {int(self.mu[c]) for c in cols if self.mu_free[c]}
+            return np.array(sorted(ks), dtype=int)
+
+        self.tv_cols = np.array(sorted(varying), dtype=int)  # the factor changes within subjects
+        self.const_cols = np.array(sorted(set(found) - varying), dtype=int)
+        self.cov_thetas, self.tv_thetas = thetas_of(self.const_cols), thetas_of(self.tv_cols)
+        self.other = np.array([k for k in self.other if k not in self.cov_thetas and k not in self.tv_thetas],
+                              dtype=int)
         self.first_record = np.asarray(bound.dataset.offsets[:-1])
+
+    def _constant_within_subjects(self, problem, p: int, thetas) -> bool:
+        """Whether parameter ``p`` at eta = 0 is the same on every record of each subject, at the
+        initial thetas and with ``thetas`` moved inside their bounds (a time-varying covariate in
+        ``h`` makes its prior mean change within a subject: those thetas keep the scoring step)."""
+        offsets = np.asarray(problem.bound.dataset.offsets)
+        subject = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        zeros = np.zeros((problem.n_subjects, problem.n_eta))
+        moved = self.theta.copy()
+        for k in thetas:
+            step = 0.1 * max(abs(moved[k]), 1.0)
+            up = moved[k] + step
+            moved[k] = up if up < self.upper[k] else 0.5 * (moved[k] + max(self.lower[k], moved[k] - step))
+        for theta in (self.theta, moved):
+            P = np.asarray(problem.individual_parameters(theta, zeros))[:, p]
+            first = P[offsets[:-1]][subject]
+            if not np.allclose(P, first, rtol=1e-12, atol=0.0, equal_nan=True):
+                return False
+        return True
 
     def mu_vector(self, theta=None) -> np.ndarray:
         """The mu-referenced thetas per eta column (log-scale ones as their log; 0: none)."""
@@ -194,8 +223,12 @@ class SAEMState:
         self.theta[targets] = np.minimum(np.maximum(new, self.lower[targets]), self.upper[targets])
         if self.cov_thetas.size:
             self.theta[self.cov_thetas] = covariate_mean_step(
-                self.theta, self.cov_thetas, self.means, self.stats.s1_subject, self.omega, self.cov_cols,
+                self.theta, self.cov_thetas, self.means, self.stats.s1_subject, self.omega, self.const_cols,
                 self.lower, self.upper)
+        if self.tv_thetas.size:
+            self.theta[self.tv_thetas] += gamma * phi_scoring_step(
+                self.sampling, self.layout, self.theta, phi, self.means, self.omega, self.tv_cols, self.tv_thetas,
+                self.sd, self.lower, self.upper)
         mu_new = self._means = self.means()
         ch.etas[:] = phi - mu_new  # phi kept: the likelihood of every chain is unchanged
         self.omega = omega_from_statistics(self.stats, self.space, mu_new, self.omega, anneal, self.blocks)
@@ -203,6 +236,7 @@ class SAEMState:
             step = theta_scoring_step(self.sampling, self.layout, self.theta, ch.etas, self.sd, self.other,
                                       self.lower, self.upper)
             self.theta[self.other] += gamma * step
+        if self.other.size or self.tv_thetas.size:  # at fixed phi, a time-varying factor moves f too
             ch.f[:] = self.lik.predict_sets(self.theta, ch.etas)
         self.sd = self.residual.update(self.sd, self.stats, ch.f, gamma, anneal)
         ch.l[:] = self.lik.per_subject(ch.f, self.sd)

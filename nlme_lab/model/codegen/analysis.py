@@ -290,6 +290,21 @@ def linear_system(odes, states, state_names, full_dyn: dict, slots) -> tuple:
     return J, "linear in the states"
 
 
+def accumulating_states(plan: Plan) -> tuple[str, ...]:
+    """Names of the states on which no d/dt depends (an AUC or cumulative-effect compartment:
+    nothing eliminates it). Such a state has no steady state under repeated dosing (SS=1): it
+    grows by the same amount every dosing interval."""
+    if not plan.states:
+        return ()
+    if plan.K is not None:
+        J = plan.K
+    else:
+        exprs = [e.xreplace(plan.full_dyn) for e in plan.odes]
+        J = sympy.Matrix(exprs).jacobian(sympy.Matrix(plan.states))
+    return tuple(name for k, name in enumerate(plan.state_names)
+                 if all(sympy.simplify(J[i, k]) == 0 for i in range(J.rows)))
+
+
 def _names(syms, states, state_names) -> str:
     out = [state_names[states.index(s)] for s in states if s in syms]
     return ", ".join(out) if out else "t"
