@@ -1,6 +1,14 @@
 """Latency from model text to first prediction (cold / warm), and simulation throughput.
 
 Run: ``.venv/bin/python benchmarks/bench_compile_simulate.py``. Not a test: it prints times.
+``--fresh-only``: only the fresh-machine scenario below; ``--compiles``: with it, the seconds
+numba spent compiling each kernel (numba's ``numba:compile`` events; exclusive of the kernels
+it compiled on the way).
+
+* fresh machine (issue 17): empty numba cache and empty model cache, in a subprocess; the first
+  ``check`` (parse, compile the model, bind the data), ``simulate``, FOCEI fit and SAEM fit of
+  theo_sd, one after the other, each with its wall and CPU seconds (the machine is shared: CPU
+  time is the comparable number; the load average is printed beside them);
 
 * cold: empty numba cache and empty generated-code cache, as on a fresh machine (the engine
   compiles too);
@@ -43,6 +51,88 @@ print(json.dumps({"import": t_import - t0, "parse+read": t_parse - t_import,
 """
 
 
+FRESH_PROBE = r"""
+import json, sys, time
+from collections import defaultdict
+
+compiles = defaultdict(float)
+if "--compiles" in sys.argv:
+    from numba.core import event
+
+    stack = []
+
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            stack.append([time.perf_counter(), 0.0])
+
+        def on_end(self, ev):
+            t0, inner = stack.pop()
+            dt = time.perf_counter() - t0
+            fn = ev.data["dispatcher"].py_func
+            compiles[f"{fn.__module__}.{fn.__qualname__}"] += dt - inner
+            if stack:
+                stack[-1][1] += dt
+
+    event.register("numba:compile", Listener())
+
+steps = {}
+
+
+def step(name, work):
+    w0, c0 = time.perf_counter(), time.process_time()
+    work()
+    steps[name] = (time.perf_counter() - w0, time.process_time() - c0)
+
+
+import nlme_lab as nl
+
+model = nl.Model.from_file(nl.example_path("theo_sd.nlm"))
+data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
+step("check", lambda: (model.compiled.compile_all(), nl.bind(model, data)))
+step("simulate", lambda: nl.simulate(model, data, n=1, seed=1))
+step("FOCEI fit", lambda: nl.fit(model, data, method="focei"))
+step("SAEM fit", lambda: nl.fit(model, data, method="saem"))
+print(json.dumps({"steps": steps, "compiles": sorted(compiles.items(), key=lambda kv: -kv[1])}))
+"""
+
+
+def fresh_machine(compiles: bool = False) -> dict:
+    """The fresh-machine scenario in a subprocess with empty caches; returns its step times,
+    the subprocess' wall and CPU seconds and the load averages before and after."""
+    import resource
+    import time
+
+    with tempfile.TemporaryDirectory() as numba_dir, tempfile.TemporaryDirectory() as model_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=numba_dir, NLME_LAB_CACHE=model_dir)
+        load_before = os.getloadavg()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", FRESH_PROBE] + (["--compiles"] if compiles else []),
+                             env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+        wall = time.perf_counter() - w0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process"] = (wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    result["load"] = (load_before, os.getloadavg())
+    return result
+
+
+def print_fresh_machine(compiles: bool = False) -> None:
+    r = fresh_machine(compiles)
+    (l0, _, _), (l1, _, _) = r["load"]
+    print(f"\nfresh machine (empty numba and model caches), theo_sd; load average {l0:.2f} before, "
+          f"{l1:.2f} after ({os.cpu_count()} CPUs)")
+    print(f"  {'step':12s} {'wall s':>8s} {'CPU s':>8s}")
+    for name, (wall, cpu) in r["steps"].items():
+        print(f"  {name:12s} {wall:8.1f} {cpu:8.1f}")
+    wall, cpu = r["process"]
+    print(f"  {'process':12s} {wall:8.1f} {cpu:8.1f}  (the whole subprocess, imports included)")
+    if compiles:
+        print("  numba compile seconds per kernel (exclusive), largest first:")
+        for name, seconds in r["compiles"][:25]:
+            print(f"    {seconds:7.2f}  {name}")
+
+
 def run_probe(model: Path, data: Path, numba_dir: str, model_dir: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=numba_dir, NLME_LAB_CACHE=model_dir)
     out = subprocess.run([sys.executable, "-c", PROBE, str(model), str(data)], env=env,
@@ -83,6 +173,9 @@ def throughput() -> None:
 
 
 if __name__ == "__main__":
+    print_fresh_machine(compiles="--compiles" in sys.argv)
+    if "--fresh-only" in sys.argv:
+        sys.exit(0)
     for name, data_name in (("theo_sd", "theo_sd.csv"), ("theo_sd_ode", "theo_sd.csv"),
                             ("warfarin_pkpd", "warfarin.csv")):
         latency(name, data_name)

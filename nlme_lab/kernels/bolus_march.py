@@ -33,7 +33,9 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 import math  # noqa: E402
 
 from .jit import engine_jit  # noqa: E402
-from .spectral import EIG_OK, decompose  # noqa: E402
+from .spectral import DECOMPOSE, EIG_OK  # noqa: E402
+
+_decompose = DECOMPOSE.function  # late-bound (``jit.LateBound``)
 
 
 @engine_jit(inline=True)
@@ -83,7 +85,7 @@ def march(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, init, obs, 
     if not _lag_free(a, b, evid, amt, cmt, dose_index, p):
         return False
     linsys(p, K)
-    if decompose(K, V, W, lam, scratch.decomp) != EIG_OK:
+    if _decompose()(K, V, W, lam, scratch.decomp) != EIG_OK:
         return False
     init(p, y)
     if n == 2:

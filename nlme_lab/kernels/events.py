@@ -62,25 +62,25 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
-from .jit import engine_jit  # noqa: E402
+from .jit import LateBound, engine_jit  # noqa: E402
 from .linear import (  # noqa: E402
+    LIN_ADVANCE_EXPM,
     METHOD_EXPM,
     OPT_LINEAR_METHOD,
     STAT_EIGEN_INTERVALS,
     STAT_EXPM_INTERVALS,
     contract_dK,
     lin_advance_eigen,
-    lin_advance_expm,
     lin_prepare,
 )
-from .propagate import NONFINITE_STATE, advance, eval_f  # noqa: E402
+from .propagate import ADVANCE, NONFINITE_STATE, bind_ode, eval_f  # noqa: E402
 from .steady_state import (  # noqa: E402
     KIND_BOLUS,
     KIND_INFUSION,
     SS_NO_CONVERGENCE,
+    SS_CONSTANT,
+    SS_LOAD,
     SS_SINGULAR,
-    ss_constant,
-    ss_load,
 )
 from .workspace import (  # noqa: E402
     WORKSPACE_TYPE,
@@ -109,6 +109,10 @@ BAD_AMT = 7
 
 KIND_START = 1  # queue kinds: KIND_BOLUS (0) arrival, infusion start, infusion end
 KIND_END = 2
+
+_advance = ADVANCE.function  # late-bound (propagate's docstring)
+_lin_advance_expm = LIN_ADVANCE_EXPM.function  # late-bound (``jit.LateBound``)
+_ss_load, _ss_constant = SS_LOAD.function, SS_CONSTANT.function  # late-bound
 
 i64v = types.int64[::1]
 i64m = types.int64[:, ::1]
@@ -146,7 +150,13 @@ SOLVE_SUBJECT_SIG = types.int64(
 
 
 # ---------------------------------------------------------------------------- event queue
-@engine_jit()
+#: one signature: called with the literal kinds, numba would compile it once per kind
+QUEUE_TYPE = WORKSPACE_TYPE.types[WORKSPACE_TYPE.fields.index("queue")]
+Q_PUSH_SIG = types.boolean(QUEUE_TYPE, types.float64, types.float64, types.int64, types.int64, types.int64,
+                           types.float64, vec, vec)
+
+
+@engine_jit(Q_PUSH_SIG)
 def _q_push(q, t0, step, count, kind, c, a, dt, da):
     """Add the series t0 + k step (k < count) to the ``workspace.EventQueue`` q. dt/da:
     per-direction d time / d amount."""
@@ -426,12 +436,12 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 if expm_only or not lin_advance_eigen(K, dKd, te - tc, y, S, rate_v, drate_v,
                                                       lw.eig, lw.stats):
                     lw.stats[STAT_EXPM_INTERVALS] += 1
-                    lin_advance_expm(K, dKd, te - tc, y, S, rate_v, drate_v, lw)
+                    _lin_advance_expm()(K, dKd, te - tc, y, S, rate_v, drate_v, lw)
                 else:
                     lw.stats[STAT_EIGEN_INTERVALS] += 1
                 st = 0 if _finite(y) else NONFINITE_STATE
             else:
-                st = advance(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v,
+                st = _advance()(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v,
                              drate_v, opts, lw)
             if st != 0:
                 return _status_of(st, info, i)
@@ -445,12 +455,12 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, lw.eig,
                                                   lw.stats):
                 lw.stats[STAT_EXPM_INTERVALS] += 1
-                lin_advance_expm(K, dKd, ti - tc, y, S, rate_v, drate_v, lw)
+                _lin_advance_expm()(K, dKd, ti - tc, y, S, rate_v, drate_v, lw)
             else:
                 lw.stats[STAT_EIGEN_INTERVALS] += 1
             st = 0 if _finite(y) else NONFINITE_STATE
         else:
-            st = advance(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
+            st = _advance()(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
                          opts, lw)
         if st != 0:
             return _status_of(st, info, i)
@@ -486,7 +496,7 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                     _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
                 for k in range(n):
                     yc[k] = 0.0
-                st = ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
+                st = _ss_constant()(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
                                  ws.Jm, ws.bcol, ws.steady.piv, ws.Fp, f1, opts)
                 if st != 0:
                     return _status_of(st, info, i)
@@ -505,7 +515,7 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 if ssi > 0:
                     if ssi == 1:
                         _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
-                    st, first_end, n_end_hist = ss_load(
+                    st, first_end, n_end_hist = _ss_load()(
                         linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, kind, c, am, damt, R, dR, D,
                         dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ws.steady, f1)
                     if st != 0:
@@ -538,6 +548,12 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             for d in range(nd):
                 dpred[g, e, d] = ws.dpred_i[e, d]
     return OK
+
+
+#: ``solve_records`` for the population drivers, late-bound (``jit.LateBound``): compiled once here
+#: rather than again into each driver
+SOLVE_RECORDS = LateBound("nlme_lab_kernels_solve_records", SOLVE_RECORDS_SIG)
+SOLVE_RECORDS.bind(solve_records)
 
 
 def _solve_subject_py(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
@@ -577,6 +593,7 @@ def __getattr__(name):
     global _solve_subject
     if name == "solve_subject":
         if _solve_subject is None:
+            bind_ode()  # the tests call it with ODE models too
             _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=True)(_solve_subject_py)
             _solve_subject.__doc__ = _solve_subject_py.__doc__
         return _solve_subject

@@ -17,6 +17,9 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .dense import matmul_into, norm1, solve_into  # noqa: E402
+from numba import types  # noqa: E402
+
+from .abi import mat  # noqa: E402
 from .jit import engine_jit  # noqa: E402
 
 
@@ -45,7 +48,12 @@ THETA13 = 5.371920351148152e0
 EXPM_WORK = 7
 
 
-@engine_jit()
+#: one signature: called with the literal degrees 3, 5, 7, 9, numba would compile it four times
+ODD_EVEN_SIG = types.void(types.Array(types.float64, 1, "C", readonly=True), mat, mat, mat, mat, mat, types.int64,
+                          mat, mat, mat)
+
+
+@engine_jit(ODD_EVEN_SIG)
 def _odd_even(c, A, A2, A4, A6, A8, deg, U, V, T):
     """U = A @ (odd part), V = even part of the degree-``deg`` Padé numerator (deg <= 9)."""
     n = A.shape[0]

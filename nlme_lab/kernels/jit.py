@@ -21,7 +21,14 @@ numba upgrade that dropped it would fail at the first compilation, not silently.
 
 from __future__ import annotations
 
-from numba import njit
+import ctypes
+
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.codegen import ll as llvm_binding  # numba's llvmlite.binding (kernels import only numba)
+from numba.extending import intrinsic
+
+ir = cgutils.ir  # numba's llvmlite.ir
 
 
 def engine_jit(*signature, cache: bool = True, inline: bool = False):
@@ -31,3 +38,82 @@ def engine_jit(*signature, cache: bool = True, inline: bool = False):
     if inline:
         options["inline"] = "always"
     return njit(*signature, **options)
+
+
+# ----------------------------------------------------------------------- late-bound kernels
+# numba links a called kernel's whole compiled code into its caller's and optimises and
+# machine-codes it again there (``CPUCodeLibrary.finalize``), so a kernel reached through a
+# chain of k compiled callers is compiled k + 1 times on a cold start. Measured on theo_sd (cold,
+# numba 0.68): ``_serial_at`` -> ``_solve_range_at`` -> ``_solve_range`` -> ``solve_records``
+# spent 23 + 24 + 29 s re-compiling the engine below ``solve_records``, the threaded entry point
+# 153 s, and the ODE integrator was compiled into every linear model's engine ~10 times. A
+# ``LateBound`` kernel is called through the address of its compiled code, read at run time from a
+# process-wide cell (an external LLVM symbol, so callers stay cacheable): it is compiled once, on
+# its own, and only once something binds it.
+
+
+def _load_cell(builder, symbol):
+    """Emit a load of the external int64 cell ``symbol`` (declared in this module if needed)."""
+    cell = builder.module.globals.get(symbol)
+    if cell is None:
+        cell = ir.GlobalVariable(builder.module, ir.IntType(64), symbol)
+        cell.linkage = "external"
+    return builder.load(cell)
+
+
+def _cell_intrinsics(symbol, fn_type):
+    """Two argument-less intrinsics: the int64 in the cell ``symbol``, and the first-class function
+    of type ``fn_type`` whose compiled (numba-ABI) code is at that address: numba calls it with
+    its own calling convention, so an exception raised inside (a division by zero) reaches the
+    caller as from a linked call (a C wrapper would swallow it)."""
+
+    @intrinsic
+    def address(typingctx):
+        def codegen(context, builder, signature, args):
+            return _load_cell(builder, symbol)
+
+        return types.int64(), codegen
+
+    @intrinsic
+    def function(typingctx):
+        def codegen(context, builder, signature, args):
+            fn = cgutils.create_struct_proxy(fn_type)(context, builder)
+            voidptr = context.get_value_type(types.voidptr)
+            fn.c_addr = context.get_constant_null(types.voidptr)
+            fn.py_addr = context.get_constant_null(types.voidptr)
+            fn.jit_addr = builder.inttoptr(_load_cell(builder, symbol), voidptr)
+            return fn._getvalue()
+
+        return fn_type(), codegen
+
+    return address, function
+
+
+class LateBound:
+    """A kernel of signature ``signature`` that compiled callers reach through a cell holding the
+    address of its compiled code (see the comment above): in numba code ``ref.address()`` (0 while
+    unbound) and ``ref.function()(args...)``, with ``address``/``function`` taken as module
+    globals first (``x_address = REF.address``); ``bind(dispatcher)`` compiles (or loads) the
+    kernel and fills the cell. ``symbol`` names the cell process-wide (one per kernel)."""
+
+    def __init__(self, symbol: str, signature):
+        self.symbol = symbol
+        self.signature = signature
+        self.fn_type = types.FunctionType(signature)
+        self._cell = ctypes.c_int64(0)
+        llvm_binding.add_symbol(symbol, ctypes.addressof(self._cell))
+        self.address, self.function = _cell_intrinsics(symbol, self.fn_type)
+        self.dispatcher = None
+
+    @property
+    def bound(self) -> bool:
+        return self._cell.value != 0
+
+    def bind(self, dispatcher) -> None:
+        """Point the cell at ``dispatcher``'s compiled code for ``signature`` (compiling or loading
+        it now); the dispatcher is kept alive with it. ``_get_jit_address`` is the helper numba's
+        first-class functions use (experimental API, as in ``function_refs``)."""
+        from numba.experimental.function_type import _get_jit_address
+
+        self._cell.value = _get_jit_address(dispatcher, self.signature)
+        self.dispatcher = dispatcher

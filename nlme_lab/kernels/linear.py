@@ -55,13 +55,14 @@ import math  # noqa: E402
 from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from numba import njit, typeof, types  # noqa: E402
 
-from .jit import engine_jit  # noqa: E402
+from .abi import arr3, f8, mat, vec  # noqa: E402
+from .jit import LateBound, engine_jit  # noqa: E402
 
 from .dense import norm1  # noqa: E402
 from .expm import EXPM_WORK, expm_into  # noqa: E402
-from .spectral import EIG_OK, decompose, dd1, dd2_0, phi1  # noqa: E402
+from .spectral import DECOMPOSE, EIG_OK, dd1, dd2_0, phi1  # noqa: E402
 
 #: scratch matrices needed per workspace (expm's plus the augmented matrix and its exponential)
 LIN_WORK = EXPM_WORK + 2
@@ -138,6 +139,13 @@ def make_workspace(n_state, n_dir):
                            np.zeros((A_SLOTS + 2 * ndm, n, max(ndm, N_VEC))), st)
 
 
+
+
+#: the numba type of a ``LinearWorkspace`` (for explicit signatures)
+LINEAR_WORKSPACE_TYPE = typeof(make_workspace.py_func(1, 0))
+LIN_ADVANCE_EXPM_SIG = types.void(mat, arr3, f8, vec, mat, vec, mat, LINEAR_WORKSPACE_TYPE)
+
+
 @engine_jit()
 def forget(lw):
     """Drop the cached decomposition (results never depend on it; this only frees reuse)."""
@@ -157,7 +165,7 @@ def _direction_is_zero(dKd, drate, d):
     return True
 
 
-@engine_jit()
+@engine_jit(LIN_ADVANCE_EXPM_SIG)
 def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
     """The Padé path: advance y (n,) and S (n, n_dir) in place by ``h`` under
     dy/dt = K y + rate.
@@ -250,6 +258,13 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
         y[i] = tmp[i]
 
 
+#: ``lin_advance_expm`` late-bound (``jit.LateBound``): ``events``' and ``lin_advance``'s calls
+LIN_ADVANCE_EXPM = LateBound("nlme_lab_kernels_lin_advance_expm", LIN_ADVANCE_EXPM_SIG)
+LIN_ADVANCE_EXPM.bind(lin_advance_expm)
+_lin_advance_expm = LIN_ADVANCE_EXPM.function
+_decompose = DECOMPOSE.function
+
+
 @engine_jit()
 def contract_dK(dK, dPr, dKd):
     """dKd[d] = sum_k dK[:, :, k] * dPr[k, d] for each direction d."""
@@ -291,7 +306,7 @@ def lin_prepare(K, dKd, nd, lw, dw):
             for j in range(n):
                 LA[A_K, i, j] = K[i, j]
         lam = dw.lam
-        st[STAT_EIG] = decompose(K, LA[A_V], LA[A_W], lam, dw)
+        st[STAT_EIG] = _decompose()(K, LA[A_V], LA[A_W], lam, dw)
         for i in range(n):
             LA[A_VEC, i, C_LAM] = lam[i]
         st[STAT_ND] = -1
@@ -473,4 +488,4 @@ def lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
         st[STAT_EIGEN_INTERVALS] += 1
         return
     st[STAT_EXPM_INTERVALS] += 1
-    lin_advance_expm(K, dKd, h, y, S, rate, drate, lw)
+    _lin_advance_expm()(K, dKd, h, y, S, rate, drate, lw)

@@ -88,7 +88,7 @@ __all__ = [
     "OdeMethod",
     "OdeStatus",
     "make_opts",
-    "ode_advance",
+    "ode_advance",  # noqa: F822 (module __getattr__: compiled on first use)
 ]
 
 
@@ -145,8 +145,7 @@ def _shapes_ok(y, S, p, dP, rate, drate, opts):
     return True
 
 
-@njit(ODE_ADVANCE_SIG, cache=True)
-def ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
+def _ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
     """Advance y (and S) from t0 to t1 in place; returns an ``OdeStatus`` code (never raises)."""
     for k in range(4, 7):
         if opts.shape[0] > k:
@@ -214,3 +213,16 @@ def ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
     if may_switch:
         opts[7] = (flags & ~3) | (1 if stiff else 0)
     return status
+
+
+_compiled: dict = {}
+
+
+def __getattr__(name):
+    """``ode_advance`` compiles (signature ``ODE_ADVANCE_SIG``) on first use only: a closed-form
+    model's engine never calls it (``propagate.bind_ode``)."""
+    if name == "ode_advance":
+        if name not in _compiled:
+            _compiled[name] = njit(ODE_ADVANCE_SIG, cache=True)(_ode_advance)
+        return _compiled[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

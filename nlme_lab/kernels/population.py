@@ -18,7 +18,11 @@
   functions are rebuilt inside the kernel (``_as_function``), so the compiled engine below
   is the same code.
 
-All four entry points compile on first use (module ``__getattr__``).
+The two ``_at`` entry points compile on first use (module ``__getattr__``); ``solve_population``
+and ``_serial`` (tests, benchmarks) are Python functions that look the ten functions' addresses
+up and call them. Every entry point reaches the engine through late-bound kernels
+(``jit.LateBound``): ``_solve_range_at`` (one workspace, a range of subjects) and, from it,
+``events.solve_records``, each compiled once, so the entry points themselves compile in seconds.
 
 ``offsets`` (n_subject + 1,): the records of subject s are ``offsets[s]:offsets[s + 1]``.
 """
@@ -50,8 +54,9 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
-from .events import fast_path_applies, i64m, i64v, solve_records  # noqa: E402
-from .jit import engine_jit  # noqa: E402
+from .events import SOLVE_RECORDS, fast_path_applies, i64m, i64v  # noqa: E402
+from .jit import LateBound, engine_jit  # noqa: E402
+from .propagate import bind_ode  # noqa: E402
 from .workspace import make_subject_workspace, march_scratch, queue_capacity  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
@@ -125,60 +130,6 @@ def compute_dp(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time
             dpk(t[i], theta, eta_rec[i], cov[i], P_out[i], dp_deta[i], dp_dtheta[i])
 
 
-@njit(types.void(types.int64, types.int64, *SOLVE_POPULATION_SIG.args), cache=True)
-def _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs,
-                 jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
-                 pred, dpred, status, fail_rec):
-    """Subjects s0:s1 one after the other, sharing one workspace (sized for the largest)."""
-    cap = 4
-    for s in range(s0, s1):
-        cap = max(cap, queue_capacity(evid, offsets[s], offsets[s + 1]))
-    ws = make_subject_workspace(dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1],
-                                cap)
-    info = np.zeros(2, np.int64)
-    my_opts = np.empty_like(opts)
-    fast = fast_path_applies(linear, dP.shape[2], opts)
-    scratch = march_scratch(ws)
-    for s in range(s0, s1):
-        a = offsets[s]
-        if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
-                          init, obs, linsys, pred, scratch):
-            status[s] = 0
-            fail_rec[s] = -1
-            continue
-        for k in range(opts.shape[0]):
-            my_opts[k] = opts[k]  # the ODE integrator writes warm-start values into opts
-        st = solve_records(a, offsets[s + 1], time, evid, amt, cmt, rate, ii, addl, ss, P,
-                           dose_index, rhs, jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys,
-                           dlinsys, linear, dP, pred, dpred, my_opts, info, ws)
-        status[s] = st
-        fail_rec[s] = a + info[0] if st != 0 else -1
-
-
-def _parallel_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
-                     dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts,
-                     pred, dpred, status, fail_rec):
-    """``solve_population``: all subjects, in parallel over contiguous chunks of subjects (one
-    workspace each). ``status[s]``: an ``events.Status``; ``fail_rec[s]``: the global index of
-    the failing record (-1 when fine). Arguments as ``solve_subject``."""
-    n_sub = offsets.shape[0] - 1
-    n_chunk = min(n_sub, max(MIN_CHUNKS, n_sub // SUBJECTS_PER_CHUNK))
-    for c in prange(n_chunk):
-        _solve_range(c * n_sub // n_chunk, (c + 1) * n_sub // n_chunk, offsets, time, evid, amt,
-                     cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp, init, dinit, obs,
-                     dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts, pred, dpred, status,
-                     fail_rec)
-
-
-def _serial_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
-               init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts, pred, dpred,
-               status, fail_rec):
-    """``solve_population`` on one thread (reference twin; also cheaper for tiny problems)."""
-    _solve_range(0, offsets.shape[0] - 1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P,
-                 dose_index, rhs, jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys,
-                 linear, dP, opts, pred, dpred, status, fail_rec)
-
-
 def _caster(fn_type):
     """An intrinsic ``(c_addr: int64) -> fn_type``: the first-class function whose C wrapper is
     at ``c_addr`` (no Python object, no jit address: calls go through the C wrapper, as they do
@@ -202,6 +153,7 @@ def _caster(fn_type):
 _as_rhs, _as_jac, _as_init, _as_dinit = _caster(RhsFn), _caster(JacFn), _caster(InitFn), _caster(DinitFn)
 _as_obs, _as_dobs, _as_linsys, _as_dlinsys = _caster(ObsFn), _caster(DobsFn), _caster(LinsysFn), _caster(DlinsysFn)
 _as_pk, _as_dpk = _caster(PkFn), _caster(DpkFn)
+_solve_records = SOLVE_RECORDS.function
 
 
 @engine_jit(types.void(types.int64, *COMPUTE_P_SIG.args[1:]))
@@ -218,32 +170,89 @@ def compute_dp_at(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_t
     compute_dp(_as_dpk(dpk), t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time)
 
 
-@njit(types.void(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=True)
+SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
+
+
+@njit(SOLVE_RANGE_SIG, cache=True)
 def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                     linear, dP, opts, pred, dpred, status, fail_rec):
-    """``_solve_range`` with the model functions at the addresses ``fn`` (``FN_ORDER``)."""
-    _solve_range(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
-                 _as_rhs(fn[0]), _as_jac(fn[1]), _as_jac(fn[2]), _as_init(fn[3]), _as_dinit(fn[4]),
-                 _as_obs(fn[5]), _as_dobs(fn[6]), _as_dobs(fn[7]), _as_linsys(fn[8]),
-                 _as_dlinsys(fn[9]), linear, dP, opts, pred, dpred, status, fail_rec)
+    """Subjects s0:s1 one after the other, sharing one workspace (sized for the largest), with
+    the model functions at the addresses ``fn`` (``FN_ORDER``)."""
+    cap = np.int64(4)  # not a literal: numba would compile make_subject_workspace for it too
+    for s in range(s0, s1):
+        cap = max(cap, queue_capacity(evid, offsets[s], offsets[s + 1]))
+    ws = make_subject_workspace(dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1],
+                                cap)
+    info = np.zeros(2, np.int64)
+    my_opts = np.empty_like(opts)
+    fast = fast_path_applies(linear, dP.shape[2], opts)
+    scratch = march_scratch(ws)
+    for s in range(s0, s1):
+        a = offsets[s]
+        if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
+                          _as_init(fn[3]), _as_obs(fn[5]), _as_linsys(fn[8]), pred, scratch):
+            status[s] = 0
+            fail_rec[s] = -1
+            continue
+        for k in range(opts.shape[0]):
+            my_opts[k] = opts[k]  # the ODE integrator writes warm-start values into opts
+        st = _solve_records()(a, offsets[s + 1], time, evid, amt, cmt, rate, ii, addl, ss, P,
+                              dose_index, _as_rhs(fn[0]), _as_jac(fn[1]), _as_jac(fn[2]),
+                              _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]), _as_dobs(fn[6]),
+                              _as_dobs(fn[7]), _as_linsys(fn[8]), _as_dlinsys(fn[9]), linear, dP,
+                              pred, dpred, my_opts, info, ws)
+        status[s] = st
+        fail_rec[s] = a + info[0] if st != 0 else -1
+
+
+#: ``_solve_range_at`` for the population entry points, late-bound (``jit.LateBound``)
+SOLVE_RANGE = LateBound("nlme_lab_kernels_solve_range_at", SOLVE_RANGE_SIG)
+SOLVE_RANGE.bind(_solve_range_at)
+_solve_range = SOLVE_RANGE.function
 
 
 def _parallel_at_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear,
                     dP, opts, pred, dpred, status, fail_rec):
-    """``solve_population_at``: ``solve_population`` with the functions by address."""
+    """``solve_population_at``: all subjects, in parallel over contiguous chunks of subjects (one
+    workspace each). ``status[s]``: an ``events.Status``; ``fail_rec[s]``: the global index of
+    the failing record (-1 when fine). Arguments as ``solve_subject``, the model functions by
+    address (``FN_ORDER``)."""
     n_sub = offsets.shape[0] - 1
     n_chunk = min(n_sub, max(MIN_CHUNKS, n_sub // SUBJECTS_PER_CHUNK))
     for c in prange(n_chunk):
-        _solve_range_at(c * n_sub // n_chunk, (c + 1) * n_sub // n_chunk, offsets, time, evid,
-                        amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear, dP, opts, pred,
-                        dpred, status, fail_rec)
+        _solve_range()(c * n_sub // n_chunk, (c + 1) * n_sub // n_chunk, offsets, time, evid,
+                       amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear, dP, opts, pred,
+                       dpred, status, fail_rec)
 
 
 def _serial_at_py(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn, linear,
                   dP, opts, pred, dpred, status, fail_rec):
-    """``solve_population_at_serial``: one thread, functions by address."""
-    _solve_range_at(0, offsets.shape[0] - 1, offsets, time, evid, amt, cmt, rate, ii, addl, ss,
-                    P, dose_index, fn, linear, dP, opts, pred, dpred, status, fail_rec)
+    """``solve_population_at_serial``: one thread, functions by address (reference twin of the
+    threaded one; also cheaper for tiny problems)."""
+    _solve_range()(0, offsets.shape[0] - 1, offsets, time, evid, amt, cmt, rate, ii, addl, ss,
+                   P, dose_index, fn, linear, dP, opts, pred, dpred, status, fail_rec)
+
+
+def _by_address(entry: str):
+    """``solve_population`` / ``_serial``: the ``_at`` entry point ``entry`` with the ten model
+    functions given as first-class functions (dispatchers or ``FunctionRef``s), as the tests and
+    benchmarks call the engine."""
+
+    def solve(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
+              init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, opts, pred, dpred,
+              status, fail_rec):
+        from numba.experimental.function_type import _get_wrapper_address
+
+        functions = (rhs, jac, dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys)
+        fn = np.array([_get_wrapper_address(f, t.signature) for f, t in
+                       zip(functions, SOLVE_POPULATION_SIG.args[11:21])], dtype=np.int64)
+        if not linear:
+            bind_ode()
+        __getattr__(entry)(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
+                           linear, dP, opts, pred, dpred, status, fail_rec)
+
+    solve.__name__ = solve.__qualname__ = entry.replace("_at", "")
+    return solve
 
 
 def numba_threads() -> int:
@@ -252,12 +261,12 @@ def numba_threads() -> int:
 
 
 _LAZY = {  # name: (python function, signature, parallel)
-    "solve_population": (_parallel_py, SOLVE_POPULATION_SIG, True),
-    "solve_population_serial": (_serial_py, SOLVE_POPULATION_SIG, False),
     "solve_population_at": (_parallel_at_py, SOLVE_AT_SIG, True),
     "solve_population_at_serial": (_serial_at_py, SOLVE_AT_SIG, False),
 }
 _compiled: dict = {}
+solve_population = _by_address("solve_population_at")
+solve_population_serial = _by_address("solve_population_at_serial")
 
 
 def __getattr__(name):

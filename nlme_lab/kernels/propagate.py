@@ -7,6 +7,12 @@ is not reliable or ``opts`` asks for them; otherwise ``ode.ode_advance``.
 
 numba's cache tracks only a function's own source file; ``cache_guard`` drops the engine's
 cached kernels when any engine source (the ODE integrator's included) changed.
+
+Both are late-bound (``jit.LateBound``, what it saves on a cold start is measured there): callers
+(``steady_state``, ``events``) reach ``advance`` through ``ADVANCE`` and ``advance`` reaches the
+ODE integrator through ``ODE``, so neither is compiled again into each caller, and the
+integrator is compiled only when something binds it (``bind_ode``: the first model with ODEs
+in a process); a closed-form model never needs it.
 """
 
 from __future__ import annotations
@@ -15,15 +21,35 @@ from . import cache_guard
 
 cache_guard.check()  # drop stale cached kernels before any is loaded
 
-from .jit import engine_jit  # noqa: E402
-from .linear import METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
-from .ode import ode_advance  # noqa: E402
+from numba import types  # noqa: E402
+
+from .abi import JacFn, RhsFn, arr3, f8, mat, vec  # noqa: E402
+from .jit import LateBound, engine_jit  # noqa: E402
+from .linear import LINEAR_WORKSPACE_TYPE, METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
+from .ode import ODE_ADVANCE_SIG  # noqa: E402
 
 #: returned by ``advance`` when a linear propagation gives a non-finite state
 NONFINITE_STATE = 2006
+#: returned by ``advance`` for an ODE interval when the integrator was not bound (``bind_ode``)
+ODE_NOT_LOADED = 2007
+
+ODE = LateBound("nlme_lab_kernels_ode_advance", ODE_ADVANCE_SIG)
+_ode_address, _ode = ODE.address, ODE.function
+
+ADVANCE_SIG = types.int64(types.boolean, RhsFn, JacFn, JacFn, mat, arr3, f8, f8, vec, mat, vec, mat,
+                          vec, mat, vec, LINEAR_WORKSPACE_TYPE)
 
 
-@engine_jit()
+def bind_ode() -> None:
+    """Compile (or load from the cache) the ODE integrator and let ``advance`` call it: before
+    the engine first solves a model with ODEs in this process."""
+    if not ODE.bound:
+        from . import ode
+
+        ODE.bind(ode.ode_advance)
+
+
+@engine_jit(ADVANCE_SIG)
 def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, opts, lw):
     """Move (y, S) from t0 to t1 (either direction) with constant inputs ``rate``.
 
@@ -50,7 +76,13 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
         for i in range(y.shape[0]):
             y[i] += h * (f[i] + rate[i])
         return 0
-    return ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dPr, rate, drate, opts)
+    if _ode_address() == 0:
+        return ODE_NOT_LOADED
+    return _ode()(rhs, jac, dfdp, t0, t1, y, S, p, dPr, rate, drate, opts)
+
+
+ADVANCE = LateBound("nlme_lab_kernels_advance", ADVANCE_SIG)
+ADVANCE.bind(advance)
 
 
 @engine_jit()

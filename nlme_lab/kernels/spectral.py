@@ -43,10 +43,11 @@ import math  # noqa: E402
 from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from numba import njit, typeof, types  # noqa: E402
 
 from .dense import lu_factor, lu_solve  # noqa: E402
-from .jit import engine_jit  # noqa: E402
+from .abi import mat, vec  # noqa: E402
+from .jit import LateBound, engine_jit  # noqa: E402
 
 EIG_OK = 0
 EIG_NONFINITE = 1
@@ -345,6 +346,11 @@ def _extend(K, order, bstart, nb, b, k, mu, V, W, dw):
     return EIG_OK
 
 
+#: the numba type of a ``DecompWorkspace`` and the signature of ``decompose``
+DECOMP_WORKSPACE_TYPE = typeof(make_decomp_workspace.py_func(1))
+DECOMPOSE_SIG = types.int64(mat, mat, mat, vec, DECOMP_WORKSPACE_TYPE)
+
+
 @engine_jit()
 def decompose(K, V, W, lam, dw):
     """K = V diag(lam) W with W V = I (module docstring); returns an ``EigStatus`` code.
@@ -434,3 +440,9 @@ def _conditioned(V, W):
         if not (math.sqrt(nv * nw) <= KAPPA_MAX * abs(dot)):
             return EIG_ILL_CONDITIONED
     return EIG_OK
+
+
+#: ``decompose`` late-bound (``jit.LateBound``): ``linear.lin_prepare`` and ``bolus_march`` call
+#: it through ``DECOMPOSE.function``, so it is compiled once rather than into each engine layer
+DECOMPOSE = LateBound("nlme_lab_kernels_decompose", DECOMPOSE_SIG)
+DECOMPOSE.bind(decompose)  # compiles (or loads) it for DECOMPOSE_SIG

@@ -32,12 +32,16 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from numba import njit, typeof, types  # noqa: E402
 
-from .jit import engine_jit  # noqa: E402
+from .abi import JacFn, RhsFn, arr3, f8, mat, vec  # noqa: E402
+from .jit import LateBound, engine_jit  # noqa: E402
 
 from .dense import solve_into  # noqa: E402
-from .propagate import advance, eval_f  # noqa: E402
+from .linear import LINEAR_WORKSPACE_TYPE  # noqa: E402
+from .propagate import ADVANCE, eval_f  # noqa: E402
+
+_advance = ADVANCE.function  # late-bound (propagate's docstring)
 
 KIND_BOLUS = 0
 KIND_INFUSION = 1
@@ -125,7 +129,7 @@ def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, 
             for d in range(nd):
                 drate[cmt, d] = n0 * dR[d]
     if kind == KIND_INFUSION and r > 0.0:
-        st = advance(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + r, y, S, p, dPr,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + r, y, S, p, dPr,
                      rate, drate, opts, lw)
         if st != 0:
             return st
@@ -134,10 +138,10 @@ def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, 
                 S[cmt, d] += R * dD[d]  # one infusion ends at phase r (moves with D)
                 drate[cmt, d] -= dR[d]
         rate[cmt] -= R
-        st = advance(linear, rhs, jac, dfdp, K, dKd, t_base + r, t_base + II, y, S, p, dPr,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_base + r, t_base + II, y, S, p, dPr,
                      rate, drate, opts, lw)
     else:
-        st = advance(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + II, y, S, p, dPr,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + II, y, S, p, dPr,
                      rate, drate, opts, lw)
         if kind == KIND_INFUSION and pdirs:
             for d in range(nd):
@@ -294,7 +298,7 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
             te = a0 + D - k * II
             if te > t:
                 break
-            st = advance(linear, rhs, jac, dfdp, K, dKd, t_cur, te, y, S, p, dPr, rate_c,
+            st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_cur, te, y, S, p, dPr, rate_c,
                          drate_c, opts, lw)
             if st != 0:
                 return st, 0.0, 0
@@ -304,10 +308,10 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
                 S[cmt, d] += R * (dL[d] + dD[d])
                 drate_c[cmt, d] -= dR[d]
             k -= 1
-        st = advance(linear, rhs, jac, dfdp, K, dKd, t_cur, t, y, S, p, dPr, rate_c, drate_c,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_cur, t, y, S, p, dPr, rate_c, drate_c,
                      opts, lw)
     else:
-        st = advance(linear, rhs, jac, dfdp, K, dKd, a0, t, y, S, p, dPr, rate_c, drate_c,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, a0, t, y, S, p, dPr, rate_c, drate_c,
                      opts, lw)
     if st != 0:
         return st, 0.0, 0
@@ -380,3 +384,18 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
     if not solve_into(Jm, S, piv):
         return SS_SINGULAR
     return SS_OK
+
+
+# ``ss_load`` and ``ss_constant`` late-bound (``jit.LateBound``): ``events.solve_records`` calls them
+# through ``SS_LOAD`` / ``SS_CONSTANT``, so the steady-state code is compiled once, on its own
+STEADY_WORKSPACE_TYPE = typeof(make_steady_workspace.py_func(1, 1, 1))
+_MODEL = (types.boolean, RhsFn, JacFn, JacFn, mat, arr3, vec, mat)  # linear, rhs, jac, dfdp, K, dKd, p, dPr
+SS_LOAD_SIG = types.Tuple((types.int64, f8, types.int64))(
+    *_MODEL, f8, types.int64, types.int64, f8, vec, f8, vec, f8, vec, f8, vec, f8, vec, mat, vec, mat, vec,
+    LINEAR_WORKSPACE_TYPE, STEADY_WORKSPACE_TYPE, vec)
+SS_CONSTANT_SIG = types.int64(*_MODEL, f8, types.int64, f8, vec, vec, mat, mat, mat, types.int64[::1], mat, vec,
+                              vec)
+SS_LOAD = LateBound("nlme_lab_kernels_ss_load", SS_LOAD_SIG)
+SS_LOAD.bind(ss_load)
+SS_CONSTANT = LateBound("nlme_lab_kernels_ss_constant", SS_CONSTANT_SIG)
+SS_CONSTANT.bind(ss_constant)

@@ -1,11 +1,13 @@
 """Saying, before it starts, that the engine is about to compile.
 
 numba compiles the engine's kernels on their first use on a machine and caches them
-(``kernels/cache_guard.py``): the first simulation or fit waits about two minutes, the
+(``kernels/cache_guard.py``): the first simulation or fit waits about a minute, the
 following ones load the kernels in about a second. Without a word that first wait looks like a
 hang (``make demo`` spent 133 s in a silent ``simulate``). ``pending(method)`` names the
 kernel groups a run will compile, with the time they take to compile on an idle 2-core machine
-(measured: the engine 1.5-2 min, the SAEM sampler 12-20 s; several times that under load);
+(measured in CPU seconds on the loaded 2-core machine, ``benchmarks/bench_compile_simulate.py``: the
+engine about 60 s (without the ODE integrator, which a model with ODEs adds), the SAEM sampler
+about 30 s; more wall time under load);
 ``announce(method)`` writes that once per process to stderr (the CLI, a notebook cell), and
 ``notice(method)`` is the same text for a widget to show.
 """
@@ -31,9 +33,10 @@ class KernelGroup:
 # (modules whose kernels are cached on their own: inlined-only ones such as bolus_march have no
 # cache files to look at)
 ENGINE = KernelGroup("the engine",
-                     ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population", "ode",
-                      "ode_common", "ode_dopri", "ode_rodas"), 120.0)
-SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 20.0)
+                     ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population"), 60.0)
+#: compiled only for a model with ODEs (``kernels.propagate.bind_ode``)
+ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_dopri", "ode_rodas"), 20.0)
+SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 30.0)
 
 #: what a method uses beyond the engine (None: only the engine, as ``simulate``). The FOCE
 #: family's likelihood terms (``subject_terms``) compile in about a second: not announced.
@@ -48,13 +51,16 @@ def _method_name(method) -> str | None:
     return None if value is None else str(value).lower()
 
 
-def pending(method=None) -> tuple[KernelGroup, ...]:
+def pending(method=None, ode: bool = False) -> tuple[KernelGroup, ...]:
     """The kernel groups that ``method`` (None: only the engine, e.g. a simulation) will compile
-    because numba has no current cache of them on this machine."""
+    because numba has no current cache of them on this machine; ``ode``: the model has ODEs
+    (the integrator is compiled only for such models)."""
     from nlme_lab.kernels import cache_guard
 
     name = _method_name(method)
     groups = GROUPS.get(name, DEFAULT_GROUPS) if name is not None else GROUPS[None]
+    if ode:
+        groups = groups[:1] + (ODE_INTEGRATOR,) + groups[1:]
     return tuple(g for g in groups if not all(cache_guard.cached(m) for m in g.modules))
 
 
@@ -68,17 +74,17 @@ def _sentence(groups) -> str:
             "runs load it from the cache in about a second)")
 
 
-def notice(method=None) -> str:
+def notice(method=None, ode: bool = False) -> str:
     """One sentence naming what ``method`` will compile and for how long ('' when everything is
     cached), for a widget's status line."""
-    groups = pending(method)
+    groups = pending(method, ode)
     return _sentence(groups) if groups else ""
 
 
-def announce(method=None, stream=None) -> str:
+def announce(method=None, stream=None, ode: bool = False) -> str:
     """Write the notice of the groups not yet announced in this process to ``stream`` (stderr),
     once; returns what was written."""
-    groups = [g for g in pending(method) if g.name not in _announced]
+    groups = [g for g in pending(method, ode) if g.name not in _announced]
     if not groups:
         return ""
     _announced.update(g.name for g in groups)
@@ -93,6 +99,8 @@ def warm_engine() -> None:
     worker process of ``nlme_lab.distributed`` pays it once, before its first task (about a
     second), and no task is timed with it."""
     from nlme_lab.kernels import population
+    from nlme_lab.kernels.propagate import bind_ode
 
     for name in ("solve_population_at_serial", "solve_population_at"):  # what Predictor calls
         getattr(population, name)
+    bind_ode()  # the ODE integrator: loaded here too, so that no task compiles it

@@ -134,12 +134,20 @@ class Predictor:
                  parallel: bool | None = None):
         import sys
 
-        if "nlme_lab.kernels.population" not in sys.modules:  # the first engine use in this process
-            from nlme_lab.problem.compiling import announce
+        from nlme_lab.problem.compiling import announce
 
-            announce()
+        ode_model = not bound.model.compiled.is_linear
+        if "nlme_lab.kernels.population" not in sys.modules:  # the first engine use in this process
+            announce(ode=ode_model)
         from nlme_lab.kernels import ode, population
         from nlme_lab.kernels.function_refs import engine_addresses, function_refs
+
+        if ode_model:  # the ODE integrator compiles (or loads) with the first model that needs it
+            from nlme_lab.kernels.propagate import ODE, bind_ode
+
+            if not ODE.bound:
+                announce(ode=True)
+                bind_ode()
 
         self._population = population
         self.bound = bound

@@ -1,0 +1,56 @@
+"""What a cold start compiles (issue 17, item 1): only what the model and the method need.
+
+In a subprocess with empty numba and model caches (a fresh machine: every kernel that runs is
+compiled there, callees included), a closed-form model's simulation and FOCEI fit must not
+compile the ODE integrator nor import the SAEM sampler, and the engine's late-bound kernels
+(``kernels.jit.LateBound``) must each be compiled once, for one signature."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json, sys
+import nlme_lab as nl
+from nlme_lab.kernels import events, linear, ode_common, ode_dopri, ode_rodas, population, propagate, spectral
+from nlme_lab.kernels import steady_state
+
+model = nl.Model.from_file(nl.example_path("theo_sd.nlm"))
+data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
+nl.simulate(model, data, n=1, seed=1)
+fit = nl.fit(model, data, method="focei")
+ode = sys.modules["nlme_lab.kernels.ode"]
+late = [propagate.ADVANCE, propagate.ODE, events.SOLVE_RECORDS, population.SOLVE_RANGE, linear.LIN_ADVANCE_EXPM,
+        spectral.DECOMPOSE, steady_state.SS_LOAD, steady_state.SS_CONSTANT]
+print(json.dumps({
+    "ofv": fit.ofv,
+    "ode compiled": sorted(ode._compiled),
+    "integrator signatures": [len(f.signatures) for f in (ode_rodas.rodas_run, ode_dopri.dopri_run,
+                                                          ode_common.initial_step)],
+    "ode bound": propagate.ODE.bound,
+    "sampler imported": "nlme_lab.kernels.metropolis" in sys.modules,
+    "late-bound signatures": {ref.symbol: (ref.bound, len(ref.dispatcher.signatures) if ref.dispatcher else 0)
+                              for ref in late},
+    "entry points": sorted(population._compiled),
+}))
+"""
+
+
+def test_a_closed_form_fit_compiles_neither_the_ode_integrator_nor_the_sampler(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), NLME_LAB_CACHE=str(tmp_path / "models"),
+               PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    facts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert abs(facts["ofv"] - 116.8034129) < 1e-6  # the fit itself ran (theo_sd FOCEI)
+    assert facts["ode compiled"] == [] and not facts["ode bound"]
+    assert facts["integrator signatures"] == [0, 0, 0]
+    assert not facts["sampler imported"]
+    late = facts["late-bound signatures"]
+    assert late.pop("nlme_lab_kernels_ode_advance") == [False, 0]
+    assert all(bound_and_count == [True, 1] for bound_and_count in late.values()), late
+    assert facts["entry points"] == ["solve_population_at_serial"]  # 12 subjects: no threaded entry point
