@@ -53,7 +53,7 @@ def test_a_failure_says_whether_there_are_earlier_results_and_keeps_the_last_est
 
 
 def test_start_and_stop_say_that_the_engine_is_compiling(monkeypatch):
-    monkeypatch.setattr(compiling, "pending", lambda method=None: (compiling.SAMPLER,))
+    monkeypatch.setattr(compiling, "pending", lambda method=None, ode=False: (compiling.SAMPLER,))
     panel = FitPanel(NAMES)
     panel.starting("saem")
     assert "starting saem…" in panel.status.value
@@ -63,7 +63,7 @@ def test_start_and_stop_say_that_the_engine_is_compiling(monkeypatch):
     panel.add_iteration(IterationEvent(1, -12.0, {"tka": 0.4}, float("nan"), 1, 21.0, MethodKind.SAEM))
     panel.flush()
     assert "iteration 1" in panel.status.value and "stopping…" in panel.status.value  # the stop stays acknowledged
-    monkeypatch.setattr(compiling, "pending", lambda method=None: ())
+    monkeypatch.setattr(compiling, "pending", lambda method=None, ode=False: ())
     panel.reset_trace()
     panel.starting("focei")
     panel.show_stopping()
