@@ -192,23 +192,21 @@ class Objective:
         s = self._sensitivities(values.theta, etas)
         if s is None:
             return None
-        n, n_e = len(v), eng.n_eta
+        n = len(v)
         batch = self._perturbed_batch(v, values, etas, s)
         F, FV = batch[0], batch[2]
         bt = eng.batch_terms(*batch)
         Q = bt.inner + batch[7][:, None] + bt.logdet_A
         h, he = self.steps(v), self.eta_step
-        dQ = np.empty((etas.shape[0], n))
-        dG = np.empty((etas.shape[0], n, n_e))
-        l_f0, l_fv0 = bt.l_f[0], bt.l_fv[0]
-        for k in range(n):
-            p, m = 1 + 2 * k, 2 + 2 * k
-            if self.param.affects_theta[k]:
-                dL = eng.index.sum(l_f0 * (F[p] - F[m]) + l_fv0 * (FV[p] - FV[m]))
-                dQ[:, k] = (dL + bt.logdet_A[p] - bt.logdet_A[m]) / (2 * h[k])
-            else:
-                dQ[:, k] = (Q[p] - Q[m]) / (2 * h[k])
-            dG[:, k, :] = (bt.grad[p] - bt.grad[m]) / (2 * h[k])
+        # all n central differences at once: rows 1, 3, ... are v + h_k e_k, rows 2, 4, ... v - h_k e_k
+        p, m, h2 = slice(1, 1 + 2 * n, 2), slice(2, 2 + 2 * n, 2), 2 * h[:, None]
+        th = self.param.affects_theta
+        dQ = (Q[p] - Q[m]) / h2  # (n, n_sub): omega and SD components
+        if th.any():  # thetas: the exact chain rule through the moved predictions, log det A by differences
+            dL = eng.index.sum(bt.l_f[0] * (F[p][th] - F[m][th]) + bt.l_fv[0] * (FV[p][th] - FV[m][th]), axis=1)
+            dQ[th] = (dL + bt.logdet_A[p][th] - bt.logdet_A[m][th]) / h2[th]
+        dQ = dQ.T
+        dG = ((bt.grad[p] - bt.grad[m]) / h2[:, :, None]).transpose(1, 0, 2)  # (n_sub, n, n_eta)
         r = 1 + 2 * n
         dlogdet = (bt.logdet_A[r::2] - bt.logdet_A[r + 1::2]).T / (2 * he)  # (n_sub, n_eta)
         H = np.moveaxis(bt.grad[r::2] - bt.grad[r + 1::2], 0, -1) / (2 * he)
@@ -231,17 +229,27 @@ class Objective:
         LDO = np.full(B, ldo)
         h = self.steps(v)
         theta_moves = self.param.theta_moves(v, h, values.theta)
+        roles = self.param.component_roles
+        moves = self.param.component_moves(v, h) if any(r is not None for r in roles) else None
         for k in range(n):
             for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
-                w = v.copy()
-                w[k] += sign * h[k]
                 if self.param.affects_theta[k]:  # only theta moves: skip building omega
                     dth = theta_moves[0 if sign > 0 else 1, k]
                     F[j] += s.f_th @ dth
                     G[j] += s.g_th @ dth
                     if not spec.interaction:
                         FV[j] += s.fv_th @ dth
+                elif roles[k] is not None:  # one SD or one one-element omega block moves: in place
+                    kind, where = roles[k]
+                    new = moves[0 if sign > 0 else 1, k]
+                    if kind == "sd":
+                        SD[j, where] = new
+                    else:  # Omega is block diagonal: that block's inverse is 1/new
+                        OI[j, where, where] = 1.0 / new
+                        LDO[j] = ldo + len(where) * (np.log(new) - np.log(values.omega[where[0], where[0]]))
                 else:
+                    w = v.copy()
+                    w[k] += sign * h[k]
                     val = self.param.values(w)
                     SD[j] = val.sd
                     if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)

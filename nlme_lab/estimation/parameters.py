@@ -173,6 +173,41 @@ class Parameterization:
                 out[i, k] = self.to_reported(w)[:n_th] - theta
         return out
 
+    @cached_property
+    def component_roles(self) -> tuple:
+        """Per free component, what a move of it alone changes when that is one number the
+        objective's gradient can update in place: ``("sd", i)`` residual SD ``i``; ``("omega",
+        cols)`` the variance of a one-element omega block (on eta columns ``cols``, every
+        placement); None for thetas and for elements of larger blocks (their moves rebuild
+        omega). ``component_moves`` gives the moved values."""
+        space = self.space
+        segments, src, dest = space._omega_plan
+        n_th = len(space.thetas)
+        sd_start = segments[-1][1] if segments else n_th
+        roles = []
+        for r in np.flatnonzero(self.free):
+            if r < n_th:
+                roles.append(None)
+            elif r >= sd_start:
+                roles.append(("sd", int(r - sd_start)))
+            elif any(lo == r and hi == r + 1 for lo, hi in segments):
+                roles.append(("omega", np.unique(dest[src == r] // space.n_eta)))
+            else:
+                roles.append(None)
+        return tuple(roles)
+
+    def component_moves(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """(2, n): ``to_reported(v +- h_k e_k)`` at component k's own reported element, for the
+        components with a ``component_roles`` entry (others: anything)."""
+        out = np.empty((2, self.n))
+        idx = np.flatnonzero(self.free)
+        for k in range(self.n):
+            for i, sign in enumerate((1.0, -1.0)):
+                w = np.array(v, dtype=float)
+                w[k] += sign * h[k]
+                out[i, k] = self.to_reported(w)[idx[k]]
+        return out
+
     def with_base(self, z: np.ndarray) -> "Parameterization":
         """The same kind of map, fixed parameters and starting point taken from ``z``."""
         other = type(self)(self.space)
@@ -195,6 +230,10 @@ class ReportedScale(Parameterization):
 
     def theta_moves(self, v, h, theta):
         return _one_theta_moves(self, np.asarray(v, dtype=float), h, theta, lambda x: x)
+
+    def component_moves(self, v, h):
+        v = np.asarray(v, dtype=float)
+        return np.stack([v + h, v - h])
 
 
 class Unconstrained(Parameterization):
@@ -243,6 +282,24 @@ class Unconstrained(Parameterization):
         # a theta's transform is elementwise: only component k moves, computed as ``to_reported`` does
         return _one_theta_moves(self, np.asarray(v, dtype=float)[self._scalar_free_in_v], h[self._scalar_free_in_v],
                                 theta, self._scalar_bounds.from_unbounded)
+
+    def component_moves(self, v, h):
+        # elementwise, as ``to_reported`` computes them: scalars through their bounds, a
+        # one-element block's variance exp(2 u); elements of larger blocks are left at nan
+        v, h = np.asarray(v, dtype=float), np.asarray(h, dtype=float)
+        out = np.full((2, self.n), np.nan)
+        sf = self._scalar_free_in_v
+        for i, sign in enumerate((1.0, -1.0)):
+            out[i, sf] = self._scalar_bounds.from_unbounded(v[sf] + sign * h[sf])
+            for q in self._one_element_blocks:
+                out[i, q] = np.exp(2.0 * (v[q] + sign * h[q]))
+        return out
+
+    @cached_property
+    def _one_element_blocks(self) -> list[int]:
+        """Free-vector positions of the free one-element omega blocks."""
+        pos = np.cumsum(self.free) - 1
+        return [int(pos[lo]) for lo, hi, size in self._free_segments if size == 1]
 
     def _scalar_mask(self):
         mask = np.ones(len(self.base), dtype=bool)

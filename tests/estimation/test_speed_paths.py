@@ -93,3 +93,33 @@ def test_theo_sd_focei_fits_within_its_evaluation_budget(shared_models, shared_d
     the warm starts; 335 after (covariance step included)."""
     r = nl.fit(shared_models["theo_sd"], shared_data["theo_sd.csv"])
     assert r.converged and r.n_evaluations < 400, r.n_evaluations
+
+
+@pytest.mark.parametrize("method", ["focei", "foce"])
+def test_covariance_step_at_predicted_etas_equals_the_resolved_one(theo, method):
+    """The R matrix from gradients at the first-order eta-hat prediction (no inner solves) is
+    the R matrix at re-solved eta-hats to the O(h^2) of the central difference, and costs
+    exactly (2 n + 1) gradients of 1 + 2 n_eta engine evaluations each (it was 2 n inner solves
+    more, two or more evaluations each)."""
+    from nlme_lab.estimation.covariance import _r_matrix, covariance_step
+    from nlme_lab.estimation.fit import fit_problem
+    from nlme_lab.estimation.methods import resolve_options
+    from nlme_lab.estimation.parameters import ReportedScale
+
+    space = theo_space()
+    fit = fit_problem(theo, space, method)
+    z_hat = np.array([fit.estimates[n] for n in space.reported_names()])
+    obj, _ = _objective(theo, method)
+    engine, opts = obj.engine, resolve_options(get_method(method), None)
+    before = engine.n_evaluations
+    cov = covariance_step(engine, space, z_hat, fit.etas, opts)
+    n, n_eta = len(z_hat), theo.n_eta
+    at_zero = 0 if method == "focei" else 1 + 2 * theo.n_theta  # FOCE: f(eta = 0), once per theta
+    assert engine.n_evaluations - before == (2 * n + 1) * (1 + 2 * n_eta) + at_zero
+    param = ReportedScale(space).with_base(z_hat)
+    ref = Objective(engine, param, fit.etas, opts.inner, opts.outer.param_step, opts.outer.eta_step)
+    w0 = param.from_reported(z_hat)
+    ref.value_and_gradient(w0)  # eta-hat re-solved at the estimates and the anchor there
+    R = _r_matrix(ref, w0, fit.etas, opts.covariance_step, resolve=True)  # as before: inner solves
+    np.testing.assert_allclose(cov.r_matrix, R, rtol=2e-6, atol=1e-6 * np.max(np.abs(R)))
+    np.testing.assert_allclose(np.sqrt(np.diag(cov.covariance)), [fit.se[k] for k in cov.names], rtol=1e-10)
