@@ -194,15 +194,6 @@ def test_focei_objective_equals_the_ode_solvers(case):
     assert ofv["routed"] == pytest.approx(ofv["ode"], abs=1e-6)
 
 
-def test_turnover_fit_equals_the_ode_solvers():
-    model, data = nl.Model(TURNOVER), _pkpd_data()
-    routed = nl.fit(model, data, "focei", covariance=None)
-    ode = nl.fit(model.with_solver("ode"), data, "focei", covariance=None)
-    assert routed.ofv == pytest.approx(ode.ofv, abs=1e-6)
-    for name, value in ode.estimates.items():
-        assert routed.estimates[name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
-
-
 NONLINEAR = {  # the drug effect multiplies: the turnover stays on the ODE solver
     "Emax on kin": ("d/dt(response) = kin * (1 - 0.8 * cp / (2 + cp)) - kout * response",
                     "d/dt(response) is not linear in the states (its derivative with respect to center depends on center)"),
