@@ -67,13 +67,22 @@ from .linear import (  # noqa: E402
     LIN_ADVANCE_EXPM,
     METHOD_EXPM,
     OPT_LINEAR_METHOD,
+    OPT_MODEL_INPUT,
     STAT_EIGEN_INTERVALS,
     STAT_EXPM_INTERVALS,
     contract_dK,
     lin_advance_eigen,
     lin_prepare,
 )
-from .propagate import ADVANCE, NONFINITE_STATE, bind_ode, eval_f  # noqa: E402
+from .propagate import (  # noqa: E402
+    ADVANCE,
+    NONFINITE_STATE,
+    add_input,
+    bind_ode,
+    eval_f,
+    has_model_input,
+    model_input,
+)
 from .steady_state import (  # noqa: E402
     KIND_BOLUS,
     KIND_INFUSION,
@@ -372,10 +381,12 @@ def _load_row(P, dP, g, p, dPr, first):
 
 @engine_jit()
 def fast_path_applies(linear, nd, opts):
-    """Whether ``bolus_march.march`` may take subjects: a linear model, predictions only (no
-    directions), and not the forced Padé method (``LinearMethod.EXPM``, the reference)."""
+    """Whether ``bolus_march.march`` may take subjects: a linear model without an input of its
+    own (``OPT_MODEL_INPUT``), predictions only (no directions), and not the forced Padé method
+    (``LinearMethod.EXPM``, the reference)."""
     return linear and nd == 0 and not (opts.shape[0] > OPT_LINEAR_METHOD
-                                       and opts[OPT_LINEAR_METHOD] == METHOD_EXPM)
+                                       and opts[OPT_LINEAR_METHOD] == METHOD_EXPM) and not (
+        opts.shape[0] > OPT_MODEL_INPUT and opts[OPT_MODEL_INPUT] != 0.0)
 
 
 SOLVE_RECORDS_SIG = types.int64(
@@ -406,6 +417,9 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
     dF, dL, damt, dR, dD, dLD = ws.dF, ws.dL, ws.damt, ws.dR, ws.dD, ws.dLD
     lw = ws.linear
     expm_only = opts.shape[0] > OPT_LINEAR_METHOD and opts[OPT_LINEAR_METHOD] == METHOD_EXPM
+    # a linear model's own input b (d/dt = K y + b) rides in rate_v/drate_v like a running
+    # infusion that never ends: replaced when p changes, put back after each reset
+    own_input = has_model_input(linear, opts)
 
     tc = time[a]
     _load_row(P, dP, a, p, dPr, True)
@@ -423,6 +437,10 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 contract_dK(ws.dK_raw, dPr, dKd)
             if not expm_only:
                 lin_prepare(K, dKd, nd, lw, ws.decomp)
+            if own_input:
+                add_input(rate_v, drate_v, ws.inp, ws.dinp, -1.0)
+                model_input(rhs, dfdp, ti, p, dPr, ws.zero, ws.inp, ws.dinp, ws.Fp)
+                add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
         # ---- pending events due up to (and at) this record's time
         t_snap = 1e-12 * max(1.0, abs(ti))
         while True:
@@ -468,6 +486,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
         ev = evid[g]
         if ev == 3 or ev == 4:
             _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, True)
+            if own_input:
+                add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
         if (ev == 1 or ev == 4) and (amt[g] != 0.0 or rate[g] != 0.0):
             c = cmt[g]
             if c < 0 or c >= n:
@@ -494,6 +514,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                     return _bad(info, i, BAD_RATE)
                 if ssi == 1:
                     _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
+                    if own_input:
+                        add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
                 for k in range(n):
                     yc[k] = 0.0
                 st = _ss_constant()(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
@@ -515,6 +537,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 if ssi > 0:
                     if ssi == 1:
                         _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
+                        if own_input:
+                            add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
                     st, first_end, n_end_hist = _ss_load()(
                         linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, kind, c, am, damt, R, dR, D,
                         dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ws.steady, f1)

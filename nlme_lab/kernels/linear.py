@@ -71,6 +71,10 @@ LIN_WORK = EXPM_WORK + 2
 OPT_LINEAR_METHOD = 8
 METHOD_AUTO = 0
 METHOD_EXPM = 1
+#: index in the engine's ``opts`` of the model-input flag: nonzero for a linear model whose d/dt
+#: has a constant input written in the model (``dy/dt = K y + b``); the engine then adds
+#: b = rhs(t, 0, p) (and its directions, ``dfdp(t, 0, p) dp``) to the dose inputs
+OPT_MODEL_INPUT = 9
 
 
 class LinearMethod(enum.IntEnum):
@@ -88,6 +92,15 @@ def with_linear_method(opts: np.ndarray, method: LinearMethod | int | str) -> np
     out = np.zeros(max(opts.shape[0], OPT_LINEAR_METHOD + 1))
     out[: opts.shape[0]] = opts
     out[OPT_LINEAR_METHOD] = float(int(method))
+    return out
+
+
+def with_model_input(opts: np.ndarray, on: bool = True) -> np.ndarray:
+    """A copy of the engine ``opts`` with the model-input flag (``OPT_MODEL_INPUT``) set: what a
+    linear model with ``CompiledModel.has_input`` needs (without it, b is left out)."""
+    out = np.zeros(max(opts.shape[0], OPT_MODEL_INPUT + 1))
+    out[: opts.shape[0]] = opts
+    out[OPT_MODEL_INPUT] = 1.0 if on else 0.0
     return out
 
 

@@ -25,7 +25,13 @@ from numba import types  # noqa: E402
 
 from .abi import JacFn, RhsFn, arr3, f8, mat, vec  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
-from .linear import LINEAR_WORKSPACE_TYPE, METHOD_AUTO, OPT_LINEAR_METHOD, lin_advance  # noqa: E402
+from .linear import (  # noqa: E402
+    LINEAR_WORKSPACE_TYPE,
+    METHOD_AUTO,
+    OPT_LINEAR_METHOD,
+    OPT_MODEL_INPUT,
+    lin_advance,
+)
 from .ode import ODE_ADVANCE_SIG  # noqa: E402
 
 #: returned by ``advance`` when a linear propagation gives a non-finite state
@@ -99,3 +105,41 @@ def eval_f(linear, rhs, K, t, y, p, rate, out):
         rhs(t, y, p, out)
         for i in range(n):
             out[i] += rate[i]
+
+
+@engine_jit(inline=True)
+def has_model_input(linear, opts):
+    """Whether a linear model has a constant input written in its d/dt (``dy/dt = K y + b``):
+    ``opts[OPT_MODEL_INPUT]`` set (``linear.with_model_input``; the predictor sets it from
+    ``CompiledModel.has_input``). ODE models keep b in ``rhs``."""
+    return linear and opts.shape[0] > OPT_MODEL_INPUT and opts[OPT_MODEL_INPUT] != 0.0
+
+
+@engine_jit()
+def model_input(rhs, dfdp, t, p, dPr, zero, inp, dinp, Fp):
+    """A linear model's own input ``b = rhs(t, 0, p)`` into ``inp`` (n,) and its directions
+    ``dfdp(t, 0, p) dPr`` into ``dinp`` (n, nd); ``zero``: n zeros; ``Fp``: (n, n_p) scratch.
+    (At y = 0 the right-hand side K y + b is b, and d(K y + b)/dp is db/dp.)"""
+    rhs(t, zero, p, inp)
+    n = inp.shape[0]
+    nd = dPr.shape[1]
+    if nd == 0:
+        return
+    dfdp(t, zero, p, Fp)
+    for i in range(n):
+        for d in range(nd):
+            acc = 0.0
+            for k in range(p.shape[0]):
+                v = dPr[k, d]
+                if v != 0.0:
+                    acc += Fp[i, k] * v
+            dinp[i, d] = acc
+
+
+@engine_jit(inline=True)
+def add_input(rate, drate, inp, dinp, sign):
+    """rate += sign inp, drate += sign dinp (the model's input joins or leaves the dose inputs)."""
+    for i in range(rate.shape[0]):
+        rate[i] += sign * inp[i]
+        for d in range(drate.shape[1]):
+            drate[i, d] += sign * dinp[i, d]

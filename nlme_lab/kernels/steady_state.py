@@ -39,7 +39,7 @@ from .jit import LateBound, engine_jit  # noqa: E402
 
 from .dense import solve_into  # noqa: E402
 from .linear import LINEAR_WORKSPACE_TYPE  # noqa: E402
-from .propagate import ADVANCE, eval_f  # noqa: E402
+from .propagate import ADVANCE, eval_f, has_model_input, model_input  # noqa: E402
 
 _advance = ADVANCE.function  # late-bound (propagate's docstring)
 
@@ -70,6 +70,10 @@ class SteadyStateWorkspace(NamedTuple):
     drate0: np.ndarray  # (n, n) zero inputs' directions of the state-only cycle
     dKd0: np.ndarray  # (n, n, n) always zero: dK of the state-only directions
     dP0: np.ndarray  # (n_p, n) always zero: dp of the state-only directions
+    inp: np.ndarray  # (n,) a linear model's own input b (``propagate.model_input``), or zeros
+    dinp: np.ndarray  # (n, nd) its directions
+    zero: np.ndarray  # (n,) always zero
+    Fp: np.ndarray  # (n, n_p) scratch of model_input
 
 
 @njit(cache=True)
@@ -78,7 +82,8 @@ def make_steady_workspace(n, n_p, nd):
     return SteadyStateWorkspace(np.zeros(n), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, 1)),
                                 np.zeros(n, np.int64), np.zeros(n), np.zeros((n, nd)),
                                 np.zeros((n, n)),
-                                np.zeros((n, n, n)), np.zeros((n_p, n)))
+                                np.zeros((n, n, n)), np.zeros((n_p, n)), np.zeros(n), np.zeros((n, nd)),
+                                np.zeros(n), np.zeros((n, n_p)))
 
 
 @engine_jit()
@@ -92,6 +97,8 @@ def clear_steady_workspace(ss_w):
     ss_w.rate[:] = 0.0
     ss_w.drate[:] = 0.0
     ss_w.drate0[:] = 0.0
+    ss_w.inp[:] = 0.0
+    ss_w.dinp[:] = 0.0
 
 
 @engine_jit()
@@ -111,23 +118,25 @@ def infusion_phases(D, II):
 
 @engine_jit()
 def ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, y, S, pdirs, kind, cmt, amt,
-             damt, R, dR, dD, II, n0, r, rate, drate, opts, lw):
+             damt, R, dR, dD, II, n0, r, rate, drate, inp, dinp, opts, lw):
     """One dosing cycle in place: (y, S) at phase 0+ -> phase II+ (after the next arrival).
 
     With ``pdirs`` False the columns of S are pure state directions (no dose derivatives);
     ``dKd``/``dPr``/``drate`` must then be zero arrays with S's number of columns.
+    ``inp``/``dinp``: a linear model's own input and its directions (zeros otherwise), running
+    throughout the cycle (``dinp`` used with ``pdirs`` only).
     """
     n = y.shape[0]
     nd = S.shape[1]
     for i in range(n):
-        rate[i] = 0.0
+        rate[i] = inp[i]
         for d in range(nd):
-            drate[i, d] = 0.0
+            drate[i, d] = dinp[i, d] if pdirs else 0.0
     if kind == KIND_INFUSION:
-        rate[cmt] = n0 * R
+        rate[cmt] += n0 * R
         if pdirs:
             for d in range(nd):
-                drate[cmt, d] = n0 * dR[d]
+                drate[cmt, d] += n0 * dR[d]
     if kind == KIND_INFUSION and r > 0.0:
         st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_base, t_base + r, y, S, p, dPr,
                      rate, drate, opts, lw)
@@ -202,7 +211,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
             for j in range(n):
                 Sid[i, j] = 1.0 if i == j else 0.0
         st = ss_cycle(linear, rhs, jac, dfdp, K, dKd0, p, dP0, t_base, ycyc, Sid, False, kind,
-                      cmt, amt, damt, R, dR, dD, II, n0, r, rate, drate0, opts, lw)
+                      cmt, amt, damt, R, dR, dD, II, n0, r, rate, drate0, ss_w.inp, ss_w.dinp, opts, lw)
         if st != 0:
             return st
         for i in range(n):
@@ -229,7 +238,8 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
                 for j in range(n):
                     Sid[i, j] = 1.0 if i == j else 0.0
             st = ss_cycle(linear, rhs, jac, dfdp, K, dKd0, p, dP0, t_base, ycyc, Sid, False,
-                          kind, cmt, amt, damt, R, dR, dD, II, n0, r, rate, drate0, opts, lw)
+                          kind, cmt, amt, damt, R, dR, dD, II, n0, r, rate, drate0, ss_w.inp, ss_w.dinp,
+                          opts, lw)
             if st != 0:
                 return st
             for i in range(n):
@@ -246,7 +256,7 @@ def ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, kind, cmt, amt, 
             for d in range(nd):
                 S[i, d] = 0.0
         st = ss_cycle(linear, rhs, jac, dfdp, K, dKd, p, dPr, t_base, ycyc, S, True, kind, cmt,
-                      amt, damt, R, dR, dD, II, n0, r, rate, drate, opts, lw)
+                      amt, damt, R, dR, dD, II, n0, r, rate, drate, ss_w.inp, ss_w.dinp, opts, lw)
         if st != 0:
             return st
         for i in range(n):
@@ -271,6 +281,8 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
     if kind == KIND_INFUSION:
         m, r, n0 = infusion_phases(D, II)
     a0 = t + L - II
+    if has_model_input(linear, opts):
+        model_input(rhs, dfdp, t, p, dPr, ss_w.zero, ss_w.inp, ss_w.dinp, ss_w.Fp)
     for i in range(n):
         y[i] = 0.0
     st = ss_periodic(linear, rhs, jac, dfdp, K, dKd, p, dPr, a0, kind, cmt, amt, damt, R, dR,
@@ -285,9 +297,12 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
         rate_c[cmt] = n0 * R
         for d in range(nd):
             drate_c[cmt, d] = n0 * dR[d]
+    # what runs between a0 and t: the history infusions rate_c and the model's own input
+    rate_s, drate_s = ss_w.rate, ss_w.drate
+    _running(rate_c, drate_c, ss_w.inp, ss_w.dinp, rate_s, drate_s)
     # the arrival time a0 moves with dL: S(a0+) = dy0+ - f(a0+) dL
     if nd > 0:
-        eval_f(linear, rhs, K, a0, y, p, rate_c, ftmp)
+        eval_f(linear, rhs, K, a0, y, p, rate_s, ftmp)
         for i in range(n):
             for d in range(nd):
                 S[i, d] -= ftmp[i] * dL[d]
@@ -298,8 +313,8 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
             te = a0 + D - k * II
             if te > t:
                 break
-            st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_cur, te, y, S, p, dPr, rate_c,
-                         drate_c, opts, lw)
+            st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_cur, te, y, S, p, dPr, rate_s,
+                         drate_s, opts, lw)
             if st != 0:
                 return st, 0.0, 0
             t_cur = te
@@ -307,17 +322,27 @@ def ss_load(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, kind, cmt, amt, damt, R, 
             for d in range(nd):
                 S[cmt, d] += R * (dL[d] + dD[d])
                 drate_c[cmt, d] -= dR[d]
+            _running(rate_c, drate_c, ss_w.inp, ss_w.dinp, rate_s, drate_s)
             k -= 1
-        st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_cur, t, y, S, p, dPr, rate_c, drate_c,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, t_cur, t, y, S, p, dPr, rate_s, drate_s,
                      opts, lw)
     else:
-        st = _advance()(linear, rhs, jac, dfdp, K, dKd, a0, t, y, S, p, dPr, rate_c, drate_c,
+        st = _advance()(linear, rhs, jac, dfdp, K, dKd, a0, t, y, S, p, dPr, rate_s, drate_s,
                      opts, lw)
     if st != 0:
         return st, 0.0, 0
     if k < 0:
         return SS_OK, 0.0, 0
     return SS_OK, a0 + D - k * II, k + 1
+
+
+@engine_jit(inline=True)
+def _running(rate_c, drate_c, inp, dinp, out, dout):
+    """out = rate_c + inp, dout = drate_c + dinp (exactly rate_c where the model has no input)."""
+    for i in range(out.shape[0]):
+        out[i] = rate_c[i] + inp[i]
+        for d in range(dout.shape[1]):
+            dout[i, d] = drate_c[i, d] + dinp[i, d]
 
 
 @engine_jit()
@@ -330,12 +355,18 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
     n = y.shape[0]
     nd = S.shape[1]
     n_p = p.shape[0]
+    own = has_model_input(linear, opts)
     if linear:
+        # K y + b + R e_cmt = 0, b the model's own input (rhs at y = 0) where it has one
+        if own:
+            for i in range(n):
+                y[i] = 0.0
+            rhs(t, y, p, ftmp)
         for i in range(n):
-            b[i, 0] = 0.0
+            b[i, 0] = -ftmp[i] if own else 0.0
             for j in range(n):
                 Jm[i, j] = K[i, j]
-        b[cmt, 0] = -R
+        b[cmt, 0] -= R
         if not solve_into(Jm, b, piv):
             return SS_SINGULAR
         for i in range(n):
@@ -359,8 +390,9 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
             return SS_NO_CONVERGENCE
     if nd == 0:
         return SS_OK
-    # right-hand side -(Fp dP + dR e) into S, then solve with J
-    if linear:
+    # right-hand side -(Fp dP + dR e) into S, then solve with J (for a linear model with an
+    # input of its own, Fp = dK/dp y + db/dp is the ODE form)
+    if linear and not own:
         for d in range(nd):
             for i in range(n):
                 acc = 0.0
@@ -378,7 +410,12 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
                 for k in range(n_p):
                     acc += Fp[i, k] * dPr[k, d]
                 S[i, d] = -acc
-        jac(t, y, p, Jm)
+        if linear:
+            for i in range(n):
+                for j in range(n):
+                    Jm[i, j] = K[i, j]
+        else:
+            jac(t, y, p, Jm)
     for d in range(nd):
         S[cmt, d] -= dR[d]
     if not solve_into(Jm, S, piv):

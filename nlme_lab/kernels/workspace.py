@@ -80,6 +80,9 @@ class SubjectWorkspace(NamedTuple):
     dPr: np.ndarray  # (n_p, nd) their directions
     pred_i: np.ndarray  # (n_end,) the record's predictions
     dpred_i: np.ndarray  # (n_end, nd) their directions
+    inp: np.ndarray  # (n,) a linear model's own input b (``propagate.model_input``), in rate_v
+    dinp: np.ndarray  # (n, nd) its directions, in drate_v
+    zero: np.ndarray  # (n,) always zero (the state at which b is evaluated)
     queue: EventQueue
     linear: LinearWorkspace
     steady: SteadyStateWorkspace
@@ -125,6 +128,7 @@ def make_subject_workspace(n, n_p, nd, n_end, cap):
         np.zeros((n, n, n_p)), np.zeros((nd, n, n)), np.zeros((n, n_p)), np.zeros((n, n_p)),
         np.zeros((n, 1)), np.zeros((n_end, n)), np.zeros((n_end, n_p)),
         np.zeros(n_p), np.zeros((n_p, nd)), np.zeros(n_end), np.zeros((n_end, nd)),
+        np.zeros(n), np.zeros((n, nd)), np.zeros(n),
         queue, make_workspace(n, nd), make_steady_workspace(n, n_p, nd), make_decomp_workspace(n))
 
 
@@ -160,6 +164,9 @@ def clear(ws):
     ws.dPr[:] = 0.0
     ws.pred_i[:] = 0.0
     ws.dpred_i[:] = 0.0
+    ws.inp[:] = 0.0
+    ws.dinp[:] = 0.0
+    ws.zero[:] = 0.0
     q = ws.queue
     q.t0[:] = 0.0
     q.step[:] = 0.0

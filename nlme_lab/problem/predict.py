@@ -172,6 +172,10 @@ class Predictor:
         # the kernel copies it per subject. Sensitivities ride on the steps the states choose (out of
         # the error control, as CVODES by default): 25% fewer steps, sensitivities still ~rtol
         self._opts = ode.make_opts(rtol=rtol, atol=atol, sens_error_control=False)
+        if cm.is_linear and getattr(cm, "has_input", False):  # d/dt = K y + b: the engine adds b
+            from nlme_lab.kernels.linear import with_model_input
+
+            self._opts = with_model_input(self._opts)
         self.requested_parallel = parallel
         if parallel is None and default_parallel(self.n_subjects, self.n_records, bool(cm.is_linear)):
             parallel = True

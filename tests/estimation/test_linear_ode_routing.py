@@ -38,8 +38,6 @@ NOT_ROUTED = {
     "time": ("d/dt(center) = -cl / v * exp(-0.1 * t) * center\ncp = center / v\n", "d/dt(center) depends on t"),
     "time via variable": ("k = cl / v * (1 + t / 24)\nd/dt(center) = -k * center\ncp = center / v\n",
                           "d/dt(center) depends on t"),
-    "zero-order input": ("d/dt(center) = 2 - cl / v * center\ncp = center / v\n",
-                         "d/dt(center) has a term without a state (a zero-order input)"),
     "product of states": ("d/dt(a) = -0.1 * a * center\nd/dt(center) = -cl / v * center\ncp = center / v\n",
                           "d/dt(a) is not linear in the states (its derivative with respect to a depends on center)"),
 }
@@ -60,6 +58,7 @@ def test_nonlinear_or_time_dependent_systems_stay_on_the_ode_solver_and_say_why(
     "k = cl / v\nd/dt(center) = -k * center\ncenter(0) = 10 * v\ncp = center / v\n",
     "d/dt(center) = -max(cl, 1) / v * center + 0 * t\ncp = center / v\n",
 ])
+# a zero-order input written in d/dt routes too (tests/estimation/test_affine_ode_routing.py)
 def test_linear_systems_are_routed(body):
     model = nl.Model(HEAD + body + "cp ~ add(add_sd)\n")
     assert model.compiled.is_linear and model.path == ROUTED

@@ -97,6 +97,9 @@ class Plan:
     lincmt: LinCmtInfo | None
     #: how the states are propagated, in words (``ode_path``); empty without states
     path: str = ""
+    #: a d/dt system on the linear propagator has a constant input written in the model (``dy/dt =
+    #: K y + b``, b = f(t, 0, p) free of t and the states): the engine adds b to the dose inputs
+    has_input: bool = False
 
     @property
     def p_symbols(self) -> dict:
@@ -241,33 +244,37 @@ def build_plan(ir: ModelIR, route_linear: bool = True) -> Plan:
                             {name: index[sym] for name, sym in lincmt[4].items()})
     dose_index = _dose_index(ir, r, slots)
     path = ""
+    has_input = False
     if K is not None:
         path = "linCmt() closed form (exact linear propagator)"
     elif r.states:
-        K, reason = linear_system(odes, r.states, r.state_names, full_dyn, slots)
+        K, reason, inputs = linear_system(odes, r.states, r.state_names, full_dyn, slots)
         if not route_linear:
             K, reason = None, "forced by the model's solver option (solver='ode')"
+        has_input = K is not None and bool(inputs)
         path = (f"ODE system routed to the exact linear propagator ({reason})" if K is not None
                 else f"stiff ODE solver: {reason}")
     return Plan(
         ir=ir, thetas=r.thetas, res=r.res, covs=r.covs, states=r.states,
         state_names=r.state_names, stmts=stmts, slots=slots, odes=odes, inits=inits, obs=obs,
         K=K, full_base=full_base, full_dyn=full_dyn, dose_index=dose_index,
-        error_index=_error_index(ir), lincmt=lincmt, path=path,
+        error_index=_error_index(ir), lincmt=lincmt, path=path, has_input=has_input,
     )
 
 
 def linear_system(odes, states, state_names, full_dyn: dict, slots) -> tuple:
-    """``(K, words)`` when ``d/dt y = K y`` exactly, with ``K`` free of t and of the states (so
-    constant between records) and written in p-slot symbols; ``(None, why not)`` otherwise.
+    """``(K, words, inputs)`` when ``d/dt y = K y + b`` exactly, with ``K`` and ``b`` free of t and of
+    the states (so constant between records) and ``K`` written in p-slot symbols; ``(None, why
+    not, ())`` otherwise; ``inputs``: the states with a term of b (``model_inputs``).
 
     Decided on the fully substituted right-hand sides: the Jacobian with respect to the
-    states must be free of states and t, and the part left at y = 0 must vanish (a zero-order
-    input written in the model is not routed: the exact propagator's inputs are the doses)."""
+    states must be free of states and t. The part left at y = 0 is ``b``, a zero-order input
+    written in the model (``kin`` of a turnover, an endogenous production): the engine
+    evaluates it as ``rhs(t, 0, p)`` and adds it to the dose inputs (``model_inputs``)."""
     exprs = [e.xreplace(full_dyn) for e in odes]
     for name, e in zip(state_names, exprs):
         if TIME in e.free_symbols:
-            return None, f"d/dt({name}) depends on t"
+            return None, f"d/dt({name}) depends on t", ()
     J = sympy.Matrix(exprs).jacobian(sympy.Matrix(states))
     state_set = set(states)
     for i, name in enumerate(state_names):
@@ -275,19 +282,28 @@ def linear_system(odes, states, state_names, full_dyn: dict, slots) -> tuple:
             uses = J[i, j].free_symbols
             if uses & state_set or TIME in uses:
                 return None, (f"d/dt({name}) is not linear in the states (its derivative with "
-                              f"respect to {other} depends on {_names(uses & state_set, states, state_names)})")
-    zero = {s: sympy.S.Zero for s in states}
-    for name, e in zip(state_names, exprs):
-        rest = e.xreplace(zero)
-        if rest != 0 and sympy.simplify(rest) != 0:
-            return None, (f"d/dt({name}) has a term without a state (a zero-order input); the "
-                          f"linear propagator takes inputs from doses only")
+                              f"respect to {other} depends on {_names(uses & state_set, states, state_names)})"), ()
     allowed = {s.sym for s in slots if s.sym is not None}
     if not J.free_symbols <= allowed:  # a value the linear functions cannot load
-        return None, "a coefficient is not available per record"
+        return None, "a coefficient is not available per record", ()
     if any(not v.is_finite for v in J if v.is_number):
-        return None, "a coefficient is not finite"
-    return J, "linear in the states"
+        return None, "a coefficient is not finite", ()
+    inputs = model_inputs(odes, states, state_names, full_dyn)
+    if inputs:
+        return J, f"linear in the states, with a constant input in {', '.join(f'd/dt({n})' for n in inputs)}", inputs
+    return J, "linear in the states", ()
+
+
+def model_inputs(odes, states, state_names, full_dyn: dict) -> tuple[str, ...]:
+    """Names of the states whose d/dt has a term without a state (a zero-order input written in
+    the model: ``kin`` in ``d/dt(R) = kin - kout * R``)."""
+    zero = {s: sympy.S.Zero for s in states}
+    out = []
+    for name, e in zip(state_names, odes):
+        rest = e.xreplace(full_dyn).xreplace(zero)
+        if rest != 0 and sympy.simplify(rest) != 0:
+            out.append(name)
+    return tuple(out)
 
 
 def accumulating_states(plan: Plan) -> tuple[str, ...]:

@@ -55,6 +55,9 @@ class CompiledModel:
     #: how the states are propagated, in words: "linCmt() closed form ...", "ODE system routed
     #: to the exact linear propagator (linear in the states)" or "stiff ODE solver: <why>"
     path: str = ""
+    #: a linear (routed) d/dt system with a constant input written in the model (``dy/dt = K y +
+    #: b``): the engine needs ``linear.OPT_MODEL_INPUT`` set in its options to add b to the inputs
+    has_input: bool = False
 
     n_theta = property(lambda self: len(self.theta_names))
     n_re = property(lambda self: len(self.re_names))
@@ -139,4 +142,5 @@ def build_compiled(ir: ModelIR, route_linear: bool = True) -> CompiledModel:
         kernels={name: getattr(module, name) for name in FUNCTION_NAMES},
         p_uses_time=any(TIME in s.full.free_symbols for s in plan.slots),
         path=plan.path,
+        has_input=plan.has_input,
     )
