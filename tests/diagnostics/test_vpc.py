@@ -8,7 +8,7 @@ import pytest
 import nlme_lab as nl
 from nlme_lab.diagnostics import BinningKind, XAxis, prediction_correct, time_after_dose, variability_correct, vpc
 from nlme_lab.errors import NlmeError
-from tests.diagnostics.conftest import THEO, WARFARIN_PK, simulated_dataset
+from tests.diagnostics.conftest import THEO, WARFARIN_PK
 
 
 @pytest.fixture(scope="module")

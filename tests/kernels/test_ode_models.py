@@ -77,7 +77,7 @@ def two_jac(t, y, p, J):
 
 @njit(JAC_SIG, cache=True)
 def two_dfdp(t, y, p, Fp):
-    ka, cl, v, q, v2 = p[0], p[1], p[2], p[3], p[4]
+    cl, v, q, v2 = p[1], p[2], p[3], p[4]
     Fp[:, :] = 0.0
     Fp[0, 0] = -y[0]
     Fp[1, 0] = y[0]

@@ -10,7 +10,7 @@ through module-scoped fixtures (a fit costs seconds; the assertions are cheap).
 import json
 
 import numpy as np
-from tests.conftest import DATA, MODELS, SHARED
+from tests.conftest import SHARED
 
 REFS = json.loads((SHARED / "refs" / "references.json").read_text())
 
