@@ -87,7 +87,7 @@ def test_extension_loads_without_console_errors(page, jupyter_lab):
 
 
 def test_launcher_card_creates_untitled_nlm_from_the_template(page, jupyter_lab, artifacts):
-    page.evaluate(f"window.jupyterapp.commands.execute('launcher:create', {{cwd: '{FOLDER}'}})")
+    page.evaluate(f"window.jupyterapp.commands.execute('launcher:create', {{cwd: '{FOLDER}'}}).then(() => null)")  # the launcher widget is not serialisable
     card = page.locator(".jp-LauncherCard:visible", has_text="NLME model")
     _expect()(card).to_be_visible()
     page.screenshot(path=artifacts / "labext_launcher.png")
@@ -171,7 +171,7 @@ def test_open_in_lab_on_a_model_file_runs_a_lab(page, jupyter_lab, artifacts):
 
 def test_open_in_lab_on_a_data_file_asks_which_model(page, jupyter_lab, artifacts):
     shutil.copy(EXAMPLES / "pheno.csv", jupyter_lab.root / FOLDER / "pheno.csv")  # no pheno.nlm beside it
-    page.evaluate("window.jupyterapp.commands.execute('filebrowser:refresh')")
+    page.evaluate("window.jupyterapp.commands.execute('filebrowser:refresh').then(() => null)")
     item = page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text="pheno.csv"))
     dialog = page.locator(".jp-Dialog")
     for choice in (None, "theo_sd.nlm"):
