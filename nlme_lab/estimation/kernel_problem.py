@@ -18,6 +18,15 @@ the solver call and the failure messages live there once). Buffers are allocated
 shape and reused; the arrays handed back are fresh (the engine keeps them). A subject whose
 solution fails numerically (ODE failure, non-finite state) gets NaN predictions, so the
 engine's line searches back off; a bad record raises ``SolverError``.
+
+ODE models, more directions than individual parameters (a FOCEI gradient asks for the n_eta +
+n_theta directions, 9 on the MM 2-cmt benchmark, whose model has 5 parameters): when every
+record of a subject has the same ``dP`` (no time-varying covariates, no IOV), the sensitivity
+equations are linear in ``dP``, so the engine integrates the n_p sensitivities along the
+parameters themselves (``dP`` = identity) and the directions are their contraction with ``dP``
+(``_parameter_space``): fewer sensitivity columns through every ODE step. The integrator's
+steps do not depend on the sensitivities (they are out of its error control), so the result
+equals the direct one to rounding.
 """
 
 from __future__ import annotations
@@ -72,6 +81,10 @@ class KernelProblem:
         self._dp_dtheta = np.zeros((n_rec, n_p, len(ir.thetas)))
         self._pred = np.zeros((n_rec, n_end))
         self._by_dirs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # ODE models: sensitivities along the parameters when there are more directions (module docstring)
+        self._ode = not cm.is_linear
+        self._first_rec = np.asarray(ds.offsets[:-1], dtype=np.int64)[self.record_subject]
+        self._along_p: tuple[np.ndarray, np.ndarray] | None = None  # (identity dP, dpred): built on first use
         self._obs_endpoint = (self.obs_rec, self.endpoint)
         self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
         self.last_failure: str = ""
@@ -149,14 +162,34 @@ class KernelProblem:
             self._fill_directions(dP, derivs, theta_derivs)
         else:
             self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
-        failure = self.predictor.solve(self._P, dP, self._pred, dpred)
         rows, ep = self._obs_endpoint
+        if n_dir > self.compiled.n_p and self._ode and self._constant_within_subjects(dP):
+            failure, d_obs = self._parameter_space(dP)
+        else:
+            failure = self.predictor.solve(self._P, dP, self._pred, dpred)
+            d_obs = dpred[rows, ep]
         f = np.take(self._pred.reshape(-1), self._obs_flat)
-        g = dpred[rows, ep, :self.n_eta] if derivs else None
-        dth = dpred[rows, ep, n_dir - self.n_theta:] if theta_derivs else None
+        g = d_obs[:, :self.n_eta] if derivs else None
+        dth = d_obs[:, n_dir - self.n_theta:] if theta_derivs else None
         if failure is not None:
             self._mark_failures(failure, f, g, dth)
         return Evaluation(f, g, dth)
+
+    def _constant_within_subjects(self, dP: np.ndarray) -> bool:
+        """Whether every record's ``dP`` equals its subject's first record's."""
+        return bool(np.array_equal(dP, dP[self._first_rec]))
+
+    def _parameter_space(self, dP: np.ndarray):
+        """Solve with sensitivities along the n_p parameters and contract them with ``dP`` (the
+        same on all records of a subject): (failure, directions at the observations (n_obs, n_dir))."""
+        if self._along_p is None:
+            n_p, n_rec = self.compiled.n_p, self.n_records
+            self._along_p = (np.ascontiguousarray(np.broadcast_to(np.eye(n_p), (n_rec, n_p, n_p))),
+                             np.zeros((n_rec, self.compiled.n_endpoint, n_p)))
+        identity, dpred_p = self._along_p
+        failure = self.predictor.solve(self._P, identity, self._pred, dpred_p)
+        rows, ep = self._obs_endpoint
+        return failure, np.einsum("oa,oad->od", dpred_p[rows, ep], dP[rows])
 
     def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool) -> None:
         n_eta = self.n_eta if derivs else 0

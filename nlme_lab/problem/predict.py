@@ -55,9 +55,13 @@ class Failure:
 #: what waking numba's thread pool costs. On a busy 2-core machine a parallel call stalls ~8 ms
 #: (measured: 1-cmt closed form, 200 subjects, FOCEI fit 0.47 s serial vs 1.84 s threaded; 64
 #: subjects 0.21 s vs 2.0 s), and the closed form costs ~0.3-1 us per record, so a linear model
-#: needs tens of thousands of records before two threads can win; an ODE model (~30 us per
-#: record) reaches that at a few dozen subjects.
-PARALLEL_MIN_SUBJECTS = 64  # ODE models
+#: needs tens of thousands of records before two threads can win. An ODE model (~3-15 us per
+#: record) does at a few dozen subjects on idle cores, but not on a saturated machine, where the
+#: second thread adds no capacity, only spinning and stalls (MM-ODE benchmark, 100 subjects, at
+#: load 4-6 on the 2 cores: threaded FOCEI fit 8.2 s CPU / 15.7 s wall, serial 5.2 s / 10.1 s).
+#: So ODE models are never threaded outright: from ``PARALLEL_MIN_SUBJECTS`` subjects
+#: ``AdaptiveThreads`` times both entry points and keeps the faster.
+PARALLEL_MIN_SUBJECTS = 64  # below: serial; ODE models: timed from here
 PARALLEL_MIN_RECORDS_LINEAR = 50_000  # closed-form (linCmt) models
 
 
@@ -69,10 +73,16 @@ ADAPTIVE_MIN_SUBJECTS = 96
 
 
 def default_parallel(n_subjects: int, n_records: int, linear: bool) -> bool:
-    """Whether ``Predictor(parallel=None)`` solves subjects on threads (see the constants above)."""
-    if n_subjects < PARALLEL_MIN_SUBJECTS:
+    """Whether ``Predictor(parallel=None)`` solves subjects on threads without timing them (see
+    the constants above): only large closed-form problems."""
+    if n_subjects < PARALLEL_MIN_SUBJECTS or not linear:
         return False
-    return not linear or n_records >= PARALLEL_MIN_RECORDS_LINEAR
+    return n_records >= PARALLEL_MIN_RECORDS_LINEAR
+
+
+def adaptive_min_subjects(linear: bool) -> int:
+    """From how many subjects ``Predictor(parallel=None)`` times threaded against serial calls."""
+    return ADAPTIVE_MIN_SUBJECTS if linear else PARALLEL_MIN_SUBJECTS
 
 
 class AdaptiveThreads:
@@ -179,7 +189,8 @@ class Predictor:
         self.requested_parallel = parallel
         if parallel is None and default_parallel(self.n_subjects, self.n_records, bool(cm.is_linear)):
             parallel = True
-        if parallel is None and self.n_subjects >= ADAPTIVE_MIN_SUBJECTS and population.numba_threads() > 1:
+        if (parallel is None and self.n_subjects >= adaptive_min_subjects(bool(cm.is_linear))
+                and population.numba_threads() > 1):
             self._solve = AdaptiveThreads(population.solve_population_at_serial, population.solve_population_at)
             self.parallel = None
         else:

@@ -110,6 +110,21 @@ def test_ode_sensitivities_match_finite_differences(shared_models, shared_data):
     _fd_check(p, np.array([0.45, 1.0, 3.45]), rng.normal(0, 0.3, (12, 3)), h=1e-5)
 
 
+def test_ode_directions_through_the_parameters_equal_the_direct_solve(shared_models, shared_data, monkeypatch):
+    # 3 eta + 3 theta directions, 3 parameters (ka, cl, v): the engine integrates the parameters'
+    # sensitivities and the problem contracts them with dP (kernel_problem's docstring)
+    p = KernelProblem(bind(shared_models["theo_sd_ode"].with_solver("ode"), shared_data["theo_sd.csv"]))
+    theta, etas = np.array([0.45, 1.0, 3.45]), np.random.default_rng(5).normal(0, 0.3, (12, 3))
+    ev = p.evaluate(theta, etas, derivs=True, theta_derivs=True)
+    assert p._along_p is not None
+    monkeypatch.setattr(KernelProblem, "_constant_within_subjects", lambda self, dP: False)
+    direct = p.evaluate(theta, etas, derivs=True, theta_derivs=True)
+    np.testing.assert_array_equal(ev.f, direct.f)
+    for a, b in ((ev.df_deta, direct.df_deta), (ev.df_dtheta, direct.df_dtheta)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.max(np.abs(b)))
+    assert np.max(np.abs(direct.df_dtheta)) > 1.0
+
+
 def test_kappas_are_expanded_per_occasion(iov_problem):
     p = iov_problem
     assert p.n_subject_eta == 2 and p.n_kappa == 2 and p.n_occasions == 3 and p.n_eta == 8

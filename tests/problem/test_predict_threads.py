@@ -1,12 +1,21 @@
 """Predictor's default thread choice follows the work per engine call (see predict.py)."""
 
 from nlme_lab.problem import bind
-from nlme_lab.problem.predict import PARALLEL_MIN_RECORDS_LINEAR, PARALLEL_MIN_SUBJECTS, Predictor, default_parallel
+from nlme_lab.problem.predict import (
+    ADAPTIVE_MIN_SUBJECTS,
+    PARALLEL_MIN_RECORDS_LINEAR,
+    PARALLEL_MIN_SUBJECTS,
+    Predictor,
+    adaptive_min_subjects,
+    default_parallel,
+)
 
 
 def test_threads_only_when_the_work_per_call_is_large():
     assert not default_parallel(PARALLEL_MIN_SUBJECTS - 1, 10**6, linear=False)
-    assert default_parallel(PARALLEL_MIN_SUBJECTS, 700, linear=False)  # ODE: ~30 us per record
+    assert not default_parallel(10_000, 10**6, linear=False)  # ODE: timed, never threaded outright
+    assert adaptive_min_subjects(linear=False) == PARALLEL_MIN_SUBJECTS < ADAPTIVE_MIN_SUBJECTS
+    assert adaptive_min_subjects(linear=True) == ADAPTIVE_MIN_SUBJECTS
     assert not default_parallel(2000, 22_000, linear=True)  # closed form: ~1 us per record
     assert default_parallel(6000, PARALLEL_MIN_RECORDS_LINEAR, linear=True)
 
