@@ -114,21 +114,28 @@ class SubjectEngine:
         self._base: dict[bytes, Predictions] = {}
         self.n_evaluations = 0
         self._gaussian = not layout.censored.any()  # every observation uncensored: compiled pieces
+        # (f, all derivatives in one array) straight from a KernelProblem; other problems: ``evaluate``
+        self._directions = getattr(problem, "evaluate_directions", None)
 
     # --- predictions ------------------------------------------------------------------------
     def _evaluate(self, theta, etas) -> tuple[np.ndarray, np.ndarray]:
         self.n_evaluations += 1
+        if self._directions is not None:
+            return self.layout.to_log_scale(*self._directions(theta, etas, True, False))
         ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=False)
         return self.layout.to_log_scale(np.asarray(ev.f, dtype=float), np.asarray(ev.df_deta, dtype=float))
 
     def evaluate_with_theta(self, theta, etas):
         """(f, df/deta, df/dtheta) on the error scale, or None when the problem gives no
-        theta derivatives."""
+        theta derivatives. The derivatives may be column views of one array."""
         self.n_evaluations += 1
+        n_e = self.n_eta
+        if self._directions is not None and self.problem.n_theta:
+            f, d = self.layout.to_log_scale(*self._directions(theta, etas, True, True))
+            return f, d[:, :n_e], d[:, n_e:]
         ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=True)
         if ev.df_dtheta is None:
             return None
-        n_e = self.n_eta
         d = np.concatenate([np.asarray(ev.df_deta, dtype=float).reshape(len(ev.f), n_e),
                             np.asarray(ev.df_dtheta, dtype=float)], axis=1)
         f, d = self.layout.to_log_scale(np.asarray(ev.f, dtype=float), d)

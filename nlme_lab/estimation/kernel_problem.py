@@ -76,6 +76,7 @@ class KernelProblem:
         self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
         self.last_failure: str = ""
         self.n_calls = 0
+        self._twins: np.ndarray | None = None  # per structural theta, the eta it copies (-1: none)
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -139,39 +140,93 @@ class KernelProblem:
     def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
         if not derivs and not theta_derivs:
             return Evaluation(self.predict_observations(theta, etas), None, None)
+        f, D = self.evaluate_directions(theta, etas, derivs, theta_derivs)
+        n_e = self.n_eta if derivs else 0
+        g = np.ascontiguousarray(D[:, :n_e]) if derivs else None
+        dth = np.ascontiguousarray(D[:, n_e:]) if theta_derivs else None
+        return Evaluation(f, g, dth)
+
+    def evaluate_directions(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
+        """(f, D): the observations' predictions and, in one (n_obs, n_dir) array, their
+        derivatives along the etas (``derivs``) then the structural thetas (``theta_derivs``):
+        ``evaluate`` without splitting D (the estimation engine takes its columns as views).
+
+        A theta whose parameter direction equals an eta's on every record (``tcl`` in
+        ``cl = exp(tcl + eta_cl)``, mu-referencing) is not sent to the engine: its column is a
+        copy of the eta's (the engine's sensitivities are linear in the direction and each
+        direction is computed alone, so the copy is bit-identical to what the engine returns)."""
         self.n_calls += 1
         self.theta_full[self.structural] = theta
         eta_rec = self.record_effects(etas)
-        n_dir = (self.n_eta if derivs else 0) + (self.n_theta if theta_derivs else 0)
+        n_e = self.n_eta if derivs else 0
+        n_th = self.n_theta if theta_derivs else 0
+        if n_e + n_th == 0:
+            self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
+        else:
+            self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
+        own = self._theta_directions() if derivs and theta_derivs else None  # thetas the engine must see
+        n_own = n_th if own is None else len(own)
+        n_dir = n_e + n_own
         dP, dpred = self._buffers(n_dir)
         if n_dir:
-            self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
-            self._fill_directions(dP, derivs, theta_derivs)
-        else:
-            self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
+            self._fill_directions(dP, derivs, theta_derivs, own)
         failure = self.predictor.solve(self._P, dP, self._pred, dpred)
-        rows, ep = self._obs_endpoint
         f = np.take(self._pred.reshape(-1), self._obs_flat)
-        g = dpred[rows, ep, :self.n_eta] if derivs else None
-        dth = dpred[rows, ep, n_dir - self.n_theta:] if theta_derivs else None
+        D = np.take(dpred.reshape(-1, n_dir), self._obs_flat, axis=0) if n_dir else np.empty((len(f), 0))
+        if own is not None and n_own < n_th:
+            D = D[:, self._twin_columns]
         if failure is not None:
-            self._mark_failures(failure, f, g, dth)
-        return Evaluation(f, g, dth)
+            self._mark_failures(failure, f, D, None)
+        return f, D
 
-    def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool) -> None:
+    def _theta_directions(self) -> np.ndarray | None:
+        """The structural thetas whose parameter direction (``_dp_dtheta``, just computed) is
+        not a copy of an eta's; None when every theta is sent (no twins, kappas, or none to
+        drop). Which eta a theta copies is found once and checked on every call."""
+        if self.n_kappa or not self.n_theta:
+            return None
+        dth = self._dp_dtheta[:, :, self._structural_cols]
+        if self._twins is None:  # first call: find each theta's twin eta (-1: none)
+            twins = np.full(self.n_theta, -1, dtype=np.int64)
+            for k in range(self.n_theta):
+                for j in range(self.n_subject_eta):
+                    if np.array_equal(dth[:, :, k], self._dp_deta[:, :, j]):
+                        twins[k] = j
+                        break
+            self._set_twins(twins)
+        if not self._twinned.size:
+            return None
+        if not np.array_equal(dth[:, :, self._twinned], self._dp_deta[:, :, self._twins[self._twinned]]):
+            self._set_twins(np.full(self.n_theta, -1, dtype=np.int64))  # not twins at these values: never again
+            return None
+        return self._own
+
+    def _set_twins(self, twins: np.ndarray) -> None:
+        self._twins = twins
+        self._twinned = np.flatnonzero(twins >= 0)
+        self._own = np.flatnonzero(twins < 0)
+        cols = np.arange(self.n_eta + self.n_theta)
+        cols[self.n_eta + self._twinned] = twins[self._twinned]
+        cols[self.n_eta + self._own] = self.n_eta + np.arange(len(self._own))
+        self._twin_columns = cols  # (n_eta + n_theta) columns of the reduced D, in order
+
+    def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool, own=None) -> None:
+        """The engine's directions: the etas' (when ``derivs``), then the structural thetas'
+        (``own``: only those thetas)."""
         n_eta = self.n_eta if derivs else 0
+        th_cols = self._structural_cols if own is None else self.structural[own]
         if self.n_kappa == 0:  # every direction column is written: no clearing, no fancy indexing
             if derivs:
                 dP[:, :, :n_eta] = self._dp_deta
             if theta_derivs:
-                dP[:, :, n_eta:] = self._dp_dtheta[:, :, self._structural_cols]
+                dP[:, :, n_eta:] = self._dp_dtheta[:, :, th_cols]
             return
         dP.fill(0.0)
         if derivs and self.n_eta:
             rows = np.arange(self.n_records)[:, None]
             dP[rows, :, self._columns] = self._dp_deta.transpose(0, 2, 1)
         if theta_derivs:
-            dP[:, :, n_eta:] = self._dp_dtheta[:, :, self._structural_cols]
+            dP[:, :, n_eta:] = self._dp_dtheta[:, :, th_cols]
 
     def _mark_failures(self, failure, f, g, dth) -> None:
         if failure.is_data_error:
