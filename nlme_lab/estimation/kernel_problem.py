@@ -196,7 +196,7 @@ class KernelProblem:
             self._set_twins(twins)
         if not self._twinned.size:
             return None
-        if not np.array_equal(dth[:, :, self._twinned], self._dp_deta[:, :, self._twins[self._twinned]]):
+        if not np.array_equal(dth[:, :, self._twin_pick], self._dp_deta[:, :, self._twin_of]):
             self._set_twins(np.full(self.n_theta, -1, dtype=np.int64))  # not twins at these values: never again
             return None
         return self._own
@@ -205,6 +205,8 @@ class KernelProblem:
         self._twins = twins
         self._twinned = np.flatnonzero(twins >= 0)
         self._own = np.flatnonzero(twins < 0)
+        # the columns compared on every call: slices (views, no copies) when the twins are in order
+        self._twin_pick, self._twin_of = _as_slice(self._twinned), _as_slice(twins[self._twinned])
         cols = np.arange(self.n_eta + self.n_theta)
         cols[self.n_eta + self._twinned] = twins[self._twinned]
         cols[self.n_eta + self._own] = self.n_eta + np.arange(len(self._own))
@@ -259,3 +261,11 @@ class KernelProblem:
         """``P`` (n_records, n_p) at the given per-subject etas."""
         self.theta_full[self.structural] = theta
         return self.predictor.individual_parameters(self.theta_full, self.record_effects(etas))
+
+
+def _as_slice(index: np.ndarray):
+    """``index`` as an equivalent slice when it is a run of consecutive integers (indexing by
+    it is then a view), else as it is."""
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        return slice(int(index[0]), int(index[0]) + index.size)
+    return index

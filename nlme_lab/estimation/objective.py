@@ -106,6 +106,12 @@ class Objective:
             self.last_terms, self.last_v, self.not_converged = T, np.array(v, dtype=float), nc
         return ofv
 
+    def solved_at(self, v: np.ndarray, etas: np.ndarray) -> bool:
+        """Whether the last ``value`` was at ``v``, ended at ``etas`` with every subject
+        converged: solving again there would start from its own eta-hat and stop at once."""
+        return (self.last_v is not None and self.not_converged == 0 and np.array_equal(self.last_v, v)
+                and np.array_equal(self.etas, etas))
+
     def value_and_gradient(self, v: np.ndarray) -> GradientResult:
         ofv = self.value(v)
         if not np.isfinite(ofv):
