@@ -128,11 +128,13 @@ class SubjectEngine:
     def evaluate_with_theta(self, theta, etas):
         """(f, df/deta, df/dtheta) on the error scale, or None when the problem gives no
         theta derivatives. The derivatives may be column views of one array."""
-        self.n_evaluations += 1
         n_e = self.n_eta
         if self._directions is not None and self.problem.n_theta:
+            calls = self.problem.n_calls  # (a repeat of the previous point is answered without the engine)
             f, d = self.layout.to_log_scale(*self._directions(theta, etas, True, True))
+            self.n_evaluations += self.problem.n_calls - calls
             return f, d[:, :n_e], d[:, n_e:]
+        self.n_evaluations += 1
         ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=True)
         if ev.df_dtheta is None:
             return None

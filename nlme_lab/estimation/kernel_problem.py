@@ -77,6 +77,7 @@ class KernelProblem:
         self.last_failure: str = ""
         self.n_calls = 0
         self._twins: np.ndarray | None = None  # per structural theta, the eta it copies (-1: none)
+        self._last: tuple | None = None  # (theta, etas, f, D) of a call without theta derivatives
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -154,7 +155,15 @@ class KernelProblem:
         A theta whose parameter direction equals an eta's on every record (``tcl`` in
         ``cl = exp(tcl + eta_cl)``, mu-referencing) is not sent to the engine: its column is a
         copy of the eta's (the engine's sensitivities are linear in the direction and each
-        direction is computed alone, so the copy is bit-identical to what the engine returns)."""
+        direction is computed alone, so the copy is bit-identical to what the engine returns).
+        When every theta has a twin, the eta derivatives are all the engine computes, so a call
+        with theta derivatives at the (theta, etas) of the previous call without them (the
+        outer gradient at the inner solve's last point) is answered from that call."""
+        if derivs and theta_derivs and self._last is not None:
+            hit = self._repeat(theta, etas)
+            if hit is not None:
+                return hit
+        self._last = None
         self.n_calls += 1
         self.theta_full[self.structural] = theta
         eta_rec = self.record_effects(etas)
@@ -164,7 +173,9 @@ class KernelProblem:
             self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
         else:
             self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
-        own = self._theta_directions() if derivs and theta_derivs else None  # thetas the engine must see
+        own = self._theta_directions() if derivs else None  # thetas the engine must see (with theta_derivs)
+        if not theta_derivs:
+            twinned, own = own is not None and not own.size, None
         n_own = n_th if own is None else len(own)
         n_dir = n_e + n_own
         dP, dpred = self._buffers(n_dir)
@@ -177,7 +188,17 @@ class KernelProblem:
             D = D[:, self._twin_columns]
         if failure is not None:
             self._mark_failures(failure, f, D, None)
+        elif derivs and not theta_derivs and twinned:
+            self._last = (np.array(theta, dtype=float), np.array(etas, dtype=float), f.copy(), D.copy())
         return f, D
+
+    def _repeat(self, theta, etas):
+        """(f, D with the theta columns) from the previous call when it was at ``theta``,
+        ``etas`` and every theta has a twin (``evaluate_directions``); else None."""
+        th, et, f, D = self._last
+        if np.array_equal(th, theta) and np.array_equal(et, etas):
+            return f.copy(), D[:, self._twin_columns]
+        return None
 
     def _theta_directions(self) -> np.ndarray | None:
         """The structural thetas whose parameter direction (``_dp_dtheta``, just computed) is
