@@ -116,6 +116,9 @@ class SubjectEngine:
         self._gaussian = not layout.censored.any()  # every observation uncensored: compiled pieces
         # (f, all derivatives in one array) straight from a KernelProblem; other problems: ``evaluate``
         self._directions = getattr(problem, "evaluate_directions", None)
+        # ((theta, etas, step), result) of the last ``Objective._second_order``: the covariance
+        # step's gradient at the estimates repeats the fit's last one (same theta, same eta-hat)
+        self.last_second_order: tuple | None = None
 
     # --- predictions ------------------------------------------------------------------------
     def _evaluate(self, theta, etas) -> tuple[np.ndarray, np.ndarray]:

@@ -134,6 +134,15 @@ class Objective:
         """f, g, df/dtheta at ``etas`` and the second derivatives (central differences of the
         exact first derivatives at etas +- h e_m); None without theta derivatives."""
         eng, h = self.engine, self.eta_step
+        key = (np.asarray(theta, dtype=float).tobytes(), np.asarray(etas, dtype=float).tobytes(), h)
+        if eng.last_second_order is not None and eng.last_second_order[0] == key:
+            return eng.last_second_order[1]  # the covariance step's gradient at the fit's last point
+        out = self._second_order_at(theta, etas)
+        eng.last_second_order = (key, out)
+        return out
+
+    def _second_order_at(self, theta, etas):
+        eng, h = self.engine, self.eta_step
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:
