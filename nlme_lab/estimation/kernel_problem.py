@@ -196,7 +196,7 @@ class KernelProblem:
         """(f, D with the theta columns) from the previous call when it was at ``theta``,
         ``etas`` and every theta has a twin (``evaluate_directions``); else None."""
         th, et, f, D = self._last
-        if np.array_equal(th, theta) and np.array_equal(et, etas):
+        if (th == theta).all() and et.shape == np.shape(etas) and (et == etas).all():
             return f.copy(), D[:, self._twin_columns]
         return None
 
@@ -217,7 +217,7 @@ class KernelProblem:
             self._set_twins(twins)
         if not self._twinned.size:
             return None
-        if not np.array_equal(dth[:, :, self._twin_pick], self._dp_deta[:, :, self._twin_of]):
+        if not (dth[:, :, self._twin_pick] == self._dp_deta[:, :, self._twin_of]).all():
             self._set_twins(np.full(self.n_theta, -1, dtype=np.int64))  # not twins at these values: never again
             return None
         return self._own
