@@ -174,8 +174,9 @@ class KernelProblem:
         else:
             self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
         own = self._theta_directions() if derivs else None  # thetas the engine must see (with theta_derivs)
+        twinned = own is not None and not own.size  # every theta has a twin
         if not theta_derivs:
-            twinned, own = own is not None and not own.size, None
+            own = None
         n_own = n_th if own is None else len(own)
         n_dir = n_e + n_own
         dP, dpred = self._buffers(n_dir)
