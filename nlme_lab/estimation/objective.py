@@ -54,17 +54,9 @@ class Anchor:
     etas: np.ndarray
     jac: np.ndarray
     H: np.ndarray
-    omega_inv: np.ndarray | None = None  # Omega^-1 at v: its part of H, 2 Omega^-1, is known elsewhere
 
     def predict(self, v: np.ndarray) -> np.ndarray:
         return self.etas + np.einsum("sek,k->se", self.jac, np.asarray(v, dtype=float) - self.v)
-
-    def chord(self, omega_inv: np.ndarray) -> np.ndarray:
-        """The eta-Hessian to start an inner solve with where Omega^-1 is ``omega_inv``: H with
-        its prior part 2 Omega^-1 moved exactly (the data part is the anchor's)."""
-        if self.omega_inv is None or omega_inv is self.omega_inv:
-            return self.H
-        return self.H + 2.0 * (omega_inv - self.omega_inv)
 
 
 @dataclass(frozen=True)
@@ -100,12 +92,12 @@ class Objective:
     def value(self, v: np.ndarray) -> float:
         self.n_value += 1
         values = self.param.values(v)
-        omega_inv, logdet = omega_inverse(values.omega)
+        _, logdet = omega_inverse(values.omega)
         if not np.isfinite(logdet):
             return np.inf
         start, chord = self.etas, None
         if self.anchor is not None:
-            start, chord = self.anchor.predict(v), self.anchor.chord(omega_inv)
+            start, chord = self.anchor.predict(v), self.anchor.H
         sol = self.engine.solve(values, start, self.inner, chord=chord)
         etas, T, nc = sol.etas, sol.terms, sol.n_not_converged
         ofv = float(np.sum(T.ofv))
@@ -235,7 +227,7 @@ class Objective:
         dlogdet = (bt.logdet_A[r::2] - bt.logdet_A[r + 1::2]).T / (2 * he)  # (n_sub, n_eta)
         H = np.moveaxis(bt.grad[r::2] - bt.grad[r + 1::2], 0, -1) / (2 * he)
         H = 0.5 * (H + H.transpose(0, 2, 1))
-        return self._combine(v, ofv, dQ, dG, bt.grad[0] + dlogdet, H, omega_inverse(values.omega)[0])
+        return self._combine(v, ofv, dQ, dG, bt.grad[0] + dlogdet, H)
 
     def _perturbed_batch(self, v, values, etas, s: Sensitivities):
         """Arguments of ``batch_terms`` at: the point; v +- h_k e_k (predictions moved along
@@ -288,13 +280,13 @@ class Objective:
             G[rows] += step * np.moveaxis(s.g_eta, 2, 0)
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
 
-    def _combine(self, v, ofv, dQ, dG, dQ_deta, H, omega_inv=None) -> GradientResult:
+    def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:
         """Total derivative: dQ + dQ/deta . d eta-hat/dv, d eta-hat/dv = -H^-1 dG'; keeps the
         anchor for the next warm start."""
         deta = -np.linalg.solve(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
         per_subject = dQ + np.einsum("ne,nek->nk", dQ_deta, deta)
         if np.all(np.isfinite(deta)):
-            self.anchor = Anchor(np.array(v, dtype=float), self.etas.copy(), deta, H, omega_inv)
+            self.anchor = Anchor(np.array(v, dtype=float), self.etas.copy(), deta, H)
         return GradientResult(ofv, per_subject.sum(axis=0), per_subject)
 
     # --- difference gradient ----------------------------------------------------------------

@@ -114,7 +114,7 @@ def test_warm_started_inner_solves_equal_fresh_ones(theo):
 
 def test_theo_sd_focei_fits_within_its_evaluation_budget(shared_models, shared_data):
     """928 kernel evaluations before the sensitivity gradient, the BFGS with a BHHH start and
-    the warm starts; 335 after (covariance step included); 261 since the outer gradient and
+    the warm starts; 335 after (covariance step included); 268 since the outer gradient and
     the covariance step reuse the inner solve's last evaluation and the fit's last gradient,
     and the inner solve takes the exact eta-Hessian when Gauss-Newton contracts slowly."""
     r = nl.fit(shared_models["theo_sd"], shared_data["theo_sd.csv"])
