@@ -166,8 +166,11 @@ def _covariance(engine, space, z_hat, etas, opts) -> CovarianceResult:
 
 def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message, t0) -> FitResult:
     obj, problem = loop.obj, engine.problem
-    obj.etas = loop.best_etas.copy()
-    ofv = obj.value(loop.best_v)
+    if obj.solved_at(loop.best_v, loop.best_etas):  # the last inner solve was there and converged
+        ofv = loop.best_ofv
+    else:
+        obj.etas = loop.best_etas.copy()
+        ofv = obj.value(loop.best_v)
     if not np.isfinite(ofv):  # keep what the fit saw there, and say the objective is unstable
         ofv, obj.etas = loop.best_ofv, loop.best_etas.copy()
         if termination is not Termination.STOPPED:

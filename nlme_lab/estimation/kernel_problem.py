@@ -89,6 +89,8 @@ class KernelProblem:
         self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
         self.last_failure: str = ""
         self.n_calls = 0
+        self._twins: np.ndarray | None = None  # per structural theta, the eta it copies (-1: none)
+        self._last: tuple | None = None  # (theta, etas, f, D) of a call without theta derivatives
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -152,28 +154,62 @@ class KernelProblem:
     def evaluate(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
         if not derivs and not theta_derivs:
             return Evaluation(self.predict_observations(theta, etas), None, None)
+        f, D = self.evaluate_directions(theta, etas, derivs, theta_derivs)
+        n_e = self.n_eta if derivs else 0
+        g = np.ascontiguousarray(D[:, :n_e]) if derivs else None
+        dth = np.ascontiguousarray(D[:, n_e:]) if theta_derivs else None
+        return Evaluation(f, g, dth)
+
+    def evaluate_directions(self, theta, etas, derivs: bool = True, theta_derivs: bool = False):
+        """(f, D): the observations' predictions and, in one (n_obs, n_dir) array, their
+        derivatives along the etas (``derivs``) then the structural thetas (``theta_derivs``):
+        ``evaluate`` without splitting D (the estimation engine takes its columns as views).
+
+        A theta whose parameter direction equals an eta's on every record (``tcl`` in
+        ``cl = exp(tcl + eta_cl)``, mu-referencing) is not sent to the engine: its column is a
+        copy of the eta's (the engine's sensitivities are linear in the direction and each
+        direction is computed alone, so the copy is bit-identical to what the engine returns).
+        When every theta has a twin, the eta derivatives are all the engine computes, so a call
+        with theta derivatives at the (theta, etas) of the previous call without them (the
+        outer gradient at the inner solve's last point) is answered from that call."""
+        if derivs and theta_derivs and self._last is not None:
+            hit = self._repeat(theta, etas)
+            if hit is not None:
+                return hit
+        self._last = None
         self.n_calls += 1
         self.theta_full[self.structural] = theta
         eta_rec = self.record_effects(etas)
-        n_dir = (self.n_eta if derivs else 0) + (self.n_theta if theta_derivs else 0)
+        n_e = self.n_eta if derivs else 0
+        n_th = self.n_theta if theta_derivs else 0
+        if n_e + n_th == 0:
+            self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
+        else:
+            self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
+        own = self._theta_directions() if derivs else None  # thetas the engine must see (with theta_derivs)
+        twinned = own is not None and not own.size  # every theta has a twin
+        if not theta_derivs:
+            own = None
+        n_own = n_th if own is None else len(own)
+        n_dir = n_e + n_own
         dP, dpred = self._buffers(n_dir)
         if n_dir:
-            self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
-            self._fill_directions(dP, derivs, theta_derivs)
-        else:
-            self.predictor.individual_parameters(self.theta_full, eta_rec, out=self._P)
-        rows, ep = self._obs_endpoint
+            self._fill_directions(dP, derivs, theta_derivs, own)
+        D = None
         if n_dir > self.compiled.n_p and self._ode and self._constant_within_subjects(dP):
-            failure, d_obs = self._parameter_space(dP)
+            failure, D = self._parameter_space(dP)
         else:
             failure = self.predictor.solve(self._P, dP, self._pred, dpred)
-            d_obs = dpred[rows, ep]
         f = np.take(self._pred.reshape(-1), self._obs_flat)
-        g = d_obs[:, :self.n_eta] if derivs else None
-        dth = d_obs[:, n_dir - self.n_theta:] if theta_derivs else None
+        if D is None:
+            D = np.take(dpred.reshape(-1, n_dir), self._obs_flat, axis=0) if n_dir else np.empty((len(f), 0))
+        if own is not None and n_own < n_th:
+            D = D[:, self._twin_columns]
         if failure is not None:
-            self._mark_failures(failure, f, g, dth)
-        return Evaluation(f, g, dth)
+            self._mark_failures(failure, f, D, None)
+        elif derivs and not theta_derivs and twinned:
+            self._last = (np.array(theta, dtype=float), np.array(etas, dtype=float), f.copy(), D.copy())
+        return f, D
 
     def _constant_within_subjects(self, dP: np.ndarray) -> bool:
         """Whether every record's ``dP`` equals its subject's first record's."""
@@ -191,20 +227,64 @@ class KernelProblem:
         rows, ep = self._obs_endpoint
         return failure, np.einsum("oa,oad->od", dpred_p[rows, ep], dP[rows])
 
-    def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool) -> None:
+    def _repeat(self, theta, etas):
+        """(f, D with the theta columns) from the previous call when it was at ``theta``,
+        ``etas`` and every theta has a twin (``evaluate_directions``); else None."""
+        th, et, f, D = self._last
+        if (th == theta).all() and et.shape == np.shape(etas) and (et == etas).all():
+            return f.copy(), D[:, self._twin_columns]
+        return None
+
+    def _theta_directions(self) -> np.ndarray | None:
+        """The structural thetas whose parameter direction (``_dp_dtheta``, just computed) is
+        not a copy of an eta's; None when every theta is sent (no twins, kappas, or none to
+        drop). Which eta a theta copies is found once and checked on every call."""
+        if self.n_kappa or not self.n_theta:
+            return None
+        dth = self._dp_dtheta[:, :, self._structural_cols]
+        if self._twins is None:  # first call: find each theta's twin eta (-1: none)
+            twins = np.full(self.n_theta, -1, dtype=np.int64)
+            for k in range(self.n_theta):
+                for j in range(self.n_subject_eta):
+                    if np.array_equal(dth[:, :, k], self._dp_deta[:, :, j]):
+                        twins[k] = j
+                        break
+            self._set_twins(twins)
+        if not self._twinned.size:
+            return None
+        if not (dth[:, :, self._twin_pick] == self._dp_deta[:, :, self._twin_of]).all():
+            self._set_twins(np.full(self.n_theta, -1, dtype=np.int64))  # not twins at these values: never again
+            return None
+        return self._own
+
+    def _set_twins(self, twins: np.ndarray) -> None:
+        self._twins = twins
+        self._twinned = np.flatnonzero(twins >= 0)
+        self._own = np.flatnonzero(twins < 0)
+        # the columns compared on every call: slices (views, no copies) when the twins are in order
+        self._twin_pick, self._twin_of = _as_slice(self._twinned), _as_slice(twins[self._twinned])
+        cols = np.arange(self.n_eta + self.n_theta)
+        cols[self.n_eta + self._twinned] = twins[self._twinned]
+        cols[self.n_eta + self._own] = self.n_eta + np.arange(len(self._own))
+        self._twin_columns = cols  # (n_eta + n_theta) columns of the reduced D, in order
+
+    def _fill_directions(self, dP: np.ndarray, derivs: bool, theta_derivs: bool, own=None) -> None:
+        """The engine's directions: the etas' (when ``derivs``), then the structural thetas'
+        (``own``: only those thetas)."""
         n_eta = self.n_eta if derivs else 0
+        th_cols = self._structural_cols if own is None else self.structural[own]
         if self.n_kappa == 0:  # every direction column is written: no clearing, no fancy indexing
             if derivs:
                 dP[:, :, :n_eta] = self._dp_deta
             if theta_derivs:
-                dP[:, :, n_eta:] = self._dp_dtheta[:, :, self._structural_cols]
+                dP[:, :, n_eta:] = self._dp_dtheta[:, :, th_cols]
             return
         dP.fill(0.0)
         if derivs and self.n_eta:
             rows = np.arange(self.n_records)[:, None]
             dP[rows, :, self._columns] = self._dp_deta.transpose(0, 2, 1)
         if theta_derivs:
-            dP[:, :, n_eta:] = self._dp_dtheta[:, :, self._structural_cols]
+            dP[:, :, n_eta:] = self._dp_dtheta[:, :, th_cols]
 
     def _mark_failures(self, failure, f, g, dth) -> None:
         if failure.is_data_error:
@@ -237,3 +317,11 @@ class KernelProblem:
         """``P`` (n_records, n_p) at the given per-subject etas."""
         self.theta_full[self.structural] = theta
         return self.predictor.individual_parameters(self.theta_full, self.record_effects(etas))
+
+
+def _as_slice(index: np.ndarray):
+    """``index`` as an equivalent slice when it is a run of consecutive integers (indexing by
+    it is then a view), else as it is."""
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        return slice(int(index[0]), int(index[0]) + index.size)
+    return index

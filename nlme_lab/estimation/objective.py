@@ -106,6 +106,12 @@ class Objective:
             self.last_terms, self.last_v, self.not_converged = T, np.array(v, dtype=float), nc
         return ofv
 
+    def solved_at(self, v: np.ndarray, etas: np.ndarray) -> bool:
+        """Whether the last ``value`` was at ``v``, ended at ``etas`` with every subject
+        converged: solving again there would start from its own eta-hat and stop at once."""
+        return (self.last_v is not None and self.not_converged == 0 and np.array_equal(self.last_v, v)
+                and np.array_equal(self.etas, etas))
+
     def value_and_gradient(self, v: np.ndarray) -> GradientResult:
         ofv = self.value(v)
         if not np.isfinite(ofv):
@@ -128,6 +134,15 @@ class Objective:
         """f, g, df/dtheta at ``etas`` and the second derivatives (central differences of the
         exact first derivatives at etas +- h e_m); None without theta derivatives."""
         eng, h = self.engine, self.eta_step
+        key = (np.asarray(theta, dtype=float).tobytes(), np.asarray(etas, dtype=float).tobytes(), h)
+        if eng.last_second_order is not None and eng.last_second_order[0] == key:
+            return eng.last_second_order[1]  # the covariance step's gradient at the fit's last point
+        out = self._second_order_at(theta, etas)
+        eng.last_second_order = (key, out)
+        return out
+
+    def _second_order_at(self, theta, etas):
+        eng, h = self.engine, self.eta_step
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:
@@ -136,12 +151,13 @@ class Objective:
         n_obs, n_e = g.shape
         g_eta = np.empty((n_obs, n_e, n_e))
         g_th = np.empty((n_obs, n_e, f_th.shape[1]))
+        e = np.array(etas, dtype=float)  # moved in place, one column at a time
         for m in range(n_e):
-            e_p, e_m = etas.copy(), etas.copy()
-            e_p[:, m] += h
-            e_m[:, m] -= h
-            _, gp, tp = eng.evaluate_with_theta(theta, e_p)
-            _, gm, tm = eng.evaluate_with_theta(theta, e_m)
+            e[:, m] = etas[:, m] + h
+            _, gp, tp = eng.evaluate_with_theta(theta, e)
+            e[:, m] = etas[:, m] - h
+            _, gm, tm = eng.evaluate_with_theta(theta, e)
+            e[:, m] = etas[:, m]
             g_eta[:, :, m] = (gp - gm) / (2 * h)
             g_th[:, m, :] = (tp - tm) / (2 * h)
         return f, g, f_th, 0.5 * (g_eta + g_eta.transpose(0, 2, 1)), g_th
@@ -228,18 +244,21 @@ class Objective:
         OI = np.repeat(oi[None], B, 0)
         LDO = np.full(B, ldo)
         h = self.steps(v)
-        theta_moves = self.param.theta_moves(v, h, values.theta)
+        th = np.flatnonzero(self.param.affects_theta)
+        if th.size:  # theta moves: predictions moved along df/dtheta, all components at once
+            moves = self.param.theta_moves(v, h, values.theta)[:, th]  # (2, n_th_free, n_theta)
+            for i, rows in enumerate((1 + 2 * th, 2 + 2 * th)):
+                F[rows] += moves[i] @ s.f_th.T
+                G[rows] += np.einsum("oet,kt->koe", s.g_th, moves[i])
+                if not spec.interaction:
+                    FV[rows] += moves[i] @ s.fv_th.T
         roles = self.param.component_roles
         moves = self.param.component_moves(v, h) if any(r is not None for r in roles) else None
         for k in range(n):
+            if self.param.affects_theta[k]:
+                continue
             for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
-                if self.param.affects_theta[k]:  # only theta moves: skip building omega
-                    dth = theta_moves[0 if sign > 0 else 1, k]
-                    F[j] += s.f_th @ dth
-                    G[j] += s.g_th @ dth
-                    if not spec.interaction:
-                        FV[j] += s.fv_th @ dth
-                elif roles[k] is not None:  # one SD or one one-element omega block moves: in place
+                if roles[k] is not None:  # one SD or one one-element omega block moves: in place
                     kind, where = roles[k]
                     new = moves[0 if sign > 0 else 1, k]
                     if kind == "sd":
@@ -254,12 +273,11 @@ class Objective:
                     SD[j] = val.sd
                     if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
                         OI[j], LDO[j] = omega_inverse(val.omega)
-        he = self.eta_step
-        for m in range(n_e):
-            for j, sign in ((1 + 2 * n + 2 * m, 1.0), (2 + 2 * n + 2 * m, -1.0)):
-                E[j, :, m] += sign * he
-                F[j] += sign * he * s.g[:, m]
-                G[j] += sign * he * s.g_eta[:, :, m]
+        he, m = self.eta_step, np.arange(n_e)
+        for rows, step in ((1 + 2 * n + 2 * m, he), (2 + 2 * n + 2 * m, -he)):  # eta +- h e_m
+            E[rows, :, m] += step
+            F[rows] += step * s.g.T
+            G[rows] += step * np.moveaxis(s.g_eta, 2, 0)
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
 
     def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:

@@ -116,9 +116,9 @@ def accumulate_terms(l, l_f, l_V, m00_, m01_, m11_, dv_dfv, g, gv, has_gv, etas,
                     for i in range(n_e):
                         dV[i] = dv_dfv[b, o] * gv[b, o, i]
                         gsum[i] += lf * g[b, o, i] + lv * dV[i]
-                    for i in range(n_e):
+                    for i in range(n_e):  # the upper triangle (mirrored below: the terms commute exactly)
                         gi = g[b, o, i]
-                        for j in range(n_e):
+                        for j in range(i, n_e):
                             gj = g[b, o, j]
                             csum[i, j] += (m00 * (gi * gj) + m01 * (gi * dV[j] + dV[i] * gj)
                                            + m11 * (dV[i] * dV[j]))
@@ -127,7 +127,7 @@ def accumulate_terms(l, l_f, l_V, m00_, m01_, m11_, dv_dfv, g, gv, has_gv, etas,
                         gsum[i] += lf * g[b, o, i]
                     for i in range(n_e):
                         gi = g[b, o, i]
-                        for j in range(n_e):
+                        for j in range(i, n_e):
                             csum[i, j] += m00 * (gi * g[b, o, j])
             quad = 0.0
             for j in range(n_e):
@@ -139,5 +139,5 @@ def accumulate_terms(l, l_f, l_V, m00_, m01_, m11_, dv_dfv, g, gv, has_gv, etas,
             inner[b, s] = lsum + quad
             for i in range(n_e):
                 for j in range(n_e):
-                    A[b, s, i, j] = omega_inv[b, i, j] + csum[i, j]
+                    A[b, s, i, j] = omega_inv[b, i, j] + (csum[i, j] if j >= i else csum[j, i])
             logdet[b, s] = _logdet_chol(A[b, s], L)
