@@ -57,6 +57,7 @@ from .bolus_march import march  # noqa: E402
 from .events import SOLVE_RECORDS, fast_path_applies, i64m, i64v  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
+from .steady_state import bind_steady_state, needs_steady_state  # noqa: E402
 from .workspace import make_subject_workspace, march_scratch, queue_capacity  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
@@ -248,6 +249,8 @@ def _by_address(entry: str):
                        zip(functions, SOLVE_POPULATION_SIG.args[11:21])], dtype=np.int64)
         if not linear:
             bind_ode()
+        if needs_steady_state(ss):
+            bind_steady_state()
         __getattr__(entry)(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                            linear, dP, opts, pred, dpred, status, fail_rec)
 
