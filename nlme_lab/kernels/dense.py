@@ -37,6 +37,32 @@ from .jit import engine_jit  # noqa: E402
 PIVOT_THRESHOLD = 0.1
 
 
+# Zeroing by loops: ``a[:] = 0.0`` compiles numba's general slice-assignment code (broadcasting,
+# strides) at each use, and a workspace's ``clear`` has forty of them (~3 s of a cold start).
+@engine_jit()
+def zero1(a):
+    """a[:] = 0 (a 1-d array)."""
+    for i in range(a.shape[0]):
+        a[i] = 0
+
+
+@engine_jit()
+def zero2(a):
+    """a[:] = 0 (a 2-d array)."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] = 0
+
+
+@engine_jit()
+def zero3(a):
+    """a[:] = 0 (a 3-d array)."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for k in range(a.shape[2]):
+                a[i, j, k] = 0
+
+
 @engine_jit()
 def lu_factor(A, piv, threshold, divide):
     """A = P L U in place (L unit lower triangular below the diagonal, U on and above it);

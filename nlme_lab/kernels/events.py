@@ -77,6 +77,7 @@ from .linear import (  # noqa: E402
 from .propagate import (  # noqa: E402
     ADVANCE,
     NONFINITE_STATE,
+    ODE_NOT_LOADED,
     add_input,
     bind_ode,
     eval_f,
@@ -89,7 +90,9 @@ from .steady_state import (  # noqa: E402
     SS_NO_CONVERGENCE,
     SS_CONSTANT,
     SS_LOAD,
+    SS_NOT_LOADED,
     SS_SINGULAR,
+    bind_steady_state,
 )
 from .workspace import (  # noqa: E402
     WORKSPACE_TYPE,
@@ -119,9 +122,12 @@ BAD_AMT = 7
 KIND_START = 1  # queue kinds: KIND_BOLUS (0) arrival, infusion start, infusion end
 KIND_END = 2
 
-_advance = ADVANCE.function  # late-bound (propagate's docstring)
-_lin_advance_expm = LIN_ADVANCE_EXPM.function  # late-bound (``jit.LateBound``)
-_ss_load, _ss_constant = SS_LOAD.function, SS_CONSTANT.function  # late-bound
+# late-bound (``jit.LateBound``); ``advance`` and the steady-state solver only once bound
+# (``propagate.bind_ode``, ``steady_state.bind_steady_state``): 0 addresses until then
+_advance, _advance_address = ADVANCE.function, ADVANCE.address
+_lin_advance_expm = LIN_ADVANCE_EXPM.function
+_ss_load, _ss_load_address = SS_LOAD.function, SS_LOAD.address
+_ss_constant, _ss_constant_address = SS_CONSTANT.function, SS_CONSTANT.address
 
 i64v = types.int64[::1]
 i64m = types.int64[:, ::1]
@@ -293,7 +299,7 @@ def _status_of(st, info, i):
     """Map an advance/steady-state status to a ``Status`` and record where it happened."""
     info[0] = i
     info[1] = st
-    if st == SS_NO_CONVERGENCE:
+    if st == SS_NO_CONVERGENCE or st == SS_NOT_LOADED:
         return SS_FAILED
     if st == SS_SINGULAR:
         return SINGULAR
@@ -458,6 +464,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 else:
                     lw.stats[STAT_EIGEN_INTERVALS] += 1
                 st = 0 if _finite(y) else NONFINITE_STATE
+            elif _advance_address() == 0:
+                st = ODE_NOT_LOADED
             else:
                 st = _advance()(linear, rhs, jac, dfdp, K, dKd, tc, te, y, S, p, dPr, rate_v,
                              drate_v, opts, lw)
@@ -477,6 +485,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             else:
                 lw.stats[STAT_EIGEN_INTERVALS] += 1
             st = 0 if _finite(y) else NONFINITE_STATE
+        elif _advance_address() == 0:
+            st = ODE_NOT_LOADED
         else:
             st = _advance()(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
                          opts, lw)
@@ -518,6 +528,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                         add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
                 for k in range(n):
                     yc[k] = 0.0
+                if _ss_constant_address() == 0:
+                    return _status_of(SS_NOT_LOADED, info, i)
                 st = _ss_constant()(linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, c, R, dR, yc, Sc,
                                  ws.Jm, ws.bcol, ws.steady.piv, ws.Fp, f1, opts)
                 if st != 0:
@@ -539,6 +551,8 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                         _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, False)
                         if own_input:
                             add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
+                    if _ss_load_address() == 0:
+                        return _status_of(SS_NOT_LOADED, info, i)
                     st, first_end, n_end_hist = _ss_load()(
                         linear, rhs, jac, dfdp, K, dKd, p, dPr, ti, kind, c, am, damt, R, dR, D,
                         dD, L, dL, II, yc, Sc, rate_c, drate_c, opts, lw, ws.steady, f1)
@@ -617,7 +631,8 @@ def __getattr__(name):
     global _solve_subject
     if name == "solve_subject":
         if _solve_subject is None:
-            bind_ode()  # the tests call it with ODE models too
+            bind_ode()  # the tests call it with ODE models and steady states too
+            bind_steady_state()
             _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=True)(_solve_subject_py)
             _solve_subject.__doc__ = _solve_subject_py.__doc__
         return _solve_subject

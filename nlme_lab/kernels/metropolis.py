@@ -294,9 +294,10 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
             else:
                 k = kind - 2
                 z2 = rng.standard_normal((n_b, n_sub))
-                prop[:] = etas
-                for b in range(n_b):
-                    for s in range(n_sub):
+                for b in range(n_b):  # loops, not prop[:] = etas: a slice assignment compiles
+                    for s in range(n_sub):  # numba's shape-error messages (strings, ~2 s cold)
+                        for i in range(n_eta):
+                            prop[b, s, i] = etas[b, s, i]
                         prop[b, s, k] += s_one[k] * z2[b, s]
             log_u = np.log(rng.random((n_b, n_sub)))
             if threaded:
@@ -373,7 +374,10 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
                 for j in range(d):
                     acc += L[s, i, j] * z[b, s, j]
                 eta[b, s, i] = center[s, i] + acc * scale[b, s]
-    eta[m:] = 0.0  # a short last batch: the padding copies sit at eta = 0
+    for b in range(m, eta.shape[0]):  # a short last batch: the padding copies sit at eta = 0
+        for s in range(n_sub):
+            for i in range(d):
+                eta[b, s, i] = 0.0
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
     fails = np.zeros((engine[2], 2), np.int64)
     if engine[3]:

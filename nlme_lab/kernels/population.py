@@ -57,6 +57,7 @@ from .bolus_march import march  # noqa: E402
 from .events import SOLVE_RECORDS, fast_path_applies, i64m, i64v  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
+from .steady_state import bind_steady_state, needs_steady_state  # noqa: E402
 from .workspace import make_subject_workspace, march_scratch, queue_capacity  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
@@ -118,8 +119,7 @@ def compute_p(pk, t, theta, eta_rec, cov, P_out, uses_time):
             pk(t[i], theta, eta_rec[i], cov[i], P_out[i])
 
 
-@engine_jit(COMPUTE_DP_SIG)
-def compute_dp(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time):
+def _compute_dp_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time):
     """P_out[i] and its Jacobians dp_deta[i] (n_p, n_re), dp_dtheta[i] (n_p, n_theta)."""
     for i in range(t.shape[0]):
         if _same_inputs(eta_rec, cov, i, uses_time):
@@ -164,10 +164,9 @@ def compute_p_at(pk, t, theta, eta_rec, cov, P_out, uses_time):
     compute_p(_as_pk(pk), t, theta, eta_rec, cov, P_out, uses_time)
 
 
-@engine_jit(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))
-def compute_dp_at(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time):
+def _compute_dp_at_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time):
     """``compute_dp`` with ``dpk`` by address (as ``compute_p_at``)."""
-    compute_dp(_as_dpk(dpk), t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time)
+    compute_dp(_as_dpk(dpk), t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time)  # noqa: F821 (set by _compile_dp)
 
 
 SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
@@ -248,6 +247,8 @@ def _by_address(entry: str):
                        zip(functions, SOLVE_POPULATION_SIG.args[11:21])], dtype=np.int64)
         if not linear:
             bind_ode()
+        if needs_steady_state(ss):
+            bind_steady_state()
         __getattr__(entry)(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                            linear, dP, opts, pred, dpred, status, fail_rec)
 
@@ -269,9 +270,22 @@ solve_population = _by_address("solve_population_at")
 solve_population_serial = _by_address("solve_population_at_serial")
 
 
+def _compile_dp() -> None:
+    """``compute_dp`` and ``compute_dp_at`` (what only the FOCE family and the covariance steps
+    use): compiled on first use, not on a simulation's cold start."""
+    g = globals()
+    if "compute_dp_at" not in g:
+        g["compute_dp"] = engine_jit(COMPUTE_DP_SIG)(_compute_dp_py)  # the global compute_dp_at calls
+        g["compute_dp_at"] = engine_jit(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))(_compute_dp_at_py)
+
+
 def __getattr__(name):
-    """The population entry points compile on first use only: compiling the engine is the
-    costliest step of a cold start, and a session needs one or two of the four."""
+    """The population entry points (and ``compute_dp``/``_at``, ``_compile_dp``) compile on first
+    use only: compiling the engine is the costliest step of a cold start, and a session needs one
+    or two of the four."""
+    if name in ("compute_dp", "compute_dp_at"):
+        _compile_dp()
+        return globals()[name]
     if name in _LAZY:
         if name not in _compiled:
             fn, sig, parallel = _LAZY[name]

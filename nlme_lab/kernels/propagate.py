@@ -10,9 +10,11 @@ cached kernels when any engine source (the ODE integrator's included) changed.
 
 Both are late-bound (``jit.LateBound``, what it saves on a cold start is measured there): callers
 (``steady_state``, ``events``) reach ``advance`` through ``ADVANCE`` and ``advance`` reaches the
-ODE integrator through ``ODE``, so neither is compiled again into each caller, and the
-integrator is compiled only when something binds it (``bind_ode``: the first model with ODEs
-in a process); a closed-form model never needs it.
+ODE integrator through ``ODE``, so neither is compiled again into each caller, and each is
+compiled only when something binds it: the integrator with the first model with ODEs in a
+process (``bind_ode``), ``advance`` with it or with the first data with steady-state doses
+(``steady_state.bind_steady_state``); a closed-form model's other subjects need neither
+(``events.solve_records`` propagates them itself).
 """
 
 from __future__ import annotations
@@ -46,16 +48,25 @@ ADVANCE_SIG = types.int64(types.boolean, RhsFn, JacFn, JacFn, mat, arr3, f8, f8,
                           vec, mat, vec, LINEAR_WORKSPACE_TYPE)
 
 
+def bind_advance() -> None:
+    """Compile (or load from the cache) ``advance`` and let the engine call it: what the ODE
+    integrator (``bind_ode``) and the steady-state solver (``steady_state.bind_steady_state``)
+    need; a closed-form model's subjects without steady states never call it."""
+    if not ADVANCE.bound:
+        ADVANCE.bind(advance)
+
+
 def bind_ode() -> None:
     """Compile (or load from the cache) the ODE integrator and let ``advance`` call it: before
     the engine first solves a model with ODEs in this process."""
+    bind_advance()
     if not ODE.bound:
         from . import ode
 
         ODE.bind(ode.ode_advance)
 
 
-@engine_jit(ADVANCE_SIG)
+@engine_jit()  # no signature: compiled (for ADVANCE_SIG) only when bound, ``bind_advance``
 def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, opts, lw):
     """Move (y, S) from t0 to t1 (either direction) with constant inputs ``rate``.
 
@@ -87,8 +98,9 @@ def advance(linear, rhs, jac, dfdp, K, dKd, t0, t1, y, S, p, dPr, rate, drate, o
     return _ode()(rhs, jac, dfdp, t0, t1, y, S, p, dPr, rate, drate, opts)
 
 
+#: ``advance`` late-bound, bound by ``bind_advance`` (``events.solve_records`` returns
+#: ``ODE_NOT_LOADED`` for an ODE interval while it is not)
 ADVANCE = LateBound("nlme_lab_kernels_advance", ADVANCE_SIG)
-ADVANCE.bind(advance)
 
 
 @engine_jit()

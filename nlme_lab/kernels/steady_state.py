@@ -37,9 +37,9 @@ from numba import njit, typeof, types  # noqa: E402
 from .abi import JacFn, RhsFn, arr3, f8, mat, vec  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
 
-from .dense import solve_into  # noqa: E402
+from .dense import solve_into, zero1, zero2  # noqa: E402
 from .linear import LINEAR_WORKSPACE_TYPE  # noqa: E402
-from .propagate import ADVANCE, eval_f, has_model_input, model_input  # noqa: E402
+from .propagate import ADVANCE, bind_advance, eval_f, has_model_input, model_input  # noqa: E402
 
 _advance = ADVANCE.function  # late-bound (propagate's docstring)
 
@@ -49,6 +49,9 @@ KIND_INFUSION = 1
 SS_OK = 0
 SS_SINGULAR = 1004
 SS_NO_CONVERGENCE = 1003
+#: returned by ``events.solve_records`` for a steady-state dose while the solver is not bound
+#: (``bind_steady_state``)
+SS_NOT_LOADED = 1005
 
 NEWTON_MAX_IT = 50
 FIXED_POINT_MAX_IT = 2000
@@ -89,16 +92,16 @@ def make_steady_workspace(n, n_p, nd):
 @engine_jit()
 def clear_steady_workspace(ss_w):
     """Zero what the solver writes (``dKd0`` and ``dP0`` stay zero)."""
-    ss_w.ycyc[:] = 0.0
-    ss_w.Sid[:] = 0.0
-    ss_w.Jm[:] = 0.0
-    ss_w.b[:] = 0.0
-    ss_w.piv[:] = 0
-    ss_w.rate[:] = 0.0
-    ss_w.drate[:] = 0.0
-    ss_w.drate0[:] = 0.0
-    ss_w.inp[:] = 0.0
-    ss_w.dinp[:] = 0.0
+    zero1(ss_w.ycyc)
+    zero2(ss_w.Sid)
+    zero2(ss_w.Jm)
+    zero2(ss_w.b)
+    zero1(ss_w.piv)
+    zero1(ss_w.rate)
+    zero2(ss_w.drate)
+    zero2(ss_w.drate0)
+    zero1(ss_w.inp)
+    zero2(ss_w.dinp)
 
 
 @engine_jit()
@@ -424,7 +427,8 @@ def ss_constant(linear, rhs, jac, dfdp, K, dKd, p, dPr, t, cmt, R, dR, y, S, Jm,
 
 
 # ``ss_load`` and ``ss_constant`` late-bound (``jit.LateBound``): ``events.solve_records`` calls them
-# through ``SS_LOAD`` / ``SS_CONSTANT``, so the steady-state code is compiled once, on its own
+# through ``SS_LOAD`` / ``SS_CONSTANT``, so the steady-state code is compiled once, on its own, and
+# only once data with steady-state doses needs it (``bind_steady_state``)
 STEADY_WORKSPACE_TYPE = typeof(make_steady_workspace.py_func(1, 1, 1))
 _MODEL = (types.boolean, RhsFn, JacFn, JacFn, mat, arr3, vec, mat)  # linear, rhs, jac, dfdp, K, dKd, p, dPr
 SS_LOAD_SIG = types.Tuple((types.int64, f8, types.int64))(
@@ -433,6 +437,20 @@ SS_LOAD_SIG = types.Tuple((types.int64, f8, types.int64))(
 SS_CONSTANT_SIG = types.int64(*_MODEL, f8, types.int64, f8, vec, vec, mat, mat, mat, types.int64[::1], mat, vec,
                               vec)
 SS_LOAD = LateBound("nlme_lab_kernels_ss_load", SS_LOAD_SIG)
-SS_LOAD.bind(ss_load)
 SS_CONSTANT = LateBound("nlme_lab_kernels_ss_constant", SS_CONSTANT_SIG)
-SS_CONSTANT.bind(ss_constant)
+
+
+def bind_steady_state() -> None:
+    """Compile (or load from the cache) the steady-state solver (and ``propagate.advance``, which
+    it steps with) and let the engine call it: before the engine first solves data with SS
+    records in this process (``Predictor``; a cold start without them skips ~10 s)."""
+    bind_advance()
+    if not SS_LOAD.bound:
+        SS_LOAD.bind(ss_load)
+    if not SS_CONSTANT.bound:
+        SS_CONSTANT.bind(ss_constant)
+
+
+def needs_steady_state(ss) -> bool:
+    """Whether records with this SS column need the steady-state solver (``bind_steady_state``)."""
+    return bool(np.any(np.asarray(ss) > 0))

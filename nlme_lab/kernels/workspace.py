@@ -23,6 +23,7 @@ from typing import NamedTuple  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, typeof  # noqa: E402
 
+from .dense import zero1, zero2, zero3  # noqa: E402
 from .jit import engine_jit  # noqa: E402
 from .linear import A_V, A_W, LinearWorkspace, forget, make_workspace  # noqa: E402
 from .spectral import DecompWorkspace, make_decomp_workspace  # noqa: E402
@@ -135,48 +136,48 @@ def make_subject_workspace(n, n_p, nd, n_end, cap):
 @engine_jit()
 def clear(ws):
     """Zero a reused workspace, so a subject's results never depend on the previous one."""
-    ws.y[:] = 0.0
-    ws.rate_v[:] = 0.0
-    ws.yc[:] = 0.0
-    ws.rate_c[:] = 0.0
-    ws.f1[:] = 0.0
-    ws.f2[:] = 0.0
-    ws.S[:] = 0.0
-    ws.drate_v[:] = 0.0
-    ws.Sc[:] = 0.0
-    ws.drate_c[:] = 0.0
-    ws.K[:] = 0.0
-    ws.Jm[:] = 0.0
-    ws.dF[:] = 0.0
-    ws.dL[:] = 0.0
-    ws.damt[:] = 0.0
-    ws.dR[:] = 0.0
-    ws.dD[:] = 0.0
-    ws.dLD[:] = 0.0
-    ws.dK_raw[:] = 0.0
-    ws.dKd[:] = 0.0
-    ws.Y0p[:] = 0.0
-    ws.Fp[:] = 0.0
-    ws.bcol[:] = 0.0
-    ws.Oy[:] = 0.0
-    ws.Op[:] = 0.0
-    ws.p[:] = 0.0
-    ws.dPr[:] = 0.0
-    ws.pred_i[:] = 0.0
-    ws.dpred_i[:] = 0.0
-    ws.inp[:] = 0.0
-    ws.dinp[:] = 0.0
-    ws.zero[:] = 0.0
+    zero1(ws.y)
+    zero1(ws.rate_v)
+    zero1(ws.yc)
+    zero1(ws.rate_c)
+    zero1(ws.f1)
+    zero1(ws.f2)
+    zero2(ws.S)
+    zero2(ws.drate_v)
+    zero2(ws.Sc)
+    zero2(ws.drate_c)
+    zero2(ws.K)
+    zero2(ws.Jm)
+    zero1(ws.dF)
+    zero1(ws.dL)
+    zero1(ws.damt)
+    zero1(ws.dR)
+    zero1(ws.dD)
+    zero1(ws.dLD)
+    zero3(ws.dK_raw)
+    zero3(ws.dKd)
+    zero2(ws.Y0p)
+    zero2(ws.Fp)
+    zero2(ws.bcol)
+    zero2(ws.Oy)
+    zero2(ws.Op)
+    zero1(ws.p)
+    zero2(ws.dPr)
+    zero1(ws.pred_i)
+    zero2(ws.dpred_i)
+    zero1(ws.inp)
+    zero2(ws.dinp)
+    zero1(ws.zero)
     q = ws.queue
-    q.t0[:] = 0.0
-    q.step[:] = 0.0
-    q.amt[:] = 0.0
-    q.k[:] = 0
-    q.n[:] = 0
-    q.kind[:] = 0
-    q.cmt[:] = 0
-    q.dt[:] = 0.0
-    q.da[:] = 0.0
+    zero1(q.t0)
+    zero1(q.step)
+    zero1(q.amt)
+    zero1(q.k)
+    zero1(q.n)
+    zero1(q.kind)
+    zero1(q.cmt)
+    zero2(q.dt)
+    zero2(q.da)
     clear_steady_workspace(ws.steady)
     forget(ws.linear)
 

@@ -100,7 +100,9 @@ def warm_engine() -> None:
     second), and no task is timed with it."""
     from nlme_lab.kernels import population
     from nlme_lab.kernels.propagate import bind_ode
+    from nlme_lab.kernels.steady_state import bind_steady_state
 
     for name in ("solve_population_at_serial", "solve_population_at"):  # what Predictor calls
         getattr(population, name)
-    bind_ode()  # the ODE integrator: loaded here too, so that no task compiles it
+    bind_ode()  # the ODE integrator and the steady-state solver: loaded here too, so that no task
+    bind_steady_state()  # compiles them

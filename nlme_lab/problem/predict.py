@@ -158,6 +158,10 @@ class Predictor:
             if not ODE.bound:
                 announce(ode=True)
                 bind_ode()
+        from nlme_lab.kernels.steady_state import bind_steady_state, needs_steady_state
+
+        if needs_steady_state(bound.dataset.ss):  # the steady-state solver: with the first data needing it
+            bind_steady_state()
 
         self._population = population
         self.bound = bound

@@ -1,8 +1,9 @@
 """What a cold start compiles (issue 17, item 1): only what the model and the method need.
 
 In a subprocess with empty numba and model caches (a fresh machine: every kernel that runs is
-compiled there, callees included), a closed-form model's simulation and FOCEI fit must not
-compile the ODE integrator nor import the SAEM sampler, and the engine's late-bound kernels
+compiled there, callees included), a closed-form model's simulation and FOCEI fit on data
+without SS records must not compile the ODE integrator, ``propagate.advance`` or the
+steady-state solver nor import the SAEM sampler, and the engine's other late-bound kernels
 (``kernels.jit.LateBound``) must each be compiled once, for one signature."""
 
 import json
@@ -52,5 +53,53 @@ def test_a_closed_form_fit_compiles_neither_the_ode_integrator_nor_the_sampler(t
     assert not facts["sampler imported"]
     late = facts["late-bound signatures"]
     assert late.pop("nlme_lab_kernels_ode_advance") == [False, 0]
+    for unneeded in ("advance", "ss_load", "ss_constant"):  # no ODE, no SS record in theo_sd
+        assert late.pop(f"nlme_lab_kernels_{unneeded}") == [False, 0], unneeded
     assert all(bound_and_count == [True, 1] for bound_and_count in late.values()), late
     assert facts["entry points"] == ["solve_population_at_serial"]  # 12 subjects: no threaded entry point
+
+
+SS_SCRIPT = r"""
+import json
+import numpy as np
+import pandas as pd
+import nlme_lab as nl
+from nlme_lab.kernels import propagate, steady_state
+
+MODEL = '''
+[ini]
+tcl = log(2)
+add_sd = 0.1
+[model]
+cl = exp(tcl)
+v = 25
+cp = linCmt()
+cp ~ add(add_sd)
+'''
+times = np.array([0.0, 1.0, 6.0, 11.0])
+plain = pd.DataFrame({"ID": 1, "TIME": times, "DV": 0.0, "AMT": [100.0, 0, 0, 0], "EVID": [1, 0, 0, 0],
+                      "CMT": 1, "SS": 0, "II": 0.0})
+steady = plain.assign(SS=[1, 0, 0, 0], II=[12.0, 0, 0, 0])
+model = nl.Model(MODEL)
+nl.simulate(model, nl.read_nonmem(plain), seed=1)
+before = [propagate.ADVANCE.bound, steady_state.SS_LOAD.bound]
+pred = nl.simulate(model, nl.read_nonmem(steady), seed=1).table["PRED"].to_numpy()
+print(json.dumps({"before": before, "after": [propagate.ADVANCE.bound, steady_state.SS_LOAD.bound],
+                  "pred": pred.tolist()}))
+"""
+
+
+def test_data_with_steady_state_doses_binds_the_steady_state_solver_when_it_comes():
+    """A process that solved data without SS records has not bound ``advance`` nor the steady-state
+    solver; the first data with one binds them, and its predictions are the steady state's
+    (100 mg every 12 h, CL 2, V 25: C(t) = 4 exp(-0.08 t) / (1 - exp(-0.96)))."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", SS_SCRIPT], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    facts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert facts["before"] == [False, False] and facts["after"] == [True, True]
+    t = [0.0, 1.0, 6.0, 11.0]
+    import numpy as np
+
+    expected = 4.0 * np.exp(-0.08 * np.array(t)) / (1.0 - np.exp(-0.96))
+    np.testing.assert_allclose(facts["pred"], expected, rtol=1e-9)
