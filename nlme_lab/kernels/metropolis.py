@@ -39,9 +39,17 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
 
+from .abi import arr3, mat, vec  # noqa: E402
 from .error_model import gaussian_term, observation_variance  # noqa: E402
-from .events import BAD_RECORD  # noqa: E402
+from .events import BAD_RECORD, i64m, i64v  # noqa: E402
+from .jit import LateBound  # noqa: E402
 from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
+
+#: numba options of the kernels called from Python (no C wrapper: nothing calls them by address
+#: through one) and of those only compiled code calls (no Python wrapper either: it unboxes the
+#: tuples of ~35 arrays the passes take, ~1 CPU s to compile for each kernel)
+_OUTER = {"cache": True, "no_cfunc_wrapper": True}
+_INNER = {"cache": True, "no_cfunc_wrapper": True, "no_cpython_wrapper": True}
 
 #: chunks of the threaded passes per thread (numba's static schedule: one contiguous range each)
 CHUNKS_PER_THREAD = 1
@@ -52,7 +60,7 @@ SolveRangeFn = types.FunctionType(types.void(types.int64, types.int64, *SOLVE_AT
 _as_compute_p, _as_solve_range = _caster(ComputePAtFn), _caster(SolveRangeFn)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_OUTER, error_model="numpy")
 def gaussian_terms(f, y, add, prop, log_scale, sd, out):
     """``out[b, o] = log V + (y - f)^2 / V`` with ``V = sd[add]^2 + sd[prop]^2 f^2`` (the
     proportional part on the natural scale only; index -1: term absent; ``error_model``), +inf
@@ -68,7 +76,7 @@ def gaussian_terms(f, y, add, prop, log_scale, sd, out):
             out[b, o] = gaussian_term(log_last, r, V) if V > 0.0 else np.inf
 
 
-@njit(cache=True)
+@njit(**_OUTER)
 def subject_sums(lobs, starts, counts, out):
     """``out[b, s]`` = sum of ``lobs[b]`` over subject s's observations; +inf if not finite."""
     n_b = lobs.shape[0]
@@ -81,7 +89,7 @@ def subject_sums(lobs, starts, counts, out):
             out[b, s] = acc if np.isfinite(acc) else np.inf
 
 
-@njit(cache=True)
+@njit(**_INNER)
 def _quad(x, omega_inv):
     n = x.shape[0]
     acc = 0.0
@@ -93,7 +101,7 @@ def _quad(x, omega_inv):
     return acc
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_OUTER, error_model="numpy")
 def mh_accept_gaussian(f_new, y, add, prop_sd, log_scale, sd, starts, counts, prop, log_u, omega_inv,
                        prior_ratio, etas, l, f):
     """``gaussian_terms`` then ``mh_accept`` in one call (uncensored data): the terms of one
@@ -105,7 +113,7 @@ def mh_accept_gaussian(f_new, y, add, prop_sd, log_scale, sd, starts, counts, pr
     return acc[0]
 
 
-@njit(cache=True)
+@njit(**_INNER)
 def _mh_rule(b, s, ln, o0, o1, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f):
     """The accept/reject of (set b, subject s) with the proposal's -2LL ``ln`` (``mh_accept``);
     1 if accepted (the proposal then replaces etas, l and the subject's predictions)."""
@@ -116,14 +124,15 @@ def _mh_rule(b, s, ln, o0, o1, prop, f_new, log_u, omega_inv, prior_ratio, etas,
         log_r -= 0.5 * (_quad(prop[b, s], omega_inv) - _quad(etas[b, s], omega_inv))
     if not log_u[b, s] < log_r:
         return 0
-    etas[b, s, :] = prop[b, s, :]
+    for i in range(etas.shape[2]):  # a loop, not a slice assignment (``mh_sweep``)
+        etas[b, s, i] = prop[b, s, i]
     l[b, s] = ln
     for o in range(o0, o1):
         f[b, o] = f_new[b, o]
     return 1
 
 
-@njit(cache=True)
+@njit(**_OUTER)
 def mh_accept(lobs_new, starts, counts, prop, f_new, log_u, omega_inv, prior_ratio, etas, l, f):
     """One Metropolis-Hastings accept/reject for every (set, subject), in place.
 
@@ -145,7 +154,7 @@ def mh_accept(lobs_new, starts, counts, prop, f_new, log_u, omega_inv, prior_rat
     return n_acc
 
 
-@njit(cache=True)
+@njit(**_OUTER)
 def prior_proposals(z, chol, out):
     """``out[b, s] = chol @ z[b, s]`` (the prior kernel's eta' ~ N(0, chol chol'))."""
     n_b, n_sub, n_eta = z.shape
@@ -158,22 +167,41 @@ def prior_proposals(z, chol, out):
                 out[b, s, i] = acc
 
 
-def engine_entry_points(threaded: bool) -> tuple:
-    """The ``engine`` argument of the kernels below: the addresses of ``compute_p_at`` and of
-    ``_solve_range_at`` (the engine on a range of subjects), the number of chunks a pass is
-    split into, and whether the chunks run on threads (numba's, ``get_num_threads()`` of
-    them; serial: one chunk)."""
-    from numba import get_num_threads
-    from numba.experimental.function_type import _get_wrapper_address
+# ------------------------------------------------------------------- the passes, late-bound
+# The chunk kernels below (predict, accept, importance weights) and the threaded passes are
+# reached through late-bound cells (``jit.LateBound``): each is compiled once, on its own, and
+# only when a kernel that needs it is first prepared (``engine_entry_points``). Linked, numba
+# re-optimised ``_predict_chunk`` into each of the four passes and again into ``mh_sweep`` and
+# ``importance_weights``, and compiled every chunk kernel twice (``c`` int64 from the serial
+# loop, uint64 from ``prange``): the SAEM step of a cold theo_sd fit spent ~48 CPU s compiling.
+# The serial pass is a loop over the chunks inside ``mh_sweep`` / ``importance_weights``.
 
-    from . import population
+ENGINE_T = types.Tuple((types.int64, types.int64, types.int64, types.boolean))
+RECORDS_T = types.Tuple(SOLVE_AT_SIG.args[:9])
+MODEL_T = types.Tuple((types.int64, mat, i64m, i64v, types.boolean, types.boolean, vec, vec))
+BUFFERS_T = types.Tuple((i64m, mat, mat, arr3, mat, arr3, i64v, i64v))
+OBS_T = types.Tuple((i64v, types.boolean[::1], types.boolean, i64v, i64v))
+LIK_T = types.Tuple((vec, i64v, i64v, types.boolean[::1], vec, i64v, i64v))
+_i64, _f64, _bool = types.int64, types.float64, types.boolean
 
-    n_chunk = max(1, CHUNKS_PER_THREAD * get_num_threads()) if threaded else 1
-    return (_get_wrapper_address(population.compute_p_at, ComputePAtFn.signature),
-            _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature), n_chunk, bool(threaded))
+PREDICT_SIG = types.void(_i64, arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, mat, i64m)
+ACCEPT_SIG = types.void(_i64, _i64, LIK_T, arr3, mat, mat, _bool, arr3, mat, mat, mat, i64v)
+WEIGHTS_SIG = types.void(_i64, _i64, _i64, LIK_T, arr3, mat, arr3, mat, vec, _f64, mat, mat)
+MH_PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, mat, _bool, arr3, mat,
+                         mat, mat, i64m, i64v)
+IS_PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, _i64, arr3, mat, mat, vec,
+                         _f64, mat, i64m, mat)
+
+PREDICT = LateBound("nlme_lab_metropolis_predict_chunk", PREDICT_SIG)
+ACCEPT = LateBound("nlme_lab_metropolis_accept_chunk", ACCEPT_SIG)
+WEIGHTS = LateBound("nlme_lab_metropolis_weights_chunk", WEIGHTS_SIG)
+MH_PASS = LateBound("nlme_lab_metropolis_mh_pass_threaded", MH_PASS_SIG)
+IS_PASS = LateBound("nlme_lab_metropolis_is_pass_threaded", IS_PASS_SIG)
+_predict, _accept, _weights = PREDICT.function, ACCEPT.function, WEIGHTS.function
+_mh_pass, _is_pass = MH_PASS.function, IS_PASS.function
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_INNER, error_model="numpy")
 def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_out):
     """Predictions (error scale) of chunk ``c`` of the (set, subject) pairs of ``eta`` (B,
     n_sub, n_eta) into ``f_new`` (B, n_obs): the record effects, individual parameters and
@@ -214,7 +242,7 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
                 f_new[b, o] = np.nan
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_INNER, error_model="numpy")
 def _subject_l(f_row, y, add, prop_sd, log_scale, sd, o0, o1):
     """sum over observations o0:o1 of ``gaussian_terms`` (the same terms, the same order; log V
     taken once while V repeats, as there); +inf if not finite."""
@@ -229,7 +257,7 @@ def _subject_l(f_row, y, add, prop_sd, log_scale, sd, o0, o1):
     return acc if np.isfinite(acc) else np.inf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_INNER, error_model="numpy")
 def _accept_chunk(c, n_chunk, lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc_out):
     """``mh_accept_gaussian`` for the (set, subject) pairs of chunk ``c``: ``acc_out[c]``."""
     y, add, prop_sd, log_scale, sd, starts, counts = lik
@@ -244,24 +272,86 @@ def _accept_chunk(c, n_chunk, lik, prop, log_u, omega_inv, prior_ratio, etas, l,
     acc_out[c] = n_acc
 
 
-@njit(cache=True, error_model="numpy")
-def _mh_pass_serial(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, prior_ratio, etas, l, f,
-                    f_new, fails, acc):
-    for c in range(engine[2]):
-        _predict_chunk(c, prop, engine, records, model, buffers, obs, f_new, fails)
-        _accept_chunk(c, engine[2], lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc)
+@njit(**_INNER, error_model="numpy")
+def _weights_chunk(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_new, w):
+    """The log weights of ``importance_weights`` for the (draw, subject) pairs of chunk ``c``
+    among the first ``m`` draws."""
+    y, add, prop_sd, log_scale, sd, starts, counts = lik
+    n_b, n_sub, d = eta.shape
+    n_rep = n_b * n_sub
+    for r in range(c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk):
+        b, s = r // n_sub, r % n_sub
+        if b >= m:
+            continue
+        ls = _subject_l(f_new[b], y, add, prop_sd, log_scale, sd, starts[s], starts[s] + counts[s])
+        delta = 0.0
+        for j in range(d):
+            delta += z[b, s, j] * z[b, s, j]
+        delta *= scale[b, s] * scale[b, s]
+        tail = 0.5 * delta if not np.isfinite(df) else 0.5 * (df + d) * math.log1p(delta / df)
+        w[b, s] = -0.5 * ls - 0.5 * _quad(eta[b, s], omega_inv) + const[s] + tail
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(**_INNER, error_model="numpy", parallel=True)
 def _mh_pass_threaded(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, prior_ratio, etas, l, f,
                       f_new, fails, acc):
-    """``_mh_pass_serial`` with the chunks on numba's threads (they share nothing)."""
+    """One MH pass with the chunks on numba's threads (they share nothing): ``mh_sweep``'s
+    serial loop over the chunks, in parallel."""
     for c in prange(engine[2]):
-        _predict_chunk(c, prop, engine, records, model, buffers, obs, f_new, fails)
-        _accept_chunk(c, engine[2], lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc)
+        k = np.int64(c)  # prange's index is unsigned: the chunk kernels take int64
+        _predict()(k, prop, engine, records, model, buffers, obs, f_new, fails)
+        _accept()(k, engine[2], lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_INNER, error_model="numpy", parallel=True)
+def _is_pass_threaded(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
+                      fails, w):
+    """The importance weights' pass with the chunks on numba's threads (as ``_mh_pass_threaded``)."""
+    for c in prange(engine[2]):
+        k = np.int64(c)
+        _predict()(k, eta, engine, records, model, buffers, obs, f_new, fails)
+        _weights()(k, engine[2], m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
+
+
+#: what each compiled caller of the engine needs bound: (serial, and threaded in addition)
+_NEEDS = {
+    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk)), ((MH_PASS, _mh_pass_threaded),)),
+    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk)), ((IS_PASS, _is_pass_threaded),)),
+}
+
+
+def engine_entry_points(threaded: bool, kernel=None) -> tuple:
+    """The ``engine`` argument of ``mh_sweep`` and ``importance_weights``: the addresses of
+    ``compute_p_at`` and of ``_solve_range_at`` (the engine on a range of subjects), the number
+    of chunks a pass is split into, and whether the chunks run on threads (numba's,
+    ``get_num_threads()`` of them; serial: one chunk). Binds (compiling or loading them) the
+    late-bound passes that ``kernel`` (one of the two; None: both) needs on that path."""
+    from numba import get_num_threads
+    from numba.experimental.function_type import _get_wrapper_address
+
+    from . import population
+
+    name = getattr(getattr(kernel, "py_func", kernel), "__name__", None)
+    for key, (serial, threads) in _NEEDS.items():
+        if name is None or name == key:
+            for ref, dispatcher in serial + (threads if threaded else ()):
+                if not ref.bound:
+                    ref.bind(dispatcher)
+    n_chunk = max(1, CHUNKS_PER_THREAD * get_num_threads()) if threaded else 1
+    return (_get_wrapper_address(population.compute_p_at, ComputePAtFn.signature),
+            _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature), n_chunk, bool(threaded))
+
+
+@njit(**_INNER)
+def _total(a, col):
+    """``a[:, col].sum()`` (a loop: the slice would compile a second ``sum``)."""
+    acc = 0
+    for i in range(a.shape[0]):
+        acc += a[i, col]
+    return acc
+
+
+@njit(**_OUTER, error_model="numpy")
 def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, model, buffers, obs, y, add,
              prop_sd, sd, etas, l, f, prop, f_new, target):
     """One sweep of the MH kernels on every chain (``saem.sampler.Sampler.sweep``, which documents
@@ -301,15 +391,16 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                         prop[b, s, k] += s_one[k] * z2[b, s]
             log_u = np.log(rng.random((n_b, n_sub)))
             if threaded:
-                _mh_pass_threaded(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, kind != 0,
-                                  etas, l, f, f_new, fails, accepted)
+                _mh_pass()(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, kind != 0,
+                           etas, l, f, f_new, fails, accepted)
             else:
-                _mh_pass_serial(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, kind != 0,
-                                etas, l, f, f_new, fails, accepted)
+                for c in range(n_chunk):
+                    _predict()(c, prop, engine, records, model, buffers, obs, f_new, fails)
+                    _accept()(c, n_chunk, lik, prop, log_u, omega_inv, kind != 0, etas, l, f, f_new, accepted)
             n_pass += 1
-            if fails[:, 1].sum():
+            if _total(fails, 1):
                 return n_pass, n_fail_pass + 1, True
-            if fails[:, 0].sum():
+            if _total(fails, 0):
                 n_fail_pass += 1
             acc += accepted.sum() / size
         if kind == 1 and n_all:
@@ -320,43 +411,7 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     return n_pass, n_fail_pass, False
 
 
-@njit(cache=True, error_model="numpy")
-def _weights_chunk(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_new, w):
-    """The log weights of ``importance_weights`` for the (draw, subject) pairs of chunk ``c``
-    among the first ``m`` draws."""
-    y, add, prop_sd, log_scale, sd, starts, counts = lik
-    n_b, n_sub, d = eta.shape
-    n_rep = n_b * n_sub
-    for r in range(c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk):
-        b, s = r // n_sub, r % n_sub
-        if b >= m:
-            continue
-        ls = _subject_l(f_new[b], y, add, prop_sd, log_scale, sd, starts[s], starts[s] + counts[s])
-        delta = 0.0
-        for j in range(d):
-            delta += z[b, s, j] * z[b, s, j]
-        delta *= scale[b, s] * scale[b, s]
-        tail = 0.5 * delta if not np.isfinite(df) else 0.5 * (df + d) * math.log1p(delta / df)
-        w[b, s] = -0.5 * ls - 0.5 * _quad(eta[b, s], omega_inv) + const[s] + tail
-
-
-@njit(cache=True, error_model="numpy")
-def _is_pass_serial(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
-                    fails, w):
-    for c in range(engine[2]):
-        _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, fails)
-        _weights_chunk(c, engine[2], m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _is_pass_threaded(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
-                      fails, w):
-    for c in prange(engine[2]):
-        _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, fails)
-        _weights_chunk(c, engine[2], m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
-
-
-@njit(cache=True, error_model="numpy")
+@njit(**_OUTER, error_model="numpy")
 def importance_weights(engine, z, scale, center, L, omega_inv, const, df, records, model, buffers, obs, y, add,
                        prop_sd, sd, eta, f_new, w):
     """Log importance weights ``w[b, s]`` of the draws ``eta = center + (L z) scale`` (z (m,
@@ -379,11 +434,12 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
             for i in range(d):
                 eta[b, s, i] = 0.0
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
-    fails = np.zeros((engine[2], 2), np.int64)
+    n_chunk = engine[2]
+    fails = np.zeros((n_chunk, 2), np.int64)
     if engine[3]:
-        _is_pass_threaded(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
-                          fails, w)
+        _is_pass()(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new, fails, w)
     else:
-        _is_pass_serial(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
-                        fails, w)
-    return fails[:, 0].sum(), fails[:, 1].sum() > 0
+        for c in range(n_chunk):
+            _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
+            _weights()(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
+    return _total(fails, 0), _total(fails, 1) > 0

@@ -292,9 +292,9 @@ class Predictor:
 
         open_threads = self.requested_parallel is None and self._population.numba_threads() > 1
         if self.parallel is None or (many_passes and open_threads):
-            serial, threaded = engine_entry_points(False), engine_entry_points(True)
+            serial, threaded = engine_entry_points(False, kernel), engine_entry_points(True, kernel)
             return AdaptiveThreads(lambda *a: kernel(serial, *a), lambda *a: kernel(threaded, *a))
-        engine = engine_entry_points(bool(self.parallel))
+        engine = engine_entry_points(bool(self.parallel), kernel)
         return lambda *a: kernel(engine, *a)
 
     def failure(self) -> Failure | None:
