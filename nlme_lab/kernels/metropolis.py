@@ -108,8 +108,8 @@ def mh_accept_gaussian(f_new, y, add, prop_sd, log_scale, sd, starts, counts, pr
     (set, subject) are summed as they are computed, in the same order, so the numbers are
     those of the two calls (the compiled sweep's accept, ``_accept_chunk``, on one chunk)."""
     acc = np.zeros(1, np.int64)
-    _accept_chunk(0, 1, (y, add, prop_sd, log_scale, sd, starts, counts), prop, log_u, omega_inv, prior_ratio,
-                  etas, l, f, f_new, acc)
+    _accept_chunk(0, 1, (y, add, prop_sd, log_scale, sd, starts, counts),
+                  (log_u, omega_inv, prior_ratio, etas, l, f, acc), prop, f_new)
     return acc[0]
 
 
@@ -185,20 +185,19 @@ LIK_T = types.Tuple((vec, i64v, i64v, types.boolean[::1], vec, i64v, i64v))
 _i64, _f64, _bool = types.int64, types.float64, types.boolean
 
 PREDICT_SIG = types.void(_i64, arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, mat, i64m)
-ACCEPT_SIG = types.void(_i64, _i64, LIK_T, arr3, mat, mat, _bool, arr3, mat, mat, mat, i64v)
-WEIGHTS_SIG = types.void(_i64, _i64, _i64, LIK_T, arr3, mat, arr3, mat, vec, _f64, mat, mat)
-MH_PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, mat, _bool, arr3, mat,
-                         mat, mat, i64m, i64v)
-IS_PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, _i64, arr3, mat, mat, vec,
-                         _f64, mat, i64m, mat)
+#: the arguments of an MH pass's accept (log_u, omega_inv, prior_ratio, etas, l, f, acc_out)
+ACCEPT_T = types.Tuple((mat, mat, _bool, arr3, mat, mat, i64v))
+#: the arguments of the importance weights (m, z, scale, omega_inv, const, df, w)
+WEIGHTS_T = types.Tuple((_i64, arr3, mat, mat, vec, _f64, mat))
+ACCEPT_SIG = types.void(_i64, _i64, LIK_T, ACCEPT_T, arr3, mat)
+WEIGHTS_SIG = types.void(_i64, _i64, LIK_T, WEIGHTS_T, arr3, mat)
+PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, i64m, ACCEPT_T, WEIGHTS_T)
 
 PREDICT = LateBound("nlme_lab_metropolis_predict_chunk", PREDICT_SIG)
 ACCEPT = LateBound("nlme_lab_metropolis_accept_chunk", ACCEPT_SIG)
 WEIGHTS = LateBound("nlme_lab_metropolis_weights_chunk", WEIGHTS_SIG)
-MH_PASS = LateBound("nlme_lab_metropolis_mh_pass_threaded", MH_PASS_SIG)
-IS_PASS = LateBound("nlme_lab_metropolis_is_pass_threaded", IS_PASS_SIG)
-_predict, _accept, _weights = PREDICT.function, ACCEPT.function, WEIGHTS.function
-_mh_pass, _is_pass = MH_PASS.function, IS_PASS.function
+PASS = LateBound("nlme_lab_metropolis_pass_threaded", PASS_SIG)
+_predict, _accept, _weights, _pass = PREDICT.function, ACCEPT.function, WEIGHTS.function, PASS.function
 
 
 @njit(**_INNER, error_model="numpy")
@@ -258,8 +257,10 @@ def _subject_l(f_row, y, add, prop_sd, log_scale, sd, o0, o1):
 
 
 @njit(**_INNER, error_model="numpy")
-def _accept_chunk(c, n_chunk, lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc_out):
-    """``mh_accept_gaussian`` for the (set, subject) pairs of chunk ``c``: ``acc_out[c]``."""
+def _accept_chunk(c, n_chunk, lik, accept, prop, f_new):
+    """``mh_accept_gaussian`` for the (set, subject) pairs of chunk ``c``: ``acc_out[c]``;
+    ``accept`` = (log_u, omega_inv, prior_ratio, etas, l, f, acc_out) (``ACCEPT_T``)."""
+    log_u, omega_inv, prior_ratio, etas, l, f, acc_out = accept
     y, add, prop_sd, log_scale, sd, starts, counts = lik
     n_b, n_sub, _ = etas.shape
     n_rep = n_b * n_sub
@@ -273,9 +274,11 @@ def _accept_chunk(c, n_chunk, lik, prop, log_u, omega_inv, prior_ratio, etas, l,
 
 
 @njit(**_INNER, error_model="numpy")
-def _weights_chunk(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_new, w):
+def _weights_chunk(c, n_chunk, lik, weights, eta, f_new):
     """The log weights of ``importance_weights`` for the (draw, subject) pairs of chunk ``c``
-    among the first ``m`` draws."""
+    among the first ``m`` draws; ``weights`` = (m, z, scale, omega_inv, const, df, w)
+    (``WEIGHTS_T``)."""
+    m, z, scale, omega_inv, const, df, w = weights
     y, add, prop_sd, log_scale, sd, starts, counts = lik
     n_b, n_sub, d = eta.shape
     n_rep = n_b * n_sub
@@ -293,30 +296,24 @@ def _weights_chunk(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_ne
 
 
 @njit(**_INNER, error_model="numpy", parallel=True)
-def _mh_pass_threaded(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, prior_ratio, etas, l, f,
-                      f_new, fails, acc):
-    """One MH pass with the chunks on numba's threads (they share nothing): ``mh_sweep``'s
-    serial loop over the chunks, in parallel."""
+def _pass_threaded(eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights):
+    """One pass with the chunks on numba's threads (they share nothing): the serial loop of
+    ``mh_sweep`` (``weights[0]``, the number of draws, < 0: ``accept`` holds the MH pass's
+    arguments) or of ``importance_weights`` (``weights`` holds them; ``accept`` is unused), in
+    parallel. One kernel for both: a parallel kernel costs seconds to compile."""
     for c in prange(engine[2]):
         k = np.int64(c)  # prange's index is unsigned: the chunk kernels take int64
-        _predict()(k, prop, engine, records, model, buffers, obs, f_new, fails)
-        _accept()(k, engine[2], lik, prop, log_u, omega_inv, prior_ratio, etas, l, f, f_new, acc)
-
-
-@njit(**_INNER, error_model="numpy", parallel=True)
-def _is_pass_threaded(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new,
-                      fails, w):
-    """The importance weights' pass with the chunks on numba's threads (as ``_mh_pass_threaded``)."""
-    for c in prange(engine[2]):
-        k = np.int64(c)
         _predict()(k, eta, engine, records, model, buffers, obs, f_new, fails)
-        _weights()(k, engine[2], m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
+        if weights[0] < 0:
+            _accept()(k, engine[2], lik, accept, eta, f_new)
+        else:
+            _weights()(k, engine[2], lik, weights, eta, f_new)
 
 
 #: what each compiled caller of the engine needs bound: (serial, and threaded in addition)
 _NEEDS = {
-    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk)), ((MH_PASS, _mh_pass_threaded),)),
-    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk)), ((IS_PASS, _is_pass_threaded),)),
+    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk)), ((PASS, _pass_threaded),)),
+    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk)), ((PASS, _pass_threaded),)),
 }
 
 
@@ -368,6 +365,7 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     n_chunk, threaded = engine[2], engine[3]
     fails = np.zeros((n_chunk, 2), np.int64)
     accepted = np.zeros(n_chunk, np.int64)
+    unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_pass_threaded``)
     n_pass, n_fail_pass = 0, 0
     for kind in range(2 + n_eta):
         reps = n_prior if kind == 0 else (n_all if kind == 1 else n_one)
@@ -390,13 +388,13 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                             prop[b, s, i] = etas[b, s, i]
                         prop[b, s, k] += s_one[k] * z2[b, s]
             log_u = np.log(rng.random((n_b, n_sub)))
+            accept = (log_u, omega_inv, kind != 0, etas, l, f, accepted)
             if threaded:
-                _mh_pass()(prop, engine, records, model, buffers, obs, lik, log_u, omega_inv, kind != 0,
-                           etas, l, f, f_new, fails, accepted)
+                _pass()(prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused)
             else:
                 for c in range(n_chunk):
                     _predict()(c, prop, engine, records, model, buffers, obs, f_new, fails)
-                    _accept()(c, n_chunk, lik, prop, log_u, omega_inv, kind != 0, etas, l, f, f_new, accepted)
+                    _accept()(c, n_chunk, lik, accept, prop, f_new)
             n_pass += 1
             if _total(fails, 1):
                 return n_pass, n_fail_pass + 1, True
@@ -436,10 +434,12 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
     n_chunk = engine[2]
     fails = np.zeros((n_chunk, 2), np.int64)
+    weights = (m, z, scale, omega_inv, const, df, w)
     if engine[3]:
-        _is_pass()(eta, engine, records, model, buffers, obs, lik, m, z, scale, omega_inv, const, df, f_new, fails, w)
+        unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_pass_threaded`` takes no accept here
+        _pass()(eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights)
     else:
         for c in range(n_chunk):
             _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
-            _weights()(c, n_chunk, m, lik, z, scale, eta, omega_inv, const, df, f_new, w)
+            _weights()(c, n_chunk, lik, weights, eta, f_new)
     return _total(fails, 0), _total(fails, 1) > 0
