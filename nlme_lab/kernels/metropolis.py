@@ -256,6 +256,16 @@ def _subject_l(f_row, y, add, prop_sd, log_scale, sd, o0, o1):
     return acc if np.isfinite(acc) else np.inf
 
 
+@njit(**_OUTER, error_model="numpy")
+def subject_likelihoods(f, y, add, prop_sd, log_scale, sd, starts, counts, out):
+    """``out[b, s]``: ``gaussian_terms`` of ``f`` (B, n_obs) summed per subject as ``subject_sums``
+    does (+inf if not finite), in one pass (``_subject_l``: the same numbers; compiled with the
+    sampler's accept, so a SAEM start compiles neither of the two)."""
+    for b in range(f.shape[0]):
+        for s in range(starts.shape[0]):
+            out[b, s] = _subject_l(f[b], y, add, prop_sd, log_scale, sd, starts[s], starts[s] + counts[s])
+
+
 @njit(**_INNER, error_model="numpy")
 def _accept_chunk(c, n_chunk, lik, accept, prop, f_new):
     """``mh_accept_gaussian`` for the (set, subject) pairs of chunk ``c``: ``acc_out[c]``;
@@ -340,12 +350,14 @@ def engine_entry_points(threaded: bool, kernel=None) -> tuple:
 
 
 @njit(**_INNER)
-def _total(a, col):
-    """``a[:, col].sum()`` (a loop: the slice would compile a second ``sum``)."""
-    acc = 0
-    for i in range(a.shape[0]):
-        acc += a[i, col]
-    return acc
+def _failures(fails):
+    """The column sums of ``fails`` (n_chunk, 2): (failed subjects, data errors) (loops: a column
+    slice would compile a second ``sum``, a column argument one kernel per literal)."""
+    n_failed, n_bad = 0, 0
+    for i in range(fails.shape[0]):
+        n_failed += fails[i, 0]
+        n_bad += fails[i, 1]
+    return n_failed, n_bad
 
 
 @njit(**_OUTER, error_model="numpy")
@@ -396,9 +408,10 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                     _predict()(c, prop, engine, records, model, buffers, obs, f_new, fails)
                     _accept()(c, n_chunk, lik, accept, prop, f_new)
             n_pass += 1
-            if _total(fails, 1):
+            n_failed, n_bad = _failures(fails)
+            if n_bad:
                 return n_pass, n_fail_pass + 1, True
-            if _total(fails, 0):
+            if n_failed:
                 n_fail_pass += 1
             acc += accepted.sum() / size
         if kind == 1 and n_all:
@@ -442,4 +455,5 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
         for c in range(n_chunk):
             _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
             _weights()(c, n_chunk, lik, weights, eta, f_new)
-    return _total(fails, 0), _total(fails, 1) > 0
+    n_failed, n_bad = _failures(fails)
+    return n_failed, n_bad > 0

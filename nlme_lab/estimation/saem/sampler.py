@@ -32,7 +32,7 @@ import numpy as np
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.saem.stacked import StackedPredictions
 from nlme_lab.kernels.metropolis import (gaussian_terms, mh_accept, mh_accept_gaussian, prior_proposals,
-                                         subject_sums)
+                                         subject_likelihoods, subject_sums)
 
 TARGET_ACCEPTANCE = 0.4
 
@@ -90,6 +90,13 @@ class SubjectLikelihood:
 
     def per_subject(self, f: np.ndarray, sd: np.ndarray) -> np.ndarray:
         """Leading axes of ``f`` are batch axes (chains); +inf where not finite."""
+        if not self.censored:  # ``per_observation`` then the sums, in one compiled pass
+            f = np.asarray(f, dtype=float)
+            flat = np.ascontiguousarray(f.reshape(-1, f.shape[-1]))
+            out = np.empty((flat.shape[0], self.n_subjects))
+            subject_likelihoods(flat, self.y, self.add, self.prop, self.log_scale, np.ascontiguousarray(sd, dtype=float),
+                                self.starts, self.counts, out)
+            return out.reshape(f.shape[:-1] + (self.n_subjects,))
         l = self.per_observation(f, sd)
         flat = np.ascontiguousarray(l.reshape(-1, l.shape[-1]))
         out = np.empty((flat.shape[0], self.n_subjects))
