@@ -6,7 +6,8 @@ the mean squared residual of every closed-form SD, and for the convergence trace
 chains' eta' Omega^-1 eta. In NumPy that was ~20 calls on arrays of a few hundred numbers
 (~0.15 ms per iteration of theo_sd, a quarter of the iteration); here it is one pass each.
 The numbers are those of the NumPy formulas up to the order of summation
-(``tests/estimation/test_saem.py`` compares them).
+(``tests/estimation/test_saem.py`` compares them). No C wrappers (``no_cfunc_wrapper``):
+nothing calls these by address, and each costs compile time on a cold start.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def phi_moments(etas, means, phi, m1, m2, subject_mean):
     """``phi = etas + means`` (means (n_sub, n_eta), or (1, n_eta) for every subject) and its
     moments: ``m1`` mean over (chain, subject), ``m2`` mean of phi phi', ``subject_mean``
     (n_sub, n_eta) the mean over chains."""
     n_c, n_sub, n_eta = etas.shape
-    m1[:] = 0.0
-    m2[:] = 0.0
-    subject_mean[:] = 0.0
+    for i in range(n_eta):  # loops, not m1[:] = 0.0: a slice assignment compiles numba's indexer
+        m1[i] = 0.0
+        for j in range(n_eta):
+            m2[i, j] = 0.0
+    for s in range(n_sub):
+        for i in range(n_eta):
+            subject_mean[s, i] = 0.0
     per_subject = means.shape[0] > 1
     for c in range(n_c):
         for s in range(n_sub):
@@ -46,7 +51,7 @@ def phi_moments(etas, means, phi, m1, m2, subject_mean):
             subject_mean[s, i] /= n_c
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def residual_moments(y, f, add_sd, prop_sd, out):
     """``out[k]``: mean over chains and observations of r^2 (observations with ``add_sd[o] ==
     k``) or of (r / f)^2 (``prop_sd[o] == k``), r = y - f (f (C, n_obs)); -1: not counted.
@@ -72,7 +77,7 @@ def residual_moments(y, f, add_sd, prop_sd, out):
             out[k] = acc[k] / cnt[k]
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def complete_data_sum(etas, omega_inv, l):
     """Mean over chains of sum over subjects of ``l + eta' Omega^-1 eta``."""
     n_c, n_sub, n_eta = etas.shape
@@ -89,7 +94,7 @@ def complete_data_sum(etas, omega_inv, l):
     return total / n_c
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def omega_factors(omega):
     """(Cholesky factor, inverse, log-determinant) of a small positive-definite omega, in one
     call (NumPy's linalg wrappers cost ~10 us each on a 3 x 3). Raises if not positive
