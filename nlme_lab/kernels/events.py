@@ -70,6 +70,7 @@ from .linear import (  # noqa: E402
     OPT_MODEL_INPUT,
     STAT_EIGEN_INTERVALS,
     STAT_EXPM_INTERVALS,
+    bind_lin_advance_expm,
     contract_dK,
     lin_advance_eigen,
     lin_prepare,
@@ -109,6 +110,9 @@ BAD_RECORD = 2
 SS_FAILED = 3
 SINGULAR = 4
 NONFINITE = 6
+#: a subject that ``bolus_march`` did not take while ``solve_records`` is not bound
+#: (``population._solve_range_at``): never a result, the caller binds it and solves again
+NOT_LOADED = 7
 
 # bad-record details (info[1] when the status is BAD_RECORD)
 BAD_TIME_ORDER = 1
@@ -142,6 +146,7 @@ class Status(enum.IntEnum):
     SS_FAILED = SS_FAILED  # steady state did not converge
     SINGULAR = SINGULAR  # singular steady-state system (no elimination?)
     NONFINITE = NONFINITE  # a state became inf/nan
+    NOT_LOADED = NOT_LOADED  # solve_records not bound yet (``bind_solve_records``; the caller binds, solves again)
 
 
 class BadRecord(enum.IntEnum):
@@ -400,7 +405,7 @@ SOLVE_RECORDS_SIG = types.int64(
 )
 
 
-@engine_jit(SOLVE_RECORDS_SIG, cache=True)
+@engine_jit()  # no signature: compiled (for SOLVE_RECORDS_SIG) only when bound, ``bind_solve_records``
 def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
                   dpred, opts, info, ws):
@@ -589,9 +594,23 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
 
 
 #: ``solve_records`` for the population drivers, late-bound (``jit.LateBound``): compiled once here
-#: rather than again into each driver
+#: rather than again into each driver, and only once something needs it (``bind_solve_records``)
 SOLVE_RECORDS = LateBound("nlme_lab_kernels_solve_records", SOLVE_RECORDS_SIG)
-SOLVE_RECORDS.bind(solve_records)
+
+
+def bind_solve_records() -> None:
+    """Compile (or load from the cache) ``solve_records`` and let the population drivers call it.
+
+    The costliest kernel of a cold start (about half of the engine's compile time), and one that
+    a closed-form model's simulation often never runs: ``bolus_march.march`` takes every subject
+    with constant parameters and plain bolus doses when only predictions are asked for. So it is
+    bound on first need: a driver that meets a subject the march declines while it is unbound
+    marks that subject ``NOT_LOADED`` (``population._solve_range_at``), and the caller binds it and
+    solves again (``problem.predict.Predictor.solve``); callers that cannot solve again (the SAEM
+    sampler, the tests' ``solve_population``) bind it first."""
+    bind_lin_advance_expm()  # its fallback for intervals the eigen path declines
+    if not SOLVE_RECORDS.bound:
+        SOLVE_RECORDS.bind(solve_records)
 
 
 def _solve_subject_py(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
@@ -632,6 +651,7 @@ def __getattr__(name):
     if name == "solve_subject":
         if _solve_subject is None:
             bind_ode()  # the tests call it with ODE models and steady states too
+            bind_solve_records()
             bind_steady_state()
             _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=True)(_solve_subject_py)
             _solve_subject.__doc__ = _solve_subject_py.__doc__
