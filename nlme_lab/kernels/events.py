@@ -452,13 +452,16 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 add_input(rate_v, drate_v, ws.inp, ws.dinp, -1.0)
                 model_input(rhs, dfdp, ti, p, dPr, ws.zero, ws.inp, ws.dinp, ws.Fp)
                 add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
-        # ---- pending events due up to (and at) this record's time
+        # ---- pending events due up to (and at) this record's time, then the record's own time
+        # (j = -1): one advance below for both, so that its inlined code is compiled once
         t_snap = 1e-12 * max(1.0, abs(ti))
         while True:
             j, te = _q_next(q)
             if j < 0 or te > ti + t_snap:
-                break
-            te = min(max(te, tc), ti)
+                j = -1
+                te = ti
+            else:
+                te = min(max(te, tc), ti)
             if te == tc:
                 st = 0
             elif linear:  # propagate.advance's linear branch, without the call
@@ -477,27 +480,11 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             if st != 0:
                 return _status_of(st, info, i)
             tc = te
+            if j < 0:
+                break
             _apply_event(q.kind[j], q.cmt[j], q.amt[j], q.dt[j], q.da[j], linear, rhs, K, te, y, S,
                          p, rate_v, drate_v, f1, f2)
             q.k[j] += 1
-        if ti == tc:
-            st = 0
-        elif linear:
-            if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, lw.eig,
-                                                  lw.stats):
-                lw.stats[STAT_EXPM_INTERVALS] += 1
-                _lin_advance_expm()(K, dKd, ti - tc, y, S, rate_v, drate_v, lw)
-            else:
-                lw.stats[STAT_EIGEN_INTERVALS] += 1
-            st = 0 if _finite(y) else NONFINITE_STATE
-        elif _advance_address() == 0:
-            st = ODE_NOT_LOADED
-        else:
-            st = _advance()(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
-                         opts, lw)
-        if st != 0:
-            return _status_of(st, info, i)
-        tc = ti
         ev = evid[g]
         if ev == 3 or ev == 4:
             _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, True)

@@ -23,6 +23,14 @@ and ``_serial`` (tests, benchmarks) are Python functions that look the ten funct
 up and call them. Every entry point reaches the engine through late-bound kernels
 (``jit.LateBound``): ``_solve_range_at`` (one workspace, a range of subjects) and, from it,
 ``events.solve_records``, each compiled once, so the entry points themselves compile in seconds.
+``_solve_range_at`` first offers every subject of its range to ``bolus_march.march`` (with a
+scratch of its own, ``workspace.make_march_scratch``), then hands those it declined to
+``_solve_declined_at`` (late-bound: the full workspace and ``events.solve_records``), which
+``bind_engine`` binds on first need. Until then the declined subjects keep the status
+``NOT_LOADED`` and ``problem.predict.Predictor.solve`` binds it and solves again, so a cold start
+whose subjects the fast path takes entirely (a closed-form simulation of plain bolus doses)
+compiles neither (theo_sd: the first simulate 73 -> 24 CPU s; the first fit with sensitivities
+pays the rest).
 
 ``offsets`` (n_subject + 1,): the records of subject s are ``offsets[s]:offsets[s + 1]``.
 """

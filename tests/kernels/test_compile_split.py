@@ -37,6 +37,7 @@ print(json.dumps({
     "integrator signatures": [len(f.signatures) for f in (ode_rodas.rodas_run, ode_dopri.dopri_run,
                                                           ode_common.initial_step)],
     "ode bound": propagate.ODE.bound,
+    "odd_even signatures": len(sys.modules["nlme_lab.kernels.expm"]._odd_even.signatures),
     "sampler imported": "nlme_lab.kernels.metropolis" in sys.modules,
     "late-bound signatures": {ref.symbol: (ref.bound, len(ref.dispatcher.signatures) if ref.dispatcher else 0)
                               for ref in late},
@@ -57,6 +58,7 @@ def test_a_closed_form_fit_compiles_neither_the_ode_integrator_nor_the_sampler(t
     assert facts["solve_records bound by the simulation"] == [False, False, False]
     assert facts["ode compiled"] == [] and not facts["ode bound"]
     assert facts["integrator signatures"] == [0, 0, 0]
+    assert facts["odd_even signatures"] == 1  # the Padé path (bound with the fit): one degree type, not four literals
     assert not facts["sampler imported"]
     late = facts["late-bound signatures"]
     assert late.pop("nlme_lab_kernels_ode_advance") == [False, 0]
