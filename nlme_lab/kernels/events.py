@@ -70,6 +70,7 @@ from .linear import (  # noqa: E402
     OPT_MODEL_INPUT,
     STAT_EIGEN_INTERVALS,
     STAT_EXPM_INTERVALS,
+    bind_lin_advance_expm,
     contract_dK,
     lin_advance_eigen,
     lin_prepare,
@@ -109,6 +110,9 @@ BAD_RECORD = 2
 SS_FAILED = 3
 SINGULAR = 4
 NONFINITE = 6
+#: a subject that ``bolus_march`` did not take while ``solve_records`` is not bound
+#: (``population._solve_range_at``): never a result, the caller binds it and solves again
+NOT_LOADED = 7
 
 # bad-record details (info[1] when the status is BAD_RECORD)
 BAD_TIME_ORDER = 1
@@ -142,6 +146,7 @@ class Status(enum.IntEnum):
     SS_FAILED = SS_FAILED  # steady state did not converge
     SINGULAR = SINGULAR  # singular steady-state system (no elimination?)
     NONFINITE = NONFINITE  # a state became inf/nan
+    NOT_LOADED = NOT_LOADED  # solve_records not bound yet (``bind_solve_records``; the caller binds, solves again)
 
 
 class BadRecord(enum.IntEnum):
@@ -400,7 +405,7 @@ SOLVE_RECORDS_SIG = types.int64(
 )
 
 
-@engine_jit(SOLVE_RECORDS_SIG, cache=True)
+@engine_jit()  # no signature: compiled (for SOLVE_RECORDS_SIG) only when bound, ``bind_solve_records``
 def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac,
                   dfdp, init, dinit, obs, dobs_dy, dobs_dp, linsys, dlinsys, linear, dP, pred,
                   dpred, opts, info, ws):
@@ -447,13 +452,16 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                 add_input(rate_v, drate_v, ws.inp, ws.dinp, -1.0)
                 model_input(rhs, dfdp, ti, p, dPr, ws.zero, ws.inp, ws.dinp, ws.Fp)
                 add_input(rate_v, drate_v, ws.inp, ws.dinp, 1.0)
-        # ---- pending events due up to (and at) this record's time
+        # ---- pending events due up to (and at) this record's time, then the record's own time
+        # (j = -1): one advance below for both, so that its inlined code is compiled once
         t_snap = 1e-12 * max(1.0, abs(ti))
         while True:
             j, te = _q_next(q)
             if j < 0 or te > ti + t_snap:
-                break
-            te = min(max(te, tc), ti)
+                j = -1
+                te = ti
+            else:
+                te = min(max(te, tc), ti)
             if te == tc:
                 st = 0
             elif linear:  # propagate.advance's linear branch, without the call
@@ -472,27 +480,11 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
             if st != 0:
                 return _status_of(st, info, i)
             tc = te
+            if j < 0:
+                break
             _apply_event(q.kind[j], q.cmt[j], q.amt[j], q.dt[j], q.da[j], linear, rhs, K, te, y, S,
                          p, rate_v, drate_v, f1, f2)
             q.k[j] += 1
-        if ti == tc:
-            st = 0
-        elif linear:
-            if expm_only or not lin_advance_eigen(K, dKd, ti - tc, y, S, rate_v, drate_v, lw.eig,
-                                                  lw.stats):
-                lw.stats[STAT_EXPM_INTERVALS] += 1
-                _lin_advance_expm()(K, dKd, ti - tc, y, S, rate_v, drate_v, lw)
-            else:
-                lw.stats[STAT_EIGEN_INTERVALS] += 1
-            st = 0 if _finite(y) else NONFINITE_STATE
-        elif _advance_address() == 0:
-            st = ODE_NOT_LOADED
-        else:
-            st = _advance()(linear, rhs, jac, dfdp, K, dKd, tc, ti, y, S, p, dPr, rate_v, drate_v,
-                         opts, lw)
-        if st != 0:
-            return _status_of(st, info, i)
-        tc = ti
         ev = evid[g]
         if ev == 3 or ev == 4:
             _reset(init, dinit, p, dPr, y, S, rate_v, drate_v, q, ws.Y0p, True)
@@ -589,9 +581,23 @@ def solve_records(a, b, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
 
 
 #: ``solve_records`` for the population drivers, late-bound (``jit.LateBound``): compiled once here
-#: rather than again into each driver
+#: rather than again into each driver, and only once something needs it (``bind_solve_records``)
 SOLVE_RECORDS = LateBound("nlme_lab_kernels_solve_records", SOLVE_RECORDS_SIG)
-SOLVE_RECORDS.bind(solve_records)
+
+
+def bind_solve_records() -> None:
+    """Compile (or load from the cache) ``solve_records`` and let the population drivers call it.
+
+    The costliest kernel of a cold start (about half of the engine's compile time), and one that
+    a closed-form model's simulation often never runs: ``bolus_march.march`` takes every subject
+    with constant parameters and plain bolus doses when only predictions are asked for. So it is
+    bound on first need: a driver that meets a subject the march declines while it is unbound
+    marks that subject ``NOT_LOADED`` (``population._solve_range_at``), and the caller binds it and
+    solves again (``problem.predict.Predictor.solve``); callers that cannot solve again (the SAEM
+    sampler, the tests' ``solve_population``) bind it first."""
+    bind_lin_advance_expm()  # its fallback for intervals the eigen path declines
+    if not SOLVE_RECORDS.bound:
+        SOLVE_RECORDS.bind(solve_records)
 
 
 def _solve_subject_py(time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, rhs, jac, dfdp,
@@ -632,6 +638,7 @@ def __getattr__(name):
     if name == "solve_subject":
         if _solve_subject is None:
             bind_ode()  # the tests call it with ODE models and steady states too
+            bind_solve_records()
             bind_steady_state()
             _solve_subject = njit(SOLVE_SUBJECT_SIG, cache=True)(_solve_subject_py)
             _solve_subject.__doc__ = _solve_subject_py.__doc__

@@ -48,12 +48,14 @@ THETA13 = 5.371920351148152e0
 EXPM_WORK = 7
 
 
-#: one signature: called with the literal degrees 3, 5, 7, 9, numba would compile it four times
+#: its one signature (``expm_into`` passes the degree as ``np.int64``: with the literal degrees 3, 5, 7,
+#: 9 numba would compile it four times). Compiled with ``expm_into``, not on import: a cold start
+#: whose subjects all take the eigen path needs neither
 ODD_EVEN_SIG = types.void(types.Array(types.float64, 1, "C", readonly=True), mat, mat, mat, mat, mat, types.int64,
                           mat, mat, mat)
 
 
-@engine_jit(ODD_EVEN_SIG)
+@engine_jit()
 def _odd_even(c, A, A2, A4, A6, A8, deg, U, V, T):
     """U = A @ (odd part), V = even part of the degree-``deg`` Padé numerator (deg <= 9)."""
     n = A.shape[0]
@@ -97,18 +99,18 @@ def expm_into(A, out, W, piv):
     if nrm <= THETA9:
         matmul_into(A, A, A2)
         if nrm <= THETA3:
-            _odd_even(PADE3, A, A2, A4, A6, X, 3, U, V, T)
+            _odd_even(PADE3, A, A2, A4, A6, X, np.int64(3), U, V, T)
         else:
             matmul_into(A2, A2, A4)
             if nrm <= THETA5:
-                _odd_even(PADE5, A, A2, A4, A6, X, 5, U, V, T)
+                _odd_even(PADE5, A, A2, A4, A6, X, np.int64(5), U, V, T)
             else:
                 matmul_into(A2, A4, A6)
                 if nrm <= THETA7:
-                    _odd_even(PADE7, A, A2, A4, A6, X, 7, U, V, T)
+                    _odd_even(PADE7, A, A2, A4, A6, X, np.int64(7), U, V, T)
                 else:
                     matmul_into(A4, A4, X)  # A^8
-                    _odd_even(PADE9, A, A2, A4, A6, X, 9, U, V, T)
+                    _odd_even(PADE9, A, A2, A4, A6, X, np.int64(9), U, V, T)
     else:
         s = max(0, int(math.ceil(math.log2(nrm / THETA13))))
         scale = 2.0 ** (-s)

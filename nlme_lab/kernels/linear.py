@@ -178,7 +178,7 @@ def _direction_is_zero(dKd, drate, d):
     return True
 
 
-@engine_jit(LIN_ADVANCE_EXPM_SIG)
+@engine_jit()  # no signature: compiled (for LIN_ADVANCE_EXPM_SIG) when bound, ``bind_lin_advance_expm``
 def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
     """The Padé path: advance y (n,) and S (n, n_dir) in place by ``h`` under
     dy/dt = K y + rate.
@@ -273,8 +273,16 @@ def lin_advance_expm(K, dKd, h, y, S, rate, drate, lw):
 
 #: ``lin_advance_expm`` late-bound (``jit.LateBound``): ``events``' and ``lin_advance``'s calls
 LIN_ADVANCE_EXPM = LateBound("nlme_lab_kernels_lin_advance_expm", LIN_ADVANCE_EXPM_SIG)
-LIN_ADVANCE_EXPM.bind(lin_advance_expm)
 _lin_advance_expm = LIN_ADVANCE_EXPM.function
+
+
+def bind_lin_advance_expm() -> None:
+    """Compile (or load) the Padé path and let its callers reach it: with ``events.solve_records``
+    (``bind_solve_records``) and ``propagate.advance`` (``bind_advance``), the only kernels that
+    call it. A simulation that ``bolus_march`` handles entirely never does (about 9 s of a cold
+    start with ``expm`` and its LU solves)."""
+    if not LIN_ADVANCE_EXPM.bound:
+        LIN_ADVANCE_EXPM.bind(lin_advance_expm)
 _decompose = DECOMPOSE.function
 
 
@@ -487,7 +495,7 @@ def lin_advance_eigen(K, dKd, h, y, S, rate, drate, LA, st):
 
 
 @engine_jit()
-def lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
+def _lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
     """Advance y (n,) and S (n, n_dir) in place by ``h`` under dy/dt = K y + rate.
 
     ``dKd`` (>= n_dir, n, n): dK along each direction; ``drate`` (n, >= n_dir) the input's
@@ -502,3 +510,13 @@ def lin_advance(K, dKd, h, y, S, rate, drate, lw, method):
         return
     st[STAT_EXPM_INTERVALS] += 1
     _lin_advance_expm()(K, dKd, h, y, S, rate, drate, lw)
+
+
+def __getattr__(name):
+    """``lin_advance`` (for callers outside the engine, as the tests): the kernel, with the Padé
+    path it falls back on bound first (``bind_lin_advance_expm``); ``propagate`` imports
+    ``_lin_advance`` and binds the Padé path itself."""
+    if name == "lin_advance":
+        bind_lin_advance_expm()
+        return _lin_advance
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

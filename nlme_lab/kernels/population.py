@@ -23,6 +23,14 @@ and ``_serial`` (tests, benchmarks) are Python functions that look the ten funct
 up and call them. Every entry point reaches the engine through late-bound kernels
 (``jit.LateBound``): ``_solve_range_at`` (one workspace, a range of subjects) and, from it,
 ``events.solve_records``, each compiled once, so the entry points themselves compile in seconds.
+``_solve_range_at`` first offers every subject of its range to ``bolus_march.march`` (with a
+scratch of its own, ``workspace.make_march_scratch``), then hands those it declined to
+``_solve_declined_at`` (late-bound: the full workspace and ``events.solve_records``), which
+``bind_engine`` binds on first need. Until then the declined subjects keep the status
+``NOT_LOADED`` and ``problem.predict.Predictor.solve`` binds it and solves again, so a cold start
+whose subjects the fast path takes entirely (a closed-form simulation of plain bolus doses)
+compiles neither (theo_sd: the first simulate 73 -> 24 CPU s; the first fit with sensitivities
+pays the rest).
 
 ``offsets`` (n_subject + 1,): the records of subject s are ``offsets[s]:offsets[s + 1]``.
 """
@@ -54,11 +62,11 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
-from .events import SOLVE_RECORDS, fast_path_applies, i64m, i64v  # noqa: E402
+from .events import NOT_LOADED, SOLVE_RECORDS, bind_solve_records, fast_path_applies, i64m, i64v  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
 from .steady_state import bind_steady_state, needs_steady_state  # noqa: E402
-from .workspace import make_subject_workspace, march_scratch, queue_capacity  # noqa: E402
+from .workspace import make_march_scratch, make_subject_workspace, queue_capacity  # noqa: E402
 
 #: ``solve_population`` splits the subjects into max(MIN_CHUNKS, n / SUBJECTS_PER_CHUNK)
 #: contiguous chunks (load balance vs one workspace per chunk). Not from the thread count:
@@ -153,7 +161,7 @@ def _caster(fn_type):
 _as_rhs, _as_jac, _as_init, _as_dinit = _caster(RhsFn), _caster(JacFn), _caster(InitFn), _caster(DinitFn)
 _as_obs, _as_dobs, _as_linsys, _as_dlinsys = _caster(ObsFn), _caster(DobsFn), _caster(LinsysFn), _caster(DlinsysFn)
 _as_pk, _as_dpk = _caster(PkFn), _caster(DpkFn)
-_solve_records = SOLVE_RECORDS.function
+_solve_records, _solve_records_address = SOLVE_RECORDS.function, SOLVE_RECORDS.address
 
 
 @engine_jit(types.void(types.int64, *COMPUTE_P_SIG.args[1:]))
@@ -172,27 +180,24 @@ def _compute_dp_at_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, us
 SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
 
 
-@njit(SOLVE_RANGE_SIG, cache=True)
-def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
-                    linear, dP, opts, pred, dpred, status, fail_rec):
-    """Subjects s0:s1 one after the other, sharing one workspace (sized for the largest), with
-    the model functions at the addresses ``fn`` (``FN_ORDER``)."""
+@njit(cache=True)
+def _solve_declined_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
+                       fn, linear, dP, opts, pred, dpred, status, fail_rec):
+    """``events.solve_records`` for the subjects of s0:s1 whose status is ``NOT_LOADED`` (those
+    ``bolus_march`` did not take, ``_solve_range_at``), one after the other, sharing one workspace
+    (sized for the largest)."""
     cap = np.int64(4)  # not a literal: numba would compile make_subject_workspace for it too
     for s in range(s0, s1):
-        cap = max(cap, queue_capacity(evid, offsets[s], offsets[s + 1]))
+        if status[s] == NOT_LOADED:
+            cap = max(cap, queue_capacity(evid, offsets[s], offsets[s + 1]))
     ws = make_subject_workspace(dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1],
                                 cap)
     info = np.zeros(2, np.int64)
     my_opts = np.empty_like(opts)
-    fast = fast_path_applies(linear, dP.shape[2], opts)
-    scratch = march_scratch(ws)
     for s in range(s0, s1):
-        a = offsets[s]
-        if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
-                          _as_init(fn[3]), _as_obs(fn[5]), _as_linsys(fn[8]), pred, scratch):
-            status[s] = 0
-            fail_rec[s] = -1
+        if status[s] != NOT_LOADED:
             continue
+        a = offsets[s]
         for k in range(opts.shape[0]):
             my_opts[k] = opts[k]  # the ODE integrator writes warm-start values into opts
         st = _solve_records()(a, offsets[s + 1], time, evid, amt, cmt, rate, ii, addl, ss, P,
@@ -202,6 +207,48 @@ def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P
                               pred, dpred, my_opts, info, ws)
         status[s] = st
         fail_rec[s] = a + info[0] if st != 0 else -1
+
+
+#: ``_solve_declined_at``, late-bound (``jit.LateBound``) and bound with ``events.solve_records``
+#: (``bind_engine``): with the full workspace it allocates, what a simulation that the fast path
+#: handles entirely never compiles
+SOLVE_DECLINED = LateBound("nlme_lab_kernels_solve_declined_at", SOLVE_RANGE_SIG)
+_solve_declined, _solve_declined_address = SOLVE_DECLINED.function, SOLVE_DECLINED.address
+
+
+def bind_engine() -> None:
+    """Compile (or load) the full event engine (``events.bind_solve_records``) and let
+    ``_solve_range_at`` hand it the subjects the fast path declines; until then it marks them
+    ``NOT_LOADED`` (callers that cannot solve again bind it first, ``problem.predict.Predictor``)."""
+    bind_solve_records()
+    if not SOLVE_DECLINED.bound:
+        SOLVE_DECLINED.bind(_solve_declined_at)
+
+
+@njit(SOLVE_RANGE_SIG, cache=True)
+def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
+                    linear, dP, opts, pred, dpred, status, fail_rec):
+    """Subjects s0:s1 with the model functions at the addresses ``fn`` (``FN_ORDER``): first
+    ``bolus_march.march`` on each (when ``fast_path_applies``), then ``events.solve_records`` on
+    those it declined (``_solve_declined_at``; subjects are independent, so the order does not
+    matter). While the full engine is not bound (``bind_engine``) the declined subjects keep the
+    status ``NOT_LOADED``."""
+    scratch = make_march_scratch(dose_index.shape[1], P.shape[1], pred.shape[1])
+    fast = fast_path_applies(linear, dP.shape[2], opts)
+    declined = False
+    for s in range(s0, s1):
+        a = offsets[s]
+        if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
+                          _as_init(fn[3]), _as_obs(fn[5]), _as_linsys(fn[8]), pred, scratch):
+            status[s] = 0
+            fail_rec[s] = -1
+        else:
+            status[s] = NOT_LOADED
+            fail_rec[s] = a
+            declined = True
+    if declined and _solve_declined_address() != 0:
+        _solve_declined()(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
+                          fn, linear, dP, opts, pred, dpred, status, fail_rec)
 
 
 #: ``_solve_range_at`` for the population entry points, late-bound (``jit.LateBound``)
@@ -249,6 +296,7 @@ def _by_address(entry: str):
             bind_ode()
         if needs_steady_state(ss):
             bind_steady_state()
+        bind_engine()
         __getattr__(entry)(offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                            linear, dP, opts, pred, dpred, status, fail_rec)
 

@@ -32,8 +32,9 @@ from .linear import (  # noqa: E402
     METHOD_AUTO,
     OPT_LINEAR_METHOD,
     OPT_MODEL_INPUT,
-    lin_advance,
+    bind_lin_advance_expm,
 )
+from .linear import _lin_advance as lin_advance  # noqa: E402 (``bind_advance`` binds its Padé path)
 from .ode import ODE_ADVANCE_SIG  # noqa: E402
 
 #: returned by ``advance`` when a linear propagation gives a non-finite state
@@ -52,6 +53,7 @@ def bind_advance() -> None:
     """Compile (or load from the cache) ``advance`` and let the engine call it: what the ODE
     integrator (``bind_ode``) and the steady-state solver (``steady_state.bind_steady_state``)
     need; a closed-form model's subjects without steady states never call it."""
+    bind_lin_advance_expm()
     if not ADVANCE.bound:
         ADVANCE.bind(advance)
 

@@ -191,6 +191,17 @@ def queue_head(q, cap):
 
 
 @njit(cache=True)
+def make_march_scratch(n, n_p, n_end):
+    """A ``MarchScratch`` of its own (not in a ``SubjectWorkspace``): what
+    ``population._solve_range_at`` allocates for the fast path, so that a simulation whose subjects
+    it all takes compiles neither the full workspace nor the event engine. The eigenvalues go in
+    the decomposition workspace's free ``lam``, as in ``march_scratch``."""
+    dw = make_decomp_workspace(n)
+    return MarchScratch(np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n)), dw.lam, np.zeros(n),
+                        np.zeros(n), np.zeros(n_p), np.zeros(n_end), dw)
+
+
+@njit(cache=True)
 def march_scratch(ws):
     """The ``MarchScratch`` of a ``SubjectWorkspace`` (taken once per chunk of subjects:
     passing the whole workspace per subject costs more than a simple subject's arithmetic)."""

@@ -104,5 +104,6 @@ def warm_engine() -> None:
 
     for name in ("solve_population_at_serial", "solve_population_at"):  # what Predictor calls
         getattr(population, name)
-    bind_ode()  # the ODE integrator and the steady-state solver: loaded here too, so that no task
-    bind_steady_state()  # compiles them
+    population.bind_engine()  # the full event engine, the ODE integrator and the steady-state solver:
+    bind_ode()  # loaded here too, so that no task compiles them
+    bind_steady_state()

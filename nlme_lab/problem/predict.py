@@ -162,6 +162,14 @@ class Predictor:
 
         if needs_steady_state(bound.dataset.ss):  # the steady-state solver: with the first data needing it
             bind_steady_state()
+        from nlme_lab.kernels.events import Status
+
+        # the full event engine: bound here where the fast path (``bolus_march``) cannot take the
+        # subjects; otherwise on the first solve that needs it (``solve``)
+        if ode_model or needs_steady_state(bound.dataset.ss):
+            population.bind_engine()
+        self._engine = population.SOLVE_DECLINED
+        self._not_loaded = int(Status.NOT_LOADED)
 
         self._population = population
         self.bound = bound
@@ -252,6 +260,11 @@ class Predictor:
         try:
             self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear), dP,
                         self._opts, pred, dpred, self._status, self._fail)
+            if np.count_nonzero(self._status) and not self._engine.bound and np.any(self._status == self._not_loaded):
+                # a subject the fast path declined: the full event engine is compiled (or loaded) now
+                self._population.bind_engine()
+                self._solve(*self._records, P, self._dose_index, self._fn_addresses, bool(self.compiled.is_linear),
+                            dP, self._opts, pred, dpred, self._status, self._fail)
         except ArithmeticError:
             self.solve_each(P, dP, pred, dpred)
         return self.failure() if np.count_nonzero(self._status) else None
@@ -261,6 +274,7 @@ class Predictor:
         arithmetic exception failed (``Status.NONFINITE``; ``failure`` says what it raised)."""
         from nlme_lab.kernels.events import Status
 
+        self._population.bind_engine()
         linear = bool(self.compiled.is_linear)
         for s in range(self.n_subjects):
             try:
@@ -289,6 +303,8 @@ class Predictor:
         subjects: ten passes over theo_sd's 60 subject-chains run 1.5x faster on two threads,
         though one engine call of 60 subjects is below ``ADAPTIVE_MIN_SUBJECTS``."""
         from nlme_lab.kernels.metropolis import engine_entry_points
+
+        self._population.bind_engine()  # the sampler cannot solve again (``solve``): the full engine first
 
         open_threads = self.requested_parallel is None and self._population.numba_threads() > 1
         if self.parallel is None or (many_passes and open_threads):

@@ -3,7 +3,8 @@
 In a subprocess with empty numba and model caches (a fresh machine: every kernel that runs is
 compiled there, callees included), a closed-form model's simulation and FOCEI fit on data
 without SS records must not compile the ODE integrator, ``propagate.advance`` or the
-steady-state solver nor import the SAEM sampler, and the engine's other late-bound kernels
+steady-state solver nor import the SAEM sampler, the simulation of subjects that the fast path
+(``bolus_march``) takes must not compile ``events.solve_records`` (nor the Padé path), and the engine's other late-bound kernels
 (``kernels.jit.LateBound``) must each be compiled once, for one signature."""
 
 import json
@@ -23,16 +24,20 @@ from nlme_lab.kernels import steady_state
 model = nl.Model.from_file(nl.example_path("theo_sd.nlm"))
 data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
 nl.simulate(model, data, n=1, seed=1)
+simulate_bound = [ref.bound for ref in (events.SOLVE_RECORDS, population.SOLVE_DECLINED, linear.LIN_ADVANCE_EXPM)]
 fit = nl.fit(model, data, method="focei")
 ode = sys.modules["nlme_lab.kernels.ode"]
-late = [propagate.ADVANCE, propagate.ODE, events.SOLVE_RECORDS, population.SOLVE_RANGE, linear.LIN_ADVANCE_EXPM,
+late = [propagate.ADVANCE, propagate.ODE, events.SOLVE_RECORDS, population.SOLVE_RANGE, population.SOLVE_DECLINED,
+        linear.LIN_ADVANCE_EXPM,
         spectral.DECOMPOSE, steady_state.SS_LOAD, steady_state.SS_CONSTANT]
 print(json.dumps({
     "ofv": fit.ofv,
+    "solve_records bound by the simulation": simulate_bound,
     "ode compiled": sorted(ode._compiled),
     "integrator signatures": [len(f.signatures) for f in (ode_rodas.rodas_run, ode_dopri.dopri_run,
                                                           ode_common.initial_step)],
     "ode bound": propagate.ODE.bound,
+    "odd_even signatures": len(sys.modules["nlme_lab.kernels.expm"]._odd_even.signatures),
     "sampler imported": "nlme_lab.kernels.metropolis" in sys.modules,
     "late-bound signatures": {ref.symbol: (ref.bound, len(ref.dispatcher.signatures) if ref.dispatcher else 0)
                               for ref in late},
@@ -48,8 +53,12 @@ def test_a_closed_form_fit_compiles_neither_the_ode_integrator_nor_the_sampler(t
     assert out.returncode == 0, out.stderr
     facts = json.loads(out.stdout.strip().splitlines()[-1])
     assert abs(facts["ofv"] - 116.8034129) < 1e-6  # the fit itself ran (theo_sd FOCEI)
+    # theo_sd's subjects (constant parameters, one bolus each) all take the fast path: the simulation
+    # does not compile the full event engine nor its Padé fallback; the fit (sensitivities) binds them
+    assert facts["solve_records bound by the simulation"] == [False, False, False]
     assert facts["ode compiled"] == [] and not facts["ode bound"]
     assert facts["integrator signatures"] == [0, 0, 0]
+    assert facts["odd_even signatures"] == 1  # the Padé path (bound with the fit): one degree type, not four literals
     assert not facts["sampler imported"]
     late = facts["late-bound signatures"]
     assert late.pop("nlme_lab_kernels_ode_advance") == [False, 0]
