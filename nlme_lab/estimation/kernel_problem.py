@@ -91,6 +91,7 @@ class KernelProblem:
         self.n_calls = 0
         self._twins: np.ndarray | None = None  # per structural theta, the eta it copies (-1: none)
         self._last: tuple | None = None  # (theta, etas, f, D) of a call without theta derivatives
+        self._aug = None  # exact second order (``second_order``): False, or {along: augmented predictor}
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -219,13 +220,113 @@ class KernelProblem:
         """Solve with sensitivities along the n_p parameters and contract them with ``dP`` (the
         same on all records of a subject): (failure, directions at the observations (n_obs, n_dir))."""
         if self._along_p is None:
-            n_p, n_rec = self.compiled.n_p, self.n_records
-            self._along_p = (np.ascontiguousarray(np.broadcast_to(np.eye(n_p), (n_rec, n_p, n_p))),
-                             np.zeros((n_rec, self.compiled.n_endpoint, n_p)))
+            self._parameter_space_buffers()
         identity, dpred_p = self._along_p
         failure = self.predictor.solve(self._P, identity, self._pred, dpred_p)
         rows, ep = self._obs_endpoint
         return failure, np.einsum("oa,oad->od", dpred_p[rows, ep], dP[rows])
+
+    def second_order(self, theta, etas, step: float = 1e-5):
+        """ODE models: (f, df/deta, df/dtheta, d2f/deta2, d2f/deta dtheta) at ``etas`` from one
+        solve of the model augmented with its sensitivities along the parameters the etas move
+        (``model.codegen.second_order``), or None where that does not apply (see
+        ``_augmented``). The second derivatives of f in the parameters come exact from the
+        solve; those of the parameters in (eta, theta) (closed form, per record) are central
+        differences of their exact Jacobians at eta +- ``step``."""
+        aug = self._augmented(theta, etas)
+        if aug is None:
+            return None
+        predictor, along = aug
+        self.n_calls += 1
+        self._last = None
+        n_e, n_th, n_p = self.n_eta, self.n_theta, self.compiled.n_p
+        P, dpe, dpt = self._P, self._dp_deta, self._dp_dtheta[:, :, self._structural_cols]
+        rows, ep = self._obs_endpoint
+        dP = np.concatenate([dpe[rows], dpt[rows]], axis=2)  # (n_obs, n_p, n_e + n_th)
+        # second derivatives of the parameters: d/deta_m of (dp_deta, dp_dtheta), per record
+        d2 = np.empty((len(rows), n_p, n_e, n_e + n_th))
+        eta_rec = self._eta_rec.copy()
+        Pw, de, dt = np.empty_like(P), np.empty_like(self._dp_deta), np.empty_like(self._dp_dtheta)
+        for m in range(n_e):
+            h = step * max(1.0, float(np.max(np.abs(eta_rec[:, m]))))
+            diff = []
+            for sign in (1.0, -1.0):
+                e = eta_rec.copy()
+                e[:, m] += sign * h
+                self.predictor.parameter_jacobians(self.theta_full, e, Pw, de, dt)
+                diff.append(np.concatenate([de[rows], dt[rows][:, :, self._structural_cols]], axis=2))
+            d2[:, :, m, :] = (diff[0] - diff[1]) / (2 * h)
+        if not hasattr(self, "_aug_buffers") or self._aug_buffers[0].shape[1] != predictor.compiled.n_endpoint:
+            n_rec, n_end = self.n_records, predictor.compiled.n_endpoint
+            self._aug_buffers = (np.zeros((n_rec, n_end)), np.zeros((n_rec, n_end, n_p)))
+        pred, dpred = self._aug_buffers
+        identity = self._along_p[0] if self._along_p is not None else None
+        if identity is None:
+            self._parameter_space_buffers()
+            identity = self._along_p[0]
+        failure = predictor.solve(P, identity, pred, dpred)
+        f = pred[rows, ep]
+        gp = dpred[rows, ep]  # (n_obs, n_p) df/dp
+        D = np.einsum("oa,oad->od", gp, dP)
+        n_end, k = self.compiled.n_endpoint, len(along)
+        Hp = np.zeros((len(rows), n_p, n_p))  # d2f/dp2, rows ``along``
+        Hp[:, list(along), :] = dpred[rows[:, None], n_end + ep[:, None] * k + np.arange(k)]
+        sub = Hp[:, along][:, :, along]
+        Hp[np.ix_(np.arange(len(rows)), along, along)] = 0.5 * (sub + sub.transpose(0, 2, 1))
+        dPe = dP[:, :, :n_e]
+        G2 = np.einsum("oab,oai,obd->oid", Hp, dPe, dP) + np.einsum("oa,oaid->oid", gp, d2)
+        g_eta = G2[:, :, :n_e]
+        g_eta = 0.5 * (g_eta + g_eta.transpose(0, 2, 1))
+        g_th = np.ascontiguousarray(G2[:, :, n_e:])
+        if failure is not None:
+            self._mark_failures(failure, f, D, None)
+            bad = np.isnan(f)
+            g_eta[bad], g_th[bad] = np.nan, np.nan
+        return f, np.ascontiguousarray(D[:, :n_e]), np.ascontiguousarray(D[:, n_e:]), g_eta, g_th
+
+    def _augmented(self, theta, etas):
+        """(predictor of the augmented model, the parameters it differentiates twice) when the
+        exact second-order route applies at (theta, etas): an ODE model whose doses do not
+        depend on the parameters, no occasions, no steady-state records, and parameter
+        directions the same on every record of a subject; else None. Fills ``_P``,
+        ``_dp_deta``, ``_dp_dtheta``, ``_eta_rec`` at (theta, etas)."""
+        if self._aug is False:
+            return None
+        if self._aug is None:
+            from nlme_lab.kernels.steady_state import needs_steady_state
+            from nlme_lab.model.codegen.second_order import qualifies
+
+            ok = (self._ode and not self.n_kappa and self.n_eta and self.n_theta and qualifies(self.compiled)
+                  and not needs_steady_state(self.bound.dataset.ss))
+            self._aug = {} if ok else False
+            if not ok:
+                return None
+        self.theta_full[self.structural] = theta
+        eta_rec = self.record_effects(etas)
+        self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
+        dpe, dpt = self._dp_deta, self._dp_dtheta
+        first = self._first_rec
+        if not (np.array_equal(dpe, dpe[first]) and np.array_equal(dpt, dpt[first])):
+            return None
+        along = tuple(int(a) for a in np.flatnonzero(np.any(dpe != 0.0, axis=(0, 2))))
+        if not along:
+            return None
+        if along not in self._aug:
+            from types import SimpleNamespace
+
+            from nlme_lab.model.codegen.second_order import augmented_model
+
+            model = augmented_model(self.compiled, along)
+            bound = SimpleNamespace(model=SimpleNamespace(compiled=model), dataset=self.bound.dataset,
+                                    cmt_index=self.bound.cmt_index, covariates=self.bound.covariates)
+            self._aug[along] = Predictor(bound, rtol=self.rtol, atol=self.atol,
+                                         parallel=self.predictor.requested_parallel)
+        return self._aug[along], along
+
+    def _parameter_space_buffers(self) -> None:
+        n_p, n_rec = self.compiled.n_p, self.n_records
+        self._along_p = (np.ascontiguousarray(np.broadcast_to(np.eye(n_p), (n_rec, n_p, n_p))),
+                         np.zeros((n_rec, self.compiled.n_endpoint, n_p)))
 
     def _repeat(self, theta, etas):
         """(f, D with the theta columns) from the previous call when it was at ``theta``,

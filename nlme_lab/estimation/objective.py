@@ -143,6 +143,13 @@ class Objective:
 
     def _second_order_at(self, theta, etas):
         eng, h = self.engine, self.eta_step
+        exact = getattr(eng.problem, "second_order", None)  # ODE models: one augmented solve
+        if exact is not None and not eng.layout.log_scale.any():
+            out = exact(theta, etas)
+            if out is not None:
+                eng.n_evaluations += 1
+                self._theta_derivs = True
+                return out
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:
