@@ -267,14 +267,16 @@ class KernelProblem:
         failure = predictor.solve(P, identity, pred, dpred)
         f = pred[rows, ep]
         gp = dpred[rows, ep]  # (n_obs, n_p) df/dp
-        D = np.einsum("oa,oad->od", gp, dP)
+        D = (gp[:, None, :] @ dP)[:, 0]
         n_end, k = self.compiled.n_endpoint, len(along)
         Hp = np.zeros((len(rows), n_p, n_p))  # d2f/dp2, rows ``along``
         Hp[:, list(along), :] = dpred[rows[:, None], n_end + ep[:, None] * k + np.arange(k)]
         sub = Hp[:, along][:, :, along]
         Hp[np.ix_(np.arange(len(rows)), along, along)] = 0.5 * (sub + sub.transpose(0, 2, 1))
         dPe = dP[:, :, :n_e]
-        G2 = np.einsum("oab,oai,obd->oid", Hp, dPe, dP) + np.einsum("oa,oaid->oid", gp, d2)
+        n_obs, n_d = len(rows), n_e + n_th
+        G2 = dPe.transpose(0, 2, 1) @ (Hp @ dP)  # sum_ab d2f/dp_a dp_b dp_a/deta_i dp_b/d(direction)
+        G2 += (gp[:, None, :] @ d2.reshape(n_obs, n_p, n_e * n_d)).reshape(n_obs, n_e, n_d)
         g_eta = G2[:, :, :n_e]
         g_eta = 0.5 * (g_eta + g_eta.transpose(0, 2, 1))
         g_th = np.ascontiguousarray(G2[:, :, n_e:])
@@ -314,13 +316,16 @@ class KernelProblem:
         if along not in self._aug:
             from types import SimpleNamespace
 
+            from nlme_lab.kernels.ode import with_controlled_states
             from nlme_lab.model.codegen.second_order import augmented_model
 
             model = augmented_model(self.compiled, along)
             bound = SimpleNamespace(model=SimpleNamespace(compiled=model), dataset=self.bound.dataset,
                                     cmt_index=self.bound.cmt_index, covariates=self.bound.covariates)
-            self._aug[along] = Predictor(bound, rtol=self.rtol, atol=self.atol,
-                                         parallel=self.predictor.requested_parallel)
+            predictor = Predictor(bound, rtol=self.rtol, atol=self.atol, parallel=self.predictor.requested_parallel)
+            # the dy/dp states ride on the steps the model's own states choose (as sensitivities do)
+            predictor._opts = with_controlled_states(predictor._opts, self.compiled.n_state)
+            self._aug[along] = predictor
         return self._aug[along], along
 
     def _parameter_space_buffers(self) -> None:
