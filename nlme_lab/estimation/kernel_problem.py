@@ -27,6 +27,11 @@ parameters themselves (``dP`` = identity) and the directions are their contracti
 (``_parameter_space``): fewer sensitivity columns through every ODE step. The integrator's
 steps do not depend on the sensitivities (they are out of its error control), so the result
 equals the direct one to rounding.
+
+ODE models, second derivatives (``second_order``): the model augmented with dy/dp along the
+parameters the etas move (``model.codegen.second_order``) solved once gives f, df/dp and the
+needed rows of d2f/dp2 exactly; the FOCE-family gradient takes them instead of differencing
+first-order calls at eta +- h (``estimation.objective``).
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ Hessian in eta.
 Sensitivity gradient (FO, FOCE, FOCEI on problems that give df/dtheta): one evaluation at
 eta-hat with eta and theta directions gives f, df/deta and df/dtheta exactly; 2 n_eta more at
 eta-hat +- h e_m give the second derivatives d2f/deta2 and d2f/deta dtheta (central
-differences of exact first derivatives). Every term is then a smooth function of these
-predictions: the derivatives of Q_i and grad_eta L_i along each free parameter and each eta
+differences of exact first derivatives; ODE models that qualify give all of them exactly
+from one solve of the model augmented with dy/dp, ``KernelProblem.second_order``). Every term
+is then a smooth function of these predictions: the derivatives of Q_i and grad_eta L_i along each free parameter and each eta
 are central differences of ``SubjectEngine.batch_terms`` on predictions moved along their
 first-order Taylor expansion (no kernel call; exact to O(h^2)), all points in one batch; the
 dominant dL_i/dtheta is the chain rule sum_j dl/df df_j/dtheta exactly. Cost per gradient:

@@ -31,6 +31,9 @@ idx   meaning                                                                   
       only); by default states and sensitivities are both controlled.
 ====  ===========================================================================  =========
 
+``opts[OPT_CONTROLLED_STATES]`` (index 10, optional; ``with_controlled_states``): only the first
+that many states are error-controlled, the rest ride on their steps (0 or absent: all).
+
 Methods (see ``ode_rodas`` and ``ode_dopri``): Rodas4, a 6-stage L-stable stiffly accurate
 Rosenbrock method of order 4(3) using the exact Jacobian, for stiff problems; Dormand-Prince
 5(4) for non-stiff ones. In the auto modes the integrator starts with the method given by
