@@ -42,6 +42,13 @@ from nlme_lab.estimation.problem import Evaluation
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
 
+#: the exact second-order route (``KernelProblem.second_order``) only for augmented systems up to
+#: this many states: sympy's derivatives and numba's compile of the augmented model grow with it
+#: (MM 2-cmt, 4 etas: 10 states, ~1 s sympy + ~8 s numba once per machine at load 4; a 4-state
+#: TMDD QSS model augmented along all its 10 parameters, 44 states: 16 s of sympy alone)
+MAX_AUGMENTED_STATES = 32
+
+
 class KernelProblem:
     """The ``PredictionProblem`` of a ``BoundModel`` (see the module docstring)."""
 
@@ -316,7 +323,7 @@ class KernelProblem:
         if not (np.array_equal(dpe, dpe[first]) and np.array_equal(dpt, dpt[first])):
             return None
         along = tuple(int(a) for a in np.flatnonzero(np.any(dpe != 0.0, axis=(0, 2))))
-        if not along:
+        if not along or self.compiled.n_state * (1 + len(along)) > MAX_AUGMENTED_STATES:
             return None
         if along not in self._aug:
             from types import SimpleNamespace
