@@ -96,6 +96,7 @@ class KernelProblem:
         # ODE models: sensitivities along the parameters when there are more directions (module docstring)
         self._ode = not cm.is_linear
         self._first_rec = np.asarray(ds.offsets[:-1], dtype=np.int64)[self.record_subject]
+        self._subject_first = np.asarray(ds.offsets[:-1], dtype=np.int64)  # each subject's first record
         self._along_p: tuple[np.ndarray, np.ndarray] | None = None  # (identity dP, dpred): built on first use
         self._obs_endpoint = (self.obs_rec, self.endpoint)
         self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
@@ -249,46 +250,50 @@ class KernelProblem:
         if aug is None:
             return None
         predictor, along = aug
-        self.n_calls += 1
-        self._last = None
         n_e, n_th, n_p = self.n_eta, self.n_theta, self.compiled.n_p
-        P, dpe, dpt = self._P, self._dp_deta, self._dp_dtheta[:, :, self._structural_cols]
-        rows, ep = self._obs_endpoint
-        dP = np.concatenate([dpe[rows], dpt[rows]], axis=2)  # (n_obs, n_p, n_e + n_th)
-        # second derivatives of the parameters: d/deta_m of (dp_deta, dp_dtheta), per record
-        d2 = np.empty((len(rows), n_p, n_e, n_e + n_th))
+        cols, first = self._structural_cols, self._subject_first
+        # the parameters' Jacobians per subject (the same on all its records: ``_augmented``)
+        dPs = np.concatenate([self._dp_deta[first], self._dp_dtheta[first][:, :, cols]], axis=2)
+        # their second derivatives d/deta_m of (dp_deta, dp_dtheta), per subject
+        n_d = n_e + n_th
+        d2 = np.zeros((len(first), n_p, n_e, n_d))
         eta_rec = self._eta_rec.copy()
-        Pw, de, dt = np.empty_like(P), np.empty_like(self._dp_deta), np.empty_like(self._dp_dtheta)
+        Pw, de, dt = np.empty_like(self._P), np.empty_like(self._dp_deta), np.empty_like(self._dp_dtheta)
         for m in range(n_e):
             h = step * max(1.0, float(np.max(np.abs(eta_rec[:, m]))))
-            diff = []
+            col = eta_rec[:, m].copy()
             for sign in (1.0, -1.0):
-                e = eta_rec.copy()
-                e[:, m] += sign * h
-                self.predictor.parameter_jacobians(self.theta_full, e, Pw, de, dt)
-                diff.append(np.concatenate([de[rows], dt[rows][:, :, self._structural_cols]], axis=2))
-            d2[:, :, m, :] = (diff[0] - diff[1]) / (2 * h)
+                eta_rec[:, m] = col + sign * h
+                self.predictor.parameter_jacobians(self.theta_full, eta_rec, Pw, de, dt)
+                if not (np.array_equal(de, de[self._first_rec]) and np.array_equal(dt, dt[self._first_rec])):
+                    return None
+                d2[:, :, m, :n_e] += sign * de[first]
+                d2[:, :, m, n_e:] += sign * dt[first][:, :, cols]
+            eta_rec[:, m] = col
+            d2[:, :, m, :] /= 2 * h
+        self.n_calls += 1
+        self._last = None
         if not hasattr(self, "_aug_buffers") or self._aug_buffers[0].shape[1] != predictor.compiled.n_endpoint:
             n_rec, n_end = self.n_records, predictor.compiled.n_endpoint
             self._aug_buffers = (np.zeros((n_rec, n_end)), np.zeros((n_rec, n_end, n_p)))
         pred, dpred = self._aug_buffers
-        identity = self._along_p[0] if self._along_p is not None else None
-        if identity is None:
+        if self._along_p is None:
             self._parameter_space_buffers()
-            identity = self._along_p[0]
-        failure = predictor.solve(P, identity, pred, dpred)
+        failure = predictor.solve(self._P, self._along_p[0], pred, dpred)
+        rows, ep = self._obs_endpoint
+        osub = self.obs_subject
+        n_obs = len(rows)
         f = pred[rows, ep]
         gp = dpred[rows, ep]  # (n_obs, n_p) df/dp
+        dP = dPs[osub]  # (n_obs, n_p, n_d)
         D = (gp[:, None, :] @ dP)[:, 0]
-        n_end, k = self.compiled.n_endpoint, len(along)
-        Hp = np.zeros((len(rows), n_p, n_p))  # d2f/dp2, rows ``along``
-        Hp[:, list(along), :] = dpred[rows[:, None], n_end + ep[:, None] * k + np.arange(k)]
-        sub = Hp[:, along][:, :, along]
-        Hp[np.ix_(np.arange(len(rows)), along, along)] = 0.5 * (sub + sub.transpose(0, 2, 1))
-        dPe = dP[:, :, :n_e]
-        n_obs, n_d = len(rows), n_e + n_th
-        G2 = dPe.transpose(0, 2, 1) @ (Hp @ dP)  # sum_ab d2f/dp_a dp_b dp_a/deta_i dp_b/d(direction)
-        G2 += (gp[:, None, :] @ d2.reshape(n_obs, n_p, n_e * n_d)).reshape(n_obs, n_e, n_d)
+        n_end, k, al = self.compiled.n_endpoint, len(along), list(along)
+        H = dpred[rows[:, None], n_end + ep[:, None] * k + np.arange(k)]  # (n_obs, k, n_p): rows ``along`` of d2f/dp2
+        block = H[:, :, al]
+        H[:, :, al] = 0.5 * (block + block.transpose(0, 2, 1))
+        # sum_ab d2f/dp_a dp_b dp_a/deta_i dp_b/d(direction) + sum_a df/dp_a d2p_a/deta_i d(direction)
+        G2 = dPs[:, al, :n_e][osub].transpose(0, 2, 1) @ (H @ dP)
+        G2 += (gp[:, None, :] @ d2.reshape(len(first), n_p, n_e * n_d)[osub]).reshape(n_obs, n_e, n_d)
         g_eta = G2[:, :, :n_e]
         g_eta = 0.5 * (g_eta + g_eta.transpose(0, 2, 1))
         g_th = np.ascontiguousarray(G2[:, :, n_e:])
