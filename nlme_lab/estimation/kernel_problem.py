@@ -27,6 +27,11 @@ parameters themselves (``dP`` = identity) and the directions are their contracti
 (``_parameter_space``): fewer sensitivity columns through every ODE step. The integrator's
 steps do not depend on the sensitivities (they are out of its error control), so the result
 equals the direct one to rounding.
+
+ODE models, second derivatives (``second_order``): the model augmented with dy/dp along the
+parameters the etas move (``model.codegen.second_order``) solved once gives f, df/dp and the
+needed rows of d2f/dp2 exactly; the FOCE-family gradient takes them instead of differencing
+first-order calls at eta +- h (``estimation.objective``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ import numpy as np
 
 from nlme_lab.estimation.problem import Evaluation
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
+
+
+#: the exact second-order route (``KernelProblem.second_order``) only for augmented systems up to
+#: this many states: sympy's derivatives and numba's compile of the augmented model grow with it
+#: (MM 2-cmt, 4 etas: 10 states, ~1 s sympy + ~8 s numba once per machine at load 4; a 4-state
+#: TMDD QSS model augmented along all its 10 parameters, 44 states: 16 s of sympy alone)
+MAX_AUGMENTED_STATES = 32
 
 
 class KernelProblem:
@@ -84,6 +96,7 @@ class KernelProblem:
         # ODE models: sensitivities along the parameters when there are more directions (module docstring)
         self._ode = not cm.is_linear
         self._first_rec = np.asarray(ds.offsets[:-1], dtype=np.int64)[self.record_subject]
+        self._subject_first = np.asarray(ds.offsets[:-1], dtype=np.int64)  # each subject's first record
         self._along_p: tuple[np.ndarray, np.ndarray] | None = None  # (identity dP, dpred): built on first use
         self._obs_endpoint = (self.obs_rec, self.endpoint)
         self._obs_flat = self.obs_rec * n_end + self.endpoint  # into the raveled ``_pred``
@@ -91,6 +104,7 @@ class KernelProblem:
         self.n_calls = 0
         self._twins: np.ndarray | None = None  # per structural theta, the eta it copies (-1: none)
         self._last: tuple | None = None  # (theta, etas, f, D) of a call without theta derivatives
+        self._aug = None  # exact second order (``second_order``): False, or {along: augmented predictor}
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -219,13 +233,122 @@ class KernelProblem:
         """Solve with sensitivities along the n_p parameters and contract them with ``dP`` (the
         same on all records of a subject): (failure, directions at the observations (n_obs, n_dir))."""
         if self._along_p is None:
-            n_p, n_rec = self.compiled.n_p, self.n_records
-            self._along_p = (np.ascontiguousarray(np.broadcast_to(np.eye(n_p), (n_rec, n_p, n_p))),
-                             np.zeros((n_rec, self.compiled.n_endpoint, n_p)))
+            self._parameter_space_buffers()
         identity, dpred_p = self._along_p
         failure = self.predictor.solve(self._P, identity, self._pred, dpred_p)
         rows, ep = self._obs_endpoint
         return failure, np.einsum("oa,oad->od", dpred_p[rows, ep], dP[rows])
+
+    def second_order(self, theta, etas, step: float = 1e-5):
+        """ODE models: (f, df/deta, df/dtheta, d2f/deta2, d2f/deta dtheta) at ``etas`` from one
+        solve of the model augmented with its sensitivities along the parameters the etas move
+        (``model.codegen.second_order``), or None where that does not apply (see
+        ``_augmented``). The second derivatives of f in the parameters come exact from the
+        solve; those of the parameters in (eta, theta) (closed form, per record) are central
+        differences of their exact Jacobians at eta +- ``step``."""
+        aug = self._augmented(theta, etas)
+        if aug is None:
+            return None
+        predictor, along = aug
+        n_e, n_th, n_p = self.n_eta, self.n_theta, self.compiled.n_p
+        cols, first = self._structural_cols, self._subject_first
+        # the parameters' Jacobians per subject (the same on all its records: ``_augmented``)
+        dPs = np.concatenate([self._dp_deta[first], self._dp_dtheta[first][:, :, cols]], axis=2)
+        # their second derivatives d/deta_m of (dp_deta, dp_dtheta), per subject
+        n_d = n_e + n_th
+        d2 = np.zeros((len(first), n_p, n_e, n_d))
+        eta_rec = self._eta_rec.copy()
+        Pw, de, dt = np.empty_like(self._P), np.empty_like(self._dp_deta), np.empty_like(self._dp_dtheta)
+        for m in range(n_e):
+            h = step * max(1.0, float(np.max(np.abs(eta_rec[:, m]))))
+            col = eta_rec[:, m].copy()
+            for sign in (1.0, -1.0):
+                eta_rec[:, m] = col + sign * h
+                self.predictor.parameter_jacobians(self.theta_full, eta_rec, Pw, de, dt)
+                if not (np.array_equal(de, de[self._first_rec]) and np.array_equal(dt, dt[self._first_rec])):
+                    return None
+                d2[:, :, m, :n_e] += sign * de[first]
+                d2[:, :, m, n_e:] += sign * dt[first][:, :, cols]
+            eta_rec[:, m] = col
+            d2[:, :, m, :] /= 2 * h
+        self.n_calls += 1
+        self._last = None
+        if not hasattr(self, "_aug_buffers") or self._aug_buffers[0].shape[1] != predictor.compiled.n_endpoint:
+            n_rec, n_end = self.n_records, predictor.compiled.n_endpoint
+            self._aug_buffers = (np.zeros((n_rec, n_end)), np.zeros((n_rec, n_end, n_p)))
+        pred, dpred = self._aug_buffers
+        if self._along_p is None:
+            self._parameter_space_buffers()
+        failure = predictor.solve(self._P, self._along_p[0], pred, dpred)
+        rows, ep = self._obs_endpoint
+        osub = self.obs_subject
+        n_obs = len(rows)
+        f = pred[rows, ep]
+        gp = dpred[rows, ep]  # (n_obs, n_p) df/dp
+        dP = dPs[osub]  # (n_obs, n_p, n_d)
+        D = (gp[:, None, :] @ dP)[:, 0]
+        n_end, k, al = self.compiled.n_endpoint, len(along), list(along)
+        H = dpred[rows[:, None], n_end + ep[:, None] * k + np.arange(k)]  # (n_obs, k, n_p): rows ``along`` of d2f/dp2
+        block = H[:, :, al]
+        H[:, :, al] = 0.5 * (block + block.transpose(0, 2, 1))
+        # sum_ab d2f/dp_a dp_b dp_a/deta_i dp_b/d(direction) + sum_a df/dp_a d2p_a/deta_i d(direction)
+        G2 = dPs[:, al, :n_e][osub].transpose(0, 2, 1) @ (H @ dP)
+        G2 += (gp[:, None, :] @ d2.reshape(len(first), n_p, n_e * n_d)[osub]).reshape(n_obs, n_e, n_d)
+        g_eta = G2[:, :, :n_e]
+        g_eta = 0.5 * (g_eta + g_eta.transpose(0, 2, 1))
+        g_th = np.ascontiguousarray(G2[:, :, n_e:])
+        if failure is not None:
+            self._mark_failures(failure, f, D, None)
+            bad = np.isnan(f)
+            g_eta[bad], g_th[bad] = np.nan, np.nan
+        return f, np.ascontiguousarray(D[:, :n_e]), np.ascontiguousarray(D[:, n_e:]), g_eta, g_th
+
+    def _augmented(self, theta, etas):
+        """(predictor of the augmented model, the parameters it differentiates twice) when the
+        exact second-order route applies at (theta, etas): an ODE model whose doses do not
+        depend on the parameters, no occasions, no steady-state records, and parameter
+        directions the same on every record of a subject; else None. Fills ``_P``,
+        ``_dp_deta``, ``_dp_dtheta``, ``_eta_rec`` at (theta, etas)."""
+        if self._aug is False:
+            return None
+        if self._aug is None:
+            from nlme_lab.kernels.steady_state import needs_steady_state
+            from nlme_lab.model.codegen.second_order import qualifies
+
+            ok = (self._ode and not self.n_kappa and self.n_eta and self.n_theta and qualifies(self.compiled)
+                  and not needs_steady_state(self.bound.dataset.ss))
+            self._aug = {} if ok else False
+            if not ok:
+                return None
+        self.theta_full[self.structural] = theta
+        eta_rec = self.record_effects(etas)
+        self.predictor.parameter_jacobians(self.theta_full, eta_rec, self._P, self._dp_deta, self._dp_dtheta)
+        dpe, dpt = self._dp_deta, self._dp_dtheta
+        first = self._first_rec
+        if not (np.array_equal(dpe, dpe[first]) and np.array_equal(dpt, dpt[first])):
+            return None
+        along = tuple(int(a) for a in np.flatnonzero(np.any(dpe != 0.0, axis=(0, 2))))
+        if not along or self.compiled.n_state * (1 + len(along)) > MAX_AUGMENTED_STATES:
+            return None
+        if along not in self._aug:
+            from types import SimpleNamespace
+
+            from nlme_lab.kernels.ode import with_controlled_states
+            from nlme_lab.model.codegen.second_order import augmented_model
+
+            model = augmented_model(self.compiled, along)
+            bound = SimpleNamespace(model=SimpleNamespace(compiled=model), dataset=self.bound.dataset,
+                                    cmt_index=self.bound.cmt_index, covariates=self.bound.covariates)
+            predictor = Predictor(bound, rtol=self.rtol, atol=self.atol, parallel=self.predictor.requested_parallel)
+            # the dy/dp states ride on the steps the model's own states choose (as sensitivities do)
+            predictor._opts = with_controlled_states(predictor._opts, self.compiled.n_state)
+            self._aug[along] = predictor
+        return self._aug[along], along
+
+    def _parameter_space_buffers(self) -> None:
+        n_p, n_rec = self.compiled.n_p, self.n_records
+        self._along_p = (np.ascontiguousarray(np.broadcast_to(np.eye(n_p), (n_rec, n_p, n_p))),
+                         np.zeros((n_rec, self.compiled.n_endpoint, n_p)))
 
     def _repeat(self, theta, etas):
         """(f, D with the theta columns) from the previous call when it was at ``theta``,

@@ -15,12 +15,14 @@ Hessian in eta.
 Sensitivity gradient (FO, FOCE, FOCEI on problems that give df/dtheta): one evaluation at
 eta-hat with eta and theta directions gives f, df/deta and df/dtheta exactly; 2 n_eta more at
 eta-hat +- h e_m give the second derivatives d2f/deta2 and d2f/deta dtheta (central
-differences of exact first derivatives). Every term is then a smooth function of these
-predictions: the derivatives of Q_i and grad_eta L_i along each free parameter and each eta
-are central differences of ``SubjectEngine.batch_terms`` on predictions moved along their
-first-order Taylor expansion (no kernel call; exact to O(h^2)), all points in one batch; the
-dominant dL_i/dtheta is the chain rule sum_j dl/df df_j/dtheta exactly. Cost per gradient:
-1 + 2 n_eta kernel evaluations (FO: at eta = 0, cached per theta; FOCE: + 1 at eta = 0).
+differences of exact first derivatives; ODE models that qualify give all of them exactly
+from one solve of the model augmented with dy/dp, ``KernelProblem.second_order``). Every term
+is then a smooth function of these predictions: the derivatives of Q_i and grad_eta L_i along
+each free parameter and each eta are central differences of ``SubjectEngine.batch_terms`` on
+predictions moved along their first-order Taylor expansion (no kernel call; exact to O(h^2)),
+all points in one batch; the dominant dL_i/dtheta is the chain rule sum_j dl/df df_j/dtheta
+exactly. Cost per gradient: 1 + 2 n_eta kernel evaluations, or 1 on the exact ODE route (FO:
+at eta = 0, cached per theta; FOCE: + 1 at eta = 0).
 
 Difference gradient (Laplace, whose A is itself a difference of exact gradients, and problems
 without df/dtheta): df/dtheta from central differences of the predictions, two kernel
@@ -143,6 +145,13 @@ class Objective:
 
     def _second_order_at(self, theta, etas):
         eng, h = self.engine, self.eta_step
+        exact = getattr(eng.problem, "second_order", None)  # ODE models: one augmented solve
+        if exact is not None and not eng.layout.log_scale.any():
+            out = exact(theta, etas)
+            if out is not None:
+                eng.n_evaluations += 1
+                self._theta_derivs = True
+                return out
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:

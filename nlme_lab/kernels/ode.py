@@ -31,6 +31,9 @@ idx   meaning                                                                   
       only); by default states and sensitivities are both controlled.
 ====  ===========================================================================  =========
 
+``opts[OPT_CONTROLLED_STATES]`` (index 10, optional; ``with_controlled_states``): only the first
+that many states are error-controlled, the rest ride on their steps (0 or absent: all).
+
 Methods (see ``ode_rodas`` and ``ode_dopri``): Rodas4, a 6-stage L-stable stiffly accurate
 Rosenbrock method of order 4(3) using the exact Jacobian, for stiff problems; Dormand-Prince
 5(4) for non-stiff ones. In the auto modes the integrator starts with the method given by
@@ -114,6 +117,11 @@ class OdeMethod(enum.IntEnum):
 
 SENS_ERR_OFF = 4  # bit 2 of opts[7]
 OPTS_LEN = 8
+#: optional slot (after the linear engine's 8 and 9): the number of leading states whose error
+#: is controlled (0 or absent: all); the others (and all sensitivities of those) ride on the steps
+#: these choose, as sensitivities do with bit 2 of opts[7]. The second-order augmented models
+#: (``model.codegen.second_order``) keep their dy/dp states out of the control this way.
+OPT_CONTROLLED_STATES = 10
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-9
 DEFAULT_MAX_STEPS = 100000
@@ -166,6 +174,9 @@ def _ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
     may_switch = mode <= 1
     stiff = mode == 1 or mode == 2
     direction = 1.0 if t1 > t0 else -1.0
+    n_ctl = 0
+    if opts.shape[0] > OPT_CONTROLLED_STATES and opts[OPT_CONTROLLED_STATES] >= 1.0:
+        n_ctl = int(opts[OPT_CONTROLLED_STATES])
     stats = np.zeros(4, np.int64)
     if not (all_finite(y) and all_finite2(S)):
         return ODE_NONFINITE
@@ -197,11 +208,11 @@ def _ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
         if stiff:
             status, t, h, h_last = rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate,
                                              rtol, atol, with_sens, may_switch, max_attempts,
-                                             stats)
+                                             stats, n_ctl)
         else:
             status, t, h, h_last = dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate,
                                              rtol, atol, with_sens, may_switch, max_attempts,
-                                             stats)
+                                             stats, n_ctl)
         if status != ODE_SWITCH:
             break
         stiff = not stiff
@@ -213,6 +224,14 @@ def _ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
     if may_switch:
         opts[7] = (flags & ~3) | (1 if stiff else 0)
     return status
+
+
+def with_controlled_states(opts, n: int):
+    """A copy of ``opts`` whose error control covers only the first ``n`` states."""
+    out = np.zeros(max(opts.shape[0], OPT_CONTROLLED_STATES + 1))
+    out[:opts.shape[0]] = opts
+    out[OPT_CONTROLLED_STATES] = float(n)
+    return out
 
 
 _compiled: dict = {}

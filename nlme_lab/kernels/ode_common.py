@@ -135,9 +135,11 @@ def sens_rhs(J, Fp, S, dP, drate, out):
 
 
 @engine_jit()
-def err_norm(e, y0, y1, es, s0, s1, rtol, atol, with_sens):
-    """Weighted RMS norm of the error estimate ``e`` (states) and ``es`` (sensitivities)."""
-    n = e.shape[0]
+def err_norm(e, y0, y1, es, s0, s1, rtol, atol, with_sens, n_ctl):
+    """Weighted RMS norm of the error estimate ``e`` (states) and ``es`` (sensitivities) of the
+    first ``n_ctl`` states (the integrator's ``opts[OPT_CONTROLLED_STATES]``; the others ride
+    on the steps these choose)."""
+    n = n_ctl if 0 < n_ctl < e.shape[0] else e.shape[0]
     acc = 0.0
     for i in range(n):
         sc = atol + rtol * max(abs(y0[i]), abs(y1[i]))

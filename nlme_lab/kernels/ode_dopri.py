@@ -92,7 +92,7 @@ def _stage_sens(jac, dfdp, s, h, ts, ys, p, S, KS, Stmp, dP, drate, Jw, Fw, stat
 
 @njit(cache=True)
 def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, with_sens,
-              may_switch, max_attempts, stats):
+              may_switch, max_attempts, stats, n_ctl):
     """Integrate from t towards t1 with DOPRI5; update y, S in place.
 
     Same contract as ``ode_rodas.rodas_run``; ODE_SWITCH means stiffness was detected.
@@ -166,7 +166,7 @@ def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
                         for j in range(7):
                             acc += E[j] * KS[j, i, c]
                         Serr[i, c] = h * acc
-        err = err_norm(yerr, y, ynew, Serr, S, Snew, rtol, atol, with_sens and nd > 0)
+        err = err_norm(yerr, y, ynew, Serr, S, Snew, rtol, atol, with_sens and nd > 0, n_ctl)
         finite = np.isfinite(err) and all_finite(ynew) and all_finite(fs)
         accepted, ctl, _ = judge_step(ctl, h, last, err, finite, ERR_EXPONENT, FAC_MAX)
         if accepted:

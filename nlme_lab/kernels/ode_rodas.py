@@ -110,7 +110,7 @@ def _sens_base(jac, dfdp, t, y, p, S, dP, J, Fp, Jw, Fw, G, H, gt, delta, ytmp, 
 
 @njit(cache=True)
 def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, with_sens,
-              may_switch, max_attempts, stats):
+              may_switch, max_attempts, stats, n_ctl):
     """Integrate from t towards t1 with Rodas4; update y, S in place.
 
     Returns (status, t reached, proposed next step, last accepted step). status ODE_SWITCH
@@ -241,7 +241,7 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
             for i in range(n):
                 for c in range(nd):
                     Snew[i, c] = Stmp[i, c] + RS[i, c]
-        err = err_norm(r, y, ynew, RS, S, Snew, rtol, atol, with_sens and nd > 0)
+        err = err_norm(r, y, ynew, RS, S, Snew, rtol, atol, with_sens and nd > 0, n_ctl)
         finite = np.isfinite(err) and all_finite(ynew) and all_finite2(Snew)
         accepted, ctl, fac = judge_step(ctl, h, last, err, finite, ERR_EXPONENT, FAC_MAX)
         if accepted:

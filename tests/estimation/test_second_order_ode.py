@@ -1,0 +1,60 @@
+"""Exact second-order sensitivities of ODE models (``KernelProblem.second_order``: one solve of
+the model augmented with dy/dp, ``model.codegen.second_order``) against central differences of
+the engine's exact first-order sensitivities, on the Michaelis-Menten 2-compartment benchmark
+model; where the route does not apply it answers None (the objective then differences)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nlme_lab as nl
+from nlme_lab.estimation import KernelProblem
+from nlme_lab.model.codegen.second_order import qualifies
+from nlme_lab.problem import bind
+from tests.conftest import ROOT
+
+MM_MODEL = ROOT / "benchmarks" / "mm2_ode.nlm"
+MM_DATA = ROOT / "benchmarks" / "mm2_ode_100.csv"
+
+
+@pytest.fixture(scope="module")
+def mm_problem():
+    model = nl.Model.from_file(MM_MODEL)
+    frame = pd.read_csv(MM_DATA)
+    data = nl.read_nonmem(frame[frame["ID"] <= 6].reset_index(drop=True))
+    return KernelProblem(bind(model, data), parallel=False)
+
+
+def test_second_order_matches_differences_of_first_order(mm_problem):
+    prob = mm_problem
+    theta = prob.theta_full[prob.structural].copy()
+    etas = np.random.default_rng(5).normal(scale=0.25, size=(prob.n_subjects, prob.n_eta))
+    f, g, f_th, g_eta, g_th = prob.second_order(theta, etas)
+    f1, D = prob.evaluate_directions(theta, etas, True, True)
+    n_e = prob.n_eta
+    # first order: the same steps as the first-order solve (the dy/dp states are not error-controlled)
+    np.testing.assert_allclose(f, f1, rtol=1e-11)
+    np.testing.assert_allclose(g, D[:, :n_e], rtol=1e-9, atol=1e-12 * np.abs(D).max())
+    np.testing.assert_allclose(f_th, D[:, n_e:], rtol=1e-9, atol=1e-12 * np.abs(D).max())
+    h = 1e-4
+    fd_eta, fd_th = np.empty_like(g_eta), np.empty_like(g_th)
+    for m in range(n_e):
+        up, down = etas.copy(), etas.copy()
+        up[:, m] += h
+        down[:, m] -= h
+        Dp, Dm = prob.evaluate_directions(theta, up, True, True)[1], prob.evaluate_directions(theta, down, True, True)[1]
+        fd_eta[:, :, m] = (Dp[:, :n_e] - Dm[:, :n_e]) / (2 * h)
+        fd_th[:, m, :] = (Dp[:, n_e:] - Dm[:, n_e:]) / (2 * h)
+    scale = np.abs(f)[:, None, None]
+    assert np.max(np.abs(g_eta - fd_eta) / scale) < 1e-6
+    assert np.max(np.abs(g_th - fd_th) / scale) < 1e-6
+    np.testing.assert_array_equal(g_eta, g_eta.transpose(0, 2, 1))
+    assert np.abs(g_eta).max() > 1e-3 * np.abs(f).max()  # not trivially zero
+
+
+def test_second_order_does_not_apply_to_dose_modifiers_or_linear_systems(shared_models, shared_data):
+    assert not qualifies(shared_models["nmtest"].compiled)  # alag(center) = LAGT
+    theo = shared_models["theo_sd_ode"]  # routed to the exact linear propagator
+    assert not qualifies(theo.compiled)
+    prob = KernelProblem(bind(theo, shared_data["theo_sd.csv"]), parallel=False)
+    assert prob.second_order(prob.theta_full[prob.structural], np.zeros((prob.n_subjects, prob.n_eta))) is None
