@@ -3,8 +3,8 @@
 * ``compute_p`` / ``compute_dp``: call the model's ``pk`` / ``dpk`` on every record (when p
   does not depend on t: only where the random effects or covariates change; else copy)
   (``compute_p_at`` / ``compute_dp_at``: the same with the function by address, see below).
-* ``solve_population``: ``bolus_march.march`` or else ``events.solve_records`` for each
-  subject (see events.py), in parallel over chunks of subjects (``numba.prange``); each chunk
+* ``solve_population``: ``bolus_march.march`` (predictions) or ``bolus_march_sens.march_sens``
+  (with directions) or else ``events.solve_records`` for each subject (see events.py), in parallel over chunks of subjects (``numba.prange``); each chunk
   allocates one workspace and reuses it for its subjects (``solve_records`` clears it), so the
   hot path does not allocate.
   ``solve_population_serial`` is the same loop without threads. Subjects are independent (each
@@ -54,6 +54,7 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
+from .bolus_march_sens import march_sens, sens_path_applies, sens_scratch  # noqa: E402
 from .events import SOLVE_RECORDS, fast_path_applies, i64m, i64v  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
@@ -185,11 +186,20 @@ def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P
     info = np.zeros(2, np.int64)
     my_opts = np.empty_like(opts)
     fast = fast_path_applies(linear, dP.shape[2], opts)
+    sens = sens_path_applies(linear, dP.shape[2], opts)
     scratch = march_scratch(ws)
+    sscratch = sens_scratch(ws)
     for s in range(s0, s1):
         a = offsets[s]
         if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
                           _as_init(fn[3]), _as_obs(fn[5]), _as_linsys(fn[8]), pred, scratch):
+            status[s] = 0
+            fail_rec[s] = -1
+            continue
+        if sens and march_sens(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dP,
+                               dose_index, _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]),
+                               _as_dobs(fn[6]), _as_dobs(fn[7]), _as_linsys(fn[8]),
+                               _as_dlinsys(fn[9]), pred, dpred, sscratch):
             status[s] = 0
             fail_rec[s] = -1
             continue

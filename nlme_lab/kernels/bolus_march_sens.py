@@ -1,0 +1,245 @@
+"""The fast path of the event engine with sensitivity directions: ``bolus_march.march`` for a
+linear model's "simple" subject, with the derivatives of its predictions along ``dP``.
+
+A simple subject (``bolus_march``: the same individual parameters on every record, plain
+boluses only), here also with the same directions ``dP`` on every record and no lag time on
+a dosed compartment (a lag of 0 still has a derivative). With ``K = V diag(lam) W`` fixed for
+the subject, the state and its sensitivities along direction d, ``S_d = dy/dd``, solve
+``y' = K y`` and ``S_d' = K S_d + dK_d y``. In the eigen coordinates ``^y = W y``,
+``^S_d = W S_d``, with ``G_d = W dK_d V`` (``dK_d = sum_k dK/dp_k dP[k, d]``), over a step h
+without doses::
+
+    ^S_d,i <- e^(lam_i h) ^S_d,i + sum_j G_d,ij Phi_ij ^y_j,    ^y_i <- e^(lam_i h) ^y_i
+    Phi_ii = h e^(lam_i h),  Phi_ij = h (e^(lam_i h) - e^(lam_j h)) / (lam_i h - lam_j h)
+
+(the divided difference ``spectral.dd1``: the formula of ``linear.lin_advance_eigen``, whose
+Phi this is). A bolus of amt F into c adds ``W[:, c] amt F`` to ^y and ``W[:, c] amt dF_d``
+to ^S_d (F = p[f]: dF_d = dP[f, d]); the initial state is ``W init(p)``, its sensitivity
+``W dinit(p) dP``. At each record ``y = V ^y``, ``S = V ^S`` and the prediction's directions
+are ``dobs/dy S + dobs/dp dP`` (``events._predict``).
+
+Like ``march``, ``march_sens`` returns False (nothing that matters written) whenever the
+subject is not simple, the decomposition is declined or a state is not finite: the full path
+(``events.solve_records``) then solves the subject, so a decline never changes a result. The
+two paths agree to rounding (``tests/kernels/test_bolus_march_sens.py``); the full path keeps
+the state in the original coordinates and re-projects it at every step.
+
+Why: with directions a simple subject left the fast path for ``solve_records``, whose fixed
+cost per subject (clearing the workspace, the event queue, the dose modifiers' bookkeeping)
+made a call with 3 directions ~5x one without on theo_sd, and ~4x on pheno (many doses): the
+FOCE family calls the engine with directions ~270 times per fit.
+
+``opts[OPT_FULL_PATH]`` nonzero turns this path off (the tests' reference).
+"""
+
+from __future__ import annotations
+
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+import math  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from .bolus_march import _simple  # noqa: E402
+from .jit import engine_jit  # noqa: E402
+from .linear import METHOD_EXPM, OPT_LINEAR_METHOD, OPT_MODEL_INPUT, A_V, A_W, contract_dK  # noqa: E402
+from .spectral import DECOMPOSE, EIG_OK, dd1  # noqa: E402
+
+_decompose = DECOMPOSE.function  # late-bound (``jit.LateBound``)
+
+#: index in the engine's ``opts``: nonzero turns the sensitivity fast path off (tests' reference)
+OPT_FULL_PATH = 10
+
+
+def with_full_path(opts: np.ndarray, on: bool = True) -> np.ndarray:
+    """A copy of the engine ``opts`` with ``OPT_FULL_PATH`` set (every subject with directions
+    through ``events.solve_records``)."""
+    out = np.zeros(max(opts.shape[0], OPT_FULL_PATH + 1))
+    out[: opts.shape[0]] = opts
+    out[OPT_FULL_PATH] = 1.0 if on else 0.0
+    return out
+
+
+class SensScratch(NamedTuple):
+    """The arrays ``march_sens`` works in (``sens_scratch``): n states, n_p parameters, nd
+    directions, n_end endpoints."""
+
+    K: np.ndarray  # (n, n)
+    V: np.ndarray  # (n, n)
+    W: np.ndarray  # (n, n)
+    lam: np.ndarray  # (n,)
+    y: np.ndarray  # (n,)
+    yh: np.ndarray  # (n,)
+    a: np.ndarray  # (n,) lam h
+    e: np.ndarray  # (n,) exp(lam h)
+    p: np.ndarray  # (n_p,)
+    S: np.ndarray  # (n, nd)
+    Sh: np.ndarray  # (n, nd)
+    dK_raw: np.ndarray  # (n, n, n_p)
+    G: np.ndarray  # (nd, n, n): dK_d, then W dK_d V
+    tmp: np.ndarray  # (n, n)
+    Phi: np.ndarray  # (n, n)
+    Y0p: np.ndarray  # (n, n_p)
+    Oy: np.ndarray  # (n_end, n)
+    Op: np.ndarray  # (n_end, n_p)
+    pred_i: np.ndarray  # (n_end,)
+    decomp: object  # spectral.DecompWorkspace
+
+
+@njit(cache=True)
+def sens_scratch(ws):
+    """A ``SensScratch`` from a ``workspace.SubjectWorkspace`` (its arrays, plus the few this
+    path needs of its own); taken once per chunk of subjects."""
+    n = ws.y.shape[0]
+    eig = ws.linear.eig
+    return SensScratch(ws.K, eig[A_V], eig[A_W], ws.decomp.lam, ws.y, ws.yc, ws.f1, ws.f2, ws.p,
+                       ws.Sc, ws.S, ws.dK_raw, ws.dKd, ws.Jm, np.zeros((n, n)), ws.Y0p, ws.Oy,
+                       ws.Op, ws.pred_i, ws.decomp)
+
+
+@engine_jit()
+def sens_path_applies(linear, nd, opts):
+    """Whether ``march_sens`` may take subjects: a linear model without an input of its own,
+    with directions, not the forced Padé method and not ``OPT_FULL_PATH``."""
+    n_opt = opts.shape[0]
+    return linear and nd > 0 and not (n_opt > OPT_LINEAR_METHOD and opts[OPT_LINEAR_METHOD] == METHOD_EXPM) \
+        and not (n_opt > OPT_MODEL_INPUT and opts[OPT_MODEL_INPUT] != 0.0) \
+        and not (n_opt > OPT_FULL_PATH and opts[OPT_FULL_PATH] != 0.0)
+
+
+@engine_jit(inline=True)
+def _eligible(a, b, evid, amt, cmt, dP, dose_index):
+    """The directions are the same on every record and no dosed compartment has a lag."""
+    n_p, nd = dP.shape[1], dP.shape[2]
+    for g in range(a + 1, b):
+        for k in range(n_p):
+            for d in range(nd):
+                v = dP[g, k, d]
+                if v != dP[a, k, d] or v != v:
+                    return False
+    for g in range(a, b):
+        if evid[g] == 1 and amt[g] != 0.0 and dose_index[1, cmt[g]] >= 0:
+            return False
+    return True
+
+
+@engine_jit(inline=True)
+def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, init, dinit, obs,
+               dobs_dy, dobs_dp, linsys, dlinsys, pred, dpred, sc):
+    """Predictions ``pred[a:b]`` and directions ``dpred[a:b]`` of a simple subject (module
+    docstring), or False (nothing useful written). ``sc``: a ``SensScratch``."""
+    K, V, W, lam = sc.K, sc.V, sc.W, sc.lam
+    y, yh, av, ev, p = sc.y, sc.yh, sc.a, sc.e, sc.p
+    S, Sh, G, tmp, Phi = sc.S, sc.Sh, sc.G, sc.tmp, sc.Phi
+    Oy, Op, pred_i = sc.Oy, sc.Op, sc.pred_i
+    n = K.shape[0]
+    n_p = P.shape[1]
+    nd = dP.shape[2]
+    n_end = pred.shape[1]
+    if not _simple(a, b, time, evid, amt, cmt, rate, addl, ss, P, dose_index, n):
+        return False
+    if not _eligible(a, b, evid, amt, cmt, dP, dose_index):
+        return False
+    for k in range(n_p):
+        p[k] = P[a, k]
+    linsys(p, K)
+    if _decompose()(K, V, W, lam, sc.decomp) != EIG_OK:
+        return False
+    dPr = dP[a]
+    dlinsys(p, sc.dK_raw)
+    contract_dK(sc.dK_raw, dPr, G)
+    for d in range(nd):  # G_d = W dK_d V (in place: tmp = dK_d V first)
+        for i in range(n):
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += G[d, i, k] * V[k, j]
+                tmp[i, j] = acc
+        for i in range(n):
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += W[i, k] * tmp[k, j]
+                G[d, i, j] = acc
+    init(p, y)
+    dinit(p, sc.Y0p)
+    for i in range(n):
+        for d in range(nd):
+            acc = 0.0
+            for k in range(n_p):
+                acc += sc.Y0p[i, k] * dPr[k, d]
+            S[i, d] = acc
+    for i in range(n):
+        acc = 0.0
+        for j in range(n):
+            acc += W[i, j] * y[j]
+        yh[i] = acc
+        for d in range(nd):
+            acc = 0.0
+            for j in range(n):
+                acc += W[i, j] * S[j, d]
+            Sh[i, d] = acc
+    tc = time[a]
+    for g in range(a, b):
+        h = time[g] - tc
+        if h != 0.0:
+            for i in range(n):
+                x = lam[i] * h
+                av[i] = x
+                ev[i] = math.exp(x)
+            for i in range(n):
+                Phi[i, i] = h * ev[i] * yh[i]
+                for j in range(i + 1, n):
+                    v = h * dd1(av[i], av[j], ev[i], ev[j])
+                    Phi[i, j] = v * yh[j]
+                    Phi[j, i] = v * yh[i]
+            for d in range(nd):
+                for i in range(n):
+                    acc = ev[i] * Sh[i, d]
+                    for j in range(n):
+                        acc += G[d, i, j] * Phi[i, j]
+                    Sh[i, d] = acc
+            for i in range(n):
+                yh[i] *= ev[i]
+            tc = time[g]
+        if evid[g] == 1 and amt[g] != 0.0:
+            c = cmt[g]
+            f = dose_index[0, c]
+            dose = amt[g] * (p[f] if f >= 0 else 1.0)
+            for i in range(n):
+                yh[i] += W[i, c] * dose
+            if f >= 0:
+                for d in range(nd):
+                    damt = amt[g] * dPr[f, d]
+                    for i in range(n):
+                        Sh[i, d] += W[i, c] * damt
+        for i in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc += V[i, j] * yh[j]
+            if not (abs(acc) < 1e308):
+                return False  # the full path reports the non-finite state
+            y[i] = acc
+            for d in range(nd):
+                acc = 0.0
+                for j in range(n):
+                    acc += V[i, j] * Sh[j, d]
+                S[i, d] = acc
+        ti = time[g]
+        obs(ti, y, p, pred_i)
+        dobs_dy(ti, y, p, Oy)
+        dobs_dp(ti, y, p, Op)
+        for e in range(n_end):
+            pred[g, e] = pred_i[e]
+            for d in range(nd):
+                acc = 0.0
+                for s in range(n):
+                    acc += Oy[e, s] * S[s, d]
+                for k in range(n_p):
+                    acc += Op[e, k] * dPr[k, d]
+                dpred[g, e, d] = acc
+    return True
