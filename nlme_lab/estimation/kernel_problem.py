@@ -19,6 +19,10 @@ shape and reused; the arrays handed back are fresh (the engine keeps them). A su
 solution fails numerically (ODE failure, non-finite state) gets NaN predictions, so the
 engine's line searches back off; a bad record raises ``SolverError``.
 
+The outer gradient's points (eta-hat and eta-hat +- h e_m, with theta directions) are solved in
+one engine call on the dataset stacked 1 + 2 n_eta times (``evaluate_stencil``; linear models):
+one call instead of 1 + 2 n_eta, the same numbers bit for bit.
+
 ODE models, more directions than individual parameters (a FOCEI gradient asks for the n_eta +
 n_theta directions, 9 on the MM 2-cmt benchmark, whose model has 5 parameters): when every
 record of a subject has the same ``dP`` (no time-varying covariates, no IOV), the sensitivity
