@@ -5,24 +5,20 @@ A simple subject (``bolus_march``: the same individual parameters on every recor
 boluses only), here also with the same directions ``dP`` on every record and no lag time on
 a dosed compartment (a lag of 0 still has a derivative). With ``K = V diag(lam) W`` fixed for
 the subject, the state and its sensitivities along direction d, ``S_d = dy/dd``, solve
-``y' = K y`` and ``S_d' = K S_d + dK_d y``. In the eigen coordinates ``^y = W y``,
-``^S_d = W S_d``, with ``G_d = W dK_d V`` (``dK_d = sum_k dK/dp_k dP[k, d]``), over a step h
-without doses::
+``y' = K y`` and ``S_d' = K S_d + dK_d y`` (``dK_d = sum_k dK/dp_k dP[k, d]``). Each step
+between records is ``linear.lin_advance_eigen``'s (with ``G_d = W dK_d V``, ``^y = W y``)::
 
-    ^S_d,i <- e^(lam_i h) ^S_d,i + sum_j G_d,ij Phi_ij ^y_j,    ^y_i <- e^(lam_i h) ^y_i
+    ^S_d,i = e^(lam_i h) (W S_d)_i + sum_j G_d,ij Phi_ij ^y_j,    S_d = V ^S_d,   y = V (e^(lam h) ^y)
     Phi_ii = h e^(lam_i h),  Phi_ij = h (e^(lam_i h) - e^(lam_j h)) / (lam_i h - lam_j h)
 
-(the divided difference ``spectral.dd1``: the formula of ``linear.lin_advance_eigen``, whose
-Phi this is). A bolus of amt F into c adds ``W[:, c] amt F`` to ^y and ``W[:, c] amt dF_d``
-to ^S_d (F = p[f]: dF_d = dP[f, d]); the initial state is ``W init(p)``, its sensitivity
-``W dinit(p) dP``. At each record ``y = V ^y``, ``S = V ^S`` and the prediction's directions
-are ``dobs/dy S + dobs/dp dP`` (``events._predict``).
+operation for operation, a bolus is ``events._apply_event``'s (``y_c += F amt``,
+``S_c,d += amt dF_d``) and the prediction ``events._predict``'s, so the numbers are those of
+the full path bit for bit (``tests/kernels/test_bolus_march_sens.py``): what changes is the
+full path's per-subject bookkeeping, left out.
 
 Like ``march``, ``march_sens`` returns False (nothing that matters written) whenever the
 subject is not simple, the decomposition is declined or a state is not finite: the full path
-(``events.solve_records``) then solves the subject, so a decline never changes a result. The
-two paths agree to rounding (``tests/kernels/test_bolus_march_sens.py``); the full path keeps
-the state in the original coordinates and re-projects it at every step.
+(``events.solve_records``) then solves the subject.
 
 Why: with directions a simple subject left the fast path for ``solve_records``, whose fixed
 cost per subject (clearing the workspace, the event queue, the dose modifiers' bookkeeping)
@@ -84,6 +80,8 @@ class SensScratch(NamedTuple):
     tmp: np.ndarray  # (n, n)
     Phi: np.ndarray  # (n, n)
     Y0p: np.ndarray  # (n, n_p)
+    t: np.ndarray  # (n,)
+    dzero: np.ndarray  # int64 (nd,): 1 where dK_d == 0
     Oy: np.ndarray  # (n_end, n)
     Op: np.ndarray  # (n_end, n_p)
     pred_i: np.ndarray  # (n_end,)
@@ -97,8 +95,8 @@ def sens_scratch(ws):
     n = ws.y.shape[0]
     eig = ws.linear.eig
     return SensScratch(ws.K, eig[A_V], eig[A_W], ws.decomp.lam, ws.y, ws.yc, ws.f1, ws.f2, ws.p,
-                       ws.Sc, ws.S, ws.dK_raw, ws.dKd, ws.Jm, np.zeros((n, n)), ws.Y0p, ws.Oy,
-                       ws.Op, ws.pred_i, ws.decomp)
+                       ws.S, ws.Sc, ws.dK_raw, ws.dKd, ws.Jm, np.zeros((n, n)), ws.Y0p, ws.rate_c,
+                       np.zeros(ws.S.shape[1], np.int64), ws.Oy, ws.Op, ws.pred_i, ws.decomp)
 
 
 @engine_jit()
@@ -131,11 +129,16 @@ def _eligible(a, b, evid, amt, cmt, dP, dose_index):
 def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, init, dinit, obs,
                dobs_dy, dobs_dp, linsys, dlinsys, pred, dpred, sc):
     """Predictions ``pred[a:b]`` and directions ``dpred[a:b]`` of a simple subject (module
-    docstring), or False (nothing useful written). ``sc``: a ``SensScratch``."""
+    docstring), or False (nothing useful written). ``sc``: a ``SensScratch``.
+
+    Each step is ``linear.lin_advance_eigen``'s without inputs, operation for operation (the
+    state kept in the original coordinates, projected on W and back on V at every step), the
+    dose is ``events._apply_event``'s bolus and the prediction ``events._predict``: the
+    numbers of the full path, bit for bit, without its per-subject bookkeeping."""
     K, V, W, lam = sc.K, sc.V, sc.W, sc.lam
-    y, yh, av, ev, p = sc.y, sc.yh, sc.a, sc.e, sc.p
+    y, yh, av, ev, p, tv = sc.y, sc.yh, sc.a, sc.e, sc.p, sc.t
     S, Sh, G, tmp, Phi = sc.S, sc.Sh, sc.G, sc.tmp, sc.Phi
-    Oy, Op, pred_i = sc.Oy, sc.Op, sc.pred_i
+    Oy, Op, pred_i, Y0p, dK_raw, dzero = sc.Oy, sc.Op, sc.pred_i, sc.Y0p, sc.dK_raw, sc.dzero
     n = K.shape[0]
     n_p = P.shape[1]
     nd = dP.shape[2]
@@ -146,13 +149,33 @@ def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, in
         return False
     for k in range(n_p):
         p[k] = P[a, k]
+    for i in range(n):  # (what the full path's cleared workspace holds)
+        for j in range(n):
+            K[i, j] = 0.0
+            for k in range(n_p):
+                dK_raw[i, j, k] = 0.0
+        for k in range(n_p):
+            Y0p[i, k] = 0.0
+    for e in range(n_end):
+        for i in range(n):
+            Oy[e, i] = 0.0
+        for k in range(n_p):
+            Op[e, k] = 0.0
     linsys(p, K)
     if _decompose()(K, V, W, lam, sc.decomp) != EIG_OK:
         return False
     dPr = dP[a]
-    dlinsys(p, sc.dK_raw)
-    contract_dK(sc.dK_raw, dPr, G)
-    for d in range(nd):  # G_d = W dK_d V (in place: tmp = dK_d V first)
+    dlinsys(p, dK_raw)
+    contract_dK(dK_raw, dPr, G)
+    for d in range(nd):  # G_d = W dK_d V (linear._directions_ready; in place: tmp = dK_d V first)
+        zero = 1
+        for i in range(n):
+            for j in range(n):
+                if G[d, i, j] != 0.0:
+                    zero = 0
+        dzero[d] = zero
+        if zero:
+            continue
         for i in range(n):
             for j in range(n):
                 acc = 0.0
@@ -166,23 +189,13 @@ def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, in
                     acc += W[i, k] * tmp[k, j]
                 G[d, i, j] = acc
     init(p, y)
-    dinit(p, sc.Y0p)
+    dinit(p, Y0p)
     for i in range(n):
         for d in range(nd):
             acc = 0.0
             for k in range(n_p):
-                acc += sc.Y0p[i, k] * dPr[k, d]
+                acc += Y0p[i, k] * dPr[k, d]
             S[i, d] = acc
-    for i in range(n):
-        acc = 0.0
-        for j in range(n):
-            acc += W[i, j] * y[j]
-        yh[i] = acc
-        for d in range(nd):
-            acc = 0.0
-            for j in range(n):
-                acc += W[i, j] * S[j, d]
-            Sh[i, d] = acc
     tc = time[a]
     for g in range(a, b):
         h = time[g] - tc
@@ -191,44 +204,50 @@ def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, in
                 x = lam[i] * h
                 av[i] = x
                 ev[i] = math.exp(x)
-            for i in range(n):
-                Phi[i, i] = h * ev[i] * yh[i]
+                acc = 0.0
+                for j in range(n):
+                    acc += W[i, j] * y[j]
+                yh[i] = acc
+            for i in range(n):  # M_ij = Phi_ij ^y_j
+                Phi[i, i] = (h * ev[i]) * yh[i]
                 for j in range(i + 1, n):
                     v = h * dd1(av[i], av[j], ev[i], ev[j])
                     Phi[i, j] = v * yh[j]
                     Phi[j, i] = v * yh[i]
             for d in range(nd):
+                use_g = dzero[d] == 0
                 for i in range(n):
-                    acc = ev[i] * Sh[i, d]
+                    acc = 0.0
                     for j in range(n):
-                        acc += G[d, i, j] * Phi[i, j]
+                        acc += W[i, j] * S[j, d]
+                    acc *= ev[i]
+                    if use_g:
+                        for j in range(n):
+                            acc += G[d, i, j] * Phi[i, j]
                     Sh[i, d] = acc
             for i in range(n):
-                yh[i] *= ev[i]
+                for d in range(nd):
+                    acc = 0.0
+                    for j in range(n):
+                        acc += V[i, j] * Sh[j, d]
+                    S[i, d] = acc
+            for i in range(n):
+                tv[i] = ev[i] * yh[i] + 0.0 * 0.0  # (+ the input term, zero here)
+            for i in range(n):
+                acc = 0.0
+                for j in range(n):
+                    acc += V[i, j] * tv[j]
+                if not (abs(acc) < 1e308):
+                    return False  # the full path reports the non-finite state
+                y[i] = acc
             tc = time[g]
         if evid[g] == 1 and amt[g] != 0.0:
             c = cmt[g]
             f = dose_index[0, c]
-            dose = amt[g] * (p[f] if f >= 0 else 1.0)
-            for i in range(n):
-                yh[i] += W[i, c] * dose
-            if f >= 0:
-                for d in range(nd):
-                    damt = amt[g] * dPr[f, d]
-                    for i in range(n):
-                        Sh[i, d] += W[i, c] * damt
-        for i in range(n):
-            acc = 0.0
-            for j in range(n):
-                acc += V[i, j] * yh[j]
-            if not (abs(acc) < 1e308):
-                return False  # the full path reports the non-finite state
-            y[i] = acc
+            F = p[f] if f >= 0 else 1.0
+            y[c] += F * amt[g]
             for d in range(nd):
-                acc = 0.0
-                for j in range(n):
-                    acc += V[i, j] * Sh[j, d]
-                S[i, d] = acc
+                S[c, d] += amt[g] * (dPr[f, d] if f >= 0 else 0.0)
         ti = time[g]
         obs(ti, y, p, pred_i)
         dobs_dy(ti, y, p, Oy)
