@@ -28,6 +28,13 @@ this branch theo 1.17-2.15, pheno 0.69-0.99, theo_full 0.19-0.22; after theo 1.0
 0.50-0.56, theo_full 0.12-0.14. What is left on theo is Python around many small engine calls
 (the engine is ~24 % of the fit) and on pheno the engine's sensitivity path (~45 %: with
 directions it leaves the fast bolus march, 5-10x the cost of predictions alone).
+
+Measured 2026-12-07 (load 1.3-1.9), branch ``inner`` (the engine's fast path with directions,
+``kernels.bolus_march_sens``; the outer gradient's 1 + 2 n_eta points in one engine call):
+main theo 157 ms vs R 97 (1.62), pheno 155 vs 288 (0.54); after theo 102 vs R 129 (0.79),
+pheno 90 vs 245 (0.37), theo_full 366 vs 2878 (0.13). Engine calls per fit: theo 271 -> 122,
+pheno 136 -> 56; every result bit-identical to main. What is left on theo: the Python of the
+inner Newton solve (17 solves, ~60 iterations per fit) and of the gradient's perturbed batch.
 """
 
 from __future__ import annotations

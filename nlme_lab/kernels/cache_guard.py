@@ -25,8 +25,8 @@ HERE = Path(__file__).resolve().parent
 #: code of the others: the ODE integrator's modules too, which ``ode.ode_advance`` inlines)
 ENGINE_MODULES = (
     "dense", "ode_common", "ode_dopri", "ode_rodas", "ode", "expm", "spectral", "linear",
-    "propagate", "steady_state", "workspace", "bolus_march", "events", "population", "metropolis",
-    "error_model", "subject_terms",
+    "propagate", "steady_state", "workspace", "bolus_march", "bolus_march_sens", "events", "population",
+    "metropolis", "error_model", "subject_terms",
 )
 #: kernel modules that are not engine modules (standalone kernels; no jit code)
 STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs")

@@ -3,8 +3,8 @@
 * ``compute_p`` / ``compute_dp``: call the model's ``pk`` / ``dpk`` on every record (when p
   does not depend on t: only where the random effects or covariates change; else copy)
   (``compute_p_at`` / ``compute_dp_at``: the same with the function by address, see below).
-* ``solve_population``: ``bolus_march.march`` or else ``events.solve_records`` for each
-  subject (see events.py), in parallel over chunks of subjects (``numba.prange``); each chunk
+* ``solve_population``: ``bolus_march.march`` (predictions) or ``bolus_march_sens.march_sens``
+  (with directions) or else ``events.solve_records`` for each subject (see events.py), in parallel over chunks of subjects (``numba.prange``); each chunk
   allocates one workspace and reuses it for its subjects (``solve_records`` clears it), so the
   hot path does not allocate.
   ``solve_population_serial`` is the same loop without threads. Subjects are independent (each
@@ -62,6 +62,7 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
+from .bolus_march_sens import make_sens_scratch, march_sens, sens_path_applies  # noqa: E402
 from .events import NOT_LOADED, SOLVE_RECORDS, bind_solve_records, fast_path_applies, i64m, i64v  # noqa: E402
 from .jit import LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
@@ -229,17 +230,27 @@ def bind_engine() -> None:
 def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                     linear, dP, opts, pred, dpred, status, fail_rec):
     """Subjects s0:s1 with the model functions at the addresses ``fn`` (``FN_ORDER``): first
-    ``bolus_march.march`` on each (when ``fast_path_applies``), then ``events.solve_records`` on
+    ``bolus_march.march`` on each (when ``fast_path_applies``: no directions) or
+    ``bolus_march_sens.march_sens`` (when ``sens_path_applies``: with directions), then ``events.solve_records`` on
     those it declined (``_solve_declined_at``; subjects are independent, so the order does not
     matter). While the full engine is not bound (``bind_engine``) the declined subjects keep the
     status ``NOT_LOADED``."""
-    scratch = make_march_scratch(dose_index.shape[1], P.shape[1], pred.shape[1])
-    fast = fast_path_applies(linear, dP.shape[2], opts)
+    n, n_p, nd, n_end = dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1]
+    scratch = make_march_scratch(n, n_p, n_end)
+    fast = fast_path_applies(linear, nd, opts)
+    sens = sens_path_applies(linear, nd, opts)
+    sscratch = make_sens_scratch(n, n_p, nd if sens else 0, n_end)
     declined = False
     for s in range(s0, s1):
         a = offsets[s]
         if fast and march(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dose_index,
                           _as_init(fn[3]), _as_obs(fn[5]), _as_linsys(fn[8]), pred, scratch):
+            status[s] = 0
+            fail_rec[s] = -1
+        elif sens and march_sens(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dP,
+                                 dose_index, _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]),
+                                 _as_dobs(fn[6]), _as_dobs(fn[7]), _as_linsys(fn[8]),
+                                 _as_dlinsys(fn[9]), pred, dpred, sscratch):
             status[s] = 0
             fail_rec[s] = -1
         else:

@@ -54,6 +54,31 @@ def test_predictor_sensitivities_are_the_problems(theo_bound):
     assert np.all(d_theta[rows, ep][:, 3] == 0.0)
 
 
+@pytest.mark.parametrize("twins", [True, False])
+def test_the_stencil_in_one_engine_call_equals_its_points_bit_for_bit(theo_bound, twins):
+    """``KernelProblem.evaluate_stencil``: the outer gradient's 1 + 2 n_eta points solved as
+    copies of the dataset in one engine call give each point's own call's numbers."""
+    rng = np.random.default_rng(10)
+    theta, etas, h = np.array([0.45, 1.0, 3.45]), rng.normal(0, 0.3, (12, 3)), 1e-4
+    problem = KernelProblem(theo_bound, parallel=False)
+    if not twins:
+        problem._set_twins(np.full(3, -1))
+    calls = problem.n_calls
+    F, D = problem.evaluate_stencil(theta, etas, h)
+    assert problem.n_calls == calls + 1 and F.shape == (7, 132) and D.shape == (7, 132, 6)
+    one = KernelProblem(theo_bound, parallel=False)
+    if not twins:
+        one._set_twins(np.full(3, -1))
+    for b in range(7):
+        e = etas.copy()
+        if b:
+            m, sign = (b - 1) // 2, (1.0 if b % 2 else -1.0)
+            e[:, m] = etas[:, m] + sign * h
+        f, d = one.evaluate_directions(theta, e, True, True)
+        np.testing.assert_array_equal(F[b], f)
+        np.testing.assert_array_equal(D[b], d)
+
+
 def test_theta_twins_are_copied_and_a_repeated_point_skips_the_engine(theo_bound):
     """theo_sd's thetas are mu-referenced (ka = exp(tka + eta_ka)): their parameter directions
     equal the etas', so the engine sees the etas' only and the theta columns are copies, equal

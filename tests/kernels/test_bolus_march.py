@@ -12,6 +12,7 @@ import pytest
 
 import nlme_lab as nl
 from nlme_lab.kernels import bolus_march, workspace
+from nlme_lab.kernels.bolus_march_sens import with_full_path
 from nlme_lab.problem import bind
 from nlme_lab.problem.predict import Predictor
 
@@ -78,6 +79,7 @@ def both_paths(model, data, rng):
     eta = np.repeat(rng.normal(0, 0.4, (data.n_subjects, n_re)), np.diff(data.offsets), axis=0)
     theta = np.array([t.init for t in model.ir.thetas])
     fast = pr.predict_all(theta, np.ascontiguousarray(eta))
+    pr._opts = with_full_path(pr._opts)  # with directions: not bolus_march_sens's fast path either
     full, _, _ = pr.sensitivities(theta, np.ascontiguousarray(eta))
     return fast, full
 

@@ -59,8 +59,13 @@ def theo_like_population(n_sub, seed=0):
     return offsets, recs, np.ascontiguousarray(eta), np.ascontiguousarray(cov)
 
 
-def _run(fn, offsets, recs, P, dP, linear=True):
+def _run(fn, offsets, recs, P, dP, linear=True, full_path=False):
+    from nlme_lab.kernels.bolus_march_sens import with_full_path
     from nlme_lab.kernels.ode import make_opts
+
+    opts = make_opts(rtol=1e-10, atol=1e-12)
+    if full_path:  # every subject with directions through events.solve_records
+        opts = with_full_path(opts)
 
     n = P.shape[0]
     pred = np.zeros((n, 1))
@@ -70,8 +75,7 @@ def _run(fn, offsets, recs, P, dP, linear=True):
     fail = np.zeros(n_sub, np.int64)
     r = recs
     fn(offsets, r["time"], r["evid"], r["amt"], r["cmt"], r["rate"], r["ii"], r["addl"], r["ss"],
-       P, ADVAN2.dose_index, *ADVAN2.funcs, linear, dP, make_opts(rtol=1e-10, atol=1e-12),
-       pred, dpred, status, fail)
+       P, ADVAN2.dose_index, *ADVAN2.funcs, linear, dP, opts, pred, dpred, status, fail)
     return pred, dpred, status, fail
 
 
@@ -117,13 +121,17 @@ def test_parallel_equals_serial_and_per_subject_calls(n_dir):
     for a, b in zip(par, ser):
         np.testing.assert_array_equal(a, b)
     assert np.all(par[2] == 0) and np.all(par[3] == -1)
-    # and equal to one call per subject
+    # and equal to one call per subject (which takes the full path with directions; the
+    # population's sensitivity fast path, bolus_march_sens, gives its numbers bit for bit)
+    full = _run(solve_population_serial, offsets, recs, P, dP, full_path=True)
+    for x, y in zip(par, full):
+        np.testing.assert_array_equal(x, y)
     s = 7
     a, b = offsets[s], offsets[s + 1]
     sub = {k: v[a:b] for k, v in recs.items()}
     _, _, pred, dpred = run_subject(ADVAN2, sub, P[a:b], dP=dP[a:b])
-    np.testing.assert_array_equal(par[0][a:b], pred)
-    np.testing.assert_array_equal(par[1][a:b], dpred)
+    np.testing.assert_array_equal(full[0][a:b], pred)
+    np.testing.assert_array_equal(full[1][a:b], dpred)
 
 
 def test_failing_subject_reports_global_record_index():
