@@ -4,7 +4,8 @@ In a subprocess with empty numba and model caches (a fresh machine: every kernel
 compiled there, callees included), a closed-form model's simulation and FOCEI fit on data
 without SS records must not compile the ODE integrator, ``propagate.advance`` or the
 steady-state solver nor import the SAEM sampler, the simulation of subjects that the fast path
-(``bolus_march``) takes must not compile ``events.solve_records`` (nor the Padé path), and the engine's other late-bound kernels
+(``bolus_march``) takes must not compile ``events.solve_records`` (nor the Padé path), nor
+must the FOCEI fit of subjects that ``bolus_march_sens`` takes, and the engine's other late-bound kernels
 (``kernels.jit.LateBound``) must each be compiled once, for one signature."""
 
 import json
@@ -26,6 +27,9 @@ data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
 nl.simulate(model, data, n=1, seed=1)
 simulate_bound = [ref.bound for ref in (events.SOLVE_RECORDS, population.SOLVE_DECLINED, linear.LIN_ADVANCE_EXPM)]
 fit = nl.fit(model, data, method="focei")
+fit_bound = [ref.bound for ref in (events.SOLVE_RECORDS, population.SOLVE_DECLINED, linear.LIN_ADVANCE_EXPM)]
+odd_even_after_fit = len(sys.modules["nlme_lab.kernels.expm"]._odd_even.signatures)
+population.bind_engine()  # what a subject the fast paths decline (or the SAEM sampler) binds
 ode = sys.modules["nlme_lab.kernels.ode"]
 late = [propagate.ADVANCE, propagate.ODE, events.SOLVE_RECORDS, population.SOLVE_RANGE, population.SOLVE_DECLINED,
         linear.LIN_ADVANCE_EXPM,
@@ -33,6 +37,8 @@ late = [propagate.ADVANCE, propagate.ODE, events.SOLVE_RECORDS, population.SOLVE
 print(json.dumps({
     "ofv": fit.ofv,
     "solve_records bound by the simulation": simulate_bound,
+    "solve_records bound by the fit": fit_bound,
+    "odd_even signatures after the fit": odd_even_after_fit,
     "ode compiled": sorted(ode._compiled),
     "integrator signatures": [len(f.signatures) for f in (ode_rodas.rodas_run, ode_dopri.dopri_run,
                                                           ode_common.initial_step)],
@@ -54,11 +60,14 @@ def test_a_closed_form_fit_compiles_neither_the_ode_integrator_nor_the_sampler(t
     facts = json.loads(out.stdout.strip().splitlines()[-1])
     assert abs(facts["ofv"] - 116.8034129) < 1e-6  # the fit itself ran (theo_sd FOCEI)
     # theo_sd's subjects (constant parameters, one bolus each) all take the fast path: the simulation
-    # does not compile the full event engine nor its Padé fallback; the fit (sensitivities) binds them
+    # does not compile the full event engine nor its Padé fallback, and neither does the FOCEI fit
+    # (its sensitivities take bolus_march_sens); bind_engine then binds them, each for one signature
     assert facts["solve_records bound by the simulation"] == [False, False, False]
+    assert facts["solve_records bound by the fit"] == [False, False, False]
+    assert facts["odd_even signatures after the fit"] == 0
     assert facts["ode compiled"] == [] and not facts["ode bound"]
     assert facts["integrator signatures"] == [0, 0, 0]
-    assert facts["odd_even signatures"] == 1  # the Padé path (bound with the fit): one degree type, not four literals
+    assert facts["odd_even signatures"] == 1  # the Padé path (bound by bind_engine): one degree type, not four literals
     assert not facts["sampler imported"]
     late = facts["late-bound signatures"]
     assert late.pop("nlme_lab_kernels_ode_advance") == [False, 0]
