@@ -181,6 +181,42 @@ def _compute_dp_at_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, us
 SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
 
 
+@njit(types.boolean(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=True)
+def _march_sens_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
+                   linear, dP, opts, pred, dpred, status, fail_rec):
+    """``bolus_march_sens.march_sens`` on the subjects of s0:s1 whose status is ``NOT_LOADED`` (with
+    directions ``bolus_march.march`` takes none), with a scratch of its own; True if some are left
+    for the full engine. Late-bound (``MARCH_SENS``) and bound by ``bind_sensitivity_path``, so that
+    a simulation compiles none of it and a FOCE fit whose subjects it all takes needs no
+    ``events.solve_records``."""
+    n, n_p, nd, n_end = dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1]
+    sc = make_sens_scratch(n, n_p, nd, n_end)
+    left = False
+    for s in range(s0, s1):
+        if status[s] != NOT_LOADED:
+            continue
+        if march_sens(offsets[s], offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dP,
+                      dose_index, _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]), _as_dobs(fn[6]),
+                      _as_dobs(fn[7]), _as_linsys(fn[8]), _as_dlinsys(fn[9]), pred, dpred, sc):
+            status[s] = 0
+            fail_rec[s] = -1
+        else:
+            left = True
+    return left
+
+
+#: ``_march_sens_at``, late-bound (``jit.LateBound``)
+MARCH_SENS = LateBound("nlme_lab_kernels_march_sens_at", types.boolean(types.int64, types.int64, *SOLVE_AT_SIG.args))
+_march_sens, _march_sens_address = MARCH_SENS.function, MARCH_SENS.address
+
+
+def bind_sensitivity_path() -> None:
+    """Compile (or load) ``_march_sens_at`` and let ``_solve_range_at`` use it: bound with
+    ``compute_dp`` (what every caller that asks for directions uses first) and by ``bind_engine``."""
+    if not MARCH_SENS.bound:
+        MARCH_SENS.bind(_march_sens_at)
+
+
 @njit(cache=True)
 def _solve_declined_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                        fn, linear, dP, opts, pred, dpred, status, fail_rec):
@@ -222,6 +258,7 @@ def bind_engine() -> None:
     ``_solve_range_at`` hand it the subjects the fast path declines; until then it marks them
     ``NOT_LOADED`` (callers that cannot solve again bind it first, ``problem.predict.Predictor``)."""
     bind_solve_records()
+    bind_sensitivity_path()
     if not SOLVE_DECLINED.bound:
         SOLVE_DECLINED.bind(_solve_declined_at)
 
@@ -230,16 +267,13 @@ def bind_engine() -> None:
 def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                     linear, dP, opts, pred, dpred, status, fail_rec):
     """Subjects s0:s1 with the model functions at the addresses ``fn`` (``FN_ORDER``): first
-    ``bolus_march.march`` on each (when ``fast_path_applies``: no directions) or
-    ``bolus_march_sens.march_sens`` (when ``sens_path_applies``: with directions), then ``events.solve_records`` on
-    those it declined (``_solve_declined_at``; subjects are independent, so the order does not
+    ``bolus_march.march`` on each (when ``fast_path_applies``: no directions), with directions
+    ``bolus_march_sens.march_sens`` (``_march_sens_at``, once bound), then ``events.solve_records`` on
+    those declined (``_solve_declined_at``; subjects are independent, so the order does not
     matter). While the full engine is not bound (``bind_engine``) the declined subjects keep the
     status ``NOT_LOADED``."""
-    n, n_p, nd, n_end = dose_index.shape[1], P.shape[1], dP.shape[2], pred.shape[1]
-    scratch = make_march_scratch(n, n_p, n_end)
-    fast = fast_path_applies(linear, nd, opts)
-    sens = sens_path_applies(linear, nd, opts)
-    sscratch = make_sens_scratch(n, n_p, nd if sens else 0, n_end)
+    scratch = make_march_scratch(dose_index.shape[1], P.shape[1], pred.shape[1])
+    fast = fast_path_applies(linear, dP.shape[2], opts)
     declined = False
     for s in range(s0, s1):
         a = offsets[s]
@@ -247,16 +281,13 @@ def _solve_range_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P
                           _as_init(fn[3]), _as_obs(fn[5]), _as_linsys(fn[8]), pred, scratch):
             status[s] = 0
             fail_rec[s] = -1
-        elif sens and march_sens(a, offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dP,
-                                 dose_index, _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]),
-                                 _as_dobs(fn[6]), _as_dobs(fn[7]), _as_linsys(fn[8]),
-                                 _as_dlinsys(fn[9]), pred, dpred, sscratch):
-            status[s] = 0
-            fail_rec[s] = -1
         else:
             status[s] = NOT_LOADED
             fail_rec[s] = a
             declined = True
+    if declined and _march_sens_address() != 0 and sens_path_applies(linear, dP.shape[2], opts):
+        declined = _march_sens()(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
+                                 fn, linear, dP, opts, pred, dpred, status, fail_rec)
     if declined and _solve_declined_address() != 0:
         _solve_declined()(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index,
                           fn, linear, dP, opts, pred, dpred, status, fail_rec)
@@ -333,6 +364,7 @@ def _compile_dp() -> None:
     """``compute_dp`` and ``compute_dp_at`` (what only the FOCE family and the covariance steps
     use): compiled on first use, not on a simulation's cold start."""
     g = globals()
+    bind_sensitivity_path()
     if "compute_dp_at" not in g:
         g["compute_dp"] = engine_jit(COMPUTE_DP_SIG)(_compute_dp_py)  # the global compute_dp_at calls
         g["compute_dp_at"] = engine_jit(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))(_compute_dp_at_py)

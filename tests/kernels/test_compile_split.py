@@ -32,6 +32,7 @@ odd_even_after_fit = len(sys.modules["nlme_lab.kernels.expm"]._odd_even.signatur
 population.bind_engine()  # what a subject the fast paths decline (or the SAEM sampler) binds
 ode = sys.modules["nlme_lab.kernels.ode"]
 late = [propagate.ADVANCE, propagate.ODE, events.SOLVE_RECORDS, population.SOLVE_RANGE, population.SOLVE_DECLINED,
+        population.MARCH_SENS,
         linear.LIN_ADVANCE_EXPM,
         spectral.DECOMPOSE, steady_state.SS_LOAD, steady_state.SS_CONSTANT]
 print(json.dumps({
