@@ -181,7 +181,7 @@ def _compute_dp_at_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, us
 SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
 
 
-@njit(types.boolean(types.int64, types.int64, *SOLVE_AT_SIG.args), cache=True)
+@njit(cache=True)  # no signature here: that would compile it on import (``MARCH_SENS.bind`` does)
 def _march_sens_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                    linear, dP, opts, pred, dpred, status, fail_rec):
     """``bolus_march_sens.march_sens`` on the subjects of s0:s1 whose status is ``NOT_LOADED`` (with
