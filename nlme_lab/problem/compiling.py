@@ -1,13 +1,14 @@
 """Saying, before it starts, that the engine is about to compile.
 
 numba compiles the engine's kernels on their first use on a machine and caches them
-(``kernels/cache_guard.py``): the first simulation or fit waits about a minute, the
+(``kernels/cache_guard.py``): the first simulation or fit waits 15-30 s, the
 following ones load the kernels in about a second. Without a word that first wait looks like a
 hang (``make demo`` spent 133 s in a silent ``simulate``). ``pending(method)`` names the
 kernel groups a run will compile, with the time they take to compile on an idle 2-core machine
-(measured in CPU seconds on the loaded 2-core machine, ``benchmarks/bench_compile_simulate.py``: the
-engine about 60 s (without the ODE integrator, which a model with ODEs adds), the SAEM sampler
-about 30 s; more wall time under load);
+(measured in CPU seconds on an idle 2-core machine, ``benchmarks/bench_compile_simulate.py``, theo_sd:
+the engine's fast paths about 20 s (without the ODE integrator, which a model with ODEs adds,
+nor the full event engine, which a FOCE fit compiles only for subjects the fast paths decline),
+the SAEM sampler about 55 s with the full event engine it binds first; more wall time under load);
 ``announce(method)`` writes that once per process to stderr (the CLI, a notebook cell), and
 ``notice(method)`` is the same text for a widget to show.
 """
@@ -33,10 +34,11 @@ class KernelGroup:
 # (modules whose kernels are cached on their own: inlined-only ones such as bolus_march have no
 # cache files to look at)
 ENGINE = KernelGroup("the engine",
-                     ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population"), 60.0)
+                     ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population"), 20.0)
 #: compiled only for a model with ODEs (``kernels.propagate.bind_ode``)
 ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_dopri", "ode_rodas"), 20.0)
-SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 30.0)
+#: with the full event engine (``population.bind_engine``), which the sampler binds first
+SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 55.0)
 
 #: what a method uses beyond the engine (None: only the engine, as ``simulate``). The FOCE
 #: family's likelihood terms (``subject_terms``) compile in about a second: not announced.
