@@ -418,7 +418,11 @@ class KernelProblem:
             from nlme_lab.kernels.ode import with_controlled_states
             from nlme_lab.model.codegen.second_order import augmented_model
 
-            model = augmented_model(self.compiled, along)
+            try:
+                model = augmented_model(self.compiled, along)
+            except ValueError:  # a linear system forced onto the ODE solver (solver="ode"): differences
+                self._aug = False
+                return None
             bound = SimpleNamespace(model=SimpleNamespace(compiled=model), dataset=self.bound.dataset,
                                     cmt_index=self.bound.cmt_index, covariates=self.bound.covariates)
             predictor = Predictor(bound, rtol=self.rtol, atol=self.atol, parallel=self.predictor.requested_parallel)

@@ -58,3 +58,9 @@ def test_second_order_does_not_apply_to_dose_modifiers_or_linear_systems(shared_
     assert not qualifies(theo.compiled)
     prob = KernelProblem(bind(theo, shared_data["theo_sd.csv"]), parallel=False)
     assert prob.second_order(prob.theta_full[prob.structural], np.zeros((prob.n_subjects, prob.n_eta))) is None
+    # the same linear system forced onto the ODE solver: the route declines (no augmented model of
+    # a linear system), the objective differences, and the fit runs
+    forced = nl.Model.from_file(ROOT / "tests" / "shared" / "models" / "theo_sd_ode.nlm", solver="ode")
+    prob = KernelProblem(bind(forced, shared_data["theo_sd.csv"]), parallel=False)
+    assert prob._ode
+    assert prob.second_order(prob.theta_full[prob.structural], np.zeros((prob.n_subjects, prob.n_eta))) is None

@@ -130,4 +130,6 @@ def test_a_given_method_overrides_the_spec(fitted):
     fo = nl.fit(model, spec, "fo", covariance=None)
     assert fo.method is MethodKind.FO
     twin = nl.Model.from_file(MODELS / "theo_sd.nlm").with_initial(tka=0.451075, tcl=1.000632, tv=3.449988)
-    assert fo.ofv == nl.fit(twin, spec.read(), "fo", covariance=None).ofv
+    # the same FO fit (another method would differ in the first digits); the control stream's initial
+    # values reach the optimiser by another route than with_initial, so the last bit may differ
+    assert fo.ofv == pytest.approx(nl.fit(twin, spec.read(), "fo", covariance=None).ofv, rel=1e-12)
