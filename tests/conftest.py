@@ -38,3 +38,15 @@ def shared_data():
     import nlme_lab as nl
 
     return {name: nl.read_nonmem(DATA / name) for name in sorted(set(MODEL_DATA.values()))}
+
+
+def mm_benchmark(n_subjects: int):
+    """The Michaelis-Menten 2-compartment ODE benchmark (``benchmarks/mm2_ode.nlm``) and the first
+    ``n_subjects`` of its dataset (``benchmarks/mm2_ode_100.csv``), as (model, dataset)."""
+    import pandas as pd
+
+    import nlme_lab as nl
+
+    model = nl.Model.from_file(ROOT / "benchmarks" / "mm2_ode.nlm")
+    frame = pd.read_csv(ROOT / "benchmarks" / "mm2_ode_100.csv")
+    return model, nl.read_nonmem(frame[frame["ID"] <= n_subjects].reset_index(drop=True))

@@ -4,24 +4,18 @@ the engine's exact first-order sensitivities, on the Michaelis-Menten 2-compartm
 model; where the route does not apply it answers None (the objective then differences)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import nlme_lab as nl
 from nlme_lab.estimation import KernelProblem
 from nlme_lab.model.codegen.second_order import qualifies
 from nlme_lab.problem import bind
-from tests.conftest import ROOT
-
-MM_MODEL = ROOT / "benchmarks" / "mm2_ode.nlm"
-MM_DATA = ROOT / "benchmarks" / "mm2_ode_100.csv"
+from tests.conftest import ROOT, mm_benchmark
 
 
 @pytest.fixture(scope="module")
 def mm_problem():
-    model = nl.Model.from_file(MM_MODEL)
-    frame = pd.read_csv(MM_DATA)
-    data = nl.read_nonmem(frame[frame["ID"] <= 6].reset_index(drop=True))
+    model, data = mm_benchmark(6)
     return KernelProblem(bind(model, data), parallel=False)
 
 

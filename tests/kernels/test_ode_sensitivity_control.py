@@ -4,23 +4,16 @@ step-size error control, as CVODES does by default): at the engine's default tol
 (rtol 1e-12) to 1e-6 relative, on the nonlinear Michaelis-Menten 2-compartment benchmark model."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
-import nlme_lab as nl
 from nlme_lab.problem import bind
 from nlme_lab.problem.predict import Predictor
-from tests.conftest import ROOT
-
-MM_MODEL = ROOT / "benchmarks" / "mm2_ode.nlm"
-MM_DATA = ROOT / "benchmarks" / "mm2_ode_100.csv"
+from tests.conftest import mm_benchmark
 
 
 @pytest.fixture(scope="module")
 def mm():
-    model = nl.Model.from_file(MM_MODEL)
-    frame = pd.read_csv(MM_DATA)
-    data = nl.read_nonmem(frame[frame["ID"] <= 4].reset_index(drop=True))
+    model, data = mm_benchmark(4)
     return model, bind(model, data)
 
 
