@@ -198,7 +198,7 @@ def _ode_advance(rhs, jac, dfdp, t0, t1, y, S, p, dP, rate, drate, opts):
             opts[5] = stats[1]
             return ODE_NONFINITE
         h, calls = initial_step(rhs, t0, t1, y, p, rate, f0, 4.0 if stiff else 5.0,
-                                rtol, atol, ytmp, f1)
+                                rtol, atol, ytmp, f1, n_ctl)
         stats[1] += calls
 
     t = t0

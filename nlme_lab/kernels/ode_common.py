@@ -179,9 +179,11 @@ def all_finite2(x):
 
 
 @engine_jit()
-def initial_step(rhs, t, t1, y, p, rate, f0, order, rtol, atol, ytmp, f1):
-    """Hairer-Wanner starting step (one explicit Euler probe). Returns (signed h, rhs calls)."""
-    n = y.shape[0]
+def initial_step(rhs, t, t1, y, p, rate, f0, order, rtol, atol, ytmp, f1, n_ctl):
+    """Hairer-Wanner starting step (one explicit Euler probe). Returns (signed h, rhs calls).
+    The norms are over the first ``n_ctl`` states (0: all), those the error control sees."""
+    n_all = y.shape[0]
+    n = n_ctl if 0 < n_ctl < n_all else n_all
     span = abs(t1 - t)
     direction = 1.0 if t1 > t else -1.0
     d0 = 0.0
@@ -198,7 +200,7 @@ def initial_step(rhs, t, t1, y, p, rate, f0, order, rtol, atol, ytmp, f1):
     else:
         h0 = 0.01 * d0 / d1
     h0 = min(h0, span)
-    for i in range(n):
+    for i in range(n_all):
         ytmp[i] = y[i] + direction * h0 * f0[i]
     rhs(t + direction * h0, ytmp, p, f1)
     d2 = 0.0

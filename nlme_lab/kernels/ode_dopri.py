@@ -101,6 +101,7 @@ def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
     nd = S.shape[1]
     npar = p.shape[0]
     ns = n if nd > 0 else 0
+    n_test = n_ctl if 0 < n_ctl < n else n  # the stiffness test's states
     direction = 1.0 if t1 > t else -1.0
     K = np.empty((7, n))
     fs = np.empty(n)
@@ -174,7 +175,7 @@ def dopri_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
             if may_switch:
                 num = 0.0
                 den = 0.0
-                for i in range(n):
+                for i in range(n_test):  # (the error-controlled states)
                     num += (K[6, i] - K[5, i]) ** 2
                     den += (ynew[i] - ytmp[i]) ** 2
                 if den > 0.0 and abs(h) * np.sqrt(num / den) > STIFF_LIMIT:

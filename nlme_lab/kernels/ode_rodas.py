@@ -256,9 +256,10 @@ def rodas_run(rhs, jac, dfdp, t, t1, h, y, S, p, dP, rate, drate, rtol, atol, wi
             need_base = True
             if may_switch:
                 jn = 0.0
-                for i in range(n):
+                n_test = n_ctl if 0 < n_ctl < n else n  # the error-controlled states' block of J
+                for i in range(n_test):
                     row = 0.0
-                    for j in range(n):
+                    for j in range(n_test):
                         row += abs(J[i, j])
                     jn = max(jn, row)
                 if abs(h) * fac * jn < NONSTIFF_LIMIT:

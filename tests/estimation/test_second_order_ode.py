@@ -58,3 +58,23 @@ def test_second_order_does_not_apply_to_dose_modifiers_or_linear_systems(shared_
     prob = KernelProblem(bind(forced, shared_data["theo_sd.csv"]), parallel=False)
     assert prob._ode
     assert prob.second_order(prob.theta_full[prob.structural], np.zeros((prob.n_subjects, prob.n_eta))) is None
+
+
+def test_full_second_order_model_equals_the_augmented_one(mm_problem, monkeypatch):
+    """The full model (dy/dp and each d2y/dp_a dp_b once, as states, no engine directions) and the
+    augmented model (dy/dp along the etas' parameters, with the engine's sensitivities along p)
+    integrate the same equations on the same steps (those of the model's own states): the same
+    numbers to rounding."""
+    from nlme_lab.estimation import kernel_problem
+
+    prob = mm_problem
+    theta = prob.theta_full[prob.structural].copy()
+    etas = np.random.default_rng(7).normal(scale=0.25, size=(prob.n_subjects, prob.n_eta))
+    full = prob.second_order(theta, etas)
+    assert prob._aug[(0, 2, 3, 4)].compiled.pairs  # the full model (40 states)
+    monkeypatch.setattr(kernel_problem, "MAX_FULL_STATES", 0)
+    old = KernelProblem(prob.bound, parallel=False)
+    aug = old.second_order(theta, etas)
+    assert not old._aug[(0, 2, 3, 4)].compiled.pairs  # the augmented model (10 states)
+    for a, b in zip(full, aug):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13 * np.abs(b).max())

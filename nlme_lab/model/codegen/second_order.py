@@ -66,6 +66,8 @@ class AugmentedModel:
     p_uses_time: bool
     is_linear: bool = False
     has_input: bool = False
+    #: ``full_model``: the (a, b) pairs of its second-derivative states and endpoints (else empty)
+    pairs: tuple = ()
 
     def __getattr__(self, name):
         kernels = self.__dict__.get("kernels")
@@ -159,7 +161,7 @@ def augmented_model(compiled, along) -> AugmentedModel:
     return _MEMORY[key]
 
 
-def _source(compiled, along: tuple[int, ...]) -> str:
+def _source(compiled, along: tuple[int, ...], kind: str = "so") -> str:
     """``augmented_source``, or the text written by an earlier process (sympy's derivatives take
     about a second): an index file beside the model files names it by the model file's name
     (a hash of the model's code) and ``along``."""
@@ -168,7 +170,7 @@ def _source(compiled, along: tuple[int, ...]) -> str:
     from nlme_lab import config
 
     folder = config.cache_dir() / loader.SUBDIR
-    index = folder / f"so{VERSION}_{Path(compiled.module_path).stem}_{'_'.join(map(str, along))}.txt"
+    index = folder / f"{kind}{VERSION}_{Path(compiled.module_path).stem}_{'_'.join(map(str, along))}.txt"
     try:
         digest = index.read_text(encoding="utf-8").strip()
         source = (folder / f"m_{digest}.py").read_text(encoding="utf-8")
@@ -176,7 +178,7 @@ def _source(compiled, along: tuple[int, ...]) -> str:
             return source
     except OSError:
         pass
-    source = augmented_source(compiled.ir, along)
+    source = (full_source if kind == "sf" else augmented_source)(compiled.ir, along)
     path = loader.module_file(source)  # (checks the folder is private)
     tmp = index.with_suffix(f".{os.getpid()}.tmp")
     try:
@@ -186,3 +188,121 @@ def _source(compiled, along: tuple[int, ...]) -> str:
         pass
     assert path.exists()
     return source
+
+
+# ------------------------------------------------------------------------ the full second-order model
+def second_order_pairs(along: tuple[int, ...], n_p: int) -> tuple[tuple[int, int], ...]:
+    """The (a, b) of d2/dp_a dp_b the full model carries: a in ``along``, b any p, each
+    unordered pair of two ``along`` parameters once (the one whose a comes first in ``along``)."""
+    pos = {a: i for i, a in enumerate(along)}
+    return tuple((a, b) for i, a in enumerate(along) for b in range(n_p) if not (b in pos and pos[b] < i))
+
+
+def full_state_count(n_state: int, n_p: int, along: tuple[int, ...]) -> int:
+    """States of ``full_model``: y, dy/dp for every p, d2y/dp_a dp_b for ``second_order_pairs``."""
+    return n_state * (1 + n_p + len(second_order_pairs(along, n_p)))
+
+
+def full_source(ir, along: tuple[int, ...]) -> str:
+    """The model augmented with ``Z_b = dy/dp_b`` for every p and ``W_ab = d2y/dp_a dp_b`` for
+    the pairs of ``second_order_pairs``, as plain states (no engine sensitivities needed):
+
+        dZ_b/dt  = G_b(y, Z_b) = J Z_b + df/dp_b
+        dW_ab/dt = dG_a/dy Z_b + J W_ab + dG_a/dp_b
+
+    Its endpoints: ``out_e``; ``d out_e / dp_b`` at ``n_end + e n_p + b``; ``d2 out_e / dp_a dp_b``
+    at ``n_end (1 + n_p) + e n_pairs + q`` for pair q. Solved without directions, the engine's
+    steps are those of the model's own states (``OPT_CONTROLLED_STATES``), the sensitivity
+    states computed once each (the augmented model's first-order sensitivities compute dy/dp
+    twice and both d2y/dp_a dp_b and d2y/dp_b dp_a) and no Jacobian products per stage."""
+    plan = build_plan(ir)
+    if plan.K is not None:
+        raise ValueError("a linear system has no augmented model")
+    n, n_end = len(plan.states), len(plan.obs)
+    syms = [s.sym for s in plan.slots]
+    if any(s is None for s in syms):
+        raise ValueError("dose modifiers have no augmented model")
+    n_p = len(syms)
+    pairs = second_order_pairs(along, n_p)
+    Y = list(plan.states)
+    Z = [[sympy.Symbol(f"zz{b}_{plan.state_names[j]}", real=True) for j in range(n)] for b in range(n_p)]
+    W = [[sympy.Symbol(f"ww{a}_{b}_{plan.state_names[j]}", real=True) for j in range(n)] for a, b in pairs]
+    F = [e.xreplace(plan.full_dyn) for e in plan.odes]
+    J = [[_diff(F[k], Y[j]) for j in range(n)] for k in range(n)]
+    G = [[sum((J[k][j] * Z[b][j] for j in range(n)), sympy.S.Zero) + _diff(F[k], syms[b]) for k in range(n)]
+         for b in range(n_p)]
+    odes = list(F) + [g for row in G for g in row]
+    for q, (a, b) in enumerate(pairs):
+        for k in range(n):
+            odes.append(sum((_diff(G[a][k], Y[j]) * Z[b][j] + J[k][j] * W[q][j] for j in range(n)), sympy.S.Zero)
+                        + _diff(G[a][k], syms[b]))
+    outs = [e.xreplace(plan.full_dyn) for e in plan.obs]
+    Oy = [[_diff(outs[e], Y[j]) for j in range(n)] for e in range(n_end)]
+    O1 = [[sum((Oy[e][j] * Z[b][j] for j in range(n)), sympy.S.Zero) + _diff(outs[e], syms[b]) for b in range(n_p)]
+          for e in range(n_end)]
+    obs = list(outs) + [o for row in O1 for o in row]
+    for e in range(n_end):
+        for q, (a, b) in enumerate(pairs):
+            obs.append(sum((_diff(O1[e][a], Y[j]) * Z[b][j] + Oy[e][j] * W[q][j] for j in range(n)), sympy.S.Zero)
+                       + _diff(O1[e][a], syms[b]))
+    y0 = [e.xreplace(plan.full_dyn) if e is not None else sympy.S.Zero for e in plan.inits]
+    inits = list(plan.inits)
+    for b in range(n_p):
+        inits += [_diff(y0[k], syms[b]) for k in range(n)]
+    for a, b in pairs:
+        inits += [_diff(_diff(y0[k], syms[a]), syms[b]) for k in range(n)]
+    inits = [None if (d is None or d == 0) and k >= n else d for k, d in enumerate(inits)]
+    states = tuple(Y) + tuple(z for row in Z for z in row) + tuple(w for row in W for w in row)
+    names = tuple(s.name for s in states[n:])
+    names = tuple(plan.state_names) + names
+    aug = replace(plan, states=states, state_names=names, odes=tuple(odes), obs=tuple(obs), inits=tuple(inits),
+                  dose_index=tuple(tuple(row) + (-1,) * (len(states) - n) for row in plan.dose_index))
+    _, dyn_land = _lands(aug)
+    from nlme_lab.model.codegen.emit import _Land
+
+    static_land = _Land(dyn_land.pool, dyn_land.loads, dyn_land.backsub, has_time=False)
+    rhs_body = _Body(doc="dydt = f(t, y, p) of y, dy/dp and the pairs' d2y/dp dp (common subexpressions shared)")
+    for k, expr in enumerate(odes):
+        rhs_body.derived.append(_Out(f"dydt[{k}]", expr, f"d/dt({names[k]})"))
+    out_body = _Body(doc="the endpoints, d endpoint / d p[b] for every b, then d2 endpoint / d p[a] d p[b] per pair")
+    for k, expr in enumerate(obs):
+        out_body.derived.append(_Out(f"out[{k}]", expr))
+    init_exprs = tuple(e if e is not None else sympy.S.Zero for e in inits)
+    bodies = {
+        "rhs": (dyn_land, rhs_body),
+        "jac": (dyn_land, _state_jacobian(aug, aug.odes, "J", "dydt", "df/dy")),
+        "dfdp": (dyn_land, _p_jacobian(aug, aug.odes, "Fp", "dydt", "df/dp")),
+        "init": (static_land, _init(aug)),
+        "dinit": (static_land, _p_jacobian(aug, init_exprs, "Y0p", "y0", "d y0[i] / d p[k]")),
+        "obs": (dyn_land, out_body),
+        "dobs_dy": (dyn_land, _state_jacobian(aug, aug.obs, "Oy", "out", "d out[e] / d y[j]")),
+        "dobs_dp": (dyn_land, _p_jacobian(aug, aug.obs, "Op", "out", "d out[e] / d p[k]")),
+    }
+    parts = [_header(aug).replace("# Generated by", "# Full second-order model (second_order.py). Generated by", 1),
+             f"# second derivatives along p[{', '.join(map(str, along))}]: pairs {pairs}"]
+    for name in AUGMENTED_FUNCTIONS:
+        land, body = bodies[name]
+        parts.append(_function(name, land, body))
+    return "\n\n\n".join(parts) + "\n"
+
+
+def full_model(compiled, along) -> AugmentedModel:
+    """The full second-order model of ``compiled`` (``full_source``); made once per process and
+    (model, along)."""
+    along = tuple(int(a) for a in along)
+    key = ("full", str(compiled.module_path), along)
+    if key not in _MEMORY:
+        source = _source(compiled, along, "sf")
+        path = loader.module_file(source)
+        module = loader.import_source(path, source)
+        pairs = second_order_pairs(along, compiled.n_p)
+        n = full_state_count(compiled.n_state, compiled.n_p, along)
+        dose = np.full((4, n), -1, dtype=np.int64)
+        dose[:, :compiled.n_state] = compiled.dose_index
+        _MEMORY[key] = AugmentedModel(
+            ir=compiled.ir, base=compiled, along=along,
+            kernels={k: getattr(module, k) if k in AUGMENTED_FUNCTIONS else compiled.kernels[k] for k in FUNCTION_NAMES},
+            source=source, n_p=compiled.n_p, n_re=compiled.n_re, n_state=n,
+            n_endpoint=compiled.n_endpoint * (1 + compiled.n_p + len(pairs)), dose_index=dose,
+            p_uses_time=bool(getattr(compiled, "p_uses_time", True)), pairs=pairs)
+    return _MEMORY[key]
