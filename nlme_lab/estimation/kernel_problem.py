@@ -115,6 +115,7 @@ class KernelProblem:
         self._twins: np.ndarray | None = None  # per structural theta, the eta it copies (-1: none)
         self._last: tuple | None = None  # (theta, etas, f, D) of a call without theta derivatives
         self._aug = None  # exact second order (``second_order``): False, or {along: augmented predictor}
+        self._fo = None  # first-order sensitivity model's predictor (``_first_order``): False where it does not apply
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -220,7 +221,11 @@ class KernelProblem:
         if n_dir:
             self._fill_directions(dP, derivs, theta_derivs, own)
         D = None
-        if n_dir > self.compiled.n_p and self._ode and self._constant_within_subjects(dP):
+        constant = n_dir > 0 and self._ode and self._constant_within_subjects(dP)
+        fo = self._first_order() if constant else None
+        if fo is not None:
+            failure, D = self._first_order_solve(fo, dP)
+        elif constant and n_dir > self.compiled.n_p:
             failure, D = self._parameter_space(dP)
         else:
             failure = self.predictor.solve(self._P, dP, self._pred, dpred)
@@ -429,9 +434,6 @@ class KernelProblem:
         if not along:
             return None
         if along not in self._aug:
-            from types import SimpleNamespace
-
-            from nlme_lab.kernels.ode import with_controlled_states
             from nlme_lab.model.codegen.second_order import augmented_model, full_model, full_state_count
 
             cm = self.compiled
@@ -446,13 +448,54 @@ class KernelProblem:
             except ValueError:  # a linear system forced onto the ODE solver (solver="ode"): differences
                 self._aug = False
                 return None
-            bound = SimpleNamespace(model=SimpleNamespace(compiled=model), dataset=self.bound.dataset,
-                                    cmt_index=self.bound.cmt_index, covariates=self.bound.covariates)
-            predictor = Predictor(bound, rtol=self.rtol, atol=self.atol, parallel=self.predictor.requested_parallel)
-            # the dy/dp states ride on the steps the model's own states choose (as sensitivities do)
-            predictor._opts = with_controlled_states(predictor._opts, self.compiled.n_state)
-            self._aug[along] = predictor
+            self._aug[along] = self._derived_predictor(model)
         return self._aug[along], along
+
+    def _derived_predictor(self, model) -> Predictor:
+        """A predictor of a model derived from this one (``model.codegen.second_order``) on the same
+        data, whose added states ride on the steps the model's own states choose."""
+        from types import SimpleNamespace
+
+        from nlme_lab.kernels.ode import with_controlled_states
+
+        bound = SimpleNamespace(model=SimpleNamespace(compiled=model), dataset=self.bound.dataset,
+                                cmt_index=self.bound.cmt_index, covariates=self.bound.covariates)
+        predictor = Predictor(bound, rtol=self.rtol, atol=self.atol, parallel=self.predictor.requested_parallel)
+        predictor._opts = with_controlled_states(predictor._opts, self.compiled.n_state)
+        return predictor
+
+    def _first_order(self):
+        """The predictor of the first-order sensitivity model (``second_order.first_order_model``:
+        dy/dp for every p as states) where it applies (as ``_augmented``, with at most
+        ``MAX_FULL_STATES`` states), else None."""
+        if self._fo is None:
+            self._fo = False
+            from nlme_lab.kernels.steady_state import needs_steady_state
+            from nlme_lab.model.codegen.second_order import first_order_model, qualifies
+
+            cm = self.compiled
+            if (self._ode and not self.n_kappa and qualifies(cm) and not needs_steady_state(self.bound.dataset.ss)
+                    and cm.n_state * (1 + cm.n_p) <= MAX_FULL_STATES):
+                try:
+                    self._fo = self._derived_predictor(first_order_model(cm))
+                except ValueError:  # a linear system forced onto the ODE solver
+                    pass
+        return self._fo or None
+
+    def _first_order_solve(self, predictor, dP: np.ndarray):
+        """(failure, directions at the observations) from one solve of the first-order model,
+        its df/dp contracted with ``dP`` (the same on all records of a subject); fills ``_pred``."""
+        n_p, n_end = self.compiled.n_p, self.compiled.n_endpoint
+        key = ("first", n_p)
+        if key not in self._by_dirs:
+            n_rec, n_aug = self.n_records, predictor.compiled.n_endpoint
+            self._by_dirs[key] = (np.zeros((n_rec, n_aug)), np.zeros((n_rec, n_aug, 0)), np.zeros((n_rec, n_p, 0)))
+        pred, dpred, dirs = self._by_dirs[key]
+        failure = predictor.solve(self._P, dirs, pred, dpred)
+        self._pred[:] = pred[:, :n_end]
+        rows, ep = self._obs_endpoint
+        gp = pred[rows[:, None], n_end + ep[:, None] * n_p + np.arange(n_p)]  # (n_obs, n_p) df/dp
+        return failure, np.einsum("oa,oad->od", gp, dP[rows])
 
     def _parameter_space_buffers(self) -> None:
         n_p, n_rec = self.compiled.n_p, self.n_records
