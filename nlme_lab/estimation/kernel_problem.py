@@ -23,19 +23,24 @@ The outer gradient's points (eta-hat and eta-hat +- h e_m, with theta directions
 one engine call on the dataset stacked 1 + 2 n_eta times (``evaluate_stencil``; linear models):
 one call instead of 1 + 2 n_eta, the same numbers bit for bit.
 
-ODE models, more directions than individual parameters (a FOCEI gradient asks for the n_eta +
-n_theta directions, 9 on the MM 2-cmt benchmark, whose model has 5 parameters): when every
-record of a subject has the same ``dP`` (no time-varying covariates, no IOV), the sensitivity
-equations are linear in ``dP``, so the engine integrates the n_p sensitivities along the
-parameters themselves (``dP`` = identity) and the directions are their contraction with ``dP``
-(``_parameter_space``): fewer sensitivity columns through every ODE step. The integrator's
-steps do not depend on the sensitivities (they are out of its error control), so the result
-equals the direct one to rounding.
+ODE models, directions the same on every record of a subject (no time-varying covariates, no
+IOV): the sensitivity equations are linear in ``dP``, so the directions are the contraction with
+``dP`` of the sensitivities along the n_p parameters themselves. Where the model qualifies
+(``_first_order``: doses free of p, no steady state, at most ``MAX_FULL_STATES`` states) these
+come from the generated first-order model (``model.codegen.second_order.first_order_model``: y
+and dy/dp for every p as its states, one right-hand side, no engine directions; on the MM 2-cmt
+benchmark a call with the 4 eta directions 10.3 -> 4.6 ms for 100 subjects); else, with more
+directions than parameters, from the engine's sensitivities along ``dP`` = identity
+(``_parameter_space``). The integrator's steps are those of the model's own states (the
+sensitivities are out of its error control), so the result equals the direct one to rounding,
+and the predictions are the model's bit for bit.
 
-ODE models, second derivatives (``second_order``): the model augmented with dy/dp along the
-parameters the etas move (``model.codegen.second_order``) solved once gives f, df/dp and the
-needed rows of d2f/dp2 exactly; the FOCE-family gradient takes them instead of differencing
-first-order calls at eta +- h (``estimation.objective``).
+ODE models, second derivatives (``second_order``): one solve of a model augmented with the
+sensitivities as states (``model.codegen.second_order``: the full model, y, dy/dp and each
+d2y/dp_a dp_b once, up to ``MAX_FULL_STATES`` states; above, the model augmented with dy/dp along
+the etas' parameters with the engine's sensitivities along p) gives f, df/dp and the needed rows
+of d2f/dp2 exactly; the FOCE-family gradient takes them instead of differencing first-order
+calls at eta +- h (``estimation.objective``).
 """
 
 from __future__ import annotations
@@ -53,9 +58,10 @@ from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _own
 MAX_AUGMENTED_STATES = 32
 #: the full second-order model (``model.codegen.second_order.full_model``: y, dy/dp for every p and
 #: d2y/dp_a dp_b once per pair, solved without engine sensitivities) up to this many states; above
-#: it the augmented model with the engine's sensitivities along p. MM 2-cmt, 4 etas: 40 states,
-#: an exact call 3.5x cheaper than the augmented model's (measured: 100 subjects, serial, 38 ms ->
-#: see ``second_order``); ~2.5 s sympy + the compile of a 40-state rhs once per machine
+#: it the augmented model with the engine's sensitivities along p. Also the limit of the
+#: first-order model (``_first_order``). MM 2-cmt, 4 etas: 40 states, an exact call 38 -> 9-13 ms
+#: CPU for 100 subjects serial (the augmented model: 10 states with 5 sensitivity columns, each
+#: stage two Jacobian calls and their products); ~2.5 s of sympy once per machine
 MAX_FULL_STATES = 64
 
 

@@ -32,7 +32,9 @@ idx   meaning                                                                   
 ====  ===========================================================================  =========
 
 ``opts[OPT_CONTROLLED_STATES]`` (index 10, optional; ``with_controlled_states``): only the first
-that many states are error-controlled, the rest ride on their steps (0 or absent: all).
+that many states are error-controlled, the rest ride on their steps (0 or absent: all); the
+starting step and the stiffness tests (DOPRI5's, and Rodas4's way back) look at those states only,
+so a model augmented with its sensitivities as states takes the model's own steps.
 
 Methods (see ``ode_rodas`` and ``ode_dopri``): Rodas4, a 6-stage L-stable stiffly accurate
 Rosenbrock method of order 4(3) using the exact Jacobian, for stiff problems; Dormand-Prince
