@@ -78,3 +78,23 @@ def test_full_second_order_model_equals_the_augmented_one(mm_problem, monkeypatc
     assert not old._aug[(0, 2, 3, 4)].compiled.pairs  # the augmented model (10 states)
     for a, b in zip(full, aug):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13 * np.abs(b).max())
+
+
+def test_first_order_model_gives_the_engines_sensitivities(mm_problem):
+    """The first-order model (dy/dp for every p as states, ``KernelProblem._first_order``) gives
+    the predictions of the model itself bit for bit (its own states print and step the same) and
+    the engine's sensitivities along the directions to rounding; the second-order route's
+    predictions are the same bits."""
+    prob = mm_problem
+    theta = prob.theta_full[prob.structural].copy()
+    etas = np.random.default_rng(11).normal(scale=0.25, size=(prob.n_subjects, prob.n_eta))
+    f0 = prob.evaluate(theta, etas, derivs=False).f
+    f1, D1 = prob.evaluate_directions(theta, etas, True, True)
+    assert prob._first_order() is not None
+    np.testing.assert_array_equal(f1, f0)
+    np.testing.assert_array_equal(prob.second_order(theta, etas)[0], f0)
+    engine = KernelProblem(prob.bound, parallel=False)
+    engine._fo = False  # the engine's own sensitivities along the directions
+    f2, D2 = engine.evaluate_directions(theta, etas, True, True)
+    np.testing.assert_array_equal(f2, f0)
+    np.testing.assert_allclose(D1, D2, rtol=1e-12, atol=1e-14 * np.abs(D2).max())
