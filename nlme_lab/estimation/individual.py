@@ -325,9 +325,9 @@ class SubjectEngine:
         blind = np.zeros(self.problem.n_subjects, dtype=int)
         for it in range(opts.max_iterations):
             etas, p, T = state
-            H = 2.0 * T.A
-            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
-            dec = -np.einsum("ne,ne->n", T.grad, gn_step)  # Newton decrement (Gauss-Newton)
+            # the Gauss-Newton step (matrix 2 A) and its decrement; the step with the exact
+            # Hessian where one is in use is computed below once ``exact_H`` is settled
+            gn_step, step, dec, slope = _newton_steps(T.grad, T.A, None)
             # converged: the Gauss-Newton step (a scaled gradient, whatever matrix moves eta)
             converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
             active = ~converged & ~stuck
@@ -341,10 +341,8 @@ class SubjectEngine:
                                                               or _slow_gauss_newton(dec, dec_prev, need)):
                 exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step))
                 refreshed += 1
-            step = gn_step
-            if exact_H is not None:
-                step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
-            slope = np.einsum("ne,ne->n", T.grad, step)
+            if exact_H is not None and exact_H[1].any():
+                _, step, _, slope = _newton_steps(T.grad, T.A, exact_H)
             state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
                                                                omega_inv, logdet_omega)
             if exact_H is not None:
@@ -422,7 +420,12 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     point contracts the Newton steps only linearly (a factor 0.2-0.3 per step on theo_sd); the
     update, free of engine evaluations, makes the iteration superlinear. Subjects whose move is
     below rounding or whose curvature s'y is not clearly positive keep their matrix."""
+    from nlme_lab.kernels.inner_newton import MAX_ETA, secant_update
+
     H, use = exact_H
+    if s.shape[1] <= MAX_ETA:  # compiled, the same numbers (kernels.inner_newton)
+        secant_update(H, use, _writable(s), _writable(y), SECANT_MIN_STEP)
+        return
     ss = np.einsum("ne,ne->n", s, s)
     sy = np.einsum("ne,ne->n", s, y)
     ok = use & (np.max(np.abs(s), axis=1) > SECANT_MIN_STEP) & (sy > 1e-10 * np.sqrt(ss * np.einsum("ne,ne->n", y, y)))
@@ -432,6 +435,28 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     sHs = np.einsum("ni,ni->n", s[ok], Hs)
     yk = y[ok]
     H[ok] += yk[:, :, None] * yk[:, None, :] / sy[ok][:, None, None] - Hs[:, :, None] * Hs[:, None, :] / sHs[:, None, None]
+
+
+def _newton_steps(grad, A, exact_H):
+    """(Gauss-Newton step -(2 A)^-1 grad, the step -H^-1 grad with the Hessians of ``exact_H``
+    ((H, mask) or None) where in use and the Gauss-Newton step elsewhere, the Gauss-Newton
+    decrement -grad' gn_step, the slope grad' step), per subject. Compiled up to
+    ``inner_newton.MAX_ETA`` etas (the same numbers), numpy above."""
+    from nlme_lab.kernels.inner_newton import MAX_ETA, newton_steps
+
+    n_sub, n_e = grad.shape
+    if n_e <= MAX_ETA:
+        gn_step, step, dec, slope = np.empty((n_sub, n_e)), np.empty((n_sub, n_e)), np.empty(n_sub), np.empty(n_sub)
+        H, use = (A, np.zeros(n_sub, dtype=bool)) if exact_H is None else exact_H
+        newton_steps(_writable(grad), A, H, use, gn_step, step, dec, slope)
+        return gn_step, step, dec, slope
+    H2 = 2.0 * A
+    gn_step = -np.linalg.solve(H2, grad[..., None])[..., 0]
+    dec = -np.einsum("ne,ne->n", grad, gn_step)
+    step = gn_step
+    if exact_H is not None:
+        step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H2), grad[..., None])[..., 0]
+    return gn_step, step, dec, np.einsum("ne,ne->n", grad, step)
 
 
 def _stencil(etas: np.ndarray, h: float) -> list[np.ndarray]:

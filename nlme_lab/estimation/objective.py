@@ -269,7 +269,10 @@ class Objective:
         th = np.flatnonzero(self.param.affects_theta)
         if th.size:  # theta moves: predictions moved along df/dtheta, all components at once
             moves = self.param.theta_moves(v, h, values.theta)[:, th]  # (2, n_th_free, n_theta)
+            contiguous = th[-1] - th[0] == th.size - 1  # rows as strided slices: in place, no gather/scatter
             for i, rows in enumerate((1 + 2 * th, 2 + 2 * th)):
+                if contiguous:
+                    rows = slice(int(rows[0]), int(rows[-1]) + 1, 2)
                 F[rows] += moves[i] @ s.f_th.T
                 G[rows] += np.einsum("oet,kt->koe", s.g_th, moves[i])
                 if not spec.interaction:
@@ -295,11 +298,15 @@ class Objective:
                     SD[j] = val.sd
                     if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
                         OI[j], LDO[j] = omega_inverse(val.omega)
-        he, m = self.eta_step, np.arange(n_e)
-        for rows, step in ((1 + 2 * n + 2 * m, he), (2 + 2 * n + 2 * m, -he)):  # eta +- h e_m
-            E[rows, :, m] += step
-            F[rows] += step * s.g.T
-            G[rows] += step * np.moveaxis(s.g_eta, 2, 0)
+        he, m, r = self.eta_step, np.arange(n_e), 1 + 2 * n
+        E[r + 2 * m, :, m] += he  # eta +- h e_m: rows r, r + 2, ... +h; r + 1, r + 3, ... -h
+        E[r + 1 + 2 * m, :, m] -= he
+        plus, minus = slice(r, r + 2 * n_e, 2), slice(r + 1, r + 2 * n_e, 2)
+        dF, dG = he * s.g.T, he * np.moveaxis(s.g_eta, 2, 0)  # (x - h d is x + (-h) d to the bit)
+        F[plus] += dF
+        F[minus] -= dF
+        G[plus] += dG
+        G[minus] -= dG
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
 
     def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:
