@@ -28,6 +28,7 @@ import numpy as np
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import InnerOptions, MethodSpec
 from nlme_lab.estimation.parameters import ModelValues
+from nlme_lab.kernels import inner_newton
 
 BLIND_STEPS = 3  # Newton steps taken below the line search's resolution before a subject counts as done
 
@@ -322,17 +323,23 @@ class SubjectEngine:
         exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))  # updated below
         dec_prev, refreshed = None, 0
         rounded = np.zeros(self.problem.n_subjects, dtype=bool)  # stopped at the rounding level of L_i
-        blind = np.zeros(self.problem.n_subjects, dtype=int)
+        blind = np.zeros(self.problem.n_subjects, dtype=np.int64)
+        compiled = self.n_eta <= inner_newton.MAX_ETA  # the bookkeeping in kernels.inner_newton
         for it in range(opts.max_iterations):
             etas, p, T = state
             # the Gauss-Newton step (matrix 2 A) and its decrement; the step with the exact
             # Hessian where one is in use is computed below once ``exact_H`` is settled
             gn_step, step, dec, slope = _newton_steps(T.grad, T.A, None)
             # converged: the Gauss-Newton step (a scaled gradient, whatever matrix moves eta)
-            converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
-            active = ~converged & ~stuck
-            if not active.any():
-                break
+            if compiled:
+                converged, active = np.empty_like(stuck), np.empty_like(stuck)
+                if not inner_newton.newton_status(gn_step, dec, opts.step_tolerance, stuck, converged, active):
+                    break
+            else:
+                converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
+                active = ~converged & ~stuck
+                if not active.any():
+                    break
             if exact_H is not None and dec_prev is not None:  # a chord that does not contract: drop it
                 slow = active & exact_H[1] & (dec > 0.1 * dec_prev) & (dec > 1e-20)
                 exact_H = (exact_H[0], exact_H[1] & ~slow)
@@ -347,10 +354,13 @@ class SubjectEngine:
                                                                omega_inv, logdet_omega)
             if exact_H is not None:
                 _secant_update(exact_H, state[0] - etas, state[2].grad - T.grad)
-            blind = np.where(stalled, blind + 1, 0)
-            done = blind >= BLIND_STEPS  # no measurable progress left: converged to rounding
-            stuck |= failed | done
-            rounded |= done
+            if compiled:
+                inner_newton.count_blind(stalled, failed, blind, BLIND_STEPS, stuck, rounded)
+            else:
+                blind = np.where(stalled, blind + 1, 0)
+                done = blind >= BLIND_STEPS  # no measurable progress left: converged to rounding
+                stuck |= failed | done
+                rounded |= done
             if exact_H is not None and damped.any():  # the Hessian did not fit there: Gauss-Newton
                 exact_H = (exact_H[0], exact_H[1] & ~damped)
             dec_prev = dec
@@ -367,6 +377,8 @@ class SubjectEngine:
         to verify is below the resolution of L_i: the Newton step is then taken unchecked,
         and halving stops there)."""
         etas, p, T = state
+        if self.n_eta <= inner_newton.MAX_ETA:  # the same steps, compiled
+            return self._line_search_compiled(values, state, step, slope, active, opts, omega_inv, logdet_omega)
         t = np.where(active, 1.0, 0.0)
         todo = active.copy()
         damped = np.zeros_like(active)
@@ -393,6 +405,30 @@ class SubjectEngine:
             tiny = todo & (-t * slope < noise)
             stalled |= tiny
             todo &= ~tiny
+        return (etas, p, T), todo, damped, stalled
+
+    def _line_search_compiled(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
+        """``_line_search`` with its per-subject bookkeeping in ``kernels.inner_newton``."""
+        etas, p, T = state
+        n = len(active)
+        t, noise, stalled = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+        todo, damped, ok = active.copy(), np.zeros(n, dtype=bool), np.empty(n, dtype=bool)
+        left = inner_newton.armijo_start(active, slope, T.inner, t, noise, stalled)
+        for _ in range(opts.max_halvings):
+            if not left:
+                break
+            trial = etas + t[:, None] * step
+            pt = self.predictions(values.theta, trial)
+            Tt = self.terms(pt, values, trial, omega_inv, logdet_omega)
+            n_ok = inner_newton.armijo_accept(todo, stalled, t, slope, noise, T.inner, Tt.inner, Tt.grad, ok)
+            if n_ok:
+                if n_ok == n:
+                    etas, p, T = trial, pt, Tt
+                else:
+                    etas = np.where(ok[:, None], trial, etas)
+                    p = _merge(p, pt, ok[self.index.obs_subject])
+                    T = _merge_terms(T, Tt, ok, ok[self.index.obs_subject])
+            left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
         return (etas, p, T), todo, damped, stalled
 
 

@@ -86,3 +86,92 @@ def secant_update(H, use, s, y, min_step):
         for i in range(n_e):
             for j in range(n_e):
                 H[k, i, j] += y[k, i] * y[k, j] / sy - Hs[i] * Hs[j] / sHs
+
+
+# --- the bookkeeping of ``SubjectEngine.solve`` and its Armijo line search, per subject ------
+i1 = types.Array(types.int64, 1, "A")
+STATUS_SIG = types.boolean(f2, f1, types.float64, b1, b1, b1)
+BLIND_SIG = types.void(b1, b1, i1, types.int64, b1, b1)
+START_SIG = types.boolean(b1, f1, f1, f1, f1, b1)
+ACCEPT_SIG = types.int64(b1, b1, f1, f1, f1, f1, f1, f2, b1)
+ADVANCE_SIG = types.boolean(b1, b1, f1, b1, f1, f1, b1)
+
+
+@njit(STATUS_SIG, cache=True)
+def newton_status(gn_step, dec, tol, stuck, converged, active):
+    """``converged = max |gn_step| < tol or dec < 1e-24``, ``active = not converged and not
+    stuck``; returns whether any subject is active."""
+    n_sub, n_e = gn_step.shape
+    out = False
+    for s in range(n_sub):
+        big = np.abs(gn_step[s, 0])
+        for i in range(1, n_e):
+            x = np.abs(gn_step[s, i])
+            if x > big or np.isnan(x):  # (np.max propagates NaN)
+                big = x
+        c = (big < tol) or (dec[s] < 1e-24)
+        converged[s] = c
+        a = not c and not stuck[s]
+        active[s] = a
+        out = out or a
+    return out
+
+
+@njit(BLIND_SIG, cache=True)
+def count_blind(stalled, failed, blind, blind_steps, stuck, rounded):
+    """After a line search: ``blind`` counts consecutive stalled steps; a subject at
+    ``blind_steps`` is done (``rounded``); failed or done subjects are ``stuck``."""
+    for s in range(len(stalled)):
+        blind[s] = blind[s] + 1 if stalled[s] else 0
+        done = blind[s] >= blind_steps
+        stuck[s] = stuck[s] or failed[s] or done
+        rounded[s] = rounded[s] or done
+
+
+@njit(START_SIG, cache=True)
+def armijo_start(active, slope, inner, t, noise, stalled):
+    """The line search's start: t = 1 on the active subjects (0 elsewhere), the resolution
+    ``noise`` = 1e-13 (1 + |L_i|), ``stalled`` where the decrease to verify is below it.
+    Returns whether any subject is active."""
+    out = False
+    for s in range(len(active)):
+        t[s] = 1.0 if active[s] else 0.0
+        noise[s] = 1e-13 * (1.0 + np.abs(inner[s]))
+        stalled[s] = active[s] and (-slope[s] < noise[s])
+        out = out or active[s]
+    return out
+
+
+@njit(ACCEPT_SIG, cache=True)
+def armijo_accept(todo, stalled, t, slope, noise, inner, inner_t, grad_t, ok):
+    """``ok``: subjects still to do whose trial is finite and decreases L_i by the Armijo
+    fraction (or is ``stalled``); returns how many."""
+    n = 0
+    for s in range(len(todo)):
+        good = todo[s] and np.isfinite(inner_t[s])
+        if good:
+            for i in range(grad_t.shape[1]):
+                good = good and np.isfinite(grad_t[s, i])
+        if good:
+            good = (inner_t[s] <= inner[s] + 1e-4 * t[s] * slope[s] + noise[s]) or stalled[s]
+        ok[s] = good
+        n += good
+    return n
+
+
+@njit(ADVANCE_SIG, cache=True)
+def armijo_advance(todo, ok, t, damped, slope, noise, stalled):
+    """After a trial: the subjects not accepted halve t (0 elsewhere) and count as
+    ``damped``; those whose decrease to verify falls below ``noise`` are ``stalled`` and
+    stop. Returns whether any subject is left to do."""
+    out = False
+    for s in range(len(todo)):
+        td = todo[s] and not ok[s]
+        t[s] = 0.5 * t[s] if td else 0.0
+        damped[s] = damped[s] or td
+        if td and -t[s] * slope[s] < noise[s]:
+            stalled[s] = True
+            td = False
+        todo[s] = td
+        out = out or td
+    return out
