@@ -120,6 +120,7 @@ class SubjectEngine:
         # ((theta, etas, step), result) of the last ``Objective._second_order``: the covariance
         # step's gradient at the estimates repeats the fit's last one (same theta, same eta-hat)
         self.last_second_order: tuple | None = None
+        self._zero_arrays: dict[tuple, np.ndarray] = {}
 
     # --- predictions ------------------------------------------------------------------------
     def _evaluate(self, theta, etas) -> tuple[np.ndarray, np.ndarray]:
@@ -192,8 +193,38 @@ class SubjectEngine:
         """Terms at B points: ``f``, ``fv`` (B, n_obs); ``g``, ``gv`` (B, n_obs, n_eta) (``gv``
         None: the variance basis does not move with eta); ``etas`` (B, n_sub, n_eta); ``sd``
         (B, n_sd); ``omega_inv`` (B, n_eta, n_eta)."""
+        if self._gaussian:  # one compiled call (no numpy floating-point warnings to silence)
+            return self._gaussian_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite points are rejected by the callers
             return self._batch_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
+
+    def _gaussian_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
+        """``_batch_terms`` of uncensored data with less Python around the two kernels (the
+        same kernels, the same numbers; no numpy floating-point warnings to silence)."""
+        from nlme_lab.kernels.subject_terms import accumulate_terms, gaussian_pieces
+
+        n_b, n_sub, n_e = etas.shape
+        lay, idx, shape = self.layout, self.index, f.shape
+        l, l_f, l_V, m00, m11, dV_dfv = (np.empty(shape) for _ in range(6))
+        gaussian_pieces(_writable(f), _writable(fv), lay.y, lay.add, lay.prop, lay.log_scale, _writable(sd),
+                        l, l_f, l_V, m00, m11, dV_dfv)
+        inner, logdet = np.empty((n_b, n_sub)), np.empty((n_b, n_sub))
+        grad, A = np.empty((n_b, n_sub, n_e)), np.empty((n_b, n_sub, n_e, n_e))
+        g = _writable(g)
+        accumulate_terms(l, l_f, l_V, m00, self._zeros(shape), m11, dV_dfv, g, g if gv is None else _writable(gv),
+                         gv is not None, _writable(etas), _writable(omega_inv), idx.starts, idx.counts, inner, grad,
+                         A, logdet)
+        np.multiply(l_V, dV_dfv, out=l_V)  # l_fv = l_V dV/dfv (l_V is not returned)
+        return BatchTerms(inner, grad, logdet, A if with_A else None, l_f, l_V)
+
+    def _zeros(self, shape) -> np.ndarray:
+        """A read-only-by-convention array of zeros of ``shape`` (the kernels' absent M01), kept."""
+        z = self._zero_arrays.get(shape)
+        if z is None:
+            if len(self._zero_arrays) > 8:
+                self._zero_arrays.clear()
+            z = self._zero_arrays[shape] = np.zeros(shape)
+        return z
 
     def _batch_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
         """The per-subject sums in the compiled kernel (``kernels.subject_terms``); the numpy
@@ -329,13 +360,16 @@ class SubjectEngine:
             etas, p, T = state
             # the Gauss-Newton step (matrix 2 A) and its decrement; the step with the exact
             # Hessian where one is in use is computed below once ``exact_H`` is settled
-            gn_step, step, dec, slope = _newton_steps(T.grad, T.A, None)
+            H = 2.0 * T.A
+            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
             # converged: the Gauss-Newton step (a scaled gradient, whatever matrix moves eta)
             if compiled:
-                converged, active = np.empty_like(stuck), np.empty_like(stuck)
-                if not inner_newton.newton_status(gn_step, dec, opts.step_tolerance, stuck, converged, active):
+                dec, converged, active = np.empty(len(stuck)), np.empty_like(stuck), np.empty_like(stuck)
+                if not inner_newton.newton_status(T.grad, gn_step, opts.step_tolerance, stuck, dec, converged,
+                                                  active):
                     break
             else:
+                dec = -np.einsum("ne,ne->n", T.grad, gn_step)  # Newton decrement (Gauss-Newton)
                 converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
                 active = ~converged & ~stuck
                 if not active.any():
@@ -348,8 +382,10 @@ class SubjectEngine:
                                                               or _slow_gauss_newton(dec, dec_prev, need)):
                 exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step))
                 refreshed += 1
-            if exact_H is not None and exact_H[1].any():
-                _, step, _, slope = _newton_steps(T.grad, T.A, exact_H)
+            step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
+            if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
+                step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
+                slope = _dots(T.grad, step, compiled)
             state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
                                                                omega_inv, logdet_omega)
             if exact_H is not None:
@@ -456,11 +492,9 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     point contracts the Newton steps only linearly (a factor 0.2-0.3 per step on theo_sd); the
     update, free of engine evaluations, makes the iteration superlinear. Subjects whose move is
     below rounding or whose curvature s'y is not clearly positive keep their matrix."""
-    from nlme_lab.kernels.inner_newton import MAX_ETA, secant_update
-
     H, use = exact_H
-    if s.shape[1] <= MAX_ETA:  # compiled, the same numbers (kernels.inner_newton)
-        secant_update(H, use, _writable(s), _writable(y), SECANT_MIN_STEP)
+    if s.shape[1] <= inner_newton.MAX_ETA:  # compiled, the same numbers (kernels.inner_newton)
+        inner_newton.secant_update(H, use, _writable(s), _writable(y), SECANT_MIN_STEP)
         return
     ss = np.einsum("ne,ne->n", s, s)
     sy = np.einsum("ne,ne->n", s, y)
@@ -473,26 +507,14 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     H[ok] += yk[:, :, None] * yk[:, None, :] / sy[ok][:, None, None] - Hs[:, :, None] * Hs[:, None, :] / sHs[:, None, None]
 
 
-def _newton_steps(grad, A, exact_H):
-    """(Gauss-Newton step -(2 A)^-1 grad, the step -H^-1 grad with the Hessians of ``exact_H``
-    ((H, mask) or None) where in use and the Gauss-Newton step elsewhere, the Gauss-Newton
-    decrement -grad' gn_step, the slope grad' step), per subject. Compiled up to
-    ``inner_newton.MAX_ETA`` etas (the same numbers), numpy above."""
-    from nlme_lab.kernels.inner_newton import MAX_ETA, newton_steps
-
-    n_sub, n_e = grad.shape
-    if n_e <= MAX_ETA:
-        gn_step, step, dec, slope = np.empty((n_sub, n_e)), np.empty((n_sub, n_e)), np.empty(n_sub), np.empty(n_sub)
-        H, use = (A, np.zeros(n_sub, dtype=bool)) if exact_H is None else exact_H
-        newton_steps(_writable(grad), A, H, use, gn_step, step, dec, slope)
-        return gn_step, step, dec, slope
-    H2 = 2.0 * A
-    gn_step = -np.linalg.solve(H2, grad[..., None])[..., 0]
-    dec = -np.einsum("ne,ne->n", grad, gn_step)
-    step = gn_step
-    if exact_H is not None:
-        step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H2), grad[..., None])[..., 0]
-    return gn_step, step, dec, np.einsum("ne,ne->n", grad, step)
+def _dots(a: np.ndarray, b: np.ndarray, compiled: bool) -> np.ndarray:
+    """Per subject a[s]' b[s] (``einsum("ne,ne->n")``; ``compiled``: the kernel that sums in
+    its order, ``inner_newton.dots``)."""
+    if not compiled:
+        return np.einsum("ne,ne->n", a, b)
+    out = np.empty(len(a))
+    inner_newton.dots(_writable(a), _writable(b), out)
+    return out
 
 
 def _stencil(etas: np.ndarray, h: float) -> list[np.ndarray]:

@@ -1,15 +1,15 @@
 """The small per-subject linear algebra of the inner (eta-hat) Newton iteration, compiled.
 
 ``estimation.individual.SubjectEngine.solve`` moves all subjects at once; per iteration it
-needs, for every subject, the Gauss-Newton step (2 A)^-1 g, its decrement, the step with the
-exact (chord / secant) Hessian where one is in use, and the slope g' step; after the line
-search, the BFGS update of the Hessians in use. In numpy these are a dozen calls on
-(n_sub, n_eta, n_eta) arrays per iteration (``np.linalg.solve`` alone ~20 us a call), which
-cost more than the arithmetic at tens of subjects; here they are one call each.
+needs, for every subject, the Gauss-Newton decrement, whether it converged, the slope of the
+step, the Armijo line search's acceptance and halving, and the BFGS update of the Hessians in
+use. In numpy these are dozens of calls on (n_sub,) and (n_sub, n_eta, n_eta) arrays per
+iteration, which cost more than the arithmetic at tens of subjects; here they are one call
+each. (The solves stay ``np.linalg.solve``: numba's would compile LAPACK glue, ~2 s cold.)
 
-Every number is the numpy code's to the bit: the solves are ``np.linalg.solve`` (LAPACK's gesv,
-as numpy calls it) and the dot products are summed in ``einsum``'s order (``_dot``), which is
-known for up to ``MAX_ETA`` etas; the caller keeps the numpy code above that. Standalone (``kernels.cache_guard.STANDALONE_MODULES``): it embeds no other
+Every number is the numpy code's to the bit: the dot products are summed in ``einsum``'s order
+(``_dot``), which is known for up to ``MAX_ETA`` etas; the caller keeps the numpy code above
+that. Standalone (``kernels.cache_guard.STANDALONE_MODULES``): it embeds no other
 module's code, so numba's own source check keeps its cache valid.
 """
 
@@ -23,7 +23,7 @@ f2 = types.Array(types.float64, 2, "A")
 f3 = types.Array(types.float64, 3, "A")
 b1 = types.Array(types.boolean, 1, "A")
 
-STEPS_SIG = types.void(f2, f3, f3, b1, f2, f2, f1, f1)
+DOTS_SIG = types.void(f2, f2, f1)
 SECANT_SIG = types.void(f3, b1, f2, f2, types.float64)
 
 
@@ -46,22 +46,11 @@ def _dot(a, b):
     return (a[0] * b[0] + a[2] * b[2]) + (a[1] * b[1] + a[3] * b[3])
 
 
-@njit(STEPS_SIG, cache=True)
-def newton_steps(grad, A, H, use, gn_step, step, dec, slope):
-    """Per subject s: ``gn_step[s] = -(2 A[s])^-1 grad[s]``, ``dec[s] = -grad[s]' gn_step[s]``,
-    ``step[s] = -H[s]^-1 grad[s]`` where ``use[s]`` (else the Gauss-Newton step) and
-    ``slope[s] = grad[s]' step[s]``. ``H`` is only read where ``use``. A singular matrix
-    raises ``LinAlgError`` as numpy does."""
-    n_sub, n_e = grad.shape
-    for s in range(n_sub):
-        g = np.ascontiguousarray(grad[s])
-        x = -np.linalg.solve(2.0 * A[s], g)
-        gn_step[s] = x
-        dec[s] = -_dot(g, x)
-        if use[s]:
-            x = -np.linalg.solve(np.ascontiguousarray(H[s]), g)
-        step[s] = x
-        slope[s] = _dot(g, x)
+@njit(DOTS_SIG, cache=True)
+def dots(a, b, out):
+    """``out[s] = a[s]' b[s]`` per subject, summed as ``einsum("ne,ne->n")`` sums."""
+    for s in range(a.shape[0]):
+        out[s] = _dot(a[s], b[s])
 
 
 @njit(SECANT_SIG, cache=True)
@@ -90,7 +79,7 @@ def secant_update(H, use, s, y, min_step):
 
 # --- the bookkeeping of ``SubjectEngine.solve`` and its Armijo line search, per subject ------
 i1 = types.Array(types.int64, 1, "A")
-STATUS_SIG = types.boolean(f2, f1, types.float64, b1, b1, b1)
+STATUS_SIG = types.boolean(f2, f2, types.float64, b1, f1, b1, b1)
 BLIND_SIG = types.void(b1, b1, i1, types.int64, b1, b1)
 START_SIG = types.boolean(b1, f1, f1, f1, f1, b1)
 ACCEPT_SIG = types.int64(b1, b1, f1, f1, f1, f1, f1, f2, b1)
@@ -98,12 +87,14 @@ ADVANCE_SIG = types.boolean(b1, b1, f1, b1, f1, f1, b1)
 
 
 @njit(STATUS_SIG, cache=True)
-def newton_status(gn_step, dec, tol, stuck, converged, active):
-    """``converged = max |gn_step| < tol or dec < 1e-24``, ``active = not converged and not
-    stuck``; returns whether any subject is active."""
+def newton_status(grad, gn_step, tol, stuck, dec, converged, active):
+    """The Gauss-Newton decrement ``dec = -grad' gn_step``; ``converged = max |gn_step| < tol
+    or dec < 1e-24``, ``active = not converged and not stuck``; returns whether any subject
+    is active."""
     n_sub, n_e = gn_step.shape
     out = False
     for s in range(n_sub):
+        dec[s] = -_dot(grad[s], gn_step[s])
         big = np.abs(gn_step[s, 0])
         for i in range(1, n_e):
             x = np.abs(gn_step[s, i])
