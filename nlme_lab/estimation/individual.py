@@ -205,7 +205,8 @@ class SubjectEngine:
 
         n_b, n_sub, n_e = etas.shape
         lay, idx, shape = self.layout, self.index, f.shape
-        l, l_f, l_V, m00, m11, dV_dfv = (np.empty(shape) for _ in range(6))
+        l, l_f, l_V, m00, m11, dV_dfv = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape), \
+            np.empty(shape), np.empty(shape)
         gaussian_pieces(_writable(f), _writable(fv), lay.y, lay.add, lay.prop, lay.log_scale, _writable(sd),
                         l, l_f, l_V, m00, m11, dV_dfv)
         inner, logdet = np.empty((n_b, n_sub)), np.empty((n_b, n_sub))

@@ -35,9 +35,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, omega_inverse
+from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, _writable, omega_inverse
 from nlme_lab.estimation.methods import InnerOptions
 from nlme_lab.estimation.parameters import Parameterization
+from nlme_lab.kernels import inner_newton
 
 
 @dataclass(frozen=True)
@@ -292,15 +293,8 @@ class Objective:
                 SD[j] = val.sd
                 if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
                     OI[j], LDO[j] = omega_inverse(val.omega)
-        he, m, r = self.eta_step, np.arange(n_e), 1 + 2 * n
-        E[r + 2 * m, :, m] += he  # eta +- h e_m: rows r, r + 2, ... +h; r + 1, r + 3, ... -h
-        E[r + 1 + 2 * m, :, m] -= he
-        plus, minus = slice(r, r + 2 * n_e, 2), slice(r + 1, r + 2 * n_e, 2)
-        dF, dG = he * s.g.T, he * np.moveaxis(s.g_eta, 2, 0)  # (x - h d is x + (-h) d to the bit)
-        F[plus] += dF
-        F[minus] -= dF
-        G[plus] += dG
-        G[minus] -= dG
+        # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
+        inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
 
     def _plan(self) -> "_BatchPlan":

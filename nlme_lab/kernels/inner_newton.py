@@ -166,3 +166,30 @@ def armijo_advance(todo, ok, t, damped, slope, noise, stalled):
         todo[s] = td
         out = out or td
     return out
+
+
+# --- the outer gradient's perturbed batch ---------------------------------------------------
+ETA_ROWS_SIG = types.void(f2, f3, f3, f2, f3, types.float64, types.int64)
+
+
+@njit(ETA_ROWS_SIG, cache=True)
+def eta_rows(F, G, E, g, g_eta, h, r):
+    """``Objective._perturbed_batch``'s eta moves, in place: rows r + 2m (eta_m + h) and
+    r + 1 + 2m (eta_m - h) of the etas ``E`` (B, n_sub, n_eta), the predictions ``F`` (B, n_obs)
+    moved by +-h df/deta_m (``g`` (n_obs, n_eta)) and their eta-derivatives ``G`` (B, n_obs,
+    n_eta) by +-h d2f/deta deta_m (``g_eta`` (n_obs, n_eta, n_eta)); the numpy expressions'
+    numbers (x - h d is x + (-h) d)."""
+    n_obs, n_e = g.shape
+    for m in range(n_e):
+        p, q = r + 2 * m, r + 1 + 2 * m
+        for s in range(E.shape[1]):
+            E[p, s, m] += h
+            E[q, s, m] -= h
+        for o in range(n_obs):
+            d = h * g[o, m]
+            F[p, o] += d
+            F[q, o] -= d
+            for e in range(n_e):
+                d = h * g_eta[o, e, m]
+                G[p, o, e] += d
+                G[q, o, e] -= d
