@@ -193,14 +193,14 @@ class SubjectEngine:
         """Terms at B points: ``f``, ``fv`` (B, n_obs); ``g``, ``gv`` (B, n_obs, n_eta) (``gv``
         None: the variance basis does not move with eta); ``etas`` (B, n_sub, n_eta); ``sd``
         (B, n_sd); ``omega_inv`` (B, n_eta, n_eta)."""
-        if self._gaussian:  # one compiled call (no numpy floating-point warnings to silence)
+        if self._gaussian:  # less Python around the kernels
             return self._gaussian_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite points are rejected by the callers
             return self._batch_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
 
     def _gaussian_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
         """``_batch_terms`` of uncensored data with less Python around the two kernels (the
-        same kernels, the same numbers; no numpy floating-point warnings to silence)."""
+        same kernels, the same numbers)."""
         from nlme_lab.kernels.subject_terms import accumulate_terms, gaussian_pieces
 
         n_b, n_sub, n_e = etas.shape
@@ -215,7 +215,8 @@ class SubjectEngine:
         accumulate_terms(l, l_f, l_V, m00, self._zeros(shape), m11, dV_dfv, g, g if gv is None else _writable(gv),
                          gv is not None, _writable(etas), _writable(omega_inv), idx.starts, idx.counts, inner, grad,
                          A, logdet)
-        np.multiply(l_V, dV_dfv, out=l_V)  # l_fv = l_V dV/dfv (l_V is not returned)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite points are rejected by the callers
+            np.multiply(l_V, dV_dfv, out=l_V)  # l_fv = l_V dV/dfv (l_V is not returned)
         return BatchTerms(inner, grad, logdet, A if with_A else None, l_f, l_V)
 
     def _zeros(self, shape) -> np.ndarray:

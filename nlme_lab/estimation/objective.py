@@ -284,7 +284,8 @@ class Objective:
             rows, k, sign, where = plan.om  # Omega is block diagonal: that block's inverse is 1/new
             OI[rows, where, where] = 1.0 / moves[sign, k]
             rows, k, sign, n_where, first = plan.ldo
-            LDO[rows] = ldo + n_where * (np.log(moves[sign, k]) - np.log(values.omega[first, first]))
+            with np.errstate(invalid="ignore", divide="ignore"):  # (a non-finite point is rejected by the caller)
+                LDO[rows] = ldo + n_where * (np.log(moves[sign, k]) - np.log(values.omega[first, first]))
         for k in plan.rebuilt:  # elements of larger omega blocks: omega rebuilt
             for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
                 w = v.copy()
