@@ -81,8 +81,6 @@ def _r_matrix(obj: Objective, w0, etas_hat, rel_step, resolve: bool = False) -> 
     n = len(w0)
     R = np.empty((n, n))
     anchor = obj.anchor
-    if anchor is not None and not resolve and obj.uses_second_order():
-        _prefetch(obj, w0, anchor, rel_step)
     for k in range(n):
         h = rel_step * max(abs(w0[k]), 1e-4)
         grads = []
@@ -101,22 +99,6 @@ def _r_matrix(obj: Objective, w0, etas_hat, rel_step, resolve: bool = False) -> 
         R[:, k] = (grads[0] - grads[1]) / (2 * h)
     obj.etas, obj.anchor = etas_hat.copy(), anchor
     return 0.5 * (R + R.T)
-
-
-def _prefetch(obj: Objective, w0, anchor, rel_step) -> None:
-    """The engine work of ``_r_matrix``'s gradients, grouped by theta: the points that move
-    omega or an SD only share the estimates' theta, so their stencils come from one engine
-    call (``Objective.prefetch_second_order``; the same numbers as one call per point)."""
-    groups: dict[bytes, tuple] = {}
-    for k in range(len(w0)):
-        h = rel_step * max(abs(w0[k]), 1e-4)
-        for sign in (1.0, -1.0):
-            w = w0.copy()
-            w[k] += sign * h
-            theta = np.asarray(obj.param.values(w).theta, dtype=float)
-            groups.setdefault(theta.tobytes(), (theta, []))[1].append(anchor.predict(w))
-    for theta, etas_list in groups.values():
-        obj.prefetch_second_order(theta, etas_list)
 
 
 def _combine(kind: CovarianceKind, R, S, names) -> tuple[np.ndarray | None, str]:

@@ -237,24 +237,16 @@ class KernelProblem:
         gives, bit for bit). What the outer gradient asks for (``Objective._second_order``): one
         call instead of 1 + 2 n_eta, whose Python around the engine cost more than the engine on
         theo_sd. None where it does not apply (ODE models, kappas, no thetas) or a subject failed:
-        the caller then evaluates the points one by one.
-
-        ``etas`` (P, n_sub, n_eta): the stencils of P points (same theta) from one call, B =
-        P (1 + 2 n_eta) points in that order (the covariance step's points that move omega or
-        an SD only)."""
+        the caller then evaluates the points one by one."""
         if self._ode or self.n_kappa or not self.n_theta or not self.n_eta:
             return None
         n_e, n_rec = self.n_eta, self.n_records
-        etas = np.asarray(etas, dtype=np.float64)
-        centres = etas if etas.ndim == 3 else etas[None]
-        S = 1 + 2 * n_e
-        B = S * len(centres)
+        B = 1 + 2 * n_e
         st = self._stacked(B)
-        E = np.repeat(centres, S, 0)
-        for c, e in enumerate(centres):
-            for m in range(n_e):
-                E[c * S + 1 + 2 * m, :, m] = e[:, m] + h
-                E[c * S + 2 + 2 * m, :, m] = e[:, m] - h
+        E = np.repeat(np.asarray(etas, dtype=np.float64)[None], B, 0)
+        for m in range(n_e):
+            E[1 + 2 * m, :, m] = etas[:, m] + h
+            E[2 + 2 * m, :, m] = etas[:, m] - h
         np.take(E.reshape(B, -1), self._flat, axis=1, out=st["eta_rec"].reshape(B, n_rec, -1))
         self._last = None
         self.n_calls += 1

@@ -92,7 +92,6 @@ class Objective:
         self._theta_derivs: bool | None = None  # does the problem give df/dtheta? (known after one call)
         self._zero_cache: dict[bytes, tuple] = {}
         self._batch_plan: _BatchPlan | None = None
-        self._prefetched: dict[tuple, tuple] = {}  # ``prefetch_second_order``
 
     def value(self, v: np.ndarray) -> float:
         self.n_value += 1
@@ -142,38 +141,9 @@ class Objective:
         key = (np.asarray(theta, dtype=float).tobytes(), np.asarray(etas, dtype=float).tobytes(), h)
         if eng.last_second_order is not None and eng.last_second_order[0] == key:
             return eng.last_second_order[1]  # the covariance step's gradient at the fit's last point
-        out = self._prefetched.pop(key, None)
-        if out is None:
-            out = self._second_order_at(theta, etas)
+        out = self._second_order_at(theta, etas)
         eng.last_second_order = (key, out)
         return out
-
-    def uses_second_order(self) -> bool:
-        """Whether ``gradient`` takes the sensitivity route through ``_second_order`` at eta-hat
-        (FOCE, FOCEI on problems with df/dtheta)."""
-        spec = self.engine.spec
-        return not spec.exact_hessian and not spec.linearized and self._theta_derivs is not False
-
-    def prefetch_second_order(self, theta, etas_list) -> None:
-        """``_second_order`` at (``theta``, each of ``etas_list``) from one engine call
-        (``KernelProblem.evaluate_stencil`` of several points), kept for the ``_second_order``
-        calls that follow: the covariance step's points that move omega or an SD only share
-        theta. The numbers are those of one call per point (the engine solves every copy of a
-        subject on its own); nothing is kept where the engine cannot (the calls then evaluate
-        point by point)."""
-        eng, h = self.engine, self.eta_step
-        if len(etas_list) < 2:  # (ODE models: the stencil declines, the exact route stays per point)
-            return
-        etas_all = np.stack([np.asarray(e, dtype=float) for e in etas_list])
-        points = eng.evaluate_stencil_with_theta(theta, etas_all, h)
-        if points is None:
-            return
-        self._theta_derivs = True
-        S = 1 + 2 * eng.n_eta
-        tb = np.asarray(theta, dtype=float).tobytes()
-        for c, e in enumerate(etas_list):
-            key = (tb, np.asarray(e, dtype=float).tobytes(), h)
-            self._prefetched[key] = _second_order_from(points[c * S:(c + 1) * S], h)
 
     def _second_order_at(self, theta, etas):
         eng, h = self.engine, self.eta_step
@@ -187,7 +157,16 @@ class Objective:
         points = eng.evaluate_stencil_with_theta(theta, etas, h)
         if points is not None:  # every point from one engine call
             self._theta_derivs = True
-            return _second_order_from(points, h)
+            f, g, f_th = points[0]
+            n_obs, n_e = g.shape
+            g_eta = np.empty((n_obs, n_e, n_e))
+            g_th = np.empty((n_obs, n_e, f_th.shape[1]))
+            for m in range(n_e):
+                _, gp, tp = points[1 + 2 * m]
+                _, gm, tm = points[2 + 2 * m]
+                g_eta[:, :, m] = (gp - gm) / (2 * h)
+                g_th[:, m, :] = (tp - tm) / (2 * h)
+            return f, g, f_th, 0.5 * (g_eta + g_eta.transpose(0, 2, 1)), g_th
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:
@@ -425,20 +404,4 @@ class _BatchPlan:
             return tuple(np.array([r[c] for r in rows], dtype=np.int64) for c in range(n))
 
         return _BatchPlan(th, theta_rows, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
-
-
-def _second_order_from(points, h):
-    """(f, g, df/dtheta, d2f/deta2, d2f/deta dtheta) from the 1 + 2 n_eta stencil points
-    (``SubjectEngine.evaluate_stencil_with_theta``): central differences of the exact first
-    derivatives."""
-    f, g, f_th = points[0]
-    n_obs, n_e = g.shape
-    g_eta = np.empty((n_obs, n_e, n_e))
-    g_th = np.empty((n_obs, n_e, f_th.shape[1]))
-    for m in range(n_e):
-        _, gp, tp = points[1 + 2 * m]
-        _, gm, tm = points[2 + 2 * m]
-        g_eta[:, :, m] = (gp - gm) / (2 * h)
-        g_th[:, m, :] = (tp - tm) / (2 * h)
-    return f, g, f_th, 0.5 * (g_eta + g_eta.transpose(0, 2, 1)), g_th
 
