@@ -35,6 +35,20 @@ main theo 157 ms vs R 97 (1.62), pheno 155 vs 288 (0.54); after theo 102 vs R 12
 pheno 90 vs 245 (0.37), theo_full 366 vs 2878 (0.13). Engine calls per fit: theo 271 -> 122,
 pheno 136 -> 56; every result bit-identical to main. What is left on theo: the Python of the
 inner Newton solve (17 solves, ~60 iterations per fit) and of the gradient's perturbed batch.
+
+Measured 2026-12-07 (load 2.1-2.2, main and this branch one after the other), branch ``newton``
+(the inner solve's per-subject bookkeeping, Armijo search and BFGS update compiled,
+``kernels.inner_newton``; the gradient's eta rows compiled and its SD/omega moves vectorized;
+less Python around the terms kernels; every result bit-identical to main): main theo 86.7 ms vs
+R 88.1 (0.98), pheno 76.7 vs 172.4 (0.44), theo_full 321 vs 1911 (0.17); after theo 72.1 vs R
+83.4 (0.86), pheno 64.7 vs 194.8 (0.33), theo_full 247 vs 2061 (0.12); a second window (load
+1.5-1.9, R itself 30 % slower): main theo 0.78, after 0.75. In one process, the compiled inner
+solve against its numpy twin (``inner_newton.MAX_ETA = 0``): 0.85-0.87 of the theo fit's CPU.
+Tried and reverted: the covariance step's omega/SD points' stencils in one 56-copy engine call
+(1.05x slower than 8 calls of 7 copies). What is left on theo
+(cProfile): the covariance step ~22 % (14 gradients, each an engine stencil call), the engine
+~13 %, numpy's batched solves, the gradient's theta rows (BLAS/einsum: kept in numpy for the
+bits) and the Python around ~120 engine calls.
 """
 
 from __future__ import annotations

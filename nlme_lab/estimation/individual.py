@@ -28,6 +28,7 @@ import numpy as np
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import InnerOptions, MethodSpec
 from nlme_lab.estimation.parameters import ModelValues
+from nlme_lab.kernels import inner_newton
 
 BLIND_STEPS = 3  # Newton steps taken below the line search's resolution before a subject counts as done
 
@@ -119,6 +120,7 @@ class SubjectEngine:
         # ((theta, etas, step), result) of the last ``Objective._second_order``: the covariance
         # step's gradient at the estimates repeats the fit's last one (same theta, same eta-hat)
         self.last_second_order: tuple | None = None
+        self._zero_arrays: dict[tuple, np.ndarray] = {}
 
     # --- predictions ------------------------------------------------------------------------
     def _evaluate(self, theta, etas) -> tuple[np.ndarray, np.ndarray]:
@@ -191,8 +193,40 @@ class SubjectEngine:
         """Terms at B points: ``f``, ``fv`` (B, n_obs); ``g``, ``gv`` (B, n_obs, n_eta) (``gv``
         None: the variance basis does not move with eta); ``etas`` (B, n_sub, n_eta); ``sd``
         (B, n_sd); ``omega_inv`` (B, n_eta, n_eta)."""
+        if self._gaussian:  # less Python around the kernels
+            return self._gaussian_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite points are rejected by the callers
             return self._batch_terms(f, g, fv, gv, etas, sd, omega_inv, with_A)
+
+    def _gaussian_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
+        """``_batch_terms`` of uncensored data with less Python around the two kernels (the
+        same kernels, the same numbers)."""
+        from nlme_lab.kernels.subject_terms import accumulate_terms, gaussian_pieces
+
+        n_b, n_sub, n_e = etas.shape
+        lay, idx, shape = self.layout, self.index, f.shape
+        l, l_f, l_V, m00, m11, dV_dfv = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape), \
+            np.empty(shape), np.empty(shape)
+        gaussian_pieces(_writable(f), _writable(fv), lay.y, lay.add, lay.prop, lay.log_scale, _writable(sd),
+                        l, l_f, l_V, m00, m11, dV_dfv)
+        inner, logdet = np.empty((n_b, n_sub)), np.empty((n_b, n_sub))
+        grad, A = np.empty((n_b, n_sub, n_e)), np.empty((n_b, n_sub, n_e, n_e))
+        g = _writable(g)
+        accumulate_terms(l, l_f, l_V, m00, self._zeros(shape), m11, dV_dfv, g, g if gv is None else _writable(gv),
+                         gv is not None, _writable(etas), _writable(omega_inv), idx.starts, idx.counts, inner, grad,
+                         A, logdet)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite points are rejected by the callers
+            np.multiply(l_V, dV_dfv, out=l_V)  # l_fv = l_V dV/dfv (l_V is not returned)
+        return BatchTerms(inner, grad, logdet, A if with_A else None, l_f, l_V)
+
+    def _zeros(self, shape) -> np.ndarray:
+        """A read-only-by-convention array of zeros of ``shape`` (the kernels' absent M01), kept."""
+        z = self._zero_arrays.get(shape)
+        if z is None:
+            if len(self._zero_arrays) > 8:
+                self._zero_arrays.clear()
+            z = self._zero_arrays[shape] = np.zeros(shape)
+        return z
 
     def _batch_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
         """The per-subject sums in the compiled kernel (``kernels.subject_terms``); the numpy
@@ -322,17 +356,26 @@ class SubjectEngine:
         exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))  # updated below
         dec_prev, refreshed = None, 0
         rounded = np.zeros(self.problem.n_subjects, dtype=bool)  # stopped at the rounding level of L_i
-        blind = np.zeros(self.problem.n_subjects, dtype=int)
+        blind = np.zeros(self.problem.n_subjects, dtype=np.int64)
+        compiled = self.n_eta <= inner_newton.MAX_ETA  # the bookkeeping in kernels.inner_newton
         for it in range(opts.max_iterations):
             etas, p, T = state
+            # the Gauss-Newton step (matrix 2 A) and its decrement; the step with the exact
+            # Hessian where one is in use is computed below once ``exact_H`` is settled
             H = 2.0 * T.A
             gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
-            dec = -np.einsum("ne,ne->n", T.grad, gn_step)  # Newton decrement (Gauss-Newton)
             # converged: the Gauss-Newton step (a scaled gradient, whatever matrix moves eta)
-            converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
-            active = ~converged & ~stuck
-            if not active.any():
-                break
+            if compiled:
+                dec, converged, active = np.empty(len(stuck)), np.empty_like(stuck), np.empty_like(stuck)
+                if not inner_newton.newton_status(T.grad, gn_step, opts.step_tolerance, stuck, dec, converged,
+                                                  active):
+                    break
+            else:
+                dec = -np.einsum("ne,ne->n", T.grad, gn_step)  # Newton decrement (Gauss-Newton)
+                converged = (np.max(np.abs(gn_step), axis=1) < opts.step_tolerance) | (dec < 1e-24)
+                active = ~converged & ~stuck
+                if not active.any():
+                    break
             if exact_H is not None and dec_prev is not None:  # a chord that does not contract: drop it
                 slow = active & exact_H[1] & (dec > 0.1 * dec_prev) & (dec > 1e-20)
                 exact_H = (exact_H[0], exact_H[1] & ~slow)
@@ -341,18 +384,21 @@ class SubjectEngine:
                                                               or _slow_gauss_newton(dec, dec_prev, need)):
                 exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step))
                 refreshed += 1
-            step = gn_step
-            if exact_H is not None:
+            step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
+            if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
                 step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
-            slope = np.einsum("ne,ne->n", T.grad, step)
+                slope = _dots(T.grad, step, compiled)
             state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
                                                                omega_inv, logdet_omega)
             if exact_H is not None:
                 _secant_update(exact_H, state[0] - etas, state[2].grad - T.grad)
-            blind = np.where(stalled, blind + 1, 0)
-            done = blind >= BLIND_STEPS  # no measurable progress left: converged to rounding
-            stuck |= failed | done
-            rounded |= done
+            if compiled:
+                inner_newton.count_blind(stalled, failed, blind, BLIND_STEPS, stuck, rounded)
+            else:
+                blind = np.where(stalled, blind + 1, 0)
+                done = blind >= BLIND_STEPS  # no measurable progress left: converged to rounding
+                stuck |= failed | done
+                rounded |= done
             if exact_H is not None and damped.any():  # the Hessian did not fit there: Gauss-Newton
                 exact_H = (exact_H[0], exact_H[1] & ~damped)
             dec_prev = dec
@@ -369,6 +415,8 @@ class SubjectEngine:
         to verify is below the resolution of L_i: the Newton step is then taken unchecked,
         and halving stops there)."""
         etas, p, T = state
+        if self.n_eta <= inner_newton.MAX_ETA:  # the same steps, compiled
+            return self._line_search_compiled(values, state, step, slope, active, opts, omega_inv, logdet_omega)
         t = np.where(active, 1.0, 0.0)
         todo = active.copy()
         damped = np.zeros_like(active)
@@ -397,6 +445,30 @@ class SubjectEngine:
             todo &= ~tiny
         return (etas, p, T), todo, damped, stalled
 
+    def _line_search_compiled(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
+        """``_line_search`` with its per-subject bookkeeping in ``kernels.inner_newton``."""
+        etas, p, T = state
+        n = len(active)
+        t, noise, stalled = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+        todo, damped, ok = active.copy(), np.zeros(n, dtype=bool), np.empty(n, dtype=bool)
+        left = inner_newton.armijo_start(active, slope, T.inner, t, noise, stalled)
+        for _ in range(opts.max_halvings):
+            if not left:
+                break
+            trial = etas + t[:, None] * step
+            pt = self.predictions(values.theta, trial)
+            Tt = self.terms(pt, values, trial, omega_inv, logdet_omega)
+            n_ok = inner_newton.armijo_accept(todo, stalled, t, slope, noise, T.inner, Tt.inner, Tt.grad, ok)
+            if n_ok:
+                if n_ok == n:
+                    etas, p, T = trial, pt, Tt
+                else:
+                    etas = np.where(ok[:, None], trial, etas)
+                    p = _merge(p, pt, ok[self.index.obs_subject])
+                    T = _merge_terms(T, Tt, ok, ok[self.index.obs_subject])
+            left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
+        return (etas, p, T), todo, damped, stalled
+
 
 GN_SLOW = 0.1  # a Gauss-Newton decrement shrinking by less than this per step: use the exact Hessian
 GN_NEAR = 1e-2  # ... once every decrement is below this (near enough for the exact Hessian to be positive)
@@ -423,6 +495,9 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     update, free of engine evaluations, makes the iteration superlinear. Subjects whose move is
     below rounding or whose curvature s'y is not clearly positive keep their matrix."""
     H, use = exact_H
+    if s.shape[1] <= inner_newton.MAX_ETA:  # compiled, the same numbers (kernels.inner_newton)
+        inner_newton.secant_update(H, use, _writable(s), _writable(y), SECANT_MIN_STEP)
+        return
     ss = np.einsum("ne,ne->n", s, s)
     sy = np.einsum("ne,ne->n", s, y)
     ok = use & (np.max(np.abs(s), axis=1) > SECANT_MIN_STEP) & (sy > 1e-10 * np.sqrt(ss * np.einsum("ne,ne->n", y, y)))
@@ -432,6 +507,16 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     sHs = np.einsum("ni,ni->n", s[ok], Hs)
     yk = y[ok]
     H[ok] += yk[:, :, None] * yk[:, None, :] / sy[ok][:, None, None] - Hs[:, :, None] * Hs[:, None, :] / sHs[:, None, None]
+
+
+def _dots(a: np.ndarray, b: np.ndarray, compiled: bool) -> np.ndarray:
+    """Per subject a[s]' b[s] (``einsum("ne,ne->n")``; ``compiled``: the kernel that sums in
+    its order, ``inner_newton.dots``)."""
+    if not compiled:
+        return np.einsum("ne,ne->n", a, b)
+    out = np.empty(len(a))
+    inner_newton.dots(_writable(a), _writable(b), out)
+    return out
 
 
 def _stencil(etas: np.ndarray, h: float) -> list[np.ndarray]:

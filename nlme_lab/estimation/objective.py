@@ -35,9 +35,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, omega_inverse
+from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, _writable, omega_inverse
 from nlme_lab.estimation.methods import InnerOptions
 from nlme_lab.estimation.parameters import Parameterization
+from nlme_lab.kernels import inner_newton
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Objective:
         self.n_value = 0
         self._theta_derivs: bool | None = None  # does the problem give df/dtheta? (known after one call)
         self._zero_cache: dict[bytes, tuple] = {}
+        self._batch_plan: _BatchPlan | None = None
 
     def value(self, v: np.ndarray) -> float:
         self.n_value += 1
@@ -266,41 +268,41 @@ class Objective:
         OI = np.repeat(oi[None], B, 0)
         LDO = np.full(B, ldo)
         h = self.steps(v)
-        th = np.flatnonzero(self.param.affects_theta)
+        plan = self._plan()
+        th = plan.th
         if th.size:  # theta moves: predictions moved along df/dtheta, all components at once
             moves = self.param.theta_moves(v, h, values.theta)[:, th]  # (2, n_th_free, n_theta)
-            for i, rows in enumerate((1 + 2 * th, 2 + 2 * th)):
+            for i, rows in enumerate(plan.theta_rows):
                 F[rows] += moves[i] @ s.f_th.T
                 G[rows] += np.einsum("oet,kt->koe", s.g_th, moves[i])
                 if not spec.interaction:
                     FV[rows] += moves[i] @ s.fv_th.T
-        roles = self.param.component_roles
-        moves = self.param.component_moves(v, h) if any(r is not None for r in roles) else None
-        for k in range(n):
-            if self.param.affects_theta[k]:
-                continue
+        if plan.sd[0].size or plan.om[0].size:  # one SD or one one-element omega block moves: in place
+            moves = self.param.component_moves(v, h)
+            rows, k, sign, where = plan.sd
+            SD[rows, where] = moves[sign, k]
+            rows, k, sign, where = plan.om  # Omega is block diagonal: that block's inverse is 1/new
+            OI[rows, where, where] = 1.0 / moves[sign, k]
+            rows, k, sign, n_where, first = plan.ldo
+            with np.errstate(invalid="ignore", divide="ignore"):  # (a non-finite point is rejected by the caller)
+                LDO[rows] = ldo + n_where * (np.log(moves[sign, k]) - np.log(values.omega[first, first]))
+        for k in plan.rebuilt:  # elements of larger omega blocks: omega rebuilt
             for j, sign in ((1 + 2 * k, 1.0), (2 + 2 * k, -1.0)):
-                if roles[k] is not None:  # one SD or one one-element omega block moves: in place
-                    kind, where = roles[k]
-                    new = moves[0 if sign > 0 else 1, k]
-                    if kind == "sd":
-                        SD[j, where] = new
-                    else:  # Omega is block diagonal: that block's inverse is 1/new
-                        OI[j, where, where] = 1.0 / new
-                        LDO[j] = ldo + len(where) * (np.log(new) - np.log(values.omega[where[0], where[0]]))
-                else:
-                    w = v.copy()
-                    w[k] += sign * h[k]
-                    val = self.param.values(w)
-                    SD[j] = val.sd
-                    if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
-                        OI[j], LDO[j] = omega_inverse(val.omega)
-        he, m = self.eta_step, np.arange(n_e)
-        for rows, step in ((1 + 2 * n + 2 * m, he), (2 + 2 * n + 2 * m, -he)):  # eta +- h e_m
-            E[rows, :, m] += step
-            F[rows] += step * s.g.T
-            G[rows] += step * np.moveaxis(s.g_eta, 2, 0)
+                w = v.copy()
+                w[k] += sign * h[k]
+                val = self.param.values(w)
+                SD[j] = val.sd
+                if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
+                    OI[j], LDO[j] = omega_inverse(val.omega)
+        # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
+        inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
+
+    def _plan(self) -> "_BatchPlan":
+        """The row indices of ``_perturbed_batch`` (fixed per parameterization), made once."""
+        if self._batch_plan is None:
+            self._batch_plan = _BatchPlan.of(self.param)
+        return self._batch_plan
 
     def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:
         """Total derivative: dQ + dQ/deta . d eta-hat/dv, d eta-hat/dv = -H^-1 dG'; keeps the
@@ -356,3 +358,50 @@ class Objective:
             dlogdet[:, m] = (out[0].logdet_A - out[1].logdet_A) / (2 * he)
             H[:, :, m] = (out[0].grad - out[1].grad) / (2 * he)
         return dlogdet, 0.5 * (H + H.transpose(0, 2, 1))
+
+
+@dataclass(frozen=True)
+class _BatchPlan:
+    """Where ``Objective._perturbed_batch`` writes each free component's moves (rows 1 + 2k
+    for +h_k, 2 + 2k for -h_k): ``th`` the thetas and ``theta_rows`` their + and - rows
+    (strided slices when the thetas are contiguous: in place, no gather/scatter); ``sd``
+    (rows, k, sign index, SD index) and ``om`` (rows, k, sign index, eta column) the in-place
+    SD and one-element omega moves (a block on several columns: one entry per column),
+    ``ldo`` (rows, k, sign index, number of columns, first column) their log det Omega;
+    ``rebuilt`` the components whose moves rebuild omega. The assignments are the per-element
+    ones of a loop, vectorized (the same numbers)."""
+
+    th: np.ndarray
+    theta_rows: tuple
+    sd: tuple
+    om: tuple
+    ldo: tuple
+    rebuilt: tuple
+
+    @staticmethod
+    def of(param) -> "_BatchPlan":
+        th = np.flatnonzero(param.affects_theta)
+        theta_rows: tuple = (1 + 2 * th, 2 + 2 * th)
+        if th.size and th[-1] - th[0] == th.size - 1:
+            theta_rows = tuple(slice(int(r[0]), int(r[-1]) + 1, 2) for r in theta_rows)
+        sd, om, ldo, rebuilt = [], [], [], []
+        for k, role in enumerate(param.component_roles):
+            if param.affects_theta[k]:
+                continue
+            if role is None:
+                rebuilt.append(k)
+                continue
+            kind, where = role
+            for i in (0, 1):
+                j = 1 + 2 * k + i
+                if kind == "sd":
+                    sd.append((j, k, i, where))
+                else:
+                    om.extend((j, k, i, c) for c in np.atleast_1d(where))
+                    ldo.append((j, k, i, len(where), where[0]))
+
+        def cols(rows, n):
+            return tuple(np.array([r[c] for r in rows], dtype=np.int64) for c in range(n))
+
+        return _BatchPlan(th, theta_rows, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
+

@@ -28,8 +28,8 @@ ENGINE_MODULES = (
     "propagate", "steady_state", "workspace", "bolus_march", "bolus_march_sens", "events", "population",
     "metropolis", "error_model", "subject_terms",
 )
-#: kernel modules that are not engine modules (standalone kernels; no jit code)
-STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs")
+#: kernel modules that are not engine modules (no jit code, or kernels that embed no other module's code)
+STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs", "inner_newton")
 STAMP_NAME = "engine_sources.sha256"
 
 
