@@ -57,6 +57,7 @@ import json, sys, time
 from collections import defaultdict
 
 compiles = defaultdict(float)
+current = ["import"]  # the step whose compiles are being counted
 if "--compiles" in sys.argv:
     from numba.core import event
 
@@ -70,7 +71,7 @@ if "--compiles" in sys.argv:
             t0, inner = stack.pop()
             dt = time.thread_time() - t0
             fn = ev.data["dispatcher"].py_func
-            compiles[f"{fn.__module__}.{fn.__qualname__}"] += dt - inner
+            compiles[(current[0], f"{fn.__module__}.{fn.__qualname__}")] += dt - inner
             if stack:
                 stack[-1][1] += dt
 
@@ -80,6 +81,7 @@ steps = {}
 
 
 def step(name, work):
+    current[0] = name
     w0, c0 = time.perf_counter(), time.process_time()
     work()
     steps[name] = (time.perf_counter() - w0, time.process_time() - c0)
@@ -93,7 +95,7 @@ step("check", lambda: (model.compiled.compile_all(), nl.bind(model, data)))
 step("simulate", lambda: nl.simulate(model, data, n=1, seed=1))
 step("FOCEI fit", lambda: nl.fit(model, data, method="focei"))
 step("SAEM fit", lambda: nl.fit(model, data, method="saem"))
-print(json.dumps({"steps": steps, "compiles": sorted(compiles.items(), key=lambda kv: -kv[1])}))
+print(json.dumps({"steps": steps, "compiles": [[s, k, v] for (s, k), v in sorted(compiles.items(), key=lambda kv: -kv[1])]}))
 """
 
 
@@ -129,9 +131,14 @@ def print_fresh_machine(compiles: bool = False) -> None:
     wall, cpu = r["process"]
     print(f"  {'process':12s} {wall:8.1f} {cpu:8.1f}  (the whole subprocess, imports included)")
     if compiles:
-        print("  numba compile CPU seconds per kernel (exclusive), largest first:")
-        for name, seconds in r["compiles"][:25]:
-            print(f"    {seconds:7.2f}  {name}")
+        print("  numba compile CPU seconds per kernel (exclusive), by step, largest first:")
+        for step_name in ("import", *r["steps"]):
+            rows = [(k, v) for s, k, v in r["compiles"] if s == step_name]
+            if not rows:
+                continue
+            print(f"   {step_name}: {sum(v for _, v in rows):.1f} s in {len(rows)} kernels")
+            for name, seconds in rows[:40]:
+                print(f"    {seconds:7.2f}  {name}")
 
 
 def run_probe(model: Path, data: Path, numba_dir: str, model_dir: str) -> dict:

@@ -53,7 +53,7 @@ from numba.np.arrayobj import make_array, populate_array  # noqa: E402
 
 from .abi import arr3, mat, vec  # noqa: E402
 from .error_model import gaussian_term, observation_variance  # noqa: E402
-from .events import BAD_RECORD, i64m, i64v  # noqa: E402
+from .events import BAD_RECORD, NOT_LOADED, i64m, i64v  # noqa: E402
 from .jit import LateBound  # noqa: E402
 from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
 
@@ -236,7 +236,8 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
     """Predictions (error scale) of chunk ``c`` of the (set, subject) pairs of ``eta`` (B,
     n_sub, n_eta) into ``f_new`` (B, n_obs): the record effects, individual parameters and
     engine solution of the chunk's subjects only (replicated subject r = b * n_sub + i), NaN
-    for a failed subject. ``counts_out[c]`` = (failed subjects, data errors)."""
+    for a failed subject. ``counts_out[c]`` = (failed subjects, data errors, subjects left
+    ``NOT_LOADED``: the fast path declined them before the full engine was bound)."""
     compute_p_addr, solve_addr, n_chunk = engine[0], engine[1], engine[2]
     offsets, time, evid, amt, cmt, rate, ii, addl, ss = records
     pk, cov, dose_index, fn, uses_time, linear, opts, theta_full = model
@@ -248,6 +249,7 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
     r0, r1 = c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk
     counts_out[c, 0] = 0
     counts_out[c, 1] = 0
+    counts_out[c, 2] = 0
     if r0 == r1:
         return
     g0, g1 = offsets[r0], offsets[r1]
@@ -268,6 +270,8 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
             counts_out[c, 0] += 1
             if status[r] == BAD_RECORD:
                 counts_out[c, 1] += 1
+            elif status[r] == NOT_LOADED:
+                counts_out[c, 2] += 1
             for o in range(starts[i], starts[i] + counts[i]):
                 f_new[b, o] = np.nan
 
@@ -380,15 +384,24 @@ def engine_entry_points(threaded: bool, kernel=None) -> tuple:
             _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature), n_chunk, bool(threaded))
 
 
+#: why a compiled pass stopped early (the last value ``mh_sweep`` / ``importance_weights`` return)
+GO_ON, DATA_ERROR, ENGINE_NOT_BOUND = 0, 1, 2
+
+
 @njit(**_INNER)
 def _failures(fails):
-    """The column sums of ``fails`` (n_chunk, 2): (failed subjects, data errors) (loops: a column
-    slice would compile a second ``sum``, a column argument one kernel per literal)."""
-    n_failed, n_bad = 0, 0
+    """(failed subjects, ``GO_ON`` / ``DATA_ERROR`` / ``ENGINE_NOT_BOUND``) from ``fails``
+    (n_chunk, 3) (loops: a column slice would compile a second ``sum``, a column argument one
+    kernel per literal). A subject left ``NOT_LOADED`` comes first: the full engine, once bound,
+    may find it a data error or solve it."""
+    n_failed, n_bad, n_unbound = 0, 0, 0
     for i in range(fails.shape[0]):
         n_failed += fails[i, 0]
         n_bad += fails[i, 1]
-    return n_failed, n_bad
+        n_unbound += fails[i, 2]
+    if n_unbound:
+        return n_failed, ENGINE_NOT_BOUND
+    return n_failed, DATA_ERROR if n_bad else GO_ON
 
 
 @njit(**_OUTER, error_model="numpy")
@@ -399,14 +412,16 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     in place on ``etas, l, f``. A pass draws its normals and uniforms first (one stream, the
     Python sweep's order), then predicts and accepts chunk by chunk of (chain, subject) pairs
     (``engine_entry_points``: one chunk, or one per thread). Returns (passes, passes with
-    failed subjects, True if a data error stopped the sweep: the caller raises the
-    predictor's failure)."""
+    failed subjects, why it stopped: ``GO_ON`` (it did not), ``DATA_ERROR`` (the caller raises
+    the predictor's failure) or ``ENGINE_NOT_BOUND`` (a subject the fast path declined while
+    the full engine was not bound: the caller restores the chains, the scales and the
+    generator, binds the engine and sweeps again, ``saem.sampler.CompiledSweep``))."""
     n_prior, n_all, n_one = n_kernel[0], n_kernel[1], n_kernel[2]
     n_b, n_sub, n_eta = etas.shape
     size = n_b * n_sub
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
     n_chunk, threaded = engine[2], engine[3]
-    fails = np.zeros((n_chunk, 2), np.int64)
+    fails = np.zeros((n_chunk, 3), np.int64)
     accepted = np.zeros(n_chunk, np.int64)
     unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_pass_threaded``)
     n_pass, n_fail_pass = 0, 0
@@ -439,9 +454,9 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                     _predict()(c, prop, engine, records, model, buffers, obs, f_new, fails)
                     _accept()(c, n_chunk, lik, accept, prop, f_new)
             n_pass += 1
-            n_failed, n_bad = _failures(fails)
-            if n_bad:
-                return n_pass, n_fail_pass + 1, True
+            n_failed, stop = _failures(fails)
+            if stop != GO_ON:
+                return n_pass, n_fail_pass + 1, stop
             if n_failed:
                 n_fail_pass += 1
             acc += accepted.sum() / size
@@ -450,7 +465,7 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                 s_all[i] *= 1 + 0.4 * (acc / n_all - target)
         elif kind >= 2 and n_one:
             s_one[kind - 2] *= 1 + 0.4 * (acc / n_one - target)
-    return n_pass, n_fail_pass, False
+    return n_pass, n_fail_pass, GO_ON
 
 
 @njit(**_OUTER, error_model="numpy")
@@ -461,8 +476,9 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
     zero, ``f_new`` (B, n_obs) scratch): ``-l / 2 - eta' Omega^-1 eta / 2 + const[s]`` minus
     the t (``df``; inf: normal) proposal's kernel at the Mahalanobis distance ``|z|^2
     scale^2``; ``const`` holds the normalising constants. ``l`` = +inf where the prediction
-    failed. Chunks as ``mh_sweep``. Returns (failed subjects, True if a data error stopped it:
-    the caller raises the predictor's failure)."""
+    failed. Chunks as ``mh_sweep``. Returns (failed subjects, ``GO_ON`` / ``DATA_ERROR`` (the
+    caller raises the predictor's failure) / ``ENGINE_NOT_BOUND`` (the caller binds the engine
+    and calls again: nothing but the outputs was written))."""
     m, n_sub, d = z.shape
     for b in range(m):
         for s in range(n_sub):
@@ -477,7 +493,7 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
                 eta[b, s, i] = 0.0
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
     n_chunk = engine[2]
-    fails = np.zeros((n_chunk, 2), np.int64)
+    fails = np.zeros((n_chunk, 3), np.int64)
     weights = (m, z, scale, omega_inv, const, df, w)
     if engine[3]:
         unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_pass_threaded`` takes no accept here
@@ -486,5 +502,4 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
         for c in range(n_chunk):
             _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
             _weights()(c, n_chunk, lik, weights, eta, f_new)
-    n_failed, n_bad = _failures(fails)
-    return n_failed, n_bad > 0
+    return _failures(fails)
