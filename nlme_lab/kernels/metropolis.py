@@ -203,13 +203,67 @@ ACCEPT_T = types.Tuple((mat, mat, _bool, arr3, mat, mat, i64v))
 WEIGHTS_T = types.Tuple((_i64, arr3, mat, mat, vec, _f64, mat))
 ACCEPT_SIG = types.void(_i64, _i64, LIK_T, ACCEPT_T, arr3, mat)
 WEIGHTS_SIG = types.void(_i64, _i64, LIK_T, WEIGHTS_T, arr3, mat)
-PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, i64m, ACCEPT_T, WEIGHTS_T)
+#: everything one chunk of a pass reads and writes (``_chunk_at``): eta, engine, records, model,
+#: buffers, obs, lik, f_new, fails, accept, weights
+PASS_ARGS_T = types.Tuple((arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, i64m, ACCEPT_T, WEIGHTS_T))
+#: (chunk or number of chunks, address of a ``PASS_ARGS_T`` on the caller's stack, ``_stash``)
+CHUNK_SIG = types.void(_i64, _i64)
+PASS_SIG = types.void(_i64, _i64)
 
 PREDICT = LateBound("nlme_lab_metropolis_predict_chunk", PREDICT_SIG)
 ACCEPT = LateBound("nlme_lab_metropolis_accept_chunk", ACCEPT_SIG)
 WEIGHTS = LateBound("nlme_lab_metropolis_weights_chunk", WEIGHTS_SIG)
+CHUNK = LateBound("nlme_lab_metropolis_chunk_at", CHUNK_SIG)
 PASS = LateBound("nlme_lab_metropolis_pass_threaded", PASS_SIG)
-_predict, _accept, _weights, _pass = PREDICT.function, ACCEPT.function, WEIGHTS.function, PASS.function
+_predict, _accept, _weights = PREDICT.function, ACCEPT.function, WEIGHTS.function
+_chunk, _pass = CHUNK.function, PASS.function
+
+
+@intrinsic
+def _stash(typingctx, args):
+    """The address of a copy of ``args`` (a ``PASS_ARGS_T``) on the caller's stack, valid while the
+    caller runs: how a pass hands its ~50 arrays to ``_pass_threaded`` and ``_chunk_at`` as one
+    int64. A parallel loop passes every array its body uses to each thread's function as an
+    argument of its own: with the tuples themselves in the body, ``_pass_threaded`` took ~2.5 CPU
+    s to compile, with one int64 ~0.4 s. The copy holds a reference to each array (numba may
+    release the caller's temporaries after their last use it sees, this call) until
+    ``_release(address)``, which the caller calls after the pass; ``_unstash`` borrows them."""
+    if args != PASS_ARGS_T:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        context.nrt.incref(builder, PASS_ARGS_T, llargs[0])
+        slot = cgutils.alloca_once_value(builder, llargs[0])
+        return builder.ptrtoint(slot, context.get_value_type(types.int64))
+
+    return types.int64(args), codegen
+
+
+@intrinsic
+def _release(typingctx, address):
+    """Drop the references that ``_stash`` took for the copy at ``address``."""
+    if address != types.int64:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        ptr = builder.inttoptr(llargs[0], context.get_value_type(PASS_ARGS_T).as_pointer())
+        context.nrt.decref(builder, PASS_ARGS_T, builder.load(ptr))
+        return context.get_dummy_value()
+
+    return types.none(types.int64), codegen
+
+
+@intrinsic
+def _unstash(typingctx, address):
+    """The ``PASS_ARGS_T`` that ``_stash`` put at ``address`` (its arrays borrowed)."""
+    if address != types.int64:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        ptr = builder.inttoptr(llargs[0], context.get_value_type(PASS_ARGS_T).as_pointer())
+        return impl_ret_borrowed(context, builder, PASS_ARGS_T, builder.load(ptr))
+
+    return PASS_ARGS_T(types.int64), codegen
 
 
 @intrinsic
@@ -340,25 +394,34 @@ def _weights_chunk(c, n_chunk, lik, weights, eta, f_new):
         w[b, s] = -0.5 * ls - 0.5 * _quad(eta[b, s], omega_inv) + const[s] + tail
 
 
-@njit(**_INNER, error_model="numpy", parallel=True)
-def _pass_threaded(eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights):
-    """One pass with the chunks on numba's threads (they share nothing): the serial loop of
-    ``mh_sweep`` (``weights[0]``, the number of draws, < 0: ``accept`` holds the MH pass's
-    arguments) or of ``importance_weights`` (``weights`` holds them; ``accept`` is unused), in
-    parallel. One kernel for both: a parallel kernel costs seconds to compile."""
-    for c in prange(engine[2]):
-        k = np.int64(c)  # prange's index is unsigned: the chunk kernels take int64
-        _predict()(k, eta, engine, records, model, buffers, obs, f_new, fails)
-        if weights[0] < 0:
-            _accept()(k, engine[2], lik, accept, eta, f_new)
-        else:
-            _weights()(k, engine[2], lik, weights, eta, f_new)
+@njit(**_INNER, error_model="numpy")
+def _chunk_at(c, address):
+    """Chunk ``c`` of one pass whose arguments (``PASS_ARGS_T``) ``_stash`` put at ``address``:
+    its predictions, then its accept (``mh_sweep``: ``weights[0]``, the number of draws, < 0, and
+    ``accept`` holds the MH pass's arguments) or its importance weights (``importance_weights``:
+    ``weights`` holds them; ``accept`` is unused)."""
+    eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights = _unstash(address)
+    _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
+    if weights[0] < 0:
+        _accept()(c, engine[2], lik, accept, eta, f_new)
+    else:
+        _weights()(c, engine[2], lik, weights, eta, f_new)
+
+
+@njit(**_INNER, parallel=True)
+def _pass_threaded(n_chunk, address):
+    """One pass with its ``n_chunk`` chunks (``_chunk_at``) on numba's threads (they share nothing):
+    the serial loop of ``mh_sweep`` or ``importance_weights``, in parallel. One kernel for both,
+    and its arguments by address (``_stash``): a parallel kernel costs seconds to compile."""
+    for c in prange(n_chunk):
+        _chunk()(np.int64(c), address)  # prange's index is unsigned: the chunk kernel takes int64
 
 
 #: what each compiled caller of the engine needs bound: (serial, and threaded in addition)
 _NEEDS = {
-    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk)), ((PASS, _pass_threaded),)),
-    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk)), ((PASS, _pass_threaded),)),
+    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk), (CHUNK, _chunk_at)), ((PASS, _pass_threaded),)),
+    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk), (CHUNK, _chunk_at)),
+                           ((PASS, _pass_threaded),)),
 }
 
 
@@ -423,43 +486,54 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     n_chunk, threaded = engine[2], engine[3]
     fails = np.zeros((n_chunk, 3), np.int64)
     accepted = np.zeros(n_chunk, np.int64)
-    unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_pass_threaded``)
+    log_u = np.empty((n_b, n_sub))
+    unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_chunk_at``)
     n_pass, n_fail_pass = 0, 0
     for kind in range(2 + n_eta):
         reps = n_prior if kind == 0 else (n_all if kind == 1 else n_one)
         acc = 0.0
+        k = kind - 2
         for _ in range(reps):
-            if kind == 0:
-                prior_proposals(rng.standard_normal((n_b, n_sub, n_eta)), chol, prop)
-            elif kind == 1:
-                z = rng.standard_normal((n_b, n_sub, n_eta))
-                for b in range(n_b):
-                    for s in range(n_sub):
-                        for i in range(n_eta):
-                            prop[b, s, i] = etas[b, s, i] + z[b, s, i] * s_all[i]
-            else:
-                k = kind - 2
-                z2 = rng.standard_normal((n_b, n_sub))
-                for b in range(n_b):  # loops, not prop[:] = etas: a slice assignment compiles
-                    for s in range(n_sub):  # numba's shape-error messages (strings, ~2 s cold)
-                        for i in range(n_eta):
+            # the draws of the Python sweep in its order, flat: a size tuple per shape would compile
+            # the generator's methods once per shape (numba fills an array of any shape in C order)
+            z = rng.standard_normal(size * n_eta if kind < 2 else size)
+            for b in range(n_b):  # loops, not prop[:] = etas: a slice assignment compiles
+                for s in range(n_sub):  # numba's shape-error messages (strings, ~2 s cold)
+                    r = b * n_sub + s
+                    for i in range(n_eta):
+                        if kind == 0:  # ``prior_proposals``: chol @ z, the same sum in the same order
+                            a = 0.0
+                            for j in range(i + 1):
+                                a += chol[i, j] * z[r * n_eta + j]
+                            prop[b, s, i] = a
+                        elif kind == 1:
+                            prop[b, s, i] = etas[b, s, i] + z[r * n_eta + i] * s_all[i]
+                        else:
                             prop[b, s, i] = etas[b, s, i]
-                        prop[b, s, k] += s_one[k] * z2[b, s]
-            log_u = np.log(rng.random((n_b, n_sub)))
+                    if kind >= 2:
+                        prop[b, s, k] += s_one[k] * z[r]
+            u = rng.random(size)
+            for b in range(n_b):
+                for s in range(n_sub):
+                    log_u[b, s] = math.log(u[b * n_sub + s])
             accept = (log_u, omega_inv, kind != 0, etas, l, f, accepted)
+            address = _stash((prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused))
             if threaded:
-                _pass()(prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused)
+                _pass()(n_chunk, address)
             else:
                 for c in range(n_chunk):
-                    _predict()(c, prop, engine, records, model, buffers, obs, f_new, fails)
-                    _accept()(c, n_chunk, lik, accept, prop, f_new)
+                    _chunk()(c, address)
+            _release(address)
             n_pass += 1
             n_failed, stop = _failures(fails)
             if stop != GO_ON:
                 return n_pass, n_fail_pass + 1, stop
             if n_failed:
                 n_fail_pass += 1
-            acc += accepted.sum() / size
+            n_acc = 0
+            for c in range(n_chunk):
+                n_acc += accepted[c]
+            acc += n_acc / size
         if kind == 1 and n_all:
             for i in range(n_eta):
                 s_all[i] *= 1 + 0.4 * (acc / n_all - target)
@@ -495,11 +569,12 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
     n_chunk = engine[2]
     fails = np.zeros((n_chunk, 3), np.int64)
     weights = (m, z, scale, omega_inv, const, df, w)
+    unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_chunk_at`` takes no accept here
+    address = _stash((eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights))
     if engine[3]:
-        unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_pass_threaded`` takes no accept here
-        _pass()(eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights)
+        _pass()(n_chunk, address)
     else:
         for c in range(n_chunk):
-            _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
-            _weights()(c, n_chunk, lik, weights, eta, f_new)
+            _chunk()(c, address)
+    _release(address)
     return _failures(fails)
