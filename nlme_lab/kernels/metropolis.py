@@ -206,9 +206,10 @@ WEIGHTS_SIG = types.void(_i64, _i64, LIK_T, WEIGHTS_T, arr3, mat)
 #: everything one chunk of a pass reads and writes (``_chunk_at``): eta, engine, records, model,
 #: buffers, obs, lik, f_new, fails, accept, weights
 PASS_ARGS_T = types.Tuple((arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, i64m, ACCEPT_T, WEIGHTS_T))
-#: (chunk or number of chunks, address of a ``PASS_ARGS_T`` on the caller's stack, ``_stash``)
-CHUNK_SIG = types.void(_i64, _i64)
-PASS_SIG = types.void(_i64, _i64)
+#: (chunk or number of chunks, address of a ``PASS_ARGS_T`` on the caller's stack (``_stash``),
+#: the MH pass's ``prior_ratio``: the one argument that changes between the passes of a sweep)
+CHUNK_SIG = types.void(_i64, _i64, _bool)
+PASS_SIG = types.void(_i64, _i64, _bool)
 
 PREDICT = LateBound("nlme_lab_metropolis_predict_chunk", PREDICT_SIG)
 ACCEPT = LateBound("nlme_lab_metropolis_accept_chunk", ACCEPT_SIG)
@@ -395,26 +396,27 @@ def _weights_chunk(c, n_chunk, lik, weights, eta, f_new):
 
 
 @njit(**_INNER, error_model="numpy")
-def _chunk_at(c, address):
+def _chunk_at(c, address, prior_ratio):
     """Chunk ``c`` of one pass whose arguments (``PASS_ARGS_T``) ``_stash`` put at ``address``:
     its predictions, then its accept (``mh_sweep``: ``weights[0]``, the number of draws, < 0, and
-    ``accept`` holds the MH pass's arguments) or its importance weights (``importance_weights``:
-    ``weights`` holds them; ``accept`` is unused)."""
+    ``accept`` holds the MH pass's arguments, with ``prior_ratio`` for the one in it) or its
+    importance weights (``importance_weights``: ``weights`` holds them; ``accept`` is unused)."""
     eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights = _unstash(address)
     _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
     if weights[0] < 0:
-        _accept()(c, engine[2], lik, accept, eta, f_new)
+        log_u, omega_inv, _, etas, l, f, acc_out = accept
+        _accept()(c, engine[2], lik, (log_u, omega_inv, prior_ratio, etas, l, f, acc_out), eta, f_new)
     else:
         _weights()(c, engine[2], lik, weights, eta, f_new)
 
 
 @njit(**_INNER, parallel=True)
-def _pass_threaded(n_chunk, address):
+def _pass_threaded(n_chunk, address, prior_ratio):
     """One pass with its ``n_chunk`` chunks (``_chunk_at``) on numba's threads (they share nothing):
     the serial loop of ``mh_sweep`` or ``importance_weights``, in parallel. One kernel for both,
     and its arguments by address (``_stash``): a parallel kernel costs seconds to compile."""
     for c in prange(n_chunk):
-        _chunk()(np.int64(c), address)  # prange's index is unsigned: the chunk kernel takes int64
+        _chunk()(np.int64(c), address, prior_ratio)  # prange's index is unsigned: the chunk kernel takes int64
 
 
 #: what each compiled caller of the engine needs bound: (serial, and threaded in addition)
@@ -488,6 +490,10 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     accepted = np.zeros(n_chunk, np.int64)
     log_u = np.empty((n_b, n_sub))
     unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_chunk_at``)
+    # every pass reads and writes the same arrays: stashed once (each tuple of them built in the
+    # loop cost an incref and a decref per array, ~1 CPU s of compile)
+    accept = (log_u, omega_inv, False, etas, l, f, accepted)
+    address = _stash((prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused))
     n_pass, n_fail_pass = 0, 0
     for kind in range(2 + n_eta):
         reps = n_prior if kind == 0 else (n_all if kind == 1 else n_one)
@@ -516,17 +522,15 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
             for b in range(n_b):
                 for s in range(n_sub):
                     log_u[b, s] = math.log(u[b * n_sub + s])
-            accept = (log_u, omega_inv, kind != 0, etas, l, f, accepted)
-            address = _stash((prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused))
             if threaded:
-                _pass()(n_chunk, address)
+                _pass()(n_chunk, address, kind != 0)
             else:
                 for c in range(n_chunk):
-                    _chunk()(c, address)
-            _release(address)
+                    _chunk()(c, address, kind != 0)
             n_pass += 1
             n_failed, stop = _failures(fails)
             if stop != GO_ON:
+                _release(address)
                 return n_pass, n_fail_pass + 1, stop
             if n_failed:
                 n_fail_pass += 1
@@ -539,6 +543,7 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                 s_all[i] *= 1 + 0.4 * (acc / n_all - target)
         elif kind >= 2 and n_one:
             s_one[kind - 2] *= 1 + 0.4 * (acc / n_one - target)
+    _release(address)
     return n_pass, n_fail_pass, GO_ON
 
 
@@ -572,9 +577,9 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
     unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_chunk_at`` takes no accept here
     address = _stash((eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights))
     if engine[3]:
-        _pass()(n_chunk, address)
+        _pass()(n_chunk, address, False)
     else:
         for c in range(n_chunk):
-            _chunk()(c, address)
+            _chunk()(c, address, False)
     _release(address)
     return _failures(fails)
