@@ -2,14 +2,17 @@
 
 Run: ``.venv/bin/python benchmarks/bench_compile_simulate.py``. Not a test: it prints times.
 ``--fresh-only``: only the fresh-machine scenario below; ``--compiles``: with it, the CPU seconds
-numba spent compiling each kernel (numba's ``numba:compile`` events, timed by the compiling
-thread's CPU clock, which the machine's load inflates less than the wall clock; exclusive of
-the kernels it compiled on the way).
+numba spent compiling each kernel, listed per step (numba's ``numba:compile`` events, timed by
+the compiling thread's CPU clock, which the machine's load inflates less than the wall clock;
+exclusive of the kernels it compiled on the way).
 
 * fresh machine (issue 17): empty numba cache and empty model cache, in a subprocess; the first
   ``check`` (parse, compile the model, bind the data), ``simulate``, FOCEI fit and SAEM fit of
   theo_sd, one after the other, each with its wall and CPU seconds (the machine is shared: CPU
-  time is the comparable number; the load average is printed beside them);
+  time is the comparable number; the load average is printed beside them). The SAEM fit has
+  ``seed=1``, so that runs compare: the sampler binds the full event engine only when the fast
+  path declines a subject, which on theo_sd depends on the draws (a proposal or an importance
+  draw with ka ~ k: 3 seeds of 60 bind it, +35 CPU s);
 
 * cold: empty numba cache and empty generated-code cache, as on a fresh machine (the engine
   compiles too);
@@ -94,7 +97,7 @@ data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
 step("check", lambda: (model.compiled.compile_all(), nl.bind(model, data)))
 step("simulate", lambda: nl.simulate(model, data, n=1, seed=1))
 step("FOCEI fit", lambda: nl.fit(model, data, method="focei"))
-step("SAEM fit", lambda: nl.fit(model, data, method="saem"))
+step("SAEM fit", lambda: nl.fit(model, data, method="saem", seed=1))
 print(json.dumps({"steps": steps, "compiles": [[s, k, v] for (s, k), v in sorted(compiles.items(), key=lambda kv: -kv[1])]}))
 """
 

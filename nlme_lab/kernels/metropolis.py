@@ -24,13 +24,18 @@
   both callers; numba's static schedule gives each thread one range anyway). Chunks share
   nothing, so serial and threaded runs give the same bits, and the record effects, ``pk`` and
   accept scale with the solve.
-* Cold start: the chunk kernels (``_predict_chunk``, ``_accept_chunk``, ``_weights_chunk``)
-  and ``_pass_threaded`` are late-bound (``jit.LateBound``, bound by ``engine_entry_points``
-  for the kernel and path that needs them): each compiles once, on its own, instead of being
-  re-optimised into every caller. With the other measures noted where they are taken (no
+* Cold start: the chunk kernels (``_predict_chunk``, ``_accept_chunk``, ``_weights_chunk``,
+  ``_chunk_at``) and ``_pass_threaded`` are late-bound (``jit.LateBound``, bound by
+  ``engine_entry_points`` for the kernel and path that needs them): each compiles once, on its
+  own, instead of being re-optimised into every caller. A pass hands its arrays to them by one
+  stack address (``_stash``). With the other measures noted where they are taken (no
   wrappers that nothing calls, no slice assignments or reshapes, one specialisation per
-  kernel), the SAEM step of a cold theo_sd fit after a FOCEI fit compiles in ~17 CPU s instead
-  of ~48 (``benchmarks/bench_compile_simulate.py --fresh-only --compiles``, load ~4.5).
+  kernel), the SAEM step of a cold theo_sd fit after a FOCEI fit compiles in ~13 CPU s instead
+  of ~48 (``benchmarks/bench_compile_simulate.py --fresh-only --compiles``, load ~2.5).
+* The full event engine is not bound first: the engine entry point leaves the subjects the
+  fast path declines ``NOT_LOADED`` until it is (``population``), and a pass that meets one
+  stops the kernel (``ENGINE_NOT_BOUND``); the caller binds the engine and calls again from the
+  state it kept (``saem.sampler.CompiledSweep``, ``estimation.importance``).
 
 Observations of subject s are ``starts[s]:starts[s] + counts[s]`` (problems keep them sorted by
 subject).
