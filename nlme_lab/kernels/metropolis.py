@@ -221,8 +221,10 @@ ACCEPT = LateBound("nlme_lab_metropolis_accept_chunk", ACCEPT_SIG)
 WEIGHTS = LateBound("nlme_lab_metropolis_weights_chunk", WEIGHTS_SIG)
 CHUNK = LateBound("nlme_lab_metropolis_chunk_at", CHUNK_SIG)
 PASS = LateBound("nlme_lab_metropolis_pass_threaded", PASS_SIG)
-_predict, _accept, _weights = PREDICT.function, ACCEPT.function, WEIGHTS.function
-_chunk, _pass = CHUNK.function, PASS.function
+#: called through ``LateBound.call``: each is bound before a kernel that calls it runs
+#: (``engine_entry_points``)
+_predict, _accept, _weights = PREDICT.call, ACCEPT.call, WEIGHTS.call
+_chunk, _pass = CHUNK.call, PASS.call
 
 
 @intrinsic
@@ -407,12 +409,12 @@ def _chunk_at(c, address, prior_ratio):
     ``accept`` holds the MH pass's arguments, with ``prior_ratio`` for the one in it) or its
     importance weights (``importance_weights``: ``weights`` holds them; ``accept`` is unused)."""
     eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights = _unstash(address)
-    _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
+    _predict(c, eta, engine, records, model, buffers, obs, f_new, fails)
     if weights[0] < 0:
         log_u, omega_inv, _, etas, l, f, acc_out = accept
-        _accept()(c, engine[2], lik, (log_u, omega_inv, prior_ratio, etas, l, f, acc_out), eta, f_new)
+        _accept(c, engine[2], lik, (log_u, omega_inv, prior_ratio, etas, l, f, acc_out), eta, f_new)
     else:
-        _weights()(c, engine[2], lik, weights, eta, f_new)
+        _weights(c, engine[2], lik, weights, eta, f_new)
 
 
 @njit(**_INNER, parallel=True)
@@ -421,7 +423,7 @@ def _pass_threaded(n_chunk, address, prior_ratio):
     the serial loop of ``mh_sweep`` or ``importance_weights``, in parallel. One kernel for both,
     and its arguments by address (``_stash``): a parallel kernel costs seconds to compile."""
     for c in prange(n_chunk):
-        _chunk()(np.int64(c), address, prior_ratio)  # prange's index is unsigned: the chunk kernel takes int64
+        _chunk(np.int64(c), address, prior_ratio)  # prange's index is unsigned: the chunk kernel takes int64
 
 
 #: what each compiled caller of the engine needs bound: (serial, and threaded in addition)
@@ -528,10 +530,10 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                 for s in range(n_sub):
                     log_u[b, s] = math.log(u[b * n_sub + s])
             if threaded:
-                _pass()(n_chunk, address, kind != 0)
+                _pass(n_chunk, address, kind != 0)
             else:
                 for c in range(n_chunk):
-                    _chunk()(c, address, kind != 0)
+                    _chunk(c, address, kind != 0)
             n_pass += 1
             n_failed, stop = _failures(fails)
             if stop != GO_ON:
@@ -582,9 +584,9 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
     unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_chunk_at`` takes no accept here
     address = _stash((eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights))
     if engine[3]:
-        _pass()(n_chunk, address, False)
+        _pass(n_chunk, address, False)
     else:
         for c in range(n_chunk):
-            _chunk()(c, address, False)
+            _chunk(c, address, False)
     _release(address)
     return _failures(fails)
