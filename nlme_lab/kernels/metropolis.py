@@ -28,10 +28,11 @@
   ``_chunk_at``) and ``_pass_threaded`` are late-bound (``jit.LateBound``, bound by
   ``engine_entry_points`` for the kernel and path that needs them): each compiles once, on its
   own, instead of being re-optimised into every caller. A pass hands its arrays to them by one
-  stack address (``_stash``). With the other measures noted where they are taken (no
-  wrappers that nothing calls, no slice assignments or reshapes, one specialisation per
-  kernel), the SAEM step of a cold theo_sd fit after a FOCEI fit compiles in ~13 CPU s instead
-  of ~48 (``benchmarks/bench_compile_simulate.py --fresh-only --compiles``, load ~2.5).
+  stack address (``_stash``) and calls them directly (``LateBound.call``). With the other
+  measures noted where they are taken (no wrappers that nothing calls, no slice assignments or
+  reshapes, one specialisation per kernel), the SAEM step of a cold theo_sd fit after a FOCEI
+  fit compiles in ~10 CPU s instead of ~48 (``benchmarks/bench_compile_simulate.py --fresh-only
+  --compiles``, load ~2).
 * The full event engine is not bound first: the engine entry point leaves the subjects the
   fast path declines ``NOT_LOADED`` until it is (``population``), and a pass that meets one
   stops the kernel (``ENGINE_NOT_BOUND``); the caller binds the engine and calls again from the
