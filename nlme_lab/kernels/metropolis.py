@@ -502,8 +502,8 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     # loop cost an incref and a decref per array, ~1 CPU s of compile)
     accept = (log_u, omega_inv, False, etas, l, f, accepted)
     address = _stash((prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused))
-    n_pass, n_fail_pass = 0, 0
-    for kind in range(2 + n_eta):
+    n_pass, n_fail_pass, stop = 0, 0, GO_ON
+    for kind in range(2 + n_eta):  # one return, at the end: each return releases every live array
         reps = n_prior if kind == 0 else (n_all if kind == 1 else n_one)
         acc = 0.0
         k = kind - 2
@@ -537,22 +537,23 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
                     _chunk(c, address, kind != 0)
             n_pass += 1
             n_failed, stop = _failures(fails)
-            if stop != GO_ON:
-                _release(address)
-                return n_pass, n_fail_pass + 1, stop
-            if n_failed:
+            if n_failed or stop != GO_ON:
                 n_fail_pass += 1
+            if stop != GO_ON:
+                break
             n_acc = 0
             for c in range(n_chunk):
                 n_acc += accepted[c]
             acc += n_acc / size
+        if stop != GO_ON:
+            break
         if kind == 1 and n_all:
             for i in range(n_eta):
                 s_all[i] *= 1 + 0.4 * (acc / n_all - target)
         elif kind >= 2 and n_one:
             s_one[kind - 2] *= 1 + 0.4 * (acc / n_one - target)
     _release(address)
-    return n_pass, n_fail_pass, GO_ON
+    return n_pass, n_fail_pass, stop
 
 
 @njit(**_OUTER, error_model="numpy")
