@@ -2,14 +2,17 @@
 
 Run: ``.venv/bin/python benchmarks/bench_compile_simulate.py``. Not a test: it prints times.
 ``--fresh-only``: only the fresh-machine scenario below; ``--compiles``: with it, the CPU seconds
-numba spent compiling each kernel (numba's ``numba:compile`` events, timed by the compiling
-thread's CPU clock, which the machine's load inflates less than the wall clock; exclusive of
-the kernels it compiled on the way).
+numba spent compiling each kernel, listed per step (numba's ``numba:compile`` events, timed by
+the compiling thread's CPU clock, which the machine's load inflates less than the wall clock;
+exclusive of the kernels it compiled on the way).
 
 * fresh machine (issue 17): empty numba cache and empty model cache, in a subprocess; the first
   ``check`` (parse, compile the model, bind the data), ``simulate``, FOCEI fit and SAEM fit of
   theo_sd, one after the other, each with its wall and CPU seconds (the machine is shared: CPU
-  time is the comparable number; the load average is printed beside them);
+  time is the comparable number; the load average is printed beside them). The SAEM fit has
+  ``seed=1``, so that runs compare: the sampler binds the full event engine only when the fast
+  path declines a subject, which on theo_sd depends on the draws (a proposal or an importance
+  draw with ka ~ k: 3 seeds of 60 bind it, +35 CPU s);
 
 * cold: empty numba cache and empty generated-code cache, as on a fresh machine (the engine
   compiles too);
@@ -57,6 +60,7 @@ import json, sys, time
 from collections import defaultdict
 
 compiles = defaultdict(float)
+current = ["import"]  # the step whose compiles are being counted
 if "--compiles" in sys.argv:
     from numba.core import event
 
@@ -70,7 +74,7 @@ if "--compiles" in sys.argv:
             t0, inner = stack.pop()
             dt = time.thread_time() - t0
             fn = ev.data["dispatcher"].py_func
-            compiles[f"{fn.__module__}.{fn.__qualname__}"] += dt - inner
+            compiles[(current[0], f"{fn.__module__}.{fn.__qualname__}")] += dt - inner
             if stack:
                 stack[-1][1] += dt
 
@@ -80,6 +84,7 @@ steps = {}
 
 
 def step(name, work):
+    current[0] = name
     w0, c0 = time.perf_counter(), time.process_time()
     work()
     steps[name] = (time.perf_counter() - w0, time.process_time() - c0)
@@ -92,8 +97,8 @@ data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
 step("check", lambda: (model.compiled.compile_all(), nl.bind(model, data)))
 step("simulate", lambda: nl.simulate(model, data, n=1, seed=1))
 step("FOCEI fit", lambda: nl.fit(model, data, method="focei"))
-step("SAEM fit", lambda: nl.fit(model, data, method="saem"))
-print(json.dumps({"steps": steps, "compiles": sorted(compiles.items(), key=lambda kv: -kv[1])}))
+step("SAEM fit", lambda: nl.fit(model, data, method="saem", seed=1))
+print(json.dumps({"steps": steps, "compiles": [[s, k, v] for (s, k), v in sorted(compiles.items(), key=lambda kv: -kv[1])]}))
 """
 
 
@@ -129,9 +134,14 @@ def print_fresh_machine(compiles: bool = False) -> None:
     wall, cpu = r["process"]
     print(f"  {'process':12s} {wall:8.1f} {cpu:8.1f}  (the whole subprocess, imports included)")
     if compiles:
-        print("  numba compile CPU seconds per kernel (exclusive), largest first:")
-        for name, seconds in r["compiles"][:25]:
-            print(f"    {seconds:7.2f}  {name}")
+        print("  numba compile CPU seconds per kernel (exclusive), by step, largest first:")
+        for step_name in ("import", *r["steps"]):
+            rows = [(k, v) for s, k, v in r["compiles"] if s == step_name]
+            if not rows:
+                continue
+            print(f"   {step_name}: {sum(v for _, v in rows):.1f} s in {len(rows)} kernels")
+            for name, seconds in rows[:40]:
+                print(f"    {seconds:7.2f}  {name}")
 
 
 def run_probe(model: Path, data: Path, numba_dir: str, model_dir: str) -> dict:

@@ -82,7 +82,7 @@ def importance_sampling(problem, space, values, center, cov, n: int = 2000, seed
     compiled = None
     if lik.stacked.replicable and not lik.censored:  # one compiled call per batch, engine included
         from nlme_lab.estimation.saem.sampler import CompiledPasses
-        from nlme_lab.kernels.metropolis import importance_weights
+        from nlme_lab.kernels.metropolis import ENGINE_NOT_BOUND, importance_weights
 
         compiled = CompiledPasses(lik, B, importance_weights)
         const = -0.5 * logdet_omega - _log_t(np.zeros(n_sub), d, df, logdet_cov)  # w's terms free of eta
@@ -93,9 +93,13 @@ def importance_sampling(problem, space, values, center, cov, n: int = 2000, seed
         z = rng.standard_normal((m, n_sub, d))
         scale = np.sqrt(df / rng.chisquare(df, (m, n_sub))) if np.isfinite(df) else np.ones((m, n_sub))
         if compiled is not None:
-            n_failed, data_error = compiled(values.theta, (z, scale, center, L, omega_inv, const, float(df)), sd,
-                                            compiled.eta, compiled.f_new, w[s0:s0 + m])
-            compiled.count(1, n_failed > 0, data_error)
+            args = (values.theta, (z, scale, center, L, omega_inv, const, float(df)), sd, compiled.eta,
+                    compiled.f_new, w[s0:s0 + m])
+            n_failed, stop = compiled(*args)
+            if stop == ENGINE_NOT_BOUND and not compiled.engine_bound:  # a draw the fast path declined:
+                compiled.bind_engine()  # the full engine now; the batch again (it writes only its outputs)
+                n_failed, stop = compiled(*args)
+            compiled.count(1, n_failed > 0, stop)
             continue
         eta = np.zeros((B, n_sub, d))  # a short last batch is padded (one replicated problem)
         eta[:m] = center + np.einsum("sij,bsj->bsi", L, z) * scale[..., None]

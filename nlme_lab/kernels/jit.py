@@ -89,12 +89,46 @@ def _cell_intrinsics(symbol, fn_type):
     return address, function
 
 
+def _call_intrinsic(symbol, signature):
+    """An intrinsic ``call(*args)``: the compiled code at the address in the cell ``symbol``,
+    called directly with numba's calling convention (an exception inside propagates to the
+    caller). What ``function()(*args)`` does once the address is known, without the fallback a
+    first-class function call compiles at every call site for a null address (take the GIL, ask
+    Python for a wrapper address, raise): that fallback made each call site of a kernel with many
+    arguments cost a few tenths of a CPU second to compile. Arguments are converted to the
+    signature's types as for any call."""
+
+    def typer(typingctx, args):
+        if len(args) != len(signature.args):
+            return None
+        for got, want in zip(args, signature.args):
+            if got != want and typingctx.can_convert(got, want) is None:
+                return None
+        return signature
+
+    def codegen(context, builder, sig, llargs):
+        fnty = context.call_conv.get_function_type(sig.return_type, sig.args)
+        fptr = builder.inttoptr(_load_cell(builder, symbol), fnty.as_pointer())
+        status, res = context.call_conv.call_function(builder, fptr, sig.return_type, sig.args, llargs)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return res
+
+    names = ", ".join(f"a{i}" for i in range(len(signature.args)))
+    namespace = {"typer": typer, "codegen": codegen}
+    exec(f"def call(typingctx, {names}):\n    sig = typer(typingctx, ({names}{',' if len(signature.args) == 1 else ''}))\n"
+         f"    return None if sig is None else (sig, codegen)\n", namespace)
+    return intrinsic(namespace["call"])
+
+
 class LateBound:
     """A kernel of signature ``signature`` that compiled callers reach through a cell holding the
     address of its compiled code (see the comment above): in numba code ``ref.address()`` (0 while
     unbound) and ``ref.function()(args...)``, with ``address``/``function`` taken as module
-    globals first (``x_address = REF.address``); ``bind(dispatcher)`` compiles (or loads) the
-    kernel and fills the cell. ``symbol`` names the cell process-wide (one per kernel)."""
+    globals first (``x_address = REF.address``); ``ref.call(args...)`` (``_call_intrinsic``) is
+    the same call, cheaper to compile, for a caller that only runs once the kernel is bound.
+    ``bind(dispatcher)`` compiles (or loads) the kernel and fills the cell. ``symbol`` names the
+    cell process-wide (one per kernel)."""
 
     def __init__(self, symbol: str, signature):
         self.symbol = symbol
@@ -103,6 +137,7 @@ class LateBound:
         self._cell = ctypes.c_int64(0)
         llvm_binding.add_symbol(symbol, ctypes.addressof(self._cell))
         self.address, self.function = _cell_intrinsics(symbol, self.fn_type)
+        self.call = _call_intrinsic(symbol, signature)
         self.dispatcher = None
 
     @property

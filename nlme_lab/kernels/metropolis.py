@@ -24,13 +24,19 @@
   both callers; numba's static schedule gives each thread one range anyway). Chunks share
   nothing, so serial and threaded runs give the same bits, and the record effects, ``pk`` and
   accept scale with the solve.
-* Cold start: the chunk kernels (``_predict_chunk``, ``_accept_chunk``, ``_weights_chunk``)
-  and ``_pass_threaded`` are late-bound (``jit.LateBound``, bound by ``engine_entry_points``
-  for the kernel and path that needs them): each compiles once, on its own, instead of being
-  re-optimised into every caller. With the other measures noted where they are taken (no
-  wrappers that nothing calls, no slice assignments or reshapes, one specialisation per
-  kernel), the SAEM step of a cold theo_sd fit after a FOCEI fit compiles in ~17 CPU s instead
-  of ~48 (``benchmarks/bench_compile_simulate.py --fresh-only --compiles``, load ~4.5).
+* Cold start: the chunk kernels (``_predict_chunk``, ``_accept_chunk``, ``_weights_chunk``,
+  ``_chunk_at``) and ``_pass_threaded`` are late-bound (``jit.LateBound``, bound by
+  ``engine_entry_points`` for the kernel and path that needs them): each compiles once, on its
+  own, instead of being re-optimised into every caller. A pass hands its arrays to them by one
+  stack address (``_stash``) and calls them directly (``LateBound.call``). With the other
+  measures noted where they are taken (no wrappers that nothing calls, no slice assignments or
+  reshapes, one specialisation per kernel), the SAEM step of a cold theo_sd fit after a FOCEI
+  fit compiles in ~10 CPU s instead of ~48 (``benchmarks/bench_compile_simulate.py --fresh-only
+  --compiles``, load ~2).
+* The full event engine is not bound first: the engine entry point leaves the subjects the
+  fast path declines ``NOT_LOADED`` until it is (``population``), and a pass that meets one
+  stops the kernel (``ENGINE_NOT_BOUND``); the caller binds the engine and calls again from the
+  state it kept (``saem.sampler.CompiledSweep``, ``estimation.importance``).
 
 Observations of subject s are ``starts[s]:starts[s] + counts[s]`` (problems keep them sorted by
 subject).
@@ -53,7 +59,7 @@ from numba.np.arrayobj import make_array, populate_array  # noqa: E402
 
 from .abi import arr3, mat, vec  # noqa: E402
 from .error_model import gaussian_term, observation_variance  # noqa: E402
-from .events import BAD_RECORD, i64m, i64v  # noqa: E402
+from .events import BAD_RECORD, NOT_LOADED, i64m, i64v  # noqa: E402
 from .jit import LateBound  # noqa: E402
 from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
 
@@ -203,13 +209,70 @@ ACCEPT_T = types.Tuple((mat, mat, _bool, arr3, mat, mat, i64v))
 WEIGHTS_T = types.Tuple((_i64, arr3, mat, mat, vec, _f64, mat))
 ACCEPT_SIG = types.void(_i64, _i64, LIK_T, ACCEPT_T, arr3, mat)
 WEIGHTS_SIG = types.void(_i64, _i64, LIK_T, WEIGHTS_T, arr3, mat)
-PASS_SIG = types.void(arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, i64m, ACCEPT_T, WEIGHTS_T)
+#: everything one chunk of a pass reads and writes (``_chunk_at``): eta, engine, records, model,
+#: buffers, obs, lik, f_new, fails, accept, weights
+PASS_ARGS_T = types.Tuple((arr3, ENGINE_T, RECORDS_T, MODEL_T, BUFFERS_T, OBS_T, LIK_T, mat, i64m, ACCEPT_T, WEIGHTS_T))
+#: (chunk or number of chunks, address of a ``PASS_ARGS_T`` on the caller's stack (``_stash``),
+#: the MH pass's ``prior_ratio``: the one argument that changes between the passes of a sweep)
+CHUNK_SIG = types.void(_i64, _i64, _bool)
+PASS_SIG = types.void(_i64, _i64, _bool)
 
 PREDICT = LateBound("nlme_lab_metropolis_predict_chunk", PREDICT_SIG)
 ACCEPT = LateBound("nlme_lab_metropolis_accept_chunk", ACCEPT_SIG)
 WEIGHTS = LateBound("nlme_lab_metropolis_weights_chunk", WEIGHTS_SIG)
+CHUNK = LateBound("nlme_lab_metropolis_chunk_at", CHUNK_SIG)
 PASS = LateBound("nlme_lab_metropolis_pass_threaded", PASS_SIG)
-_predict, _accept, _weights, _pass = PREDICT.function, ACCEPT.function, WEIGHTS.function, PASS.function
+#: called through ``LateBound.call``: each is bound before a kernel that calls it runs
+#: (``engine_entry_points``)
+_predict, _accept, _weights = PREDICT.call, ACCEPT.call, WEIGHTS.call
+_chunk, _pass = CHUNK.call, PASS.call
+
+
+@intrinsic
+def _stash(typingctx, args):
+    """The address of a copy of ``args`` (a ``PASS_ARGS_T``) on the caller's stack, valid while the
+    caller runs: how a pass hands its ~50 arrays to ``_pass_threaded`` and ``_chunk_at`` as one
+    int64. A parallel loop passes every array its body uses to each thread's function as an
+    argument of its own: with the tuples themselves in the body, ``_pass_threaded`` took ~2.5 CPU
+    s to compile, with one int64 ~0.4 s. The copy holds a reference to each array (numba may
+    release the caller's temporaries after their last use it sees, this call) until
+    ``_release(address)``, which the caller calls after the pass; ``_unstash`` borrows them."""
+    if args != PASS_ARGS_T:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        context.nrt.incref(builder, PASS_ARGS_T, llargs[0])
+        slot = cgutils.alloca_once_value(builder, llargs[0])
+        return builder.ptrtoint(slot, context.get_value_type(types.int64))
+
+    return types.int64(args), codegen
+
+
+@intrinsic
+def _release(typingctx, address):
+    """Drop the references that ``_stash`` took for the copy at ``address``."""
+    if address != types.int64:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        ptr = builder.inttoptr(llargs[0], context.get_value_type(PASS_ARGS_T).as_pointer())
+        context.nrt.decref(builder, PASS_ARGS_T, builder.load(ptr))
+        return context.get_dummy_value()
+
+    return types.none(types.int64), codegen
+
+
+@intrinsic
+def _unstash(typingctx, address):
+    """The ``PASS_ARGS_T`` that ``_stash`` put at ``address`` (its arrays borrowed)."""
+    if address != types.int64:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        ptr = builder.inttoptr(llargs[0], context.get_value_type(PASS_ARGS_T).as_pointer())
+        return impl_ret_borrowed(context, builder, PASS_ARGS_T, builder.load(ptr))
+
+    return PASS_ARGS_T(types.int64), codegen
 
 
 @intrinsic
@@ -236,7 +299,8 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
     """Predictions (error scale) of chunk ``c`` of the (set, subject) pairs of ``eta`` (B,
     n_sub, n_eta) into ``f_new`` (B, n_obs): the record effects, individual parameters and
     engine solution of the chunk's subjects only (replicated subject r = b * n_sub + i), NaN
-    for a failed subject. ``counts_out[c]`` = (failed subjects, data errors)."""
+    for a failed subject. ``counts_out[c]`` = (failed subjects, data errors, subjects left
+    ``NOT_LOADED``: the fast path declined them before the full engine was bound)."""
     compute_p_addr, solve_addr, n_chunk = engine[0], engine[1], engine[2]
     offsets, time, evid, amt, cmt, rate, ii, addl, ss = records
     pk, cov, dose_index, fn, uses_time, linear, opts, theta_full = model
@@ -248,6 +312,7 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
     r0, r1 = c * n_rep // n_chunk, (c + 1) * n_rep // n_chunk
     counts_out[c, 0] = 0
     counts_out[c, 1] = 0
+    counts_out[c, 2] = 0
     if r0 == r1:
         return
     g0, g1 = offsets[r0], offsets[r1]
@@ -268,6 +333,8 @@ def _predict_chunk(c, eta, engine, records, model, buffers, obs, f_new, counts_o
             counts_out[c, 0] += 1
             if status[r] == BAD_RECORD:
                 counts_out[c, 1] += 1
+            elif status[r] == NOT_LOADED:
+                counts_out[c, 2] += 1
             for o in range(starts[i], starts[i] + counts[i]):
                 f_new[b, o] = np.nan
 
@@ -336,25 +403,35 @@ def _weights_chunk(c, n_chunk, lik, weights, eta, f_new):
         w[b, s] = -0.5 * ls - 0.5 * _quad(eta[b, s], omega_inv) + const[s] + tail
 
 
-@njit(**_INNER, error_model="numpy", parallel=True)
-def _pass_threaded(eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights):
-    """One pass with the chunks on numba's threads (they share nothing): the serial loop of
-    ``mh_sweep`` (``weights[0]``, the number of draws, < 0: ``accept`` holds the MH pass's
-    arguments) or of ``importance_weights`` (``weights`` holds them; ``accept`` is unused), in
-    parallel. One kernel for both: a parallel kernel costs seconds to compile."""
-    for c in prange(engine[2]):
-        k = np.int64(c)  # prange's index is unsigned: the chunk kernels take int64
-        _predict()(k, eta, engine, records, model, buffers, obs, f_new, fails)
-        if weights[0] < 0:
-            _accept()(k, engine[2], lik, accept, eta, f_new)
-        else:
-            _weights()(k, engine[2], lik, weights, eta, f_new)
+@njit(**_INNER, error_model="numpy")
+def _chunk_at(c, address, prior_ratio):
+    """Chunk ``c`` of one pass whose arguments (``PASS_ARGS_T``) ``_stash`` put at ``address``:
+    its predictions, then its accept (``mh_sweep``: ``weights[0]``, the number of draws, < 0, and
+    ``accept`` holds the MH pass's arguments, with ``prior_ratio`` for the one in it) or its
+    importance weights (``importance_weights``: ``weights`` holds them; ``accept`` is unused)."""
+    eta, engine, records, model, buffers, obs, lik, f_new, fails, accept, weights = _unstash(address)
+    _predict(c, eta, engine, records, model, buffers, obs, f_new, fails)
+    if weights[0] < 0:
+        log_u, omega_inv, _, etas, l, f, acc_out = accept
+        _accept(c, engine[2], lik, (log_u, omega_inv, prior_ratio, etas, l, f, acc_out), eta, f_new)
+    else:
+        _weights(c, engine[2], lik, weights, eta, f_new)
+
+
+@njit(**_INNER, parallel=True)
+def _pass_threaded(n_chunk, address, prior_ratio):
+    """One pass with its ``n_chunk`` chunks (``_chunk_at``) on numba's threads (they share nothing):
+    the serial loop of ``mh_sweep`` or ``importance_weights``, in parallel. One kernel for both,
+    and its arguments by address (``_stash``): a parallel kernel costs seconds to compile."""
+    for c in prange(n_chunk):
+        _chunk(np.int64(c), address, prior_ratio)  # prange's index is unsigned: the chunk kernel takes int64
 
 
 #: what each compiled caller of the engine needs bound: (serial, and threaded in addition)
 _NEEDS = {
-    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk)), ((PASS, _pass_threaded),)),
-    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk)), ((PASS, _pass_threaded),)),
+    "mh_sweep": (((PREDICT, _predict_chunk), (ACCEPT, _accept_chunk), (CHUNK, _chunk_at)), ((PASS, _pass_threaded),)),
+    "importance_weights": (((PREDICT, _predict_chunk), (WEIGHTS, _weights_chunk), (CHUNK, _chunk_at)),
+                           ((PASS, _pass_threaded),)),
 }
 
 
@@ -380,15 +457,24 @@ def engine_entry_points(threaded: bool, kernel=None) -> tuple:
             _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature), n_chunk, bool(threaded))
 
 
+#: why a compiled pass stopped early (the last value ``mh_sweep`` / ``importance_weights`` return)
+GO_ON, DATA_ERROR, ENGINE_NOT_BOUND = 0, 1, 2
+
+
 @njit(**_INNER)
 def _failures(fails):
-    """The column sums of ``fails`` (n_chunk, 2): (failed subjects, data errors) (loops: a column
-    slice would compile a second ``sum``, a column argument one kernel per literal)."""
-    n_failed, n_bad = 0, 0
+    """(failed subjects, ``GO_ON`` / ``DATA_ERROR`` / ``ENGINE_NOT_BOUND``) from ``fails``
+    (n_chunk, 3) (loops: a column slice would compile a second ``sum``, a column argument one
+    kernel per literal). A subject left ``NOT_LOADED`` comes first: the full engine, once bound,
+    may find it a data error or solve it."""
+    n_failed, n_bad, n_unbound = 0, 0, 0
     for i in range(fails.shape[0]):
         n_failed += fails[i, 0]
         n_bad += fails[i, 1]
-    return n_failed, n_bad
+        n_unbound += fails[i, 2]
+    if n_unbound:
+        return n_failed, ENGINE_NOT_BOUND
+    return n_failed, DATA_ERROR if n_bad else GO_ON
 
 
 @njit(**_OUTER, error_model="numpy")
@@ -399,58 +485,75 @@ def mh_sweep(engine, rng, n_kernel, chol, omega_inv, s_all, s_one, records, mode
     in place on ``etas, l, f``. A pass draws its normals and uniforms first (one stream, the
     Python sweep's order), then predicts and accepts chunk by chunk of (chain, subject) pairs
     (``engine_entry_points``: one chunk, or one per thread). Returns (passes, passes with
-    failed subjects, True if a data error stopped the sweep: the caller raises the
-    predictor's failure)."""
+    failed subjects, why it stopped: ``GO_ON`` (it did not), ``DATA_ERROR`` (the caller raises
+    the predictor's failure) or ``ENGINE_NOT_BOUND`` (a subject the fast path declined while
+    the full engine was not bound: the caller restores the chains, the scales and the
+    generator, binds the engine and sweeps again, ``saem.sampler.CompiledSweep``))."""
     n_prior, n_all, n_one = n_kernel[0], n_kernel[1], n_kernel[2]
     n_b, n_sub, n_eta = etas.shape
     size = n_b * n_sub
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
     n_chunk, threaded = engine[2], engine[3]
-    fails = np.zeros((n_chunk, 2), np.int64)
+    fails = np.zeros((n_chunk, 3), np.int64)
     accepted = np.zeros(n_chunk, np.int64)
-    unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_pass_threaded``)
-    n_pass, n_fail_pass = 0, 0
-    for kind in range(2 + n_eta):
+    log_u = np.empty((n_b, n_sub))
+    unused = (np.int64(-1), prop, l, omega_inv, s_all, 0.0, l)  # no weights: an MH pass (``_chunk_at``)
+    # every pass reads and writes the same arrays: stashed once (each tuple of them built in the
+    # loop cost an incref and a decref per array, ~1 CPU s of compile)
+    accept = (log_u, omega_inv, False, etas, l, f, accepted)
+    address = _stash((prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused))
+    n_pass, n_fail_pass, stop = 0, 0, GO_ON
+    for kind in range(2 + n_eta):  # one return, at the end: each return releases every live array
         reps = n_prior if kind == 0 else (n_all if kind == 1 else n_one)
         acc = 0.0
+        k = kind - 2
         for _ in range(reps):
-            if kind == 0:
-                prior_proposals(rng.standard_normal((n_b, n_sub, n_eta)), chol, prop)
-            elif kind == 1:
-                z = rng.standard_normal((n_b, n_sub, n_eta))
-                for b in range(n_b):
-                    for s in range(n_sub):
-                        for i in range(n_eta):
-                            prop[b, s, i] = etas[b, s, i] + z[b, s, i] * s_all[i]
-            else:
-                k = kind - 2
-                z2 = rng.standard_normal((n_b, n_sub))
-                for b in range(n_b):  # loops, not prop[:] = etas: a slice assignment compiles
-                    for s in range(n_sub):  # numba's shape-error messages (strings, ~2 s cold)
-                        for i in range(n_eta):
+            # the draws of the Python sweep in its order, flat: a size tuple per shape would compile
+            # the generator's methods once per shape (numba fills an array of any shape in C order)
+            z = rng.standard_normal(size * n_eta if kind < 2 else size)
+            for b in range(n_b):  # loops, not prop[:] = etas: a slice assignment compiles
+                for s in range(n_sub):  # numba's shape-error messages (strings, ~2 s cold)
+                    r = b * n_sub + s
+                    for i in range(n_eta):
+                        if kind == 0:  # ``prior_proposals``: chol @ z, the same sum in the same order
+                            a = 0.0
+                            for j in range(i + 1):
+                                a += chol[i, j] * z[r * n_eta + j]
+                            prop[b, s, i] = a
+                        elif kind == 1:
+                            prop[b, s, i] = etas[b, s, i] + z[r * n_eta + i] * s_all[i]
+                        else:
                             prop[b, s, i] = etas[b, s, i]
-                        prop[b, s, k] += s_one[k] * z2[b, s]
-            log_u = np.log(rng.random((n_b, n_sub)))
-            accept = (log_u, omega_inv, kind != 0, etas, l, f, accepted)
+                    if kind >= 2:
+                        prop[b, s, k] += s_one[k] * z[r]
+            u = rng.random(size)
+            for b in range(n_b):
+                for s in range(n_sub):
+                    log_u[b, s] = math.log(u[b * n_sub + s])
             if threaded:
-                _pass()(prop, engine, records, model, buffers, obs, lik, f_new, fails, accept, unused)
+                _pass(n_chunk, address, kind != 0)
             else:
                 for c in range(n_chunk):
-                    _predict()(c, prop, engine, records, model, buffers, obs, f_new, fails)
-                    _accept()(c, n_chunk, lik, accept, prop, f_new)
+                    _chunk(c, address, kind != 0)
             n_pass += 1
-            n_failed, n_bad = _failures(fails)
-            if n_bad:
-                return n_pass, n_fail_pass + 1, True
-            if n_failed:
+            n_failed, stop = _failures(fails)
+            if n_failed or stop != GO_ON:
                 n_fail_pass += 1
-            acc += accepted.sum() / size
+            if stop != GO_ON:
+                break
+            n_acc = 0
+            for c in range(n_chunk):
+                n_acc += accepted[c]
+            acc += n_acc / size
+        if stop != GO_ON:
+            break
         if kind == 1 and n_all:
             for i in range(n_eta):
                 s_all[i] *= 1 + 0.4 * (acc / n_all - target)
         elif kind >= 2 and n_one:
             s_one[kind - 2] *= 1 + 0.4 * (acc / n_one - target)
-    return n_pass, n_fail_pass, False
+    _release(address)
+    return n_pass, n_fail_pass, stop
 
 
 @njit(**_OUTER, error_model="numpy")
@@ -461,8 +564,9 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
     zero, ``f_new`` (B, n_obs) scratch): ``-l / 2 - eta' Omega^-1 eta / 2 + const[s]`` minus
     the t (``df``; inf: normal) proposal's kernel at the Mahalanobis distance ``|z|^2
     scale^2``; ``const`` holds the normalising constants. ``l`` = +inf where the prediction
-    failed. Chunks as ``mh_sweep``. Returns (failed subjects, True if a data error stopped it:
-    the caller raises the predictor's failure)."""
+    failed. Chunks as ``mh_sweep``. Returns (failed subjects, ``GO_ON`` / ``DATA_ERROR`` (the
+    caller raises the predictor's failure) / ``ENGINE_NOT_BOUND`` (the caller binds the engine
+    and calls again: nothing but the outputs was written))."""
     m, n_sub, d = z.shape
     for b in range(m):
         for s in range(n_sub):
@@ -477,14 +581,14 @@ def importance_weights(engine, z, scale, center, L, omega_inv, const, df, record
                 eta[b, s, i] = 0.0
     lik = (y, add, prop_sd, obs[1], sd, obs[3], obs[4])
     n_chunk = engine[2]
-    fails = np.zeros((n_chunk, 2), np.int64)
+    fails = np.zeros((n_chunk, 3), np.int64)
     weights = (m, z, scale, omega_inv, const, df, w)
+    unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_chunk_at`` takes no accept here
+    address = _stash((eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights))
     if engine[3]:
-        unused = (scale, omega_inv, m < 0, eta, w, f_new, obs[0])  # ``_pass_threaded`` takes no accept here
-        _pass()(eta, engine, records, model, buffers, obs, lik, f_new, fails, unused, weights)
+        _pass(n_chunk, address, False)
     else:
         for c in range(n_chunk):
-            _predict()(c, eta, engine, records, model, buffers, obs, f_new, fails)
-            _weights()(c, n_chunk, lik, weights, eta, f_new)
-    n_failed, n_bad = _failures(fails)
-    return n_failed, n_bad > 0
+            _chunk(c, address, False)
+    _release(address)
+    return _failures(fails)

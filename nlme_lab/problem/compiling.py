@@ -8,7 +8,8 @@ kernel groups a run will compile, with the time they take to compile on an idle 
 (measured in CPU seconds on an idle 2-core machine, ``benchmarks/bench_compile_simulate.py``, theo_sd:
 the engine's fast paths about 20 s (without the ODE integrator, which a model with ODEs adds,
 nor the full event engine, which a FOCE fit compiles only for subjects the fast paths decline),
-the SAEM sampler about 55 s with the full event engine it binds first; more wall time under load);
+the SAEM sampler about 15 s (it binds the full event engine, about 35 s more, only when a subject
+or a draw needs it: ``saem.sampler.CompiledSweep``); more wall time under load);
 ``announce(method)`` writes that once per process to stderr (the CLI, a notebook cell), and
 ``notice(method)`` is the same text for a widget to show.
 """
@@ -37,8 +38,10 @@ ENGINE = KernelGroup("the engine",
                      ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population"), 20.0)
 #: compiled only for a model with ODEs (``kernels.propagate.bind_ode``)
 ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_dopri", "ode_rodas"), 20.0)
-#: with the full event engine (``population.bind_engine``), which the sampler binds first
-SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 55.0)
+#: the sampler's kernels and M-step sums; not the full event engine (``population.bind_engine``),
+#: which it binds only when the fast paths decline a subject (theo_sd: an importance-sampling draw
+#: or a proposal with ka ~ k: 3 fits of 60 seeds)
+SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 15.0)
 
 #: what a method uses beyond the engine (None: only the engine, as ``simulate``). The FOCE
 #: family's likelihood terms (``subject_terms``) compile in about a second: not announced.

@@ -124,6 +124,22 @@ class AdaptiveThreads:
         return result
 
 
+class _OnFirstCall:
+    """``getattr(module, name)(*args)``, the attribute looked up on the first call: a population
+    entry point (``kernels.population.__getattr__``) is compiled then, not when a ``Predictor``
+    that may never call it is built (the threaded entry point of a replicated problem whose
+    engine calls all go through ``engine_caller``: 1.6 CPU s of a cold SAEM start)."""
+
+    def __init__(self, module, name: str):
+        self._module, self._name, self._fn = module, name, None
+
+    def __call__(self, *args):
+        fn = self._fn
+        if fn is None:
+            fn = self._fn = getattr(self._module, self._name)
+        return fn(*args)
+
+
 def _arithmetic_words(err: ArithmeticError) -> str:
     if isinstance(err, ZeroDivisionError):
         return "a division by zero"
@@ -203,7 +219,8 @@ class Predictor:
             parallel = True
         if (parallel is None and self.n_subjects >= adaptive_min_subjects(bool(cm.is_linear))
                 and population.numba_threads() > 1):
-            self._solve = AdaptiveThreads(population.solve_population_at_serial, population.solve_population_at)
+            self._solve = AdaptiveThreads(population.solve_population_at_serial,
+                                          _OnFirstCall(population, "solve_population_at"))
             self.parallel = None
         else:
             self.parallel = bool(parallel)
@@ -284,6 +301,17 @@ class Predictor:
                 self._status[s], self._fail[s] = int(Status.NONFINITE), -1
                 self._raised[s] = _arithmetic_words(err)
 
+    @property
+    def engine_bound(self) -> bool:
+        """Whether the full event engine is bound (``population.bind_engine``): until then the
+        subjects the fast path declines come back ``NOT_LOADED``."""
+        return self._engine.bound
+
+    def bind_engine(self) -> None:
+        """Bind the full event engine (a compiled caller that met ``NOT_LOADED``, before it
+        solves again: ``estimation.saem.sampler.CompiledSweep``)."""
+        self._population.bind_engine()
+
     def engine_inputs(self) -> tuple[tuple, tuple, tuple]:
         """What a compiled caller of the engine passes it (``kernels.metropolis.mh_sweep``):
         the record columns (``offsets`` ... ``ss``), (pk address, covariates, dose index, the
@@ -301,10 +329,12 @@ class Predictor:
         ``many_passes``: one call of the kernel is many engine passes (a SAEM sweep), so when
         the caller left threads open (``parallel=None``) they are timed whatever the number of
         subjects: ten passes over theo_sd's 60 subject-chains run 1.5x faster on two threads,
-        though one engine call of 60 subjects is below ``ADAPTIVE_MIN_SUBJECTS``."""
-        from nlme_lab.kernels.metropolis import engine_entry_points
+        though one engine call of 60 subjects is below ``ADAPTIVE_MIN_SUBJECTS``.
 
-        self._population.bind_engine()  # the sampler cannot solve again (``solve``): the full engine first
+        The full event engine is not bound here: a subject that the fast path declines while it
+        is not stops the kernel (``kernels.metropolis.ENGINE_NOT_BOUND``), and the caller binds
+        it (``bind_engine``) and calls again from the state it kept."""
+        from nlme_lab.kernels.metropolis import engine_entry_points
 
         open_threads = self.requested_parallel is None and self._population.numba_threads() > 1
         if self.parallel is None or (many_passes and open_threads):

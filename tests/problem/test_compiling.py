@@ -44,7 +44,7 @@ def test_a_coming_compile_is_told_once_with_its_duration(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(": ", 1) for line in out.stdout.splitlines())
     assert lines["cold"] == "['the engine', 'the SAEM sampler'] ['the engine']"
-    assert lines["notice"] == ("compiling the engine and the SAEM sampler (first use on this machine, about 75 s; "
+    assert lines["notice"] == ("compiling the engine and the SAEM sampler (first use on this machine, about 35 s; "
                                "later runs load it from the cache in about a second)")
     assert lines["announced once"] == "1 ''"
     assert lines["then saem adds"].startswith("nlme_lab: compiling the SAEM sampler (first use on this machine, about")

@@ -133,21 +133,43 @@ class CompiledPasses:
         lik = self.lik
         return self._run(*lead, records, model, buffers, self.obs, lik.y, lik.add, lik.prop, *rest)
 
-    def count(self, n_calls: int, failed: bool, data_error: bool) -> None:
-        """Book ``n_calls`` engine calls; raise a data error, note a numerical failure."""
+    @property
+    def engine_bound(self) -> bool:
+        """Whether the full event engine is bound: until then a call may stop with
+        ``ENGINE_NOT_BOUND`` (``Predictor.engine_caller``)."""
+        return self.problem.predictor.engine_bound
+
+    def bind_engine(self) -> None:
+        """Bind the full event engine (after a call stopped with ``ENGINE_NOT_BOUND``; the caller
+        then calls again from the same state)."""
+        self.problem.predictor.bind_engine()
+
+    def count(self, n_calls: int, failed: bool, stop: int) -> None:
+        """Book ``n_calls`` engine calls; raise a data error (``stop``: the kernel's last result,
+        ``kernels.metropolis.DATA_ERROR``), note a numerical failure."""
+        from nlme_lab.kernels.metropolis import DATA_ERROR
+
         prob = self.problem
         prob.n_calls += n_calls
         self.lik.stacked.n_calls += n_calls
         if failed:
             failure = prob.predictor.failure()
-            if data_error:
+            if stop == DATA_ERROR:
                 raise failure.error()
             if failure is not None:
                 prob.last_failure = f"{failure.message} (subject {failure.subject}, time {failure.time:g})"
 
 
 class CompiledSweep:
-    """``Sampler.sweep`` as one ``mh_sweep`` call on the chains' replicated ``KernelProblem``."""
+    """``Sampler.sweep`` as one ``mh_sweep`` call on the chains' replicated ``KernelProblem``.
+
+    The full event engine is not bound first (compiling it is most of a cold SAEM start, and the
+    fast path takes every subject of a plain bolus study): while it is not, the sweep keeps
+    what it mutates (the generator's state, the chains, the random-walk scales) and, when
+    ``mh_sweep`` stops on a subject the fast path declined (``ENGINE_NOT_BOUND``), puts it
+    back, binds the engine and sweeps again: the same numbers as with the engine bound first
+    (the passes before the stop are redone with the same draws; proposals and predictions are
+    scratch that every pass overwrites)."""
 
     def __init__(self, lik: SubjectLikelihood, n_chains: int):
         from nlme_lab.kernels.metropolis import mh_sweep
@@ -155,11 +177,23 @@ class CompiledSweep:
         self.passes = CompiledPasses(lik, n_chains, mh_sweep, many_passes=True)
 
     def sweep(self, rng, n_kernel, state: ChainState, theta, sd, chol, omega_inv, s_all, s_one) -> None:
+        from nlme_lab.kernels.metropolis import ENGINE_NOT_BOUND
+
         p = self.passes
-        n_pass, n_failed, data_error = p(
-            theta, (rng, np.asarray(n_kernel, dtype=np.int64), chol, omega_inv, s_all, s_one),
-            np.asarray(sd, dtype=float), state.etas, state.l, state.f, p.eta, p.f_new, TARGET_ACCEPTANCE)
-        p.count(n_pass, n_failed > 0, data_error)
+        kept = None if p.engine_bound else (rng.bit_generator.state, state.etas.copy(), state.l.copy(),
+                                            state.f.copy(), s_all.copy(), s_one.copy())
+        while True:
+            n_pass, n_failed, stop = p(
+                theta, (rng, np.asarray(n_kernel, dtype=np.int64), chol, omega_inv, s_all, s_one),
+                np.asarray(sd, dtype=float), state.etas, state.l, state.f, p.eta, p.f_new, TARGET_ACCEPTANCE)
+            if stop != ENGINE_NOT_BOUND or kept is None:
+                break
+            rng.bit_generator.state = kept[0]
+            for now, before in zip((state.etas, state.l, state.f, s_all, s_one), kept[1:]):
+                now[...] = before
+            kept = None  # once bound, no subject stops a sweep
+            p.bind_engine()
+        p.count(n_pass, n_failed > 0, stop)
 
 
 class Sampler:
