@@ -154,20 +154,27 @@ def augmented_model(compiled, along) -> AugmentedModel:
     """The augmented model of ``compiled`` along the p indices ``along`` (module docstring);
     made once per process and (model, along)."""
     along = tuple(int(a) for a in along)
-    key = (str(compiled.module_path), along)
+    return _generated(compiled, along, "so", compiled.n_state * (1 + len(along)),
+                      compiled.n_endpoint * (1 + len(along)))
+
+
+def _generated(compiled, along: tuple[int, ...], kind: str, n_state: int, n_endpoint: int,
+               **extra) -> AugmentedModel:
+    """The generated model of ``kind`` (``_source``), imported once per process and (kind, model,
+    along): the generated functions from its module, the rest the model's own, the doses into
+    the model's own states."""
+    key = (kind, str(compiled.module_path), along)
     if key not in _MEMORY:
-        source = _source(compiled, along)
-        path = loader.module_file(source)
-        module = loader.import_source(path, source)
-        n = compiled.n_state * (1 + len(along))
-        dose = np.full((4, n), -1, dtype=np.int64)
+        source = _source(compiled, along, kind)
+        module = loader.import_source(loader.module_file(source), source)
+        dose = np.full((4, n_state), -1, dtype=np.int64)
         dose[:, :compiled.n_state] = compiled.dose_index
         _MEMORY[key] = AugmentedModel(
             ir=compiled.ir, base=compiled, along=along,
             kernels={k: getattr(module, k) if k in AUGMENTED_FUNCTIONS else compiled.kernels[k] for k in FUNCTION_NAMES},
-            source=source, n_p=compiled.n_p, n_re=compiled.n_re, n_state=n,
-            n_endpoint=compiled.n_endpoint * (1 + len(along)), dose_index=dose,
-            p_uses_time=bool(getattr(compiled, "p_uses_time", True)))
+            source=source, n_p=compiled.n_p, n_re=compiled.n_re, n_state=n_state,
+            n_endpoint=n_endpoint, dose_index=dose,
+            p_uses_time=bool(getattr(compiled, "p_uses_time", True)), **extra)
     return _MEMORY[key]
 
 
@@ -317,22 +324,10 @@ def full_model(compiled, along) -> AugmentedModel:
     """The full second-order model of ``compiled`` (``full_source``); made once per process and
     (model, along)."""
     along = tuple(int(a) for a in along)
-    key = ("full", str(compiled.module_path), along)
-    if key not in _MEMORY:
-        source = _source(compiled, along, "sf")
-        path = loader.module_file(source)
-        module = loader.import_source(path, source)
-        pairs = second_order_pairs(along, compiled.n_p)
-        n = full_state_count(compiled.n_state, compiled.n_p, along)
-        dose = np.full((4, n), -1, dtype=np.int64)
-        dose[:, :compiled.n_state] = compiled.dose_index
-        _MEMORY[key] = AugmentedModel(
-            ir=compiled.ir, base=compiled, along=along,
-            kernels={k: getattr(module, k) if k in AUGMENTED_FUNCTIONS else compiled.kernels[k] for k in FUNCTION_NAMES},
-            source=source, n_p=compiled.n_p, n_re=compiled.n_re, n_state=n,
-            n_endpoint=compiled.n_endpoint * (1 + compiled.n_p + len(pairs)), dose_index=dose,
-            p_uses_time=bool(getattr(compiled, "p_uses_time", True)), pairs=pairs, kind="full" if along else "first")
-    return _MEMORY[key]
+    pairs = second_order_pairs(along, compiled.n_p)
+    return _generated(compiled, along, "sf", full_state_count(compiled.n_state, compiled.n_p, along),
+                      compiled.n_endpoint * (1 + compiled.n_p + len(pairs)),
+                      pairs=pairs, kind="full" if along else "first")
 
 
 def first_order_model(compiled) -> AugmentedModel:
