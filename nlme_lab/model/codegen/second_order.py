@@ -158,14 +158,14 @@ def augmented_model(compiled, along) -> AugmentedModel:
                       compiled.n_endpoint * (1 + len(along)))
 
 
-def _generated(compiled, along: tuple[int, ...], kind: str, n_state: int, n_endpoint: int,
+def _generated(compiled, along: tuple[int, ...], source_kind: str, n_state: int, n_endpoint: int,
                **extra) -> AugmentedModel:
-    """The generated model of ``kind`` (``_source``), imported once per process and (kind, model,
-    along): the generated functions from its module, the rest the model's own, the doses into
-    the model's own states."""
-    key = (kind, str(compiled.module_path), along)
+    """The generated model of ``source_kind`` (``_source``), imported once per process and
+    (source_kind, model, along): the generated functions from its module, the rest the model's
+    own, the doses into the model's own states."""
+    key = (source_kind, str(compiled.module_path), along)
     if key not in _MEMORY:
-        source = _source(compiled, along, kind)
+        source = _source(compiled, along, source_kind)
         module = loader.import_source(loader.module_file(source), source)
         dose = np.full((4, n_state), -1, dtype=np.int64)
         dose[:, :compiled.n_state] = compiled.dose_index
