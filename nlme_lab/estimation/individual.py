@@ -229,18 +229,16 @@ class SubjectEngine:
         return z
 
     def _batch_terms(self, f, g, fv, gv, etas, sd, omega_inv, with_A) -> BatchTerms:
-        """The per-subject sums in the compiled kernel (``kernels.subject_terms``); the numpy
-        twin ``batch_terms_reference`` is the same computation, kept for the tests."""
+        """The per-subject sums in the compiled kernel (``kernels.subject_terms``) for data with
+        censored observations (uncensored data: ``_gaussian_terms``); the numpy twin
+        ``batch_terms_reference`` is the same computation, kept for the tests."""
         from nlme_lab.kernels.subject_terms import accumulate_terms
 
         n_b, n_sub, n_e = etas.shape
-        if self._gaussian:
-            l, l_f, l_V, m00, m01, m11, dV_dfv = self._gaussian_pieces(f, fv, sd)
-        else:
-            V, dV_dfv = self.layout.variance(sd, fv)
-            t = observation_terms(self.layout, f, V)
-            l, l_f, l_V, dV_dfv = t.l, t.l_f, t.l_V, _writable(dV_dfv)
-            m00, m01, m11 = t.M[..., 0, 0], t.M[..., 0, 1], t.M[..., 1, 1]
+        V, dV_dfv = self.layout.variance(sd, fv)
+        t = observation_terms(self.layout, f, V)
+        l, l_f, l_V, dV_dfv = t.l, t.l_f, t.l_V, _writable(dV_dfv)
+        m00, m01, m11 = t.M[..., 0, 0], t.M[..., 0, 1], t.M[..., 1, 1]
         inner, logdet = np.empty((n_b, n_sub)), np.empty((n_b, n_sub))
         grad, A = np.empty((n_b, n_sub, n_e)), np.empty((n_b, n_sub, n_e, n_e))
         g = _writable(g)
@@ -248,16 +246,6 @@ class SubjectEngine:
                          gv is not None, _writable(etas), _writable(omega_inv), self.index.starts,
                          self.index.counts, inner, grad, A, logdet)
         return BatchTerms(inner, grad, logdet, A if with_A else None, l_f, l_V * dV_dfv)
-
-    def _gaussian_pieces(self, f, fv, sd):
-        """``observation_terms`` of uncensored data, compiled (``kernels.subject_terms``)."""
-        from nlme_lab.kernels.subject_terms import gaussian_pieces
-
-        lay = self.layout
-        out = [np.empty(f.shape) for _ in range(6)]
-        gaussian_pieces(_writable(f), _writable(fv), lay.y, lay.add, lay.prop, lay.log_scale, _writable(sd), *out)
-        l, l_f, l_V, m00, m11, dV_dfv = out
-        return l, l_f, l_V, m00, np.zeros(f.shape), m11, dV_dfv
 
     def batch_terms_reference(self, f, g, fv, gv, etas, sd, omega_inv, with_A: bool = False) -> BatchTerms:
         """``batch_terms`` in numpy (the reference twin of the compiled kernel)."""
