@@ -22,7 +22,7 @@ from nlme_lab.estimation.evaluation import Evaluator, model_derived, prepare
 from nlme_lab.estimation.kernel_problem import KernelProblem
 from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, load_runner, resolve_options
 from nlme_lab.estimation.model_space import lognormal_pairs
-from nlme_lab.estimation.results import FitResult, lognormal_moments
+from nlme_lab.estimation.results import Deferred, FitResult, lognormal_moments
 from nlme_lab.problem import as_dataset, as_model
 
 # "default": None, keep ``options.covariance``
@@ -105,13 +105,13 @@ def _complete(core: FitResult, model, data, ev: Evaluator, seed, t0) -> FitResul
     etas = np.asarray(core.etas, dtype=float)
     order = [n for n in model.parameter_names() if n in core.estimates]
     pairs = _lognormal(model_derived(model, "lognormal_pairs", lambda: lognormal_pairs(model.ir)), core.estimates)
+    tables = _Tables(ev, values, etas.copy(), core.eta_names)
     return replace(
         core,
         estimates={n: core.estimates[n] for n in order},
         shrinkage=_pool_kappa_shrinkage(core.shrinkage, problem, etas, values.omega, core.eta_names),
         subject_ids=tuple(data.ids.tolist()),
-        individual=_individual_table(ev, values, etas, core.eta_names, data),
-        predictions=_prediction_table(ev, values, etas, data),
+        individual=Deferred(tables.individual), predictions=Deferred(tables.predictions),
         lognormal=pairs, model_name=model.name, data_name=_data_name(data), seed=seed,
         data_fingerprint=data_fingerprint(data), model=model, data=data, elapsed_s=time.perf_counter() - t0,
     )
@@ -161,6 +161,33 @@ def _lognormal(pairs, estimates) -> tuple[dict, ...]:
             row["median"], row["mean"] = median, mean
         out.append(row)
     return tuple(out)
+
+
+class _Tables:
+    """A fit's ``individual`` and ``predictions`` tables, built together on the first read of
+    either (``results.Deferred``). They are built on a fresh ``KernelProblem`` of the fit's
+    bound model (the engine's numbers do not depend on the problem object: the same tables to
+    the bit), so an unread result keeps the bound model's arrays, not the fit's engine buffers."""
+
+    def __init__(self, ev: Evaluator, values, etas, eta_names):
+        self._args = (ev.problem.bound, ev.space, ev.problem.predictor.requested_parallel, values, etas, eta_names)
+        self._tables = None
+
+    def individual(self):
+        return self._built()[0]
+
+    def predictions(self):
+        return self._built()[1]
+
+    def _built(self):
+        if self._tables is None:
+            bound, space, parallel, values, etas, eta_names = self._args
+            data = bound.dataset
+            ev = Evaluator(KernelProblem(bound, parallel=parallel), space, model=bound.model, data=data)
+            self._tables = (_individual_table(ev, values, etas, eta_names, data),
+                            _prediction_table(ev, values, etas, data))
+            self._args = None
+        return self._tables
 
 
 def _individual_table(ev: Evaluator, values, etas, eta_names, data):
