@@ -369,9 +369,14 @@ def _cholesky_to_values(u, n):
 
 
 def _values_to_cholesky(v, block):
+    if block.size == 1:  # sqrt(v) is what LAPACK's Cholesky computes for 1 x 1 (correctly rounded): the same bits
+        x = np.asarray(v, dtype=float).reshape(-1)
+        if x[0] <= 0:  # as numpy's Cholesky: an error when not positive (NaN goes through, to NaN)
+            raise NlmeError(f"omega block {', '.join(block.names)} is not positive definite")
+        return np.log(np.sqrt(x[:1]))
     try:
         L = np.linalg.cholesky(block_matrix(v, block.size))
     except np.linalg.LinAlgError:
         raise NlmeError(f"omega block {', '.join(block.names)} is not positive definite") from None
     L[np.diag_indices(block.size)] = np.log(np.diag(L))
-    return L[np.tril_indices(block.size)]
+    return L[tril(block.size)]

@@ -119,7 +119,8 @@ def check_problem(problem: PredictionProblem, residual: ResidualModel) -> None:
     subj = np.asarray(problem.obs_subject)
     if n_obs and (np.any(np.diff(subj) < 0) or subj.min() < 0 or subj.max() >= problem.n_subjects):
         raise NlmeError("problem.obs_subject must be sorted and within 0..n_subjects-1")
-    bad = np.flatnonzero(~np.isin(problem.cens, (-1, 0, 1)))
+    cens = np.asarray(problem.cens)
+    bad = np.flatnonzero((cens != -1) & (cens != 0) & (cens != 1))  # ~isin(cens, (-1, 0, 1)), without isin's set-up
     if bad.size:
         raise NlmeError(f"observation {bad[0]} (subject index {subj[bad[0]]}): CENS must be -1, 0 or 1")
     ep = np.asarray(problem.endpoint)

@@ -156,12 +156,12 @@ def _unknown_name(ir, k: int, dataset) -> BindError:
 
 def _gather_covariates(ir, dataset, problems: _Problems) -> np.ndarray:
     out = np.zeros((dataset.n_records, len(ir.covariates)))
-    table_cols = {c.lower(): c for c in dataset.table.columns}
+    table_cols = None  # the input table's columns, looked up only for a name that is no covariate column
     for k, name in enumerate(ir.covariates):
         line = _covariate_line(ir, k)
         if dataset.has_column(name):
             values = dataset.covariates[:, dataset.column(name)]
-        elif name.lower() in table_cols:
+        elif name.lower() in (table_cols := table_cols or {c.lower(): c for c in dataset.table.columns}):
             values = dataset.table[table_cols[name.lower()]].to_numpy(dtype=float)
         else:
             problems.add(_unknown_name(ir, k, dataset))
@@ -195,10 +195,18 @@ def _by_value(values: np.ndarray, bad: np.ndarray):
         yield int(value), int(hits[0]), int(hits.size)
 
 
+def _is_dose(evid: np.ndarray) -> np.ndarray:
+    """``np.isin(evid, DOSE_EVIDS)`` without isin's set-up (a tenth of a millisecond a bind)."""
+    mask = evid == DOSE_EVIDS[0]
+    for e in DOSE_EVIDS[1:]:
+        mask |= evid == e
+    return mask
+
+
 def _dose_compartments(ir, dataset, problems: _Problems) -> np.ndarray:
     n_state = len(ir.compartments)
     cmt = np.asarray(dataset.cmt)
-    is_dose = np.isin(dataset.evid, DOSE_EVIDS)
+    is_dose = _is_dose(dataset.evid)
     out = np.zeros(dataset.n_records, dtype=np.int64)
     if not is_dose.any():
         return out
