@@ -190,6 +190,8 @@ def _compartment_list(ir) -> str:
 
 def _by_value(values: np.ndarray, bad: np.ndarray):
     """(value, first record, count) of each distinct value among the records ``bad``."""
+    if not bad.size:  # the usual case: no np.unique set-up
+        return
     for value in np.unique(values[bad]):
         hits = bad[values[bad] == value]
         yield int(value), int(hits[0]), int(hits.size)
