@@ -21,7 +21,8 @@ from nlme_lab.errors import NlmeError
 from nlme_lab.estimation.compare import FINGERPRINT_ARRAYS, data_fingerprint
 from nlme_lab.estimation.evaluation import Evaluator, model_derived, prepare
 from nlme_lab.estimation.kernel_problem import KernelProblem
-from nlme_lab.estimation.methods import CovarianceKind, covariance_kind, get_method, load_runner, resolve_options
+from nlme_lab.estimation.methods import (CovarianceKind, MethodKind, covariance_kind, get_method, load_runner,
+                                        resolve_options)
 from nlme_lab.estimation.model_space import lognormal_pairs
 from nlme_lab.estimation.results import Deferred, FitResult, lognormal_moments
 from nlme_lab.problem import as_dataset, as_model
@@ -59,7 +60,7 @@ def fit(model, data, method=None, *, options=None, callback=None, stop=None, cov
 
     require_observations(data, "fit")
     spec = get_method(method)
-    opts = resolve_options(spec, options)
+    opts = _default_options(spec) if options is None else resolve_options(spec, options)
     kind = _covariance(covariance)
     if kind is not None:
         opts = replace(opts, covariance=kind)
@@ -73,6 +74,21 @@ def fit(model, data, method=None, *, options=None, callback=None, stop=None, cov
             raise type(err)(f"{err}; {problem.last_failure}") from err
         raise
     return _complete(core, model, data, ev, seed, t0)
+
+
+#: the default options of the methods whose options hold only immutable values (numbers, enums,
+#: the frozen ``OuterOptions`` / ``InnerOptions``): built and checked once, not at every fit
+_IMMUTABLE_OPTIONS = (MethodKind.FO, MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE)
+_DEFAULT_OPTIONS: dict = {}
+
+
+def _default_options(spec):
+    if spec.kind not in _IMMUTABLE_OPTIONS:
+        return resolve_options(spec, None)
+    opts = _DEFAULT_OPTIONS.get(spec.options_type)
+    if opts is None:
+        opts = _DEFAULT_OPTIONS[spec.options_type] = resolve_options(spec, None)
+    return opts
 
 
 def _unpack_spec(data, method):
