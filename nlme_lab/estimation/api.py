@@ -24,7 +24,7 @@ from nlme_lab.estimation.kernel_problem import KernelProblem
 from nlme_lab.estimation.methods import (CovarianceKind, MethodKind, covariance_kind, get_method, load_runner,
                                         resolve_options)
 from nlme_lab.estimation.model_space import lognormal_pairs
-from nlme_lab.estimation.results import Deferred, FitResult, lognormal_moments
+from nlme_lab.estimation.results import Deferred, FitResult, deferred_as_stored, lognormal_moments
 from nlme_lab.problem import as_dataset, as_model
 
 # "default": None, keep ``options.covariance``
@@ -131,6 +131,7 @@ def _complete(core: FitResult, model, data, ev: Evaluator, seed, t0) -> FitResul
         individual=Deferred(tables.individual), predictions=Deferred(tables.predictions),
         lognormal=pairs, model_name=model.name, data_name=_data_name(data), seed=seed,
         data_fingerprint=_fingerprint(data), model=model, data=data, elapsed_s=time.perf_counter() - t0,
+        **deferred_as_stored(core, "individual", "predictions"),
     )
 
 

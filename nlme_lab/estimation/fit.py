@@ -31,7 +31,8 @@ from nlme_lab.estimation.parameters import ParameterSpace, Unconstrained
 from nlme_lab.estimation.problem import check_problem
 from nlme_lab.estimation.report import (collect_warnings, failure_words, flat_directions, information_criteria,
                                         initial_failure)
-from nlme_lab.estimation.results import CovarianceResult, FitResult, HistoryEntry, IterationEvent, OFVKind, Termination
+from nlme_lab.estimation.results import (CovarianceResult, Deferred, FitResult, HistoryEntry, IterationEvent, OFVKind,
+                                         Termination)
 from nlme_lab.estimation.shrinkage import shrinkage
 
 log = logging.getLogger(__name__)
@@ -90,11 +91,29 @@ class _OuterLoop:
         self.names = space.reported_names()
         self.best_ofv, self.best_v, self.best_etas, self.best_grad = np.inf, None, None, None
         self.best_per_subject = None
-        self.history: list[HistoryEntry] = []
+        # a HistoryEntry, or (iteration, ofv, v) whose estimates are worked out when the result's
+        # history is first read (``history_result``: to_reported per iteration, ~40 us each)
+        self.history: list = []
         self.iteration = 0
 
     def estimates(self, v) -> dict[str, float]:
         return dict(zip(self.names, map(float, self.obj.param.to_reported(v))))
+
+    def history_result(self):
+        """``FitResult.history``: a tuple of ``HistoryEntry``, deferred (``results.Deferred``)
+        while some entry's estimates are not worked out yet (the same ``to_reported`` of the same
+        ``v``: the same numbers whenever it runs)."""
+        entries = list(self.history)
+        if all(isinstance(e, HistoryEntry) for e in entries):
+            return tuple(entries)
+        param, names = self.obj.param, self.names
+
+        def build():
+            return tuple(e if isinstance(e, HistoryEntry) else
+                         HistoryEntry(e[0], e[1], dict(zip(names, map(float, param.to_reported(e[2])))))
+                         for e in entries)
+
+        return Deferred(build)
 
     def evaluate(self, v):
         ofv = self.obj.value(v)
@@ -114,6 +133,9 @@ class _OuterLoop:
         self.check_stop()
 
     def _record(self, v, ofv):
+        if self.callback is None:  # nothing reads the estimates now
+            self.history.append((self.iteration, ofv, np.array(v, dtype=float)))
+            return
         est = self.estimates(v)
         self.history.append(HistoryEntry(self.iteration, ofv, est))
         if self.callback is not None:
@@ -207,7 +229,7 @@ def _finish(loop: _OuterLoop, engine, layout, space, opts, termination, message,
         n_observations=n_obs, n_parameters=n_free, estimates=estimates,
         fixed=tuple(n for n, f in zip(space.reported_names(), free) if not f), se=se, rse=rse, ci=ci,
         correlation=corr, condition_number=cond, covariance=cov, etas=etas, eta_names=tuple(space.eta_labels),
-        shrinkage=shrink, termination=termination, message=message, history=tuple(loop.history),
+        shrinkage=shrink, termination=termination, message=message, history=loop.history_result(),
         warnings=tuple(warnings), elapsed_s=time.perf_counter() - t0, n_evaluations=engine.n_evaluations,
         iterations=loop.iteration, ofv_kind=OFVKind.of_method(engine.spec.kind), parameters=space.table,
         covariance_method=f"{engine.spec.kind.value.upper()} covariance step ({cov.kind.value})" if cov else "")

@@ -167,6 +167,8 @@ class _DeferredField:
     value on the first read. Reading it is the only way to see the field, so every reader
     (attributes, ``dataclasses.replace`` / ``fields``, ``to_dict``, equality) gets the value."""
 
+    REQUIRED = object()  # ``default``: the field has none (dataclasses is told so by an AttributeError)
+
     def __init__(self, default=None):
         self.default = default
 
@@ -175,6 +177,8 @@ class _DeferredField:
 
     def __get__(self, obj, owner=None):
         if obj is None:  # the class (dataclasses reads the default this way)
+            if self.default is _DeferredField.REQUIRED:
+                raise AttributeError(self.name)
             return self.default
         value = obj.__dict__.get(self.name, self.default)
         if isinstance(value, Deferred):
@@ -217,7 +221,7 @@ class FitResult:
     shrinkage: Shrinkage | None
     termination: Termination
     message: str
-    history: tuple[HistoryEntry, ...]
+    history: tuple[HistoryEntry, ...] = _DeferredField(_DeferredField.REQUIRED)  # may be given as a ``Deferred``
     warnings: tuple[str, ...]
     elapsed_s: float
     n_evaluations: int
@@ -334,7 +338,14 @@ class FitResult:
         return to_inference_data(self)
 
 
-_DEFERRED_FIELDS = ("individual", "predictions")
+_DEFERRED_FIELDS = ("history", "individual", "predictions")
+
+
+def deferred_as_stored(fit: FitResult, *exclude: str) -> dict:
+    """The deferred fields of ``fit`` as stored (a ``Deferred`` not built yet stays one), but
+    ``exclude``: for ``dataclasses.replace(fit, **changes, **deferred_as_stored(fit, *changes))``,
+    which would otherwise read (build) them."""
+    return {name: fit.__dict__[name] for name in _DEFERRED_FIELDS if name not in exclude and name in fit.__dict__}
 
 
 def lognormal_moments(theta: float, w2: float) -> tuple[float, float, float]:
