@@ -158,7 +158,11 @@ _ENGINE_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _engine_functions(cm, function_refs, engine_addresses) -> tuple[dict, np.ndarray]:
-    got = _ENGINE_FUNCTIONS.get(cm)
+    try:
+        got = _ENGINE_FUNCTIONS.get(cm)
+    except TypeError:  # not weak-referenceable or not hashable: resolved every time
+        refs = function_refs(cm)
+        return refs, engine_addresses(refs)
     if got is None:
         refs = function_refs(cm)
         got = _ENGINE_FUNCTIONS[cm] = (refs, engine_addresses(refs))
