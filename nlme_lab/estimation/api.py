@@ -10,6 +10,7 @@ and the dataset are immutable and are never modified; a fit that cannot start ra
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from dataclasses import replace
@@ -209,6 +210,7 @@ class _Tables:
     def __init__(self, ev: Evaluator, values, etas, eta_names):
         self._args = (ev.problem.bound, ev.space, ev.problem.predictor.requested_parallel, values, etas, eta_names)
         self._tables = None
+        self._lock = threading.Lock()  # two threads reading the two fields at once build them once
 
     def individual(self):
         return self._built()[0]
@@ -217,14 +219,15 @@ class _Tables:
         return self._built()[1]
 
     def _built(self):
-        if self._tables is None:
-            bound, space, parallel, values, etas, eta_names = self._args
-            data = bound.dataset
-            ev = Evaluator(KernelProblem(bound, parallel=parallel), space, model=bound.model, data=data)
-            self._tables = (_individual_table(ev, values, etas, eta_names, data),
-                            _prediction_table(ev, values, etas, data))
-            self._args = None
-        return self._tables
+        with self._lock:
+            if self._tables is None:
+                bound, space, parallel, values, etas, eta_names = self._args
+                data = bound.dataset
+                ev = Evaluator(KernelProblem(bound, parallel=parallel), space, model=bound.model, data=data)
+                self._tables = (_individual_table(ev, values, etas, eta_names, data),
+                                _prediction_table(ev, values, etas, data))
+                self._args = None
+            return self._tables
 
 
 def _individual_table(ev: Evaluator, values, etas, eta_names, data):
