@@ -150,20 +150,20 @@ class SubjectEngine:
 
     def evaluate_stencil_with_theta(self, theta, etas, h):
         """``evaluate_with_theta`` at ``etas`` and at ``etas`` +- h e_m (m = 0, 1, ...; +h
-        first) from one engine call (``KernelProblem.evaluate_stencil``): a list of 1 + 2 n_eta
-        (f, df/deta, df/dtheta); None where the problem cannot (then call point by point)."""
+        first) from one engine call (``KernelProblem.evaluate_stencil``): (F (B, n_obs), D (B,
+        n_obs, n_eta + n_theta)) on the error scale, B = 1 + 2 n_eta, point b's f, df/deta and
+        df/dtheta ``F[b]``, ``D[b, :, :n_eta]``, ``D[b, :, n_eta:]``; None where the problem
+        cannot (then call point by point)."""
         stencil = getattr(self.problem, "evaluate_stencil", None)
         out = None if stencil is None else stencil(theta, etas, h)
         if out is None:
             return None
         F, D = out
         self.n_evaluations += F.shape[0]  # (points evaluated: the engine was called once)
-        n_e = self.n_eta
-        points = []
-        for b in range(F.shape[0]):
-            f, d = self.layout.to_log_scale(F[b], D[b])
-            points.append((f, d[:, :n_e], d[:, n_e:]))
-        return points
+        if self.layout.log_scale.any():  # point by point (to_log_scale's shapes)
+            for b in range(F.shape[0]):
+                F[b], D[b] = self.layout.to_log_scale(F[b], D[b])
+        return F, D
 
     def base(self, theta) -> Predictions:
         """Predictions at eta = 0 (cached per theta): the FO expansion point, FOCE's variance basis."""
