@@ -38,7 +38,7 @@ import numpy as np
 from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, _writable, omega_inverse
 from nlme_lab.estimation.methods import InnerOptions
 from nlme_lab.estimation.parameters import Parameterization
-from nlme_lab.kernels import inner_newton
+from nlme_lab.kernels import inner_newton, outer_batch
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,19 @@ class Objective:
         self._theta_derivs: bool | None = None  # does the problem give df/dtheta? (known after one call)
         self._zero_cache: dict[bytes, tuple] = {}
         self._batch_plan: _BatchPlan | None = None
+        self._batch_buffers: tuple | None = None
+        self._last_values: tuple | None = None
+
+    def _values(self, v: np.ndarray):
+        """``param.values(v)``, the last one kept (a gradient follows the value at its point)."""
+        key = np.asarray(v, dtype=float).tobytes()
+        if self._last_values is None or self._last_values[0] != key:
+            self._last_values = (key, self.param.values(v))
+        return self._last_values[1]
 
     def value(self, v: np.ndarray) -> float:
         self.n_value += 1
-        values = self.param.values(v)
+        values = self._values(v)
         _, logdet = omega_inverse(values.omega)
         if not np.isfinite(logdet):
             return np.inf
@@ -226,55 +235,69 @@ class Objective:
 
     def _sensitivity_gradient(self, v: np.ndarray, ofv: float) -> GradientResult | None:
         eng, etas = self.engine, self.etas
-        values = self.param.values(v)
+        values = self._values(v)
         s = self._sensitivities(values.theta, etas)
         if s is None:
             return None
         n = len(v)
-        batch = self._perturbed_batch(v, values, etas, s)
+        h, he = self.steps(v), self.eta_step
+        batch = self._perturbed_batch(v, values, etas, s, h)
         F, FV = batch[0], batch[2]
         bt = eng.batch_terms(*batch)
         Q = bt.inner + batch[7][:, None] + bt.logdet_A
-        h, he = self.steps(v), self.eta_step
         # all n central differences at once: rows 1, 3, ... are v + h_k e_k, rows 2, 4, ... v - h_k e_k
         p, m, h2 = slice(1, 1 + 2 * n, 2), slice(2, 2 + 2 * n, 2), 2 * h[:, None]
-        th = self.param.affects_theta
+        plan = self._plan()
         dQ = (Q[p] - Q[m]) / h2  # (n, n_sub): omega and SD components
-        if th.any():  # thetas: the exact chain rule through the moved predictions, log det A by differences
-            dL = eng.index.sum(bt.l_f[0] * (F[p][th] - F[m][th]) + bt.l_fv[0] * (FV[p][th] - FV[m][th]), axis=1)
-            dQ[th] = (dL + bt.logdet_A[p][th] - bt.logdet_A[m][th]) / h2[th]
+        if plan.th.size:  # thetas: the exact chain rule through the moved predictions, log det A by differences
+            th, rp, rm = plan.th, plan.rows_p, plan.rows_m  # (rp: the rows of F[p][affects_theta])
+            dL = eng.index.sum(bt.l_f[0] * (F[rp] - F[rm]) + bt.l_fv[0] * (FV[rp] - FV[rm]), axis=1)
+            dQ[th] = (dL + bt.logdet_A[rp] - bt.logdet_A[rm]) / h2[th]
         dQ = dQ.T
         dG = ((bt.grad[p] - bt.grad[m]) / h2[:, :, None]).transpose(1, 0, 2)  # (n_sub, n, n_eta)
         r = 1 + 2 * n
         dlogdet = (bt.logdet_A[r::2] - bt.logdet_A[r + 1::2]).T / (2 * he)  # (n_sub, n_eta)
-        H = np.moveaxis(bt.grad[r::2] - bt.grad[r + 1::2], 0, -1) / (2 * he)
+        H = (bt.grad[r::2] - bt.grad[r + 1::2]).transpose(1, 2, 0) / (2 * he)  # (np.moveaxis(., 0, -1))
         H = 0.5 * (H + H.transpose(0, 2, 1))
         return self._combine(v, ofv, dQ, dG, bt.grad[0] + dlogdet, H)
 
-    def _perturbed_batch(self, v, values, etas, s: Sensitivities):
+    def _perturbed_batch(self, v, values, etas, s: Sensitivities, h):
         """Arguments of ``batch_terms`` at: the point; v +- h_k e_k (predictions moved along
         df/dtheta, omega or SDs changed); eta +- h e_m (predictions moved along df/deta)."""
         spec = self.engine.spec
         n, n_e = len(v), self.engine.n_eta
         B = 1 + 2 * n + 2 * n_e
-        F = np.repeat(s.f[None], B, 0)
-        G = np.repeat(s.g[None], B, 0)
-        FV = F if spec.interaction else np.repeat(s.fv[None], B, 0)
-        E = np.repeat(etas[None], B, 0)
-        SD = np.repeat(values.sd[None], B, 0)
-        oi, ldo = omega_inverse(values.omega)
-        OI = np.repeat(oi[None], B, 0)
-        LDO = np.full(B, ldo)
-        h = self.steps(v)
         plan = self._plan()
         th = plan.th
-        if th.size:  # theta moves: predictions moved along df/dtheta, all components at once
-            moves = self.param.theta_moves(v, h, values.theta)[:, th]  # (2, n_th_free, n_theta)
-            for i, rows in enumerate(plan.theta_rows):
+        moves = self.param.theta_moves(v, h, values.theta)[:, th] if th.size else None  # (2, n_th_free, n_theta)
+        F, G, E, FV = self._buffers(B, s.f.shape[0], etas.shape[0], n_e, not spec.interaction)
+        if moves is None:
+            moves = np.zeros((2, 0, s.f_th.shape[1]))
+        # one compiled call (kernels.outer_batch): the numbers of the numpy below, which runs only
+        # where a theta move changes more than one theta (no parameterization's does)
+        if outer_batch.fill_batch(F, G, FV if FV is not None else F, E, _writable(s.f), _writable(s.g),
+                                  _writable(s.fv), _writable(s.f_th), _writable(s.g_th), _writable(s.fv_th),
+                                  _writable(etas), _writable(s.g_eta), plan.rows_p, plan.rows_m, moves,
+                                  FV is not None, self.eta_step, 1 + 2 * n):
+            if FV is None:
+                FV = F
+        else:
+            F[:], G[:], E[:] = s.f, s.g, etas
+            if FV is None:
+                FV = F
+            else:
+                FV[:] = s.fv
+            for i, rows in enumerate(plan.theta_rows):  # theta moves: predictions moved along df/dtheta
                 F[rows] += moves[i] @ s.f_th.T
                 G[rows] += np.einsum("oet,kt->koe", s.g_th, moves[i])
                 if not spec.interaction:
                     FV[rows] += moves[i] @ s.fv_th.T
+            # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
+            inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
+        SD = np.repeat(values.sd[None], B, 0)
+        oi, ldo = omega_inverse(values.omega)
+        OI = np.repeat(oi[None], B, 0)
+        LDO = np.full(B, ldo)
         if plan.sd[0].size or plan.om[0].size:  # one SD or one one-element omega block moves: in place
             moves = self.param.component_moves(v, h)
             rows, k, sign, where = plan.sd
@@ -292,9 +315,16 @@ class Objective:
                 SD[j] = val.sd
                 if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
                     OI[j], LDO[j] = omega_inverse(val.omega)
-        # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
-        inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
+
+    def _buffers(self, B, n_obs, n_sub, n_e, own_fv):
+        """F, G, E (and FV with ``own_fv``) of ``_perturbed_batch``, kept across calls (every
+        element is written on every call; nothing returned from a gradient refers to them)."""
+        key = (B, n_obs, n_sub, n_e, own_fv)
+        if self._batch_buffers is None or self._batch_buffers[0] != key:
+            self._batch_buffers = (key, (np.empty((B, n_obs)), np.empty((B, n_obs, n_e)), np.empty((B, n_sub, n_e)),
+                                         np.empty((B, n_obs)) if own_fv else None))
+        return self._batch_buffers[1]
 
     def _plan(self) -> "_BatchPlan":
         """The row indices of ``_perturbed_batch`` (fixed per parameterization), made once."""
@@ -371,6 +401,8 @@ class _BatchPlan:
 
     th: np.ndarray
     theta_rows: tuple
+    rows_p: np.ndarray  # theta_rows as index arrays (the compiled fill)
+    rows_m: np.ndarray
     sd: tuple
     om: tuple
     ldo: tuple
@@ -380,6 +412,7 @@ class _BatchPlan:
     def of(param) -> "_BatchPlan":
         th = np.flatnonzero(param.affects_theta)
         theta_rows: tuple = (1 + 2 * th, 2 + 2 * th)
+        rows_p, rows_m = (r.astype(np.int64) for r in theta_rows)
         if th.size and th[-1] - th[0] == th.size - 1:
             theta_rows = tuple(slice(int(r[0]), int(r[-1]) + 1, 2) for r in theta_rows)
         sd, om, ldo, rebuilt = [], [], [], []
@@ -401,5 +434,5 @@ class _BatchPlan:
         def cols(rows, n):
             return tuple(np.array([r[c] for r in rows], dtype=np.int64) for c in range(n))
 
-        return _BatchPlan(th, theta_rows, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
+        return _BatchPlan(th, theta_rows, rows_p, rows_m, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
 
