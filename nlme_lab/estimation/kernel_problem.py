@@ -260,10 +260,11 @@ class KernelProblem:
         n_e, n_rec = self.n_eta, self.n_records
         B = 1 + 2 * n_e
         st = self._stacked(B)
-        E = np.repeat(np.asarray(etas, dtype=np.float64)[None], B, 0)
-        for m in range(n_e):
-            E[1 + 2 * m, :, m] = etas[:, m] + h
-            E[2 + 2 * m, :, m] = etas[:, m] - h
+        etas = np.asarray(etas, dtype=np.float64)
+        E = np.repeat(etas[None], B, 0)
+        m = np.arange(n_e)  # E[1 + 2m, :, m] = etas[:, m] + h, E[2 + 2m, :, m] = etas[:, m] - h for every m
+        E[1 + 2 * m, :, m] = (etas + h).T
+        E[2 + 2 * m, :, m] = (etas - h).T
         np.take(E.reshape(B, -1), self._flat, axis=1, out=st["eta_rec"].reshape(B, n_rec, -1))
         self._last = None
         self.n_calls += 1
