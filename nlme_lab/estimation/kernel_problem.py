@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from nlme_lab.estimation.problem import Evaluation
+from nlme_lab.kernels import outer_batch
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
 
@@ -523,8 +524,8 @@ class KernelProblem:
         drop). Which eta a theta copies is found once and checked on every call."""
         if self.n_kappa or not self.n_theta:
             return None
-        dth = self._dp_dtheta[:, :, self._structural_cols]
         if self._twins is None:  # first call: find each theta's twin eta (-1: none)
+            dth = self._dp_dtheta[:, :, self._structural_cols]
             twins = np.full(self.n_theta, -1, dtype=np.int64)
             for k in range(self.n_theta):
                 for j in range(self.n_subject_eta):
@@ -534,7 +535,7 @@ class KernelProblem:
             self._set_twins(twins)
         if not self._twinned.size:
             return None
-        if not (dth[:, :, self._twin_pick] == self._dp_deta[:, :, self._twin_of]).all():
+        if not outer_batch.columns_equal(self._dp_dtheta, self._dp_deta, self._twin_cols_theta, self._twin_cols_eta):
             self._set_twins(np.full(self.n_theta, -1, dtype=np.int64))  # not twins at these values: never again
             return None
         return self._own
@@ -545,6 +546,9 @@ class KernelProblem:
         self._own = np.flatnonzero(twins < 0)
         # the columns compared on every call: slices (views, no copies) when the twins are in order
         self._twin_pick, self._twin_of = _as_slice(self._twinned), _as_slice(twins[self._twinned])
+        # the same columns for the compiled check: of the full dp_dtheta, of dp_deta
+        self._twin_cols_theta = np.ascontiguousarray(self.structural[self._twinned], dtype=np.int64)
+        self._twin_cols_eta = np.ascontiguousarray(twins[self._twinned], dtype=np.int64)
         cols = np.arange(self.n_eta + self.n_theta)
         cols[self.n_eta + self._twinned] = twins[self._twinned]
         cols[self.n_eta + self._own] = self.n_eta + np.arange(len(self._own))
