@@ -37,7 +37,7 @@ import numpy as np
 
 from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, _writable, omega_inverse
 from nlme_lab.estimation.methods import InnerOptions
-from nlme_lab.estimation.parameters import Parameterization
+from nlme_lab.estimation.parameters import Parameterization, ReportedScale, Unconstrained
 from nlme_lab.kernels import inner_newton, outer_batch
 
 
@@ -268,8 +268,7 @@ class Objective:
         n, n_e = len(v), self.engine.n_eta
         B = 1 + 2 * n + 2 * n_e
         plan = self._plan()
-        th = plan.th
-        moves = self.param.theta_moves(v, h, values.theta)[:, th] if th.size else None  # (2, n_th_free, n_theta)
+        moves, cm = _theta_moves(self.param, plan, v, h, values.theta)  # cm: component_moves(v, h) or None
         F, G, E, FV = self._buffers(B, s.f.shape[0], etas.shape[0], n_e, not spec.interaction)
         if moves is None:
             moves = np.zeros((2, 0, s.f_th.shape[1]))
@@ -299,7 +298,7 @@ class Objective:
         OI = np.repeat(oi[None], B, 0)
         LDO = np.full(B, ldo)
         if plan.sd[0].size or plan.om[0].size:  # one SD or one one-element omega block moves: in place
-            moves = self.param.component_moves(v, h)
+            moves = cm if cm is not None else self.param.component_moves(v, h)
             rows, k, sign, where = plan.sd
             SD[rows, where] = moves[sign, k]
             rows, k, sign, where = plan.om  # Omega is block diagonal: that block's inverse is 1/new
@@ -388,6 +387,22 @@ class Objective:
         return dlogdet, 0.5 * (H + H.transpose(0, 2, 1))
 
 
+def _theta_moves(param, plan: "_BatchPlan", v, h, theta):
+    """(``param.theta_moves(v, h, theta)[:, plan.th]`` (2, n_th_free, n_theta), None without
+    free thetas; ``param.component_moves(v, h)`` where it was taken, else None). The
+    parameterizations whose theta moves are component_moves minus theta (``plan``) take one
+    transform instead of two."""
+    th = plan.th
+    if not th.size:
+        return None, None
+    if not plan.derived_theta_moves:
+        return param.theta_moves(v, h, theta)[:, th], None
+    cm = param.component_moves(v, h)
+    moves = np.zeros((2, th.size, len(theta)))
+    moves[:, plan.th_order, plan.th_cols] = cm[:, th] - theta[plan.th_cols]
+    return moves, cm
+
+
 try:  # the gufunc behind np.linalg.solve (its Python wrapper costs more than 12 3x3 solves)
     from numpy.linalg import _umath_linalg
     _GUFUNC_SOLVE = _umath_linalg.solve
@@ -425,6 +440,9 @@ class _BatchPlan:
     theta_rows: tuple
     rows_p: np.ndarray  # theta_rows as index arrays (the compiled fill)
     rows_m: np.ndarray
+    th_order: np.ndarray  # 0 .. len(th) - 1
+    th_cols: np.ndarray  # the reported theta each free theta component moves
+    derived_theta_moves: bool  # theta_moves(v, h, theta)[:, th] is component_moves(v, h)[:, th] - theta there
     sd: tuple
     om: tuple
     ldo: tuple
@@ -456,5 +474,10 @@ class _BatchPlan:
         def cols(rows, n):
             return tuple(np.array([r[c] for r in rows], dtype=np.int64) for c in range(n))
 
-        return _BatchPlan(th, theta_rows, rows_p, rows_m, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
+        # ``ReportedScale`` and ``Unconstrained`` move theta k alone, to the value component_moves
+        # gives (the same elementwise transform of the same v +- h: ``_one_theta_moves``), so
+        # their theta moves are those minus theta (the same subtraction, the same numbers)
+        derived = type(param) in (ReportedScale, Unconstrained)
+        th_cols = np.flatnonzero(param.free)[th]
+        return _BatchPlan(th, theta_rows, rows_p, rows_m, np.arange(th.size), th_cols, derived, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
 
