@@ -166,14 +166,7 @@ class Objective:
         points = eng.evaluate_stencil_with_theta(theta, etas, h)
         if points is not None:  # every point from one engine call
             self._theta_derivs = True
-            F, D = points
-            n_e = self.engine.n_eta
-            # the loop's (gp - gm) / (2 h) of every m at once (the same elementwise numbers), laid
-            # out C-contiguous as the loop's arrays were (einsum's summation order follows the strides)
-            diff = (D[1::2] - D[2::2]) / (2 * h)  # (n_eta, n_obs, n_dir)
-            g_eta = np.ascontiguousarray(diff[:, :, :n_e].transpose(1, 2, 0))
-            g_th = np.ascontiguousarray(diff[:, :, n_e:].transpose(1, 0, 2))
-            return F[0], D[0, :, :n_e], D[0, :, n_e:], 0.5 * (g_eta + g_eta.transpose(0, 2, 1)), g_th
+            return points
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:

@@ -108,3 +108,62 @@ def columns_equal(a, b, cols_a, cols_b):
                 if not a[r, p, ca] == b[r, p, cb]:
                     return False
     return True
+
+
+# --- the stencil of the outer gradient (``KernelProblem.stencil_second_order``) ---------------------
+STENCIL_ETAS_SIG = types.void(f2, types.Array(types.int64, 2, "A"), types.float64, f3)
+
+
+@njit(STENCIL_ETAS_SIG, cache=True)
+def stencil_etas(etas, flat, h, eta_rec):
+    """The record effects ``eta_rec`` (B, n_rec, n_re) of the B = 1 + 2 n_eta stacked copies:
+    copy 0 at ``etas`` (n_sub, n_eta), copies 1 + 2m / 2 + 2m at etas[:, m] + h / - h;
+    ``flat`` (n_rec, n_re) indexes the raveled etas (subject * n_eta + column). The numbers of
+    numpy's repeat, column moves and take."""
+    n_e = etas.shape[1]
+    n_rec, n_re = flat.shape
+    for b in range(eta_rec.shape[0]):
+        m = (b - 1) // 2
+        for r in range(n_rec):
+            for j in range(n_re):
+                k = flat[r, j]
+                s, c = k // n_e, k % n_e
+                x = etas[s, c]
+                if b > 0 and c == m:
+                    x = x + h if b % 2 == 1 else x - h
+                eta_rec[b, r, j] = x
+
+
+STENCIL_SECOND_SIG = types.void(f1, f2, i1, i1, types.int64, types.float64, f1, f2, f3, f3, f3)
+
+
+@njit(STENCIL_SECOND_SIG, cache=True)
+def stencil_second_order(pred, dpred, idx, cols, n_e, h2, f, D0, g_eta, g_eta_raw, g_th):
+    """From the stacked engine outputs (``pred`` raveled, ``dpred`` (rows, n_engine_dir), the
+    observations of copy b at ``idx[b * n_obs:(b + 1) * n_obs]``, direction column ``cols[c]``
+    giving column c of the (eta, theta) derivatives): f and its derivatives ``D0`` (n_obs,
+    n_eta + n_theta) at copy 0, and the differences of copies 1 + 2m and 2 + 2m over ``h2`` =
+    2h: d2f/deta deta_m into ``g_eta_raw`` (n_obs, n_eta, n_eta) and, symmetrized (0.5 (a +
+    a')), ``g_eta``; d2f/deta_m dtheta into ``g_th`` (n_obs, n_eta, n_theta). The numbers of
+    numpy's takes, column gather, (D[1::2] - D[2::2]) / (2 h) and 0.5 (g + g')."""
+    n_obs = f.shape[0]
+    n_dir = cols.shape[0]
+    for o in range(n_obs):
+        i0 = idx[o]
+        f[o] = pred[i0]
+        for c in range(n_dir):
+            D0[o, c] = dpred[i0, cols[c]]
+    for m in range(n_e):
+        p, q = (1 + 2 * m) * n_obs, (2 + 2 * m) * n_obs
+        for o in range(n_obs):
+            ip, iq = idx[p + o], idx[q + o]
+            for c in range(n_dir):
+                d = (dpred[ip, cols[c]] - dpred[iq, cols[c]]) / h2
+                if c < n_e:
+                    g_eta_raw[o, c, m] = d
+                else:
+                    g_th[o, m, c - n_e] = d
+    for o in range(n_obs):
+        for i in range(n_e):
+            for j in range(n_e):
+                g_eta[o, i, j] = 0.5 * (g_eta_raw[o, i, j] + g_eta_raw[o, j, i])

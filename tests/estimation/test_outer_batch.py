@@ -86,3 +86,26 @@ def test_stacked_solve_is_np_linalg_solve():
     H[3] = 0.0
     with pytest.raises(np.linalg.LinAlgError):
         _solve_stacked(H, G)
+
+
+@pytest.mark.parametrize("twins", [True, False])
+def test_compiled_stencil_second_order_equals_the_stacked_route(shared_models, shared_data, twins):
+    """``KernelProblem.stencil_second_order`` gives the numbers (and the layouts: einsum's
+    summation order follows the strides) of ``evaluate_stencil``'s (F, D) and their differences."""
+    from nlme_lab.estimation import KernelProblem
+    from nlme_lab.problem import bind
+
+    bound = bind(shared_models["theo_sd"], shared_data["theo_sd.csv"])
+    rng = np.random.default_rng(15)
+    theta, etas, h = np.array([0.45, 1.0, 3.45]), rng.normal(0, 0.3, (12, 3)), 1e-4
+    problem = KernelProblem(bound, parallel=False)
+    if not twins:
+        problem._set_twins(np.full(3, -1))
+    F, D = problem.evaluate_stencil(theta, etas, h)
+    f, g, f_th, g_eta, g_th = problem.stencil_second_order(theta, etas, h)
+    diff = (D[1::2] - D[2::2]) / (2 * h)
+    ref_eta = np.ascontiguousarray(diff[:, :, :3].transpose(1, 2, 0))
+    ref = (F[0], D[0, :, :3], D[0, :, 3:], 0.5 * (ref_eta + ref_eta.transpose(0, 2, 1)),
+           np.ascontiguousarray(diff[:, :, 3:].transpose(1, 0, 2)))
+    for a, b in zip((f, g, f_th, g_eta, g_th), ref):
+        assert np.array_equal(a, b) and a.strides == b.strides
