@@ -1,14 +1,23 @@
-"""The outer gradient's perturbed batch (``estimation.objective.Objective._perturbed_batch``),
-compiled: the predictions, their eta-derivatives and the etas at the B = 1 + 2 n_free + 2 n_eta
-points (the point, v +- h_k e_k, eta +- h e_m) filled in one call instead of ~20 numpy calls
-on arrays of a few thousand numbers (whose Python cost more than the arithmetic).
+"""The outer gradient's glue, compiled: numpy calls on arrays of a few thousand numbers whose
+Python cost more than their arithmetic, each replaced by one call.
 
-Every number is the numpy code's to the bit. The theta rows add ``moves @ f_th.T`` and
-``einsum("oet,kt->koe", g_th, moves)``: each row of ``moves`` has one nonzero entry (a free
-theta moves its own reported theta only, ``Parameterization.theta_moves``), so every sum is
-that one product plus exact zeros, the same in any order (a non-finite derivative still
-gives nan through 0 * inf, as in the matrix product). Standalone
-(``kernels.cache_guard.STANDALONE_MODULES``): it embeds no other module's code.
+* ``fill_batch``: the perturbed batch of ``estimation.objective.Objective._perturbed_batch``
+  (predictions, their eta-derivatives and the etas at the B = 1 + 2 n_free + 2 n_eta points:
+  the point, v +- h_k e_k, eta +- h e_m), ~20 numpy calls.
+* ``stencil_second_order``: f, its first derivatives and their central differences from the
+  engine's outputs for the stacked stencil (``KernelProblem.stencil_second_order``), ~8 calls.
+* ``columns_equal``: ``KernelProblem._theta_directions``' check that the twinned thetas'
+  parameter directions still equal their etas' (numpy's == on strided column views: ~50 us
+  per stacked stencil, ~15 us per plain evaluation).
+
+Every number is the numpy code's to the bit (tests/estimation/test_outer_batch.py). The theta
+rows of the batch add ``moves @ f_th.T`` and ``einsum("oet,kt->koe", g_th, moves)``: each row
+of ``moves`` has one nonzero entry (a free theta moves its own reported theta only,
+``Parameterization.theta_moves``; ``fill_batch`` checks it and refuses otherwise), so every
+sum is that one product plus exact zeros, the same in any order (a non-finite derivative still
+gives nan through 0 * inf, as in the matrix product). Cold compile of the three: ~1.5 s CPU
+(once per machine; cache=True). Standalone (``kernels.cache_guard.STANDALONE_MODULES``): it
+embeds no other module's code.
 """
 
 from __future__ import annotations
@@ -111,29 +120,6 @@ def columns_equal(a, b, cols_a, cols_b):
 
 
 # --- the stencil of the outer gradient (``KernelProblem.stencil_second_order``) ---------------------
-STENCIL_ETAS_SIG = types.void(f2, types.Array(types.int64, 2, "A"), types.float64, f3)
-
-
-@njit(STENCIL_ETAS_SIG, cache=True)
-def stencil_etas(etas, flat, h, eta_rec):
-    """The record effects ``eta_rec`` (B, n_rec, n_re) of the B = 1 + 2 n_eta stacked copies:
-    copy 0 at ``etas`` (n_sub, n_eta), copies 1 + 2m / 2 + 2m at etas[:, m] + h / - h;
-    ``flat`` (n_rec, n_re) indexes the raveled etas (subject * n_eta + column). The numbers of
-    numpy's repeat, column moves and take."""
-    n_e = etas.shape[1]
-    n_rec, n_re = flat.shape
-    for b in range(eta_rec.shape[0]):
-        m = (b - 1) // 2
-        for r in range(n_rec):
-            for j in range(n_re):
-                k = flat[r, j]
-                s, c = k // n_e, k % n_e
-                x = etas[s, c]
-                if b > 0 and c == m:
-                    x = x + h if b % 2 == 1 else x - h
-                eta_rec[b, r, j] = x
-
-
 STENCIL_SECOND_SIG = types.void(f1, f2, i1, i1, types.int64, types.float64, f1, f2, f3, f3, f3)
 
 
