@@ -269,8 +269,7 @@ class Objective:
         # where a theta move changes more than one theta (no parameterization's does)
         if outer_batch.fill_batch(F, G, FV if FV is not None else F, E, _writable(s.f), _writable(s.g),
                                   _writable(s.fv), _writable(s.f_th), _writable(s.g_th), _writable(s.fv_th),
-                                  _writable(etas), _writable(s.g_eta), plan.rows_p, plan.rows_m, moves,
-                                  FV is not None, self.eta_step, 1 + 2 * n):
+                                  _writable(etas), plan.rows_p, plan.rows_m, moves, FV is not None):
             if FV is None:
                 FV = F
         else:
@@ -284,8 +283,8 @@ class Objective:
                 G[rows] += np.einsum("oet,kt->koe", s.g_th, moves[i])
                 if not spec.interaction:
                     FV[rows] += moves[i] @ s.fv_th.T
-            # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
-            inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
+        # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
+        inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
         SD = np.repeat(values.sd[None], B, 0)
         oi, ldo = omega_inverse(values.omega)
         OI = np.repeat(oi[None], B, 0)

@@ -3,7 +3,8 @@ Python cost more than their arithmetic, each replaced by one call.
 
 * ``fill_batch``: the perturbed batch of ``estimation.objective.Objective._perturbed_batch``
   (predictions, their eta-derivatives and the etas at the B = 1 + 2 n_free + 2 n_eta points:
-  the point, v +- h_k e_k, eta +- h e_m), ~20 numpy calls.
+  the point and v +- h_k e_k; the rows at eta +- h e_m are ``inner_newton.eta_rows``'), ~15
+  numpy calls.
 * ``stencil_second_order``: f, its first derivatives and their central differences from the
   engine's outputs for the stacked stencil (``KernelProblem.stencil_second_order``), ~8 calls.
 * ``columns_equal``: ``KernelProblem._theta_directions``' check that the twinned thetas'
@@ -29,20 +30,18 @@ f2 = types.Array(types.float64, 2, "A")
 f3 = types.Array(types.float64, 3, "A")
 i1 = types.Array(types.int64, 1, "A")
 
-FILL_SIG = types.boolean(f2, f3, f2, f3, f1, f2, f1, f2, f3, f2, f2, f3, i1, i1, f3, types.boolean, types.float64,
-                      types.int64)
+FILL_SIG = types.boolean(f2, f3, f2, f3, f1, f2, f1, f2, f3, f2, f2, i1, i1, f3, types.boolean)
 
 
 @njit(FILL_SIG, cache=True)
-def fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, g_eta, rows_p, rows_m, moves, own_fv, h, r):
+def fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, rows_p, rows_m, moves, own_fv):
     """Rows of ``F`` (B, n_obs), ``G`` (B, n_obs, n_eta), ``E`` (B, n_sub, n_eta) and, with
     ``own_fv`` (a variance basis of its own: FOCE), ``FV`` (B, n_obs): every row the point
     (``f``, ``g``, ``etas``, ``fv``); rows ``rows_p[j]`` / ``rows_m[j]`` moved by the theta
     moves ``moves[0, j]`` / ``moves[1, j]`` (n_theta) along ``f_th`` (n_obs, n_theta), ``g_th``
-    (n_obs, n_eta, n_theta), ``fv_th``; rows r + 2m / r + 1 + 2m at eta_m +- h, the predictions
-    moved by +-h df/deta_m (``g``) and their eta-derivatives by +-h d2f/deta deta_m (``g_eta``
-    (n_obs, n_eta, n_eta)): ``kernels.inner_newton.eta_rows``'s numbers. False, with nothing
-    written, when a row of ``moves`` has more than one nonzero entry (the caller's numpy then)."""
+    (n_obs, n_eta, n_theta), ``fv_th``. (The eta rows are ``kernels.inner_newton.eta_rows``'s:
+    here they cost ~0.5 s more of cold compile.) False, with nothing written, when a row of
+    ``moves`` has more than one nonzero entry (the caller's numpy then)."""
     B, n_obs = F.shape
     n_e = g.shape[1]
     n_sub = etas.shape[0]
@@ -85,19 +84,6 @@ def fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, g_eta, rows_p, ro
                     for t in range(n_t):
                         acc += moves[i, j, t] * fv_th[o, t]
                     FV[row, o] += acc
-    for m in range(n_e):
-        p, q = r + 2 * m, r + 1 + 2 * m
-        for s in range(n_sub):
-            E[p, s, m] += h
-            E[q, s, m] -= h
-        for o in range(n_obs):
-            d = h * g[o, m]
-            F[p, o] += d
-            F[q, o] -= d
-            for e in range(n_e):
-                d = h * g_eta[o, e, m]
-                G[p, o, e] += d
-                G[q, o, e] -= d
     return True
 
 

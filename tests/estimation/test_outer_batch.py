@@ -53,14 +53,13 @@ def test_fill_batch_equals_the_numpy_batch(own_fv):
     rows_p, rows_m = 1 + 2 * th, 2 + 2 * th
     ref = _numpy_fill(f, g, fv, f_th, g_th, fv_th, etas, g_eta, (rows_p, rows_m), moves, own_fv, 1e-4, r, B)
     F, G, FV, E = np.empty((B, n_obs)), np.empty((B, n_obs, n_e)), np.empty((B, n_obs)), np.empty((B, n_sub, n_e))
-    assert outer_batch.fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, g_eta, rows_p, rows_m, moves,
-                                  own_fv, 1e-4, r)
+    assert outer_batch.fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, rows_p, rows_m, moves, own_fv)
+    inner_newton.eta_rows(F, G, E, g, g_eta, 1e-4, r)
     for a, b in zip((F, G, FV if own_fv else F, E), ref):
         assert np.array_equal(a, b)
     moves[0, 1, 2] = 1e-6  # a move of two thetas at once: refused, nothing written
     F[:] = 7.0
-    assert not outer_batch.fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, g_eta, rows_p, rows_m, moves,
-                                      own_fv, 1e-4, r)
+    assert not outer_batch.fill_batch(F, G, FV, E, f, g, fv, f_th, g_th, fv_th, etas, rows_p, rows_m, moves, own_fv)
     assert np.all(F == 7.0)
 
 
