@@ -328,7 +328,7 @@ class Objective:
         anchor for the next warm start."""
         deta = -_solve_stacked(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
         per_subject = dQ + np.einsum("ne,nek->nk", dQ_deta, deta)
-        if np.all(np.isfinite(deta)):
+        if np.isfinite(deta).all():
             self.anchor = Anchor(np.array(v, dtype=float), self.etas.copy(), deta, H)
         return GradientResult(ofv, per_subject.sum(axis=0), per_subject)
 
