@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from nlme_lab.estimation.problem import Evaluation
+from nlme_lab.kernels import outer_batch
 from nlme_lab.problem.predict import DEFAULT_ATOL, DEFAULT_RTOL, Predictor, _owned
 
 
@@ -255,21 +256,67 @@ class KernelProblem:
         call instead of 1 + 2 n_eta, whose Python around the engine cost more than the engine on
         theo_sd. None where it does not apply (ODE models, kappas, no thetas) or a subject failed:
         the caller then evaluates the points one by one."""
+        out = self._stencil_solve(theta, etas, h)
+        if out is None:
+            return None
+        B, n_dir, own, pred, dpred, idx = out
+        F = np.take(pred.reshape(-1), idx).reshape(B, len(self.obs_rec))
+        D = np.take(dpred.reshape(-1, n_dir), idx, axis=0).reshape(B, len(self.obs_rec), n_dir)
+        if own is not None and n_dir < self.n_eta + self.n_theta:
+            D = D[:, :, self._twin_columns]
+        return F, D
+
+    def stencil_second_order(self, theta, etas, h: float):
+        """(f, df/deta, df/dtheta, d2f/deta2, d2f/deta dtheta) at ``etas`` from
+        ``evaluate_stencil``'s engine call, the second derivatives central differences of the
+        first at ``etas`` +- h e_m (d2f/deta2 symmetrized), in one compiled pass over the engine's
+        outputs (``kernels.outer_batch.stencil_second_order``: the numbers of the takes and
+        differences of the (F, D) route); df/deta and df/dtheta are column views of one
+        (n_obs, n_eta + n_theta) array laid out as D[0] is there (einsum's summation order, in
+        FO's expansion, follows the strides). None where ``evaluate_stencil`` is."""
+        out = self._stencil_solve(theta, etas, h)
+        if out is None:
+            return None
+        B, n_dir, own, pred, dpred, idx = out
+        n_e, n_obs = self.n_eta, len(self.obs_rec)
+        n_all = n_e + self.n_theta
+        f = np.empty(n_obs)
+        if own is not None and n_dir < n_all:  # laid out as numpy's D[:, :, twin_columns][0]: columns outermost
+            cols, D0 = self._twin_columns, np.empty((n_all, B, n_obs))[:, 0, :].T
+        else:  # as the take's D[0]: C-contiguous
+            cols, D0 = self._identity_columns(n_all), np.empty((n_obs, n_all))
+        g_eta, g_raw, g_th = np.empty((n_obs, n_e, n_e)), np.empty((n_obs, n_e, n_e)), np.empty((n_obs, n_e, self.n_theta))
+        outer_batch.stencil_second_order(pred.reshape(-1), dpred.reshape(-1, n_dir), idx, cols, n_e, 2 * h, f, D0,
+                                         g_eta, g_raw, g_th)
+        return f, D0[:, :n_e], D0[:, n_e:], g_eta, g_th
+
+    def _identity_columns(self, n: int) -> np.ndarray:
+        key = ("identity", n)
+        if key not in self._by_dirs:
+            self._by_dirs[key] = np.arange(n, dtype=np.int64)
+        return self._by_dirs[key]
+
+    def _stencil_solve(self, theta, etas, h: float):
+        """The engine call of ``evaluate_stencil``: (B, number of engine directions, the thetas
+        sent (``_theta_directions``), pred, dpred, the observations' index into the raveled
+        copies), or None (see there)."""
         if self._ode or self.n_kappa or not self.n_theta or not self.n_eta:
             return None
         n_e, n_rec = self.n_eta, self.n_records
         B = 1 + 2 * n_e
         st = self._stacked(B)
-        E = np.repeat(np.asarray(etas, dtype=np.float64)[None], B, 0)
-        for m in range(n_e):
-            E[1 + 2 * m, :, m] = etas[:, m] + h
-            E[2 + 2 * m, :, m] = etas[:, m] - h
-        np.take(E.reshape(B, -1), self._flat, axis=1, out=st["eta_rec"].reshape(B, n_rec, -1))
+        etas = np.asarray(etas, dtype=np.float64)
+        E = np.repeat(etas[None], B, 0)
+        m = np.arange(n_e)  # E[1 + 2m, :, m] = etas[:, m] + h, E[2 + 2m, :, m] = etas[:, m] - h for every m
+        E[1 + 2 * m, :, m] = (etas + h).T
+        E[2 + 2 * m, :, m] = (etas - h).T
+        eta_rec = st["eta_rec"]
+        np.take(E.reshape(B, -1), self._flat, axis=1, out=eta_rec.reshape(B, n_rec, -1))
         self._last = None
         self.n_calls += 1
         self.theta_full[self.structural] = theta
         pr = self.predictor
-        pr._population.compute_dp_at(pr._refs["dpk"].address, st["records"][1], self.theta_full, st["eta_rec"],
+        pr._population.compute_dp_at(pr._refs["dpk"].address, st["records"][1], self.theta_full, eta_rec,
                                      st["cov"], st["P"], st["dp_deta"], st["dp_dtheta"], pr._p_uses_time)
         saved = self._dp_deta, self._dp_dtheta
         self._dp_deta, self._dp_dtheta = st["dp_deta"], st["dp_dtheta"]
@@ -290,12 +337,7 @@ class KernelProblem:
             return None
         if np.count_nonzero(status):
             return None
-        idx = st["obs_flat"]
-        F = np.take(pred.reshape(-1), idx).reshape(B, len(self.obs_rec))
-        D = np.take(dpred.reshape(-1, n_dir), idx, axis=0).reshape(B, len(self.obs_rec), n_dir)
-        if own is not None and n_own < self.n_theta:
-            D = D[:, :, self._twin_columns]
-        return F, D
+        return B, n_dir, own, pred, dpred, st["obs_flat"]
 
     def _stacked(self, B: int) -> dict:
         """The records, covariates and buffers of B copies of the dataset (``evaluate_stencil``)."""
@@ -522,8 +564,8 @@ class KernelProblem:
         drop). Which eta a theta copies is found once and checked on every call."""
         if self.n_kappa or not self.n_theta:
             return None
-        dth = self._dp_dtheta[:, :, self._structural_cols]
         if self._twins is None:  # first call: find each theta's twin eta (-1: none)
+            dth = self._dp_dtheta[:, :, self._structural_cols]
             twins = np.full(self.n_theta, -1, dtype=np.int64)
             for k in range(self.n_theta):
                 for j in range(self.n_subject_eta):
@@ -533,7 +575,7 @@ class KernelProblem:
             self._set_twins(twins)
         if not self._twinned.size:
             return None
-        if not (dth[:, :, self._twin_pick] == self._dp_deta[:, :, self._twin_of]).all():
+        if not outer_batch.columns_equal(self._dp_dtheta, self._dp_deta, self._twin_cols_theta, self._twin_cols_eta):
             self._set_twins(np.full(self.n_theta, -1, dtype=np.int64))  # not twins at these values: never again
             return None
         return self._own
@@ -544,6 +586,9 @@ class KernelProblem:
         self._own = np.flatnonzero(twins < 0)
         # the columns compared on every call: slices (views, no copies) when the twins are in order
         self._twin_pick, self._twin_of = _as_slice(self._twinned), _as_slice(twins[self._twinned])
+        # the same columns for the compiled check: of the full dp_dtheta, of dp_deta
+        self._twin_cols_theta = np.ascontiguousarray(self.structural[self._twinned], dtype=np.int64)
+        self._twin_cols_eta = np.ascontiguousarray(twins[self._twinned], dtype=np.int64)
         cols = np.arange(self.n_eta + self.n_theta)
         cols[self.n_eta + self._twinned] = twins[self._twinned]
         cols[self.n_eta + self._own] = self.n_eta + np.arange(len(self._own))

@@ -37,8 +37,8 @@ import numpy as np
 
 from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, _writable, omega_inverse
 from nlme_lab.estimation.methods import InnerOptions
-from nlme_lab.estimation.parameters import Parameterization
-from nlme_lab.kernels import inner_newton
+from nlme_lab.estimation.parameters import Parameterization, ReportedScale, Unconstrained
+from nlme_lab.kernels import inner_newton, outer_batch
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,19 @@ class Objective:
         self._theta_derivs: bool | None = None  # does the problem give df/dtheta? (known after one call)
         self._zero_cache: dict[bytes, tuple] = {}
         self._batch_plan: _BatchPlan | None = None
+        self._batch_buffers: tuple | None = None
+        self._last_values: tuple | None = None
+
+    def _values(self, v: np.ndarray):
+        """``param.values(v)``, the last one kept (a gradient follows the value at its point)."""
+        key = np.asarray(v, dtype=float).tobytes()
+        if self._last_values is None or self._last_values[0] != key:
+            self._last_values = (key, self.param.values(v))
+        return self._last_values[1]
 
     def value(self, v: np.ndarray) -> float:
         self.n_value += 1
-        values = self.param.values(v)
+        values = self._values(v)
         _, logdet = omega_inverse(values.omega)
         if not np.isfinite(logdet):
             return np.inf
@@ -157,16 +166,7 @@ class Objective:
         points = eng.evaluate_stencil_with_theta(theta, etas, h)
         if points is not None:  # every point from one engine call
             self._theta_derivs = True
-            f, g, f_th = points[0]
-            n_obs, n_e = g.shape
-            g_eta = np.empty((n_obs, n_e, n_e))
-            g_th = np.empty((n_obs, n_e, f_th.shape[1]))
-            for m in range(n_e):
-                _, gp, tp = points[1 + 2 * m]
-                _, gm, tm = points[2 + 2 * m]
-                g_eta[:, :, m] = (gp - gm) / (2 * h)
-                g_th[:, m, :] = (tp - tm) / (2 * h)
-            return f, g, f_th, 0.5 * (g_eta + g_eta.transpose(0, 2, 1)), g_th
+            return points
         base = eng.evaluate_with_theta(theta, etas)
         self._theta_derivs = base is not None
         if base is None:
@@ -228,57 +228,69 @@ class Objective:
 
     def _sensitivity_gradient(self, v: np.ndarray, ofv: float) -> GradientResult | None:
         eng, etas = self.engine, self.etas
-        values = self.param.values(v)
+        values = self._values(v)
         s = self._sensitivities(values.theta, etas)
         if s is None:
             return None
         n = len(v)
-        batch = self._perturbed_batch(v, values, etas, s)
+        h, he = self.steps(v), self.eta_step
+        batch = self._perturbed_batch(v, values, etas, s, h)
         F, FV = batch[0], batch[2]
         bt = eng.batch_terms(*batch)
         Q = bt.inner + batch[7][:, None] + bt.logdet_A
-        h, he = self.steps(v), self.eta_step
         # all n central differences at once: rows 1, 3, ... are v + h_k e_k, rows 2, 4, ... v - h_k e_k
         p, m, h2 = slice(1, 1 + 2 * n, 2), slice(2, 2 + 2 * n, 2), 2 * h[:, None]
-        th = self.param.affects_theta
+        plan = self._plan()
         dQ = (Q[p] - Q[m]) / h2  # (n, n_sub): omega and SD components
-        if th.any():  # thetas: the exact chain rule through the moved predictions, log det A by differences
-            dL = eng.index.sum(bt.l_f[0] * (F[p][th] - F[m][th]) + bt.l_fv[0] * (FV[p][th] - FV[m][th]), axis=1)
-            dQ[th] = (dL + bt.logdet_A[p][th] - bt.logdet_A[m][th]) / h2[th]
+        if plan.th.size:  # thetas: the exact chain rule through the moved predictions, log det A by differences
+            th, rp, rm = plan.th, plan.rows_p, plan.rows_m  # (rp: the rows of F[p][affects_theta])
+            dL = eng.index.sum(bt.l_f[0] * (F[rp] - F[rm]) + bt.l_fv[0] * (FV[rp] - FV[rm]), axis=1)
+            dQ[th] = (dL + bt.logdet_A[rp] - bt.logdet_A[rm]) / h2[th]
         dQ = dQ.T
         dG = ((bt.grad[p] - bt.grad[m]) / h2[:, :, None]).transpose(1, 0, 2)  # (n_sub, n, n_eta)
         r = 1 + 2 * n
         dlogdet = (bt.logdet_A[r::2] - bt.logdet_A[r + 1::2]).T / (2 * he)  # (n_sub, n_eta)
-        H = np.moveaxis(bt.grad[r::2] - bt.grad[r + 1::2], 0, -1) / (2 * he)
+        H = (bt.grad[r::2] - bt.grad[r + 1::2]).transpose(1, 2, 0) / (2 * he)  # (np.moveaxis(., 0, -1))
         H = 0.5 * (H + H.transpose(0, 2, 1))
         return self._combine(v, ofv, dQ, dG, bt.grad[0] + dlogdet, H)
 
-    def _perturbed_batch(self, v, values, etas, s: Sensitivities):
+    def _perturbed_batch(self, v, values, etas, s: Sensitivities, h):
         """Arguments of ``batch_terms`` at: the point; v +- h_k e_k (predictions moved along
         df/dtheta, omega or SDs changed); eta +- h e_m (predictions moved along df/deta)."""
         spec = self.engine.spec
         n, n_e = len(v), self.engine.n_eta
         B = 1 + 2 * n + 2 * n_e
-        F = np.repeat(s.f[None], B, 0)
-        G = np.repeat(s.g[None], B, 0)
-        FV = F if spec.interaction else np.repeat(s.fv[None], B, 0)
-        E = np.repeat(etas[None], B, 0)
-        SD = np.repeat(values.sd[None], B, 0)
-        oi, ldo = omega_inverse(values.omega)
-        OI = np.repeat(oi[None], B, 0)
-        LDO = np.full(B, ldo)
-        h = self.steps(v)
         plan = self._plan()
-        th = plan.th
-        if th.size:  # theta moves: predictions moved along df/dtheta, all components at once
-            moves = self.param.theta_moves(v, h, values.theta)[:, th]  # (2, n_th_free, n_theta)
-            for i, rows in enumerate(plan.theta_rows):
+        moves, cm = _theta_moves(self.param, plan, v, h, values.theta)  # cm: component_moves(v, h) or None
+        F, G, E, FV = self._buffers(B, s.f.shape[0], etas.shape[0], n_e, not spec.interaction)
+        if moves is None:
+            moves = np.zeros((2, 0, s.f_th.shape[1]))
+        # one compiled call (kernels.outer_batch): the numbers of the numpy below, which runs only
+        # where a theta move changes more than one theta (no parameterization's does)
+        if outer_batch.fill_batch(F, G, FV if FV is not None else F, E, _writable(s.f), _writable(s.g),
+                                  _writable(s.fv), _writable(s.f_th), _writable(s.g_th), _writable(s.fv_th),
+                                  _writable(etas), plan.rows_p, plan.rows_m, moves, FV is not None):
+            if FV is None:
+                FV = F
+        else:
+            F[:], G[:], E[:] = s.f, s.g, etas
+            if FV is None:
+                FV = F
+            else:
+                FV[:] = s.fv
+            for i, rows in enumerate(plan.theta_rows):  # theta moves: predictions moved along df/dtheta
                 F[rows] += moves[i] @ s.f_th.T
                 G[rows] += np.einsum("oet,kt->koe", s.g_th, moves[i])
                 if not spec.interaction:
                     FV[rows] += moves[i] @ s.fv_th.T
+        # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
+        inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
+        SD = np.repeat(values.sd[None], B, 0)
+        oi, ldo = omega_inverse(values.omega)
+        OI = np.repeat(oi[None], B, 0)
+        LDO = np.full(B, ldo)
         if plan.sd[0].size or plan.om[0].size:  # one SD or one one-element omega block moves: in place
-            moves = self.param.component_moves(v, h)
+            moves = cm if cm is not None else self.param.component_moves(v, h)
             rows, k, sign, where = plan.sd
             SD[rows, where] = moves[sign, k]
             rows, k, sign, where = plan.om  # Omega is block diagonal: that block's inverse is 1/new
@@ -294,9 +306,16 @@ class Objective:
                 SD[j] = val.sd
                 if not np.array_equal(val.omega, values.omega):  # (an SD moved: omega^-1 as is)
                     OI[j], LDO[j] = omega_inverse(val.omega)
-        # eta +- h e_m: rows r + 2m +h, r + 1 + 2m -h (predictions moved along df/deta)
-        inner_newton.eta_rows(F, G, E, _writable(s.g), _writable(s.g_eta), self.eta_step, 1 + 2 * n)
         return F, G, FV, (G if spec.interaction else None), E, SD, OI, LDO
+
+    def _buffers(self, B, n_obs, n_sub, n_e, own_fv):
+        """F, G, E (and FV with ``own_fv``) of ``_perturbed_batch``, kept across calls (every
+        element is written on every call; nothing returned from a gradient refers to them)."""
+        key = (B, n_obs, n_sub, n_e, own_fv)
+        if self._batch_buffers is None or self._batch_buffers[0] != key:
+            self._batch_buffers = (key, (np.empty((B, n_obs)), np.empty((B, n_obs, n_e)), np.empty((B, n_sub, n_e)),
+                                         np.empty((B, n_obs)) if own_fv else None))
+        return self._batch_buffers[1]
 
     def _plan(self) -> "_BatchPlan":
         """The row indices of ``_perturbed_batch`` (fixed per parameterization), made once."""
@@ -307,9 +326,9 @@ class Objective:
     def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:
         """Total derivative: dQ + dQ/deta . d eta-hat/dv, d eta-hat/dv = -H^-1 dG'; keeps the
         anchor for the next warm start."""
-        deta = -np.linalg.solve(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
+        deta = -_solve_stacked(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
         per_subject = dQ + np.einsum("ne,nek->nk", dQ_deta, deta)
-        if np.all(np.isfinite(deta)):
+        if np.isfinite(deta).all():
             self.anchor = Anchor(np.array(v, dtype=float), self.etas.copy(), deta, H)
         return GradientResult(ofv, per_subject.sum(axis=0), per_subject)
 
@@ -360,6 +379,44 @@ class Objective:
         return dlogdet, 0.5 * (H + H.transpose(0, 2, 1))
 
 
+def _theta_moves(param, plan: "_BatchPlan", v, h, theta):
+    """(``param.theta_moves(v, h, theta)[:, plan.th]`` (2, n_th_free, n_theta), None without
+    free thetas; ``param.component_moves(v, h)`` where it was taken, else None). The
+    parameterizations whose theta moves are component_moves minus theta (``plan``) take one
+    transform instead of two."""
+    th = plan.th
+    if not th.size:
+        return None, None
+    if not plan.derived_theta_moves:
+        return param.theta_moves(v, h, theta)[:, th], None
+    cm = param.component_moves(v, h)
+    moves = np.zeros((2, th.size, len(theta)))
+    moves[:, plan.th_order, plan.th_cols] = cm[:, th] - theta[plan.th_cols]
+    return moves, cm
+
+
+try:  # the gufunc behind np.linalg.solve (its Python wrapper costs more than 12 3x3 solves)
+    from numpy.linalg import _umath_linalg
+    _GUFUNC_SOLVE = _umath_linalg.solve
+except (ImportError, AttributeError):  # pragma: no cover (another numpy layout)
+    _GUFUNC_SOLVE = None
+
+
+def _singular(err, flag):
+    raise np.linalg.LinAlgError("Singular matrix")
+
+
+def _solve_stacked(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for stacks of float64 matrices (a (..., M, M), b (..., M, K)):
+    the same gufunc under the same error state, without the wrapper's checks (the numbers,
+    and the LinAlgError of a singular matrix, are np.linalg.solve's)."""
+    if (_GUFUNC_SOLVE is None or a.dtype != np.float64 or b.dtype != np.float64 or a.ndim != b.ndim or a.ndim < 3
+            or a.shape[-1] != a.shape[-2] or type(a) is not np.ndarray or type(b) is not np.ndarray):
+        return np.linalg.solve(a, b)
+    with np.errstate(call=_singular, invalid="call", over="ignore", divide="ignore", under="ignore"):
+        return _GUFUNC_SOLVE(a, b, signature="dd->d")
+
+
 @dataclass(frozen=True)
 class _BatchPlan:
     """Where ``Objective._perturbed_batch`` writes each free component's moves (rows 1 + 2k
@@ -373,6 +430,11 @@ class _BatchPlan:
 
     th: np.ndarray
     theta_rows: tuple
+    rows_p: np.ndarray  # theta_rows as index arrays (the compiled fill)
+    rows_m: np.ndarray
+    th_order: np.ndarray  # 0 .. len(th) - 1
+    th_cols: np.ndarray  # the reported theta each free theta component moves
+    derived_theta_moves: bool  # theta_moves(v, h, theta)[:, th] is component_moves(v, h)[:, th] - theta there
     sd: tuple
     om: tuple
     ldo: tuple
@@ -382,6 +444,7 @@ class _BatchPlan:
     def of(param) -> "_BatchPlan":
         th = np.flatnonzero(param.affects_theta)
         theta_rows: tuple = (1 + 2 * th, 2 + 2 * th)
+        rows_p, rows_m = (r.astype(np.int64) for r in theta_rows)
         if th.size and th[-1] - th[0] == th.size - 1:
             theta_rows = tuple(slice(int(r[0]), int(r[-1]) + 1, 2) for r in theta_rows)
         sd, om, ldo, rebuilt = [], [], [], []
@@ -403,5 +466,10 @@ class _BatchPlan:
         def cols(rows, n):
             return tuple(np.array([r[c] for r in rows], dtype=np.int64) for c in range(n))
 
-        return _BatchPlan(th, theta_rows, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
+        # ``ReportedScale`` and ``Unconstrained`` move theta k alone, to the value component_moves
+        # gives (the same elementwise transform of the same v +- h: ``_one_theta_moves``), so
+        # their theta moves are those minus theta (the same subtraction, the same numbers)
+        derived = type(param) in (ReportedScale, Unconstrained)
+        th_cols = np.flatnonzero(param.free)[th]
+        return _BatchPlan(th, theta_rows, rows_p, rows_m, np.arange(th.size), th_cols, derived, cols(sd, 4), cols(om, 4), cols(ldo, 5), tuple(rebuilt))
 

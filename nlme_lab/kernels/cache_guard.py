@@ -29,7 +29,7 @@ ENGINE_MODULES = (
     "metropolis", "error_model", "subject_terms",
 )
 #: kernel modules that are not engine modules (no jit code, or kernels that embed no other module's code)
-STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs", "inner_newton")
+STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs", "inner_newton", "outer_batch")
 STAMP_NAME = "engine_sources.sha256"
 
 
