@@ -121,10 +121,13 @@ class SubjectEngine:
         # step's gradient at the estimates repeats the fit's last one (same theta, same eta-hat)
         self.last_second_order: tuple | None = None
         self._zero_arrays: dict[tuple, np.ndarray] = {}
+        self._fused_setup: dict | bool | None = None  # ``_fused``: the compiled trials' arrays (False: not here)
+        self._python_evaluated = False  # an evaluation went through ``_evaluate`` since the last compiled one
 
     # --- predictions ------------------------------------------------------------------------
     def _evaluate(self, theta, etas) -> tuple[np.ndarray, np.ndarray]:
         self.n_evaluations += 1
+        self._python_evaluated = True
         if self._directions is not None:
             return self.layout.to_log_scale(*self._directions(theta, etas, True, False))
         ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=False)
@@ -332,12 +335,11 @@ class SubjectEngine:
         """
         omega_inv, logdet_omega = omega_inverse(values.omega)
         etas = np.array(etas0, dtype=float, copy=True)
-        p = self.predictions(values.theta, etas)
-        T = self.terms(p, values, etas, omega_inv, logdet_omega)
+        fused = self._fused(values, etas, omega_inv, logdet_omega)
+        p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
         if not np.all(np.isfinite(T.inner)):  # a bad warm start: restart those subjects at 0
             etas[~np.isfinite(T.inner)] = 0.0
-            p = self.predictions(values.theta, etas)
-            T = self.terms(p, values, etas, omega_inv, logdet_omega)
+            p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
         state = (etas, p, T)
         stuck = np.zeros(self.problem.n_subjects, dtype=bool)
         converged = np.zeros(self.problem.n_subjects, dtype=bool)
@@ -376,10 +378,16 @@ class SubjectEngine:
             if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
                 step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
                 slope = _dots(T.grad, step, compiled)
-            state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
-                                                               omega_inv, logdet_omega)
+            before = (etas, T.grad)  # (the compiled trials move the state in place: copies)
+            if fused is not None:
+                before = (etas.copy(), T.grad.copy()) if exact_H is not None else None
+                state, failed, damped, stalled = self._line_search_fused(fused, values, state, step, slope, active,
+                                                                         opts, omega_inv, logdet_omega)
+            else:
+                state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
+                                                                   omega_inv, logdet_omega)
             if exact_H is not None:
-                _secant_update(exact_H, state[0] - etas, state[2].grad - T.grad)
+                _secant_update(exact_H, state[0] - before[0], state[2].grad - before[1])
             if compiled:
                 inner_newton.count_blind(stalled, failed, blind, BLIND_STEPS, stuck, rounded)
             else:
@@ -391,11 +399,91 @@ class SubjectEngine:
                 exact_H = (exact_H[0], exact_H[1] & ~damped)
             dec_prev = dec
         etas, p, T = state
+        if fused is not None and not self._python_evaluated:  # the last evaluation was compiled
+            E = fused.E3[0]
+            last = np.array_equal(E, etas)  # (else the last trial was elsewhere: nothing to keep)
+            self.problem.count_inner(0, values.theta, etas if last else None, p.f, p.g)
         not_converged = int(np.sum(~(converged | rounded)))
         if final_around and self.spec.exact_hessian:
             p = self.predictions(values.theta, etas, around=True)
             T = self.terms(p, values, etas, omega_inv, logdet_omega)
         return InnerSolution(etas, p, T, not_converged)
+
+    # --- the compiled trials (``kernels.inner_trial``) ----------------------------------------
+    def _fused(self, values: ModelValues, etas, omega_inv, logdet_omega) -> "_FusedRun | None":
+        """The arrays of one solve's compiled trials (``kernels.inner_trial``: each subject's
+        evaluation and terms, and the whole Armijo search, in one call), or None where they do
+        not apply: FOCEI on uncensored data on the natural scale, at most ``MAX_ETA`` etas, and
+        a problem that offers its engine (``KernelProblem.inner_inputs``)."""
+        setup = self._fused_setup
+        if setup is False:
+            return None
+        if setup is None:
+            spec, lay = self.spec, self.layout
+            if not (spec.interaction and not spec.linearized and not spec.exact_hessian and self._gaussian
+                    and not lay.log_scale.any() and 0 < self.n_eta <= inner_newton.MAX_ETA
+                    and hasattr(self.problem, "inner_inputs")):
+                self._fused_setup = False
+                return None
+            n_obs, n_sub, n_e = len(lay.y), self.index.n, self.n_eta
+            one = (1, n_obs)
+            setup = self._fused_setup = {
+                "err": tuple(np.ascontiguousarray(a) for a in (lay.y, lay.add.astype(np.int64),
+                                                               lay.prop.astype(np.int64), lay.log_scale)),
+                "zeros": np.zeros(one), "E3": np.zeros((1, n_sub, n_e)), "out": np.zeros(3, dtype=np.int64),
+                "trial": (np.zeros(one), np.zeros((1, n_obs, n_e)), *(np.zeros(one) for _ in range(6)),
+                          np.zeros((1, n_sub)), np.zeros((1, n_sub, n_e)), np.zeros((1, n_sub, n_e, n_e)),
+                          np.zeros((1, n_sub)))}
+        inputs = self.problem.inner_inputs(values.theta)
+        if inputs is None:
+            return None
+        engine, records, model, bufs, (obs_rec, endpoint) = inputs
+        idx = self.index
+        err = (*setup["err"], np.ascontiguousarray(values.sd, dtype=np.float64)[None],
+               np.ascontiguousarray(omega_inv, dtype=np.float64)[None], setup["zeros"])
+        return _FusedRun(self, (engine, records, model, bufs, (obs_rec, endpoint, idx.starts, idx.counts), err),
+                         setup, etas, float(logdet_omega))
+
+    def _start(self, values, etas, omega_inv, logdet_omega, fused):
+        """(predictions, terms) at the solve's start ``etas``: compiled into ``fused``'s state
+        where it applies, else in Python (and copied into that state)."""
+        if fused is not None:
+            if fused.evaluate():
+                return fused.p, fused.T
+        p = self.predictions(values.theta, etas)
+        T = self.terms(p, values, etas, omega_inv, logdet_omega)
+        if fused is not None:
+            fused.adopt(p, T)
+            return fused.p, fused.T
+        return p, T
+
+    def _line_search_fused(self, fused, values, state, step, slope, active, opts, omega_inv, logdet_omega):
+        """``_line_search_compiled`` with the trials compiled (``inner_trial.line_search``),
+        the state moved in place; a trial the kernel cannot evaluate (a failed solution) is
+        evaluated here, as ``_line_search_compiled`` does, and the search goes on."""
+        from nlme_lab.kernels.inner_trial import FAILED
+
+        etas, p, T = state
+        n = len(active)
+        t, noise, stalled = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+        todo, damped, ok = active.copy(), np.zeros(n, dtype=bool), np.empty(n, dtype=bool)
+        left = inner_newton.armijo_start(active, slope, T.inner, t, noise, stalled)
+        step = np.ascontiguousarray(step)
+        slope = np.ascontiguousarray(slope)
+        done = 0
+        while left and done < opts.max_halvings:
+            n_done, code, left = fused.search(step, slope, todo, t, noise, stalled, damped, ok,
+                                              opts.max_halvings - done)
+            done += n_done
+            if code == FAILED:
+                trial = etas + t[:, None] * step
+                pt = self.predictions(values.theta, trial)
+                Tt = self.terms(pt, values, trial, omega_inv, logdet_omega)
+                if inner_newton.armijo_accept(todo, stalled, t, slope, noise, T.inner, Tt.inner, Tt.grad, ok):
+                    fused.merge(ok, trial, pt, Tt)
+                left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
+                done += 1
+        return state, todo, damped, stalled
 
     def _line_search(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
         """Armijo backtracking per subject. Returns the new state, the subjects whose search
@@ -456,6 +544,67 @@ class SubjectEngine:
                     T = _merge_terms(T, Tt, ok, ok[self.index.obs_subject])
             left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
         return (etas, p, T), todo, damped, stalled
+
+
+class _FusedRun:
+    """One solve's compiled trials (``SubjectEngine._fused``): the kernel's arguments, and the
+    solve's state (etas, predictions, terms) as arrays the kernel writes the accepted subjects
+    into; ``p`` and ``T`` are views of that state (updated in place)."""
+
+    def __init__(self, engine: SubjectEngine, args: tuple, setup: dict, etas: np.ndarray, logdet_omega: float):
+        self.engine, self.args, self.logdet_omega = engine, args, logdet_omega
+        self.E3, self.trial, self.out = setup["E3"], setup["trial"], setup["out"]
+        n_obs, n_e = setup["trial"][1].shape[1:]
+        n_sub = etas.shape[0]
+        self.state = (etas, np.empty(n_obs), np.empty((n_obs, n_e)), np.empty(n_obs), np.empty(n_obs), np.empty(n_sub),
+                      np.empty((n_sub, n_e)), np.empty((n_sub, n_e, n_e)), np.empty(n_sub), np.empty(n_sub))
+        _, f, g, l_f, l_fv, inner, grad, A, logdet, ofv = self.state
+        self.p = Predictions(f, g, f, g)
+        self.T = SubjectTerms(inner, grad, A, ofv, logdet, l_f, l_fv, 0)
+
+    def _counted(self, n: int) -> None:
+        self.engine.n_evaluations += n
+        self.engine.problem.count_inner(n)
+        if n:
+            self.engine._python_evaluated = False
+
+    def evaluate(self) -> bool:
+        """Every subject at the state's etas into the state; False (nothing written, nothing
+        counted) where some subject's solution failed."""
+        from nlme_lab.kernels.inner_trial import evaluate_all
+
+        self.E3[0] = self.state[0]
+        if not evaluate_all(*self.args, self.E3, self.trial, self.state, self.logdet_omega):
+            return False
+        self._counted(1)
+        return True
+
+    def adopt(self, p: Predictions, T: SubjectTerms) -> None:
+        """The state from predictions and terms evaluated in Python."""
+        _, f, g, l_f, l_fv, inner, grad, A, logdet, ofv = self.state
+        for dst, src in ((f, p.f), (g, p.g), (l_f, T.l_f), (l_fv, T.l_fv), (inner, T.inner), (grad, T.grad),
+                         (A, T.A), (logdet, T.logdet_A), (ofv, T.ofv)):
+            dst[...] = src
+
+    def merge(self, ok: np.ndarray, trial: np.ndarray, p: Predictions, T: SubjectTerms) -> None:
+        """The subjects ``ok`` from a trial evaluated in Python (``_merge``, ``_merge_terms``)."""
+        etas, f, g, l_f, l_fv, inner, grad, A, logdet, ofv = self.state
+        rows = ok[self.engine.index.obs_subject]
+        etas[ok] = trial[ok]
+        for dst, src, at in ((f, p.f, rows), (g, p.g, rows), (l_f, T.l_f, rows), (l_fv, T.l_fv, rows),
+                             (inner, T.inner, ok), (grad, T.grad, ok), (A, T.A, ok), (logdet, T.logdet_A, ok),
+                             (ofv, T.ofv, ok)):
+            dst[at] = src[at]
+
+    def search(self, step, slope, todo, t, noise, stalled, damped, ok, max_trials) -> tuple[int, int, bool]:
+        """``inner_trial.line_search``: (trials done, its code, whether subjects are left)."""
+        from nlme_lab.kernels.inner_trial import line_search
+
+        out = self.out
+        line_search(*self.args, self.E3, self.trial, self.state, step, slope, todo, t, noise, stalled, damped, ok,
+                    self.logdet_omega, max_trials, out)
+        self._counted(int(out[0]))
+        return int(out[0]), int(out[1]), bool(out[2])
 
 
 GN_SLOW = 0.1  # a Gauss-Newton decrement shrinking by less than this per step: use the exact Hessian

@@ -1,0 +1,190 @@
+"""The trial points of the inner (eta-hat) Newton iteration, compiled end to end.
+
+``estimation.individual.SubjectEngine.solve`` evaluates, at every Armijo trial, the predictions
+and eta-sensitivities of every subject (``KernelProblem.evaluate_directions``: parameter
+Jacobians, the engine, the gathers of the observations) and the FOCE-type terms there
+(``SubjectEngine.terms``: ``subject_terms.gaussian_pieces`` and ``accumulate_terms``), then accepts
+or halves per subject (``inner_newton.armijo_accept`` / ``armijo_advance``) and merges the
+accepted subjects into its state. On theo_sd the engine is ~50 us of a trial and the Python
+around it 150-250 us. Here a whole line search is one call: per trial and per subject still to
+do, the same kernels in the same order on that subject's records and observations (subjects are
+independent in all of them, so the numbers are those of the batched calls, bit for bit), and the
+accepted subjects are written into the caller's state arrays in place.
+
+What it covers (``individual.SubjectEngine._fused``): closed-form or ODE-free ``KernelProblem``
+models without occasions (kappas), uncensored Gaussian data on the natural scale (no log
+transform), FOCEI (the variance basis is the prediction), the serial engine, at most
+``inner_newton.MAX_ETA`` etas. Everything else keeps the Python path.
+
+The engine is reached through the addresses of ``population.compute_dp_at`` and
+``population._solve_range_at`` (``engine_entry_points``): this module links no engine code.
+A subject whose solution fails (any nonzero status: a failed or declined solution, or an
+arithmetic exception inside the engine, which leaves the status at the ``NOT_LOADED`` it is set to
+before the call), or whose theta directions stop being copies of its eta directions
+(``KernelProblem._theta_directions``), stops the search before that trial is used: the caller
+evaluates that trial in Python (which reports or handles the failure as always) and goes on.
+
+Observations of subject s are ``starts[s]:starts[s] + counts[s]``; records
+``offsets[s]:offsets[s + 1]``.
+"""
+
+from __future__ import annotations
+
+from . import cache_guard
+
+cache_guard.check()  # drop stale cached kernels before any is loaded
+
+from numba import njit, types  # noqa: E402
+
+from .events import NOT_LOADED  # noqa: E402
+from .inner_newton import armijo_accept, armijo_advance  # noqa: E402
+from .population import COMPUTE_DP_SIG, SOLVE_RANGE_SIG, _caster  # noqa: E402
+from .subject_terms import accumulate_terms, gaussian_pieces  # noqa: E402
+
+#: the engine entry points called by address (``engine_entry_points``)
+ComputeDpAtFn = types.FunctionType(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))
+SolveRangeFn = types.FunctionType(SOLVE_RANGE_SIG)
+_as_compute_dp, _as_solve_range = _caster(ComputeDpAtFn), _caster(SolveRangeFn)
+
+_OPTS = {"cache": True, "no_cfunc_wrapper": True, "error_model": "numpy"}
+
+#: ``line_search``'s codes: done (no subject left or the trial budget used), or stopped before a
+#: trial whose evaluation the caller must do in Python
+DONE, FAILED = 0, 1
+
+
+def engine_entry_points() -> tuple[int, int]:
+    """(address of ``compute_dp_at``, of ``_solve_range_at``): compiles or loads them."""
+    from numba.experimental.function_type import _get_wrapper_address
+
+    from . import population
+
+    return (_get_wrapper_address(population.compute_dp_at, ComputeDpAtFn.signature),
+            _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature))
+
+
+@njit(**_OPTS)
+def _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
+    """Subjects ``s0:s1`` at the etas ``E3[0, s0:s1]``: predictions and eta-sensitivities at
+    their observations (``evaluate_directions``) and their terms (``_gaussian_terms``) into the
+    rows of ``trial``; False if a solution failed or the twin check did not hold."""
+    dp_addr, solve_addr = engine
+    offsets, time, evid, amt, cmt, rate, ii, addl, ss = records
+    dpk, cov, dose_index, fn, uses_time, linear, opts, theta_full = model
+    eta_rec, P, dp_deta, dp_dtheta, dP, pred, dpred, status, fail, twin_theta, twin_eta = bufs
+    obs_rec, endpoint, starts, counts = obs
+    y, add, prop, log_scale, sd, omega_inv, zeros = err
+    f, g, l, l_f, l_V, m00, m11, dv_dfv, inner, grad, A, logdet = trial
+    r0, r1 = offsets[s0], offsets[s1]
+    n_re = eta_rec.shape[1]
+    for s in range(s0, s1):
+        for r in range(offsets[s], offsets[s + 1]):
+            for j in range(n_re):
+                eta_rec[r, j] = E3[0, s, j]
+    _as_compute_dp(dp_addr)(dpk, time[r0:r1], theta_full, eta_rec[r0:r1], cov[r0:r1], P[r0:r1], dp_deta[r0:r1],
+                            dp_dtheta[r0:r1], uses_time)
+    n_p, n_dir = dP.shape[1], dP.shape[2]
+    for r in range(r0, r1):
+        for a in range(n_p):
+            for j in range(n_dir):
+                dP[r, a, j] = dp_deta[r, a, j]
+    for s in range(s0, s1):
+        status[s] = NOT_LOADED  # stays so if the engine raises (its C wrapper swallows the exception)
+    _as_solve_range(solve_addr)(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
+                                linear, dP, opts, pred, dpred, status, fail)
+    for s in range(s0, s1):
+        if status[s] != 0:
+            return False
+    for k in range(twin_theta.shape[0]):
+        tc, ec = twin_theta[k], twin_eta[k]
+        for r in range(r0, r1):
+            for a in range(n_p):
+                if not dp_dtheta[r, a, tc] == dp_deta[r, a, ec]:
+                    return False
+    o0, o1 = starts[s0], starts[s1 - 1] + counts[s1 - 1]
+    for o in range(o0, o1):
+        r, e = obs_rec[o], endpoint[o]
+        f[0, o] = pred[r, e]
+        for j in range(n_dir):
+            g[0, o, j] = dpred[r, e, j]
+    fs = f[:, o0:o1]
+    gaussian_pieces(fs, fs, y[o0:o1], add[o0:o1], prop[o0:o1], log_scale[o0:o1], sd, l[:, o0:o1], l_f[:, o0:o1],
+                    l_V[:, o0:o1], m00[:, o0:o1], m11[:, o0:o1], dv_dfv[:, o0:o1])
+    accumulate_terms(l, l_f, l_V, m00, zeros, m11, dv_dfv, g, g, True, E3[:, s0:s1], omega_inv, starts[s0:s1],
+                     counts[s0:s1], inner[:, s0:s1], grad[:, s0:s1], A[:, s0:s1], logdet[:, s0:s1])
+    return True
+
+
+@njit(**_OPTS)
+def _commit(s, E3, trial, state, starts, counts, logdet_omega):
+    """Subject ``s``'s trial (etas, predictions, terms) into the state arrays."""
+    f, g, l, l_f, l_V, m00, m11, dv_dfv, inner, grad, A, logdet = trial
+    etas, f_s, g_s, l_f_s, l_fv_s, inner_s, grad_s, A_s, logdet_s, ofv_s = state
+    n_e = etas.shape[1]
+    for j in range(n_e):
+        etas[s, j] = E3[0, s, j]
+        grad_s[s, j] = grad[0, s, j]
+        for k in range(n_e):
+            A_s[s, j, k] = A[0, s, j, k]
+    for o in range(starts[s], starts[s] + counts[s]):
+        f_s[o] = f[0, o]
+        for j in range(n_e):
+            g_s[o, j] = g[0, o, j]
+        l_f_s[o] = l_f[0, o]
+        l_fv_s[o] = l_V[0, o] * dv_dfv[0, o]
+    inner_s[s] = inner[0, s]
+    logdet_s[s] = logdet[0, s]
+    ofv_s[s] = inner[0, s] + logdet_omega + logdet[0, s]
+
+
+@njit(**_OPTS)
+def evaluate_all(engine, records, model, bufs, obs, err, E3, trial, state, logdet_omega):
+    """Every subject at the etas ``E3[0]`` into ``state`` (the solve's start); False (nothing
+    written) if some subject failed (the caller then evaluates in Python)."""
+    starts, counts = obs[2], obs[3]
+    n_sub = E3.shape[1]
+    if not _evaluate_range(0, n_sub, engine, records, model, bufs, obs, err, E3, trial):
+        return False
+    for s in range(n_sub):
+        _commit(s, E3, trial, state, starts, counts, logdet_omega)
+    return True
+
+
+@njit(**_OPTS)
+def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, slope, todo, t, noise, stalled,
+                damped, ok, logdet_omega, max_trials, out):
+    """Up to ``max_trials`` trials of ``SubjectEngine._line_search_compiled`` (its ``t``,
+    ``noise``, ``stalled``, ``todo``, ``damped``, ``ok`` carried in and out), the trial point
+    of subject s ``etas[s] + t[s] step[s]`` (``E3[0]``, every subject), the accepted subjects
+    written into ``state``. ``out`` = (trials done, ``DONE`` or ``FAILED``, subjects left): on
+    ``FAILED`` the next trial's point is in ``E3`` and nothing of it is used."""
+    starts, counts = obs[2], obs[3]
+    etas = state[0]
+    inner, grad_t = state[5], trial[9]
+    inner_t = trial[8]
+    n_sub, n_e = etas.shape
+    n_done, left = 0, True
+    while n_done < max_trials and left:
+        for s in range(n_sub):
+            for j in range(n_e):
+                E3[0, s, j] = etas[s, j] + t[s] * step[s, j]
+        s0 = 0
+        while s0 < n_sub:  # each run of consecutive subjects still to do in one engine call
+            if not todo[s0]:
+                s0 += 1
+                continue
+            s1 = s0 + 1
+            while s1 < n_sub and todo[s1]:
+                s1 += 1
+            if not _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
+                out[0], out[1], out[2] = n_done, FAILED, 1
+                return
+            s0 = s1
+        n_ok = armijo_accept(todo, stalled, t, slope, noise, inner, inner_t[0], grad_t[0], ok)
+        if n_ok:
+            for s in range(n_sub):
+                if ok[s]:
+                    _commit(s, E3, trial, state, starts, counts, logdet_omega)
+        left = armijo_advance(todo, ok, t, damped, slope, noise, stalled)
+        n_done += 1
+    out[0], out[1], out[2] = n_done, DONE, 1 if left else 0
