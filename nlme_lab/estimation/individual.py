@@ -313,14 +313,19 @@ class SubjectEngine:
         return A, int(bad.sum())
 
     # --- the individual problem ---------------------------------------------------------------
-    def hessian(self, values: ModelValues, etas, omega_inv, h: float) -> np.ndarray:
-        """The Hessian of L_i in eta: central differences of the exact eta-gradient.
+    def hessian(self, values: ModelValues, etas, omega_inv, h: float, fused: "_FusedRun | None" = None) -> np.ndarray:
+        """The Hessian of L_i in eta: central differences of the exact eta-gradient (``fused``:
+        the gradients from the compiled evaluations, the same numbers).
 
         (Forward differences, half the cost, were tried: their O(h) error left eta-hat too
         imprecise for the outer gradient near the optimum of warfarin_pk.)
         """
         pts = _stencil(etas, h)
-        H = self._central_differences([self.predictions(values.theta, e) for e in pts], pts, values, omega_inv, h)
+        G = None if fused is None else fused.gradients(np.stack(pts))
+        if G is not None:
+            H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
+        else:
+            H = self._central_differences([self.predictions(values.theta, e) for e in pts], pts, values, omega_inv, h)
         return 0.5 * (H + H.transpose(0, 2, 1))
 
     def solve(self, values: ModelValues, etas0: np.ndarray, opts: InnerOptions, final_around: bool = True,
@@ -337,6 +342,11 @@ class SubjectEngine:
         etas = np.array(etas0, dtype=float, copy=True)
         fused = self._fused(values, etas, omega_inv, logdet_omega)
         p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
+        if fused is None and self._fused_setup is not False:  # the first evaluation made the twin check
+            fused = self._fused(values, etas, omega_inv, logdet_omega)
+            if fused is not None:
+                fused.adopt(p, T)
+                p, T = fused.p, fused.T
         if not np.all(np.isfinite(T.inner)):  # a bad warm start: restart those subjects at 0
             etas[~np.isfinite(T.inner)] = 0.0
             p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
@@ -372,7 +382,7 @@ class SubjectEngine:
             need = active if exact_H is None else active & ~exact_H[1]
             if refreshed < 2 and it >= 1 and need.any() and (np.max(dec[need]) < opts.switch
                                                               or _slow_gauss_newton(dec, dec_prev, need)):
-                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step))
+                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step, fused))
                 refreshed += 1
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
             if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
@@ -595,6 +605,17 @@ class _FusedRun:
                              (inner, T.inner, ok), (grad, T.grad, ok), (A, T.A, ok), (logdet, T.logdet_A, ok),
                              (ofv, T.ofv, ok)):
             dst[at] = src[at]
+
+    def gradients(self, pts: np.ndarray) -> np.ndarray | None:
+        """``inner_trial.stencil_gradients`` at ``pts`` (B, n_sub, n_eta): (B, n_sub, n_eta), or
+        None (nothing counted) where some solution failed."""
+        from nlme_lab.kernels.inner_trial import stencil_gradients
+
+        G = np.empty(pts.shape)
+        if not stencil_gradients(*self.args, self.E3, self.trial, pts, G):
+            return None
+        self._counted(len(pts))
+        return G
 
     def search(self, step, slope, todo, t, noise, stalled, damped, ok, max_trials) -> tuple[int, int, bool]:
         """``inner_trial.line_search``: (trials done, its code, whether subjects are left)."""

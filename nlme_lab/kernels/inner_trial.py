@@ -188,3 +188,22 @@ def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, 
         left = armijo_advance(todo, ok, t, damped, slope, noise, stalled)
         n_done += 1
     out[0], out[1], out[2] = n_done, DONE, 1 if left else 0
+
+
+@njit(**_OPTS)
+def stencil_gradients(engine, records, model, bufs, obs, err, E3, trial, pts, G):
+    """The exact eta-gradient of every subject at each of the B points ``pts`` (B, n_sub, n_eta)
+    into ``G`` (B, n_sub, n_eta) (``SubjectEngine._stacked_grad``, point by point); False if a
+    solution failed (then ``G`` is incomplete)."""
+    grad = trial[9]
+    n_b, n_sub, n_e = pts.shape
+    for b in range(n_b):
+        for s in range(n_sub):
+            for j in range(n_e):
+                E3[0, s, j] = pts[b, s, j]
+        if not _evaluate_range(0, n_sub, engine, records, model, bufs, obs, err, E3, trial):
+            return False
+        for s in range(n_sub):
+            for j in range(n_e):
+                G[b, s, j] = grad[0, s, j]
+    return True
