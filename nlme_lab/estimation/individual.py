@@ -351,6 +351,8 @@ class SubjectEngine:
             etas[~np.isfinite(T.inner)] = 0.0
             p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
         state = (etas, p, T)
+        if fused is not None:
+            return self._newton_fused(values, fused, opts, chord, omega_inv, logdet_omega)
         stuck = np.zeros(self.problem.n_subjects, dtype=bool)
         converged = np.zeros(self.problem.n_subjects, dtype=bool)
         exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))  # updated below
@@ -388,16 +390,10 @@ class SubjectEngine:
             if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
                 step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
                 slope = _dots(T.grad, step, compiled)
-            before = (etas, T.grad)  # (the compiled trials move the state in place: copies)
-            if fused is not None:
-                before = (etas.copy(), T.grad.copy()) if exact_H is not None else None
-                state, failed, damped, stalled = self._line_search_fused(fused, values, state, step, slope, active,
-                                                                         opts, omega_inv, logdet_omega)
-            else:
-                state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
-                                                                   omega_inv, logdet_omega)
+            state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
+                                                               omega_inv, logdet_omega)
             if exact_H is not None:
-                _secant_update(exact_H, state[0] - before[0], state[2].grad - before[1])
+                _secant_update(exact_H, state[0] - etas, state[2].grad - T.grad)
             if compiled:
                 inner_newton.count_blind(stalled, failed, blind, BLIND_STEPS, stuck, rounded)
             else:
@@ -409,10 +405,6 @@ class SubjectEngine:
                 exact_H = (exact_H[0], exact_H[1] & ~damped)
             dec_prev = dec
         etas, p, T = state
-        if fused is not None and not self._python_evaluated:  # the last evaluation was compiled
-            E = fused.E3[0]
-            last = np.array_equal(E, etas)  # (else the last trial was elsewhere: nothing to keep)
-            self.problem.count_inner(0, values.theta, etas if last else None, p.f, p.g)
         not_converged = int(np.sum(~(converged | rounded)))
         if final_around and self.spec.exact_hessian:
             p = self.predictions(values.theta, etas, around=True)
@@ -467,24 +459,66 @@ class SubjectEngine:
             return fused.p, fused.T
         return p, T
 
-    def _line_search_fused(self, fused, values, state, step, slope, active, opts, omega_inv, logdet_omega):
+    def _newton_fused(self, values, fused: "_FusedRun", opts: InnerOptions, chord, omega_inv, logdet_omega):
+        """``solve``'s Newton iteration (FOCEI, no Laplace curvature) from ``fused``'s state,
+        the bookkeeping and the Armijo searches compiled (``kernels.inner_trial``: one call
+        before and two after the step's linear solves, which stay ``np.linalg.solve``); the
+        same steps, the same numbers."""
+        from nlme_lab.kernels.inner_trial import after_search, iteration_status
+
+        etas, p, T = fused.state[0], fused.p, fused.T
+        n = len(etas)
+        stuck, converged, rounded = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        active, need, blind = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        dec, dec_prev = np.empty(n), np.empty(n)
+        exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))
+        refreshed, has_prev = 0, False
+        search = fused.search_arrays()
+        no_H = search["no_H"]
+        for it in range(opts.max_iterations):
+            H = 2.0 * T.A
+            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
+            has_exact = exact_H is not None
+            use = exact_H[1] if has_exact else search["no_use"]
+            go, any_need, big, slow = iteration_status(T.grad, gn_step, opts.step_tolerance, stuck, dec, converged,
+                                                       active, use, has_exact, dec_prev, has_prev, need, GN_SLOW,
+                                                       GN_NEAR)
+            if not go:
+                break
+            if refreshed < 2 and it >= 1 and any_need and (big < opts.switch or slow):
+                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step, fused))
+                refreshed += 1
+                has_exact, use = True, exact_H[1]
+            step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
+            if has_exact and use.any():
+                step = -np.linalg.solve(np.where(use[:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
+                slope = _dots(T.grad, step, True)
+            failed, damped, stalled = self._line_search_fused(fused, values, step, slope, active, opts, omega_inv,
+                                                              logdet_omega)
+            after_search(fused.state, search["before"], exact_H[0] if has_exact else no_H, use, has_exact,
+                         SECANT_MIN_STEP, failed, stalled, damped, blind, BLIND_STEPS, stuck, rounded, search["sy"])
+            dec, dec_prev, has_prev = dec_prev, dec, True
+        if not self._python_evaluated:  # the last evaluation was compiled: keep it as the problem would
+            last = np.array_equal(fused.E3[0], etas)  # (else the last trial was elsewhere: nothing to keep)
+            self.problem.count_inner(0, values.theta, etas if last else None, p.f, p.g)
+        return InnerSolution(etas, p, T, int(np.sum(~(converged | rounded))))
+
+    def _line_search_fused(self, fused, values, step, slope, active, opts, omega_inv, logdet_omega):
         """``_line_search_compiled`` with the trials compiled (``inner_trial.line_search``),
         the state moved in place; a trial the kernel cannot evaluate (a failed solution) is
-        evaluated here, as ``_line_search_compiled`` does, and the search goes on."""
+        evaluated here, as ``_line_search_compiled`` does, and the search goes on. Returns
+        (failed, damped, stalled)."""
         from nlme_lab.kernels.inner_trial import FAILED
 
-        etas, p, T = state
-        n = len(active)
-        t, noise, stalled = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
-        todo, damped, ok = active.copy(), np.zeros(n, dtype=bool), np.empty(n, dtype=bool)
-        left = inner_newton.armijo_start(active, slope, T.inner, t, noise, stalled)
-        step = np.ascontiguousarray(step)
-        slope = np.ascontiguousarray(slope)
-        done = 0
+        a = fused.search_arrays()
+        todo, t, noise, stalled, damped, ok = a["todo"], a["t"], a["noise"], a["stalled"], a["damped"], a["ok"]
+        etas, T = fused.state[0], fused.T
+        done, left, start = 0, True, True
         while left and done < opts.max_halvings:
-            n_done, code, left = fused.search(step, slope, todo, t, noise, stalled, damped, ok,
+            n_done, code, left = fused.search(step, slope, active, start, todo, t, noise, stalled, damped, ok,
                                               opts.max_halvings - done)
             done += n_done
+            start = False
             if code == FAILED:
                 trial = etas + t[:, None] * step
                 pt = self.predictions(values.theta, trial)
@@ -493,7 +527,7 @@ class SubjectEngine:
                     fused.merge(ok, trial, pt, Tt)
                 left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
                 done += 1
-        return state, todo, damped, stalled
+        return todo, damped, stalled
 
     def _line_search(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
         """Armijo backtracking per subject. Returns the new state, the subjects whose search
@@ -563,7 +597,7 @@ class _FusedRun:
 
     def __init__(self, engine: SubjectEngine, args: tuple, setup: dict, etas: np.ndarray, logdet_omega: float):
         self.engine, self.args, self.logdet_omega = engine, args, logdet_omega
-        self.E3, self.trial, self.out = setup["E3"], setup["trial"], setup["out"]
+        self.setup, self.E3, self.trial, self.out = setup, setup["E3"], setup["trial"], setup["out"]
         n_obs, n_e = setup["trial"][1].shape[1:]
         n_sub = etas.shape[0]
         self.state = (etas, np.empty(n_obs), np.empty((n_obs, n_e)), np.empty(n_obs), np.empty(n_obs), np.empty(n_sub),
@@ -617,13 +651,27 @@ class _FusedRun:
         self._counted(len(pts))
         return G
 
-    def search(self, step, slope, todo, t, noise, stalled, damped, ok, max_trials) -> tuple[int, int, bool]:
+    def search_arrays(self) -> dict:
+        """The line search's per-subject arrays (kept by the engine, reused)."""
+        setup = self.setup
+        if "search" not in setup:
+            n, n_e = self.state[0].shape
+            setup["search"] = {
+                "todo": np.zeros(n, dtype=bool), "t": np.zeros(n), "noise": np.zeros(n),
+                "stalled": np.zeros(n, dtype=bool), "damped": np.zeros(n, dtype=bool), "ok": np.zeros(n, dtype=bool),
+                "before": (np.zeros((n, n_e)), np.zeros((n, n_e))), "sy": (np.zeros((n, n_e)), np.zeros((n, n_e))),
+                "no_H": np.zeros((n, n_e, n_e)), "no_use": np.zeros(n, dtype=bool)}
+        return setup["search"]
+
+    def search(self, step, slope, active, start, todo, t, noise, stalled, damped, ok,
+               max_trials) -> tuple[int, int, bool]:
         """``inner_trial.line_search``: (trials done, its code, whether subjects are left)."""
         from nlme_lab.kernels.inner_trial import line_search
 
         out = self.out
-        line_search(*self.args, self.E3, self.trial, self.state, step, slope, todo, t, noise, stalled, damped, ok,
-                    self.logdet_omega, max_trials, out)
+        line_search(*self.args, self.E3, self.trial, self.state, np.ascontiguousarray(step), slope, active, start,
+                    self.search_arrays()["before"], todo, t, noise, stalled, damped, ok, self.logdet_omega,
+                    max_trials, out)
         self._counted(int(out[0]))
         return int(out[0]), int(out[1]), bool(out[2])
 

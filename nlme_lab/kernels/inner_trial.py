@@ -34,10 +34,11 @@ from . import cache_guard
 
 cache_guard.check()  # drop stale cached kernels before any is loaded
 
+import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
 
 from .events import NOT_LOADED  # noqa: E402
-from .inner_newton import armijo_accept, armijo_advance  # noqa: E402
+from .inner_newton import armijo_accept, armijo_advance, armijo_start, count_blind, newton_status, secant_update  # noqa: E402,E501
 from .population import COMPUTE_DP_SIG, SOLVE_RANGE_SIG, _caster  # noqa: E402
 from .subject_terms import accumulate_terms, gaussian_pieces  # noqa: E402
 
@@ -151,19 +152,31 @@ def evaluate_all(engine, records, model, bufs, obs, err, E3, trial, state, logde
 
 
 @njit(**_OPTS)
-def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, slope, todo, t, noise, stalled,
-                damped, ok, logdet_omega, max_trials, out):
+def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, slope, active, start, before, todo, t,
+                noise, stalled, damped, ok, logdet_omega, max_trials, out):
     """Up to ``max_trials`` trials of ``SubjectEngine._line_search_compiled`` (its ``t``,
-    ``noise``, ``stalled``, ``todo``, ``damped``, ``ok`` carried in and out), the trial point
-    of subject s ``etas[s] + t[s] step[s]`` (``E3[0]``, every subject), the accepted subjects
-    written into ``state``. ``out`` = (trials done, ``DONE`` or ``FAILED``, subjects left): on
-    ``FAILED`` the next trial's point is in ``E3`` and nothing of it is used."""
+    ``noise``, ``stalled``, ``todo``, ``damped``, ``ok`` carried in and out; ``start``: set
+    them up from ``active`` first (``armijo_start``) and keep the state's etas and gradient in
+    ``before``), the trial point of subject s ``etas[s] + t[s] step[s]`` (``E3[0]``, every
+    subject), the accepted subjects written into ``state``. ``out`` = (trials done, ``DONE``
+    or ``FAILED``, subjects left): on ``FAILED`` the next trial's point is in ``E3`` and
+    nothing of it is used."""
     starts, counts = obs[2], obs[3]
     etas = state[0]
-    inner, grad_t = state[5], trial[9]
-    inner_t = trial[8]
+    inner, grad = state[5], state[6]
+    inner_t, grad_t = trial[8], trial[9]
     n_sub, n_e = etas.shape
-    n_done, left = 0, True
+    left = True
+    if start:
+        before_etas, before_grad = before
+        for s in range(n_sub):
+            todo[s] = active[s]
+            damped[s] = False
+            for j in range(n_e):
+                before_etas[s, j] = etas[s, j]
+                before_grad[s, j] = grad[s, j]
+        left = armijo_start(active, slope, inner, t, noise, stalled)
+    n_done = 0
     while n_done < max_trials and left:
         for s in range(n_sub):
             for j in range(n_e):
@@ -188,6 +201,61 @@ def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, 
         left = armijo_advance(todo, ok, t, damped, slope, noise, stalled)
         n_done += 1
     out[0], out[1], out[2] = n_done, DONE, 1 if left else 0
+
+
+@njit(**_OPTS)
+def iteration_status(grad, gn_step, tol, stuck, dec, converged, active, use, has_exact, dec_prev, has_prev, need,
+                     gn_slow, gn_near):
+    """The start of a Newton iteration of ``SubjectEngine.solve`` after its Gauss-Newton
+    step: ``newton_status``; with a Hessian in use (``has_exact``) and a previous decrement,
+    the subjects whose chord does not contract (dec > 0.1 dec_prev) leave ``use``; ``need``
+    = active subjects without a Hessian in use. Returns (any active, any need, the largest
+    decrement of ``need`` (NaN propagates, as ``np.max``), whether the Gauss-Newton steps of
+    ``need`` are slow (``_slow_gauss_newton``))."""
+    if not newton_status(grad, gn_step, tol, stuck, dec, converged, active):
+        return False, False, 0.0, False
+    n = dec.shape[0]
+    if has_exact and has_prev:
+        for s in range(n):
+            if active[s] and use[s] and dec[s] > 0.1 * dec_prev[s] and dec[s] > 1e-20:
+                use[s] = False
+    any_need, big, slow = False, 0.0, False
+    for s in range(n):
+        nd = active[s] and not (has_exact and use[s])
+        need[s] = nd
+        if nd:
+            d = dec[s]
+            if not any_need:
+                big = d
+            elif not np.isnan(big) and (np.isnan(d) or d > big):
+                big = d
+            any_need = True
+            if has_prev and d > gn_slow * dec_prev[s] and d > 1e-20:
+                slow = True
+    slow = slow and has_prev and big < gn_near
+    return True, any_need, big, slow
+
+
+@njit(**_OPTS)
+def after_search(state, before, H, use, has_exact, min_step, failed, stalled, damped, blind, blind_steps, stuck,
+                 rounded, sy):
+    """The end of a Newton iteration of ``SubjectEngine.solve``: with a Hessian in use, its
+    BFGS update (``secant_update``) with each subject's move and gradient change since
+    ``before``, then ``count_blind``, then the damped subjects leave ``use``."""
+    etas, grad = state[0], state[6]
+    before_etas, before_grad = before
+    s_, y_ = sy
+    n_sub, n_e = etas.shape
+    if has_exact:
+        for s in range(n_sub):
+            for j in range(n_e):
+                s_[s, j] = etas[s, j] - before_etas[s, j]
+                y_[s, j] = grad[s, j] - before_grad[s, j]
+        secant_update(H, use, s_, y_, min_step)
+    count_blind(stalled, failed, blind, blind_steps, stuck, rounded)
+    if has_exact:
+        for s in range(n_sub):
+            use[s] = use[s] and not damped[s]
 
 
 @njit(**_OPTS)
