@@ -14,6 +14,12 @@ Newton's Hessian: the FOCE-type curvature 2 A (exact for the Gauss-Newton part),
 which the outer gradient computes anyway); without one, the exact Hessian is computed once near
 the mode (central differences of the exact gradient) and reused.
 
+Compiled path (``_fused``, ``kernels.inner_trial``): FOCEI on uncensored natural-scale data of a
+closed-form ``KernelProblem`` with the serial engine and at most ``inner_newton.MAX_ETA`` etas
+runs the Newton iteration with its trials, Armijo searches and bookkeeping compiled
+(``_newton_fused``), the same steps and numbers as the Python path, with the same evaluation
+counts; a trial it cannot evaluate (a failed solution) is evaluated in Python.
+
 Laplace: A_i is half the Hessian of L_i obtained by central differences of the *exact* eta
 gradient (which uses the kernels' exact df/deta) at eta-hat +- h e_m; a subject whose Hessian is
 not positive definite falls back to the FOCEI curvature (counted in ``n_hessian_fallback``).
@@ -514,9 +520,9 @@ class SubjectEngine:
         todo, t, noise, stalled, damped, ok = a["todo"], a["t"], a["noise"], a["stalled"], a["damped"], a["ok"]
         etas, T = fused.state[0], fused.T
         done, left, start = 0, True, True
-        while left and done < opts.max_halvings:
+        while start or (left and done < opts.max_halvings):  # (the first call sets the search up)
             n_done, code, left = fused.search(step, slope, active, start, todo, t, noise, stalled, damped, ok,
-                                              opts.max_halvings - done)
+                                              max(opts.max_halvings - done, 0))
             done += n_done
             start = False
             if code == FAILED:
@@ -615,13 +621,26 @@ class _FusedRun:
     def evaluate(self) -> bool:
         """Every subject at the state's etas into the state; False (nothing written, nothing
         counted) where some subject's solution failed."""
-        from nlme_lab.kernels.inner_trial import evaluate_all
+        from nlme_lab.kernels.inner_trial import EVALUATE, FAILED
 
         self.E3[0] = self.state[0]
-        if not evaluate_all(*self.args, self.E3, self.trial, self.state, self.logdet_omega):
+        if self._call(EVALUATE, self.search_arrays()["no_pts"], None) == FAILED:
             return False
         self._counted(1)
         return True
+
+    def _call(self, mode, pts, G, step=None, slope=None, active=None, start=False, max_trials=0) -> int:
+        """``inner_trial.line_search`` in ``mode`` (the arrays a mode does not use: placeholders
+        of the same types); returns its code."""
+        from nlme_lab.kernels.inner_trial import line_search
+
+        a = self.search_arrays()
+        n = len(a["t"])
+        line_search(mode, *self.args, self.E3, self.trial, self.state, a["before"][0] if step is None else step,
+                    a["t"] if slope is None else slope, a["ok"] if active is None else active, start, a["before"],
+                    a["todo"], a["t"], a["noise"], a["stalled"], a["damped"], a["ok"], self.logdet_omega,
+                    max_trials, self.out, pts, a["before"][0].reshape(1, n, -1) if G is None else G)
+        return int(self.out[1])
 
     def adopt(self, p: Predictions, T: SubjectTerms) -> None:
         """The state from predictions and terms evaluated in Python."""
@@ -643,10 +662,10 @@ class _FusedRun:
     def gradients(self, pts: np.ndarray) -> np.ndarray | None:
         """``inner_trial.stencil_gradients`` at ``pts`` (B, n_sub, n_eta): (B, n_sub, n_eta), or
         None (nothing counted) where some solution failed."""
-        from nlme_lab.kernels.inner_trial import stencil_gradients
+        from nlme_lab.kernels.inner_trial import FAILED, STENCIL
 
         G = np.empty(pts.shape)
-        if not stencil_gradients(*self.args, self.E3, self.trial, pts, G):
+        if self._call(STENCIL, pts, G) == FAILED:
             return None
         self._counted(len(pts))
         return G
@@ -660,18 +679,18 @@ class _FusedRun:
                 "todo": np.zeros(n, dtype=bool), "t": np.zeros(n), "noise": np.zeros(n),
                 "stalled": np.zeros(n, dtype=bool), "damped": np.zeros(n, dtype=bool), "ok": np.zeros(n, dtype=bool),
                 "before": (np.zeros((n, n_e)), np.zeros((n, n_e))), "sy": (np.zeros((n, n_e)), np.zeros((n, n_e))),
-                "no_H": np.zeros((n, n_e, n_e)), "no_use": np.zeros(n, dtype=bool)}
+                "no_H": np.zeros((n, n_e, n_e)), "no_use": np.zeros(n, dtype=bool), "no_pts": np.zeros((0, n, n_e))}
         return setup["search"]
 
     def search(self, step, slope, active, start, todo, t, noise, stalled, damped, ok,
                max_trials) -> tuple[int, int, bool]:
         """``inner_trial.line_search``: (trials done, its code, whether subjects are left)."""
-        from nlme_lab.kernels.inner_trial import line_search
+        from nlme_lab.kernels.inner_trial import SEARCH
 
+        a = self.search_arrays()
+        assert todo is a["todo"] and t is a["t"] and ok is a["ok"]
+        self._call(SEARCH, a["no_pts"], None, np.ascontiguousarray(step), slope, active, start, max_trials)
         out = self.out
-        line_search(*self.args, self.E3, self.trial, self.state, np.ascontiguousarray(step), slope, active, start,
-                    self.search_arrays()["before"], todo, t, noise, stalled, damped, ok, self.logdet_omega,
-                    max_trials, out)
         self._counted(int(out[0]))
         return int(out[0]), int(out[1]), bool(out[2])
 

@@ -9,7 +9,18 @@ accepted subjects into its state. On theo_sd the engine is ~50 us of a trial and
 around it 150-250 us. Here a whole line search is one call: per trial and per subject still to
 do, the same kernels in the same order on that subject's records and observations (subjects are
 independent in all of them, so the numbers are those of the batched calls, bit for bit), and the
-accepted subjects are written into the caller's state arrays in place.
+accepted subjects are written into the caller's state arrays in place. Only the runs of
+consecutive subjects still to do are solved (one engine call per run): the Python path solves
+every subject at every trial and discards the others.
+
+The rest of a Newton iteration is two more calls (``iteration_status``: the Gauss-Newton
+decrement, convergence, the chord Hessians that stopped contracting, which subjects need a
+Hessian; ``after_search``: the BFGS update and the blind-step count), so only the iteration's
+``np.linalg.solve`` calls stay in numpy (LAPACK's numbers: a compiled solve would not give them
+to the bit). ``line_search`` also evaluates the solve's start and the chord Hessian's stencil gradients.
+Measured on theo_sd FOCEI (12 subjects, 3 etas; 2 shared cores at load 3.3, one process, the
+compiled path on and off in alternate rounds): 84 -> 64 ms CPU per warm fit; pheno (59
+subjects, whose trials are mostly engine) 78 -> 76.
 
 What it covers (``individual.SubjectEngine._fused``): closed-form or ODE-free ``KernelProblem``
 models without occasions (kappas), uncensored Gaussian data on the natural scale (no log
@@ -47,11 +58,17 @@ ComputeDpAtFn = types.FunctionType(types.void(types.int64, *COMPUTE_DP_SIG.args[
 SolveRangeFn = types.FunctionType(SOLVE_RANGE_SIG)
 _as_compute_dp, _as_solve_range = _caster(ComputeDpAtFn), _caster(SolveRangeFn)
 
+#: numba options of the kernels called from Python (no C wrapper: nothing calls them by address)
+#: and of those only compiled code calls (no Python wrapper either: it would unbox the tuples of
+#: ~35 arrays they take, ~1 CPU s of compiling each)
 _OPTS = {"cache": True, "no_cfunc_wrapper": True, "error_model": "numpy"}
+_INNER = {"cache": True, "no_cfunc_wrapper": True, "no_cpython_wrapper": True, "error_model": "numpy"}
 
 #: ``line_search``'s codes: done (no subject left or the trial budget used), or stopped before a
 #: trial whose evaluation the caller must do in Python
 DONE, FAILED = 0, 1
+#: ``line_search``'s modes
+SEARCH, EVALUATE, STENCIL = 0, 1, 2
 
 
 def engine_entry_points() -> tuple[int, int]:
@@ -64,7 +81,7 @@ def engine_entry_points() -> tuple[int, int]:
             _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature))
 
 
-@njit(**_OPTS)
+@njit(**_INNER)
 def _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
     """Subjects ``s0:s1`` at the etas ``E3[0, s0:s1]``: predictions and eta-sensitivities at
     their observations (``evaluate_directions``) and their terms (``_gaussian_terms``) into the
@@ -116,7 +133,26 @@ def _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
     return True
 
 
-@njit(**_OPTS)
+@njit(**_INNER)
+def _evaluate_runs(sel, engine, records, model, bufs, obs, err, E3, trial):
+    """``_evaluate_range`` on each run of consecutive subjects with ``sel`` (one engine call per
+    run; the only call of it, so that it is compiled once); False if one failed."""
+    n_sub = sel.shape[0]
+    s0 = 0
+    while s0 < n_sub:
+        if not sel[s0]:
+            s0 += 1
+            continue
+        s1 = s0 + 1
+        while s1 < n_sub and sel[s1]:
+            s1 += 1
+        if not _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
+            return False
+        s0 = s1
+    return True
+
+
+@njit(**_INNER)
 def _commit(s, E3, trial, state, starts, counts, logdet_omega):
     """Subject ``s``'s trial (etas, predictions, terms) into the state arrays."""
     f, g, l, l_f, l_V, m00, m11, dv_dfv, inner, grad, A, logdet = trial
@@ -139,22 +175,16 @@ def _commit(s, E3, trial, state, starts, counts, logdet_omega):
 
 
 @njit(**_OPTS)
-def evaluate_all(engine, records, model, bufs, obs, err, E3, trial, state, logdet_omega):
-    """Every subject at the etas ``E3[0]`` into ``state`` (the solve's start); False (nothing
-    written) if some subject failed (the caller then evaluates in Python)."""
-    starts, counts = obs[2], obs[3]
-    n_sub = E3.shape[1]
-    if not _evaluate_range(0, n_sub, engine, records, model, bufs, obs, err, E3, trial):
-        return False
-    for s in range(n_sub):
-        _commit(s, E3, trial, state, starts, counts, logdet_omega)
-    return True
+def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, step, slope, active, start, before,
+                todo, t, noise, stalled, damped, ok, logdet_omega, max_trials, out, pts, G):
+    """``mode`` ``SEARCH``: the line search below; ``EVALUATE``: every subject at the etas
+    ``E3[0]`` into ``state`` (the solve's start), ``out[1]`` ``FAILED`` (nothing written) if
+    some subject failed; ``STENCIL``: the exact eta-gradient of every subject at each of the B
+    points ``pts`` (B, n_sub, n_eta) into ``G`` (``SubjectEngine._stacked_grad``, point by
+    point), ``FAILED`` if a solution failed. (One kernel for the three: each kernel that calls
+    ``_evaluate_range`` compiles it into itself again, seconds each.)
 
-
-@njit(**_OPTS)
-def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, slope, active, start, before, todo, t,
-                noise, stalled, damped, ok, logdet_omega, max_trials, out):
-    """Up to ``max_trials`` trials of ``SubjectEngine._line_search_compiled`` (its ``t``,
+    ``SEARCH``: up to ``max_trials`` trials of ``SubjectEngine._line_search_compiled`` (its ``t``,
     ``noise``, ``stalled``, ``todo``, ``damped``, ``ok`` carried in and out; ``start``: set
     them up from ``active`` first (``armijo_start``) and keep the state's etas and gradient in
     ``before``), the trial point of subject s ``etas[s] + t[s] step[s]`` (``E3[0]``, every
@@ -166,7 +196,29 @@ def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, 
     inner, grad = state[5], state[6]
     inner_t, grad_t = trial[8], trial[9]
     n_sub, n_e = etas.shape
-    left = True
+    if mode != SEARCH:
+        n_b = pts.shape[0] if mode == STENCIL else 1
+        every = np.ones(n_sub, dtype=np.bool_)
+        out[0], out[1], out[2] = 0, FAILED, 0
+        for b in range(n_b):
+            if mode == STENCIL:
+                for s in range(n_sub):
+                    for j in range(n_e):
+                        E3[0, s, j] = pts[b, s, j]
+            if not _evaluate_runs(every, engine, records, model, bufs, obs, err, E3, trial):
+                return
+            if mode == STENCIL:
+                for s in range(n_sub):
+                    for j in range(n_e):
+                        G[b, s, j] = grad_t[0, s, j]
+        if mode == EVALUATE:
+            for s in range(n_sub):
+                _commit(s, E3, trial, state, starts, counts, logdet_omega)
+        out[0], out[1] = n_b, DONE
+        return
+    left = False
+    for s in range(n_sub):
+        left = left or todo[s]
     if start:
         before_etas, before_grad = before
         for s in range(n_sub):
@@ -181,18 +233,9 @@ def line_search(engine, records, model, bufs, obs, err, E3, trial, state, step, 
         for s in range(n_sub):
             for j in range(n_e):
                 E3[0, s, j] = etas[s, j] + t[s] * step[s, j]
-        s0 = 0
-        while s0 < n_sub:  # each run of consecutive subjects still to do in one engine call
-            if not todo[s0]:
-                s0 += 1
-                continue
-            s1 = s0 + 1
-            while s1 < n_sub and todo[s1]:
-                s1 += 1
-            if not _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
-                out[0], out[1], out[2] = n_done, FAILED, 1
-                return
-            s0 = s1
+        if not _evaluate_runs(todo, engine, records, model, bufs, obs, err, E3, trial):
+            out[0], out[1], out[2] = n_done, FAILED, 1
+            return
         n_ok = armijo_accept(todo, stalled, t, slope, noise, inner, inner_t[0], grad_t[0], ok)
         if n_ok:
             for s in range(n_sub):
@@ -257,21 +300,3 @@ def after_search(state, before, H, use, has_exact, min_step, failed, stalled, da
         for s in range(n_sub):
             use[s] = use[s] and not damped[s]
 
-
-@njit(**_OPTS)
-def stencil_gradients(engine, records, model, bufs, obs, err, E3, trial, pts, G):
-    """The exact eta-gradient of every subject at each of the B points ``pts`` (B, n_sub, n_eta)
-    into ``G`` (B, n_sub, n_eta) (``SubjectEngine._stacked_grad``, point by point); False if a
-    solution failed (then ``G`` is incomplete)."""
-    grad = trial[9]
-    n_b, n_sub, n_e = pts.shape
-    for b in range(n_b):
-        for s in range(n_sub):
-            for j in range(n_e):
-                E3[0, s, j] = pts[b, s, j]
-        if not _evaluate_range(0, n_sub, engine, records, model, bufs, obs, err, E3, trial):
-            return False
-        for s in range(n_sub):
-            for j in range(n_e):
-                G[b, s, j] = grad[0, s, j]
-    return True
