@@ -18,9 +18,11 @@ decrement, convergence, the chord Hessians that stopped contracting, which subje
 Hessian; ``after_search``: the BFGS update and the blind-step count), so only the iteration's
 ``np.linalg.solve`` calls stay in numpy (LAPACK's numbers: a compiled solve would not give them
 to the bit). ``line_search`` also evaluates the solve's start and the chord Hessian's stencil gradients.
-Measured on theo_sd FOCEI (12 subjects, 3 etas; 2 shared cores at load 3.3, one process, the
-compiled path on and off in alternate rounds): 84 -> 64 ms CPU per warm fit; pheno (59
-subjects, whose trials are mostly engine) 78 -> 76.
+Measured on theo_sd FOCEI (12 subjects, 3 etas; 2 shared cores, one process, the compiled path
+on and off in alternate rounds, medians of 12): the inner solves 31.4 -> 20.8 ms CPU per warm
+fit, the fit 85.8 -> 71.8 (load 1.0; 84 -> 64 at load 3.5); pheno (59 subjects, whose trials
+are mostly engine) solves 17.0 -> 16.4. Cost: ~15 CPU s of compiling on the first FOCEI fit
+(``_evaluate_range`` ~6, ``line_search`` ~5: each links and re-optimises what it calls).
 
 What it covers (``individual.SubjectEngine._fused``): closed-form or ODE-free ``KernelProblem``
 models without occasions (kappas), uncensored Gaussian data on the natural scale (no log
