@@ -14,6 +14,12 @@ Newton's Hessian: the FOCE-type curvature 2 A (exact for the Gauss-Newton part),
 which the outer gradient computes anyway); without one, the exact Hessian is computed once near
 the mode (central differences of the exact gradient) and reused.
 
+Compiled path (``_fused``, ``kernels.inner_trial``): FOCEI on uncensored natural-scale data of a
+closed-form ``KernelProblem`` with the serial engine and at most ``inner_newton.MAX_ETA`` etas
+runs the Newton iteration with its trials, Armijo searches and bookkeeping compiled
+(``_newton_fused``), the same steps and numbers as the Python path, with the same evaluation
+counts; a trial it cannot evaluate (a failed solution) is evaluated in Python.
+
 Laplace: A_i is half the Hessian of L_i obtained by central differences of the *exact* eta
 gradient (which uses the kernels' exact df/deta) at eta-hat +- h e_m; a subject whose Hessian is
 not positive definite falls back to the FOCEI curvature (counted in ``n_hessian_fallback``).
@@ -121,10 +127,13 @@ class SubjectEngine:
         # step's gradient at the estimates repeats the fit's last one (same theta, same eta-hat)
         self.last_second_order: tuple | None = None
         self._zero_arrays: dict[tuple, np.ndarray] = {}
+        self._fused_setup: dict | bool | None = None  # ``_fused``: the compiled trials' arrays (False: not here)
+        self._python_evaluated = False  # an evaluation went through ``_evaluate`` since the last compiled one
 
     # --- predictions ------------------------------------------------------------------------
     def _evaluate(self, theta, etas) -> tuple[np.ndarray, np.ndarray]:
         self.n_evaluations += 1
+        self._python_evaluated = True
         if self._directions is not None:
             return self.layout.to_log_scale(*self._directions(theta, etas, True, False))
         ev = self.problem.evaluate(theta, etas, derivs=True, theta_derivs=False)
@@ -323,14 +332,19 @@ class SubjectEngine:
         return A, int(bad.sum())
 
     # --- the individual problem ---------------------------------------------------------------
-    def hessian(self, values: ModelValues, etas, omega_inv, h: float) -> np.ndarray:
-        """The Hessian of L_i in eta: central differences of the exact eta-gradient.
+    def hessian(self, values: ModelValues, etas, omega_inv, h: float, fused: "_FusedRun | None" = None) -> np.ndarray:
+        """The Hessian of L_i in eta: central differences of the exact eta-gradient (``fused``:
+        the gradients from the compiled evaluations, the same numbers).
 
         (Forward differences, half the cost, were tried: their O(h) error left eta-hat too
         imprecise for the outer gradient near the optimum of warfarin_pk.)
         """
         pts = _stencil(etas, h)
-        H = self._central_differences([self.predictions(values.theta, e) for e in pts], pts, values, omega_inv, h)
+        G = None if fused is None else fused.gradients(np.stack(pts))
+        if G is not None:
+            H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
+        else:
+            H = self._central_differences([self.predictions(values.theta, e) for e in pts], pts, values, omega_inv, h)
         return 0.5 * (H + H.transpose(0, 2, 1))
 
     def solve(self, values: ModelValues, etas0: np.ndarray, opts: InnerOptions, final_around: bool = True,
@@ -345,13 +359,19 @@ class SubjectEngine:
         """
         omega_inv, logdet_omega = omega_inverse(values.omega)
         etas = np.array(etas0, dtype=float, copy=True)
-        p = self.predictions(values.theta, etas)
-        T = self.terms(p, values, etas, omega_inv, logdet_omega)
+        fused = self._fused(values, etas, omega_inv, logdet_omega)
+        p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
+        if fused is None and self._fused_setup is not False:  # the first evaluation made the twin check
+            fused = self._fused(values, etas, omega_inv, logdet_omega)
+            if fused is not None:
+                fused.adopt(p, T)
+                p, T = fused.p, fused.T
         if not np.all(np.isfinite(T.inner)):  # a bad warm start: restart those subjects at 0
             etas[~np.isfinite(T.inner)] = 0.0
-            p = self.predictions(values.theta, etas)
-            T = self.terms(p, values, etas, omega_inv, logdet_omega)
+            p, T = self._start(values, etas, omega_inv, logdet_omega, fused)
         state = (etas, p, T)
+        if fused is not None:
+            return self._newton_fused(values, fused, opts, chord, omega_inv, logdet_omega)
         stuck = np.zeros(self.problem.n_subjects, dtype=bool)
         converged = np.zeros(self.problem.n_subjects, dtype=bool)
         exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))  # updated below
@@ -383,7 +403,7 @@ class SubjectEngine:
             need = active if exact_H is None else active & ~exact_H[1]
             if refreshed < 2 and it >= 1 and need.any() and (np.max(dec[need]) < opts.switch
                                                               or _slow_gauss_newton(dec, dec_prev, need)):
-                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step))
+                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step, fused))
                 refreshed += 1
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
             if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
@@ -409,6 +429,124 @@ class SubjectEngine:
             p = self.predictions(values.theta, etas, around=True)
             T = self.terms(p, values, etas, omega_inv, logdet_omega)
         return InnerSolution(etas, p, T, not_converged)
+
+    # --- the compiled trials (``kernels.inner_trial``) ----------------------------------------
+    def _fused(self, values: ModelValues, etas, omega_inv, logdet_omega) -> "_FusedRun | None":
+        """The arrays of one solve's compiled trials (``kernels.inner_trial``: each subject's
+        evaluation and terms, and the whole Armijo search, in one call), or None where they do
+        not apply: FOCEI on uncensored data on the natural scale, at most ``MAX_ETA`` etas, and
+        a problem that offers its engine (``KernelProblem.inner_inputs``)."""
+        setup = self._fused_setup
+        if setup is False:
+            return None
+        if setup is None:
+            spec, lay = self.spec, self.layout
+            if not (spec.interaction and not spec.linearized and not spec.exact_hessian and self._gaussian
+                    and not lay.log_scale.any() and 0 < self.n_eta <= inner_newton.MAX_ETA
+                    and hasattr(self.problem, "inner_inputs")):
+                self._fused_setup = False
+                return None
+            n_obs, n_sub, n_e = len(lay.y), self.index.n, self.n_eta
+            one = (1, n_obs)
+            setup = self._fused_setup = {
+                "err": tuple(np.ascontiguousarray(a) for a in (lay.y, lay.add.astype(np.int64),
+                                                               lay.prop.astype(np.int64), lay.log_scale)),
+                "zeros": np.zeros(one), "E3": np.zeros((1, n_sub, n_e)), "out": np.zeros(3, dtype=np.int64),
+                "trial": (np.zeros(one), np.zeros((1, n_obs, n_e)), *(np.zeros(one) for _ in range(6)),
+                          np.zeros((1, n_sub)), np.zeros((1, n_sub, n_e)), np.zeros((1, n_sub, n_e, n_e)),
+                          np.zeros((1, n_sub)))}
+        inputs = self.problem.inner_inputs(values.theta)
+        if inputs is None:
+            return None
+        engine, records, model, bufs, (obs_rec, endpoint) = inputs
+        idx = self.index
+        err = (*setup["err"], np.ascontiguousarray(values.sd, dtype=np.float64)[None],
+               np.ascontiguousarray(omega_inv, dtype=np.float64)[None], setup["zeros"])
+        return _FusedRun(self, (engine, records, model, bufs, (obs_rec, endpoint, idx.starts, idx.counts), err),
+                         setup, etas, float(logdet_omega))
+
+    def _start(self, values, etas, omega_inv, logdet_omega, fused):
+        """(predictions, terms) at the solve's start ``etas``: compiled into ``fused``'s state
+        where it applies, else in Python (and copied into that state)."""
+        if fused is not None:
+            if fused.evaluate():
+                return fused.p, fused.T
+        p = self.predictions(values.theta, etas)
+        T = self.terms(p, values, etas, omega_inv, logdet_omega)
+        if fused is not None:
+            fused.adopt(p, T)
+            return fused.p, fused.T
+        return p, T
+
+    def _newton_fused(self, values, fused: "_FusedRun", opts: InnerOptions, chord, omega_inv, logdet_omega):
+        """``solve``'s Newton iteration (FOCEI, no Laplace curvature) from ``fused``'s state,
+        the bookkeeping and the Armijo searches compiled (``kernels.inner_trial``: one call
+        before and two after the step's linear solves, which stay ``np.linalg.solve``); the
+        same steps, the same numbers."""
+        from nlme_lab.kernels.inner_trial import after_search, iteration_status
+
+        etas, p, T = fused.state[0], fused.p, fused.T
+        n = len(etas)
+        stuck, converged, rounded = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        active, need, blind = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        dec, dec_prev = np.empty(n), np.empty(n)
+        exact_H = None if chord is None else _positive_definite(np.array(chord, dtype=float))
+        refreshed, has_prev = 0, False
+        search = fused.search_arrays()
+        no_H = search["no_H"]
+        for it in range(opts.max_iterations):
+            H = 2.0 * T.A
+            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
+            has_exact = exact_H is not None
+            use = exact_H[1] if has_exact else search["no_use"]
+            go, any_need, big, slow = iteration_status(T.grad, gn_step, opts.step_tolerance, stuck, dec, converged,
+                                                       active, use, has_exact, dec_prev, has_prev, need, GN_SLOW,
+                                                       GN_NEAR)
+            if not go:
+                break
+            if refreshed < 2 and it >= 1 and any_need and (big < opts.switch or slow):
+                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step, fused))
+                refreshed += 1
+                has_exact, use = True, exact_H[1]
+            step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
+            if has_exact and use.any():
+                step = -np.linalg.solve(np.where(use[:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
+                slope = _dots(T.grad, step, True)
+            failed, damped, stalled = self._line_search_fused(fused, values, step, slope, active, opts, omega_inv,
+                                                              logdet_omega)
+            after_search(fused.state, search["before"], exact_H[0] if has_exact else no_H, use, has_exact,
+                         SECANT_MIN_STEP, failed, stalled, damped, blind, BLIND_STEPS, stuck, rounded, search["sy"])
+            dec, dec_prev, has_prev = dec_prev, dec, True
+        if not self._python_evaluated:  # the last evaluation was compiled: keep it as the problem would
+            last = np.array_equal(fused.E3[0], etas)  # (else the last trial was elsewhere: nothing to keep)
+            self.problem.count_inner(0, values.theta, etas if last else None, p.f, p.g)
+        return InnerSolution(etas, p, T, int(np.sum(~(converged | rounded))))
+
+    def _line_search_fused(self, fused, values, step, slope, active, opts, omega_inv, logdet_omega):
+        """``_line_search_compiled`` with the trials compiled (``inner_trial.line_search``),
+        the state moved in place; a trial the kernel cannot evaluate (a failed solution) is
+        evaluated here, as ``_line_search_compiled`` does, and the search goes on. Returns
+        (failed, damped, stalled)."""
+        from nlme_lab.kernels.inner_trial import FAILED
+
+        a = fused.search_arrays()
+        todo, t, noise, stalled, damped, ok = a["todo"], a["t"], a["noise"], a["stalled"], a["damped"], a["ok"]
+        etas, T = fused.state[0], fused.T
+        done, left, start = 0, True, True
+        while start or (left and done < opts.max_halvings):  # (the first call sets the search up)
+            n_done, code, left = fused.search(step, slope, active, start, todo, t, noise, stalled, damped, ok,
+                                              max(opts.max_halvings - done, 0))
+            done += n_done
+            start = False
+            if code == FAILED:
+                trial = etas + t[:, None] * step
+                pt = self.predictions(values.theta, trial)
+                Tt = self.terms(pt, values, trial, omega_inv, logdet_omega)
+                if inner_newton.armijo_accept(todo, stalled, t, slope, noise, T.inner, Tt.inner, Tt.grad, ok):
+                    fused.merge(ok, trial, pt, Tt)
+                left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
+                done += 1
+        return todo, damped, stalled
 
     def _line_search(self, values, state, step, slope, active, opts, omega_inv, logdet_omega):
         """Armijo backtracking per subject. Returns the new state, the subjects whose search
@@ -469,6 +607,105 @@ class SubjectEngine:
                     T = _merge_terms(T, Tt, ok, ok[self.index.obs_subject])
             left = inner_newton.armijo_advance(todo, ok, t, damped, slope, noise, stalled)
         return (etas, p, T), todo, damped, stalled
+
+
+class _FusedRun:
+    """One solve's compiled trials (``SubjectEngine._fused``): the kernel's arguments, and the
+    solve's state (etas, predictions, terms) as arrays the kernel writes the accepted subjects
+    into; ``p`` and ``T`` are views of that state (updated in place)."""
+
+    def __init__(self, engine: SubjectEngine, args: tuple, setup: dict, etas: np.ndarray, logdet_omega: float):
+        self.engine, self.args, self.logdet_omega = engine, args, logdet_omega
+        self.setup, self.E3, self.trial, self.out = setup, setup["E3"], setup["trial"], setup["out"]
+        n_obs, n_e = setup["trial"][1].shape[1:]
+        n_sub = etas.shape[0]
+        self.state = (etas, np.empty(n_obs), np.empty((n_obs, n_e)), np.empty(n_obs), np.empty(n_obs), np.empty(n_sub),
+                      np.empty((n_sub, n_e)), np.empty((n_sub, n_e, n_e)), np.empty(n_sub), np.empty(n_sub))
+        _, f, g, l_f, l_fv, inner, grad, A, logdet, ofv = self.state
+        self.p = Predictions(f, g, f, g)
+        self.T = SubjectTerms(inner, grad, A, ofv, logdet, l_f, l_fv, 0)
+
+    def _counted(self, n: int) -> None:
+        self.engine.n_evaluations += n
+        self.engine.problem.count_inner(n)
+        if n:
+            self.engine._python_evaluated = False
+
+    def evaluate(self) -> bool:
+        """Every subject at the state's etas into the state; False (nothing written, nothing
+        counted) where some subject's solution failed."""
+        from nlme_lab.kernels.inner_trial import EVALUATE, FAILED
+
+        self.E3[0] = self.state[0]
+        if self._call(EVALUATE, self.search_arrays()["no_pts"], None) == FAILED:
+            return False
+        self._counted(1)
+        return True
+
+    def _call(self, mode, pts, G, step=None, slope=None, active=None, start=False, max_trials=0) -> int:
+        """``inner_trial.line_search`` in ``mode`` (the arrays a mode does not use: placeholders
+        of the same types); returns its code."""
+        from nlme_lab.kernels.inner_trial import line_search
+
+        a = self.search_arrays()
+        n = len(a["t"])
+        line_search(mode, *self.args, self.E3, self.trial, self.state, a["before"][0] if step is None else step,
+                    a["t"] if slope is None else slope, a["ok"] if active is None else active, start, a["before"],
+                    a["todo"], a["t"], a["noise"], a["stalled"], a["damped"], a["ok"], self.logdet_omega,
+                    max_trials, self.out, pts, a["before"][0].reshape(1, n, -1) if G is None else G)
+        return int(self.out[1])
+
+    def adopt(self, p: Predictions, T: SubjectTerms) -> None:
+        """The state from predictions and terms evaluated in Python."""
+        _, f, g, l_f, l_fv, inner, grad, A, logdet, ofv = self.state
+        for dst, src in ((f, p.f), (g, p.g), (l_f, T.l_f), (l_fv, T.l_fv), (inner, T.inner), (grad, T.grad),
+                         (A, T.A), (logdet, T.logdet_A), (ofv, T.ofv)):
+            dst[...] = src
+
+    def merge(self, ok: np.ndarray, trial: np.ndarray, p: Predictions, T: SubjectTerms) -> None:
+        """The subjects ``ok`` from a trial evaluated in Python (``_merge``, ``_merge_terms``)."""
+        etas, f, g, l_f, l_fv, inner, grad, A, logdet, ofv = self.state
+        rows = ok[self.engine.index.obs_subject]
+        etas[ok] = trial[ok]
+        for dst, src, at in ((f, p.f, rows), (g, p.g, rows), (l_f, T.l_f, rows), (l_fv, T.l_fv, rows),
+                             (inner, T.inner, ok), (grad, T.grad, ok), (A, T.A, ok), (logdet, T.logdet_A, ok),
+                             (ofv, T.ofv, ok)):
+            dst[at] = src[at]
+
+    def gradients(self, pts: np.ndarray) -> np.ndarray | None:
+        """``inner_trial.stencil_gradients`` at ``pts`` (B, n_sub, n_eta): (B, n_sub, n_eta), or
+        None (nothing counted) where some solution failed."""
+        from nlme_lab.kernels.inner_trial import FAILED, STENCIL
+
+        G = np.empty(pts.shape)
+        if self._call(STENCIL, pts, G) == FAILED:
+            return None
+        self._counted(len(pts))
+        return G
+
+    def search_arrays(self) -> dict:
+        """The line search's per-subject arrays (kept by the engine, reused)."""
+        setup = self.setup
+        if "search" not in setup:
+            n, n_e = self.state[0].shape
+            setup["search"] = {
+                "todo": np.zeros(n, dtype=bool), "t": np.zeros(n), "noise": np.zeros(n),
+                "stalled": np.zeros(n, dtype=bool), "damped": np.zeros(n, dtype=bool), "ok": np.zeros(n, dtype=bool),
+                "before": (np.zeros((n, n_e)), np.zeros((n, n_e))), "sy": (np.zeros((n, n_e)), np.zeros((n, n_e))),
+                "no_H": np.zeros((n, n_e, n_e)), "no_use": np.zeros(n, dtype=bool), "no_pts": np.zeros((0, n, n_e))}
+        return setup["search"]
+
+    def search(self, step, slope, active, start, todo, t, noise, stalled, damped, ok,
+               max_trials) -> tuple[int, int, bool]:
+        """``inner_trial.line_search``: (trials done, its code, whether subjects are left)."""
+        from nlme_lab.kernels.inner_trial import SEARCH
+
+        a = self.search_arrays()
+        assert todo is a["todo"] and t is a["t"] and ok is a["ok"]
+        self._call(SEARCH, a["no_pts"], None, np.ascontiguousarray(step), slope, active, start, max_trials)
+        out = self.out
+        self._counted(int(out[0]))
+        return int(out[0]), int(out[1]), bool(out[2])
 
 
 GN_SLOW = 0.1  # a Gauss-Newton decrement shrinking by less than this per step: use the exact Hessian

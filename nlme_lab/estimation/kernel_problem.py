@@ -123,6 +123,7 @@ class KernelProblem:
         self._last: tuple | None = None  # (theta, etas, f, D) of a call without theta derivatives
         self._aug = None  # exact second order (``second_order``): False, or {along: augmented predictor}
         self._fo = None  # first-order sensitivity model's predictor (``_first_order``): False where it does not apply
+        self._inner: dict | None = None  # ``inner_inputs``' arrays, built on first use
 
     def with_tolerances(self, rtol: float, atol: float) -> "KernelProblem":
         """The same problem with other ODE tolerances (and the same thread request)."""
@@ -246,6 +247,48 @@ class KernelProblem:
         elif derivs and not theta_derivs and twinned:
             self._last = (np.array(theta, dtype=float), np.array(etas, dtype=float), f.copy(), D.copy())
         return f, D
+
+    def inner_inputs(self, theta):
+        """What ``kernels.inner_trial`` needs to do ``evaluate_directions(theta, e, True, False)``
+        subject by subject inside the inner solve: (engine entry points, the predictor's
+        records, (dpk address, covariates, dose index, model function addresses, p_uses_time,
+        linear, ODE options, the full theta vector at ``theta``), (record effects, P, dp_deta,
+        dp_dtheta, dP, pred, dpred, status, fail, the twin check's theta and eta columns),
+        (observation records, endpoints)), all this problem's own buffers; None where it does
+        not apply (ODE models, kappas, a threaded or timed engine, no twin check made yet: the
+        first call goes through ``evaluate_directions``). The caller counts its calls
+        (``count_inner``)."""
+        pr = self.predictor
+        if self._ode or self.n_kappa or not self.n_eta or pr.parallel is not False or self._twins is None:
+            return None
+        if self._inner is None:
+            from nlme_lab.kernels.inner_trial import engine_entry_points
+
+            dP, dpred = self._buffers(self.n_eta)
+            self._inner = {"engine": engine_entry_points(),
+                           "model": (pr._refs["dpk"].address, pr._cov, pr._dose_index, pr._fn_addresses,
+                                     pr._p_uses_time, bool(self.compiled.is_linear), pr._opts, self.theta_full),
+                           "obs": (self.obs_rec, self.endpoint), "dirs": (dP, dpred), "twins": None}
+        st = self._inner
+        if st["twins"] is None or st["twins"][0] is not self._twins:
+            pick = self._twinned
+            dP, dpred = st["dirs"]
+            st["twins"] = (self._twins, (self._eta_rec, self._P, self._dp_deta, self._dp_dtheta, dP, self._pred, dpred,
+                                         pr._status, pr._fail, np.ascontiguousarray(self.structural[pick]),
+                                         np.ascontiguousarray(self._twins[pick])))
+        self.theta_full[self.structural] = theta
+        self._last = None
+        return st["engine"], pr._records, st["model"], st["twins"][1], st["obs"]
+
+    def count_inner(self, n: int, theta=None, etas=None, f=None, D=None) -> None:
+        """``n`` evaluations made through ``inner_inputs``; with ``etas``: the last of them was at
+        (``theta``, ``etas``) with predictions ``f`` and directions ``D``, kept as
+        ``evaluate_directions`` keeps its last call (``_last``) when every theta has a twin."""
+        self.n_calls += n
+        if n or etas is not None:
+            self._last = None
+        if etas is not None and self.n_theta and self._twinned.size and not self._own.size:
+            self._last = (np.array(theta, dtype=float), np.array(etas, dtype=float), f.copy(), D.copy())
 
     def evaluate_stencil(self, theta, etas, h: float):
         """(F, D) of ``evaluate_directions(theta, e, True, True)`` at the 1 + 2 n_eta points

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ENGINE_MODULES = (
     "dense", "ode_common", "ode_dopri", "ode_rodas", "ode", "expm", "spectral", "linear",
     "propagate", "steady_state", "workspace", "bolus_march", "bolus_march_sens", "events", "population",
-    "metropolis", "error_model", "subject_terms",
+    "metropolis", "error_model", "subject_terms", "inner_trial",
 )
 #: kernel modules that are not engine modules (no jit code, or kernels that embed no other module's code)
 STANDALONE_MODULES = ("abi", "jit", "cache_guard", "function_refs", "inner_newton", "outer_batch")
