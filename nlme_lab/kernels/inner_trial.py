@@ -140,7 +140,7 @@ def _evaluate_runs(sel, engine, records, model, bufs, obs, err, E3, trial):
     """``_evaluate_range`` on each run of consecutive subjects with ``sel`` (one engine call per
     run; the only call of it, so that it is compiled once); False if one failed."""
     n_sub = sel.shape[0]
-    s0 = 0
+    s0 = n_sub - n_sub  # not the literal 0: typing would compile ``_evaluate_range`` for Literal[int](0) too
     while s0 < n_sub:
         if not sel[s0]:
             s0 += 1
