@@ -462,8 +462,17 @@ class SubjectEngine:
         idx = self.index
         err = (*setup["err"], np.ascontiguousarray(values.sd, dtype=np.float64)[None],
                np.ascontiguousarray(omega_inv, dtype=np.float64)[None], setup["zeros"])
-        return _FusedRun(self, (engine, records, model, bufs, (obs_rec, endpoint, idx.starts, idx.counts), err),
-                         setup, etas, float(logdet_omega))
+        args = (engine, records, model, bufs, (obs_rec, endpoint, idx.starts, idx.counts), err)
+        if "typed" not in setup:  # the late-bound kernels' fixed argument types (``inner_trial.ARG_TYPES``)
+            from numba import typeof
+
+            from nlme_lab.kernels.inner_trial import ARG_TYPES
+
+            if tuple(typeof(a) for a in args) != ARG_TYPES[:6]:
+                self._fused_setup = False
+                return None
+            setup["typed"] = True
+        return _FusedRun(self, args, setup, etas, float(logdet_omega))
 
     def _start(self, values, etas, omega_inv, logdet_omega, fused):
         """(predictions, terms) at the solve's start ``etas``: compiled into ``fused``'s state

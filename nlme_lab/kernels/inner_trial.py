@@ -51,6 +51,7 @@ import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
 
 from .events import NOT_LOADED  # noqa: E402
+from .jit import LateBound  # noqa: E402
 from .inner_newton import armijo_accept, armijo_advance, armijo_start, count_blind, newton_status, secant_update  # noqa: E402,E501
 from .population import COMPUTE_DP_SIG, SOLVE_RANGE_SIG, _caster  # noqa: E402
 from .subject_terms import accumulate_terms, gaussian_pieces  # noqa: E402
@@ -73,14 +74,41 @@ DONE, FAILED = 0, 1
 SEARCH, EVALUATE, STENCIL = 0, 1, 2
 
 
+def _arrays(*specs):
+    return types.Tuple(tuple(types.Array(dt, nd, "C") for dt, nd in specs))
+
+
+_f, _i, _b = types.float64, types.int64, types.boolean
+#: the types of ``_evaluate_range``'s arguments after its subject range (``SubjectEngine._fused``;
+#: ``KernelProblem.inner_inputs``): engine, records, model, bufs, obs, err, E3, trial
+ARG_TYPES = (types.UniTuple(_i, 2), _arrays((_i, 1), (_f, 1), (_i, 1), (_f, 1), (_i, 1), (_f, 1), (_f, 1), (_i, 1), (_i, 1)),
+             types.Tuple((_i, types.Array(_f, 2, "C"), types.Array(_i, 2, "C"), types.Array(_i, 1, "C"), _b, _b,
+                          types.Array(_f, 1, "C"), types.Array(_f, 1, "C"))),
+             _arrays((_f, 2), (_f, 2), (_f, 3), (_f, 3), (_f, 3), (_f, 2), (_f, 3), (_i, 1), (_i, 1), (_i, 1), (_i, 1)),
+             _arrays((_i, 1), (_i, 1), (_i, 1), (_i, 1)),
+             _arrays((_f, 1), (_i, 1), (_i, 1), (_b, 1), (_f, 2), (_f, 3), (_f, 2)),
+             types.Array(_f, 3, "C"),
+             _arrays((_f, 2), (_f, 3), *((_f, 2),) * 7, (_f, 3), (_f, 4), (_f, 2)))
+#: ``_evaluate_range`` and ``_evaluate_runs``, late-bound (``jit.LateBound``): each compiled once,
+#: on its own, and called through ``LateBound.call``, instead of linked (and re-optimised) into each
+#: caller (``engine_entry_points`` binds them before any kernel here runs)
+EVALUATE_RANGE = LateBound("nlme_lab_inner_trial_evaluate_range", types.boolean(_i, _i, *ARG_TYPES))
+EVALUATE_RUNS = LateBound("nlme_lab_inner_trial_evaluate_runs", types.boolean(types.Array(_b, 1, "C"), *ARG_TYPES))
+
+
 def engine_entry_points() -> tuple[int, int]:
-    """(address of ``compute_dp_at``, of ``_solve_range_at``): compiles or loads them."""
+    """(address of ``compute_dp_at``, of ``_solve_range_at``): compiles or loads them (and binds
+    ``EVALUATE_RANGE`` and ``EVALUATE_RUNS``)."""
     from numba.experimental.function_type import _get_wrapper_address
 
     from . import population
 
-    return (_get_wrapper_address(population.compute_dp_at, ComputeDpAtFn.signature),
-            _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature))
+    addresses = (_get_wrapper_address(population.compute_dp_at, ComputeDpAtFn.signature),
+                 _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature))
+    for ref, dispatcher in ((EVALUATE_RANGE, _evaluate_range), (EVALUATE_RUNS, _evaluate_runs)):
+        if not ref.bound:
+            ref.bind(dispatcher)
+    return addresses
 
 
 @njit(**_INNER)
@@ -148,10 +176,13 @@ def _evaluate_runs(sel, engine, records, model, bufs, obs, err, E3, trial):
         s1 = s0 + 1
         while s1 < n_sub and sel[s1]:
             s1 += 1
-        if not _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
+        if not _evaluate_range_call(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
             return False
         s0 = s1
     return True
+
+
+_evaluate_range_call, _evaluate_runs_call = EVALUATE_RANGE.call, EVALUATE_RUNS.call
 
 
 @njit(**_INNER)
@@ -207,7 +238,7 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
                 for s in range(n_sub):
                     for j in range(n_e):
                         E3[0, s, j] = pts[b, s, j]
-            if not _evaluate_runs(every, engine, records, model, bufs, obs, err, E3, trial):
+            if not _evaluate_runs_call(every, engine, records, model, bufs, obs, err, E3, trial):
                 return
             if mode == STENCIL:
                 for s in range(n_sub):
@@ -235,7 +266,7 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
         for s in range(n_sub):
             for j in range(n_e):
                 E3[0, s, j] = etas[s, j] + t[s] * step[s, j]
-        if not _evaluate_runs(todo, engine, records, model, bufs, obs, err, E3, trial):
+        if not _evaluate_runs_call(todo, engine, records, model, bufs, obs, err, E3, trial):
             out[0], out[1], out[2] = n_done, FAILED, 1
             return
         n_ok = armijo_accept(todo, stalled, t, slope, noise, inner, inner_t[0], grad_t[0], ok)
