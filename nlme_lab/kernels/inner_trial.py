@@ -21,8 +21,10 @@ to the bit). ``line_search`` also evaluates the solve's start and the chord Hess
 Measured on theo_sd FOCEI (12 subjects, 3 etas; 2 shared cores, one process, the compiled path
 on and off in alternate rounds, medians of 12): the inner solves 31.4 -> 20.8 ms CPU per warm
 fit, the fit 85.8 -> 71.8 (load 1.0; 84 -> 64 at load 3.5); pheno (59 subjects, whose trials
-are mostly engine) solves 17.0 -> 16.4. Cost: ~15 CPU s of compiling on the first FOCEI fit
-(``_evaluate_range`` ~6, ``line_search`` ~5: each links and re-optimises what it calls).
+are mostly engine) solves 17.0 -> 16.4. Cost: ~10 CPU s of compiling on the first FOCEI fit
+(``line_search`` 3-4.5, ``_evaluate_range`` ~3; was ~17 when ``_evaluate_range`` was also compiled
+for a literal 0 and linked, and re-optimised, into ``_evaluate_runs`` and ``line_search``: both
+are now late-bound, ``EVALUATE_RANGE``, ``EVALUATE_RUNS``; fresh machine, theo_sd, load ~1).
 
 What it covers (``individual.SubjectEngine._fused``): closed-form or ODE-free ``KernelProblem``
 models without occasions (kappas), uncensored Gaussian data on the natural scale (no log
@@ -166,7 +168,7 @@ def _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
 @njit(**_INNER)
 def _evaluate_runs(sel, engine, records, model, bufs, obs, err, E3, trial):
     """``_evaluate_range`` on each run of consecutive subjects with ``sel`` (one engine call per
-    run; the only call of it, so that it is compiled once); False if one failed."""
+    run); False if one failed."""
     n_sub = sel.shape[0]
     s0 = n_sub - n_sub  # not the literal 0: typing would compile ``_evaluate_range`` for Literal[int](0) too
     while s0 < n_sub:
@@ -214,8 +216,8 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
     ``E3[0]`` into ``state`` (the solve's start), ``out[1]`` ``FAILED`` (nothing written) if
     some subject failed; ``STENCIL``: the exact eta-gradient of every subject at each of the B
     points ``pts`` (B, n_sub, n_eta) into ``G`` (``SubjectEngine._stacked_grad``, point by
-    point), ``FAILED`` if a solution failed. (One kernel for the three: each kernel that calls
-    ``_evaluate_range`` compiles it into itself again, seconds each.)
+    point), ``FAILED`` if a solution failed. (One kernel for the three: each kernel compiled
+    from Python costs its own compile.)
 
     ``SEARCH``: up to ``max_trials`` trials of ``SubjectEngine._line_search_compiled`` (its ``t``,
     ``noise``, ``stalled``, ``todo``, ``damped``, ``ok`` carried in and out; ``start``: set
