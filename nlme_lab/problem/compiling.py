@@ -42,10 +42,15 @@ ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_do
 #: which it binds only when the fast paths decline a subject (theo_sd: an importance-sampling draw
 #: or a proposal with ka ~ k: 3 fits of 60 seeds)
 SAMPLER = KernelGroup("the SAEM sampler", ("metropolis",), 15.0)
+#: FOCEI's compiled inner solve (``kernels.inner_trial``: the Armijo trials with the engine called
+#: by address) and the outer gradient's batch kernels (``kernels.outer_batch``): about 10 + 2 CPU s
+#: (``benchmarks/bench_compile_simulate.py --compiles``, 2026-12-07)
+FOCEI_SOLVE = KernelGroup("the FOCEI inner solve", ("inner_trial", "outer_batch"), 12.0)
 
 #: what a method uses beyond the engine (None: only the engine, as ``simulate``). The FOCE
-#: family's likelihood terms (``subject_terms``) compile in about a second: not announced.
-GROUPS = {None: (ENGINE,), "saem": (ENGINE, SAMPLER)}
+#: family's likelihood terms (``subject_terms``) compile in about a second: not announced; the
+#: other FOCE-family methods use ``outer_batch`` only (about 2 s): not announced either.
+GROUPS = {None: (ENGINE,), "saem": (ENGINE, SAMPLER), "focei": (ENGINE, FOCEI_SOLVE)}
 DEFAULT_GROUPS = (ENGINE,)
 
 _announced: set[str] = set()

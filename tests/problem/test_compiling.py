@@ -50,4 +50,4 @@ def test_a_coming_compile_is_told_once_with_its_duration(tmp_path):
     assert lines["then saem adds"].startswith("nlme_lab: compiling the SAEM sampler (first use on this machine, about")
     assert lines["warm"] == "[] ''"
     assert lines["stale"] == "['the SAEM sampler']"
-    assert lines["other stamp"] == "['the engine']"
+    assert lines["other stamp"] == "['the engine', 'the FOCEI inner solve']"  # (inner_trial is an engine module)
