@@ -34,6 +34,7 @@ import numpy as np
 from nlme_lab.estimation.likelihood import ResidualLayout, observation_terms
 from nlme_lab.estimation.methods import InnerOptions, MethodSpec
 from nlme_lab.estimation.parameters import ModelValues
+from nlme_lab.estimation.stacked import solve_vectors
 from nlme_lab.kernels import inner_newton
 
 BLIND_STEPS = 3  # Newton steps taken below the line search's resolution before a subject counts as done
@@ -384,7 +385,7 @@ class SubjectEngine:
             # the Gauss-Newton step (matrix 2 A) and its decrement; the step with the exact
             # Hessian where one is in use is computed below once ``exact_H`` is settled
             H = 2.0 * T.A
-            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
+            gn_step = -solve_vectors(H, T.grad)
             # converged: the Gauss-Newton step (a scaled gradient, whatever matrix moves eta)
             if compiled:
                 dec, converged, active = np.empty(len(stuck)), np.empty_like(stuck), np.empty_like(stuck)
@@ -407,7 +408,7 @@ class SubjectEngine:
                 refreshed += 1
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
             if exact_H is not None and exact_H[1].any():  # (elsewhere this solve gives gn_step)
-                step = -np.linalg.solve(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
+                step = -solve_vectors(np.where(exact_H[1][:, None, None], exact_H[0], H), T.grad)
                 slope = _dots(T.grad, step, compiled)
             state, failed, damped, stalled = self._line_search(values, state, step, slope, active, opts,
                                                                omega_inv, logdet_omega)
@@ -464,11 +465,10 @@ class SubjectEngine:
                np.ascontiguousarray(omega_inv, dtype=np.float64)[None], setup["zeros"])
         args = (engine, records, model, bufs, (obs_rec, endpoint, idx.starts, idx.counts), err)
         if "typed" not in setup:  # the late-bound kernels' fixed argument types (``inner_trial.ARG_TYPES``)
-            from numba import typeof
-
             from nlme_lab.kernels.inner_trial import ARG_TYPES
+            from nlme_lab.kernels.jit import types_match
 
-            if tuple(typeof(a) for a in args) != ARG_TYPES[:6]:
+            if not types_match(args, ARG_TYPES[:6]):
                 self._fused_setup = False
                 return None
             setup["typed"] = True
@@ -490,7 +490,7 @@ class SubjectEngine:
     def _newton_fused(self, values, fused: "_FusedRun", opts: InnerOptions, chord, omega_inv, logdet_omega):
         """``solve``'s Newton iteration (FOCEI, no Laplace curvature) from ``fused``'s state,
         the bookkeeping and the Armijo searches compiled (``kernels.inner_trial``: one call
-        before and two after the step's linear solves, which stay ``np.linalg.solve``); the
+        before and two after the step's linear solves, which stay numpy's (``stacked.solve_vectors``)); the
         same steps, the same numbers."""
         from nlme_lab.kernels.inner_trial import after_search, iteration_status
 
@@ -505,7 +505,7 @@ class SubjectEngine:
         no_H = search["no_H"]
         for it in range(opts.max_iterations):
             H = 2.0 * T.A
-            gn_step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
+            gn_step = -solve_vectors(H, T.grad)
             has_exact = exact_H is not None
             use = exact_H[1] if has_exact else search["no_use"]
             go, any_need, big, slow = iteration_status(T.grad, gn_step, opts.step_tolerance, stuck, dec, converged,
@@ -519,7 +519,7 @@ class SubjectEngine:
                 has_exact, use = True, exact_H[1]
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
             if has_exact and use.any():
-                step = -np.linalg.solve(np.where(use[:, None, None], exact_H[0], H), T.grad[..., None])[..., 0]
+                step = -solve_vectors(np.where(use[:, None, None], exact_H[0], H), T.grad)
                 slope = _dots(T.grad, step, True)
             failed, damped, stalled = self._line_search_fused(fused, values, step, slope, active, opts, omega_inv,
                                                               logdet_omega)

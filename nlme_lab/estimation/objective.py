@@ -38,6 +38,7 @@ import numpy as np
 from nlme_lab.estimation.individual import SubjectEngine, SubjectTerms, _writable, omega_inverse
 from nlme_lab.estimation.methods import InnerOptions
 from nlme_lab.estimation.parameters import Parameterization, ReportedScale, Unconstrained
+from nlme_lab.estimation.stacked import solve_stacked
 from nlme_lab.kernels import inner_newton, outer_batch
 
 
@@ -326,7 +327,7 @@ class Objective:
     def _combine(self, v, ofv, dQ, dG, dQ_deta, H) -> GradientResult:
         """Total derivative: dQ + dQ/deta . d eta-hat/dv, d eta-hat/dv = -H^-1 dG'; keeps the
         anchor for the next warm start."""
-        deta = -_solve_stacked(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
+        deta = -solve_stacked(H, dG.transpose(0, 2, 1))  # (n_sub, n_eta, n)
         per_subject = dQ + np.einsum("ne,nek->nk", dQ_deta, deta)
         if np.isfinite(deta).all():
             self.anchor = Anchor(np.array(v, dtype=float), self.etas.copy(), deta, H)
@@ -395,26 +396,6 @@ def _theta_moves(param, plan: "_BatchPlan", v, h, theta):
     return moves, cm
 
 
-try:  # the gufunc behind np.linalg.solve (its Python wrapper costs more than 12 3x3 solves)
-    from numpy.linalg import _umath_linalg
-    _GUFUNC_SOLVE = _umath_linalg.solve
-except (ImportError, AttributeError):  # pragma: no cover (another numpy layout)
-    _GUFUNC_SOLVE = None
-
-
-def _singular(err, flag):
-    raise np.linalg.LinAlgError("Singular matrix")
-
-
-def _solve_stacked(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.linalg.solve(a, b)`` for stacks of float64 matrices (a (..., M, M), b (..., M, K)):
-    the same gufunc under the same error state, without the wrapper's checks (the numbers,
-    and the LinAlgError of a singular matrix, are np.linalg.solve's)."""
-    if (_GUFUNC_SOLVE is None or a.dtype != np.float64 or b.dtype != np.float64 or a.ndim != b.ndim or a.ndim < 3
-            or a.shape[-1] != a.shape[-2] or type(a) is not np.ndarray or type(b) is not np.ndarray):
-        return np.linalg.solve(a, b)
-    with np.errstate(call=_singular, invalid="call", over="ignore", divide="ignore", under="ignore"):
-        return _GUFUNC_SOLVE(a, b, signature="dd->d")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 
+import numpy as np
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.codegen import ll as llvm_binding  # numba's llvmlite.binding (kernels import only numba)
@@ -152,3 +153,42 @@ class LateBound:
 
         self._cell.value = _get_jit_address(dispatcher, self.signature)
         self.dispatcher = dispatcher
+
+
+def _type_key(value):
+    """A hashable key that determines ``numba.typeof(value)`` for the values late-bound kernels
+    take (tuples of arrays, ints, floats, bools), or None for anything else."""
+    if isinstance(value, tuple):
+        keys = tuple(_type_key(v) for v in value)
+        return None if None in keys else (type(value), keys)
+    if type(value) is np.ndarray:
+        f = value.flags
+        return value.dtype.str, value.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned
+    if type(value) in (int, float, bool, np.int64, np.float64, np.bool_):
+        return type(value)
+    return None
+
+
+_TYPES_MATCH: dict = {}
+
+
+def types_match(args: tuple, expected: tuple) -> bool:
+    """Whether ``numba.typeof`` of each of ``args`` is ``expected``'s: what a call through a
+    late-bound cell needs (it has no dispatcher to check or convert its arguments). ``typeof``
+    of the inner solve's ~40 arrays costs ~1 ms, once per fit; the answer is kept per argument
+    structure (dtype, dimensions, layout flags), which fixes numba's types."""
+    key = _type_key(args)
+    if key is not None:
+        key = (key, expected)
+        hit = _TYPES_MATCH.get(key)
+        if hit is not None:
+            return hit
+    from numba import typeof
+
+    try:
+        ok = tuple(typeof(a) for a in args) == tuple(expected)
+    except ValueError:  # a value numba cannot type
+        ok = False
+    if key is not None:
+        _TYPES_MATCH[key] = ok
+    return ok

@@ -32,10 +32,12 @@ class KernelGroup:
     seconds: float
 
 
-# (modules whose kernels are cached on their own: inlined-only ones such as bolus_march have no
-# cache files to look at)
-ENGINE = KernelGroup("the engine",
-                     ("expm", "spectral", "linear", "propagate", "steady_state", "events", "population"), 20.0)
+# (modules whose kernels are cached on their own and compiled on every use of the engine:
+# inlined-only ones such as bolus_march have no cache files to look at, and ``expm`` (the Padé
+# fallback) and ``propagate`` (the full event engine, the ODE binding) compile only for what the
+# fast paths decline or for ODE models: listed, they would keep a closed-form model's every
+# process announcing a compile that does not come)
+ENGINE = KernelGroup("the engine", ("spectral", "linear", "steady_state", "events", "population"), 20.0)
 #: compiled only for a model with ODEs (``kernels.propagate.bind_ode``)
 ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_dopri", "ode_rodas"), 20.0)
 #: the sampler's kernels and M-step sums; not the full event engine (``population.bind_engine``),

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from tests.estimation.test_parameter_fast_paths import SPACES
 
-from nlme_lab.estimation.objective import _BatchPlan, _solve_stacked, _theta_moves
+from nlme_lab.estimation.objective import _BatchPlan, _theta_moves
+from nlme_lab.estimation.stacked import solve_stacked
 from nlme_lab.estimation.parameters import ReportedScale, Unconstrained
 from nlme_lab.kernels import inner_newton, outer_batch
 
@@ -81,10 +82,10 @@ def test_stacked_solve_is_np_linalg_solve():
         H = rng.normal(size=(12, n, n))
         H = H @ H.transpose(0, 2, 1) + 0.1 * np.eye(n)
         G = rng.normal(size=(12, 7, n)).transpose(0, 2, 1)
-        assert np.array_equal(_solve_stacked(H, G), np.linalg.solve(H, G))
+        assert np.array_equal(solve_stacked(H, G), np.linalg.solve(H, G))
     H[3] = 0.0
     with pytest.raises(np.linalg.LinAlgError):
-        _solve_stacked(H, G)
+        solve_stacked(H, G)
 
 
 @pytest.mark.parametrize("twins", [True, False])

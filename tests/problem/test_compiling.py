@@ -51,3 +51,19 @@ def test_a_coming_compile_is_told_once_with_its_duration(tmp_path):
     assert lines["warm"] == "[] ''"
     assert lines["stale"] == "['the SAEM sampler']"
     assert lines["other stamp"] == "['the engine', 'the FOCEI inner solve']"  # (inner_trial is an engine module)
+
+
+def test_nothing_is_announced_once_a_closed_form_model_has_run(shared_models, shared_data):
+    """After a closed-form simulation and FOCEI fit in this process (numba's cache written or
+    loaded), no group of theirs is still pending: the announcement names only modules such a
+    run compiles, or every later process would announce a compile that does not come."""
+    import nlme_lab as nl
+    from nlme_lab.kernels import cache_guard
+    from nlme_lab.problem import compiling
+
+    model, data = shared_models["theo_sd"], shared_data["theo_sd.csv"]
+    nl.simulate(model, data, seed=1)
+    nl.fit(model, data, method="focei")
+    assert compiling.pending(None) == ()
+    assert compiling.pending("focei") == ()
+    assert not cache_guard.cached("no_such_module")
