@@ -503,16 +503,16 @@ class SubjectEngine:
         refreshed, has_prev = 0, False
         search = fused.search_arrays()
         no_H = search["no_H"]
-        gn_step = np.empty(etas.shape)
+        gn_step = None
         for it in range(opts.max_iterations):
             # the Gauss-Newton steps of the subjects the last search could move (``active``:
             # an inactive subject stays so, its state and step unchanged): per subject the
             # same LAPACK call as on the whole stack, so the same numbers, in O(active) (a slow
             # subject, 88 of 100 iterations alone at 2000 subjects, no longer solves them all)
-            if it == 0:
-                gn_step[...] = -np.linalg.solve(2.0 * T.A, T.grad[..., None])[..., 0]
+            rows = _rows(active) if it else None
+            if rows is None:
+                gn_step = -np.linalg.solve(2.0 * T.A, T.grad[..., None])[..., 0]
             else:
-                rows = np.flatnonzero(active)
                 gn_step[rows] = -np.linalg.solve(2.0 * T.A[rows], T.grad[rows][..., None])[..., 0]
             has_exact = exact_H is not None
             use = exact_H[1] if has_exact else search["no_use"]
@@ -526,10 +526,13 @@ class SubjectEngine:
                 refreshed += 1
                 has_exact, use = True, exact_H[1]
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
-            if has_exact and use.any():  # the Hessians in use on the active subjects (elsewhere the search takes no step)
-                step = gn_step.copy()
-                rows = np.flatnonzero(use & active)
-                if rows.size:
+            if has_exact and use.any():
+                rows = _rows(use & active)  # (an inactive subject's step is not taken: any finite one will do)
+                if rows is None:
+                    H = np.where(use[:, None, None], exact_H[0], 2.0 * T.A)
+                    step = -np.linalg.solve(H, T.grad[..., None])[..., 0]
+                else:
+                    step = gn_step.copy()
                     step[rows] = -np.linalg.solve(exact_H[0][rows], T.grad[rows][..., None])[..., 0]
                 slope = _dots(T.grad, step, True)
             failed, damped, stalled = self._line_search_fused(fused, values, step, slope, active, opts, omega_inv,
@@ -765,6 +768,20 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     sHs = np.einsum("ni,ni->n", s[ok], Hs)
     yk = y[ok]
     H[ok] += yk[:, :, None] * yk[:, None, :] / sy[ok][:, None, None] - Hs[:, :, None] * Hs[:, None, :] / sHs[:, None, None]
+
+
+FEW_SKIPPED = 32  # fewer subjects left out than this: ``_rows`` solves them all (fancy indexing costs more)
+
+
+def _rows(mask: np.ndarray) -> np.ndarray | None:
+    """The subjects of ``mask`` whose Newton steps ``_newton_fused`` solves, or None: solve
+    every subject (at least all but ``FEW_SKIPPED``; each matrix is its own LAPACK call, so
+    the numbers are the same either way)."""
+    n = len(mask)
+    if n < FEW_SKIPPED:
+        return None
+    rows = np.flatnonzero(mask)
+    return None if n - rows.size < FEW_SKIPPED else rows
 
 
 def _dots(a: np.ndarray, b: np.ndarray, compiled: bool) -> np.ndarray:
