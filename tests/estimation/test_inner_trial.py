@@ -50,3 +50,71 @@ def test_trials_evaluated_in_python_give_the_same_fit(shared_models, shared_data
 
     monkeypatch.setattr(individual._FusedRun, "search", python_trials)
     _assert_same(compiled, _fit(model, ds))
+
+
+TWO_CMT = """
+[ini]
+tcl = log(3)
+tv1 = log(20)
+tq  = log(4)
+tv2 = log(30)
+eta_cl ~ 0.09
+eta_v1 ~ 0.04
+eta_q  ~ 0.09
+eta_v2 ~ 0.04
+prop_sd = 0.1
+add_sd  = 0.05
+[model]
+cl = exp(tcl + eta_cl)
+v  = exp(tv1 + eta_v1)
+q  = exp(tq + eta_q)
+v2 = exp(tv2 + eta_v2)
+cp = linCmt()
+cp ~ add(add_sd) + prop(prop_sd)
+"""
+
+
+def _two_cmt_data(model, n_sub, seed):
+    """``benchmarks/mm2_data.py``'s design (one 200 mg bolus, 10 samples over 24 h), simulated."""
+    import pandas as pd
+
+    rows = []
+    for i in range(1, n_sub + 1):
+        rows.append((i, 0.0, 0.0, 200.0, 1, 1, 1))
+        rows += [(i, t, 0.0, 0.0, 0, 0, 1) for t in (0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)]
+    frame = pd.DataFrame(rows, columns=["ID", "TIME", "DV", "AMT", "EVID", "MDV", "CMT"])
+    sim = nl.simulate(model, nl.read_nonmem(frame), n=1, seed=seed).table
+    frame["DV"] = np.where(frame["EVID"] == 0, np.round(sim["SIMDV"].to_numpy(), 5), 0.0)
+    return nl.read_nonmem(frame)
+
+
+def test_a_large_inner_solve_compiled_equals_python(monkeypatch):
+    """From ``predict.ADAPTIVE_MIN_SUBJECTS`` subjects the engine is timed (``parallel=None``)
+    and the compiled path is taken all the same; its Newton steps are then solved only on the
+    active subjects once enough have stopped (``individual._rows``): the Python path's eta-hat,
+    objectives and evaluation count, bit for bit."""
+    from nlme_lab.estimation.evaluation import prepare
+
+    model = nl.Model(TWO_CMT)
+    data = _two_cmt_data(model, 150, 150)
+    subsets, rows = [], individual._rows
+
+    def counted(mask):
+        out = rows(mask)
+        subsets.append(out is not None)
+        return out
+
+    monkeypatch.setattr(individual, "_rows", counted)
+    ev = prepare(model, data)
+    values = ev.values()
+    compiled = ev.modes(values, "focei")
+    engine = ev.subject_engine("focei")
+    assert engine._fused_setup not in (None, False) and any(subsets)  # compiled, with subset solves
+    n_compiled = engine.n_evaluations
+    python = prepare(model, data)
+    monkeypatch.setattr(individual.SubjectEngine, "_fused", lambda self, *a: None)
+    reference = python.modes(values, "focei")
+    np.testing.assert_array_equal(compiled.objectives.etas, reference.objectives.etas)
+    np.testing.assert_array_equal(compiled.objectives.ofv, reference.objectives.ofv)
+    assert compiled.n_not_converged == reference.n_not_converged
+    assert n_compiled == python.subject_engine("focei").n_evaluations
