@@ -332,15 +332,17 @@ class SubjectEngine:
         return A, int(bad.sum())
 
     # --- the individual problem ---------------------------------------------------------------
-    def hessian(self, values: ModelValues, etas, omega_inv, h: float, fused: "_FusedRun | None" = None) -> np.ndarray:
+    def hessian(self, values: ModelValues, etas, omega_inv, h: float, fused: "_FusedRun | None" = None,
+                subjects: np.ndarray | None = None) -> np.ndarray:
         """The Hessian of L_i in eta: central differences of the exact eta-gradient (``fused``:
-        the gradients from the compiled evaluations, the same numbers).
+        the gradients from the compiled evaluations, the same numbers; with ``subjects``, indices,
+        only theirs: the other subjects' Hessians are NaN).
 
         (Forward differences, half the cost, were tried: their O(h) error left eta-hat too
         imprecise for the outer gradient near the optimum of warfarin_pk.)
         """
         pts = _stencil(etas, h)
-        G = None if fused is None else fused.gradients(np.stack(pts))
+        G = None if fused is None else fused.gradients(np.stack(pts), subjects)
         if G is not None:
             H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
         else:
@@ -522,7 +524,10 @@ class SubjectEngine:
             if not go:
                 break
             if refreshed < 2 and it >= 1 and any_need and (big < opts.switch or slow):
-                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step, fused))
+                # the active subjects' Hessians (an inactive subject takes no step: NaN, not in use;
+                # a late refresh for a few slow subjects no longer evaluates them all 2 n_eta times)
+                H = self.hessian(values, etas, omega_inv, opts.hessian_step, fused, _rows(active))
+                exact_H = _positive_definite(H)
                 refreshed += 1
                 has_exact, use = True, exact_H[1]
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
@@ -695,13 +700,18 @@ class _FusedRun:
                              (ofv, T.ofv, ok)):
             dst[at] = src[at]
 
-    def gradients(self, pts: np.ndarray) -> np.ndarray | None:
-        """``inner_trial.stencil_gradients`` at ``pts`` (B, n_sub, n_eta): (B, n_sub, n_eta), or
-        None (nothing counted) where some solution failed."""
+    def gradients(self, pts: np.ndarray, subjects: np.ndarray | None = None) -> np.ndarray | None:
+        """The exact eta-gradients (``inner_trial.line_search``'s ``STENCIL``) at ``pts`` (B,
+        n_sub, n_eta): (B, n_sub, n_eta), or None (nothing counted) where some solution failed;
+        ``subjects`` (indices): only theirs, NaN elsewhere (counted as whole points all the same)."""
         from nlme_lab.kernels.inner_trial import FAILED, STENCIL
 
-        G = np.empty(pts.shape)
-        if self._call(STENCIL, pts, G) == FAILED:
+        if subjects is None:
+            G, sel = np.empty(pts.shape), np.ones(pts.shape[1], dtype=bool)
+        else:
+            G, sel = np.full(pts.shape, np.nan), np.zeros(pts.shape[1], dtype=bool)
+            sel[subjects] = True
+        if self._call(STENCIL, pts, G, active=sel) == FAILED:
             return None
         self._counted(len(pts))
         return G
