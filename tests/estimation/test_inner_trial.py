@@ -20,8 +20,12 @@ def _assert_same(a, b):
     np.testing.assert_array_equal(a[3], b[3])
 
 
+@pytest.mark.parametrize("few", [individual.FEW_SKIPPED, 1])
 @pytest.mark.parametrize("name, data", [("theo_sd", "theo_sd.csv"), ("pheno", "pheno.csv")])
-def test_the_compiled_inner_solve_equals_the_python_one(shared_models, shared_data, name, data, monkeypatch):
+def test_the_compiled_inner_solve_equals_the_python_one(shared_models, shared_data, name, data, few, monkeypatch):
+    """``few`` 1: the Newton steps and the Hessian refreshes on the active subjects only
+    whenever one has stopped (``individual._rows``)."""
+    monkeypatch.setattr(individual, "FEW_SKIPPED", few)
     model, ds = shared_models[name], shared_data[data]
     calls = []
     search = individual._FusedRun.search
@@ -88,28 +92,37 @@ def _two_cmt_data(model, n_sub, seed):
     return nl.read_nonmem(frame)
 
 
-def test_a_large_inner_solve_compiled_equals_python(monkeypatch):
+@pytest.mark.parametrize("few", [individual.FEW_SKIPPED, 1])
+def test_a_large_inner_solve_compiled_equals_python(few, monkeypatch):
     """From ``predict.ADAPTIVE_MIN_SUBJECTS`` subjects the engine is timed (``parallel=None``)
-    and the compiled path is taken all the same; its Newton steps are then solved only on the
-    active subjects once enough have stopped (``individual._rows``): the Python path's eta-hat,
-    objectives and evaluation count, bit for bit."""
+    and the compiled path is taken all the same; its Newton steps (and with ``few`` 1 its
+    Hessian refreshes too) are then solved only on the active subjects once enough have
+    stopped (``individual._rows``): the Python path's eta-hat, objectives and evaluation
+    count, bit for bit."""
     from nlme_lab.estimation.evaluation import prepare
 
+    monkeypatch.setattr(individual, "FEW_SKIPPED", few)
     model = nl.Model(TWO_CMT)
     data = _two_cmt_data(model, 150, 150)
-    subsets, rows = [], individual._rows
+    subsets, rows, refreshes, hessian = [], individual._rows, [], individual.SubjectEngine.hessian
 
     def counted(mask):
         out = rows(mask)
         subsets.append(out is not None)
         return out
 
+    def counted_hessian(self, values, etas, omega_inv, h, fused=None, subjects=None):
+        refreshes.append(subjects is not None)
+        return hessian(self, values, etas, omega_inv, h, fused, subjects)
+
     monkeypatch.setattr(individual, "_rows", counted)
+    monkeypatch.setattr(individual.SubjectEngine, "hessian", counted_hessian)
     ev = prepare(model, data)
     values = ev.values()
     compiled = ev.modes(values, "focei")
     engine = ev.subject_engine("focei")
     assert engine._fused_setup not in (None, False) and any(subsets)  # compiled, with subset solves
+    assert refreshes and (all(refreshes) if few == 1 else not any(refreshes))
     n_compiled = engine.n_evaluations
     python = prepare(model, data)
     monkeypatch.setattr(individual.SubjectEngine, "_fused", lambda self, *a: None)
