@@ -15,7 +15,7 @@ which the outer gradient computes anyway); without one, the exact Hessian is com
 the mode (central differences of the exact gradient) and reused.
 
 Compiled path (``_fused``, ``kernels.inner_trial``): FOCEI on uncensored natural-scale data of a
-closed-form ``KernelProblem`` with the serial engine and at most ``inner_newton.MAX_ETA`` etas
+closed-form ``KernelProblem`` with an engine not threaded outright and at most ``inner_newton.MAX_ETA`` etas
 runs the Newton iteration with its trials, Armijo searches and bookkeeping compiled
 (``_newton_fused``), the same steps and numbers as the Python path, with the same evaluation
 counts; a trial it cannot evaluate (a failed solution) is evaluated in Python.

@@ -255,7 +255,7 @@ class KernelProblem:
         linear, ODE options, the full theta vector at ``theta``), (record effects, P, dp_deta,
         dp_dtheta, dP, pred, dpred, status, fail, the twin check's theta and eta columns),
         (observation records, endpoints)), all this problem's own buffers; None where it does
-        not apply (ODE models, kappas, a threaded or timed engine, no twin check made yet: the
+        not apply (ODE models, kappas, an engine threaded outright, no twin check made yet: the
         first call goes through ``evaluate_directions``). The caller counts its calls
         (``count_inner``).
 

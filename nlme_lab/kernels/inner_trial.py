@@ -28,7 +28,8 @@ are now late-bound, ``EVALUATE_RANGE``, ``EVALUATE_RUNS``; fresh machine, theo_s
 
 What it covers (``individual.SubjectEngine._fused``): closed-form or ODE-free ``KernelProblem``
 models without occasions (kappas), uncensored Gaussian data on the natural scale (no log
-transform), FOCEI (the variance basis is the prediction), the serial engine, at most
+transform), FOCEI (the variance basis is the prediction), an engine not threaded outright (serial, or
+timed by ``AdaptiveThreads``: the trials here are serial either way), at most
 ``inner_newton.MAX_ETA`` etas. Everything else keeps the Python path.
 
 The engine is reached through the addresses of ``population.compute_dp_at`` and
