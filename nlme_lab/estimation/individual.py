@@ -15,7 +15,7 @@ which the outer gradient computes anyway); without one, the exact Hessian is com
 the mode (central differences of the exact gradient) and reused.
 
 Compiled path (``_fused``, ``kernels.inner_trial``): FOCEI on uncensored natural-scale data of a
-closed-form ``KernelProblem`` with the serial engine and at most ``inner_newton.MAX_ETA`` etas
+closed-form ``KernelProblem`` with an engine not threaded outright and at most ``inner_newton.MAX_ETA`` etas
 runs the Newton iteration with its trials, Armijo searches and bookkeeping compiled
 (``_newton_fused``), the same steps and numbers as the Python path, with the same evaluation
 counts; a trial it cannot evaluate (a failed solution) is evaluated in Python.
@@ -333,15 +333,17 @@ class SubjectEngine:
         return A, int(bad.sum())
 
     # --- the individual problem ---------------------------------------------------------------
-    def hessian(self, values: ModelValues, etas, omega_inv, h: float, fused: "_FusedRun | None" = None) -> np.ndarray:
+    def hessian(self, values: ModelValues, etas, omega_inv, h: float, fused: "_FusedRun | None" = None,
+                subjects: np.ndarray | None = None) -> np.ndarray:
         """The Hessian of L_i in eta: central differences of the exact eta-gradient (``fused``:
-        the gradients from the compiled evaluations, the same numbers).
+        the gradients from the compiled evaluations, the same numbers; with ``subjects``, indices,
+        only theirs: the other subjects' Hessians are NaN).
 
         (Forward differences, half the cost, were tried: their O(h) error left eta-hat too
         imprecise for the outer gradient near the optimum of warfarin_pk.)
         """
         pts = _stencil(etas, h)
-        G = None if fused is None else fused.gradients(np.stack(pts))
+        G = None if fused is None else fused.gradients(np.stack(pts), subjects)
         if G is not None:
             H = np.stack([(G[2 * m] - G[2 * m + 1]) / (2 * h) for m in range(self.n_eta)], axis=-1)
         else:
@@ -503,9 +505,17 @@ class SubjectEngine:
         refreshed, has_prev = 0, False
         search = fused.search_arrays()
         no_H = search["no_H"]
+        gn_step = None
         for it in range(opts.max_iterations):
-            H = 2.0 * T.A
-            gn_step = -solve_vectors(H, T.grad)
+            # the Gauss-Newton steps of the subjects the last search could move (``active``:
+            # an inactive subject stays so, its state and step unchanged): per subject the
+            # same LAPACK call as on the whole stack, so the same numbers, in O(active) (a slow
+            # subject, 88 of 100 iterations alone at 2000 subjects, no longer solves them all)
+            rows = _rows(active) if it else None
+            if rows is None:
+                gn_step = -solve_vectors(2.0 * T.A, T.grad)
+            else:
+                gn_step[rows] = -solve_vectors(2.0 * T.A[rows], T.grad[rows])
             has_exact = exact_H is not None
             use = exact_H[1] if has_exact else search["no_use"]
             go, any_need, big, slow = iteration_status(T.grad, gn_step, opts.step_tolerance, stuck, dec, converged,
@@ -514,12 +524,21 @@ class SubjectEngine:
             if not go:
                 break
             if refreshed < 2 and it >= 1 and any_need and (big < opts.switch or slow):
-                exact_H = _positive_definite(self.hessian(values, etas, omega_inv, opts.hessian_step, fused))
+                # the active subjects' Hessians (an inactive subject takes no step: NaN, not in use;
+                # a late refresh for a few slow subjects no longer evaluates them all 2 n_eta times)
+                H = self.hessian(values, etas, omega_inv, opts.hessian_step, fused, _rows(active))
+                exact_H = _positive_definite(H)
                 refreshed += 1
                 has_exact, use = True, exact_H[1]
             step, slope = gn_step, -dec  # (-dec is grad' gn_step to the bit)
             if has_exact and use.any():
-                step = -solve_vectors(np.where(use[:, None, None], exact_H[0], H), T.grad)
+                rows = _rows(use & active)  # (an inactive subject's step is not taken: any finite one will do)
+                if rows is None:
+                    H = np.where(use[:, None, None], exact_H[0], 2.0 * T.A)
+                    step = -solve_vectors(H, T.grad)
+                else:
+                    step = gn_step.copy()
+                    step[rows] = -solve_vectors(exact_H[0][rows], T.grad[rows])
                 slope = _dots(T.grad, step, True)
             failed, damped, stalled = self._line_search_fused(fused, values, step, slope, active, opts, omega_inv,
                                                               logdet_omega)
@@ -681,13 +700,18 @@ class _FusedRun:
                              (ofv, T.ofv, ok)):
             dst[at] = src[at]
 
-    def gradients(self, pts: np.ndarray) -> np.ndarray | None:
-        """``inner_trial.stencil_gradients`` at ``pts`` (B, n_sub, n_eta): (B, n_sub, n_eta), or
-        None (nothing counted) where some solution failed."""
+    def gradients(self, pts: np.ndarray, subjects: np.ndarray | None = None) -> np.ndarray | None:
+        """The exact eta-gradients (``inner_trial.line_search``'s ``STENCIL``) at ``pts`` (B,
+        n_sub, n_eta): (B, n_sub, n_eta), or None (nothing counted) where some solution failed;
+        ``subjects`` (indices): only theirs, NaN elsewhere (counted as whole points all the same)."""
         from nlme_lab.kernels.inner_trial import FAILED, STENCIL
 
-        G = np.empty(pts.shape)
-        if self._call(STENCIL, pts, G) == FAILED:
+        if subjects is None:
+            G, sel = np.empty(pts.shape), np.ones(pts.shape[1], dtype=bool)
+        else:
+            G, sel = np.full(pts.shape, np.nan), np.zeros(pts.shape[1], dtype=bool)
+            sel[subjects] = True
+        if self._call(STENCIL, pts, G, active=sel) == FAILED:
             return None
         self._counted(len(pts))
         return G
@@ -754,6 +778,20 @@ def _secant_update(exact_H: tuple[np.ndarray, np.ndarray], s: np.ndarray, y: np.
     sHs = np.einsum("ni,ni->n", s[ok], Hs)
     yk = y[ok]
     H[ok] += yk[:, :, None] * yk[:, None, :] / sy[ok][:, None, None] - Hs[:, :, None] * Hs[:, None, :] / sHs[:, None, None]
+
+
+FEW_SKIPPED = 32  # fewer subjects left out than this: ``_rows`` solves them all (fancy indexing costs more)
+
+
+def _rows(mask: np.ndarray) -> np.ndarray | None:
+    """The subjects of ``mask`` whose Newton steps ``_newton_fused`` solves, or None: solve
+    every subject (at least all but ``FEW_SKIPPED``; each matrix is its own LAPACK call, so
+    the numbers are the same either way)."""
+    n = len(mask)
+    if n < FEW_SKIPPED:
+        return None
+    rows = np.flatnonzero(mask)
+    return None if n - rows.size < FEW_SKIPPED else rows
 
 
 def _dots(a: np.ndarray, b: np.ndarray, compiled: bool) -> np.ndarray:

@@ -28,7 +28,8 @@ are now late-bound, ``EVALUATE_RANGE``, ``EVALUATE_RUNS``; fresh machine, theo_s
 
 What it covers (``individual.SubjectEngine._fused``): closed-form or ODE-free ``KernelProblem``
 models without occasions (kappas), uncensored Gaussian data on the natural scale (no log
-transform), FOCEI (the variance basis is the prediction), the serial engine, at most
+transform), FOCEI (the variance basis is the prediction), an engine not threaded outright (serial, or
+timed by ``AdaptiveThreads``: the trials here are serial either way), at most
 ``inner_newton.MAX_ETA`` etas. Everything else keeps the Python path.
 
 The engine is reached through the addresses of ``population.compute_dp_at`` and
@@ -214,9 +215,9 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
                 todo, t, noise, stalled, damped, ok, logdet_omega, max_trials, out, pts, G):
     """``mode`` ``SEARCH``: the line search below; ``EVALUATE``: every subject at the etas
     ``E3[0]`` into ``state`` (the solve's start), ``out[1]`` ``FAILED`` (nothing written) if
-    some subject failed; ``STENCIL``: the exact eta-gradient of every subject at each of the B
-    points ``pts`` (B, n_sub, n_eta) into ``G`` (``SubjectEngine._stacked_grad``, point by
-    point), ``FAILED`` if a solution failed. (One kernel for the three: each kernel compiled
+    some subject failed; ``STENCIL``: the exact eta-gradient of the subjects ``active`` at each
+    of the B points ``pts`` (B, n_sub, n_eta) into their rows of ``G`` (``SubjectEngine._stacked_grad``,
+    point by point; the other rows untouched), ``FAILED`` if a solution failed. (One kernel for the three: each kernel compiled
     from Python costs its own compile.)
 
     ``SEARCH``: up to ``max_trials`` trials of ``SubjectEngine._line_search_compiled`` (its ``t``,
@@ -234,6 +235,9 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
     if mode != SEARCH:
         n_b = pts.shape[0] if mode == STENCIL else 1
         every = np.ones(n_sub, dtype=np.bool_)
+        if mode == STENCIL:
+            for s in range(n_sub):
+                every[s] = active[s]
         out[0], out[1], out[2] = 0, FAILED, 0
         for b in range(n_b):
             if mode == STENCIL:
@@ -244,8 +248,9 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
                 return
             if mode == STENCIL:
                 for s in range(n_sub):
-                    for j in range(n_e):
-                        G[b, s, j] = grad_t[0, s, j]
+                    if every[s]:
+                        for j in range(n_e):
+                            G[b, s, j] = grad_t[0, s, j]
         if mode == EVALUATE:
             for s in range(n_sub):
                 _commit(s, E3, trial, state, starts, counts, logdet_omega)

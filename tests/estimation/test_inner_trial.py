@@ -20,8 +20,12 @@ def _assert_same(a, b):
     np.testing.assert_array_equal(a[3], b[3])
 
 
+@pytest.mark.parametrize("few", [individual.FEW_SKIPPED, 1])
 @pytest.mark.parametrize("name, data", [("theo_sd", "theo_sd.csv"), ("pheno", "pheno.csv")])
-def test_the_compiled_inner_solve_equals_the_python_one(shared_models, shared_data, name, data, monkeypatch):
+def test_the_compiled_inner_solve_equals_the_python_one(shared_models, shared_data, name, data, few, monkeypatch):
+    """``few`` 1: the Newton steps and the Hessian refreshes on the active subjects only
+    whenever one has stopped (``individual._rows``)."""
+    monkeypatch.setattr(individual, "FEW_SKIPPED", few)
     model, ds = shared_models[name], shared_data[data]
     calls = []
     search = individual._FusedRun.search
@@ -50,3 +54,80 @@ def test_trials_evaluated_in_python_give_the_same_fit(shared_models, shared_data
 
     monkeypatch.setattr(individual._FusedRun, "search", python_trials)
     _assert_same(compiled, _fit(model, ds))
+
+
+TWO_CMT = """
+[ini]
+tcl = log(3)
+tv1 = log(20)
+tq  = log(4)
+tv2 = log(30)
+eta_cl ~ 0.09
+eta_v1 ~ 0.04
+eta_q  ~ 0.09
+eta_v2 ~ 0.04
+prop_sd = 0.1
+add_sd  = 0.05
+[model]
+cl = exp(tcl + eta_cl)
+v  = exp(tv1 + eta_v1)
+q  = exp(tq + eta_q)
+v2 = exp(tv2 + eta_v2)
+cp = linCmt()
+cp ~ add(add_sd) + prop(prop_sd)
+"""
+
+
+def _two_cmt_data(model, n_sub, seed):
+    """``benchmarks/mm2_data.py``'s design (one 200 mg bolus, 10 samples over 24 h), simulated."""
+    import pandas as pd
+
+    rows = []
+    for i in range(1, n_sub + 1):
+        rows.append((i, 0.0, 0.0, 200.0, 1, 1, 1))
+        rows += [(i, t, 0.0, 0.0, 0, 0, 1) for t in (0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)]
+    frame = pd.DataFrame(rows, columns=["ID", "TIME", "DV", "AMT", "EVID", "MDV", "CMT"])
+    sim = nl.simulate(model, nl.read_nonmem(frame), n=1, seed=seed).table
+    frame["DV"] = np.where(frame["EVID"] == 0, np.round(sim["SIMDV"].to_numpy(), 5), 0.0)
+    return nl.read_nonmem(frame)
+
+
+@pytest.mark.parametrize("few", [individual.FEW_SKIPPED, 1])
+def test_a_large_inner_solve_compiled_equals_python(few, monkeypatch):
+    """From ``predict.ADAPTIVE_MIN_SUBJECTS`` subjects the engine is timed (``parallel=None``)
+    and the compiled path is taken all the same; its Newton steps (and with ``few`` 1 its
+    Hessian refreshes too) are then solved only on the active subjects once enough have
+    stopped (``individual._rows``): the Python path's eta-hat, objectives and evaluation
+    count, bit for bit."""
+    from nlme_lab.estimation.evaluation import prepare
+
+    monkeypatch.setattr(individual, "FEW_SKIPPED", few)
+    model = nl.Model(TWO_CMT)
+    data = _two_cmt_data(model, 150, 150)
+    subsets, rows, refreshes, hessian = [], individual._rows, [], individual.SubjectEngine.hessian
+
+    def counted(mask):
+        out = rows(mask)
+        subsets.append(out is not None)
+        return out
+
+    def counted_hessian(self, values, etas, omega_inv, h, fused=None, subjects=None):
+        refreshes.append(subjects is not None)
+        return hessian(self, values, etas, omega_inv, h, fused, subjects)
+
+    monkeypatch.setattr(individual, "_rows", counted)
+    monkeypatch.setattr(individual.SubjectEngine, "hessian", counted_hessian)
+    ev = prepare(model, data)
+    values = ev.values()
+    compiled = ev.modes(values, "focei")
+    engine = ev.subject_engine("focei")
+    assert engine._fused_setup not in (None, False) and any(subsets)  # compiled, with subset solves
+    assert refreshes and (all(refreshes) if few == 1 else not any(refreshes))
+    n_compiled = engine.n_evaluations
+    python = prepare(model, data)
+    monkeypatch.setattr(individual.SubjectEngine, "_fused", lambda self, *a: None)
+    reference = python.modes(values, "focei")
+    np.testing.assert_array_equal(compiled.objectives.etas, reference.objectives.etas)
+    np.testing.assert_array_equal(compiled.objectives.ofv, reference.objectives.ofv)
+    assert compiled.n_not_converged == reference.n_not_converged
+    assert n_compiled == python.subject_engine("focei").n_evaluations
