@@ -19,8 +19,12 @@ Skipped (with a message) when ``Rscript`` or R's nlme package is not installed (
 
 Timing: R inside R (``system.time`` over repetitions after a warm-up fit, elapsed and CPU);
 ours in-process warm (FOCEI with the default sandwich covariance step, repetitions after a
-warm-up fit, wall and CPU). The two sides run interleaved in rounds (R, ours, R, ours, ...) so
-the machine's load falls on both; the medians over rounds of the per-fit times are compared.
+warm-up fit, wall and CPU). The two sides run interleaved, case by case in rounds (R theo, ours
+theo, R pheno, ours pheno, ...) so the machine's load falls on both; the medians over rounds of
+the per-fit times are compared, and so are the two sides of each round ("paired": the median of
+the rounds' own ratios). The pairing matters on a shared VM: on 2026-12-07 with nothing else
+running, 60 warm theo fits in one process took 46-112 ms of CPU each, in runs of similar values
+lasting seconds (user time only, no page faults: the host, not the process).
 ``python benchmarks/bench_r_nlme.py [--rounds N]``.
 
 Measured 2026-12-06 (2 shared cores, load average 3-4; CPU ms per warm fit, ours / R): before
@@ -218,22 +222,22 @@ def main(argv=None) -> int:
     ours = {n: [] for n in args.cases}
     print(f"\nload average at start: {os.getloadavg()}")
     for rnd in range(args.rounds):
-        r_args = [x for n in args.cases for x in (n, str(CASES[n][3]))]
-        got = run_r(R_TIME, r_args)
-        for n in args.cases:
-            r_times[n].append(got[n])
+        for n in args.cases:  # R then ours, case by case: the two sides of a pair seconds apart
+            r_times[n].append(run_r(R_TIME, [n, str(CASES[n][3])])[n])
             ours[n].append(time_ours(*loaded[n], CASES[n][4]))
         print(f"round {rnd + 1}: " + "; ".join(
             f"{n} R {r_times[n][-1][0] * 1e3:.0f} ms, ours {ours[n][-1][0] * 1e3:.0f} ms" for n in args.cases)
             + f"  (load {os.getloadavg()[0]:.2f})")
     print(f"\nload average at end: {os.getloadavg()}")
     print(f"{'case':<10} {'R wall':>9} {'R CPU':>9} {'ours wall':>10} {'ours CPU':>9} {'ratio wall':>11} "
-          f"{'ratio CPU':>10}   (ms per warm fit, medians over {args.rounds} rounds)")
+          f"{'ratio CPU':>10} {'paired CPU':>11}   (ms per warm fit, medians over {args.rounds} rounds; "
+          "paired: the median of the rounds' own ratios)")
     for n in args.cases:
         rw, rc = (statistics.median(x[i] for x in r_times[n]) for i in (0, 1))
         ow, oc = (statistics.median(x[i] for x in ours[n]) for i in (0, 1))
+        paired = statistics.median(o[1] / r[1] for o, r in zip(ours[n], r_times[n]))
         print(f"{n:<10} {rw * 1e3:>9.1f} {rc * 1e3:>9.1f} {ow * 1e3:>10.1f} {oc * 1e3:>9.1f} {ow / rw:>11.2f} "
-              f"{oc / rc:>10.2f}")
+              f"{oc / rc:>10.2f} {paired:>11.2f}")
     print("targets (issue 17): ours/R <= 0.7 on theo, <= 0.5 on pheno")
     return 0
 
