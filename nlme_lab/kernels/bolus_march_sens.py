@@ -132,7 +132,7 @@ def _eligible(a, b, evid, amt, cmt, dP, dose_index):
     return True
 
 
-@engine_jit(inline=True)
+@engine_jit()
 def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, init, dinit, obs,
                dobs_dy, dobs_dp, linsys, dlinsys, pred, dpred, sc):
     """Predictions ``pred[a:b]`` and directions ``dpred[a:b]`` of a simple subject (module
