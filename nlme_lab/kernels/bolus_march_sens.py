@@ -38,10 +38,11 @@ import math  # noqa: E402
 from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from numba import njit, typeof, types  # noqa: E402
 
+from .abi import DinitFn, DlinsysFn, DobsFn, InitFn, LinsysFn, ObsFn, arr3, mat, vec  # noqa: E402
 from .bolus_march import _simple  # noqa: E402
-from .jit import engine_jit  # noqa: E402
+from .jit import COMPILED_CALLERS_ONLY, LateBound, engine_jit  # noqa: E402
 from .linear import METHOD_EXPM, OPT_LINEAR_METHOD, OPT_MODEL_INPUT, contract_dK  # noqa: E402
 from .spectral import DECOMPOSE, EIG_OK, dd1, make_decomp_workspace  # noqa: E402
 
@@ -88,7 +89,7 @@ class SensScratch(NamedTuple):
     decomp: object  # spectral.DecompWorkspace
 
 
-@njit(cache=True)
+@njit(cache=True, **COMPILED_CALLERS_ONLY)
 def make_sens_scratch(n, n_p, nd, n_end):
     """A ``SensScratch`` of its own (n states, n_p parameters, nd directions, n_end endpoints),
     allocated once per chunk of subjects by ``population._solve_range_at``: not taken from a
@@ -104,6 +105,16 @@ def make_sens_scratch(n, n_p, nd, n_end):
                        np.zeros((n, n)), np.zeros((n, n_p)), np.zeros(n), np.zeros(nd, np.int64),
                        np.zeros((n_end, n)), np.zeros((n_end, n_p)), np.zeros(n_end),
                        dw)
+
+
+def _scratch_type():
+    """The numba type of a ``SensScratch`` (from a Python-built one: no compile)."""
+    a1, a2, a3 = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1, 1))
+    return typeof(SensScratch(a2, a2, a2, a1, a1, a1, a1, a1, a1, a2, a2, a3, a3, a2, a2, a2, a1,
+                              np.zeros(1, np.int64), a2, a2, a1, make_decomp_workspace.py_func(1)))
+
+
+SENS_SCRATCH_TYPE = _scratch_type()
 
 
 @engine_jit()
@@ -132,7 +143,7 @@ def _eligible(a, b, evid, amt, cmt, dP, dose_index):
     return True
 
 
-@engine_jit(inline=True)
+@engine_jit(wrappers=False)  # late-bound: ``MARCH_SENS_SUBJECT``
 def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, init, dinit, obs,
                dobs_dy, dobs_dp, linsys, dlinsys, pred, dpred, sc):
     """Predictions ``pred[a:b]`` and directions ``dpred[a:b]`` of a simple subject (module
@@ -269,3 +280,13 @@ def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, in
                     acc += Op[e, k] * dPr[k, d]
                 dpred[g, e, d] = acc
     return True
+
+
+_i64v, _i64m = types.int64[::1], types.int64[:, ::1]
+#: ``march_sens``, late-bound (``jit.LateBound``; bound by ``population.bind_sensitivity_path``):
+#: compiled once, on its own, rather than inlined into ``population._march_sens_at`` (numba's
+#: inliner deep-copies the callee's IR block by block, ~3 CPU s for this one) or linked into it
+#: (its code optimised and machine-coded again there, ~1 CPU s)
+MARCH_SENS_SUBJECT = LateBound("nlme_lab_kernels_march_sens", types.boolean(
+    types.int64, types.int64, vec, _i64v, vec, _i64v, vec, _i64v, _i64v, mat, arr3, _i64m,
+    InitFn, DinitFn, ObsFn, DobsFn, DobsFn, LinsysFn, DlinsysFn, mat, arr3, SENS_SCRATCH_TYPE))

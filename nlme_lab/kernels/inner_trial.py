@@ -57,7 +57,7 @@ from .events import NOT_LOADED  # noqa: E402
 from .jit import LateBound  # noqa: E402
 from .inner_newton import armijo_accept, armijo_advance, armijo_start, count_blind, newton_status, secant_update  # noqa: E402,E501
 from .population import COMPUTE_DP_SIG, SOLVE_RANGE_SIG, _caster  # noqa: E402
-from .subject_terms import accumulate_terms, gaussian_pieces  # noqa: E402
+from .subject_terms import ACCUMULATE_TERMS, GAUSSIAN_PIECES  # noqa: E402
 
 #: the engine entry points called by address (``engine_entry_points``)
 ComputeDpAtFn = types.FunctionType(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))
@@ -66,9 +66,11 @@ _as_compute_dp, _as_solve_range = _caster(ComputeDpAtFn), _caster(SolveRangeFn)
 
 #: numba options of the kernels called from Python (no C wrapper: nothing calls them by address)
 #: and of those only compiled code calls (no Python wrapper either: it would unbox the tuples of
-#: ~35 arrays they take, ~1 CPU s of compiling each)
-_OPTS = {"cache": True, "no_cfunc_wrapper": True, "error_model": "numpy"}
-_INNER = {"cache": True, "no_cfunc_wrapper": True, "no_cpython_wrapper": True, "error_model": "numpy"}
+#: ~35 arrays they take, ~1 CPU s of compiling each). None allocates: no reference counting
+#: (``_nrt``, as ``jit.engine_jit``; the increfs and decrefs of the ~50 arrays they unpack from their
+#: tuples cost ~1 CPU s of compiling in ``line_search`` and in ``_evaluate_range`` each)
+_OPTS = {"cache": True, "no_cfunc_wrapper": True, "error_model": "numpy", "_nrt": False}
+_INNER = {**_OPTS, "no_cpython_wrapper": True}
 
 #: ``line_search``'s codes: done (no subject left or the trial budget used), or stopped before a
 #: trial whose evaluation the caller must do in Python
@@ -112,6 +114,9 @@ def engine_entry_points() -> tuple[int, int]:
         if not ref.bound:
             ref.bind(dispatcher)
     return addresses
+
+
+_gaussian_pieces, _accumulate_terms = GAUSSIAN_PIECES.call, ACCUMULATE_TERMS.call  # late-bound
 
 
 @njit(**_INNER)
@@ -159,10 +164,10 @@ def _evaluate_range(s0, s1, engine, records, model, bufs, obs, err, E3, trial):
         for j in range(n_dir):
             g[0, o, j] = dpred[r, e, j]
     fs = f[:, o0:o1]
-    gaussian_pieces(fs, fs, y[o0:o1], add[o0:o1], prop[o0:o1], log_scale[o0:o1], sd, l[:, o0:o1], l_f[:, o0:o1],
-                    l_V[:, o0:o1], m00[:, o0:o1], m11[:, o0:o1], dv_dfv[:, o0:o1])
-    accumulate_terms(l, l_f, l_V, m00, zeros, m11, dv_dfv, g, g, True, E3[:, s0:s1], omega_inv, starts[s0:s1],
-                     counts[s0:s1], inner[:, s0:s1], grad[:, s0:s1], A[:, s0:s1], logdet[:, s0:s1])
+    _gaussian_pieces(fs, fs, y[o0:o1], add[o0:o1], prop[o0:o1], log_scale[o0:o1], sd, l[:, o0:o1], l_f[:, o0:o1],
+                     l_V[:, o0:o1], m00[:, o0:o1], m11[:, o0:o1], dv_dfv[:, o0:o1])
+    _accumulate_terms(l, l_f, l_V, m00, zeros, m11, dv_dfv, g, g, True, E3[:, s0:s1], omega_inv, starts[s0:s1],
+                      counts[s0:s1], inner[:, s0:s1], grad[:, s0:s1], A[:, s0:s1], logdet[:, s0:s1])
     return True
 
 
@@ -234,21 +239,21 @@ def line_search(mode, engine, records, model, bufs, obs, err, E3, trial, state, 
     n_sub, n_e = etas.shape
     if mode != SEARCH:
         n_b = pts.shape[0] if mode == STENCIL else 1
-        every = np.ones(n_sub, dtype=np.bool_)
-        if mode == STENCIL:
-            for s in range(n_sub):
-                every[s] = active[s]
         out[0], out[1], out[2] = 0, FAILED, 0
         for b in range(n_b):
             if mode == STENCIL:
                 for s in range(n_sub):
                     for j in range(n_e):
                         E3[0, s, j] = pts[b, s, j]
-            if not _evaluate_runs_call(every, engine, records, model, bufs, obs, err, E3, trial):
+            if mode == STENCIL:  # the subjects in ``active``
+                if not _evaluate_runs_call(active, engine, records, model, bufs, obs, err, E3, trial):
+                    return
+            # every subject: one run (``_evaluate_runs`` on all True, without allocating the mask)
+            elif n_sub > 0 and not _evaluate_range_call(0, n_sub, engine, records, model, bufs, obs, err, E3, trial):
                 return
             if mode == STENCIL:
                 for s in range(n_sub):
-                    if every[s]:
+                    if active[s]:
                         for j in range(n_e):
                             G[b, s, j] = grad_t[0, s, j]
         if mode == EVALUATE:

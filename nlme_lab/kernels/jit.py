@@ -32,12 +32,21 @@ from numba.extending import intrinsic
 ir = cgutils.ir  # numba's llvmlite.ir
 
 
-def engine_jit(*signature, cache: bool = True, inline: bool = False):
+#: numba options of a kernel that only compiled code calls (late-bound kernels, by the address of
+#: their compiled code): no Python wrapper (which unboxes and boxes every argument type, ~0.1-0.6
+#: CPU s of compiling for a kernel with a tuple of arrays) and no C wrapper
+COMPILED_CALLERS_ONLY = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
+
+def engine_jit(*signature, cache: bool = True, inline: bool = False, wrappers: bool = True):
     """``njit(*signature, cache=cache)`` without reference counting (module docstring);
-    ``inline``: inline into callers (numba ``inline="always"``)."""
+    ``inline``: inline into callers (numba ``inline="always"``); ``wrappers=False``: only compiled
+    code calls it (``COMPILED_CALLERS_ONLY``)."""
     options = {"cache": cache, "_nrt": False}
     if inline:
         options["inline"] = "always"
+    if not wrappers:
+        options.update(COMPILED_CALLERS_ONLY)
     return njit(*signature, **options)
 
 

@@ -62,9 +62,9 @@ from .abi import (  # noqa: E402
     vec,
 )
 from .bolus_march import march  # noqa: E402
-from .bolus_march_sens import make_sens_scratch, march_sens, sens_path_applies  # noqa: E402
+from .bolus_march_sens import MARCH_SENS_SUBJECT, make_sens_scratch, march_sens, sens_path_applies  # noqa: E402
 from .events import NOT_LOADED, SOLVE_RECORDS, bind_solve_records, fast_path_applies, i64m, i64v  # noqa: E402
-from .jit import LateBound, engine_jit  # noqa: E402
+from .jit import COMPILED_CALLERS_ONLY, LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
 from .steady_state import bind_steady_state, needs_steady_state  # noqa: E402
 from .workspace import make_march_scratch, make_subject_workspace, queue_capacity  # noqa: E402
@@ -179,9 +179,10 @@ def _compute_dp_at_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, us
 
 
 SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
+_march_sens_subject = MARCH_SENS_SUBJECT.call  # ``march_sens``, late-bound
 
 
-@njit(cache=True)  # no signature here: that would compile it on import (``MARCH_SENS.bind`` does)
+@njit(cache=True, **COMPILED_CALLERS_ONLY)  # no signature here: that would compile it on import (``MARCH_SENS.bind`` does)
 def _march_sens_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P, dose_index, fn,
                    linear, dP, opts, pred, dpred, status, fail_rec):
     """``bolus_march_sens.march_sens`` on the subjects of s0:s1 whose status is ``NOT_LOADED`` (with
@@ -195,9 +196,9 @@ def _march_sens_at(s0, s1, offsets, time, evid, amt, cmt, rate, ii, addl, ss, P,
     for s in range(s0, s1):
         if status[s] != NOT_LOADED:
             continue
-        if march_sens(offsets[s], offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dP,
-                      dose_index, _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]), _as_dobs(fn[6]),
-                      _as_dobs(fn[7]), _as_linsys(fn[8]), _as_dlinsys(fn[9]), pred, dpred, sc):
+        if _march_sens_subject(offsets[s], offsets[s + 1], time, evid, amt, cmt, rate, addl, ss, P, dP,
+                               dose_index, _as_init(fn[3]), _as_dinit(fn[4]), _as_obs(fn[5]), _as_dobs(fn[6]),
+                               _as_dobs(fn[7]), _as_linsys(fn[8]), _as_dlinsys(fn[9]), pred, dpred, sc):
             status[s] = 0
             fail_rec[s] = -1
         else:
@@ -213,6 +214,8 @@ _march_sens, _march_sens_address = MARCH_SENS.function, MARCH_SENS.address
 def bind_sensitivity_path() -> None:
     """Compile (or load) ``_march_sens_at`` and let ``_solve_range_at`` use it: bound with
     ``compute_dp`` (what every caller that asks for directions uses first) and by ``bind_engine``."""
+    if not MARCH_SENS_SUBJECT.bound:
+        MARCH_SENS_SUBJECT.bind(march_sens)
     if not MARCH_SENS.bound:
         MARCH_SENS.bind(_march_sens_at)
 

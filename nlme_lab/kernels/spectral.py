@@ -289,7 +289,16 @@ def _jacobi(A, Q, s):
     return False
 
 
-@engine_jit()
+#: the numba type of a ``DecompWorkspace`` and the signature of ``decompose``
+DECOMP_WORKSPACE_TYPE = typeof(make_decomp_workspace.py_func(1))
+DECOMPOSE_SIG = types.int64(mat, mat, mat, vec, DECOMP_WORKSPACE_TYPE)
+#: one signature: its two calls pass ``transpose`` as the literals False and True, each of which
+#: would compile it again (~1 CPU s each on a cold start)
+SOLVE_SHIFTED_SIG = types.boolean(mat, types.int64[::1], types.int64, types.int64, types.float64, vec,
+                                  DECOMP_WORKSPACE_TYPE, types.boolean)
+
+
+@engine_jit(SOLVE_SHIFTED_SIG)
 def _solve_shifted(K, order, p0, s, mu, rhs, dw, transpose):
     """Solve (K_bb - mu I) z = rhs (or its transpose) for the block order[p0:p0+s] in place
     of rhs[:s] (LU with partial pivoting, dividing by the pivots). False if singular."""
@@ -344,11 +353,6 @@ def _extend(K, order, bstart, nb, b, k, mu, V, W, dw):
             for q in range(e1 - e0):
                 W[k, order[e0 + q]] = z[q]
     return EIG_OK
-
-
-#: the numba type of a ``DecompWorkspace`` and the signature of ``decompose``
-DECOMP_WORKSPACE_TYPE = typeof(make_decomp_workspace.py_func(1))
-DECOMPOSE_SIG = types.int64(mat, mat, mat, vec, DECOMP_WORKSPACE_TYPE)
 
 
 @engine_jit()

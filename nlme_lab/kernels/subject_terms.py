@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
 
 from .error_model import gaussian_slopes, gaussian_term, observation_variance  # noqa: E402
+from .jit import LateBound  # noqa: E402
 
 f2 = types.Array(types.float64, 2, "A")
 f3 = types.Array(types.float64, 3, "A")
@@ -141,3 +142,12 @@ def accumulate_terms(l, l_f, l_V, m00_, m01_, m11_, dv_dfv, g, gv, has_gv, etas,
                 for j in range(n_e):
                     A[b, s, i, j] = omega_inv[b, i, j] + (csum[i, j] if j >= i else csum[j, i])
             logdet[b, s] = _logdet_chol(A[b, s], L)
+
+
+#: ``gaussian_pieces`` and ``accumulate_terms`` for compiled callers (``inner_trial._evaluate_range``),
+#: late-bound (``jit.LateBound``): called by the address of the code compiled above rather than
+#: linked into the caller, where numba would optimise and machine-code them again (~1 CPU s cold)
+GAUSSIAN_PIECES = LateBound("nlme_lab_subject_terms_gaussian_pieces", GAUSSIAN_SIG)
+ACCUMULATE_TERMS = LateBound("nlme_lab_subject_terms_accumulate_terms", ACCUMULATE_SIG)
+GAUSSIAN_PIECES.bind(gaussian_pieces)
+ACCUMULATE_TERMS.bind(accumulate_terms)
