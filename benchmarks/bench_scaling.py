@@ -32,26 +32,7 @@ import nlme_lab as nl  # noqa: E402
 from mm2_data import MODEL, simulated  # noqa: E402
 from nlme_lab.estimation.evaluation import prepare  # noqa: E402
 
-CLOSED = """
-[ini]
-tcl = log(3)
-tv1 = log(20)
-tq  = log(4)
-tv2 = log(30)
-eta_cl ~ 0.09
-eta_v1 ~ 0.04
-eta_q  ~ 0.09
-eta_v2 ~ 0.04
-prop_sd = 0.1
-add_sd  = 0.05
-[model]
-cl = exp(tcl + eta_cl)
-v  = exp(tv1 + eta_v1)
-q  = exp(tq + eta_q)
-v2 = exp(tv2 + eta_v2)
-cp = linCmt()
-cp ~ add(add_sd) + prop(prop_sd)
-"""
+CLOSED = (HERE / "two_cmt_closed.nlm").read_text()
 
 
 def timed(fn):

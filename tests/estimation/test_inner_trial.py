@@ -2,6 +2,8 @@
 Newton bookkeeping in kernels) gives the Python path's fit bit for bit, with the same number of
 evaluations, also when trials fall back to Python (as after a failed solution)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -56,26 +58,7 @@ def test_trials_evaluated_in_python_give_the_same_fit(shared_models, shared_data
     _assert_same(compiled, _fit(model, ds))
 
 
-TWO_CMT = """
-[ini]
-tcl = log(3)
-tv1 = log(20)
-tq  = log(4)
-tv2 = log(30)
-eta_cl ~ 0.09
-eta_v1 ~ 0.04
-eta_q  ~ 0.09
-eta_v2 ~ 0.04
-prop_sd = 0.1
-add_sd  = 0.05
-[model]
-cl = exp(tcl + eta_cl)
-v  = exp(tv1 + eta_v1)
-q  = exp(tq + eta_q)
-v2 = exp(tv2 + eta_v2)
-cp = linCmt()
-cp ~ add(add_sd) + prop(prop_sd)
-"""
+TWO_CMT = (Path(__file__).resolve().parents[2] / "benchmarks" / "two_cmt_closed.nlm").read_text()  # bench_scaling's
 
 
 def _two_cmt_data(model, n_sub, seed):
