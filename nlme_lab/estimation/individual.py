@@ -492,8 +492,8 @@ class SubjectEngine:
     def _newton_fused(self, values, fused: "_FusedRun", opts: InnerOptions, chord, omega_inv, logdet_omega):
         """``solve``'s Newton iteration (FOCEI, no Laplace curvature) from ``fused``'s state,
         the bookkeeping and the Armijo searches compiled (``kernels.inner_trial``: one call
-        before and two after the step's linear solves, which stay numpy's (``stacked.solve_vectors``)); the
-        same steps, the same numbers."""
+        before and two after the step's linear solves, which stay numpy's gufunc,
+        ``stacked.solve_vectors``); the same steps, the same numbers."""
         from nlme_lab.kernels.inner_trial import after_search, iteration_status
 
         etas, p, T = fused.state[0], fused.p, fused.T
