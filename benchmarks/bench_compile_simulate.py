@@ -1,7 +1,7 @@
 """Latency from model text to first prediction (cold / warm), and simulation throughput.
 
 Run: ``.venv/bin/python benchmarks/bench_compile_simulate.py``. Not a test: it prints times.
-``--fresh-only``: only the fresh-machine scenario below; ``--compiles``: with it, the CPU seconds
+``--fresh-only``: only the fresh-machine scenario below (``--serial-compile``, ``--fit-first``: see there); ``--compiles``: with it, the CPU seconds
 numba spent compiling each kernel, listed per step (numba's ``numba:compile`` events, timed by
 the compiling thread's CPU clock, which the machine's load inflates less than the wall clock;
 exclusive of the kernels it compiled on the way).
@@ -14,6 +14,11 @@ exclusive of the kernels it compiled on the way).
   ``seed=1``, so that runs compare: the sampler binds the full event engine only when the fast
   path declines a subject, which on theo_sd depends on the draws (a proposal or an importance
   draw with ka ~ k: 3 seeds of 60 bind it, +35 CPU s);
+
+  On a machine with two cores the engine compiles in a second process meanwhile
+  (``problem.background_compile``): a step's CPU seconds are this process' only, the
+  ``process`` line adds the second process'. ``--serial-compile``: without it
+  (``NLME_LAB_BACKGROUND_COMPILE=0``), everything compiled in one process as before;
 
 * cold: empty numba cache and empty generated-code cache, as on a fresh machine (the engine
   compiles too);
@@ -105,7 +110,7 @@ print(json.dumps({"steps": steps, "compiles": [[s, k, v] for (s, k), v in sorted
 """
 
 
-def fresh_machine(compiles: bool = False, fit_first: bool = False) -> dict:
+def fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compile: bool = False) -> dict:
     """The fresh-machine scenario in a subprocess with empty caches (``fit_first``: the FOCEI fit
     before the simulate); returns its step times, the subprocess' wall and CPU seconds and the
     load averages before and after."""
@@ -114,6 +119,9 @@ def fresh_machine(compiles: bool = False, fit_first: bool = False) -> dict:
 
     with tempfile.TemporaryDirectory() as numba_dir, tempfile.TemporaryDirectory() as model_dir:
         env = dict(os.environ, NUMBA_CACHE_DIR=numba_dir, NLME_LAB_CACHE=model_dir)
+        env.pop("NLME_LAB_BACKGROUND_COMPILE", None)
+        if serial_compile:
+            env["NLME_LAB_BACKGROUND_COMPILE"] = "0"
         load_before = os.getloadavg()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w0 = time.perf_counter()
@@ -128,10 +136,10 @@ def fresh_machine(compiles: bool = False, fit_first: bool = False) -> dict:
     return result
 
 
-def print_fresh_machine(compiles: bool = False, fit_first: bool = False) -> None:
-    r = fresh_machine(compiles, fit_first)
+def print_fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compile: bool = False) -> None:
+    r = fresh_machine(compiles, fit_first, serial_compile)
     (l0, _, _), (l1, _, _) = r["load"]
-    order = "FOCEI fit first" if fit_first else "simulate first"
+    order = ("FOCEI fit first" if fit_first else "simulate first") + (", one process" if serial_compile else "")
     print(f"\nfresh machine (empty numba and model caches), theo_sd, {order}; load average {l0:.2f} before, "
           f"{l1:.2f} after ({os.cpu_count()} CPUs)")
     print(f"  {'step':12s} {'wall s':>8s} {'CPU s':>8s}")
@@ -190,7 +198,8 @@ def throughput() -> None:
 
 
 if __name__ == "__main__":
-    print_fresh_machine(compiles="--compiles" in sys.argv, fit_first="--fit-first" in sys.argv)
+    print_fresh_machine(compiles="--compiles" in sys.argv, fit_first="--fit-first" in sys.argv,
+                        serial_compile="--serial-compile" in sys.argv)
     if "--fresh-only" in sys.argv:
         sys.exit(0)
     for name, data_name in (("theo_sd", "theo_sd.csv"), ("theo_sd_ode", "theo_sd.csv"),

@@ -3,6 +3,12 @@
 ``fit(model, data, method)`` fits a model to a dataset (``nlme_lab.fit``); ``fit_problem`` fits
 any batched ``PredictionProblem`` (``KernelProblem`` is the engine's)."""
 
+# on a machine where the engine is not compiled yet, a second process compiles it while this one
+# compiles the estimation kernels (imported below) and prepares the fit
+from nlme_lab.problem import background_compile
+
+background_compile.start()
+
 from nlme_lab.estimation.problem import (
     EndpointError,
     Evaluation,

@@ -66,6 +66,7 @@ def fit(model, data, method=None, *, options=None, callback=None, stop=None, cov
     if kind is not None:
         opts = replace(opts, covariance=kind)
     opts = _with_priors(spec, opts, priors)
+    _compile_alongside_engine(spec, model)
     ev = prepare(model, data, parallel=parallel)
     problem, space = ev.problem, ev.space
     try:
@@ -75,6 +76,25 @@ def fit(model, data, method=None, *, options=None, callback=None, stop=None, cov
             raise type(err)(f"{err}; {problem.last_failure}") from err
         raise
     return _complete(core, model, data, ev, seed, t0)
+
+
+def _compile_alongside_engine(spec, model) -> None:
+    """While a second process compiles the engine (``problem.background_compile``, a fresh
+    machine only), compile the method's own kernels here, then wait for the engine: a FOCE-family
+    fit's likelihood terms (``subject_terms``) and, for FOCEI on a closed-form model, the compiled
+    inner solve (``inner_trial``). ``inner_newton`` and ``outer_batch`` compiled when this package
+    was imported."""
+    from nlme_lab.problem import background_compile
+
+    if not background_compile.running() or spec.kind not in (MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE):
+        return
+    from nlme_lab.kernels import subject_terms  # noqa: F401 (compiles on import)
+
+    if spec.kind is MethodKind.FOCEI and model.compiled.is_linear:
+        from nlme_lab.kernels.inner_trial import compile_kernels
+
+        compile_kernels()
+    background_compile.wait("sensitivity")
 
 
 #: the default options of the methods whose options hold only immutable values (numbers, enums,

@@ -80,22 +80,27 @@ def check() -> bool:
                     for f in list(d.glob(f"{m}.*.nbi")) + list(d.glob(f"{m}.*.nbc")):
                         f.unlink(missing_ok=True)
                         dropped = True
-                stamp.write_text(digest)
+            # stamped even where numba has not made the folder yet (a new NUMBA_CACHE_DIR): an
+            # unstamped folder would make the next process drop what this one compiles
+            d.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(digest)
         except OSError:  # read-only install: numba will not cache there either
             pass
     return dropped
 
 
-def cached(module: str) -> bool:
+def cached(module: str, kernel: str = "") -> bool:
     """Whether numba has cached the kernels of ``kernels/<module>.py`` for its current source: one
     index file (``<module>.*.nbi``) no older than the source, in a cache folder whose engine
     stamp is current (else ``check()`` drops the engine's files). False means the first use in
-    a process compiles them (for the engine, minutes: callers say so before it starts)."""
+    a process compiles them (for the engine, minutes: callers say so before it starts).
+    ``kernel``: that function of the module only (``march_sens``: a simulation compiles others
+    of ``bolus_march_sens``)."""
     source = HERE / f"{module}.py"
     if not source.exists():
         return False
     d = _cache_dirs()[-1]  # numba's: NUMBA_CACHE_DIR's mirror when it is set, else __pycache__
-    index = list(d.glob(f"{module}.*.nbi")) if d.is_dir() else []
+    index = list(d.glob(f"{module}.{kernel + '-' if kernel else ''}*.nbi")) if d.is_dir() else []
     try:
         if not index or module in ENGINE_MODULES and (d / STAMP_NAME).read_text().strip() != sources_hash():
             return False

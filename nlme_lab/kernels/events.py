@@ -104,15 +104,7 @@ from .workspace import (  # noqa: E402
     queue_head,
 )
 
-OK = 0
-ODE_FAILED = 1
-BAD_RECORD = 2
-SS_FAILED = 3
-SINGULAR = 4
-NONFINITE = 6
-#: a subject that ``bolus_march`` did not take while ``solve_records`` is not bound
-#: (``population._solve_range_at``): never a result, the caller binds it and solves again
-NOT_LOADED = 7
+from .abi import BAD_RECORD, NONFINITE, NOT_LOADED, ODE_FAILED, OK, SINGULAR, SS_FAILED, i64m, i64v  # noqa: E402,F401
 
 # bad-record details (info[1] when the status is BAD_RECORD)
 BAD_TIME_ORDER = 1
@@ -133,8 +125,6 @@ _lin_advance_expm = LIN_ADVANCE_EXPM.function
 _ss_load, _ss_load_address = SS_LOAD.function, SS_LOAD.address
 _ss_constant, _ss_constant_address = SS_CONSTANT.function, SS_CONSTANT.address
 
-i64v = types.int64[::1]
-i64m = types.int64[:, ::1]
 
 
 class Status(enum.IntEnum):

@@ -55,8 +55,8 @@ def function_refs(functions) -> dict[str, FunctionRef]:
 
 
 def engine_addresses(refs: dict[str, FunctionRef]) -> np.ndarray:
-    """The C-wrapper addresses of the engine's ten model functions, in ``population.FN_ORDER``
+    """The C-wrapper addresses of the engine's ten model functions, in ``abi.FN_ORDER``
     (for ``population.solve_population_at``; ``refs`` must outlive every call using them)."""
-    from .population import FN_ORDER
+    from .abi import FN_ORDER
 
     return np.array([refs[name].address for name in FN_ORDER], dtype=np.int64)

@@ -53,10 +53,10 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
 
-from .events import NOT_LOADED  # noqa: E402
+from .abi import COMPUTE_DP_SIG, NOT_LOADED, SOLVE_RANGE_SIG  # noqa: E402
+from .abi import caster as _caster  # noqa: E402
 from .jit import LateBound  # noqa: E402
 from .inner_newton import armijo_accept, armijo_advance, armijo_start, count_blind, newton_status, secant_update  # noqa: E402,E501
-from .population import COMPUTE_DP_SIG, SOLVE_RANGE_SIG, _caster  # noqa: E402
 from .subject_terms import ACCUMULATE_TERMS, GAUSSIAN_PIECES  # noqa: E402
 
 #: the engine entry points called by address (``engine_entry_points``)
@@ -100,6 +100,17 @@ ARG_TYPES = (types.UniTuple(_i, 2), _arrays((_i, 1), (_f, 1), (_i, 1), (_f, 1), 
 EVALUATE_RANGE = LateBound("nlme_lab_inner_trial_evaluate_range", types.boolean(_i, _i, *ARG_TYPES))
 EVALUATE_RUNS = LateBound("nlme_lab_inner_trial_evaluate_runs", types.boolean(types.Array(_b, 1, "C"), *ARG_TYPES))
 
+_f1, _f2, _f3 = (types.Array(_f, n, "C") for n in (1, 2, 3))
+_b1, _i1 = types.Array(_b, 1, "C"), types.Array(_i, 1, "C")
+#: ``state`` (etas, inner, ...) and ``before`` / ``sy`` (pairs of matrices) of the kernels below
+_STATE = types.Tuple((_f2, _f1, _f2, _f1, _f1, _f1, _f2, _f3, _f1, _f1))
+_PAIR = types.UniTuple(_f2, 2)
+#: the argument types ``SubjectEngine`` calls them with (``compile_kernels``; a test checks that a
+#: fit adds no other signature)
+LINE_SEARCH_ARGS = (_i, *ARG_TYPES, _STATE, _f2, _f1, _b1, _b, _PAIR, _b1, _f1, _f1, _b1, _b1, _b1, _f, _i, _i1, _f3, _f3)
+ITERATION_STATUS_ARGS = (_f2, _f2, _f, _b1, _f1, _b1, _b1, _b1, _b, _f1, _b, _b1, _f, _f)
+AFTER_SEARCH_ARGS = (_STATE, _PAIR, _f3, _b1, _b, _f, _b1, _b1, _b1, _i1, _i, _b1, _b1, _PAIR)
+
 
 def engine_entry_points() -> tuple[int, int]:
     """(address of ``compute_dp_at``, of ``_solve_range_at``): compiles or loads them (and binds
@@ -110,10 +121,22 @@ def engine_entry_points() -> tuple[int, int]:
 
     addresses = (_get_wrapper_address(population.compute_dp_at, ComputeDpAtFn.signature),
                  _get_wrapper_address(population._solve_range_at, SolveRangeFn.signature))
+    compile_kernels()
+    return addresses
+
+
+def compile_kernels() -> None:
+    """Compile (or load) this module's kernels for the one signature each that
+    ``SubjectEngine`` calls them with, and bind ``EVALUATE_RANGE`` and ``EVALUATE_RUNS``. Nothing
+    of the engine is compiled (it is reached by address): ``problem.background_compile`` runs
+    this while another process compiles the engine."""
     for ref, dispatcher in ((EVALUATE_RANGE, _evaluate_range), (EVALUATE_RUNS, _evaluate_runs)):
         if not ref.bound:
             ref.bind(dispatcher)
-    return addresses
+    for dispatcher, args in ((line_search, LINE_SEARCH_ARGS), (iteration_status, ITERATION_STATUS_ARGS),
+                             (after_search, AFTER_SEARCH_ARGS)):
+        if args not in dispatcher.signatures:
+            dispatcher.compile(args)
 
 
 _gaussian_pieces, _accumulate_terms = GAUSSIAN_PIECES.call, ACCUMULATE_TERMS.call  # late-bound

@@ -57,11 +57,11 @@ from numba.core.imputils import impl_ret_borrowed  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 from numba.np.arrayobj import make_array, populate_array  # noqa: E402
 
-from .abi import arr3, mat, vec  # noqa: E402
+from .abi import COMPUTE_P_SIG, SOLVE_AT_SIG, arr3, mat, vec  # noqa: E402
+from .abi import caster as _caster  # noqa: E402
 from .error_model import gaussian_term, observation_variance  # noqa: E402
 from .events import BAD_RECORD, NOT_LOADED, i64m, i64v  # noqa: E402
 from .jit import LateBound  # noqa: E402
-from .population import COMPUTE_P_SIG, SOLVE_AT_SIG, _caster  # noqa: E402
 
 #: numba options of the kernels called from Python (no C wrapper: nothing calls them by address
 #: through one) and of those only compiled code calls (no Python wrapper either: it unboxes the

@@ -43,10 +43,14 @@ cache_guard.check()  # drop stale cached kernels before any is loaded
 
 import numpy as np  # noqa: E402
 from numba import get_num_threads, njit, prange, types  # noqa: E402
-from numba.core import cgutils  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
 
 from .abi import (  # noqa: E402
+    COMPUTE_DP_SIG,
+    COMPUTE_P_SIG,
+    FN_ORDER,  # noqa: F401 (the engine's names, ``function_refs``)
+    SOLVE_AT_SIG,
+    SOLVE_POPULATION_SIG,  # noqa: F401
+    SOLVE_RANGE_SIG,
     DinitFn,
     DlinsysFn,
     DobsFn,
@@ -57,13 +61,11 @@ from .abi import (  # noqa: E402
     ObsFn,
     PkFn,
     RhsFn,
-    arr3,
-    mat,
-    vec,
 )
+from .abi import caster as _caster  # noqa: E402
 from .bolus_march import march  # noqa: E402
 from .bolus_march_sens import MARCH_SENS_SUBJECT, make_sens_scratch, march_sens, sens_path_applies  # noqa: E402
-from .events import NOT_LOADED, SOLVE_RECORDS, bind_solve_records, fast_path_applies, i64m, i64v  # noqa: E402
+from .events import NOT_LOADED, SOLVE_RECORDS, bind_solve_records, fast_path_applies  # noqa: E402
 from .jit import COMPILED_CALLERS_ONLY, LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
 from .steady_state import bind_steady_state, needs_steady_state  # noqa: E402
@@ -75,17 +77,6 @@ from .workspace import make_march_scratch, make_subject_workspace, queue_capacit
 MIN_CHUNKS = 16
 SUBJECTS_PER_CHUNK = 16
 
-COMPUTE_P_SIG = types.void(PkFn, vec, vec, mat, mat, mat, types.boolean)
-COMPUTE_DP_SIG = types.void(DpkFn, vec, vec, mat, mat, mat, arr3, arr3, types.boolean)
-SOLVE_POPULATION_SIG = types.void(
-    i64v, vec, i64v, vec, i64v, vec, vec, i64v, i64v,  # offsets, record columns
-    mat, i64m,  # P, dose_index
-    RhsFn, JacFn, JacFn, InitFn, DinitFn, ObsFn, DobsFn, DobsFn, LinsysFn, DlinsysFn,
-    types.boolean, arr3, vec, mat, arr3, i64v, i64v,  # linear dP opts pred dpred status fail
-)
-#: order of the model functions in ``SOLVE_POPULATION_SIG`` and in the address array
-FN_ORDER = ("rhs", "jac", "dfdp", "init", "dinit", "obs", "dobs_dy", "dobs_dp", "linsys", "dlinsys")
-SOLVE_AT_SIG = types.void(*SOLVE_POPULATION_SIG.args[:11], i64v, *SOLVE_POPULATION_SIG.args[21:])
 
 
 @engine_jit(inline=True)
@@ -139,24 +130,6 @@ def _compute_dp_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_
             dpk(t[i], theta, eta_rec[i], cov[i], P_out[i], dp_deta[i], dp_dtheta[i])
 
 
-def _caster(fn_type):
-    """An intrinsic ``(c_addr: int64) -> fn_type``: the first-class function whose C wrapper is
-    at ``c_addr`` (no Python object, no jit address: calls go through the C wrapper, as they do
-    for a ``FunctionRef`` passed as an argument)."""
-
-    @intrinsic
-    def as_function(typingctx, c_addr):
-        def codegen(context, builder, signature, args):
-            fn = cgutils.create_struct_proxy(fn_type)(context, builder)
-            voidptr = context.get_value_type(types.voidptr)
-            fn.c_addr = builder.inttoptr(args[0], voidptr)
-            fn.py_addr = context.get_constant_null(types.voidptr)
-            fn.jit_addr = context.get_constant_null(types.voidptr)
-            return fn._getvalue()
-
-        return fn_type(types.int64), codegen
-
-    return as_function
 
 
 _as_rhs, _as_jac, _as_init, _as_dinit = _caster(RhsFn), _caster(JacFn), _caster(InitFn), _caster(DinitFn)
@@ -178,7 +151,6 @@ def _compute_dp_at_py(dpk, t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, us
     compute_dp(_as_dpk(dpk), t, theta, eta_rec, cov, P_out, dp_deta, dp_dtheta, uses_time)  # noqa: F821 (set by _compile_dp)
 
 
-SOLVE_RANGE_SIG = types.void(types.int64, types.int64, *SOLVE_AT_SIG.args)
 _march_sens_subject = MARCH_SENS_SUBJECT.call  # ``march_sens``, late-bound
 
 

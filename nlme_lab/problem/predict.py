@@ -185,7 +185,10 @@ class Predictor:
 
         ode_model = not bound.model.compiled.is_linear
         if "nlme_lab.kernels.population" not in sys.modules:  # the first engine use in this process
+            from nlme_lab.problem import background_compile
+
             announce(ode=ode_model)
+            background_compile.wait("engine")  # compiled by a second process: loaded from the cache
         from nlme_lab.kernels import ode, population
         from nlme_lab.kernels.function_refs import engine_addresses, function_refs
 

@@ -114,3 +114,15 @@ def test_a_large_inner_solve_compiled_equals_python(few, monkeypatch):
     np.testing.assert_array_equal(compiled.objectives.ofv, reference.objectives.ofv)
     assert compiled.n_not_converged == reference.n_not_converged
     assert n_compiled == python.subject_engine("focei").n_evaluations
+
+
+def test_the_kernels_are_called_with_the_one_signature_compiled_ahead(shared_models, shared_data):
+    # ``inner_trial.compile_kernels`` compiles them before their first call (in parallel with the
+    # engine on a fresh machine, ``problem.background_compile``): a call with other argument types
+    # would compile a second version on the spot
+    for name, data in (("theo_sd", "theo_sd.csv"), ("pheno", "pheno.csv")):
+        nl.fit(shared_models[name], shared_data[data], "focei")
+    for kernel, args in ((inner_trial.line_search, inner_trial.LINE_SEARCH_ARGS),
+                         (inner_trial.iteration_status, inner_trial.ITERATION_STATUS_ARGS),
+                         (inner_trial.after_search, inner_trial.AFTER_SEARCH_ARGS)):
+        assert kernel.signatures == [args], kernel.__name__

@@ -55,3 +55,17 @@ def test_a_changed_engine_source_drops_the_cached_kernels(tmp_path, monkeypatch)
     assert (cache / cache_guard.STAMP_NAME).read_text() == cache_guard.sources_hash()
     monkeypatch.setattr(cache_guard, "_checked", False)
     assert not cache_guard.check()  # the stamp matches now: nothing dropped
+
+
+def test_a_new_cache_folder_is_stamped_so_the_next_process_keeps_what_this_one_compiles(tmp_path, monkeypatch):
+    # a fresh NUMBA_CACHE_DIR: numba makes the folder only when it saves the first kernel, after
+    # ``check``; unstamped, the next process took the folder for stale and dropped the whole engine
+    cache = tmp_path / "new" / "kernels_mirror"
+    monkeypatch.setattr(cache_guard, "_cache_dirs", lambda: [cache])
+    monkeypatch.setattr(cache_guard, "_checked", False)
+    assert not cache_guard.check()
+    assert (cache / cache_guard.STAMP_NAME).read_text() == cache_guard.sources_hash()
+    (cache / "events.solve-1.py311.nbi").write_text("")  # what this process then compiles
+    monkeypatch.setattr(cache_guard, "_checked", False)  # the next process
+    assert not cache_guard.check()
+    assert (cache / "events.solve-1.py311.nbi").exists()
