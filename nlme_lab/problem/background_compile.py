@@ -20,7 +20,9 @@ compiles the march while this process compiles the FOCE family's kernels), at le
 ours, and this is not a worker of a fan-out (``multiprocessing`` child) nor the child itself. ``wait(stage)`` is called before this process
 would compile what the child is compiling: ``"engine"`` before the first engine use
 (``problem.predict.Predictor``), ``"sensitivity"`` before a FOCE-family fit's first parameter
-Jacobian (``compute_dp``, the sensitivity march). The child prints each stage as it is cached. A
+Jacobian (``compute_dp``, the sensitivity march), ``"sampler"`` before the SAEM sampler's first
+sweep (its late-bound passes: on a fresh machine the sampler then compiles ~5 of its ~14 CPU s
+in the child, which has them ready by the time a simulation or a FOCEI fit is over). The child prints each stage as it is cached. A
 child that fails only costs time: ``wait`` returns at its end and this process compiles what is
 missing. Nothing numerical changes: the same kernels, compiled for the same signatures, loaded from
 numba's cache as on any second run (results identical to the bit; ``NLME_LAB_BACKGROUND_COMPILE=0``
@@ -37,7 +39,7 @@ import sys
 from pathlib import Path
 
 #: the child's stages, in order, each printed on its stdout once cached
-STAGES = ("engine", "sensitivity")
+STAGES = ("engine", "sensitivity", "sampler")
 #: the environment variable that turns the child off ("0")
 ENV = "NLME_LAB_BACKGROUND_COMPILE"
 
@@ -59,7 +61,8 @@ def _pending() -> bool:
     from nlme_lab.kernels import cache_guard
 
     return not (cache_guard.cached("spectral") and cache_guard.cached("population")
-                and cache_guard.cached("bolus_march_sens", "march_sens"))
+                and cache_guard.cached("bolus_march_sens", "march_sens")
+                and cache_guard.cached("metropolis", "_chunk_at"))
 
 
 def start() -> bool:
@@ -121,13 +124,19 @@ def _stop() -> None:
 def compile_engine_stages(say=print) -> None:
     """What the child compiles, stage by stage (``say(stage)`` after each): the engine's fast
     paths and the serial entry point (what a simulation and a fit solve with), then the
-    sensitivity march and ``compute_dp`` (what the FOCE family's parameter Jacobians use)."""
+    sensitivity march and ``compute_dp`` (what the FOCE family's parameter Jacobians use), then
+    the SAEM sampler's late-bound passes (``metropolis.engine_entry_points``: a third of the
+    sampler's compile; its sweeps, typed by their first call, compile in the fit's process)."""
     from nlme_lab.kernels import population
 
     population.solve_population_at_serial  # noqa: B018 (the attribute compiles it)
     say(STAGES[0])
     population.compute_dp_at  # noqa: B018 (binds the sensitivity path, compiles compute_dp)
     say(STAGES[1])
+    from nlme_lab.kernels import metropolis
+
+    metropolis.engine_entry_points(True)  # the SAEM sampler's passes, serial and threaded
+    say(STAGES[2])
 
 
 def _say(stage: str) -> None:

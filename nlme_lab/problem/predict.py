@@ -360,7 +360,9 @@ class Predictor:
         is not stops the kernel (``kernels.metropolis.ENGINE_NOT_BOUND``), and the caller binds
         it (``bind_engine``) and calls again from the state it kept."""
         from nlme_lab.kernels.metropolis import engine_entry_points
+        from nlme_lab.problem import background_compile
 
+        background_compile.wait("sampler")  # its passes, compiled by a second process on a fresh machine
         open_threads = self.requested_parallel is None and self._population.numba_threads() > 1
         if self.parallel is None or (many_passes and open_threads):
             serial, threaded = engine_entry_points(False, kernel), engine_entry_points(True, kernel)
