@@ -81,8 +81,9 @@ def fit(model, data, method=None, *, options=None, callback=None, stop=None, cov
 def _compile_alongside_engine(spec, model) -> None:
     """While a second process compiles the engine (``problem.background_compile``, a fresh
     machine only), compile the method's own kernels here, then wait for the engine: a FOCE-family
-    fit's likelihood terms (``subject_terms``) and, for FOCEI on a closed-form model, the compiled
-    inner solve (``inner_trial``). ``inner_newton`` and ``outer_batch`` compiled when this package
+    fit's likelihood terms (``subject_terms``), for FOCEI on a closed-form model the compiled
+    inner solve (``inner_trial``), and the sensitivity march unless the second process has begun
+    it (after a simulation it has). ``inner_newton`` and ``outer_batch`` compiled when this package
     was imported."""
     from nlme_lab.problem import background_compile
 
@@ -94,6 +95,11 @@ def _compile_alongside_engine(spec, model) -> None:
         from nlme_lab.kernels.inner_trial import compile_kernels
 
         compile_kernels()
+    if background_compile.claim("march_sens"):  # the second process has not got there yet
+        background_compile.wait("spectral")  # (it imports spectral, which compiles on import)
+        from nlme_lab.kernels.bolus_march_sens import bind_march_sens
+
+        bind_march_sens()
     background_compile.wait("sensitivity")
 
 

@@ -283,10 +283,18 @@ def march_sens(a, b, time, evid, amt, cmt, rate, addl, ss, P, dP, dose_index, in
 
 
 _i64v, _i64m = types.int64[::1], types.int64[:, ::1]
-#: ``march_sens``, late-bound (``jit.LateBound``; bound by ``population.bind_sensitivity_path``):
+#: ``march_sens``, late-bound (``jit.LateBound``; bound by ``bind_march_sens``):
 #: compiled once, on its own, rather than inlined into ``population._march_sens_at`` (numba's
 #: inliner deep-copies the callee's IR block by block, ~3 CPU s for this one) or linked into it
 #: (its code optimised and machine-coded again there, ~1 CPU s)
 MARCH_SENS_SUBJECT = LateBound("nlme_lab_kernels_march_sens", types.boolean(
     types.int64, types.int64, vec, _i64v, vec, _i64v, vec, _i64v, _i64v, mat, arr3, _i64m,
     InitFn, DinitFn, ObsFn, DobsFn, DobsFn, LinsysFn, DlinsysFn, mat, arr3, SENS_SCRATCH_TYPE))
+
+
+def bind_march_sens() -> None:
+    """Compile (or load) ``march_sens`` and fill ``MARCH_SENS_SUBJECT``: with the rest of the
+    sensitivity path (``population.bind_sensitivity_path``), or on its own where a second process
+    compiles that rest (``problem.background_compile``: nothing here links the engine)."""
+    if not MARCH_SENS_SUBJECT.bound:
+        MARCH_SENS_SUBJECT.bind(march_sens)

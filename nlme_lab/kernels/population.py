@@ -64,7 +64,7 @@ from .abi import (  # noqa: E402
 )
 from .abi import caster as _caster  # noqa: E402
 from .bolus_march import march  # noqa: E402
-from .bolus_march_sens import MARCH_SENS_SUBJECT, make_sens_scratch, march_sens, sens_path_applies  # noqa: E402
+from .bolus_march_sens import MARCH_SENS_SUBJECT, bind_march_sens, make_sens_scratch, sens_path_applies  # noqa: E402
 from .events import NOT_LOADED, SOLVE_RECORDS, bind_solve_records, fast_path_applies  # noqa: E402
 from .jit import COMPILED_CALLERS_ONLY, LateBound, engine_jit  # noqa: E402
 from .propagate import bind_ode  # noqa: E402
@@ -184,10 +184,10 @@ _march_sens, _march_sens_address = MARCH_SENS.function, MARCH_SENS.address
 
 
 def bind_sensitivity_path() -> None:
-    """Compile (or load) ``_march_sens_at`` and let ``_solve_range_at`` use it: bound with
-    ``compute_dp`` (what every caller that asks for directions uses first) and by ``bind_engine``."""
-    if not MARCH_SENS_SUBJECT.bound:
-        MARCH_SENS_SUBJECT.bind(march_sens)
+    """Compile (or load) ``_march_sens_at`` and ``march_sens`` and let ``_solve_range_at`` use them:
+    bound with ``compute_dp`` (what every caller that asks for directions uses first) and by
+    ``bind_engine``."""
+    bind_march_sens()
     if not MARCH_SENS.bound:
         MARCH_SENS.bind(_march_sens_at)
 
@@ -338,8 +338,17 @@ solve_population_serial = _by_address("solve_population_at_serial")
 def _compile_dp() -> None:
     """``compute_dp`` and ``compute_dp_at`` (what only the FOCE family and the covariance steps
     use): compiled on first use, not on a simulation's cold start."""
-    g = globals()
     bind_sensitivity_path()
+    compile_sensitivity_entry_points()
+
+
+def compile_sensitivity_entry_points() -> None:
+    """Compile (or load) ``compute_dp``, ``compute_dp_at`` and ``_march_sens_at``, without binding
+    ``march_sens`` (nor running anything): what ``problem.background_compile``'s second process
+    compiles while the fit's process may be compiling ``march_sens``."""
+    g = globals()
+    if not MARCH_SENS.bound:
+        MARCH_SENS.bind(_march_sens_at)
     if "compute_dp_at" not in g:
         g["compute_dp"] = engine_jit(COMPUTE_DP_SIG)(_compute_dp_py)  # the global compute_dp_at calls
         g["compute_dp_at"] = engine_jit(types.void(types.int64, *COMPUTE_DP_SIG.args[1:]))(_compute_dp_at_py)

@@ -34,18 +34,23 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 #: the child's stages, in order, each printed on its stdout once cached
-STAGES = ("engine", "sensitivity", "sampler")
+STAGES = ("spectral", "engine", "sensitivity", "sampler")
 #: the environment variable that turns the child off ("0")
 ENV = "NLME_LAB_BACKGROUND_COMPILE"
+#: the folder of claims (``claim``) shared with the child
+CLAIMS_ENV = "NLME_LAB_COMPILE_CLAIMS"
 
 _child: subprocess.Popen | None = None
 _seen: set[str] = set()
 _started = False
+_claims: str | None = None
 
 
 def _cores() -> int:
@@ -78,8 +83,10 @@ def start() -> bool:
     cache_guard.check()  # drop stale engine caches here, before the child looks at them
     if not _pending():
         return False
+    global _claims
     package_parent = str(Path(__file__).resolve().parents[2])  # the child imports this very nlme_lab
-    env = dict(os.environ, **{ENV: "0"})
+    _claims = tempfile.mkdtemp(prefix="nlme_lab_compile_")
+    env = dict(os.environ, **{ENV: "0", CLAIMS_ENV: _claims})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     try:
         _child = subprocess.Popen([sys.executable, "-m", "nlme_lab.problem.background_compile"], env=env,
@@ -114,29 +121,57 @@ def wait(stage: str = STAGES[-1]) -> None:
         _child = None
 
 
+def claim(kernel: str) -> bool:
+    """Whether this process is the one to compile ``kernel``, which either process may compile
+    (``march_sens``: the first to get there, the fit's process on a fresh machine, the child after a
+    simulation); the other then loads it from the cache. Atomic: the claim is a file created
+    with ``O_EXCL`` in a folder the two share. Without a child (or in a child started by hand), True."""
+    folder = os.environ.get(CLAIMS_ENV) if __name__ == "__main__" else (_claims if _child is not None else None)
+    if not folder:
+        return True
+    try:
+        os.close(os.open(os.path.join(folder, kernel), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    except OSError:  # the folder is gone (this process is ending): nobody else will compile it
+        return True
+    return True
+
+
 def _stop() -> None:
     """At exit: a child still compiling is stopped (numba writes each cache file whole, by rename)."""
     if _child is not None and _child.poll() is None:
         _child.kill()
         _child.wait()
+    if _claims is not None:
+        shutil.rmtree(_claims, ignore_errors=True)
 
 
 def compile_engine_stages(say=print) -> None:
-    """What the child compiles, stage by stage (``say(stage)`` after each): the engine's fast
-    paths and the serial entry point (what a simulation and a fit solve with), then the
-    sensitivity march and ``compute_dp`` (what the FOCE family's parameter Jacobians use), then
-    the SAEM sampler's late-bound passes (``metropolis.engine_entry_points``: a third of the
-    sampler's compile; its sweeps, typed by their first call, compile in the fit's process)."""
+    """What the child compiles, stage by stage (``say(stage)`` after each): ``spectral`` (the
+    eigen-decomposition every closed form uses, compiled on import), the engine's fast paths and
+    the serial entry point (what a simulation and a fit solve with), the sensitivity path
+    (``_march_sens_at``, ``compute_dp``: the FOCE family's parameter Jacobians; ``march_sens`` too
+    unless the fit's process claimed it, ``claim``), then the SAEM sampler's late-bound passes
+    (``metropolis.engine_entry_points``: a third of the sampler's compile; its sweeps, typed by their
+    first call, compile in the fit's process)."""
+    from nlme_lab.kernels import spectral  # noqa: F401 (compiles on import)
+
+    say(STAGES[0])
     from nlme_lab.kernels import population
 
     population.solve_population_at_serial  # noqa: B018 (the attribute compiles it)
-    say(STAGES[0])
-    population.compute_dp_at  # noqa: B018 (binds the sensitivity path, compiles compute_dp)
     say(STAGES[1])
+    if claim("march_sens"):
+        from nlme_lab.kernels.bolus_march_sens import bind_march_sens
+
+        bind_march_sens()
+    population.compile_sensitivity_entry_points()
+    say(STAGES[2])
     from nlme_lab.kernels import metropolis
 
     metropolis.engine_entry_points(True)  # the SAEM sampler's passes, serial and threaded
-    say(STAGES[2])
+    say(STAGES[3])
 
 
 def _say(stage: str) -> None:
