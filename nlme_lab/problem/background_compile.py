@@ -12,9 +12,8 @@ the rest; it then loads the engine from the cache (~1 s). The issue on engine sp
 subprocess where a thread would hold the GIL; the child is numba's own cache machinery, not a
 pool: one process, once per machine.
 
-``start()`` is called where the engine is about to be needed: when a model is compiled
-(``model.codegen.compiled.build_compiled``: the engine compiles while the model does, and while a
-notebook's user edits it) and on ``import nlme_lab.estimation`` (which ``nl.fit`` does first). It starts the child only when the engine or the sensitivity march is not
+``start()`` is called on ``import nlme_lab.estimation``, which ``nl.fit`` does first (before the
+model compiles: the model layer, below this one, cannot start it). It starts the child only when the engine or the sensitivity march is not
 cached (after a first simulation only the latter: the child loads the engine from the cache and
 compiles the march while this process compiles the FOCE family's kernels), at least two cores are
 ours, and this is not a worker of a fan-out (``multiprocessing`` child) nor the child itself. ``wait(stage)`` is called before this process

@@ -121,9 +121,6 @@ def _vector(x, n: int, what: str) -> np.ndarray:
 
 
 def build_compiled(ir: ModelIR, route_linear: bool = True) -> CompiledModel:
-    from nlme_lab.problem import background_compile
-
-    background_compile.start()  # a fresh machine: the engine compiles in a second process meanwhile
     plan = build_plan(ir, route_linear)
     source = generate_source(plan)
     path = loader.module_file(source)
