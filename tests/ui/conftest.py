@@ -48,12 +48,13 @@ def _chromium() -> str | None:
 
 @dataclass(frozen=True)
 class JupyterLab:
-    """A running ``jupyter lab``: its base URL, token and notebook folder."""
+    """A running ``jupyter lab``: its base URL, token, notebook and workspace folders."""
 
     url: str
     token: str
     root: Path
     log: Path  # the server's output
+    workspaces: Path  # the saved layouts: which documents the next page opens again
 
     def log_tail(self, n: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-n:]
@@ -65,6 +66,19 @@ class JupyterLab:
 
     def lab_url(self, notebook: str) -> str:
         return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+
+    def start_clean(self) -> None:
+        """Before a test file's page: forget the documents earlier pages left open and shut
+        their kernels down. JupyterLab reopens every document of the saved workspace, in hidden
+        tabs; a notebook whose kernel still runs renders its widgets there, so another file's
+        Lab adds its Bokeh documents to this page (the layout test once counted six spaghetti
+        plots for four: a restored one-endpoint Lab's two)."""
+        for saved in self.workspaces.glob("*"):
+            saved.unlink()
+        for session in self.api("/api/sessions"):
+            request = urllib.request.Request(f"{self.url}/api/sessions/{session['id']}", method="DELETE",
+                                             headers={"Authorization": f"token {self.token}"})
+            urllib.request.urlopen(request, timeout=30).close()
 
 
 def _free_port() -> int:
@@ -150,7 +164,7 @@ def running_jupyter_lab(base: Path, extra_args: tuple[str, ...] = (), base_url: 
     log = base / "jupyter.log"
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    lab = JupyterLab(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, root, log)
+    lab = JupyterLab(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, root, log, base / "workspaces")
     try:
         _wait_until_up(lab, process, log)
         yield lab
@@ -251,6 +265,7 @@ def notebook_page(browser, lab: JupyterLab, artifacts: Path, notebook: str, *, p
     """A page with ``notebook`` open and run (``ready(page)`` then waits for what the tests need).
     On failure: a screenshot ``<prefix>_0_setup_failed.png`` and an error with the browser
     console and the server log."""
+    lab.start_clean()
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
@@ -260,6 +275,8 @@ def notebook_page(browser, lab: JupyterLab, artifacts: Path, notebook: str, *, p
         open_and_run_all(page, lab, notebook)
         if ready is not None:
             ready(page)
+        panels = page.locator(".jp-NotebookPanel").count()
+        assert panels == 1, f"{panels} notebooks open: only {notebook} should be (start_clean)"
     except Exception as err:
         page.screenshot(path=artifacts / f"{prefix}_0_setup_failed.png")
         messages = "\n".join(console[-30:])

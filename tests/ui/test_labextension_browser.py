@@ -58,6 +58,7 @@ def page(jupyter_lab, browser, artifacts):
     folder.mkdir()
     for name in ("theo_sd.nlm", "theo_sd.csv"):
         shutil.copy(EXAMPLES / name, folder / name)
+    jupyter_lab.start_clean()
     context = browser.new_context(viewport={"width": 1400, "height": 820})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
