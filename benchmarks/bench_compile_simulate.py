@@ -1,7 +1,7 @@
 """Latency from model text to first prediction (cold / warm), and simulation throughput.
 
 Run: ``.venv/bin/python benchmarks/bench_compile_simulate.py``. Not a test: it prints times.
-``--fresh-only``: only the fresh-machine scenario below (``--serial-compile``, ``--fit-first``: see there); ``--compiles``: with it, the CPU seconds
+``--fresh-only``: only the fresh-machine scenario below (``--serial-compile``, ``--fit-first``: see there; ``--ode``: on ``theo_sd_mm.nlm``, theo_sd with a saturable elimination); ``--compiles``: with it, the CPU seconds
 numba spent compiling each kernel, listed per step (numba's ``numba:compile`` events, timed by
 the compiling thread's CPU clock, which the machine's load inflates less than the wall clock;
 exclusive of the kernels it compiled on the way).
@@ -40,6 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / "tests" / "shared"
+#: ``--ode``: the fresh-machine scenario on a model with nonlinear ODEs (the integrator and the full
+#: event engine compile too)
+ODE_MODEL = ROOT / "benchmarks" / "theo_sd_mm.nlm"
 
 PROBE = r"""
 import json, sys, time
@@ -98,7 +101,7 @@ def step(name, work):
 
 import nlme_lab as nl
 
-model = nl.Model.from_file(nl.example_path("theo_sd.nlm"))
+model = nl.Model.from_file(sys.argv[sys.argv.index("--ode") + 1] if "--ode" in sys.argv else nl.example_path("theo_sd.nlm"))
 data = nl.read_nonmem(nl.example_path("theo_sd.csv"))
 step("check", lambda: (model.compiled.compile_all(), nl.bind(model, data)))
 simulate = ("simulate", lambda: nl.simulate(model, data, n=1, seed=1))
@@ -110,9 +113,10 @@ print(json.dumps({"steps": steps, "compiles": [[s, k, v] for (s, k), v in sorted
 """
 
 
-def fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compile: bool = False) -> dict:
+def fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compile: bool = False,
+                  ode: bool = False) -> dict:
     """The fresh-machine scenario in a subprocess with empty caches (``fit_first``: the FOCEI fit
-    before the simulate); returns its step times, the subprocess' wall and CPU seconds and the
+    before the simulate; ``ode``: on ``ODE_MODEL``, not theo_sd); returns its step times, the subprocess' wall and CPU seconds and the
     load averages before and after."""
     import resource
     import time
@@ -126,6 +130,7 @@ def fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compil
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w0 = time.perf_counter()
         flags = (["--compiles"] if compiles else []) + (["--fit-first"] if fit_first else [])
+        flags += ["--ode", str(ODE_MODEL)] if ode else []
         out = subprocess.run([sys.executable, "-c", FRESH_PROBE] + flags,
                              env=env, capture_output=True, text=True, check=True, cwd=ROOT)
         wall = time.perf_counter() - w0
@@ -136,11 +141,12 @@ def fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compil
     return result
 
 
-def print_fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compile: bool = False) -> None:
-    r = fresh_machine(compiles, fit_first, serial_compile)
+def print_fresh_machine(compiles: bool = False, fit_first: bool = False, serial_compile: bool = False,
+                        ode: bool = False) -> None:
+    r = fresh_machine(compiles, fit_first, serial_compile, ode)
     (l0, _, _), (l1, _, _) = r["load"]
     order = ("FOCEI fit first" if fit_first else "simulate first") + (", one process" if serial_compile else "")
-    print(f"\nfresh machine (empty numba and model caches), theo_sd, {order}; load average {l0:.2f} before, "
+    print(f"\nfresh machine (empty numba and model caches), {ODE_MODEL.name if ode else 'theo_sd'}, {order}; load average {l0:.2f} before, "
           f"{l1:.2f} after ({os.cpu_count()} CPUs)")
     print(f"  {'step':12s} {'wall s':>8s} {'CPU s':>8s}")
     for name, (wall, cpu) in r["steps"].items():
@@ -199,7 +205,7 @@ def throughput() -> None:
 
 if __name__ == "__main__":
     print_fresh_machine(compiles="--compiles" in sys.argv, fit_first="--fit-first" in sys.argv,
-                        serial_compile="--serial-compile" in sys.argv)
+                        serial_compile="--serial-compile" in sys.argv, ode="--ode" in sys.argv)
     if "--fresh-only" in sys.argv:
         sys.exit(0)
     for name, data_name in (("theo_sd", "theo_sd.csv"), ("theo_sd_ode", "theo_sd.csv"),

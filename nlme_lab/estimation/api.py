@@ -87,11 +87,18 @@ def _compile_alongside_engine(spec, model) -> None:
     was imported."""
     from nlme_lab.problem import background_compile
 
-    if not background_compile.running() or spec.kind not in (MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE):
+    ode_model = not model.compiled.is_linear
+    if ode_model:  # the engine cached, a first model with ODEs still has ``ODE_UNITS`` to compile
+        background_compile.start(ode=True)
+    if not background_compile.running():
+        return
+    if ode_model:  # asked now, the second process takes its share right after the engine
+        background_compile.request(background_compile.ODE_STAGE)
+    if spec.kind not in (MethodKind.FOCE, MethodKind.FOCEI, MethodKind.LAPLACE):
         return
     from nlme_lab.kernels import subject_terms  # noqa: F401 (compiles on import)
 
-    if spec.kind is MethodKind.FOCEI and model.compiled.is_linear:
+    if spec.kind is MethodKind.FOCEI and not ode_model:
         from nlme_lab.kernels.inner_trial import compile_kernels
 
         compile_kernels()
@@ -100,6 +107,8 @@ def _compile_alongside_engine(spec, model) -> None:
         from nlme_lab.kernels.bolus_march_sens import bind_march_sens
 
         bind_march_sens()
+    if ode_model:  # the ODE integrator and the full event engine, shared with the second process
+        background_compile.compile_ode_path()
     background_compile.wait("sensitivity")
 
 

@@ -51,12 +51,22 @@ def _cache_dirs() -> list[Path]:
     return dirs
 
 
+_hashes: dict = {}
+
+
 def sources_hash() -> str:
-    h = hashlib.sha256()
-    for f in _sources():
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+    """The sha256 of the engine's sources; kept per process for files unchanged since (their
+    size and modification time: ``check`` and each ``cached`` call ask, several times per import)."""
+    files = _sources()
+    key = tuple((f, st.st_mtime_ns, st.st_size) for f in files for st in (f.stat(),))
+    digest = _hashes.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        digest = _hashes[key] = h.hexdigest()
+    return digest
 
 
 _checked = False

@@ -163,6 +163,12 @@ class LateBound:
         self._cell.value = _get_jit_address(dispatcher, self.signature)
         self.dispatcher = dispatcher
 
+    def compile(self, dispatcher) -> None:
+        """Compile (or load) ``dispatcher`` for ``signature`` as ``bind`` does, without filling the
+        cell: into numba's on-disk cache for another process (``problem.background_compile``), or
+        ahead of a ``bind`` that then finds it compiled."""
+        dispatcher.get_compile_result(self.signature)
+
 
 def _type_key(value):
     """A hashable key that determines ``numba.typeof(value)`` for the values late-bound kernels

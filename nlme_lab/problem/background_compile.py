@@ -21,7 +21,10 @@ would compile what the child is compiling: ``"engine"`` before the first engine 
 (``problem.predict.Predictor``), ``"sensitivity"`` before a FOCE-family fit's first parameter
 Jacobian (``compute_dp``, the sensitivity march), ``"sampler"`` before the SAEM sampler's first
 sweep (its late-bound passes: on a fresh machine the sampler then compiles ~5 of its ~14 CPU s
-in the child, which has them ready by the time a simulation or a FOCEI fit is over). The child prints each stage as it is cached. A
+in the child, which has them ready by the time a simulation or a FOCEI fit is over). The child prints each stage as it is cached.
+A model with ODEs needs more (``ODE_UNITS``: the ODE integrator and the full event engine, ~80 CPU
+s): its fit asks the child for them (``request``) and the two processes share them unit by unit
+(``compile_ode_path``: each takes the next unit nobody has claimed). A
 child that fails only costs time: ``wait`` returns at its end and this process compiles what is
 missing. Nothing numerical changes: the same kernels, compiled for the same signatures, loaded from
 numba's cache as on any second run (results identical to the bit; ``NLME_LAB_BACKGROUND_COMPILE=0``
@@ -31,6 +34,7 @@ turns it off).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -43,13 +47,34 @@ from pathlib import Path
 STAGES = ("spectral", "engine", "sensitivity", "sampler")
 #: the environment variable that turns the child off ("0")
 ENV = "NLME_LAB_BACKGROUND_COMPILE"
-#: the folder of claims (``claim``) shared with the child
+#: the folder of claims (``claim``) and requests (``request``) shared with the child
 CLAIMS_ENV = "NLME_LAB_COMPILE_CLAIMS"
+#: printed by the child once it has compiled its share of ``ODE_UNITS``: only when the fit's process
+#: asked for it (``compile_ode_path``), after the stage it was compiling then
+ODE_STAGE = "ode"
+#: what a model with ODEs adds to a closed-form model's engine (theo_sd with a saturable elimination,
+#: fresh machine, one process: ~80 of the first FOCEI fit's ~130 CPU s): unit -> its kernels, each
+#: "module.dispatcher" with the "module.LateBound" it is called through. Each kernel is reached by
+#: address, so each unit compiles without the others; the two processes share them (``claim``), the
+#: fit's process in this order, the child in the reverse one. Measured CPU s: the Padé path 10.6;
+#: ``advance`` 6.5 and the integrator 22.1; the full event engine 32.7 and its driver 7.2.
+ODE_UNITS = {
+    "pade": (("linear.lin_advance_expm", "linear.LIN_ADVANCE_EXPM"),),
+    "integrator": (("propagate.advance", "propagate.ADVANCE"), ("ode.ode_advance", "propagate.ODE")),
+    "events": (("events.solve_records", "events.SOLVE_RECORDS"),
+               ("population._solve_declined_at", "population.SOLVE_DECLINED")),
+}
+#: unit -> the child's stage its modules need: importing them compiles that stage's kernels (``linear``
+#: imports ``spectral``, compiled on import; ``events`` is the engine's), so the fit's process takes
+#: a unit only once the child has that stage cached, rather than compiling it a second time
+NEEDS = {"pade": "spectral", "integrator": "spectral", "events": "engine"}
 
 _child: subprocess.Popen | None = None
 _seen: set[str] = set()
-_started = False
+_PY_NAMES = {"ode_advance": "_ode_advance"}  # a dispatcher of ``ODE_UNITS`` named unlike its Python function
+_nothing_pending: set[bool] = set()  # the ``ode`` values ``start`` found nothing to do for
 _claims: str | None = None
+_ode_path_taken = False
 
 
 def _cores() -> int:
@@ -59,30 +84,35 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _pending() -> bool:
-    """Whether a stage is not cached: the engine (its modules' index files), or the sensitivity
-    march (``march_sens``: a FOCE-family fit compiles it, a simulation does not)."""
+def _pending(ode: bool = False) -> bool:
+    """Whether a stage is not cached: the engine (its modules' index files), the sensitivity
+    march (``march_sens``: a FOCE-family fit compiles it, a simulation does not), the sampler's
+    passes; with ``ode``, a kernel of ``ODE_UNITS``."""
     from nlme_lab.kernels import cache_guard
 
-    return not (cache_guard.cached("spectral") and cache_guard.cached("population")
-                and cache_guard.cached("bolus_march_sens", "march_sens")
-                and cache_guard.cached("metropolis", "_chunk_at"))
+    kernels = [("spectral", ""), ("population", ""), ("bolus_march_sens", "march_sens"), ("metropolis", "_chunk_at")]
+    if ode:  # numba names the cache files after the Python function (``ode.ode_advance`` compiles ``_ode_advance``)
+        kernels += [(module, _PY_NAMES.get(name, name)) for unit in ODE_UNITS.values() for kernel, _ref in unit
+                    for module, _, name in [kernel.partition(".")]]
+    return not all(cache_guard.cached(module, kernel) for module, kernel in kernels)
 
 
-def start() -> bool:
-    """Start the child if it helps (module docstring); True if it was started now."""
-    global _child, _started
-    if _started:
+def start(ode: bool = False) -> bool:
+    """Start the child if it helps (module docstring); True if it was started now. ``ode``: for a
+    model with ODEs (its fit or first simulation), which also needs ``ODE_UNITS``. Once per process
+    and kind: a child started, or everything found cached, is not looked for again."""
+    global _child, _claims
+    if _claims is not None or ode in _nothing_pending:
         return False
-    _started = True
     if os.environ.get(ENV) == "0" or _cores() < 2 or multiprocessing.parent_process() is not None:
+        _nothing_pending.update((False, True))
         return False
     from nlme_lab.kernels import cache_guard
 
     cache_guard.check()  # drop stale engine caches here, before the child looks at them
-    if not _pending():
+    if not _pending(ode):
+        _nothing_pending.add(ode)
         return False
-    global _claims
     package_parent = str(Path(__file__).resolve().parents[2])  # the child imports this very nlme_lab
     _claims = tempfile.mkdtemp(prefix="nlme_lab_compile_")
     env = dict(os.environ, **{ENV: "0", CLAIMS_ENV: _claims})
@@ -105,7 +135,6 @@ def running() -> bool:
 def wait(stage: str = STAGES[-1]) -> None:
     """Return once the child has cached ``stage`` (and the stages before it) or has ended;
     at once when no child runs."""
-    global _child
     if _child is None or stage in _seen:
         return
     for line in _child.stdout:
@@ -113,23 +142,28 @@ def wait(stage: str = STAGES[-1]) -> None:
         if stage in _seen:
             break
     else:
-        _child.wait()
-        _child = None
+        _end_child()
     if stage == STAGES[-1] and _child is not None:
-        _child.wait()
-        _child = None
+        _end_child()
+
+
+def _end_child() -> None:
+    global _child
+    _child.wait()
+    _child.stdout.close()
+    _child = None
 
 
 def claim(kernel: str) -> bool:
     """Whether this process is the one to compile ``kernel``, which either process may compile
     (``march_sens``: the first to get there, the fit's process on a fresh machine, the child after a
-    simulation); the other then loads it from the cache. Atomic: the claim is a file created
-    with ``O_EXCL`` in a folder the two share. Without a child (or in a child started by hand), True."""
-    folder = os.environ.get(CLAIMS_ENV) if __name__ == "__main__" else (_claims if _child is not None else None)
-    if not folder:
+    simulation; ``ODE_UNITS``); the other then loads it from the cache. Atomic: the claim is a file
+    created with ``O_EXCL`` in the folder the two share (``_claims``: made by ``start``, passed to
+    the child in ``CLAIMS_ENV``). Without one (no child; a child started by hand), True."""
+    if not _claims:
         return True
     try:
-        os.close(os.open(os.path.join(folder, kernel), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.close(os.open(os.path.join(_claims, kernel), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return False
     except OSError:  # the folder is gone (this process is ending): nobody else will compile it
@@ -137,11 +171,56 @@ def claim(kernel: str) -> bool:
     return True
 
 
+def request(stage: str) -> None:
+    """Ask the child for an optional stage (``ODE_STAGE``): it takes it after the stage it is
+    compiling. A file in the shared folder; nothing without a child."""
+    if _claims and _child is not None:
+        with contextlib.suppress(OSError):
+            Path(_claims, f"request-{stage}").touch()
+
+
+def _requested(stage: str) -> bool:
+    return bool(_claims) and Path(_claims, f"request-{stage}").exists()
+
+
+def _compile_unit(unit: str) -> None:
+    """Compile (or load) the kernels of ``ODE_UNITS[unit]`` into numba's cache, without binding."""
+    from importlib import import_module
+
+    for kernel, ref in ODE_UNITS[unit]:
+        module, _, name = kernel.partition(".")
+        ref_module, _, ref_name = ref.partition(".")
+        dispatcher = getattr(import_module(f"nlme_lab.kernels.{module}"), name)
+        getattr(import_module(f"nlme_lab.kernels.{ref_module}"), ref_name).compile(dispatcher)
+
+
+def compile_ode_path() -> None:
+    """For a model with ODEs, while the child runs: ask it for its share of ``ODE_UNITS``, compile
+    here the units it has not claimed, then wait for its share. The callers then bind them
+    (``propagate.bind_ode``, ``population.bind_engine``), loading the child's from the cache.
+    Without a child, nothing: the binds compile everything here."""
+    global _ode_path_taken
+    if _child is None or _ode_path_taken:
+        return
+    _ode_path_taken = True
+    request(ODE_STAGE)
+    shared = False
+    for unit in ODE_UNITS:
+        wait(NEEDS[unit])
+        if claim(unit):
+            _compile_unit(unit)
+        else:
+            shared = True
+    if shared:
+        wait(ODE_STAGE)
+
+
 def _stop() -> None:
     """At exit: a child still compiling is stopped (numba writes each cache file whole, by rename)."""
-    if _child is not None and _child.poll() is None:
-        _child.kill()
-        _child.wait()
+    if _child is not None:
+        if _child.poll() is None:
+            _child.kill()
+        _end_child()
     if _claims is not None:
         shutil.rmtree(_claims, ignore_errors=True)
 
@@ -161,16 +240,32 @@ def compile_engine_stages(say=print) -> None:
 
     population.solve_population_at_serial  # noqa: B018 (the attribute compiles it)
     say(STAGES[1])
+    ode_done = _ode_units_if_requested(say)
     if claim("march_sens"):
         from nlme_lab.kernels.bolus_march_sens import bind_march_sens
 
         bind_march_sens()
     population.compile_sensitivity_entry_points()
     say(STAGES[2])
+    ode_done = ode_done or _ode_units_if_requested(say)
     from nlme_lab.kernels import metropolis
 
     metropolis.engine_entry_points(True)  # the SAEM sampler's passes, serial and threaded
     say(STAGES[3])
+    if not ode_done:
+        _ode_units_if_requested(say)
+
+
+def _ode_units_if_requested(say) -> bool:
+    """The child's share of ``ODE_UNITS`` (the units the fit's process has not claimed, in reverse
+    order) when it was asked for them (``compile_ode_path``); then ``say(ODE_STAGE)``."""
+    if not _requested(ODE_STAGE):
+        return False
+    for unit in reversed(ODE_UNITS):
+        if claim(unit):
+            _compile_unit(unit)
+    say(ODE_STAGE)
+    return True
 
 
 def _say(stage: str) -> None:
@@ -178,4 +273,5 @@ def _say(stage: str) -> None:
 
 
 if __name__ == "__main__":
+    _claims = os.environ.get(CLAIMS_ENV)
     compile_engine_stages(_say)

@@ -40,8 +40,11 @@ class KernelGroup:
 # fast paths decline or for ODE models: listed, they would keep a closed-form model's every
 # process announcing a compile that does not come)
 ENGINE = KernelGroup("the engine", ("spectral", "linear", "steady_state", "events", "population"), 20.0)
-#: compiled only for a model with ODEs (``kernels.propagate.bind_ode``)
-ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_dopri", "ode_rodas"), 20.0)
+#: compiled only for a model with ODEs (``kernels.propagate.bind_ode``), with the full event engine
+#: that solves such a model (``population.bind_engine``): ~80 CPU s, ~45 s of wall time on two cores,
+#: where the second process shares it (``background_compile.ODE_UNITS``; theo_sd with a saturable
+#: elimination, first FOCEI fit 83 s instead of 130 s, 2026-12-07)
+ODE_INTEGRATOR = KernelGroup("the ODE integrator", ("ode", "ode_common", "ode_dopri", "ode_rodas"), 45.0)
 #: the sampler's kernels and M-step sums; not the full event engine (``population.bind_engine``),
 #: which it binds only when the fast paths decline a subject (theo_sd: an importance-sampling draw
 #: or a proposal with ka ~ k: 3 fits of 60 seeds)

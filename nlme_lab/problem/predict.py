@@ -181,13 +181,19 @@ class Predictor:
                  parallel: bool | None = None):
         import sys
 
+        from nlme_lab.problem import background_compile
         from nlme_lab.problem.compiling import announce
 
         ode_model = not bound.model.compiled.is_linear
-        if "nlme_lab.kernels.population" not in sys.modules:  # the first engine use in this process
-            from nlme_lab.problem import background_compile
-
+        first_use = "nlme_lab.kernels.population" not in sys.modules  # of the engine, in this process
+        propagate = sys.modules.get("nlme_lab.kernels.propagate")  # not imported here: it compiles spectral
+        ode_pending = ode_model and not (propagate is not None and propagate.ODE.bound)
+        if first_use or ode_pending:
             announce(ode=ode_model)
+        if ode_pending:  # the ODE integrator and the full event engine: shared with a second process
+            background_compile.start(ode=True)
+            background_compile.compile_ode_path()
+        if first_use:
             background_compile.wait("engine")  # compiled by a second process: loaded from the cache
         from nlme_lab.kernels import ode, population
         from nlme_lab.kernels.function_refs import engine_addresses, function_refs
@@ -196,7 +202,6 @@ class Predictor:
             from nlme_lab.kernels.propagate import ODE, bind_ode
 
             if not ODE.bound:
-                announce(ode=True)
                 bind_ode()
         from nlme_lab.kernels.steady_state import bind_steady_state, needs_steady_state
 
