@@ -75,6 +75,7 @@ _PY_NAMES = {"ode_advance": "_ode_advance"}  # a dispatcher of ``ODE_UNITS`` nam
 _nothing_pending: set[bool] = set()  # the ``ode`` values ``start`` found nothing to do for
 _claims: str | None = None
 _ode_path_taken = False
+_said: set[str] = set()  # in the child: the optional stages it has done
 
 
 def _cores() -> int:
@@ -240,32 +241,31 @@ def compile_engine_stages(say=print) -> None:
 
     population.solve_population_at_serial  # noqa: B018 (the attribute compiles it)
     say(STAGES[1])
-    ode_done = _ode_units_if_requested(say)
+    _ode_units_if_requested(say)
     if claim("march_sens"):
         from nlme_lab.kernels.bolus_march_sens import bind_march_sens
 
         bind_march_sens()
     population.compile_sensitivity_entry_points()
     say(STAGES[2])
-    ode_done = ode_done or _ode_units_if_requested(say)
+    _ode_units_if_requested(say)
     from nlme_lab.kernels import metropolis
 
     metropolis.engine_entry_points(True)  # the SAEM sampler's passes, serial and threaded
     say(STAGES[3])
-    if not ode_done:
-        _ode_units_if_requested(say)
+    _ode_units_if_requested(say)
 
 
-def _ode_units_if_requested(say) -> bool:
+def _ode_units_if_requested(say) -> None:
     """The child's share of ``ODE_UNITS`` (the units the fit's process has not claimed, in reverse
-    order) when it was asked for them (``compile_ode_path``); then ``say(ODE_STAGE)``."""
-    if not _requested(ODE_STAGE):
-        return False
+    order), once, when it has been asked for them (``compile_ode_path``); then ``say(ODE_STAGE)``."""
+    if ODE_STAGE in _said or not _requested(ODE_STAGE):
+        return
     for unit in reversed(ODE_UNITS):
         if claim(unit):
             _compile_unit(unit)
+    _said.add(ODE_STAGE)
     say(ODE_STAGE)
-    return True
 
 
 def _say(stage: str) -> None:
